@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// Thin launcher: the TypeScript is compiled to dist/ by `npm install` (prepare script).
+import { main } from '../dist/cli/main.js';
+
+main(process.argv.slice(2)).then(
+  (code) => { if (typeof code === 'number') process.exitCode = code; },
+  (err) => { process.stderr.write(`gitgate: ${err && err.message ? err.message : String(err)}\n`); process.exitCode = 1; },
+);

@@ -1,0 +1,83 @@
+// The one error catalogue: every error gitgate reports has a code, an HTTP status and a
+// message template defined here, so REST bodies, Git protocol errors and CLI output agree.
+
+export interface ErrorDef {
+  status: number;
+  message: string; // may contain {name} placeholders filled from params
+}
+
+export const ERRORS = {
+  // authentication / authorisation
+  UNAUTHENTICATED: { status: 401, message: 'Authentication required: present a valid gitgate token' },
+  FORBIDDEN: { status: 403, message: 'Permission denied: {reason}' },
+  CONTROL_PLANE_ONLY: { status: 403, message: 'Permission denied: repository tokens cannot use {what}' },
+  ATTENUATION: { status: 403, message: 'Permission denied: a token can only mint tokens no stronger than itself ({reason})' },
+
+  // lookups
+  REPO_NOT_FOUND: { status: 404, message: 'Repository not found' },
+  TOKEN_NOT_FOUND: { status: 404, message: 'Token not found' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No route for {method} {path}' },
+  COMMIT_NOT_FOUND: { status: 404, message: 'Commit not found: {commit}' },
+  FILE_NOT_FOUND: { status: 404, message: 'File not found: {path}' },
+
+  // request validation
+  BAD_JSON: { status: 400, message: 'Request body is not valid JSON' },
+  VALIDATION: { status: 400, message: 'Invalid request: {detail}' },
+  BAD_PATH: { status: 400, message: 'Invalid file path: {detail}' },
+  BAD_REF_NAME: { status: 400, message: 'Invalid ref name: {ref}' },
+  NAME_TAKEN: { status: 409, message: 'A repository named {name} already exists' },
+  BODY_TOO_LARGE: { status: 413, message: 'Request body too large (limit {limit} bytes)' },
+  UNSUPPORTED_MEDIA: { status: 415, message: 'Unsupported content type: {type}' },
+  BAD_ENCODING: { status: 400, message: 'Request body could not be decoded: {detail}' },
+
+  // git protocol
+  DUMB_PROTOCOL: { status: 403, message: 'gitgate only speaks the smart HTTP protocol; upgrade git or pass ?service=git-upload-pack|git-receive-pack' },
+  BAD_SERVICE: { status: 400, message: 'Unknown service {service}' },
+  PROTOCOL: { status: 400, message: 'Protocol error: {detail}' },
+  BAD_PACK: { status: 400, message: 'Invalid pack: {detail}' },
+  PACK_TOO_LARGE: { status: 413, message: 'Pack exceeds the maximum push size of {limit} bytes' },
+  OBJECT_NOT_FOUND: { status: 404, message: 'Object not found: {oid}' },
+  CORRUPT_REPO: { status: 500, message: 'Repository is corrupt: {detail}' },
+
+  // concurrency
+  REF_LOCKED: { status: 423, message: 'Ref {ref} is locked by another update' },
+  REPO_LOCKED: { status: 423, message: 'Repository is locked by a concurrent update' },
+  STALE_REF: { status: 409, message: 'Ref {ref} changed concurrently (expected {expected})' },
+
+  // CLI / configuration
+  CONFIG: { status: 400, message: 'Invalid configuration: {detail}' },
+
+  INTERNAL: { status: 500, message: 'Internal server error' },
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class GitgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly params: Record<string, string | number>;
+
+  constructor(code: ErrorCode, params: Record<string, string | number> = {}, options?: { cause?: unknown }) {
+    super(format(ERRORS[code].message, params), options);
+    this.name = 'GitgateError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.params = params;
+  }
+
+  toJSON(): { error: { code: string; message: string } } {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+export function gitgateError(code: ErrorCode, params: Record<string, string | number> = {}): GitgateError {
+  return new GitgateError(code, params);
+}
+
+export function isGitgateError(err: unknown, code?: ErrorCode): err is GitgateError {
+  return err instanceof GitgateError && (code === undefined || err.code === code);
+}
+
+function format(template: string, params: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => (key in params ? String(params[key]) : `{${key}}`));
+}

@@ -1,0 +1,180 @@
+// One storage interface over a POSIX-like file system. Two implementations: node `fs`
+// (production) and memfs (tests, `--memory`). Everything above talks to this, never to `fs`.
+import nodeFs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { Volume } from 'memfs';
+
+/** The subset of a FileHandle (node or memfs) that the pack and repo layers need. */
+export interface FileHandleLike {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Buffer, offset: number, length: number, position?: number | null): Promise<{ bytesWritten: number }>;
+  stat(): Promise<{ size: number }>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StatLike {
+  size: number;
+  mtimeMs: number;
+  isDirectory(): boolean;
+  isFile(): boolean;
+}
+
+/** What isomorphic-git wants as its `fs` argument (a module with a `promises` member). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type IsoGitFs = any;
+
+export interface Storage {
+  readonly kind: 'fs' | 'memory';
+  /** Absolute root directory (the data dir); repositories live below it. */
+  readonly root: string;
+  /** Raw fs module, for isomorphic-git. */
+  readonly fs: IsoGitFs;
+
+  readFile(p: string): Promise<Buffer>;
+  /** null when the file does not exist. */
+  readFileOrNull(p: string): Promise<Buffer | null>;
+  writeFile(p: string, data: Buffer | string): Promise<void>;
+  /** Write to a temporary sibling, fsync, rename over `p`. */
+  writeFileAtomic(p: string, data: Buffer | string): Promise<void>;
+  exists(p: string): Promise<boolean>;
+  stat(p: string): Promise<StatLike | null>;
+  mkdir(p: string): Promise<void>; // recursive, no error if it exists
+  readdir(p: string): Promise<string[]>; // [] when missing
+  rename(from: string, to: string): Promise<void>;
+  unlink(p: string): Promise<void>; // no error if missing
+  rmrf(p: string): Promise<void>;
+  /** flags as for fs.open: 'r', 'r+', 'w', 'w+', 'wx', 'wx+'. */
+  open(p: string, flags: string): Promise<FileHandleLike>;
+  createReadStream(p: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable;
+  /** fsync a directory so renames inside it are durable (no-op where unsupported). */
+  syncDir(p: string): Promise<void>;
+}
+
+type FsModule = typeof nodeFs;
+
+class FsStorage implements Storage {
+  constructor(
+    readonly kind: 'fs' | 'memory',
+    readonly root: string,
+    readonly fs: FsModule,
+  ) {}
+
+  private get p() {
+    return this.fs.promises;
+  }
+
+  async readFile(p: string): Promise<Buffer> {
+    return Buffer.from(await this.p.readFile(p));
+  }
+
+  async readFileOrNull(p: string): Promise<Buffer | null> {
+    try {
+      return await this.readFile(p);
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async writeFile(p: string, data: Buffer | string): Promise<void> {
+    await this.p.writeFile(p, data);
+  }
+
+  async writeFileAtomic(p: string, data: Buffer | string): Promise<void> {
+    const tmp = `${p}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const fh = await this.p.open(tmp, 'wx');
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      await fh.write(buf, 0, buf.length, 0);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await this.p.rename(tmp, p);
+    } catch (err) {
+      await this.unlink(tmp);
+      throw err;
+    }
+  }
+
+  async exists(p: string): Promise<boolean> {
+    return (await this.stat(p)) !== null;
+  }
+
+  async stat(p: string): Promise<StatLike | null> {
+    try {
+      const s = await this.p.stat(p);
+      return { size: Number(s.size), mtimeMs: Number(s.mtimeMs), isDirectory: () => s.isDirectory(), isFile: () => s.isFile() };
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async mkdir(p: string): Promise<void> {
+    await this.p.mkdir(p, { recursive: true });
+  }
+
+  async readdir(p: string): Promise<string[]> {
+    try {
+      return (await this.p.readdir(p)).map(String);
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    await this.p.rename(from, to);
+  }
+
+  async unlink(p: string): Promise<void> {
+    try {
+      await this.p.unlink(p);
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+  }
+
+  async rmrf(p: string): Promise<void> {
+    await this.p.rm(p, { recursive: true, force: true });
+  }
+
+  async open(p: string, flags: string): Promise<FileHandleLike> {
+    return (await this.p.open(p, flags)) as unknown as FileHandleLike;
+  }
+
+  createReadStream(p: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable {
+    return this.fs.createReadStream(p, opts) as unknown as Readable;
+  }
+
+  async syncDir(p: string): Promise<void> {
+    if (this.kind === 'memory') return;
+    let fh: nodeFs.promises.FileHandle | undefined;
+    try {
+      fh = await this.p.open(p, 'r');
+      await fh.sync();
+    } catch {
+      // some file systems refuse fsync on directories; the rename is still atomic
+    } finally {
+      await fh?.close();
+    }
+  }
+}
+
+export function isMissing(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'ENOENT';
+}
+
+export function nodeStorage(root: string): Storage {
+  return new FsStorage('fs', path.resolve(root), nodeFs);
+}
+
+export function memoryStorage(root = '/data'): Storage {
+  const vol = new Volume();
+  vol.mkdirSync(root, { recursive: true });
+  return new FsStorage('memory', root, vol as unknown as FsModule);
+}
