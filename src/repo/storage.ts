@@ -4,15 +4,9 @@ import nodeFs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Volume } from 'memfs';
+import type { FileHandleLike } from '../pack/file-handle.js';
 
-/** The subset of a FileHandle (node or memfs) that the pack and repo layers need. */
-export interface FileHandleLike {
-  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  write(buffer: Buffer, offset: number, length: number, position?: number | null): Promise<{ bytesWritten: number }>;
-  stat(): Promise<{ size: number }>;
-  sync(): Promise<void>;
-  close(): Promise<void>;
-}
+export type { FileHandleLike };
 
 export interface StatLike {
   size: number;
