@@ -1,0 +1,67 @@
+// pkt-line codec (gitprotocol-common): 4 hex digits of length including themselves, then
+// payload; 0000 flush, 0001 delim, 0002 response-end.
+import { GitgateError } from '../errors.js';
+import { ByteReader, type ByteSource } from './byte-reader.js';
+
+export const MAX_PKT_PAYLOAD = 65516;
+export const FLUSH = Buffer.from('0000');
+export const DELIM = Buffer.from('0001');
+export const RESPONSE_END = Buffer.from('0002');
+
+export type Pkt = { type: 'data'; payload: Buffer } | { type: 'flush' } | { type: 'delim' } | { type: 'response-end' };
+
+export function pktLine(data: string | Buffer): Buffer {
+  const payload = typeof data === 'string' ? Buffer.from(data) : data;
+  if (payload.length > MAX_PKT_PAYLOAD) throw new RangeError(`pkt-line payload too long: ${payload.length}`);
+  const header = Buffer.from((payload.length + 4).toString(16).padStart(4, '0'));
+  return Buffer.concat([header, payload]);
+}
+
+/** A text pkt-line terminated by LF, as C Git writes them. */
+export function pktText(line: string): Buffer {
+  return pktLine(line.endsWith('\n') ? line : `${line}\n`);
+}
+
+function protocolError(detail: string): GitgateError {
+  return new GitgateError('PROTOCOL', { detail });
+}
+
+export class PktLineReader {
+  readonly bytes: ByteReader;
+
+  constructor(source: ByteSource | ByteReader) {
+    this.bytes = source instanceof ByteReader ? source : new ByteReader(source);
+  }
+
+  /** Next packet, or null at a clean end of stream. Throws PROTOCOL on malformed input. */
+  async read(): Promise<Pkt | null> {
+    const head = await this.bytes.read(4);
+    if (head === null) {
+      if (this.bytes.bufferedBytes > 0) throw protocolError('truncated pkt-line length');
+      return null;
+    }
+    const text = head.toString('latin1');
+    if (!/^[0-9a-fA-F]{4}$/.test(text)) throw protocolError(`bad pkt-line length ${JSON.stringify(text)}`);
+    const len = parseInt(text, 16);
+    if (len === 0) return { type: 'flush' };
+    if (len === 1) return { type: 'delim' };
+    if (len === 2) return { type: 'response-end' };
+    if (len < 4) throw protocolError(`bad pkt-line length ${len}`);
+    const payload = await this.bytes.read(len - 4);
+    if (payload === null) throw protocolError('truncated pkt-line');
+    return { type: 'data', payload };
+  }
+
+  /** Next packet, which must exist (end of stream is a protocol error). */
+  async readRequired(what: string): Promise<Pkt> {
+    const p = await this.read();
+    if (p === null) throw protocolError(`unexpected end of request while reading ${what}`);
+    return p;
+  }
+}
+
+/** Payload as text without the trailing LF. */
+export function pktToText(payload: Buffer): string {
+  const end = payload.length && payload[payload.length - 1] === 0x0a ? payload.length - 1 : payload.length;
+  return payload.toString('utf8', 0, end);
+}

@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest';
+import { FLUSH, PktLineReader, pktLine, pktText, pktToText } from '../../src/protocol/pkt-line.js';
+import { ByteReader } from '../../src/protocol/byte-reader.js';
+import { parseSideband, sidebandPackets, bandLimit } from '../../src/protocol/sideband.js';
+import { parseAdvertisement, writeAdvertisement } from '../../src/protocol/advertisement.js';
+import { parseUploadRequest, writeUploadRequest } from '../../src/protocol/upload-request.js';
+import { parseReceiveCommands, writeReceiveCommands } from '../../src/protocol/receive-commands.js';
+import { parseReportStatus, writeReportStatus } from '../../src/protocol/report-status.js';
+import { isGitgateError } from '../../src/errors.js';
+
+const A = 'a'.repeat(40);
+const B = 'b'.repeat(40);
+
+function chunked(buf: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
+  return out;
+}
+
+describe('pkt-line', () => {
+  it('encodes length including the header', () => {
+    expect(pktText('hello').toString()).toBe('000ahello\n');
+    expect(pktLine(Buffer.alloc(0)).toString()).toBe('0004');
+  });
+
+  it('reads data, flush, delim and response-end across arbitrary chunk boundaries', async () => {
+    const body = Buffer.concat([pktText('one'), FLUSH, Buffer.from('0001'), pktText('two'), Buffer.from('0002')]);
+    const reader = new PktLineReader(chunked(body, 3));
+    const seen: string[] = [];
+    for (let p = await reader.read(); p; p = await reader.read()) {
+      seen.push(p.type === 'data' ? pktToText(p.payload) : p.type);
+    }
+    expect(seen).toEqual(['one', 'flush', 'delim', 'two', 'response-end']);
+  });
+
+  it.each([
+    ['non-hex length', Buffer.from('zzzzhello')],
+    ['length 3', Buffer.from('0003')],
+    ['truncated payload', Buffer.from('0010abc')],
+    ['truncated length', Buffer.from('00')],
+  ])('rejects %s with a PROTOCOL error', async (_name, body) => {
+    const reader = new PktLineReader([body]);
+    await expect(reader.read()).rejects.toSatisfy((e: unknown) => isGitgateError(e, 'PROTOCOL'));
+  });
+
+  it('refuses payloads over the maximum', () => {
+    expect(() => pktLine(Buffer.alloc(65517))).toThrow(RangeError);
+  });
+
+  it('hands the remainder of the stream on untouched', async () => {
+    const body = Buffer.concat([pktText('cmd'), FLUSH, Buffer.from('PACKDATA-REST')]);
+    const bytes = new ByteReader(chunked(body, 5));
+    const reader = new PktLineReader(bytes);
+    expect((await reader.read())?.type).toBe('data');
+    expect((await reader.read())?.type).toBe('flush');
+    const rest: Buffer[] = [];
+    for await (const c of bytes.rest()) rest.push(c);
+    expect(Buffer.concat(rest).toString()).toBe('PACKDATA-REST');
+  });
+});
+
+describe('side-band', () => {
+  it('splits data into packets no larger than the limit and round-trips', async () => {
+    const data = Buffer.alloc(200_000, 7);
+    const packets = sidebandPackets(1, data, bandLimit(true));
+    expect(packets.length).toBe(Math.ceil(200_000 / 65515));
+    const reader = new PktLineReader(packets);
+    const parts: Buffer[] = [];
+    for (let p = await reader.read(); p; p = await reader.read()) {
+      if (p.type !== 'data') throw new Error('unexpected');
+      const { band, data: d } = parseSideband(p.payload);
+      expect(band).toBe(1);
+      parts.push(d);
+    }
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+  });
+});
+
+describe('ref advertisement', () => {
+  it('round-trips refs, peeled tags and capabilities', async () => {
+    const ad = {
+      service: 'git-upload-pack',
+      refs: [
+        { name: 'HEAD', oid: A },
+        { name: 'refs/heads/main', oid: A },
+        { name: 'refs/tags/v1', oid: B, peeled: A },
+      ],
+      capabilities: ['side-band-64k', 'symref=HEAD:refs/heads/main'],
+    };
+    const body = writeAdvertisement(ad);
+    expect(body.toString()).toContain(`${A} HEAD\0side-band-64k symref=HEAD:refs/heads/main\n`);
+    expect(await parseAdvertisement(body)).toEqual(ad);
+  });
+
+  it('advertises capabilities^{} for an empty repository', async () => {
+    const body = writeAdvertisement({ service: 'git-receive-pack', refs: [], capabilities: ['report-status'] });
+    expect(body.toString()).toContain(`${'0'.repeat(40)} capabilities^{}\0report-status`);
+    expect((await parseAdvertisement(body)).refs).toEqual([]);
+  });
+});
+
+describe('upload-pack request', () => {
+  it('round-trips wants, capabilities, shallow options and haves', async () => {
+    const body = writeUploadRequest({
+      wants: [A, B],
+      capabilities: new Map([['side-band-64k', ''], ['agent', 'git/2.39']]),
+      shallows: [B],
+      depth: 3,
+      haves: [B],
+      done: true,
+    });
+    const req = await parseUploadRequest(new PktLineReader([body]));
+    expect(req.wants).toEqual([A, B]);
+    expect(req.capabilities.get('agent')).toBe('git/2.39');
+    expect(req.capabilities.has('side-band-64k')).toBe(true);
+    expect(req.shallows).toEqual([B]);
+    expect(req.depth).toBe(3);
+    expect(req.haves).toEqual([B]);
+    expect(req.done).toBe(true);
+  });
+
+  it('treats a have block ending in flush as not done', async () => {
+    const req = await parseUploadRequest(new PktLineReader([writeUploadRequest({ wants: [A], haves: [B] })]));
+    expect(req.done).toBe(false);
+    expect(req.haves).toEqual([B]);
+  });
+
+  it.each([
+    ['bad oid', Buffer.concat([pktText('want 1234'), FLUSH])],
+    ['unknown line', Buffer.concat([pktText('gimme everything'), FLUSH])],
+    ['negative depth', Buffer.concat([pktText(`want ${A}`), pktText('deepen -1'), FLUSH])],
+    ['missing flush', pktText(`want ${A}`)],
+  ])('rejects %s', async (_n, body) => {
+    await expect(parseUploadRequest(new PktLineReader([body]))).rejects.toSatisfy((e: unknown) => isGitgateError(e, 'PROTOCOL'));
+  });
+});
+
+describe('receive-pack commands', () => {
+  it('round-trips commands, capabilities and push options', async () => {
+    const commands = [
+      { oldOid: '0'.repeat(40), newOid: A, ref: 'refs/heads/main' },
+      { oldOid: A, newOid: B, ref: 'refs/heads/dev' },
+    ];
+    const body = writeReceiveCommands({ commands, capabilities: ['report-status', 'push-options'], pushOptions: ['ci.skip', 'x=y'] });
+    const req = await parseReceiveCommands(new PktLineReader([body]));
+    expect(req.commands).toEqual(commands);
+    expect([...req.capabilities.keys()]).toEqual(['report-status', 'push-options']);
+    expect(req.pushOptions).toEqual(['ci.skip', 'x=y']);
+  });
+
+  it('rejects malformed commands and too many of them', async () => {
+    const bad = Buffer.concat([pktText('nonsense'), FLUSH]);
+    await expect(parseReceiveCommands(new PktLineReader([bad]))).rejects.toSatisfy((e: unknown) => isGitgateError(e, 'PROTOCOL'));
+    const many = writeReceiveCommands({ commands: [1, 2, 3].map((i) => ({ oldOid: A, newOid: B, ref: `refs/heads/b${i}` })) });
+    await expect(parseReceiveCommands(new PktLineReader([many]), { maxCommands: 2 })).rejects.toThrow(/too many/);
+  });
+});
+
+describe('report-status', () => {
+  it('round-trips ok and ng lines', async () => {
+    const report = {
+      unpack: 'ok',
+      refs: [
+        { ref: 'refs/heads/main', ok: true },
+        { ref: 'refs/heads/x', ok: false, reason: 'non-fast-forward' },
+      ],
+    };
+    const body = writeReportStatus(report);
+    expect(body.toString()).toContain('ng refs/heads/x non-fast-forward\n');
+    expect(await parseReportStatus(body)).toEqual(report);
+  });
+});
