@@ -48,6 +48,7 @@ export const ERRORS = {
   CONFIG: { status: 400, message: 'Invalid configuration: {detail}' },
 
   INTERNAL: { status: 500, message: 'Internal server error' },
+  DB_TOO_NEW: { status: 500, message: 'Database schema version {found} is newer than this gitgate understands ({supported}); upgrade gitgate' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,135 @@
+// SQL for tokens and their scopes; TokenService holds the rules, this holds the queries.
+import type { Db } from '../db/database.js';
+import type { Permission } from './permissions.js';
+import type { TokenKind } from './token-format.js';
+import type { TokenRecord } from './token-record.js';
+
+interface RawToken {
+  id: string;
+  kind: TokenKind;
+  permission: Permission;
+  name: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  last_used_ip: string | null;
+  created_by: string | null;
+  repo_ids: string; // JSON array, in the order the scope was given
+}
+
+// Scope travels with the row in one statement, so a verify is a single primary-key lookup.
+const SELECT_RECORD = `
+  SELECT t.id, t.kind, t.permission, t.name, t.created_at, t.expires_at, t.revoked_at,
+         t.last_used_at, t.last_used_ip, t.created_by,
+         (SELECT json_group_array(r.repo_id ORDER BY r.rowid) FROM token_repos r WHERE r.token_id = t.id) AS repo_ids
+  FROM tokens t`;
+
+export interface TokenRowsListQuery {
+  pageSize: number;
+  pageStart: number;
+  repoId?: string;
+  includeRevoked: boolean;
+  visibleTo?: TokenRecord;
+}
+
+export class TokenRows {
+  constructor(private readonly db: Db) {}
+
+  insert(record: TokenRecord, secretHash: string): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, revoked_at, last_used_at, last_used_ip, created_by)
+           VALUES (@id, @kind, @permission, @name, @secret_hash, @created_at, @expires_at, NULL, NULL, NULL, @created_by)`,
+        )
+        .run({ ...record, secret_hash: secretHash });
+      const scope = this.db.prepare('INSERT INTO token_repos (token_id, repo_id) VALUES (?, ?)');
+      for (const repoId of record.repo_ids) scope.run(record.id, repoId);
+    })();
+  }
+
+  get(id: string): TokenRecord | null {
+    const raw = this.db.prepare(`${SELECT_RECORD} WHERE t.id = ?`).get(id) as RawToken | undefined;
+    return raw ? toRecord(raw) : null;
+  }
+
+  exists(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM tokens WHERE id = ?').get(id) !== undefined;
+  }
+
+  secretHash(id: string): string | null {
+    const row = this.db.prepare('SELECT secret_hash FROM tokens WHERE id = ?').get(id) as { secret_hash: string } | undefined;
+    return row?.secret_hash ?? null;
+  }
+
+  /** Repository id for an id or unique name; null when neither exists. */
+  repoId(idOrName: string): string | null {
+    const row = (this.db.prepare('SELECT id FROM repos WHERE id = ?').get(idOrName) ??
+      this.db.prepare('SELECT id FROM repos WHERE name = ?').get(idOrName)) as { id: string } | undefined;
+    return row?.id ?? null;
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM tokens').get() as { n: number }).n;
+  }
+
+  markUsed(id: string, at: string, ip: string | null): void {
+    this.db.prepare('UPDATE tokens SET last_used_at = ?, last_used_ip = ? WHERE id = ?').run(at, ip, id);
+  }
+
+  /** Revoke `id` and everything minted below it, in one transaction. Returns every id in
+   *  the tree (for cache eviction) and how many were not yet revoked. */
+  revokeTree(id: string, at: string): { affected: string[]; changed: number } {
+    return this.db.transaction(() => {
+      const affected = (
+        this.db
+          .prepare(
+            `WITH RECURSIVE tree(id) AS (
+               SELECT ? UNION SELECT t.id FROM tokens t JOIN tree ON t.created_by = tree.id
+             ) SELECT id FROM tree`,
+          )
+          .all(id) as { id: string }[]
+      ).map((r) => r.id);
+      const changed = this.db
+        .prepare('UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id IN (SELECT value FROM json_each(?))')
+        .run(at, JSON.stringify(affected)).changes;
+      return { affected, changed };
+    }).immediate();
+  }
+
+  list(q: TokenRowsListQuery): { items: TokenRecord[]; total_items: number; next_page: number | null } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (!q.includeRevoked) where.push('t.revoked_at IS NULL');
+    if (q.repoId !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM token_repos r WHERE r.token_id = t.id AND r.repo_id = ?)');
+      params.push(q.repoId);
+    }
+    const viewer = q.visibleTo;
+    if (viewer) {
+      // Mirrors policy.canSeeToken, in SQL so that pagination counts only visible rows.
+      if (viewer.permission !== 'admin') {
+        where.push('t.id = ?');
+        params.push(viewer.id);
+      } else if (viewer.kind === 'repo') {
+        where.push(`(t.id = ? OR (t.kind = 'repo'
+          AND EXISTS (SELECT 1 FROM token_repos r WHERE r.token_id = t.id)
+          AND NOT EXISTS (SELECT 1 FROM token_repos r WHERE r.token_id = t.id
+                          AND r.repo_id NOT IN (SELECT value FROM json_each(?)))))`);
+        params.push(viewer.id, JSON.stringify(viewer.repo_ids));
+      }
+    }
+    const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM tokens t ${whereSql}`).get(...params) as { n: number }).n;
+    const raws = this.db
+      .prepare(`${SELECT_RECORD} ${whereSql} ORDER BY t.created_at, t.rowid LIMIT ? OFFSET ?`)
+      .all(...params, q.pageSize, q.pageStart) as RawToken[];
+    const end = q.pageStart + raws.length;
+    return { items: raws.map(toRecord), total_items: total, next_page: end < total ? end : null };
+  }
+}
+
+function toRecord(raw: RawToken): TokenRecord {
+  return { ...raw, repo_ids: JSON.parse(raw.repo_ids) as string[] };
+}

@@ -1,0 +1,273 @@
+// Minting, verifying, listing and revoking tokens.
+//
+// Verification path (SPEC §2, §3):
+//   1. parse + checksum: a mistyped secret costs no database work;
+//   2. positive cache SHA-256(secret) -> id for cacheTtlMs, so a clone's several requests
+//      pay bcrypt once (concurrent first requests share one bcrypt run);
+//   3. on every request, cache hit or not, the row is re-read by primary key and checked
+//      for revocation and expiry, so a revocation by another process on the same SQLite
+//      file (the CLI) bites on the very next request;
+//   4. unknown ids still cost one bcrypt compare (against a dummy hash): no timing oracle.
+import { createHash } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import type { Db } from '../db/database.js';
+import { isoAt, systemClock, type Clock } from '../db/time.js';
+import { GitgateError } from '../errors.js';
+import { isPermission, type Permission } from './permissions.js';
+import { checkAttenuation } from './policy.js';
+import { randomBase62 } from './base62.js';
+import { generateSecret, isTokenId, looksLikeSecret, newTokenId, parseSecret, SECRET_LENGTH, type TokenKind } from './token-format.js';
+import type { TokenRecord } from './token-record.js';
+import { TokenRows } from './token-rows.js';
+
+export type { TokenRecord };
+
+export interface CreateTokenInput {
+  kind: TokenKind;
+  /** Default: 'write' for repo tokens (clone + push, what an agent needs), 'admin' for
+   *  workspace tokens (an operator's API key, like the bootstrap token). */
+  permission?: Permission;
+  name?: string;
+  /** Repo tokens: repository ids or unique names. Omitted with a repo-token minter: the
+   *  minter's whole scope. Workspace tokens: must be empty. */
+  repoIds?: string[];
+  /** Omitted/null: no expiry of its own — but a child never outlives its minter, so it
+   *  inherits an expiring minter's expires_at. An explicit ttl past that is refused. */
+  ttlSeconds?: number | null;
+}
+
+export interface TokenListQuery {
+  page_size?: number;
+  page_start?: number;
+  repo_id?: string;
+  include_revoked?: boolean;
+  visibleTo?: TokenRecord;
+}
+
+export interface TokenServiceOptions {
+  bcryptRounds?: number;
+  cacheTtlMs?: number;
+  now?: Clock;
+}
+
+const LAST_USED_INTERVAL_MS = 60_000;
+const MAX_CACHE_ENTRIES = 10_000;
+const MAX_NAME_LENGTH = 200;
+const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
+
+export class TokenService {
+  private readonly rows: TokenRows;
+  private readonly rounds: number;
+  private readonly cacheTtlMs: number;
+  private readonly now: Clock;
+  /** SHA-256(secret) -> token id and when the entry lapses. */
+  private readonly cache = new Map<string, { id: string; until: number }>();
+  private readonly cacheKeyById = new Map<string, string>();
+  private readonly inflight = new Map<string, Promise<boolean>>();
+  private readonly lastUsedWrite = new Map<string, number>();
+  private dummyHash: Promise<string> | null = null;
+
+  constructor(db: Db, opts: TokenServiceOptions = {}) {
+    this.rows = new TokenRows(db);
+    this.rounds = opts.bcryptRounds ?? 10;
+    this.cacheTtlMs = opts.cacheTtlMs ?? 5 * 60_000;
+    this.now = opts.now ?? systemClock;
+  }
+
+  async create(input: CreateTokenInput, minter: TokenRecord | null): Promise<{ secret: string; record: TokenRecord }> {
+    const kind = input.kind;
+    if (kind !== 'workspace' && kind !== 'repo') throw validation('kind must be "workspace" or "repo"');
+    const permission = input.permission ?? (kind === 'repo' ? 'write' : 'admin');
+    if (!isPermission(permission)) throw validation('permission must be read, write or admin');
+    const name = input.name ?? `unnamed ${kind} token`;
+    if (typeof name !== 'string' || name.length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name)) {
+      throw validation(`name must be at most ${MAX_NAME_LENGTH} characters without control characters`);
+    }
+    const repoIds = this.resolveScope(kind, input.repoIds, minter);
+    const nowMs = this.now();
+    const expiresAt = this.expiry(input.ttlSeconds, nowMs, minter);
+
+    if (minter) {
+      const reason = checkAttenuation(minter, { kind, permission, repoIds, expiresAt });
+      if (reason) throw new GitgateError('ATTENUATION', { reason });
+    }
+
+    const id = newTokenId();
+    const secret = generateSecret(kind, id);
+    const secretHash = await bcrypt.hash(secret, this.rounds);
+    const record: TokenRecord = {
+      id,
+      kind,
+      permission,
+      name,
+      repo_ids: repoIds,
+      created_at: isoAt(nowMs),
+      expires_at: expiresAt,
+      revoked_at: null,
+      last_used_at: null,
+      last_used_ip: null,
+      created_by: minter?.id ?? null,
+    };
+    this.rows.insert(record, secretHash);
+    return { secret, record };
+  }
+
+  /** The live token a secret belongs to; null for malformed, unknown, expired and revoked
+   *  alike. */
+  async verify(secret: string, clientIp?: string): Promise<TokenRecord | null> {
+    const parsed = parseSecret(secret);
+    if (!parsed) return null;
+    const key = createHash('sha256').update(secret).digest('hex');
+    const nowMs = this.now();
+
+    const cached = this.cache.get(key);
+    if (cached && cached.until > nowMs) {
+      const record = this.rows.get(cached.id);
+      if (!record || !this.isLive(record, nowMs) || record.kind !== parsed.kind) {
+        this.dropCache(cached.id);
+        return null;
+      }
+      return this.noteUse(record, nowMs, clientIp);
+    }
+    if (cached) this.dropCache(cached.id);
+
+    const hash = this.rows.secretHash(parsed.id);
+    // Compare even when the id is unknown, so timing tells nothing about which ids exist.
+    const matches = await this.compareOnce(key, secret, hash ?? (await this.dummy()));
+    if (!matches || hash === null) return null;
+    const record = this.rows.get(parsed.id); // re-read: it may have been revoked during bcrypt
+    const afterMs = this.now();
+    if (!record || !this.isLive(record, afterMs) || record.kind !== parsed.kind) return null;
+    this.remember(key, record.id, afterMs);
+    return this.noteUse(record, afterMs, clientIp);
+  }
+
+  /** Any token by id, live or not (metadata). */
+  get(id: string): TokenRecord | null {
+    return this.rows.get(id);
+  }
+
+  /** A public id or a full secret. A secret is only a locator here — its id is taken after
+   *  the checksum and no bcrypt runs, because a checksum-valid secret can be built from the
+   *  public id alone, so proving the random part would add nothing; authority comes from
+   *  the caller's own token (policy.canSeeToken / canRevokeToken). */
+  resolve(secretOrId: string): TokenRecord | null {
+    if (isTokenId(secretOrId)) return this.rows.get(secretOrId);
+    const parsed = looksLikeSecret(secretOrId) ? parseSecret(secretOrId) : null;
+    if (!parsed) return null;
+    const record = this.rows.get(parsed.id);
+    return record && record.kind === parsed.kind ? record : null;
+  }
+
+  list(q: TokenListQuery = {}): { items: TokenRecord[]; total_items: number; next_page: number | null } {
+    const pageSize = q.page_size ?? 100;
+    const pageStart = q.page_start ?? 0;
+    if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw validation('page_size must be an integer from 1 to 1000');
+    if (!Number.isInteger(pageStart) || pageStart < 0) throw validation('page_start must be a non-negative integer');
+    return this.rows.list({ pageSize, pageStart, repoId: q.repo_id, includeRevoked: q.include_revoked ?? false, visibleTo: q.visibleTo });
+  }
+
+  /** Revokes the token and, transitively, every token it minted. Returns how many tokens
+   *  became revoked (0 if all already were). TOKEN_NOT_FOUND for an unknown id. */
+  revoke(id: string): number {
+    if (!this.rows.exists(id)) throw new GitgateError('TOKEN_NOT_FOUND');
+    const { affected, changed } = this.rows.revokeTree(id, isoAt(this.now()));
+    for (const tokenId of affected) this.dropCache(tokenId);
+    return changed;
+  }
+
+  count(): number {
+    return this.rows.count();
+  }
+
+  /** Nothing to do: ReposTable.delete removes the scope rows, and every verify re-reads the
+   *  scope with the row, so no cached record can keep a deleted repository. Kept so callers
+   *  need not know that. */
+  onRepoDeleted(_repoId: string): void {}
+
+  private isLive(record: TokenRecord, nowMs: number): boolean {
+    return record.revoked_at === null && (record.expires_at === null || Date.parse(record.expires_at) > nowMs);
+  }
+
+  private resolveScope(kind: TokenKind, requested: string[] | undefined, minter: TokenRecord | null): string[] {
+    if (requested !== undefined && !Array.isArray(requested)) throw validation('repo_ids must be a list');
+    if (kind === 'workspace') {
+      if (requested && requested.length > 0) throw validation('workspace tokens cover every repository; repo_ids must be empty');
+      return [];
+    }
+    if (requested === undefined && minter?.kind === 'repo') return [...minter.repo_ids];
+    if (!requested || requested.length === 0) throw validation('a repo token needs at least one repository in repo_ids');
+    const ids: string[] = [];
+    for (const ref of requested) {
+      if (typeof ref !== 'string') throw validation('repo_ids must be strings');
+      const id = this.rows.repoId(ref);
+      if (id === null) {
+        // A scoped minter gets the same answer for missing and out-of-scope repositories.
+        if (minter?.kind === 'repo') throw new GitgateError('ATTENUATION', { reason: `repository ${ref} is outside the minting token's scope` });
+        throw new GitgateError('REPO_NOT_FOUND');
+      }
+      if (!ids.includes(id)) ids.push(id);
+    }
+    return ids;
+  }
+
+  private expiry(ttlSeconds: number | null | undefined, nowMs: number, minter: TokenRecord | null): string | null {
+    if (ttlSeconds === undefined || ttlSeconds === null) return minter?.expires_at ?? null;
+    if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MAX_TTL_SECONDS) {
+      throw validation('ttl_seconds must be a positive number of seconds');
+    }
+    return isoAt(nowMs + Math.round(ttlSeconds * 1000));
+  }
+
+  /** One bcrypt run per distinct secret at a time: parallel first requests share it. */
+  private compareOnce(key: string, secret: string, hash: string): Promise<boolean> {
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = bcrypt.compare(secret, hash).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private dummy(): Promise<string> {
+    // Same cost factor as real hashes; of a random secret nobody knows.
+    this.dummyHash ??= bcrypt.hash(randomBase62(SECRET_LENGTH), this.rounds);
+    return this.dummyHash;
+  }
+
+  private remember(key: string, id: string, nowMs: number): void {
+    if (this.cache.size >= MAX_CACHE_ENTRIES) {
+      const oldest = this.cache.entries().next().value;
+      if (oldest) this.dropCache(oldest[1].id);
+    }
+    this.dropCache(id);
+    this.cache.set(key, { id, until: nowMs + this.cacheTtlMs });
+    this.cacheKeyById.set(id, key);
+  }
+
+  private dropCache(id: string): void {
+    const key = this.cacheKeyById.get(id);
+    if (key !== undefined) this.cache.delete(key);
+    this.cacheKeyById.delete(id);
+  }
+
+  /** last_used_at/ip written at most once a minute per token by this process. */
+  private noteUse(record: TokenRecord, nowMs: number, clientIp: string | undefined): TokenRecord {
+    const last = this.lastUsedWrite.get(record.id);
+    if (last !== undefined && nowMs - last < LAST_USED_INTERVAL_MS) return record;
+    this.lastUsedWrite.set(record.id, nowMs);
+    const at = isoAt(nowMs);
+    const ip = clientIp ?? null;
+    try {
+      this.rows.markUsed(record.id, at, ip);
+    } catch {
+      // Bookkeeping only: a busy database must not fail an otherwise valid request.
+      return record;
+    }
+    return { ...record, last_used_at: at, last_used_ip: ip };
+  }
+}
+
+function validation(detail: string): GitgateError {
+  return new GitgateError('VALIDATION', { detail });
+}

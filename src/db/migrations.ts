@@ -1,0 +1,81 @@
+// Schema migrations. Append only: never edit a migration that has shipped, add a new one.
+// The applied version lives in PRAGMA user_version (0 = empty database).
+import type { Db } from './database.js';
+import { GitgateError } from '../errors.js';
+
+export interface Migration {
+  version: number; // 1, 2, 3… in order, no gaps
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'repos, tokens, token scopes',
+    sql: `
+      CREATE TABLE repos (
+        id             TEXT PRIMARY KEY,
+        name           TEXT UNIQUE,
+        metadata       TEXT CHECK (metadata IS NULL OR json_valid(metadata)),
+        default_branch TEXT NOT NULL DEFAULT 'main',
+        created_at     TEXT NOT NULL,
+        updated_at     TEXT
+      );
+      CREATE INDEX repos_created_at ON repos (created_at);
+      CREATE INDEX repos_updated_at ON repos (COALESCE(updated_at, created_at));
+
+      CREATE TABLE tokens (
+        id           TEXT PRIMARY KEY,
+        kind         TEXT NOT NULL CHECK (kind IN ('workspace', 'repo')),
+        permission   TEXT NOT NULL CHECK (permission IN ('read', 'write', 'admin')),
+        name         TEXT NOT NULL,
+        secret_hash  TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT,
+        revoked_at   TEXT,
+        last_used_at TEXT,
+        last_used_ip TEXT,
+        created_by   TEXT REFERENCES tokens (id)
+      );
+      -- the revocation cascade walks created_by downwards
+      CREATE INDEX tokens_created_by ON tokens (created_by);
+      CREATE INDEX tokens_created_at ON tokens (created_at);
+
+      CREATE TABLE token_repos (
+        token_id TEXT NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,
+        repo_id  TEXT NOT NULL REFERENCES repos (id) ON DELETE CASCADE,
+        PRIMARY KEY (token_id, repo_id)
+      );
+      -- "which tokens reach this repo" (repo deletion, token list by repo)
+      CREATE INDEX token_repos_repo_id ON token_repos (repo_id);
+    `,
+  },
+];
+
+export const LATEST_VERSION = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Bring the schema up to date: each migration in its own IMMEDIATE transaction, so two
+ *  processes opening the same new file cannot both apply it. */
+export function runMigrations(db: Db, migrations: readonly Migration[] = MIGRATIONS): void {
+  const latest = migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
+  for (const migration of migrations) {
+    const apply = db.transaction(() => {
+      const current = schemaVersion(db); // re-read under the write lock
+      if (current >= migration.version) return;
+      if (current !== migration.version - 1) {
+        throw new Error(`migration ${migration.version} cannot follow schema version ${current}`);
+      }
+      db.exec(migration.sql);
+      // user_version lives in the database header, so it commits or rolls back with the DDL
+      db.pragma(`user_version = ${migration.version}`);
+    });
+    if (schemaVersion(db) < migration.version) apply.immediate();
+  }
+  const found = schemaVersion(db);
+  if (found > latest) throw new GitgateError('DB_TOO_NEW', { found, supported: latest });
+}
