@@ -1,0 +1,198 @@
+// The gitgate command line: serve, token create|list|revoke, repo create|list|delete.
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig, type ConfigFlags } from '../config.js';
+import { GitgateError } from '../errors.js';
+import { startServer } from '../http/server.js';
+import { bootstrapAdminToken } from '../service/bootstrap.js';
+import { createContext, createLogger, type Context } from '../service/context.js';
+import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
+import type { Permission } from '../auth/permissions.js';
+
+class UsageError extends Error {}
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** Open the data directory for a one-shot command (never memory: nothing would persist). */
+async function withContext<T>(flags: ConfigFlags, fn: (ctx: Context) => Promise<T>): Promise<T> {
+  const config = loadConfig({ data: flags.data });
+  const ctx = createContext(config, createLogger('silent'));
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+function parseTtl(raw: string | undefined): number | null {
+  if (raw === undefined) return null;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--ttl must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function buildProgram(): Command {
+  const program = new Command('gitgate')
+    .description('Self-hosted Git smart-HTTP server with scoped, expiring, revocable tokens')
+    .showHelpAfterError(false)
+    .exitOverride();
+
+  const dataOption = () => new Option('--data <dir>', 'data directory (env GITGATE_DATA, default ./repos)');
+
+  program
+    .command('serve')
+    .description('serve repositories over smart HTTP and the REST API')
+    .option('--port <n>', 'port to listen on, 0 picks a free one (env PORT, default 8080)')
+    .option('--host <host>', 'interface to bind (env HOST, default 127.0.0.1)')
+    .addOption(dataOption())
+    .option('--memory', 'keep everything in memory (memfs + in-memory SQLite)')
+    .action(async (opts: ConfigFlags) => {
+      const config = loadConfig(opts);
+      const ctx = createContext(config);
+      const secret = await bootstrapAdminToken(ctx);
+      const running = await startServer(ctx, config.host, config.port);
+      if (secret) {
+        out('================================================================');
+        out('gitgate: created the first workspace admin token. It is shown');
+        out('only this once; store it now:');
+        out(`  ${secret}`);
+        out('================================================================');
+      }
+      out(`listening on ${running.url}`);
+      const stop = async () => {
+        await running.close();
+        await ctx.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+    });
+
+  const token = program.command('token').description('manage access tokens');
+  token
+    .command('create')
+    .description('mint a token and print its secret (only the secret, unless --json)')
+    .option('--workspace', 'a workspace token: every repository plus the control plane')
+    .option('--repo <id>', 'a repository token for this repository id or name (repeatable)', collect)
+    .addOption(new Option('--permission <p>', 'read, write or admin').choices(['read', 'write', 'admin']))
+    .option('--ttl <seconds>', 'expire after this many seconds')
+    .option('--name <name>', 'a label for the token')
+    .option('--json', 'print the whole record as JSON')
+    .addOption(dataOption())
+    .action(async (opts: { workspace?: boolean; repo?: string[]; permission?: Permission; ttl?: string; name?: string; json?: boolean; data?: string }) => {
+      if (!!opts.workspace === !!opts.repo?.length) throw new UsageError('give exactly one of --workspace or --repo ID');
+      const ttlSeconds = parseTtl(opts.ttl);
+      await withContext(opts, async (ctx) => {
+        const { secret, record } = await ctx.tokens.create(
+          { kind: opts.workspace ? 'workspace' : 'repo', permission: opts.permission, name: opts.name, repoIds: opts.repo, ttlSeconds },
+          null,
+        );
+        out(opts.json ? JSON.stringify({ token: secret, ...record }) : secret);
+      });
+    });
+  token
+    .command('list')
+    .description('list tokens (never their secrets)')
+    .option('--repo <id>', 'only tokens scoped to this repository')
+    .option('--all', 'include revoked tokens')
+    .option('--json', 'print JSON')
+    .addOption(dataOption())
+    .action(async (opts: { repo?: string; all?: boolean; json?: boolean; data?: string }) => {
+      await withContext(opts, async (ctx) => {
+        const page = ctx.tokens.list({ repo_id: opts.repo, include_revoked: !!opts.all, page_size: 1000 });
+        if (opts.json) return out(JSON.stringify(page.items));
+        for (const t of page.items) {
+          const scope = t.kind === 'workspace' ? 'workspace' : t.repo_ids.join(',');
+          const state = t.revoked_at ? 'revoked' : t.expires_at ? `expires ${t.expires_at}` : 'no expiry';
+          out(`${t.id}\t${t.permission}\t${scope}\t${t.name}\t${state}`);
+        }
+      });
+    });
+  token
+    .command('revoke')
+    .description('revoke a token (and every token it minted)')
+    .argument('<id>', 'token id or secret')
+    .addOption(dataOption())
+    .action(async (ref: string, opts: { data?: string }) => {
+      await withContext(opts, async (ctx) => {
+        const record = ctx.tokens.resolve(ref);
+        if (!record) throw new GitgateError('TOKEN_NOT_FOUND');
+        const n = ctx.tokens.revoke(record.id);
+        out(`revoked ${record.id}${n > 1 ? ` and ${n - 1} token(s) it minted` : ''}`);
+      });
+    });
+
+  const repo = program.command('repo').description('manage repositories');
+  repo
+    .command('create')
+    .description('create an empty repository and print its id')
+    .option('--name <name>', 'unique name usable in URLs instead of the id')
+    .option('--metadata <key=value>', 'metadata entry (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .addOption(dataOption())
+    .action(async (opts: { name?: string; metadata?: string[]; json?: boolean; data?: string }) => {
+      const metadata = opts.metadata ? Object.fromEntries(opts.metadata.map(splitPair)) : null;
+      await withContext(opts, async (ctx) => {
+        const info = await createRepo(ctx, { name: opts.name ?? null, metadata });
+        out(opts.json ? JSON.stringify(info) : info.repo_id);
+      });
+    });
+  repo
+    .command('list')
+    .description('list repositories')
+    .option('--json', 'print JSON')
+    .addOption(dataOption())
+    .action(async (opts: { json?: boolean; data?: string }) => {
+      await withContext(opts, async (ctx) => {
+        const page = ctx.repos.list({ page_size: 1000 });
+        if (opts.json) return out(JSON.stringify(page.items.map(describeRepo)));
+        for (const r of page.items) out(`${r.id}\t${r.name ?? ''}\t${r.created_at}`);
+      });
+    });
+  repo
+    .command('delete')
+    .description('delete a repository, its data and its token scopes')
+    .argument('<id>', 'repository id or name')
+    .addOption(dataOption())
+    .action(async (ref: string, opts: { data?: string }) => {
+      await withContext(opts, async (ctx) => {
+        const row = ctx.repos.get(ref);
+        if (!row) throw new GitgateError('REPO_NOT_FOUND');
+        await deleteRepo(ctx, row.id);
+        out(`deleted ${row.id}`);
+      });
+    });
+  return program;
+}
+
+function splitPair(pair: string): [string, string] {
+  const eq = pair.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--metadata takes key=value, got ${JSON.stringify(pair)}`);
+  return [pair.slice(0, eq), pair.slice(eq + 1)];
+}
+
+/** Runs the CLI; resolves to an exit code (serve keeps the process alive). */
+export async function main(argv: string[]): Promise<number | undefined> {
+  const program = buildProgram();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(`gitgate: ${s.replace(/^error: /, '').trim()}\n`),
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return undefined;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed on one line.
+      return err.exitCode;
+    }
+    const message = err instanceof GitgateError || err instanceof UsageError ? err.message : String((err as Error)?.message ?? err);
+    process.stderr.write(`gitgate: ${message}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}

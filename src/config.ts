@@ -1,0 +1,61 @@
+// Configuration from flags and environment, with safe defaults (loopback, ./repos).
+import path from 'node:path';
+import { GitgateError } from './errors.js';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  memory: boolean;
+  defaultBranch: string;
+  bcryptRounds: number;
+  tokenCacheTtlMs: number;
+  maxPushBytes: number;
+  maxJsonBytes: number;
+  authorName: string;
+  authorEmail: string;
+  logLevel: string;
+}
+
+export interface ConfigFlags {
+  host?: string;
+  port?: string | number;
+  data?: string;
+  memory?: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(name: string, raw: string | number | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new GitgateError('CONFIG', { detail: `${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(String(raw))}` });
+  }
+  return n;
+}
+
+function bool(raw: string | undefined): boolean {
+  return raw !== undefined && /^(1|true|yes|on)$/i.test(raw);
+}
+
+export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
+  const defaultBranch = env.GITGATE_DEFAULT_BRANCH || 'main';
+  if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
+    throw new GitgateError('CONFIG', { detail: `GITGATE_DEFAULT_BRANCH is not a valid branch name: ${defaultBranch}` });
+  }
+  return {
+    host: flags.host ?? env.HOST ?? '127.0.0.1',
+    port: int('port', flags.port ?? env.PORT, 8080, 0, 65535),
+    dataDir: path.resolve(flags.data ?? env.GITGATE_DATA ?? 'repos'),
+    memory: flags.memory ?? bool(env.GITGATE_MEMORY),
+    defaultBranch,
+    bcryptRounds: int('GITGATE_BCRYPT_ROUNDS', env.GITGATE_BCRYPT_ROUNDS, 10, 4, 31),
+    tokenCacheTtlMs: int('GITGATE_TOKEN_CACHE_SECONDS', env.GITGATE_TOKEN_CACHE_SECONDS, 300, 0) * 1000,
+    maxPushBytes: int('GITGATE_MAX_PUSH_BYTES', env.GITGATE_MAX_PUSH_BYTES, 2 * 1024 ** 3, 1024),
+    maxJsonBytes: int('GITGATE_MAX_JSON_BYTES', env.GITGATE_MAX_JSON_BYTES, 32 * 1024 ** 2, 1024),
+    authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
+    authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}

@@ -1,0 +1,38 @@
+// The Express application: JSON for REST, raw streams for Git, one error handler.
+import express, { type Express } from 'express';
+import crypto from 'node:crypto';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+import { errorHandler } from './errors.js';
+import { gitRoutes } from './git-routes.js';
+import { requestLogger } from './request-log.js';
+import { repoRoutes } from './repo-routes.js';
+import { tokenRoutes } from './token-routes.js';
+
+export function createApp(ctx: Context): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+  app.use((req, _res, next) => {
+    req.id = crypto.randomUUID();
+    next();
+  });
+  app.use(requestLogger(ctx.log));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  // Git routes read the raw body themselves; mount them before the JSON parser.
+  app.use(gitRoutes(ctx));
+  app.use(express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] }));
+  app.use(tokenRoutes(ctx));
+  app.use(repoRoutes(ctx));
+
+  app.use((req, _res, next) => {
+    next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200).replace(/gg[wr]_[A-Za-z0-9_]+/g, '[redacted]') }));
+  });
+  app.use(errorHandler);
+  return app;
+}

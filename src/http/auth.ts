@@ -1,0 +1,58 @@
+// Authentication and per-repository authorisation middleware.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { canUseControlPlane, repoAccess } from '../auth/policy.js';
+import type { Permission } from '../auth/permissions.js';
+import type { TokenRecord } from '../auth/token-record.js';
+import type { RepoRow } from '../db/repos-table.js';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+import { extractToken } from './credentials.js';
+
+declare module 'express-serve-static-core' {
+  interface Locals {
+    token?: TokenRecord;
+    repo?: RepoRow;
+  }
+}
+
+export function token(res: Response): TokenRecord {
+  const t = res.locals.token;
+  if (!t) throw new GitgateError('UNAUTHENTICATED');
+  return t;
+}
+
+export function authenticate(ctx: Context): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const secret = extractToken(req.headers.authorization);
+      if (!secret) throw new GitgateError('UNAUTHENTICATED');
+      const record = await ctx.tokens.verify(secret, req.ip);
+      if (!record) throw new GitgateError('UNAUTHENTICATED');
+      res.locals.token = record;
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/** Strip a trailing ".git" from a route id. */
+export function routeRepoId(raw: string): string {
+  return raw.endsWith('.git') ? raw.slice(0, -4) : raw;
+}
+
+/** Look the repository up and check the token may use it: 404 out of scope, 403 too weak. */
+export function resolveRepo(ctx: Context, tok: TokenRecord, rawId: string, need: Permission, action: string): RepoRow {
+  const row = ctx.repos.get(routeRepoId(rawId));
+  if (!row) throw new GitgateError('REPO_NOT_FOUND');
+  const access = repoAccess(tok, row.id, need);
+  if (access === 'not_found') throw new GitgateError('REPO_NOT_FOUND');
+  if (access === 'forbidden') {
+    throw new GitgateError('FORBIDDEN', { reason: `this token has ${tok.permission} access; ${action} needs ${need}` });
+  }
+  return row;
+}
+
+export function requireControlPlane(tok: TokenRecord, what: string): void {
+  if (!canUseControlPlane(tok)) throw new GitgateError('CONTROL_PLANE_ONLY', { what });
+}

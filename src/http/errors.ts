@@ -1,0 +1,41 @@
+// Turns thrown errors into responses: JSON {"error":{code,message}} for REST, text/plain
+// for Git endpoints (git prints text/plain bodies as "remote: ..."). Never leaks internals.
+import type { ErrorRequestHandler, Response } from 'express';
+import { GitgateError } from '../errors.js';
+
+export const REALM = 'Basic realm="gitgate"';
+
+export function toGitgateError(err: unknown): GitgateError {
+  if (err instanceof GitgateError) return err;
+  const e = err as { type?: string; status?: number; limit?: number };
+  if (e?.type === 'entity.parse.failed') return new GitgateError('BAD_JSON');
+  if (e?.type === 'entity.too.large') return new GitgateError('BODY_TOO_LARGE', { limit: e.limit ?? 0 });
+  if (e?.type === 'encoding.unsupported') return new GitgateError('BAD_ENCODING', { detail: 'unsupported content encoding' });
+  if (e?.type === 'charset.unsupported') return new GitgateError('BAD_ENCODING', { detail: 'unsupported charset' });
+  if ((err as { code?: string })?.code === 'Z_DATA_ERROR' || (err as { code?: string })?.code === 'Z_BUF_ERROR') {
+    return new GitgateError('BAD_ENCODING', { detail: 'invalid gzip data' });
+  }
+  return new GitgateError('INTERNAL');
+}
+
+export function sendError(res: Response, err: GitgateError, format: 'json' | 'text'): void {
+  if (err.status === 401) res.setHeader('WWW-Authenticate', REALM);
+  res.setHeader('Cache-Control', 'no-cache');
+  res.status(err.status);
+  if (format === 'text') res.type('text/plain; charset=utf-8').send(`${err.message}\n`);
+  else res.json(err.toJSON());
+}
+
+export function isGitPath(path: string): boolean {
+  return /\/(info\/refs|git-upload-pack|git-receive-pack|HEAD|objects\/.*)$/.test(path);
+}
+
+export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+  const ge = toGitgateError(err);
+  if (ge.status >= 500) req.log?.error({ err }, 'request failed');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendError(res, ge, isGitPath(req.path) ? 'text' : 'json');
+};

@@ -1,0 +1,63 @@
+// Smart HTTP endpoints (gitprotocol-http): info/refs advertisement and the two RPCs.
+import { Router, type Request } from 'express';
+import zlib from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+import { receivePackAdvertisement, serveReceivePack } from '../protocol/receive-pack.js';
+import { serveUploadPack, uploadPackAdvertisement } from '../protocol/upload-pack.js';
+import { authenticate, resolveRepo, token } from './auth.js';
+import { streamResponse } from './stream.js';
+
+type Service = 'git-upload-pack' | 'git-receive-pack';
+
+const NEED = { 'git-upload-pack': 'read', 'git-receive-pack': 'write' } as const;
+const ACTION = { 'git-upload-pack': 'fetching', 'git-receive-pack': 'pushing' } as const;
+
+/** Request body as a stream of bytes, gunzipped when the client compressed it. */
+function requestBody(req: Request): AsyncIterable<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+  if (encoding === 'gzip' || encoding === 'x-gzip') return req.pipe(zlib.createGunzip()) as Readable;
+  if (encoding !== 'identity') throw new GitgateError('BAD_ENCODING', { detail: `unsupported Content-Encoding ${encoding}` });
+  return req;
+}
+
+export function gitRoutes(ctx: Context): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.get('/v1/repo/:id/info/refs', auth, async (req, res) => {
+    const service = req.query.service;
+    if (service === undefined) throw new GitgateError('DUMB_PROTOCOL');
+    if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
+      throw new GitgateError('BAD_SERVICE', { service: String(service).slice(0, 40) });
+    }
+    const row = resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
+    const repo = ctx.manager.get(row.id);
+    const body = service === 'git-upload-pack' ? await uploadPackAdvertisement(repo) : await receivePackAdvertisement(repo);
+    res.status(200);
+    res.setHeader('Content-Type', `application/x-${service}-advertisement`);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.end(body);
+  });
+
+  const rpc = (service: Service) => async (req: Request, res: import('express').Response) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    if (type !== `application/x-${service}-request`) throw new GitgateError('UNSUPPORTED_MEDIA', { type: type || '(none)' });
+    const repo = ctx.manager.get(row.id);
+    const body = requestBody(req);
+    const gen =
+      service === 'git-upload-pack'
+        ? serveUploadPack(repo, body)
+        : serveReceivePack(repo, body, {
+            maxPackBytes: ctx.config.maxPushBytes,
+            onUpdated: () => ctx.repos.touch(row.id),
+          });
+    await streamResponse(res, `application/x-${service}-result`, gen);
+  };
+
+  router.post('/v1/repo/:id/git-upload-pack', auth, rpc('git-upload-pack'));
+  router.post('/v1/repo/:id/git-receive-pack', auth, rpc('git-receive-pack'));
+  return router;
+}

@@ -1,0 +1,85 @@
+// REST: repositories (Relace Repos API shapes).
+import { Router } from 'express';
+import { z } from 'zod';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
+import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
+import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
+
+const fileSchema = z.object({ filename: z.string(), content: z.string() });
+
+const createSchema = z.object({
+  name: z.string().nullable().optional(),
+  metadata: metadataSchema,
+  auto_index: z.boolean().optional(),
+  source: z
+    .discriminatedUnion('type', [
+      z.object({ type: z.literal('files'), files: z.array(fileSchema).max(100_000) }),
+      z.object({ type: z.literal('git'), url: z.string(), branch: z.string().nullable().optional(), hash: z.string().nullable().optional() }),
+      z.object({ type: z.literal('relace'), repo_id: z.string() }).passthrough(),
+    ])
+    .nullable()
+    .optional(),
+});
+
+const listSchema = z.object({
+  page_size: queryInt.optional(),
+  page_start: queryInt.optional(),
+  order_by: z.enum(['created_at', 'updated_at']).optional(),
+  order_descending: queryBool.optional(),
+  created_after: z.string().optional(),
+  created_before: z.string().optional(),
+  filter_metadata: z
+    .union([z.string(), z.record(z.string(), z.string())])
+    .optional()
+    .transform((v, c) => {
+      if (typeof v !== 'string') return v;
+      try {
+        const parsed = JSON.parse(v) as unknown;
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, string>;
+      } catch {
+        // fall through
+      }
+      c.addIssue({ code: 'custom', message: 'must be a JSON object of string values' });
+      return z.NEVER;
+    }),
+});
+
+export function repoRoutes(ctx: Context): Router {
+  const router = Router();
+  router.use('/v1/repo', authenticate(ctx));
+
+  router.post('/v1/repo', async (req, res) => {
+    const tok = token(res);
+    requireControlPlane(tok, 'repository creation');
+    if (tok.permission === 'read') throw new GitgateError('FORBIDDEN', { reason: 'creating repositories needs write access' });
+    const body = parseWith(createSchema, req.body ?? {});
+    const source = body.source ?? null;
+    if (source && source.type !== 'files') {
+      throw new GitgateError('VALIDATION', { detail: `source type ${source.type} is not supported yet` });
+    }
+    const info = await createRepo(ctx, { name: body.name ?? null, metadata: body.metadata ?? null, files: source?.files });
+    res.status(201).json(info);
+  });
+
+  router.get('/v1/repo', (req, res) => {
+    const tok = token(res);
+    const q = parseWith(listSchema, req.query);
+    const page = ctx.repos.list({ ...q, ids: tok.kind === 'repo' ? tok.repo_ids : undefined });
+    res.json({ items: page.items.map(describeRepo), total_items: page.total_items, next_page: page.next_page });
+  });
+
+  router.get('/v1/repo/:id', (req, res) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading metadata');
+    res.json(describeRepo(row));
+  });
+
+  router.delete('/v1/repo/:id', async (req, res) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), 'admin', 'deleting a repository');
+    await deleteRepo(ctx, row.id);
+    res.status(204).end();
+  });
+
+  return router;
+}

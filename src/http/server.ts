@@ -1,0 +1,36 @@
+// Starts the HTTP server for a context; close() stops accepting and drains.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Context } from '../service/context.js';
+import { createApp } from './app.js';
+
+export interface RunningServer {
+  url: string;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+export async function startServer(ctx: Context, host: string, port: number): Promise<RunningServer> {
+  const server = http.createServer(createApp(ctx));
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 0; // clones and pushes of any size: idle timeouts instead
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${shownHost}:${addr.port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}

@@ -1,0 +1,105 @@
+// REST: tokens. Relace's /repo_token, a workspace-token endpoint, a paginated listing, and
+// Flashback's per-repository /apikey.
+import { Router } from 'express';
+import { z } from 'zod';
+import { canRevokeToken, canSeeToken } from '../auth/policy.js';
+import type { TokenRecord } from '../auth/token-record.js';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+import { authenticate, resolveRepo, token } from './auth.js';
+import { parseWith, queryBool, queryInt } from './validate.js';
+
+const permission = z.enum(['read', 'write', 'admin']);
+const ttl = z.number().int().positive().max(100 * 365 * 24 * 3600).nullable().optional();
+
+const repoTokenSchema = z.object({
+  name: z.string().max(200).optional(),
+  repo_ids: z.array(z.string()).min(1).max(1000),
+  ttl_seconds: ttl,
+  permission: permission.optional(),
+});
+
+const workspaceTokenSchema = z.object({
+  name: z.string().max(200).optional(),
+  ttl_seconds: ttl,
+  permission: permission.optional(),
+});
+
+const listSchema = z.object({
+  page_size: queryInt.optional(),
+  page_start: queryInt.optional(),
+  repo_id: z.string().optional(),
+  include_revoked: queryBool.optional(),
+});
+
+const apikeySchema = z.object({
+  name: z.string().max(200).optional(),
+  accessType: z.enum(['READ', 'WRITE', 'ADMIN']),
+});
+
+function created(secret: string, r: TokenRecord) {
+  return { token: secret, id: r.id, kind: r.kind, name: r.name, repo_ids: r.repo_ids, permission: r.permission, expires_at: r.expires_at, created_at: r.created_at };
+}
+
+export function tokenRoutes(ctx: Context): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  /** A token the caller may see, by id or secret; 404 otherwise (never leak). */
+  const visible = (viewer: TokenRecord, ref: string): TokenRecord => {
+    const target = ctx.tokens.resolve(ref);
+    if (!target || !canSeeToken(viewer, target)) throw new GitgateError('TOKEN_NOT_FOUND');
+    return target;
+  };
+
+  router.post('/v1/repo_token', auth, async (req, res) => {
+    const body = parseWith(repoTokenSchema, req.body ?? {});
+    const tok = token(res);
+    // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
+    const repoIds = body.repo_ids.map((ref) => resolveRepo(ctx, tok, ref, 'read', 'minting tokens').id);
+    const { secret, record } = await ctx.tokens.create(
+      { kind: 'repo', name: body.name, repoIds, permission: body.permission, ttlSeconds: body.ttl_seconds ?? null },
+      tok,
+    );
+    res.status(201).json(created(secret, record));
+  });
+
+  router.post('/v1/workspace_token', auth, async (req, res) => {
+    const body = parseWith(workspaceTokenSchema, req.body ?? {});
+    const { secret, record } = await ctx.tokens.create(
+      { kind: 'workspace', name: body.name, permission: body.permission, ttlSeconds: body.ttl_seconds ?? null },
+      token(res),
+    );
+    res.status(201).json(created(secret, record));
+  });
+
+  router.get('/v1/repo_token', auth, (req, res) => {
+    const q = parseWith(listSchema, req.query);
+    res.json(ctx.tokens.list({ ...q, visibleTo: token(res) }));
+  });
+
+  router.get('/v1/repo_token/:ref', auth, (req, res) => {
+    res.json(visible(token(res), String(req.params.ref)));
+  });
+
+  router.delete('/v1/repo_token/:ref', auth, (req, res) => {
+    const actor = token(res);
+    const target = visible(actor, String(req.params.ref));
+    if (!canRevokeToken(actor, target)) throw new GitgateError('TOKEN_NOT_FOUND');
+    ctx.tokens.revoke(target.id);
+    res.status(204).end();
+  });
+
+  router.post('/v1/repo/:id/apikey', auth, async (req, res) => {
+    const tok = token(res);
+    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'minting keys');
+    const body = parseWith(apikeySchema, req.body ?? {});
+    const { secret, record } = await ctx.tokens.create(
+      { kind: 'repo', name: body.name, repoIds: [row.id], permission: body.accessType.toLowerCase() as 'read' | 'write' | 'admin' },
+      tok,
+    );
+    res.status(201).json({ success: true, id: record.id, key: record.id, secret });
+  });
+
+  return router;
+}

@@ -1,0 +1,16 @@
+// zod schemas -> GitgateError('VALIDATION') with a readable detail.
+import { z } from 'zod';
+import { GitgateError } from '../errors.js';
+
+export function parseWith<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+  throw new GitgateError('VALIDATION', { detail: `${where}${issue.message}` });
+}
+
+/** Query-string integers and booleans arrive as strings. */
+export const queryInt = z.preprocess((v) => (typeof v === 'string' && v !== '' ? Number(v) : v), z.number().int());
+export const queryBool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+export const metadataSchema = z.record(z.string(), z.string()).nullable().optional();

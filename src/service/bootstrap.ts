@@ -1,0 +1,8 @@
+// First start with an empty database: mint one workspace admin token and show it once.
+import type { Context } from './context.js';
+
+export async function bootstrapAdminToken(ctx: Context): Promise<string | null> {
+  if (ctx.tokens.count() > 0) return null;
+  const { secret } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'bootstrap admin' }, null);
+  return secret;
+}

@@ -1,0 +1,102 @@
+// Repository lifecycle shared by REST and CLI: create (empty or from files), describe, delete.
+import crypto from 'node:crypto';
+import { GitgateError } from '../errors.js';
+import type { RepoRow } from '../db/repos-table.js';
+import type { Context } from './context.js';
+import { writeCommitObject, writeSnapshotTree, type FileContent } from './commit-builder.js';
+import { normalizeRepoPath } from './paths.js';
+
+export interface CreateRepoInput {
+  name?: string | null;
+  metadata?: Record<string, string> | null;
+  files?: { filename: string; content: string }[];
+  defaultBranch?: string;
+}
+
+export interface RepoInfo {
+  repo_id: string;
+  repo_head: string | null;
+}
+
+export interface RepoMetadata {
+  repo_id: string;
+  name: string | null;
+  default_branch: string;
+  created_at: string;
+  updated_at: string | null;
+  metadata: Record<string, string> | null;
+  auto_index: boolean;
+}
+
+export function describeRepo(row: RepoRow): RepoMetadata {
+  return {
+    repo_id: row.id,
+    name: row.name,
+    default_branch: row.default_branch,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    metadata: row.metadata,
+    auto_index: false,
+  };
+}
+
+export function toFileContents(files: { filename: string; content: string }[]): FileContent[] {
+  const seen = new Set<string>();
+  return files.map((f) => {
+    const path = normalizeRepoPath(f.filename);
+    if (seen.has(path)) throw new GitgateError('BAD_PATH', { detail: `duplicate path ${path}` });
+    seen.add(path);
+    return { path, content: Buffer.from(f.content, 'utf8') };
+  });
+}
+
+export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<RepoInfo> {
+  const files = input.files ? toFileContents(input.files) : null;
+  assertNoFileDirClash(files ?? []);
+  const id = crypto.randomUUID();
+  const defaultBranch = input.defaultBranch ?? ctx.config.defaultBranch;
+  ctx.repos.insert({ id, name: input.name ?? null, metadata: input.metadata ?? null, default_branch: defaultBranch });
+  try {
+    const repo = await ctx.manager.create(id, defaultBranch);
+    let head: string | null = null;
+    if (files && files.length > 0) {
+      const tree = await writeSnapshotTree(repo, files);
+      head = await writeCommitObject(repo, {
+        tree,
+        parents: [],
+        message: `Initial commit: add ${files.length} file${files.length === 1 ? '' : 's'}`,
+        author: { name: ctx.config.authorName, email: ctx.config.authorEmail },
+      });
+      const [result] = await repo.refs.update([{ name: `refs/heads/${defaultBranch}`, oldOid: null, newOid: head }]);
+      if (!result?.ok) throw new GitgateError('INTERNAL');
+    }
+    return { repo_id: id, repo_head: head };
+  } catch (err) {
+    ctx.repos.delete(id);
+    await ctx.manager.delete(id).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A path cannot be both a file and a directory ("a" and "a/b"). */
+function assertNoFileDirClash(files: FileContent[]): void {
+  const paths = new Set(files.map((f) => f.path));
+  for (const f of files) {
+    const parts = f.path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (paths.has(prefix)) throw new GitgateError('BAD_PATH', { detail: `${prefix} is both a file and a directory` });
+    }
+  }
+}
+
+export async function deleteRepo(ctx: Context, id: string): Promise<void> {
+  ctx.repos.delete(id);
+  ctx.tokens.onRepoDeleted(id);
+  await ctx.manager.delete(id);
+}
+
+/** Current commit of the default branch (what Relace calls repo_head). */
+export async function repoHead(ctx: Context, row: RepoRow): Promise<string | null> {
+  return ctx.manager.get(row.id).refs.resolve('HEAD');
+}

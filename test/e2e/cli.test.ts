@@ -1,0 +1,123 @@
+// The CLI as tools use it: `gitgate serve` prints the listening line, `token create` prints
+// only the secret, and that secret works in a clone URL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
+
+const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
+
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stdout: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4', LOG_LEVEL: 'silent' } });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 20_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /^listening on (http:\/\/\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1]!, stdout: () => out });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+}
+
+describe('gitgate CLI', () => {
+  let data: string;
+  let server: Awaited<ReturnType<typeof serve>>;
+  beforeAll(async () => {
+    data = tmpDir('gitgate-cli-');
+    server = await serve(['--port', '0', '--data', data]);
+  });
+  afterAll(() => {
+    server.child.kill('SIGTERM');
+  });
+
+  it('prints the listening line on loopback and the bootstrap token once', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.stdout()).toMatch(/ggw_[A-Za-z0-9_]+/);
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    // A second server on the same data directory does not print a token again.
+    const second = await serve(['--port', '0', '--data', data]);
+    second.child.kill('SIGTERM');
+    expect(second.stdout()).not.toMatch(/ggw_/);
+  });
+
+  it('mints a token whose only stdout is the secret, and it clones and pushes', async () => {
+    const repo = await run(['repo', 'create', '--name', 'cli-repo', '--data', data]);
+    expect(repo.code).toBe(0);
+    const id = repo.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+    const tok = await run(['token', 'create', '--repo', id, '--permission', 'write', '--ttl', '3600', '--name', 'ci', '--data', data]);
+    expect(tok.code).toBe(0);
+    const secret = tok.stdout.trim();
+    expect(secret).toMatch(/^ggr_[A-Za-z0-9_]+$/);
+    expect(tok.stdout).toBe(`${secret}\n`);
+
+    const u = new URL(`${server.url}/v1/repo/${id}.git`);
+    u.username = 'token';
+    u.password = secret;
+    const w = path.join(tmpDir(), 'w');
+    await gitOk(['clone', '-q', u.toString(), w]);
+    await commitFiles(w, { 'hello.txt': 'hi\n' }, 'from the cli test');
+    await gitOk(['push', '-q', 'origin', 'HEAD:main'], { cwd: w });
+    const log = await gitOk(['--git-dir', path.join(data, `${id}.git`), 'log', '--format=%s', 'main']);
+    expect(log).toBe('from the cli test\n');
+    await gitOk(['--git-dir', path.join(data, `${id}.git`), 'fsck', '--full']);
+
+    const json = await run(['token', 'create', '--workspace', '--permission', 'read', '--json', '--data', data]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ token: expect.stringMatching(/^ggw_/), kind: 'workspace', permission: 'read' });
+
+    const list = await run(['token', 'list', '--json', '--data', data]);
+    const items = JSON.parse(list.stdout) as { id: string; name: string }[];
+    expect(items.some((t) => t.name === 'ci')).toBe(true);
+    expect(list.stdout).not.toContain(secret);
+
+    const ciId = items.find((t) => t.name === 'ci')!.id;
+    expect((await run(['token', 'revoke', ciId, '--data', data])).code).toBe(0);
+    const denied = await fetch(`${server.url}/v1/repo/${id}.git/info/refs?service=git-upload-pack`, { headers: { Authorization: `Bearer ${secret}` } });
+    expect(denied.status).toBe(401);
+
+    const repos = await run(['repo', 'list', '--json', '--data', data]);
+    expect(JSON.parse(repos.stdout).map((r: { repo_id: string }) => r.repo_id)).toContain(id);
+    expect((await run(['repo', 'delete', 'cli-repo', '--data', data])).code).toBe(0);
+    expect(fs.existsSync(path.join(data, `${id}.git`))).toBe(false);
+  });
+
+  it('fails with one line and a non-zero exit on bad input, and has --help everywhere', async () => {
+    for (const args of [
+      ['token', 'create', '--data', data],
+      ['token', 'create', '--workspace', '--ttl', 'soon', '--data', data],
+      ['token', 'create', '--workspace', '--permission', 'root', '--data', data],
+      ['token', 'revoke', 'nope', '--data', data],
+      ['repo', 'delete', 'nope', '--data', data],
+      ['bogus'],
+      ['serve', '--port', 'eighty'],
+    ]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^gitgate: /);
+    }
+    for (const args of [['--help'], ['serve', '--help'], ['token', '--help'], ['token', 'create', '--help'], ['repo', 'list', '--help']]) {
+      const r = await run(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/Usage: gitgate/);
+    }
+  });
+});

@@ -1,0 +1,98 @@
+// An in-process gitgate on 127.0.0.1:0 over node fs or memfs, with a workspace admin token.
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/http/server.js';
+import { createContext, type Context } from '../../src/service/context.js';
+import type { Storage } from '../../src/repo/storage.js';
+import { gitOk, tmpDir } from './git.js';
+
+export type StorageKind = 'fs' | 'memory';
+export const STORAGE_KINDS: StorageKind[] = ['fs', 'memory'];
+
+export interface TestServer {
+  kind: StorageKind;
+  ctx: Context;
+  url: string;
+  admin: string;
+  dataDir: string;
+  http: RunningServer;
+  /** supertest agent bound to the running server */
+  api: ReturnType<typeof request>;
+  /** token URL for git: http://token:SECRET@host/v1/repo/ID.git */
+  gitUrl(repo: string, secret: string, user?: string): string;
+  createRepo(body?: object): Promise<string>;
+  mint(body: object, secret?: string): Promise<{ token: string; id: string }>;
+  /** Path to the bare repository on disk (memfs repositories are exported first). */
+  bareRepo(id: string): Promise<string>;
+  fsck(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(kind: StorageKind, env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = tmpDir('gitgate-data-');
+  const config = loadConfig(
+    { port: 0, host: '127.0.0.1', data: dataDir, memory: kind === 'memory' },
+    { GITGATE_BCRYPT_ROUNDS: '4', ...env },
+  );
+  const ctx = createContext(config, pino({ level: 'silent' }));
+  const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'test admin' }, null);
+  const http = await startServer(ctx, config.host, config.port);
+  const api = request(http.url);
+  const server: TestServer = {
+    kind,
+    ctx,
+    url: http.url,
+    admin,
+    dataDir,
+    http,
+    api,
+    gitUrl(repo, secret, user = 'token') {
+      const u = new URL(`${http.url}/v1/repo/${repo}.git`);
+      u.username = user;
+      u.password = secret;
+      return u.toString();
+    },
+    async createRepo(body = {}) {
+      const res = await api.post('/v1/repo').set('Authorization', `Bearer ${admin}`).send(body);
+      if (res.status !== 201) throw new Error(`create repo failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body.repo_id as string;
+    },
+    async mint(body, secret = admin) {
+      const res = await api.post('/v1/repo_token').set('Authorization', `Bearer ${secret}`).send(body);
+      if (res.status !== 201) throw new Error(`mint failed: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body as { token: string; id: string };
+    },
+    async bareRepo(id) {
+      const gitdir = ctx.manager.gitdirOf(id);
+      if (kind === 'fs') return gitdir;
+      const out = path.join(tmpDir('gitgate-export-'), `${id}.git`);
+      await exportTree(ctx.storage, gitdir, out);
+      return out;
+    },
+    async fsck(id) {
+      const dir = await server.bareRepo(id);
+      await gitOk(['--git-dir', dir, 'fsck', '--full', '--strict', '--no-dangling']);
+    },
+    async close() {
+      await http.close();
+      await ctx.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** Copy a directory out of a Storage onto the real disk (so git can read memfs repos). */
+export async function exportTree(storage: Storage, from: string, to: string): Promise<void> {
+  fs.mkdirSync(to, { recursive: true });
+  for (const name of await storage.readdir(from)) {
+    const src = path.join(from, name);
+    const dst = path.join(to, name);
+    const st = await storage.stat(src);
+    if (st?.isDirectory()) await exportTree(storage, src, dst);
+    else fs.writeFileSync(dst, await storage.readFile(src));
+  }
+}
