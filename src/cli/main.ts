@@ -40,7 +40,11 @@ function buildProgram(): Command {
   const program = new Command('gitgate')
     .description('Self-hosted Git smart-HTTP server with scoped, expiring, revocable tokens')
     .showHelpAfterError(false)
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`gitgate: ${s.replace(/^error: /, '').trim()}\n`),
+    });
 
   const dataOption = () => new Option('--data <dir>', 'data directory (env GITGATE_DATA, default ./repos)');
 
@@ -179,10 +183,6 @@ function splitPair(pair: string): [string, string] {
 /** Runs the CLI; resolves to an exit code (serve keeps the process alive). */
 export async function main(argv: string[]): Promise<number | undefined> {
   const program = buildProgram();
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(s),
-    outputError: (s, write) => write(`gitgate: ${s.replace(/^error: /, '').trim()}\n`),
-  });
   try {
     await program.parseAsync(argv, { from: 'user' });
     return undefined;

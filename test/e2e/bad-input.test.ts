@@ -5,6 +5,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLUSH, pktText } from '../../src/protocol/pkt-line.js';
 import { gitOk, tmpDir } from '../helpers/git.js';
+import { binary } from '../helpers/binary.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('bad input', () => {
@@ -100,7 +101,9 @@ describe('bad input', () => {
         .post(`/v1/repo/${repo}.git/git-receive-pack`)
         .set(auth())
         .set('Content-Type', 'application/x-git-receive-pack-request')
-        .send(Buffer.concat([cmd, payload]));
+        .send(Buffer.concat([cmd, payload]))
+        .buffer(true)
+        .parse(binary);
       expect(res.status).toBe(200);
       expect(res.body.toString()).toMatch(/unpack (?!ok)/);
       expect(res.body.toString()).toContain('ng refs/heads/main');
@@ -124,7 +127,9 @@ describe('bad input', () => {
       .set(auth())
       .set('Content-Type', 'application/x-git-upload-pack-request')
       .set('Content-Encoding', 'gzip')
-      .send(zlib.gzipSync(Buffer.concat([pktText(`want ${head} side-band-64k`), FLUSH, pktText('done')])));
+      .send(zlib.gzipSync(Buffer.concat([pktText(`want ${head} side-band-64k`), FLUSH, pktText('done')])))
+      .buffer(true)
+      .parse(binary);
     expect(goodGzip.status).toBe(200);
     expect(goodGzip.body.toString('latin1')).toContain('PACK');
     await stillServes();

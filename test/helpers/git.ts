@@ -13,7 +13,7 @@ export interface GitResult {
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'gitgate-home-'));
 fs.writeFileSync(
   path.join(home, '.gitconfig'),
-  '[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n[protocol]\n\tversion = 0\n',
+  '[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n',
 );
 
 export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
