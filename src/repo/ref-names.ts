@@ -1,0 +1,41 @@
+// Ref name validation with the rules of `git check-ref-format` (refs.c check_refname_format,
+// flags 0): no one-level names, no refspec patterns, no normalisation. Validating here also keeps
+// ref names from escaping the git directory, since they become file paths.
+
+/** True when `git check-ref-format <name>` would accept `name` (e.g. 'refs/heads/main', 'a/b'). */
+export function isValidRefName(name: string): boolean {
+  if (name === '' || name === '@') return false;
+  if (name.endsWith('.')) return false;
+  const components = name.split('/');
+  if (components.length < 2) return false; // one-level names ('HEAD', 'main') are not full names
+  return components.every(isValidComponent);
+}
+
+/**
+ * What C Git's receive-pack accepts as a push target: 'refs/' followed by a valid name with at
+ * least two components (so 'refs/foo' is refused as a "funny refname", 'refs/heads/x' is fine).
+ */
+export function isPushableRefName(name: string): boolean {
+  return name.startsWith('refs/') && isValidRefName(name.slice('refs/'.length));
+}
+
+/** A name RefStore accepts for reads and writes: 'HEAD' or a valid name under refs/. */
+export function isStorableRefName(name: string): boolean {
+  return name === 'HEAD' || (name.startsWith('refs/') && isValidRefName(name));
+}
+
+function isValidComponent(component: string): boolean {
+  if (component === '') return false; // leading '/', trailing '/', or '//'
+  if (component.startsWith('.')) return false;
+  if (component.endsWith('.lock')) return false;
+  let prev = '';
+  for (const ch of component) {
+    const code = ch.codePointAt(0)!;
+    if (code < 0x20 || code === 0x7f) return false;
+    if (' ~^:?*[\\'.includes(ch)) return false;
+    if (prev === '.' && ch === '.') return false;
+    if (prev === '@' && ch === '{') return false;
+    prev = ch;
+  }
+  return true;
+}

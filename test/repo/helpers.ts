@@ -1,0 +1,92 @@
+// Shared test helpers: the two storages every repo test runs over, and a sandboxed `git` CLI
+// (no user or system config) for checking that C Git reads what we write.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { memoryStorage, nodeStorage, type Storage } from '../../src/repo/storage.js';
+import { LooseObjects } from '../../src/repo/loose.js';
+import { serializeCommit } from '../../src/repo/objects.js';
+
+export type StorageKind = 'fs' | 'memfs';
+
+export const STORAGE_KINDS: StorageKind[] = ['fs', 'memfs'];
+
+export interface TestStorage {
+  storage: Storage;
+  cleanup(): void;
+}
+
+export function makeStorage(kind: StorageKind): TestStorage {
+  if (kind === 'memfs') return { storage: memoryStorage(), cleanup: () => undefined };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gitgate-repo-test-'));
+  return { storage: nodeStorage(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function tempDir(): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gitgate-git-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const GIT_ENV: NodeJS.ProcessEnv = {
+  PATH: process.env.PATH,
+  HOME: os.tmpdir(),
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_AUTHOR_NAME: 'Ada Author',
+  GIT_AUTHOR_EMAIL: 'ada@example.com',
+  GIT_COMMITTER_NAME: 'Cy Committer',
+  GIT_COMMITTER_EMAIL: 'cy@example.com',
+  GIT_AUTHOR_DATE: '1700000000 +0100',
+  GIT_COMMITTER_DATE: '1700000000 +0100',
+  LC_ALL: 'C',
+};
+
+export interface GitResult {
+  status: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Run git; never throws on a non-zero exit (look at `status`). */
+export function gitRaw(args: string[], opts: { cwd?: string; input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): GitResult {
+  // default cwd outside any repository, so a missing --git-dir can never touch this checkout
+  const r = spawnSync('git', args, { cwd: opts.cwd ?? os.tmpdir(), input: opts.input, env: { ...GIT_ENV, ...opts.env }, maxBuffer: 256 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
+}
+
+/** Run git and return trimmed stdout; throws with stderr when it fails. */
+export function git(args: string[], opts: { cwd?: string; input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): string {
+  const r = gitRaw(args, opts);
+  if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout.toString('utf8').replace(/\n$/, '');
+}
+
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+/** Write a real commit (on the empty tree) so refs point at objects C Git can check. */
+export async function makeCommit(storage: Storage, gitdir: string, message: string, parents: string[] = []): Promise<string> {
+  const loose = new LooseObjects(storage, gitdir);
+  const tree = await loose.write('tree', Buffer.alloc(0));
+  const ident = 'Ada Author <ada@example.com> 1700000000 +0100';
+  return loose.write('commit', serializeCommit({ tree, parents, author: ident, committer: ident, message: `${message}\n` }));
+}
+
+/** Every file below `dir` (absolute paths), through the Storage interface. */
+export async function walkFiles(storage: Storage, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await storage.readdir(dir)) {
+    const p = `${dir}/${entry}`;
+    const st = await storage.stat(p);
+    if (st?.isDirectory()) out.push(...(await walkFiles(storage, p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** Set a file's modification time `ageMs` into the past. */
+export async function age(storage: Storage, file: string, ageMs: number): Promise<void> {
+  const t = new Date(Date.now() - ageMs);
+  await storage.fs.promises.utimes(file, t, t);
+}
