@@ -1,0 +1,199 @@
+// Indexer pass 3: resolve every delta depth-first from the whole object at the root of its
+// chain, hashing each result; then, for thin packs, append the missing ref-delta bases.
+import zlib from 'node:zlib';
+import { GitgateError, isGitgateError } from '../errors.js';
+import { applyDelta } from './delta.js';
+import { encodeEntryHeader } from './entry-header.js';
+import type { EntryTable } from './entry-table.js';
+import type { FileHandleLike } from './file-handle.js';
+import { BlockReader, writeFully } from './file-io.js';
+import { SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
+import { OBJ_OFS_DELTA, OBJ_REF_DELTA, codeFromType, hashObject, typeFromCode, type BaseLookup, type ObjectType } from './types.js';
+
+const STREAM_CHUNK = 1024 * 1024;
+
+function bad(detail: string): GitgateError {
+  return new GitgateError('BAD_PACK', { detail });
+}
+
+interface Frame {
+  content: Buffer;
+  children: number[];
+  next: number;
+}
+
+/** Pass 3: every delta is resolved depth-first from the whole object at the root of its chain. */
+export class DeltaResolver {
+  /** ofs-delta children as linked lists: first child per entry, next sibling per child. */
+  private readonly firstChild: number[];
+  private readonly nextSibling: number[];
+  /** Unresolved ref-deltas by base oid (latin1 string key). */
+  private readonly waiting = new Map<string, number[]>();
+  private appendAt = 0;
+  /** Re-reads of entries not retained from the scan: bases and deltas cluster, so blocks get reused. */
+  private readonly blocks: BlockReader;
+
+  constructor(
+    private readonly handle: FileHandleLike,
+    private readonly table: EntryTable,
+    fileSize: number,
+  ) {
+    this.blocks = new BlockReader(handle, fileSize, 64 * 1024, 8 * 1024 * 1024);
+    const n = table.length;
+    this.firstChild = new Array<number>(n).fill(-1);
+    this.nextSibling = new Array<number>(n).fill(-1);
+    for (let i = 0; i < n; i++) {
+      const base = table.baseIndex[i]!;
+      if (base >= 0) {
+        this.nextSibling[i] = this.firstChild[base]!;
+        this.firstChild[base] = i;
+      } else if (table.baseOid[i]) {
+        const key = table.baseOid[i]!.toString('latin1');
+        const list = this.waiting.get(key);
+        if (list) list.push(i);
+        else this.waiting.set(key, [i]);
+      }
+    }
+  }
+
+  async resolveInPack(): Promise<void> {
+    const { table } = this;
+    const n = table.length;
+    for (let i = 0; i < n; i++) {
+      const isDelta = table.code[i] === OBJ_OFS_DELTA || table.code[i] === OBJ_REF_DELTA;
+      if (isDelta) continue; // reached from its base
+      // Roots: whole objects, whose oid the scan computed.
+      const children = this.takeChildren(i);
+      if (children.length === 0) {
+        table.retained[i] = undefined;
+        continue;
+      }
+      const content = table.retained[i] ?? (await this.loadData(i));
+      table.retained[i] = undefined;
+      await this.resolveFrom(content, table.type[i]!, children);
+    }
+  }
+
+  /**
+   * Thin pack: fetch each missing base, append it as a whole object, resolve its deltas.
+   * A base the lookup does not know may still come out of a delta resolved from another
+   * appended base, so passes repeat while they make progress.
+   */
+  async resolveThin(lookupBase: BaseLookup | undefined, appendAt: number): Promise<number> {
+    this.appendAt = appendAt;
+    let appended = 0;
+    for (let progress = true; progress && this.waiting.size > 0; ) {
+      progress = false;
+      for (const key of [...this.waiting.keys()]) {
+        const children = this.waiting.get(key);
+        if (!children || !lookupBase) continue; // resolved meanwhile, or nothing to ask
+        const oid = Buffer.from(key, 'latin1');
+        const base = await lookupBase(oid);
+        if (!base) continue;
+        const actual = hashObject(base.type, base.content);
+        if (!actual.equals(oid)) {
+          throw new GitgateError('CORRUPT_REPO', { detail: `object ${oid.toString('hex')} hashes to ${actual.toString('hex')}` });
+        }
+        this.waiting.delete(key);
+        await this.append(oid, base.type, base.content);
+        appended++;
+        progress = true;
+        await this.resolveFrom(base.content, codeFromType(base.type), children);
+      }
+    }
+    for (const [key, children] of this.waiting) {
+      const hex = Buffer.from(key, 'latin1').toString('hex');
+      throw bad(`missing delta base ${hex} (for the delta at offset ${this.table.offset[children[0]!]})`);
+    }
+    return appended;
+  }
+
+  private async append(oid: Buffer, type: ObjectType, content: Buffer): Promise<void> {
+    const code = codeFromType(type);
+    const header = encodeEntryHeader(code, content.length);
+    const bytes = Buffer.concat([header, zlib.deflateSync(content)]);
+    await writeFully(this.handle, bytes, this.appendAt);
+    const { table } = this;
+    table.offset.push(this.appendAt);
+    table.dataStart.push(this.appendAt + header.length);
+    table.end.push(this.appendAt + bytes.length);
+    table.code.push(code);
+    table.size.push(content.length);
+    table.crc.push(zlib.crc32(bytes));
+    table.baseIndex.push(-1);
+    table.baseOid.push(undefined);
+    table.type.push(code);
+    table.oid.push(oid);
+    table.retained.push(undefined);
+    this.appendAt += bytes.length;
+  }
+
+  /** ofs-delta children plus ref-deltas waiting for this entry's (now known) oid. */
+  private takeChildren(i: number): number[] {
+    const children: number[] = [];
+    for (let c = this.firstChild[i]!; c >= 0; c = this.nextSibling[c]!) children.push(c);
+    const key = this.table.oid[i]!.toString('latin1');
+    const waiting = this.waiting.get(key);
+    if (waiting) {
+      this.waiting.delete(key);
+      for (const c of waiting) children.push(c);
+    }
+    return children;
+  }
+
+  /** Depth-first, iterative (chains can be thousands deep); a base is dropped once its last child is taken. */
+  private async resolveFrom(rootContent: Buffer, typeCode: number, rootChildren: number[]): Promise<void> {
+    const { table } = this;
+    const type = typeFromCode(typeCode);
+    const stack: Frame[] = [{ content: rootContent, children: rootChildren, next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      const child = top.children[top.next++]!;
+      const base = top.content;
+      if (top.next >= top.children.length) stack.pop();
+
+      const delta = table.retained[child] ?? (await this.loadData(child));
+      table.retained[child] = undefined;
+      let content: Buffer;
+      try {
+        content = applyDelta(base, delta);
+      } catch (err) {
+        if (!isGitgateError(err, 'BAD_PACK')) throw err;
+        throw bad(`delta at offset ${table.offset[child]}: ${err.params.detail}`);
+      }
+      table.oid[child] = hashObject(type, content);
+      table.type[child] = typeCode;
+      const children = this.takeChildren(child);
+      if (children.length > 0) stack.push({ content, children, next: 0 });
+    }
+  }
+
+  /** Reads an entry's compressed bytes back from the file and inflates them. */
+  private async loadData(i: number): Promise<Buffer> {
+    const { table } = this;
+    const start = table.dataStart[i]!;
+    const end = table.end[i]!;
+    const size = table.size[i]!;
+    const short = () => new Error(`pack file shrank while indexing (offset ${start})`);
+    if (size <= SYNC_INFLATE_LIMIT) return inflateExact(await this.blocks.read(start, end - start, short), size).data;
+    const out = Buffer.allocUnsafe(size);
+    let written = 0;
+    let pos = start;
+    await inflateStreaming(
+      async () => {
+        const n = Math.min(STREAM_CHUNK, end - pos);
+        if (n <= 0) return Buffer.alloc(0);
+        const chunk = await this.blocks.read(pos, n, short);
+        pos += n;
+        return chunk;
+      },
+      size,
+      (chunk) => {
+        chunk.copy(out, written);
+        written += chunk.length;
+      },
+    );
+    return out;
+  }
+}
+

@@ -1,0 +1,143 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlockReader, WindowReader } from '../../src/pack/file-io.js';
+import { InflateError, inflateExact, inflateStreaming } from '../../src/pack/inflate.js';
+import { ByteLru } from '../../src/pack/lru-cache.js';
+import { caught, removeDir, rng, tempDir } from './helpers.js';
+
+let work: string;
+let file: string;
+const data = Buffer.alloc(300_000);
+
+beforeAll(() => {
+  work = tempDir();
+  const next = rng(99);
+  for (let i = 0; i < data.length; i++) data[i] = next() & 0xff;
+  file = path.join(work, 'data');
+  fs.writeFileSync(file, data);
+});
+
+afterAll(() => removeDir(work));
+
+describe('ByteLru', () => {
+  it('evicts least recently used entries by total bytes and skips oversized values', () => {
+    const lru = new ByteLru<string, { bytes: number }>(100, 60);
+    lru.set('a', { bytes: 40 });
+    lru.set('b', { bytes: 40 });
+    lru.get('a'); // a is now most recent
+    lru.set('c', { bytes: 40 }); // evicts b
+    expect(lru.get('b')).toBeUndefined();
+    expect(lru.get('a')).toBeDefined();
+    expect(lru.get('c')).toBeDefined();
+    expect(lru.bytes).toBe(80);
+    lru.set('huge', { bytes: 61 });
+    expect(lru.get('huge')).toBeUndefined();
+    expect(lru.bytes).toBe(80);
+    lru.set('a', { bytes: 10 }); // replacing adjusts the total
+    expect(lru.bytes).toBe(50);
+  });
+});
+
+describe('BlockReader', () => {
+  it('returns exact ranges within, across and beyond blocks, from one shared cache', async () => {
+    const handle = await fs.promises.open(file, 'r');
+    let reads = 0;
+    const counting = {
+      ...handle,
+      read: (b: Buffer, o: number, l: number, p: number) => {
+        reads++;
+        return handle.read(b, o, l, p);
+      },
+      stat: () => handle.stat(),
+      write: () => Promise.reject(new Error('read only')),
+      sync: () => handle.sync(),
+      close: () => handle.close(),
+    };
+    try {
+      const reader = new BlockReader(counting, data.length, 1024, 8 * 1024);
+      const short = () => new Error('short');
+      for (const [pos, len] of [
+        [0, 10],
+        [1000, 100], // crosses a block boundary
+        [5, 3000], // spans four blocks
+        [100_000, 20_000], // larger than 4 blocks: direct
+        [data.length - 7, 7],
+        [10, 0],
+      ] as const) {
+        expect((await reader.read(pos, len, short)).equals(data.subarray(pos, pos + len))).toBe(true);
+      }
+      const before = reads;
+      await Promise.all([reader.read(0, 10, short), reader.read(20, 10, short), reader.read(1000, 30, short)]);
+      expect(reads).toBe(before); // all cached
+      expect((await caught(() => reader.read(data.length - 5, 10, short))).message).toBe('short');
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('WindowReader', () => {
+  it('serves chunks up to its limit and reloads when asked past its window', async () => {
+    const handle = await fs.promises.open(file, 'r');
+    try {
+      const reader = new WindowReader(handle, 250_000, 64 * 1024);
+      const first = await reader.chunk(0, 1000);
+      expect(first.equals(data.subarray(0, 1000))).toBe(true);
+      const far = await reader.chunk(200_000, 100_000); // clipped at the limit
+      expect(far.equals(data.subarray(200_000, 250_000))).toBe(true);
+      expect(first.equals(data.subarray(0, 1000))).toBe(true); // old views stay valid
+      expect((await reader.chunk(250_000, 10)).length).toBe(0);
+    } finally {
+      await handle.close();
+    }
+  });
+});
+
+describe('inflate helpers', () => {
+  const content = Buffer.from('streaming inflate '.repeat(50_000));
+  const compressed = zlib.deflateSync(content);
+
+  function source(buf: Buffer, chunk: number): () => Promise<Buffer> {
+    let pos = 0;
+    return async () => {
+      const out = buf.subarray(pos, pos + chunk);
+      pos += out.length;
+      return out;
+    };
+  }
+
+  it('finds the end of a stream followed by other data, whatever the chunking', async () => {
+    const followed = Buffer.concat([compressed, Buffer.from('next entry bytes')]);
+    for (const chunk of [1000, compressed.length, compressed.length - 1, 7777, followed.length]) {
+      const parts: Buffer[] = [];
+      const consumed = await inflateStreaming(source(followed, chunk), content.length, (b) => parts.push(Buffer.from(b)));
+      expect(consumed, `chunk ${chunk}`).toBe(compressed.length);
+      expect(Buffer.concat(parts).equals(content)).toBe(true);
+    }
+    expect(inflateExact(followed, content.length).consumed).toBe(compressed.length);
+  });
+
+  it('classifies failures', async () => {
+    const problem = async (fn: () => Promise<unknown> | unknown) => {
+      const err = await caught(fn);
+      expect(err).toBeInstanceOf(InflateError);
+      return (err as InflateError).problem;
+    };
+    const corrupt = Buffer.from(compressed);
+    corrupt[100] ^= 0xff;
+    expect(await problem(() => inflateStreaming(source(compressed, 5000), content.length - 1, () => {}))).toBe('too-long');
+    expect(await problem(() => inflateStreaming(source(compressed, 5000), content.length + 1, () => {}))).toBe('too-short');
+    expect(await problem(() => inflateStreaming(source(compressed.subarray(0, 500), 100), content.length, () => {}))).toBe('truncated');
+    expect(await problem(() => inflateStreaming(source(corrupt, 5000), content.length, () => {}))).toBe('corrupt');
+    expect(await problem(() => inflateExact(compressed, content.length - 1))).toBe('too-long');
+    expect(await problem(() => inflateExact(compressed, content.length + 1))).toBe('too-short');
+    expect(await problem(() => inflateExact(compressed.subarray(0, 500), content.length))).toBe('truncated');
+    expect(await problem(() => inflateExact(corrupt, content.length))).toBe('corrupt');
+    expect(inflateExact(zlib.deflateSync(Buffer.alloc(0)), 0).data.length).toBe(0);
+    // Failures of the input itself are not disguised as bad zlib data.
+    const diskError = new Error('disk on fire');
+    expect(await caught(() => inflateStreaming(() => Promise.reject(diskError), 10, () => {}))).toBe(diskError);
+  });
+});
