@@ -26,6 +26,7 @@ export class PackIndex {
   private readonly offsetsAt: number;
   private readonly largeAt: number;
   private sorted: Float64Array | undefined;
+  private byOffset: Uint32Array | null = null;
 
   private constructor(buf: Buffer, fanout: Uint32Array, count: number) {
     this.buf = buf;
@@ -142,6 +143,27 @@ export class PackIndex {
       this.sorted = offsets.sort();
     }
     return this.sorted;
+  }
+
+  /** The object id stored at a pack offset (reverse index, built once), or null. */
+  oidAtOffset(offset: number): Buffer | null {
+    if (!this.byOffset) {
+      const order = new Uint32Array(this.count);
+      for (let i = 0; i < this.count; i++) order[i] = i;
+      const offsets = new Float64Array(this.count);
+      for (let i = 0; i < this.count; i++) offsets[i] = this.offsetAt(i);
+      order.sort((a, b) => offsets[a]! - offsets[b]!);
+      this.byOffset = order;
+    }
+    const sorted = this.sortedOffsets();
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]! < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < sorted.length && sorted[lo] === offset ? this.oidAt(this.byOffset[lo]!) : null;
   }
 
   private checkPosition(i: number): void {

@@ -14,12 +14,20 @@ export function parseCapabilities(text: string): Map<string, string> {
 }
 
 export const UPLOAD_PACK_CAPS = [
-  'multi_ack_detailed',
-  'no-done',
+  'multi_ack',
+  'thin-pack',
+  'side-band',
   'side-band-64k',
   'ofs-delta',
+  'shallow',
+  'deepen-since',
+  'deepen-not',
+  'deepen-relative',
   'no-progress',
   'include-tag',
+  'multi_ack_detailed',
+  'no-done',
+  'filter',
   'allow-tip-sha1-in-want',
   'allow-reachable-sha1-in-want',
   'object-format=sha1',

@@ -1,6 +1,7 @@
 // Turns a list of objects into pack entries, reusing stored bytes: whole objects are
-// copied verbatim, stored deltas are kept when their base is sent earlier in the same pack;
-// everything else is inflated and deflated again.
+// copied verbatim; stored deltas are kept when their base is sent earlier in the same pack
+// (as ofs-delta, or ref-delta if the client lacks ofs-delta) or, for thin packs, when the
+// client already has the base. Everything else is inflated and deflated again.
 import type { PackEntry } from '../pack/pack-writer.js';
 import type { PackFile } from '../pack/pack-file.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA } from '../pack/types.js';
@@ -13,6 +14,13 @@ interface Planned {
   offset: number;
 }
 
+export interface PackPlanOptions {
+  thin?: boolean;
+  /** Objects the client has (bases allowed in a thin pack). */
+  clientHas?: ReadonlySet<string>;
+  ofsDelta?: boolean;
+}
+
 export interface PackPlan {
   count: number;
   entries: AsyncGenerator<PackEntry>;
@@ -20,7 +28,7 @@ export interface PackPlan {
 }
 
 /** Order objects so that within each pack they follow stored offsets (bases before deltas). */
-async function plan(store: ObjectStore, objects: ObjectToSend[]): Promise<Planned[]> {
+async function order(store: ObjectStore, objects: ObjectToSend[]): Promise<Planned[]> {
   const located: Planned[] = [];
   const loose: Planned[] = [];
   for (const obj of objects) {
@@ -34,56 +42,49 @@ async function plan(store: ObjectStore, objects: ObjectToSend[]): Promise<Planne
   return [...located, ...loose];
 }
 
-export async function planPack(store: ObjectStore, objects: ObjectToSend[]): Promise<PackPlan> {
-  const ordered = await plan(store, objects);
+export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts: PackPlanOptions = {}): Promise<PackPlan> {
+  const ordered = await order(store, objects);
   const stats = { reused: 0, reusedDeltas: 0, deltas: 0 };
+  const ofsDelta = opts.ofsDelta ?? true;
+  const clientHas = opts.thin ? (opts.clientHas ?? new Set<string>()) : new Set<string>();
+
   async function* entries(): AsyncGenerator<PackEntry> {
     const indexByOid = new Map<string, number>();
-    const indexByPackOffset = new Map<PackFile, Map<number, number>>();
     let i = 0;
     for (const item of ordered) {
-      const entry = await reuse(item, indexByOid, indexByPackOffset);
-      if (entry) {
-        stats.reused++;
-        if (entry.kind === 'ofs-delta') {
-          stats.reusedDeltas++;
-          stats.deltas++;
-        }
-        yield entry;
-      } else {
-        const obj = await store.read(item.obj.oid);
-        if (!obj) throw new Error(`object ${item.obj.oid} vanished while packing`);
-        yield { kind: 'object', type: obj.type, content: obj.content };
+      const entry = (await reuse(item)) ?? (await fresh(item));
+      if (entry.kind !== 'object') stats.reused++;
+      if (entry.kind === 'ofs-delta' || entry.kind === 'ref-delta') {
+        stats.reusedDeltas++;
+        stats.deltas++;
       }
-      indexByOid.set(item.obj.oid, i);
-      if (item.pack) {
-        let m = indexByPackOffset.get(item.pack);
-        if (!m) indexByPackOffset.set(item.pack, (m = new Map()));
-        m.set(item.offset, i);
+      yield entry;
+      indexByOid.set(item.obj.oid, i++);
+    }
+
+    async function fresh(item: Planned): Promise<PackEntry> {
+      const obj = await store.read(item.obj.oid);
+      if (!obj) throw new Error(`object ${item.obj.oid} vanished while packing`);
+      return { kind: 'object', type: obj.type, content: obj.content };
+    }
+
+    async function reuse(item: Planned): Promise<PackEntry | null> {
+      if (!item.pack) return null;
+      const info = await item.pack.entryAt(item.offset);
+      if (info.typeCode !== OBJ_OFS_DELTA && info.typeCode !== OBJ_REF_DELTA) {
+        return { kind: 'raw', bytes: await item.pack.rawEntry(item.offset) };
       }
-      i++;
+      const baseBin = info.baseOid ?? item.pack.index.oidAtOffset(info.baseOffset!);
+      if (!baseBin) return null;
+      const base = baseBin.toString('hex');
+      const baseIndex = indexByOid.get(base);
+      const inPack = baseIndex !== undefined;
+      if (!inPack && !clientHas.has(base)) return null;
+      const raw = await item.pack.rawEntry(item.offset);
+      const compressed = raw.subarray(info.headerLength);
+      if (inPack && ofsDelta) return { kind: 'ofs-delta', baseIndex, resultSize: info.size, compressed };
+      return { kind: 'ref-delta', baseOid: Buffer.from(baseBin), size: info.size, compressed };
     }
   }
   return { count: ordered.length, entries: entries(), stats };
-}
-
-async function reuse(
-  item: Planned,
-  indexByOid: Map<string, number>,
-  indexByPackOffset: Map<PackFile, Map<number, number>>,
-): Promise<PackEntry | null> {
-  if (!item.pack) return null;
-  const info = await item.pack.entryAt(item.offset);
-  if (info.typeCode !== OBJ_OFS_DELTA && info.typeCode !== OBJ_REF_DELTA) {
-    return { kind: 'raw', bytes: await item.pack.rawEntry(item.offset) };
-  }
-  let baseIndex: number | undefined;
-  if (info.typeCode === OBJ_OFS_DELTA && info.baseOffset !== undefined) {
-    baseIndex = indexByPackOffset.get(item.pack)?.get(info.baseOffset);
-  } else if (info.baseOid) {
-    baseIndex = indexByOid.get(info.baseOid.toString('hex'));
-  }
-  if (baseIndex === undefined) return null;
-  const raw = await item.pack.rawEntry(item.offset);
-  return { kind: 'ofs-delta', baseIndex, resultSize: info.size, compressed: raw.subarray(info.headerLength) };
 }

@@ -15,6 +15,8 @@ export interface UploadRequest {
   filter: string | null;
   haves: string[];
   done: boolean;
+  /** Whether anything followed the want section (a stateless client may stop there to read the shallow list). */
+  negotiating: boolean;
 }
 
 const OID = /^[0-9a-f]{40}$/;
@@ -41,6 +43,7 @@ export async function parseUploadRequest(reader: PktLineReader): Promise<UploadR
     filter: null,
     haves: [],
     done: false,
+    negotiating: false,
   };
   // Section 1: wants and shallow/deepen options, up to a flush.
   for (;;) {
@@ -84,6 +87,7 @@ export async function parseUploadRequest(reader: PktLineReader): Promise<UploadR
   for (;;) {
     const pkt = await reader.read();
     if (pkt === null) break;
+    req.negotiating = true;
     if (pkt.type === 'flush') continue;
     if (pkt.type !== 'data') throw bad('unexpected delimiter in have list');
     const line = pktToText(pkt.payload);

@@ -1,14 +1,35 @@
 // Which objects a fetch must send: everything reachable from the wants that is not
-// reachable from what the client has. Like C Git's rev-list --objects with "edge"
-// uninteresting commits: trees of boundary commits are marked as already present.
+// reachable from what the client has, like `git rev-list --objects --not <haves>` with
+// "edge" commits whose trees count as present, shallow grafts, and partial-clone filters.
 import { GitgateError } from '../errors.js';
 import type { ObjectType } from '../pack/types.js';
-import { parseCommit, parseTag, parseTree } from './objects.js';
+import { CommitReader, commitRange } from './commit-walk.js';
+import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
 import type { ObjectStore } from './object-store.js';
+import { parseTag, parseTree } from './objects.js';
 
 export interface ObjectToSend {
   oid: string;
   type: ObjectType;
+}
+
+export interface WalkOptions {
+  /** Commits the client has (only those we have count). */
+  haves: string[];
+  /** Commits treated as parentless (client and new shallow boundaries). */
+  grafts?: ReadonlySet<string>;
+  /** Extra commits to walk (parents of deepened commits). */
+  extraWants?: string[];
+  /** Extra commits whose trees the client has (deepened commits). */
+  extraEdges?: string[];
+  filter?: ObjectFilter | null;
+}
+
+export interface SendPlan {
+  objects: ObjectToSend[];
+  /** Trees and blobs known to be on the client: bases a thin pack may delta against. */
+  clientHas: Set<string>;
+  commitCount: number;
 }
 
 async function mustRead(store: ObjectStore, oid: string) {
@@ -17,140 +38,117 @@ async function mustRead(store: ObjectStore, oid: string) {
   return obj;
 }
 
-/** Every commit reachable from `starts` (commits only; missing starts ignored). */
+/** Every commit reachable from `starts` (tags peeled; missing starts ignored). */
 export async function reachableCommits(store: ObjectStore, starts: string[]): Promise<Set<string>> {
-  const seen = new Set<string>();
-  const stack: string[] = [];
-  for (const oid of starts) {
-    const obj = await store.read(oid);
-    if (!obj) continue;
-    const commit = await peelToCommit(store, oid, obj.type, obj.content);
-    if (commit && !seen.has(commit)) {
-      seen.add(commit);
-      stack.push(commit);
-    }
-  }
-  while (stack.length) {
-    const oid = stack.pop()!;
-    const { content } = await mustRead(store, oid);
-    for (const parent of parseCommit(content).parents) {
-      if (!seen.has(parent)) {
-        seen.add(parent);
-        stack.push(parent);
+  const reader = new CommitReader(store);
+  const range = await commitRange(reader, await peelAll(store, starts), []);
+  return new Set(range.commits.map((c) => c.oid));
+}
+
+async function peelAll(store: ObjectStore, oids: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (let oid of oids) {
+    for (let depth = 0; depth < 16; depth++) {
+      const obj = await store.read(oid);
+      if (!obj) break;
+      if (obj.type === 'commit') {
+        out.push(oid);
+        break;
       }
+      if (obj.type !== 'tag') break;
+      oid = parseTag(obj.content).object;
     }
   }
-  return seen;
+  return out;
 }
 
-async function peelToCommit(store: ObjectStore, oid: string, type: ObjectType, content: Buffer): Promise<string | null> {
-  for (let depth = 0; depth < 16; depth++) {
-    if (type === 'commit') return oid;
-    if (type !== 'tag') return null;
-    const tag = parseTag(content);
-    const next = await store.read(tag.object);
-    if (!next) return null;
-    oid = tag.object;
-    type = next.type;
-    content = next.content;
-  }
-  return null;
-}
-
-/** Mark a tree and everything under it as already present on the client. */
-async function markTreeUninteresting(store: ObjectStore, tree: string, uninteresting: Set<string>): Promise<void> {
+/** Mark a tree and everything under it as present on the client. */
+async function markTreePresent(store: ObjectStore, tree: string, present: Set<string>): Promise<void> {
   const stack = [tree];
   while (stack.length) {
     const oid = stack.pop()!;
-    if (uninteresting.has(oid)) continue;
-    uninteresting.add(oid);
+    if (present.has(oid)) continue;
+    present.add(oid);
     const obj = await store.read(oid);
-    if (!obj) continue;
+    if (!obj) continue; // a partial client may lack it; nothing below is then known
     for (const entry of parseTree(obj.content)) {
       if (entry.mode === '160000') continue;
       if (entry.mode === '40000') stack.push(entry.oid);
-      else uninteresting.add(entry.oid);
+      else present.add(entry.oid);
     }
   }
 }
 
-export interface WalkOptions {
-  /** Commits the client says it has (only those we have count). */
-  haves: string[];
-}
-
 /**
- * List the objects to pack, commits first then tags, trees and blobs in traversal order,
- * which keeps each tree next to its blobs as C Git does.
+ * List the objects to pack: commits newest first, then tags, then trees and blobs in
+ * traversal order (each tree next to its entries, as C Git orders them).
  */
-export async function objectsToSend(store: ObjectStore, wants: string[], opts: WalkOptions): Promise<ObjectToSend[]> {
-  const haveCommits = await reachableCommits(store, opts.haves);
-  const uninteresting = new Set<string>();
-  const commits: ObjectToSend[] = [];
-  const others: ObjectToSend[] = [];
+export async function planObjects(store: ObjectStore, wants: string[], opts: WalkOptions): Promise<SendPlan> {
+  const filter = opts.filter ?? null;
+  const reader = new CommitReader(store, opts.grafts);
+  const tagsAndOthers: ObjectToSend[] = [];
+  const explicitTrees: string[] = [];
+  const commitWants: string[] = [];
   const queued = new Set<string>();
-  const trees: string[] = [];
-  const stack: string[] = [];
 
   for (const want of wants) {
     if (queued.has(want)) continue;
-    const obj = await mustRead(store, want);
     queued.add(want);
     let oid = want;
-    let { type, content } = obj;
+    let { type, content } = await mustRead(store, oid);
     // Annotated tags (possibly nested) are sent with whatever they point at.
     while (type === 'tag') {
-      others.push({ oid, type });
+      tagsAndOthers.push({ oid, type });
       oid = parseTag(content).object;
       if (queued.has(oid)) break;
       queued.add(oid);
       ({ type, content } = await mustRead(store, oid));
     }
-    if (type === 'commit') {
-      if (!haveCommits.has(oid)) stack.push(oid);
-      else queued.delete(oid);
-    } else if (type === 'tree') trees.push(oid);
-    else if (type === 'blob') others.push({ oid, type });
+    if (type === 'commit') commitWants.push(oid);
+    else if (type === 'tree') explicitTrees.push(oid);
+    else if (type === 'blob') tagsAndOthers.push({ oid, type }); // explicitly wanted: never filtered
   }
+  commitWants.push(...(opts.extraWants ?? []));
 
-  const boundary = new Set<string>();
-  while (stack.length) {
-    const oid = stack.pop()!;
-    const commit = parseCommit((await mustRead(store, oid)).content);
-    commits.push({ oid, type: 'commit' });
-    trees.push(commit.tree);
-    for (const parent of commit.parents) {
-      if (haveCommits.has(parent)) boundary.add(parent);
-      else if (!queued.has(parent)) {
-        queued.add(parent);
-        stack.push(parent);
-      }
-    }
-  }
-  for (const oid of boundary) {
-    const commit = parseCommit((await mustRead(store, oid)).content);
-    await markTreeUninteresting(store, commit.tree, uninteresting);
-  }
+  const haves = await peelAll(store, opts.haves);
+  const range = await commitRange(reader, commitWants, haves);
+  const present = new Set<string>();
+  for (const edge of range.boundary) await markTreePresent(store, edge.tree, present);
+  for (const oid of opts.extraEdges ?? []) await markTreePresent(store, (await reader.get(oid)).tree, present);
 
-  const sentTrees = new Set<string>();
-  for (const root of trees) {
-    const treeStack = [root];
-    while (treeStack.length) {
-      const oid = treeStack.pop()!;
-      if (sentTrees.has(oid) || uninteresting.has(oid)) continue;
-      sentTrees.add(oid);
-      others.push({ oid, type: 'tree' });
+  const out: ObjectToSend[] = range.commits.map((c) => ({ oid: c.oid, type: 'commit' as const }));
+  out.push(...tagsAndOthers);
+  const sent = new Set<string>(out.map((o) => o.oid));
+
+  const walkTree = async (root: string, explicit: boolean) => {
+    const stack: { oid: string; depth: number }[] = [{ oid: root, depth: 0 }];
+    while (stack.length) {
+      const { oid, depth } = stack.pop()!;
+      if (sent.has(oid) || present.has(oid)) continue;
+      if (!explicit && !keepTree(filter, depth)) continue;
+      sent.add(oid);
+      out.push({ oid, type: 'tree' });
       const entries = parseTree((await mustRead(store, oid)).content);
       for (let i = entries.length - 1; i >= 0; i--) {
         const entry = entries[i]!;
         if (entry.mode === '160000') continue;
-        if (entry.mode === '40000') treeStack.push(entry.oid);
-        else if (!uninteresting.has(entry.oid) && !queued.has(entry.oid)) {
-          queued.add(entry.oid);
-          others.push({ oid: entry.oid, type: 'blob' });
+        if (entry.mode === '40000') stack.push({ oid: entry.oid, depth: depth + 1 });
+        else if (!sent.has(entry.oid) && !present.has(entry.oid)) {
+          const keep = await keepBlob(filter, depth + 1, async () => (await store.readType(entry.oid))?.size ?? 0);
+          if (!keep) continue;
+          sent.add(entry.oid);
+          out.push({ oid: entry.oid, type: 'blob' });
         }
       }
+      explicit = false;
     }
-  }
-  return [...commits, ...others];
+  };
+  for (const tree of explicitTrees) await walkTree(tree, true);
+  for (const c of range.commits) await walkTree(c.tree, false);
+  return { objects: out, clientHas: present, commitCount: range.commits.length };
+}
+
+/** Back-compatible helper: just the object list. */
+export async function objectsToSend(store: ObjectStore, wants: string[], opts: WalkOptions): Promise<ObjectToSend[]> {
+  return (await planObjects(store, wants, opts)).objects;
 }

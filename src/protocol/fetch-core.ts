@@ -1,0 +1,176 @@
+// What v0 and v2 fetches share: checking wants, negotiation, shallow planning, and the
+// pack stream on side-band with progress.
+import { GitgateError } from '../errors.js';
+import { writePack } from '../pack/pack-writer.js';
+import { CommitReader, reachesAny } from '../repo/commit-walk.js';
+import { parseFilter, type ObjectFilter } from '../repo/object-filter.js';
+import { planObjects, reachableCommits, type ObjectToSend } from '../repo/reachability.js';
+import type { Repository } from '../repo/repository.js';
+import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
+import { planPack } from './pack-stream.js';
+import { listAdvertisedRefs, peel } from './ref-listing.js';
+import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, sidebandPackets } from './sideband.js';
+import { FLUSH } from './pkt-line.js';
+
+export interface FetchArgs {
+  wants: string[];
+  haves: string[];
+  shallows: string[];
+  depth: number | null;
+  deepenSince: number | null;
+  deepenNot: string[]; // ref names as sent
+  deepenRelative: boolean;
+  filter: string | null;
+  thinPack: boolean;
+  ofsDelta: boolean;
+  noProgress: boolean;
+  includeTag: boolean;
+}
+
+/** Wants must be objects we have that a ref reaches (allow-reachable-sha1-in-want). */
+export async function checkWants(repo: Repository, wants: string[]): Promise<void> {
+  const refs = await listAdvertisedRefs(repo, { includeHead: true, peel: true });
+  const tips = new Set<string>();
+  for (const r of refs) {
+    tips.add(r.oid);
+    if (r.peeled) tips.add(r.peeled);
+  }
+  let reachable: Set<string> | null = null;
+  for (const want of wants) {
+    if (tips.has(want)) continue;
+    const type = await repo.objects.readType(want);
+    if (!type) throw new GitgateError('PROTOCOL', { detail: `upload-pack: not our ref ${want}` });
+    if (type.type !== 'commit') continue; // trees and blobs: partial clones fetching lazily
+    reachable ??= await reachableCommits(repo.objects, [...tips]);
+    if (!reachable.has(want)) throw new GitgateError('PROTOCOL', { detail: `upload-pack: not our ref ${want}` });
+  }
+}
+
+export interface Negotiation {
+  common: string[];
+  ready: boolean;
+}
+
+/** The client's haves we share, and whether every want already reaches one (ok_to_give_up). */
+export async function negotiate(repo: Repository, wants: string[], haves: string[], grafts: ReadonlySet<string>): Promise<Negotiation> {
+  const common: string[] = [];
+  for (const have of haves) {
+    const t = await repo.objects.readType(have);
+    if (t?.type === 'commit') common.push(have);
+  }
+  if (common.length === 0) return { common, ready: false };
+  const commonSet = new Set(common);
+  const reader = new CommitReader(repo.objects, grafts);
+  for (const want of wants) {
+    const t = await repo.objects.readType(want);
+    if (t?.type !== 'commit') continue;
+    if (!(await reachesAny(reader, want, commonSet))) return { common, ready: false };
+  }
+  return { common, ready: true };
+}
+
+/** Resolve deepen-not names like C Git's expand_ref (exactly one match). */
+async function resolveDeepenNot(repo: Repository, names: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of names) {
+    const candidates = [name, `refs/${name}`, `refs/tags/${name}`, `refs/heads/${name}`, `refs/remotes/${name}`, `refs/remotes/${name}/HEAD`];
+    const found: string[] = [];
+    for (const c of candidates) {
+      if (!c.startsWith('refs/')) continue;
+      const oid = await repo.refs.resolve(c).catch(() => null);
+      if (oid) found.push(oid);
+    }
+    if (found.length !== 1) throw new GitgateError('PROTOCOL', { detail: `git upload-pack: ambiguous deepen-not: ${name}` });
+    out.push((await peel(repo, found[0]!)) ?? found[0]!);
+  }
+  return out;
+}
+
+export async function planShallow(repo: Repository, args: FetchArgs): Promise<DeepenPlan> {
+  const refTips = args.deepenRelative ? (await repo.refs.list()).map((r) => r.oid) : [];
+  return planDeepen(repo.objects, {
+    wants: args.wants,
+    clientShallows: args.shallows,
+    depth: args.depth,
+    deepenSince: args.deepenSince,
+    deepenNot: await resolveDeepenNot(repo, args.deepenNot),
+    deepenRelative: args.deepenRelative,
+    refTips,
+  });
+}
+
+export function parseFilterArg(spec: string | null): ObjectFilter | null {
+  return spec === null ? null : parseFilter(spec);
+}
+
+/** Annotated tags whose target is being sent (include-tag). */
+async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise<ObjectToSend[]> {
+  const sent = new Set(sending.map((o) => o.oid));
+  const extra: ObjectToSend[] = [];
+  for (const ref of await listAdvertisedRefs(repo, { includeHead: false, peel: true })) {
+    if (!ref.peeled || sent.has(ref.oid)) continue;
+    if (sent.has(ref.peeled)) {
+      extra.push({ oid: ref.oid, type: 'tag' });
+      sent.add(ref.oid);
+    }
+  }
+  return extra;
+}
+
+export interface PackStreamOptions {
+  sidebandLimit: number | null; // null: raw pack (no side-band negotiated)
+  progress: boolean;
+}
+
+/** The pack for a fetch, on side-band 1 with progress on 2 and errors on 3. Ends with flush when side-band is used. */
+export async function* fetchPackStream(
+  repo: Repository,
+  args: FetchArgs,
+  common: string[],
+  shallow: DeepenPlan,
+  filter: ObjectFilter | null,
+  out: PackStreamOptions,
+): AsyncGenerator<Buffer> {
+  const limit = out.sidebandLimit;
+  const band = (n: number, data: Buffer | string) =>
+    Buffer.concat(sidebandPackets(n, typeof data === 'string' ? Buffer.from(data) : data, limit!));
+  try {
+    const plan = await planObjects(repo.objects, args.wants, {
+      haves: common,
+      grafts: shallow.grafts,
+      extraWants: shallow.extraWants,
+      extraEdges: shallow.extraEdges,
+      filter,
+    });
+    let objects = plan.objects;
+    if (args.includeTag) objects = objects.concat(await tagsToInclude(repo, objects));
+    if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
+    const packPlan = await planPack(repo.objects, objects, { thin: args.thinPack, clientHas: plan.clientHas, ofsDelta: args.ofsDelta });
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    for await (const chunk of writePack(packPlan.count, packPlan.entries)) {
+      if (!limit) {
+        yield chunk;
+        continue;
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= limit) {
+        yield band(BAND_DATA, Buffer.concat(pending));
+        pending = [];
+        pendingBytes = 0;
+      }
+    }
+    if (limit && pendingBytes) yield band(BAND_DATA, Buffer.concat(pending));
+    if (out.progress && limit) {
+      const s = packPlan.stats;
+      yield band(BAND_PROGRESS, `Total ${packPlan.count} (delta ${s.deltas}), reused ${s.reused} (delta ${s.reusedDeltas}), pack-reused 0\n`);
+    }
+    if (limit) yield FLUSH;
+  } catch (err) {
+    if (!limit) throw err;
+    const message = err instanceof GitgateError ? err.message : 'internal error while packing';
+    yield band(BAND_ERROR, `${message}\n`);
+    yield FLUSH;
+  }
+}
