@@ -6,6 +6,8 @@ import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { receivePackAdvertisement, serveReceivePack } from '../protocol/receive-pack.js';
 import { serveUploadPack, uploadPackAdvertisement } from '../protocol/upload-pack.js';
+import { wantsV2, writeV2Advertisement } from '../protocol/v2/capability-advertisement.js';
+import { serveV2 } from '../protocol/v2/serve.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { streamResponse } from './stream.js';
 
@@ -34,7 +36,13 @@ export function gitRoutes(ctx: Context): Router {
     }
     const row = resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
     const repo = ctx.manager.get(row.id);
-    const body = service === 'git-upload-pack' ? await uploadPackAdvertisement(repo) : await receivePackAdvertisement(repo);
+    // Protocol v2 is for fetches only; pushes stay on v0 as with C Git.
+    const v2 = service === 'git-upload-pack' && wantsV2(req.header('git-protocol'));
+    const body = v2
+      ? writeV2Advertisement()
+      : service === 'git-upload-pack'
+        ? await uploadPackAdvertisement(repo)
+        : await receivePackAdvertisement(repo);
     res.status(200);
     res.setHeader('Content-Type', `application/x-${service}-advertisement`);
     res.setHeader('Cache-Control', 'no-cache');
@@ -49,7 +57,9 @@ export function gitRoutes(ctx: Context): Router {
     const body = requestBody(req);
     const gen =
       service === 'git-upload-pack'
-        ? serveUploadPack(repo, body)
+        ? wantsV2(req.header('git-protocol'))
+          ? serveV2(repo, body)
+          : serveUploadPack(repo, body)
         : serveReceivePack(repo, body, {
             maxPackBytes: ctx.config.maxPushBytes,
             onUpdated: () => ctx.repos.touch(row.id),

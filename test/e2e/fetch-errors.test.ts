@@ -1,0 +1,78 @@
+// Malformed fetch requests on v0 and v2 get clear errors and the server keeps serving.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DELIM, FLUSH, pktText } from '../../src/protocol/pkt-line.js';
+import { binary } from '../helpers/binary.js';
+import { gitOk, tmpDir } from '../helpers/git.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+describe('fetch error handling', () => {
+  let s: TestServer;
+  let repo: string;
+  let head: string;
+  beforeAll(async () => {
+    s = await startTestServer('fs');
+    repo = await s.createRepo({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a\n' }] } });
+    head = (await gitOk(['ls-remote', s.gitUrl(repo, s.admin), 'refs/heads/main'])).split('\t')[0]!;
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  function post(body: Buffer, v2: boolean) {
+    const req = s.api
+      .post(`/v1/repo/${repo}.git/git-upload-pack`)
+      .set('Authorization', `Bearer ${s.admin}`)
+      .set('Content-Type', 'application/x-git-upload-pack-request');
+    if (v2) req.set('Git-Protocol', 'version=2');
+    return req.send(body).buffer(true).parse(binary);
+  }
+  const v2fetch = (...args: string[]) =>
+    Buffer.concat([pktText('command=fetch'), pktText('object-format=sha1'), DELIM, ...args.map((a) => pktText(a)), FLUSH]);
+  const v0 = (...lines: string[]) => Buffer.concat([...lines.map((l) => (l === '' ? FLUSH : pktText(l)))]);
+
+  it.each([
+    ['v0 unknown want', false, (_h: string) => v0(`want ${'d'.repeat(40)} side-band-64k`, '', 'done'), /not our ref/],
+    ['v0 bad filter', false, (h: string) => v0(`want ${h} filter side-band-64k`, 'filter blob:whatever', '', 'done'), /invalid filter-spec/],
+    ['v0 bad deepen', false, (h: string) => v0(`want ${h} side-band-64k`, 'deepen zero', '', 'done'), /deepen/],
+    ['v0 deepen with deepen-since', false, (h: string) => v0(`want ${h} side-band-64k`, 'deepen 1', 'deepen-since 5', '', 'done'), /cannot be used together/],
+    ['v0 garbage', false, (h: string) => Buffer.from('00zzgarbage'), /Protocol error/],
+    ['v2 unknown command', true, (h: string) => Buffer.concat([pktText('command=frobnicate'), DELIM, FLUSH]), /invalid command/],
+    ['v2 unknown want', true, (h: string) => v2fetch(`want ${'e'.repeat(40)}`, 'done'), /not our ref/],
+    ['v2 bad filter', true, (h: string) => v2fetch(`want ${h}`, 'filter tree:x', 'done'), /invalid filter-spec/],
+    ['v2 bad deepen', true, (h: string) => v2fetch(`want ${h}`, 'deepen -3', 'done'), /Invalid deepen/],
+    ['v2 unknown want-ref', true, (h: string) => v2fetch('want-ref refs/heads/nope', 'done'), /unknown ref/],
+    ['v2 truncated', true, (h: string) => Buffer.from('0014command=fetch\n00'), /Protocol error/],
+  ])('%s → 400 with a message', async (_name, isV2, body, message) => {
+    const res = await post(body(head), isV2);
+    expect(res.status).toBe(400);
+    expect(res.body.toString()).toMatch(message);
+  });
+
+  it('keeps serving clones afterwards', async () => {
+    const dir = path.join(tmpDir(), 'after');
+    await gitOk(['clone', '-q', s.gitUrl(repo, s.admin), dir]);
+    await gitOk(['fsck', '--full'], { cwd: dir });
+  });
+
+  it('answers v2 ls-refs with symrefs, peel and unborn, and the v2 advertisement', async () => {
+    const adv = await s.api
+      .get(`/v1/repo/${repo}.git/info/refs?service=git-upload-pack`)
+      .set('Authorization', `Bearer ${s.admin}`)
+      .set('Git-Protocol', 'version=2')
+      .buffer(true)
+      .parse(binary);
+    expect(adv.body.toString()).toMatch(/^000eversion 2\n/);
+    expect(adv.body.toString()).toContain('ls-refs=unborn');
+    const empty = await s.createRepo();
+    const res = await s.api
+      .post(`/v1/repo/${empty}.git/git-upload-pack`)
+      .set('Authorization', `Bearer ${s.admin}`)
+      .set('Content-Type', 'application/x-git-upload-pack-request')
+      .set('Git-Protocol', 'version=2')
+      .send(Buffer.concat([pktText('command=ls-refs'), DELIM, pktText('symrefs'), pktText('unborn'), FLUSH]))
+      .buffer(true)
+      .parse(binary);
+    expect(res.body.toString()).toContain('unborn HEAD symref-target:refs/heads/main');
+  });
+});
