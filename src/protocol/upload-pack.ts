@@ -9,6 +9,7 @@ import { FLUSH, PktLineReader, pktText } from './pkt-line.js';
 import { listAdvertisedRefs } from './ref-listing.js';
 import { bandLimit } from './sideband.js';
 import { parseUploadRequest, type UploadRequest } from './upload-request.js';
+import { refusalsAsErr } from './err-packet.js';
 
 export async function uploadPackAdvertisement(repo: Repository): Promise<Buffer> {
   const refs = await listAdvertisedRefs(repo, { includeHead: true, peel: true });
@@ -43,6 +44,10 @@ function fetchArgs(req: UploadRequest): FetchArgs {
 export async function* serveUploadPack(repo: Repository, body: ByteSource): AsyncGenerator<Buffer> {
   const req = await parseUploadRequest(new PktLineReader(body));
   if (req.wants.length === 0) return;
+  yield* refusalsAsErr(respond(repo, req));
+}
+
+async function* respond(repo: Repository, req: UploadRequest): AsyncGenerator<Buffer> {
   const args = fetchArgs(req);
   await checkWants(repo, args.wants);
   const filter = parseFilterArg(args.filter);

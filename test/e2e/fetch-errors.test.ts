@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DELIM, FLUSH, pktText } from '../../src/protocol/pkt-line.js';
 import { binary } from '../helpers/binary.js';
-import { gitOk, tmpDir } from '../helpers/git.js';
+import { git as runGit, gitOk, tmpDir } from '../helpers/git.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('fetch error handling', () => {
@@ -43,10 +43,23 @@ describe('fetch error handling', () => {
     ['v2 bad deepen', true, (h: string) => v2fetch(`want ${h}`, 'deepen -3', 'done'), /Invalid deepen/],
     ['v2 unknown want-ref', true, (h: string) => v2fetch('want-ref refs/heads/nope', 'done'), /unknown ref/],
     ['v2 truncated', true, (h: string) => Buffer.from('0014command=fetch\n00'), /Protocol error/],
-  ])('%s → 400 with a message', async (_name, isV2, body, message) => {
+  ])('%s → a clear error', async (_name, isV2, body, message) => {
     const res = await post(body(head), isV2);
-    expect(res.status).toBe(400);
-    expect(res.body.toString()).toMatch(message);
+    const text = res.body.toString();
+    expect(text).toMatch(message);
+    // Malformed framing is an HTTP 400; refusals of well-formed requests are ERR packets, as in C Git.
+    if (res.status === 200) expect(text).toMatch(/^[0-9a-f]{4}ERR /);
+    else expect(res.status).toBe(400);
+  });
+
+  it('shows the refusal to a git user as a remote error', async () => {
+    const dir = path.join(tmpDir(), 'unknown');
+    await gitOk(['init', '-q', dir]);
+    for (const v of ['0', '2']) {
+      const r = await runGit(['-c', `protocol.version=${v}`, 'fetch', s.gitUrl(repo, s.admin), 'f'.repeat(40)], { cwd: dir });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/remote error: upload-pack: not our ref f{40}/);
+    }
   });
 
   it('keeps serving clones afterwards', async () => {

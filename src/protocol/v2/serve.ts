@@ -5,6 +5,7 @@ import type { ByteSource } from '../byte-reader.js';
 import { checkWants, fetchPackStream, negotiate, parseFilterArg, planShallow } from '../fetch-core.js';
 import { DELIM, FLUSH, PktLineReader, pktText } from '../pkt-line.js';
 import { bandLimit } from '../sideband.js';
+import { refusalsAsErr } from '../err-packet.js';
 import { parseCommandRequest } from './command-request.js';
 import { parseFetchArgs, type V2FetchArgs } from './fetch-args.js';
 import { lsRefs, parseLsRefsArgs } from './ls-refs.js';
@@ -21,7 +22,7 @@ export async function* serveV2(repo: Repository, body: ByteSource): AsyncGenerat
     return;
   }
   if (req.command === 'fetch') {
-    yield* fetchV2(repo, parseFetchArgs(req.args));
+    yield* refusalsAsErr(fetchV2(repo, parseFetchArgs(req.args)));
     return;
   }
   throw new GitgateError('PROTOCOL', { detail: `invalid command '${req.command.slice(0, 40)}'` });
