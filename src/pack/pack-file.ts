@@ -169,6 +169,24 @@ export class PackFile {
     }
   }
 
+  /** rawEntry in chunks read straight from the file, for entries too large to hold in memory. */
+  async *rawEntryStream(offset: number, chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
+    let entry: LocatedEntry;
+    try {
+      entry = await this.locate(offset, false);
+    } catch (err) {
+      throw asCorrupt(err);
+    }
+    for (let pos = entry.start; pos < entry.end; ) {
+      const n = Math.min(chunkSize, entry.end - pos);
+      const buf = Buffer.allocUnsafe(n);
+      const { bytesRead } = await this.handle.read(buf, 0, n, pos);
+      if (bytesRead !== n) throw corrupt(`pack file shorter than its index says (entry at ${offset})`);
+      pos += n;
+      yield buf;
+    }
+  }
+
   async close(): Promise<void> {
     this.cache.clear();
     this.blocks.clear();

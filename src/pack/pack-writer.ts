@@ -12,6 +12,8 @@ export type PackEntry =
   | { kind: 'object'; type: ObjectType; content: Buffer }
   /** A whole (non-delta) entry copied verbatim: header + zlib data, e.g. PackFile.rawEntry. */
   | { kind: 'raw'; bytes: Buffer }
+  /** Like 'raw' for large entries: the verbatim bytes arrive in chunks (PackFile.rawEntryStream). */
+  | { kind: 'raw-stream'; chunks: AsyncIterable<Buffer> }
   /**
    * A stored delta copied verbatim, whose base is entry number `baseIndex` earlier in this pack.
    * `resultSize` is the size field of the entry header, i.e. the inflated length of the DELTA
@@ -71,6 +73,18 @@ export async function* writePack(
           throw new Error('writePack: raw entries must be whole non-delta entries');
         }
         yield emit(entry.bytes);
+        continue;
+      }
+      case 'raw-stream': {
+        let first = true;
+        for await (const chunk of entry.chunks) {
+          if (first) {
+            const parsed = parseEntryHeader(chunk, 0);
+            if (!parsed || isDeltaCode(parsed.typeCode)) throw new Error('writePack: raw entries must be whole non-delta entries');
+            first = false;
+          }
+          yield emit(chunk);
+        }
         continue;
       }
       case 'ofs-delta': {

@@ -8,6 +8,9 @@ import { OBJ_OFS_DELTA, OBJ_REF_DELTA } from '../pack/types.js';
 import type { ObjectStore } from '../repo/object-store.js';
 import type { ObjectToSend } from '../repo/reachability.js';
 
+/** Stored entries larger than this are streamed from disk instead of read whole. */
+const STREAM_ENTRY_BYTES = 1024 * 1024;
+
 interface Planned {
   obj: ObjectToSend;
   pack: PackFile | null;
@@ -72,6 +75,7 @@ export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts
       if (!item.pack) return null;
       const info = await item.pack.entryAt(item.offset);
       if (info.typeCode !== OBJ_OFS_DELTA && info.typeCode !== OBJ_REF_DELTA) {
+        if (info.end - info.start > STREAM_ENTRY_BYTES) return { kind: 'raw-stream', chunks: item.pack.rawEntryStream(item.offset) };
         return { kind: 'raw', bytes: await item.pack.rawEntry(item.offset) };
       }
       const baseBin = info.baseOid ?? item.pack.index.oidAtOffset(info.baseOffset!);
