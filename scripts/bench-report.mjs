@@ -1,0 +1,73 @@
+// Turn the runner's results into the Markdown table (stdout) and .bench/last.json.
+import fs from 'node:fs';
+import { fmtBytes, fmtMs } from './bench-util.mjs';
+
+const esc = (s) => String(s).replace(/\|/g, '\\|').replace(/\s+/g, ' ').slice(0, 160);
+
+/** The cell for one server's result, or the reason there is no number. */
+function cell(r, value, fmt, brief) {
+  if (!r) return '—';
+  if (r.status === 'unsupported') return brief ? 'unsupported' : `unsupported (${esc(r.error)})`;
+  if (r.status === 'failed') return brief ? '**FAILED**' : `**FAILED** (${esc(r.error)})`;
+  return value == null ? '—' : fmt(value, r);
+}
+
+/** Peak memory, with the anonymous (heap, not file-backed) part that cannot be reclaimed. */
+const fmtRss = (bytes, r) => (r.rss?.peakAnonKb != null ? `${fmtBytes(bytes)} (anon ${fmtBytes(r.rss.peakAnonKb * 1024)})` : fmtBytes(bytes));
+
+function row(metric, kind, gg, ref, pick, fmt) {
+  const a = gg?.status === 'ok' ? pick(gg) : null;
+  const b = ref?.status === 'ok' ? pick(ref) : null;
+  return {
+    metric, kind, gitgate: a, reference: b,
+    ratio: a != null && b != null && b > 0 ? a / b : null,
+    cells: [cell(gg, a, fmt, kind !== 'time'), cell(ref, b, fmt, kind !== 'time')],
+  };
+}
+
+/** Build the table rows from scenario results: times, then bytes, then memory. */
+export function buildRows(results, { idleRssKb }) {
+  const rows = [];
+  for (const s of results) rows.push(row(s.label, 'time', s.gitgate, s.reference, (r) => r.medianMs, fmtMs));
+  for (const s of results) {
+    if (!s.wire || s.key.startsWith('push')) continue;
+    rows.push(row(`bytes on the wire, server → client: ${s.label}`, 'bytes', s.gitgate, s.reference, (r) => r.wire?.down, fmtBytes));
+  }
+  for (const s of results) {
+    if (!s.key.startsWith('push')) continue;
+    rows.push(row(`bytes on the wire, client → server: ${s.label}`, 'bytes', s.gitgate, s.reference, (r) => r.wire?.up, fmtBytes));
+  }
+  for (const s of results) {
+    rows.push(row(`server peak RSS: ${s.label}`, 'rss', s.gitgate, s.reference, (r) => (r.rss?.peakKb ? r.rss.peakKb * 1024 : null), fmtRss));
+  }
+  if (idleRssKb) {
+    rows.push({ metric: 'server RSS at startup (idle)', kind: 'rss', gitgate: idleRssKb * 1024, reference: null, ratio: null,
+      cells: [fmtBytes(idleRssKb * 1024), 'n/a (CGI: no resident process)'] });
+  }
+  return rows;
+}
+
+export function renderMarkdown({ rows, header }) {
+  const out = [];
+  out.push(`### gitgate vs git http-backend — medians of ${header.runs} runs`);
+  out.push('');
+  out.push(`Repository: ${header.repo.commits} commits, ${header.repo.files} text files, ${header.repo.bigBlobMb} MiB random blob, `
+    + `${header.repo.branches} branches, ${header.repo.tags} tags, ${header.repo.objects} objects, pack ${fmtBytes(header.repo.packBytes)}`
+    + `${header.repo.bitmap ? ' (+ bitmap)' : ''}, seed ${header.repo.seed}. `
+    + `Machine: ${header.machine.cpus} CPUs, ${header.machine.memGiB} GiB; ${header.machine.git}; node ${header.machine.node}.`);
+  out.push('');
+  out.push('| metric | gitgate | git http-backend | ratio (gitgate/ref) |');
+  out.push('| --- | ---: | ---: | ---: |');
+  for (const r of rows) out.push(`| ${r.metric} | ${r.cells[0]} | ${r.cells[1]} | ${r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`} |`);
+  out.push('');
+  out.push('Times are wall-clock for the git client command (lower is better); a ratio above 1 means gitgate is slower or larger. '
+    + 'Bytes are counted by a TCP proxy (HTTP framing included) on one untimed run. Memory: gitgate\'s process RSS (exact peak, '
+    + 'fresh process per scenario); for http-backend the PSS summed over its CGI processes (http-backend, upload-pack, pack-objects, '
+    + 'receive-pack …), sampled every 20 ms, so very short-lived processes may be missed. "anon" excludes file-backed pages '
+    + '(git mmaps its packs; those pages are reclaimable page cache).');
+  return out.join('\n');
+}
+
+export function writeJson(file, data) {
+  fs.writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+}
