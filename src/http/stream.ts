@@ -1,13 +1,21 @@
 // Streams an async generator into a response with backpressure. The first chunk is awaited
 // before headers go out, so errors found while parsing the request still get a status.
 import type { Response } from 'express';
-import { once } from 'node:events';
+
+/** Resolves when the response drains or closes; removes both listeners either way. */
+function drainOrClose(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 export async function streamResponse(res: Response, contentType: string, body: AsyncGenerator<Buffer>): Promise<void> {
-  let closed = false;
-  res.on('close', () => {
-    closed = true;
-  });
   const first = await body.next();
   res.status(200);
   res.setHeader('Content-Type', contentType);
@@ -16,18 +24,19 @@ export async function streamResponse(res: Response, contentType: string, body: A
     res.end();
     return;
   }
+  let chunk: IteratorResult<Buffer> = first;
   try {
-    let chunk: IteratorResult<Buffer> = first;
     while (!chunk.done) {
-      if (closed) break;
-      if (!res.write(chunk.value)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (res.destroyed || res.writableEnded) break;
+      if (!res.write(chunk.value)) await drainOrClose(res);
       chunk = await body.next();
     }
   } catch (err) {
     res.destroy(err as Error);
     throw err;
   } finally {
-    if (closed) await body.return(undefined).catch(() => undefined);
+    // A client that went away: stop producing (closes pack reads, releases locks).
+    if (!chunk.done) await body.return(undefined).catch(() => undefined);
   }
   res.end();
 }
