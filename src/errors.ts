@@ -49,6 +49,16 @@ export const ERRORS = {
 
   INTERNAL: { status: 500, message: 'Internal server error' },
   DB_TOO_NEW: { status: 500, message: 'Database schema version {found} is newer than this gitgate understands ({supported}); upgrade gitgate' },
+
+  // content API: imports from remote Git repositories, merges, branches
+  SOURCE_UNREACHABLE: { status: 502, message: 'Could not fetch from the source repository {url}: {detail}' },
+  SOURCE_NOT_GIT: { status: 400, message: 'The source {url} is not a Git repository served over smart HTTP: {detail}' },
+  SOURCE_ACCESS_DENIED: { status: 400, message: 'The source repository {url} refused access (HTTP {status}); check the credentials in the URL' },
+  SOURCE_BRANCH_NOT_FOUND: { status: 400, message: 'Branch {branch} not found in the source repository {url}' },
+  SOURCE_TOO_LARGE: { status: 413, message: 'The source repository exceeds the import limit of {limit} bytes' },
+  SOURCE_PROTOCOL: { status: 502, message: 'The source repository {url} sent an invalid response: {detail}' },
+  MERGE_CONFLICT: { status: 400, message: 'Cannot merge the source into {branch}: {detail}' },
+  BRANCH_NOT_FOUND: { status: 404, message: 'Branch not found: {branch}' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -3,8 +3,10 @@ import express, { type Express } from 'express';
 import crypto from 'node:crypto';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
+import { contentRoutes } from './content-routes.js';
 import { errorHandler } from './errors.js';
 import { gitRoutes } from './git-routes.js';
+import { openApiHandler } from './openapi.js';
 import { requestLogger } from './request-log.js';
 import { repoRoutes } from './repo-routes.js';
 import { tokenRoutes } from './token-routes.js';
@@ -23,9 +25,12 @@ export function createApp(ctx: Context): Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/v1/openapi.json', openApiHandler);
 
   // Git routes read the raw body themselves; mount them before the JSON parser.
   app.use(gitRoutes(ctx));
+  // the content API parses its own bodies (raw bytes for PUT /file), so it comes before express.json
+  app.use(contentRoutes(ctx));
   app.use(express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] }));
   app.use(tokenRoutes(ctx));
   app.use(repoRoutes(ctx));

@@ -56,10 +56,15 @@ export function repoRoutes(ctx: Context): Router {
     if (tok.permission === 'read') throw new GitgateError('FORBIDDEN', { reason: 'creating repositories needs write access' });
     const body = parseWith(createSchema, req.body ?? {});
     const source = body.source ?? null;
-    if (source && source.type !== 'files') {
+    if (source && source.type === 'relace') {
       throw new GitgateError('VALIDATION', { detail: `source type ${source.type} is not supported yet` });
     }
-    const info = await createRepo(ctx, { name: body.name ?? null, metadata: body.metadata ?? null, files: source?.files });
+    const info = await createRepo(ctx, {
+      name: body.name ?? null,
+      metadata: body.metadata ?? null,
+      files: source?.type === 'files' ? source.files : undefined,
+      git: source?.type === 'git' ? { url: source.url, branch: source.branch ?? null, hash: source.hash ?? null } : undefined,
+    });
     res.status(201).json(info);
   });
 

@@ -4,12 +4,15 @@ import { GitgateError } from '../errors.js';
 import type { RepoRow } from '../db/repos-table.js';
 import type { Context } from './context.js';
 import { writeCommitObject, writeSnapshotTree, type FileContent } from './commit-builder.js';
+import { importGitSource, type GitSourceInput } from './content/git-source.js';
 import { normalizeRepoPath } from './paths.js';
 
 export interface CreateRepoInput {
   name?: string | null;
   metadata?: Record<string, string> | null;
   files?: { filename: string; content: string }[];
+  /** Import a branch of a remote Git repository (http/https, credentials may be in the URL). */
+  git?: GitSourceInput;
   defaultBranch?: string;
 }
 
@@ -59,7 +62,9 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
   try {
     const repo = await ctx.manager.create(id, defaultBranch);
     let head: string | null = null;
-    if (files && files.length > 0) {
+    if (input.git) {
+      head = await importGitSource(ctx, repo, defaultBranch, input.git);
+    } else if (files && files.length > 0) {
       const tree = await writeSnapshotTree(repo, files);
       head = await writeCommitObject(repo, {
         tree,

@@ -1,0 +1,370 @@
+// The OpenAPI 3.1 description of gitgate's HTTP surface, served at GET /v1/openapi.json.
+// test/e2e/openapi.test.ts walks the Express router and fails when a route is missing here or
+// a documented path+method has no route, so this document cannot drift from the code.
+import type { RequestHandler } from 'express';
+import { ERRORS } from '../errors.js';
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const str = (description?: string, extra: Schema = {}): Schema => ({ type: 'string', ...(description ? { description } : {}), ...extra });
+const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
+const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({
+  type: 'object',
+  properties,
+  ...(required.length ? { required } : {}),
+  ...extra,
+});
+
+const jsonBody = (schema: Schema, required = true) => ({ required, content: { 'application/json': { schema } } });
+const jsonResponse = (description: string, schema: Schema) => ({ description, content: { 'application/json': { schema } } });
+const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
+
+const ERR = {
+  400: errorResponse('Invalid request (see error.code)'),
+  401: errorResponse('Missing, unknown, expired or revoked token'),
+  403: errorResponse('The token has too little permission'),
+  404: errorResponse('Not found (also for repositories outside the token scope)'),
+  409: errorResponse('Conflict'),
+  413: errorResponse('Body too large'),
+  423: errorResponse('Repository lock contention: retry'),
+  502: errorResponse('The source repository could not be reached'),
+};
+const errs = (...codes: (keyof typeof ERR)[]) => Object.fromEntries(codes.map((c) => [String(c), ERR[c]]));
+
+const repoId = { name: 'id', in: 'path', required: true, description: 'Repository id or unique name (a trailing .git is ignored)', schema: str() };
+const filePath = {
+  name: 'path',
+  in: 'path',
+  required: true,
+  description:
+    'Repository-relative file path. Either URL-encoded as one segment (src%2Fa.ts, what the Relace SDK sends) or with plain slashes (src/a.ts). No "..", no absolute paths, no ".git" components.',
+  schema: str(),
+};
+const commitParam = { name: 'commit', in: 'query', required: false, description: 'Full 40-character commit id (default: HEAD)', schema: str(undefined, { pattern: '^[0-9a-fA-F]{40}$' }) };
+const tokenRef = { name: 'ref', in: 'path', required: true, description: 'The token id, or its secret', schema: str() };
+
+const schemas: Record<string, Schema> = {
+  Error: obj({ error: obj({ code: str('Stable error code', { enum: Object.keys(ERRORS) }), message: str() }, ['code', 'message']) }, ['error']),
+  File: obj({ filename: str('Repository-relative POSIX path'), content: str('UTF-8 text') }, ['filename', 'content']),
+  Metadata: nullable({ type: 'object', additionalProperties: { type: 'string' } }),
+  RepoInfo: obj(
+    {
+      repo_id: str(),
+      repo_head: nullable(str('Commit id of the default branch (null for an empty repository)')),
+      changed_files: { type: 'array', items: str(), description: 'Paths added, modified or deleted by this call' },
+    },
+    ['repo_id', 'repo_head'],
+  ),
+  RepoMetadata: obj(
+    {
+      repo_id: str(),
+      name: nullable(str()),
+      default_branch: str(),
+      created_at: str(undefined, { format: 'date-time' }),
+      updated_at: nullable(str(undefined, { format: 'date-time' })),
+      metadata: ref('Metadata'),
+      auto_index: { type: 'boolean' },
+    },
+    ['repo_id', 'created_at', 'updated_at', 'metadata', 'auto_index'],
+  ),
+  RepoList: obj({ items: { type: 'array', items: ref('RepoMetadata') }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
+  GitSource: obj(
+    {
+      type: { const: 'git' },
+      url: str('http(s) URL of a Git repository served over smart HTTP; credentials may be embedded (https://user:token@host/repo.git) and are never echoed'),
+      branch: nullable(str('Branch to import (default: the remote HEAD branch)')),
+      hash: nullable(str('Create only: start at this commit of the branch')),
+    },
+    ['type', 'url'],
+  ),
+  FilesSource: obj({ type: { const: 'files' }, files: { type: 'array', items: ref('File') } }, ['type', 'files']),
+  RelaceSource: obj({ type: { const: 'relace' }, repo_id: str() }, ['type', 'repo_id'], { description: 'Not supported (400)' }),
+  RepoCreate: obj({
+    name: nullable(str('Unique name, usable in place of the id in URLs')),
+    metadata: ref('Metadata'),
+    auto_index: { type: 'boolean' },
+    source: nullable({ oneOf: [ref('FilesSource'), ref('GitSource'), ref('RelaceSource')], discriminator: { propertyName: 'type' } }),
+  }),
+  DiffOperation: {
+    oneOf: [
+      obj({ type: { const: 'write' }, filename: str(), content: str() }, ['type', 'filename', 'content']),
+      obj({ type: { const: 'delete' }, filename: str('File or directory (recursive)') }, ['type', 'filename']),
+      obj({ type: { const: 'rename' }, old_filename: str(), new_filename: str() }, ['type', 'old_filename', 'new_filename']),
+    ],
+    discriminator: { propertyName: 'type' },
+  },
+  DiffSource: obj({ type: { const: 'diff' }, operations: { type: 'array', items: ref('DiffOperation') } }, ['type', 'operations'], {
+    description: 'Applied in three phases: deletes, writes (last write to a path wins), renames. A delete or rename of a missing path is 404 FILE_NOT_FOUND.',
+  }),
+  RepoUpdate: obj({
+    metadata: { ...ref('Metadata'), description: 'Replaces the metadata; null or absent leaves it unchanged' },
+    source: nullable({
+      oneOf: [
+        { ...ref('FilesSource'), description: 'Snapshot: the listed files are the whole tree; others are deleted' },
+        ref('DiffSource'),
+        { ...ref('GitSource'), description: 'Pull & merge: fast-forward, or one merge commit (file-level; 400 MERGE_CONFLICT)' },
+      ],
+      discriminator: { propertyName: 'type' },
+    }),
+  }),
+  CloneResponse: obj({ files: { type: 'array', items: ref('File') } }, ['files']),
+  RetrieveRequest: obj(
+    {
+      query: str(),
+      include_content: { type: 'boolean', default: false },
+      score_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.3, description: 'Scores are relative: the best match scores 1' },
+      token_limit: { type: 'integer', minimum: 0, default: 30000, description: 'With include_content: results are taken best-first while their content (~4 characters per token) fits' },
+      hash: nullable(str('Commit to search (default HEAD)')),
+      branch: nullable(str('Branch to search')),
+      rerank: { type: 'boolean', description: 'Accepted and ignored' },
+    },
+    ['query'],
+  ),
+  RetrieveResponse: obj(
+    {
+      hash: str('The commit searched'),
+      pending_embeddings: { type: 'integer', const: 0 },
+      results: { type: 'array', items: obj({ filename: str(), score: { type: 'number' }, content: nullable(str()) }, ['filename', 'score']) },
+    },
+    ['hash', 'pending_embeddings', 'results'],
+  ),
+  Permission: str(undefined, { enum: ['read', 'write', 'admin'] }),
+  TokenRecord: obj(
+    {
+      id: str(),
+      kind: str(undefined, { enum: ['workspace', 'repo'] }),
+      permission: ref('Permission'),
+      name: nullable(str()),
+      repo_ids: { type: 'array', items: str() },
+      created_at: str(),
+      expires_at: nullable(str()),
+      revoked_at: nullable(str()),
+      last_used_at: nullable(str()),
+      last_used_ip: nullable(str()),
+      created_by: nullable(str()),
+    },
+    ['id', 'kind', 'permission', 'repo_ids'],
+  ),
+  TokenCreated: obj(
+    {
+      token: str('The secret: shown only here'),
+      id: str(),
+      kind: str(),
+      name: nullable(str()),
+      repo_ids: { type: 'array', items: str() },
+      permission: ref('Permission'),
+      expires_at: nullable(str()),
+      created_at: str(),
+    },
+    ['token', 'id', 'name', 'repo_ids', 'permission', 'expires_at'],
+  ),
+  TokenList: obj({ items: { type: 'array', items: ref('TokenRecord') }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
+};
+
+const gitService = (service: string) => ({
+  post: {
+    tags: ['git'],
+    summary: `Git smart HTTP: ${service} RPC`,
+    security: [{ basic: [] }, { bearer: [] }],
+    parameters: [repoId],
+    requestBody: { required: true, content: { [`application/x-${service}-request`]: { schema: str(undefined, { format: 'binary' }) } } },
+    responses: {
+      200: { description: 'pkt-line response', content: { [`application/x-${service}-result`]: { schema: str(undefined, { format: 'binary' }) } } },
+      ...errs(400, 401, 403, 404, 413),
+    },
+  },
+});
+
+const paths: Record<string, Record<string, unknown>> = {
+  '/healthz': {
+    get: { tags: ['meta'], summary: 'Liveness', security: [], responses: { 200: jsonResponse('Serving', obj({ status: { const: 'ok' } }, ['status'])) } },
+  },
+  '/v1/openapi.json': {
+    get: { tags: ['meta'], summary: 'This document', security: [], responses: { 200: jsonResponse('OpenAPI 3.1 document', { type: 'object' }) } },
+  },
+  '/v1/repo': {
+    post: {
+      tags: ['repos'],
+      summary: 'Create a repository (empty, from files, or imported from a Git URL)',
+      description: 'Workspace token with write permission. A git import is limited to GITGATE_MAX_IMPORT_BYTES (413 SOURCE_TOO_LARGE); on any failure nothing is created.',
+      requestBody: jsonBody(ref('RepoCreate'), false),
+      responses: { 201: jsonResponse('Created', ref('RepoInfo')), ...errs(400, 401, 403, 409, 413, 502) },
+    },
+    get: {
+      tags: ['repos'],
+      summary: 'List repositories',
+      parameters: [
+        { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+        { name: 'order_by', in: 'query', schema: str(undefined, { enum: ['created_at', 'updated_at'] }) },
+        { name: 'order_descending', in: 'query', schema: { type: 'boolean' } },
+        { name: 'created_after', in: 'query', schema: str(undefined, { format: 'date-time' }) },
+        { name: 'created_before', in: 'query', schema: str(undefined, { format: 'date-time' }) },
+        { name: 'filter_metadata', in: 'query', description: 'JSON object of string values that must all match', schema: str() },
+      ],
+      responses: { 200: jsonResponse('A page', ref('RepoList')), ...errs(400, 401) },
+    },
+  },
+  '/v1/repo/{id}': {
+    get: { tags: ['repos'], summary: 'Repository metadata', parameters: [repoId], responses: { 200: jsonResponse('Metadata', ref('RepoMetadata')), ...errs(401, 404) } },
+    delete: {
+      tags: ['repos'],
+      summary: 'Delete a repository, its data and its token scopes (admin)',
+      parameters: [repoId],
+      responses: { 204: { description: 'Deleted' }, ...errs(401, 403, 404) },
+    },
+  },
+  '/v1/repo/{id}/update': {
+    post: {
+      tags: ['content'],
+      summary: 'Apply a snapshot, a diff or a git pull as one commit on the default branch (write)',
+      description:
+        'At most one commit per call, authored by GITGATE_AUTHOR_NAME/EMAIL, with a message saying what changed. A no-op makes no commit and returns the current head with changed_files []. 423 REPO_LOCKED when another update holds the repository; 409 STALE_REF when a push moved the branch meanwhile (retry).',
+      parameters: [repoId],
+      requestBody: jsonBody(ref('RepoUpdate'), false),
+      responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 413, 423, 502) },
+    },
+  },
+  '/v1/repo/{id}/clone': {
+    get: {
+      tags: ['content'],
+      summary: 'Every tracked text file (binary files, symlinks and submodules are skipped)',
+      parameters: [repoId, commitParam],
+      responses: { 200: jsonResponse('Files', ref('CloneResponse')), ...errs(400, 401, 404) },
+    },
+  },
+  '/v1/repo/{id}/retrieve': {
+    post: {
+      tags: ['content'],
+      summary: 'Lexical search (BM25 over contents and paths) of a commit',
+      parameters: [repoId],
+      requestBody: jsonBody(ref('RetrieveRequest')),
+      responses: { 200: jsonResponse('Ranked files', ref('RetrieveResponse')), ...errs(400, 401, 404) },
+    },
+  },
+  '/v1/repo/{id}/file/{path}': {
+    get: {
+      tags: ['content'],
+      summary: 'Read a file (raw bytes)',
+      parameters: [repoId, filePath, commitParam],
+      responses: {
+        200: {
+          description: 'The file; X-Gitgate-Commit names the commit read',
+          headers: { 'X-Gitgate-Commit': { schema: str() } },
+          content: { 'application/octet-stream': { schema: str(undefined, { format: 'binary' }) } },
+        },
+        ...errs(400, 401, 404),
+      },
+    },
+    put: {
+      tags: ['content'],
+      summary: 'Write a file (raw body bytes, any content type) as one commit (write)',
+      parameters: [repoId, filePath],
+      requestBody: { required: true, content: { '*/*': { schema: str(undefined, { format: 'binary' }) } } },
+      responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 413, 423) },
+    },
+    delete: {
+      tags: ['content'],
+      summary: 'Delete a file (or directory) as one commit (write)',
+      parameters: [repoId, filePath],
+      responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 423) },
+    },
+  },
+  '/v1/repo/{id}/apikey': {
+    post: {
+      tags: ['tokens'],
+      summary: 'Flashback form: mint a key for one repository (admin)',
+      parameters: [repoId],
+      requestBody: jsonBody(obj({ name: str(), accessType: str(undefined, { enum: ['READ', 'WRITE', 'ADMIN'] }) }, ['accessType'])),
+      responses: {
+        201: jsonResponse('Minted', obj({ success: { type: 'boolean' }, id: str(), key: str(), secret: str() }, ['success', 'id', 'key', 'secret'])),
+        ...errs(400, 401, 403, 404),
+      },
+    },
+  },
+  '/v1/repo_token': {
+    post: {
+      tags: ['tokens'],
+      summary: 'Mint a repository token (admin; no stronger than the caller)',
+      requestBody: jsonBody(
+        obj({ name: str(), repo_ids: { type: 'array', items: str(), minItems: 1 }, ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission') }, ['repo_ids']),
+      ),
+      responses: { 201: jsonResponse('Minted', ref('TokenCreated')), ...errs(400, 401, 403, 404) },
+    },
+    get: {
+      tags: ['tokens'],
+      summary: 'List tokens the caller may see',
+      parameters: [
+        { name: 'page_size', in: 'query', schema: { type: 'integer' } },
+        { name: 'page_start', in: 'query', schema: { type: 'integer' } },
+        { name: 'repo_id', in: 'query', schema: str() },
+        { name: 'include_revoked', in: 'query', schema: { type: 'boolean' } },
+      ],
+      responses: { 200: jsonResponse('A page', ref('TokenList')), ...errs(400, 401, 403) },
+    },
+  },
+  '/v1/repo_token/{ref}': {
+    get: { tags: ['tokens'], summary: "A token's record", parameters: [tokenRef], responses: { 200: jsonResponse('Record', ref('TokenRecord')), ...errs(401, 404) } },
+    delete: {
+      tags: ['tokens'],
+      summary: 'Revoke a token and every token it minted',
+      parameters: [tokenRef],
+      responses: { 204: { description: 'Revoked' }, ...errs(401, 404) },
+    },
+  },
+  '/v1/workspace_token': {
+    post: {
+      tags: ['tokens'],
+      summary: 'Mint a workspace token (workspace admin)',
+      requestBody: jsonBody(obj({ name: str(), ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission') })),
+      responses: { 201: jsonResponse('Minted', ref('TokenCreated')), ...errs(400, 401, 403) },
+    },
+  },
+  '/v1/repo/{id}/info/refs': {
+    get: {
+      tags: ['git'],
+      summary: 'Git smart HTTP: ref advertisement',
+      security: [{ basic: [] }, { bearer: [] }],
+      parameters: [repoId, { name: 'service', in: 'query', required: true, schema: str(undefined, { enum: ['git-upload-pack', 'git-receive-pack'] }) }],
+      responses: {
+        200: { description: 'pkt-line advertisement', content: { 'application/x-git-upload-pack-advertisement': {}, 'application/x-git-receive-pack-advertisement': {} } },
+        ...errs(400, 401, 403, 404),
+      },
+    },
+  },
+  '/v1/repo/{id}/git-upload-pack': gitService('git-upload-pack'),
+  '/v1/repo/{id}/git-receive-pack': gitService('git-receive-pack'),
+};
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'gitgate',
+    version: '0.1.0',
+    description:
+      'Self-hosted Git smart-HTTP server with scoped, expiring, revocable tokens. The REST API follows the Relace Repos API (use the @relace-ai/relace SDK with baseURL http://HOST:PORT/v1). Errors are {"error": {"code", "message"}}.',
+  },
+  servers: [{ url: '/' }],
+  security: [{ bearer: [] }, { basic: [] }],
+  tags: [
+    { name: 'repos', description: 'Repositories' },
+    { name: 'content', description: 'Files, snapshots, diffs and search' },
+    { name: 'tokens', description: 'Scoped, expiring, revocable tokens' },
+    { name: 'git', description: 'Git smart HTTP (protocol v0/v1/v2); Basic auth with the token as password' },
+    { name: 'meta', description: 'Service' },
+  ],
+  paths,
+  components: {
+    schemas,
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'A gitgate token (ggw_… or ggr_…)' },
+      basic: { type: 'http', scheme: 'basic', description: 'Any user name; the token as the password' },
+    },
+  },
+} as const;
+
+export const openApiHandler: RequestHandler = (_req, res) => {
+  res.setHeader('Cache-Control', 'no-cache');
+  res.json(openApiDocument);
+};

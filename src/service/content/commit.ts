@@ -1,0 +1,59 @@
+// Commits made by the content API: author from config, one commit per call, branch moved by
+// compare-and-swap from the head the change was computed against.
+import { GitgateError } from '../../errors.js';
+import { serializeCommit } from '../../repo/objects.js';
+import type { Repository } from '../../repo/repository.js';
+import type { RepoRow } from '../../db/repos-table.js';
+import type { Context } from '../context.js';
+
+/** The branch API writes go to: HEAD's branch, or the repository's default branch when HEAD is detached. */
+export async function writeBranch(repo: Repository, row: RepoRow): Promise<string> {
+  return (await repo.headTarget()) ?? `refs/heads/${row.default_branch}`;
+}
+
+function identPart(s: string): string {
+  // what git's ident.c strips: no angle brackets or newlines inside a name or an email
+  return s.replace(/[<>\n\r\0]/g, '').trim() || 'unknown';
+}
+
+export function apiIdent(ctx: Context, when: Date = new Date()): string {
+  return `${identPart(ctx.config.authorName)} <${identPart(ctx.config.authorEmail)}> ${Math.floor(when.getTime() / 1000)} +0000`;
+}
+
+export async function writeCommit(ctx: Context, repo: Repository, opts: { tree: string; parents: string[]; message: string }): Promise<string> {
+  const ident = apiIdent(ctx);
+  const message = opts.message.endsWith('\n') ? opts.message : `${opts.message}\n`;
+  return repo.objects.write('commit', serializeCommit({ tree: opts.tree, parents: opts.parents, author: ident, committer: ident, message }));
+}
+
+/** Move `ref` from `oldOid` to `newOid`; 423 when its lock is held, 409 when it moved meanwhile (a push won the race). */
+export async function moveBranch(repo: Repository, ref: string, oldOid: string | null, newOid: string): Promise<void> {
+  const [result] = await repo.refs.update([{ name: ref, oldOid, newOid }]);
+  if (result?.ok) return;
+  const code = result && !result.ok ? result.code : undefined;
+  if (code === 'locked') throw new GitgateError('REF_LOCKED', { ref });
+  if (code === 'stale' || code === 'exists' || code === 'missing') {
+    throw new GitgateError('STALE_REF', { ref, expected: oldOid ?? 'no commit' });
+  }
+  throw new GitgateError('INTERNAL', {}, { cause: new Error(result && !result.ok ? result.reason : 'ref update failed') });
+}
+
+/** "Update 3 files: write a.ts, delete b.ts, rename c.ts -> d.ts", with every operation in the body when the summary gets long. */
+export function describeOperations(ops: string[], noun = 'file'): string {
+  const count = `${ops.length} ${noun}${ops.length === 1 ? '' : 's'}`;
+  const full = `Update ${count}: ${ops.join(', ')}`;
+  if (full.length <= 100) return full;
+  const shown: string[] = [];
+  let length = `Update ${count}: `.length;
+  for (const op of ops) {
+    if (length + op.length + 2 > 80) break;
+    shown.push(op);
+    length += op.length + 2;
+  }
+  const more = ops.length - shown.length;
+  const summary = shown.length ? `Update ${count}: ${shown.join(', ')} and ${more} more` : `Update ${count}`;
+  const MAX_BODY = 1000;
+  const body = ops.slice(0, MAX_BODY).map((op) => `- ${op}`);
+  if (ops.length > MAX_BODY) body.push(`- ... and ${ops.length - MAX_BODY} more`);
+  return `${summary}\n\n${body.join('\n')}`;
+}

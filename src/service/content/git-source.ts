@@ -1,0 +1,118 @@
+// Git sources: creating a repository from a remote branch (POST /v1/repo with source.type
+// "git") and pulling a remote branch into one (POST /v1/repo/:id/update with source.type "git").
+import { GitgateError } from '../../errors.js';
+import type { Config } from '../../config.js';
+import type { RepoRow } from '../../db/repos-table.js';
+import { tryRepoLock } from '../../repo/repo-lock.js';
+import type { Repository } from '../../repo/repository.js';
+import type { Context } from '../context.js';
+import { moveBranch, writeBranch, writeCommit } from './commit.js';
+import { DEFAULT_MAX_IMPORT_BYTES, fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
+import { ancestors, mergeBase, mergeTrees } from './merge.js';
+import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, type PendingObject } from './tree.js';
+import type { UpdateResult } from './update.js';
+
+/**
+ * The import limit: config.maxImportBytes when the config carries it, else
+ * GITGATE_MAX_IMPORT_BYTES from the environment, else 1 GiB.
+ */
+export function maxImportBytes(config: Config, env: Record<string, string | undefined> = process.env): number {
+  const fromConfig = (config as Config & { maxImportBytes?: unknown }).maxImportBytes;
+  if (typeof fromConfig === 'number' && Number.isInteger(fromConfig) && fromConfig > 0) return fromConfig;
+  const raw = env.GITGATE_MAX_IMPORT_BYTES;
+  if (raw !== undefined && raw !== '') {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1024) {
+      throw new GitgateError('CONFIG', { detail: `GITGATE_MAX_IMPORT_BYTES must be an integer of at least 1024, got ${JSON.stringify(raw)}` });
+    }
+    return n;
+  }
+  return DEFAULT_MAX_IMPORT_BYTES;
+}
+
+export interface GitSourceInput extends RemoteSource {
+  /** Relace's optional `hash`: start the repository at this commit of the branch instead of its tip. */
+  hash?: string | null;
+}
+
+/**
+ * Fill a freshly created, empty repository from a remote branch: the branch's commits are
+ * fetched verbatim (same ids) and the repository's default branch points at its tip (or at
+ * `hash`). Returns the new head; null when the remote is empty.
+ */
+export async function importGitSource(ctx: Context, repo: Repository, defaultBranch: string, source: GitSourceInput): Promise<string | null> {
+  parseRemoteUrl(source.url); // 400 before any network traffic
+  const hash = source.hash ? parseCommitId(source.hash, 'source.hash') : null;
+  const fetched = await fetchBranch(repo, source, { maxBytes: maxImportBytes(ctx.config) });
+  if (!fetched.oid) {
+    if (hash) throw new GitgateError('VALIDATION', { detail: 'source.hash was given but the source repository is empty' });
+    return null;
+  }
+  let head = fetched.oid;
+  if (hash) {
+    const info = await repo.objects.readType(hash);
+    if (!info || info.type !== 'commit' || !(await ancestors(repo, fetched.oid)).has(hash)) {
+      throw new GitgateError('VALIDATION', { detail: `source.hash ${hash} is not a commit on the source branch` });
+    }
+    head = hash;
+  }
+  const info = await repo.objects.readType(head);
+  if (info?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
+  await moveBranch(repo, `refs/heads/${defaultBranch}`, null, head);
+  return head;
+}
+
+/**
+ * Relace's RepoUpdateGit ("pull & merge"): fetch the remote branch, then fast-forward HEAD's
+ * branch to it, or — when both sides have new commits — make one merge commit (file-level
+ * three-way merge; 400 MERGE_CONFLICT when a path changed differently on both sides). Already
+ * merged: no change. The fetch runs outside the repository lock; only the branch move holds it.
+ */
+export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource): Promise<UpdateResult> {
+  const ep = parseRemoteUrl(source.url);
+  const repo = ctx.manager.get(row.id);
+  const ref = await writeBranch(repo, row);
+  const before = await repo.refs.resolve(ref);
+  const fetched = await fetchBranch(repo, source, { maxBytes: maxImportBytes(ctx.config), haves: before ? [before] : [] });
+  if (!fetched.oid) {
+    if (source.branch) throw new GitgateError('SOURCE_BRANCH_NOT_FOUND', { branch: source.branch, url: ep.display });
+    return { repo_id: row.id, repo_head: before, changed_files: [] };
+  }
+  const theirs = fetched.oid;
+  const theirsInfo = await repo.objects.readType(theirs);
+  if (theirsInfo?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
+
+  return tryRepoLock(repo.refs.lockKey, async () => {
+    const head = await repo.refs.resolve(ref);
+    const unchanged = { repo_id: row.id, repo_head: head, changed_files: [] as string[] };
+    if (head === theirs) return unchanged;
+    const branchName = ref.replace(/^refs\/heads\//, '');
+    let newHead: string;
+    let newTree: string;
+    if (head === null) {
+      newHead = theirs;
+      newTree = await commitTree(repo, theirs);
+    } else {
+      const base = await mergeBase(repo, head, theirs);
+      if (base === theirs) return unchanged; // already merged
+      if (base === head) {
+        newHead = theirs; // fast-forward
+        newTree = await commitTree(repo, theirs);
+      } else {
+        const merged = await mergeTrees(repo, base ? await commitTree(repo, base) : null, await commitTree(repo, head), await commitTree(repo, theirs), branchName);
+        await writeObjects(repo, merged.objects);
+        newTree = merged.tree;
+        const from = fetched.branch ? `branch '${fetched.branch}' of ${ep.display}` : ep.display;
+        newHead = await writeCommit(ctx, repo, { tree: newTree, parents: [head, theirs], message: `Merge ${from} into ${branchName}` });
+      }
+    }
+    const changes = await diffTrees(repo, head ? await commitTree(repo, head) : null, newTree === EMPTY_TREE ? null : newTree);
+    await moveBranch(repo, ref, head, newHead);
+    ctx.repos.touch(row.id);
+    return { repo_id: row.id, repo_head: newHead, changed_files: changes.map((c) => c.path) };
+  });
+}
+
+async function writeObjects(repo: Repository, objects: PendingObject[]): Promise<void> {
+  for (const o of objects) await repo.objects.write(o.type, o.content);
+}

@@ -1,0 +1,188 @@
+// Writes through the content API: snapshot replacement, write/delete/rename diffs, single file
+// writes and deletes. Each call is one read-modify-write of HEAD's branch under the repository
+// lock (423 REPO_LOCKED when it is busy), ends in at most one commit, and moves the branch with
+// compare-and-swap from the head it read, so a concurrent push is never lost.
+import { GitgateError } from '../../errors.js';
+import { checkObject } from '../../repo/objects.js';
+import { tryRepoLock } from '../../repo/repo-lock.js';
+import type { Repository } from '../../repo/repository.js';
+import type { RepoRow } from '../../db/repos-table.js';
+import type { Context } from '../context.js';
+import { describeOperations, moveBranch, writeBranch, writeCommit } from './commit.js';
+import { contentPath } from './paths.js';
+import { EMPTY_TREE, EXEC_MODE, FILE_MODE, TreeEditor, commitTree, diffTrees, isRegularFileMode, type PendingObject } from './tree.js';
+
+export type DiffOperation =
+  | { type: 'write'; filename: string; content: string }
+  | { type: 'delete'; filename: string }
+  | { type: 'rename'; old_filename: string; new_filename: string };
+
+export type ContentChange =
+  | { kind: 'files'; files: { filename: string; content: string }[] }
+  | { kind: 'diff'; operations: DiffOperation[] }
+  | { kind: 'write'; path: string; content: Buffer }
+  | { kind: 'delete'; path: string };
+
+export interface UpdateResult {
+  repo_id: string;
+  repo_head: string | null;
+  changed_files: string[];
+}
+
+/** A validated change: applies itself to an editor and says what it did, one phrase per effective operation. */
+interface Plan {
+  apply(editor: TreeEditor, base: TreeEditor): Promise<string[] | null>;
+  /** Snapshots start from an empty tree. */
+  fromScratch?: boolean;
+}
+
+/** Apply one change to the repository's write branch; no-op changes make no commit. */
+export async function applyContentChange(ctx: Context, row: RepoRow, change: ContentChange): Promise<UpdateResult> {
+  const plan = planChange(change); // every path validated before anything is read or locked
+  const repo = ctx.manager.get(row.id);
+  return tryRepoLock(repo.refs.lockKey, async () => {
+    const ref = await writeBranch(repo, row);
+    const head = await repo.refs.resolve(ref);
+    const baseTree = head ? await commitTree(repo, head) : null;
+    const base = new TreeEditor(repo, baseTree);
+    const editor = plan.fromScratch ? new TreeEditor(repo, null) : base;
+    const ops = await plan.apply(editor, base);
+    const built = await editor.build();
+    if (built.tree === (baseTree ?? EMPTY_TREE)) return { repo_id: row.id, repo_head: head, changed_files: [] };
+    checkTrees(built.objects);
+    await editor.writeObjects(built.objects);
+    const changes = await diffTrees(repo, baseTree, built.tree);
+    const described = ops ?? changes.map((c) => `${c.status === 'A' ? 'add' : c.status === 'M' ? 'modify' : 'delete'} ${c.path}`);
+    const commit = await writeCommit(ctx, repo, {
+      tree: built.tree,
+      parents: head ? [head] : [],
+      message: describeOperations(described.length ? described : changes.map((c) => c.path)),
+    });
+    await moveBranch(repo, ref, head, commit);
+    ctx.repos.touch(row.id);
+    return { repo_id: row.id, repo_head: commit, changed_files: changes.map((c) => c.path) };
+  });
+}
+
+/** A last line of defence: trees we are about to store must pass fsck (names git refuses, e.g. NTFS aliases of .git). */
+function checkTrees(objects: PendingObject[]): void {
+  for (const o of objects) {
+    if (o.type !== 'tree') continue;
+    const problem = checkObject('tree', o.content);
+    if (problem) throw new GitgateError('BAD_PATH', { detail: problem });
+  }
+}
+
+/** Mode for writing text to `path`: an executable stays executable; anything else becomes a regular file. */
+async function modeFor(base: TreeEditor, path: string): Promise<string> {
+  const existing = await base.get(path);
+  return existing && isRegularFileMode(existing.mode) && existing.mode === EXEC_MODE ? EXEC_MODE : FILE_MODE;
+}
+
+function planChange(change: ContentChange): Plan {
+  switch (change.kind) {
+    case 'files':
+      return planSnapshot(change.files);
+    case 'diff':
+      return planDiff(change.operations);
+    case 'write': {
+      const path = contentPath(change.path);
+      return {
+        async apply(editor) {
+          const mode = await modeFor(editor, path);
+          await editor.setFile(path, mode, editor.addBlob(change.content));
+          return null; // described from the diff: "add p" or "modify p"
+        },
+      };
+    }
+    case 'delete': {
+      const path = contentPath(change.path);
+      return {
+        async apply(editor) {
+          if (!(await editor.remove(path))) throw new GitgateError('FILE_NOT_FOUND', { path });
+          return [`delete ${path}`];
+        },
+      };
+    }
+  }
+}
+
+function planSnapshot(files: { filename: string; content: string }[]): Plan {
+  const seen = new Set<string>();
+  const list = files.map((f) => {
+    const path = contentPath(f.filename);
+    if (seen.has(path)) throw new GitgateError('BAD_PATH', { detail: `duplicate path ${path}` });
+    seen.add(path);
+    return { path, content: Buffer.from(f.content, 'utf8') };
+  });
+  return {
+    fromScratch: true,
+    async apply(editor, base) {
+      for (const f of list) await editor.setFile(f.path, await modeFor(base, f.path), editor.addBlob(f.content));
+      return null;
+    },
+  };
+}
+
+/**
+ * Relace's RepoUpdateDiff: operations are collected, then applied in three phases — deletes,
+ * writes (the last write to a path wins), renames (the last target for a source wins). A delete
+ * or rename of a path that does not exist at that point is 404 FILE_NOT_FOUND.
+ */
+function planDiff(operations: DiffOperation[]): Plan {
+  const deletes = new Set<string>();
+  const writes = new Map<string, string>();
+  const renames = new Map<string, string>();
+  for (const op of operations) {
+    if (op.type === 'delete') deletes.add(contentPath(op.filename));
+    else if (op.type === 'write') {
+      const path = contentPath(op.filename);
+      writes.delete(path); // re-insert: the message lists operations in the order their final value was given
+      writes.set(path, op.content);
+    } else {
+      const from = contentPath(op.old_filename);
+      const to = contentPath(op.new_filename);
+      renames.delete(from);
+      renames.set(from, to);
+    }
+  }
+  return {
+    async apply(editor) {
+      const ops: string[] = [];
+      for (const path of deletes) {
+        if (!(await editor.remove(path))) throw new GitgateError('FILE_NOT_FOUND', { path });
+        ops.push(`delete ${path}`);
+      }
+      for (const [path, content] of writes) {
+        const existing = await editor.get(path);
+        const oid = editor.addBlob(Buffer.from(content, 'utf8'));
+        const mode = await modeFor(editor, path);
+        if (existing && existing.oid === oid && existing.mode === mode) continue;
+        await editor.setFile(path, mode, oid);
+        ops.push(`write ${path}`);
+      }
+      for (const [from, to] of renames) {
+        if (from === to) {
+          if (!(await editor.get(from))) throw new GitgateError('FILE_NOT_FOUND', { path: from });
+          continue;
+        }
+        if (to.startsWith(`${from}/`)) throw new GitgateError('BAD_PATH', { detail: `cannot move ${from} into itself` });
+        const taken = await editor.take(from);
+        if (!taken) throw new GitgateError('FILE_NOT_FOUND', { path: from });
+        await editor.put(to, taken);
+        ops.push(`rename ${from} -> ${to}`);
+      }
+      return ops;
+    },
+  };
+}
+
+/** Relace's `metadata` on update: replaces the repository's metadata (null or absent: unchanged). */
+export function updateMetadata(ctx: Context, row: RepoRow, metadata: Record<string, string> | null | undefined): void {
+  if (metadata === undefined || metadata === null) return;
+  ctx.repos.update(row.id, { metadata });
+}
+
+export async function currentHead(repo: Repository, row: RepoRow): Promise<string | null> {
+  return repo.refs.resolve(await writeBranch(repo, row));
+}
