@@ -3,7 +3,7 @@
 import nodeFs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { Volume } from 'memfs';
+import { createRequire } from 'node:module';
 import type { FileHandleLike } from '../pack/file-handle.js';
 
 export type { FileHandleLike };
@@ -167,7 +167,11 @@ export function nodeStorage(root: string): Storage {
   return new FsStorage('fs', path.resolve(root), nodeFs);
 }
 
+// memfs is loaded only for in-memory servers and tests: it costs ~10 MB of RSS otherwise.
+const requireCjs = createRequire(import.meta.url);
+
 export function memoryStorage(root = '/data'): Storage {
+  const { Volume } = requireCjs('memfs') as typeof import('memfs');
   const vol = new Volume();
   vol.mkdirSync(root, { recursive: true });
   return new FsStorage('memory', root, vol as unknown as FsModule);

@@ -1,6 +1,5 @@
 // Builds commits for REST writes with isomorphic-git's object writers over the repository's
 // storage (works on node fs and memfs alike).
-import git from 'isomorphic-git';
 import type { Repository } from '../repo/repository.js';
 
 export interface FileContent {
@@ -22,7 +21,13 @@ interface DirNode {
 const newDir = (): DirNode => ({ files: new Map(), dirs: new Map() });
 
 /** Write blobs and trees for a full snapshot; returns the root tree id. */
+// isomorphic-git is loaded on first use: servers that never build commits skip its RSS.
+async function isoGit() {
+  return (await import('isomorphic-git')).default;
+}
+
 export async function writeSnapshotTree(repo: Repository, files: FileContent[]): Promise<string> {
+  const git = await isoGit();
   const fs = repo.storage.fs;
   const gitdir = repo.gitdir;
   const root = newDir();
@@ -50,6 +55,7 @@ export async function writeCommitObject(
   repo: Repository,
   opts: { tree: string; parents: string[]; message: string; author: Signature; when?: Date },
 ): Promise<string> {
+  const git = await isoGit();
   const when = opts.when ?? new Date();
   const sig = {
     name: opts.author.name,

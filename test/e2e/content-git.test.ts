@@ -135,7 +135,8 @@ describe.each(STORAGE_KINDS)('git sources (%s storage)', (kind) => {
     fs.writeFileSync(path.join(w, 'noise.bin'), crypto.randomBytes(64 * 1024));
     await commitFiles(w, {}, 'noise');
     await gitOk(['push', '-q', 'origin', 'main'], { cwd: w });
-    const config = s.ctx.config as typeof s.ctx.config & { maxImportBytes?: number };
+    const config = s.ctx.config;
+    const limit = config.maxImportBytes;
     const reposBefore = await repoCount();
     const dirsBefore = await repoDirs();
     config.maxImportBytes = 16 * 1024;
@@ -144,7 +145,7 @@ describe.each(STORAGE_KINDS)('git sources (%s storage)', (kind) => {
       expect(res.status).toBe(413);
       expect(res.body.error.code).toBe('SOURCE_TOO_LARGE');
     } finally {
-      delete config.maxImportBytes;
+      config.maxImportBytes = limit;
     }
     expect(await repoCount()).toBe(reposBefore);
     expect(await repoDirs()).toEqual(dirsBefore);

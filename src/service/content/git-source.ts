@@ -7,27 +7,14 @@ import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { Context } from '../context.js';
 import { moveBranch, writeBranch, writeCommit } from './commit.js';
-import { DEFAULT_MAX_IMPORT_BYTES, fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
+import { fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
 import { ancestors, mergeBase, mergeTrees } from './merge.js';
 import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, type PendingObject } from './tree.js';
 import type { UpdateResult } from './update.js';
 
-/**
- * The import limit: config.maxImportBytes when the config carries it, else
- * GITGATE_MAX_IMPORT_BYTES from the environment, else 1 GiB.
- */
-export function maxImportBytes(config: Config, env: Record<string, string | undefined> = process.env): number {
-  const fromConfig = (config as Config & { maxImportBytes?: unknown }).maxImportBytes;
-  if (typeof fromConfig === 'number' && Number.isInteger(fromConfig) && fromConfig > 0) return fromConfig;
-  const raw = env.GITGATE_MAX_IMPORT_BYTES;
-  if (raw !== undefined && raw !== '') {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1024) {
-      throw new GitgateError('CONFIG', { detail: `GITGATE_MAX_IMPORT_BYTES must be an integer of at least 1024, got ${JSON.stringify(raw)}` });
-    }
-    return n;
-  }
-  return DEFAULT_MAX_IMPORT_BYTES;
+/** The import limit (GITGATE_MAX_IMPORT_BYTES, default 1 GiB). */
+export function maxImportBytes(config: Config): number {
+  return config.maxImportBytes;
 }
 
 export interface GitSourceInput extends RemoteSource {
