@@ -169,6 +169,19 @@ export class PackFile {
     }
   }
 
+  /** Every entry of the pack, verbatim and in stored order (the body between header and trailer). */
+  async *bodyStream(chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
+    const end = this.packSize - PACK_TRAILER_LENGTH;
+    for (let pos = PACK_HEADER_LENGTH; pos < end; ) {
+      const n = Math.min(chunkSize, end - pos);
+      const buf = Buffer.allocUnsafe(n);
+      const { bytesRead } = await this.handle.read(buf, 0, n, pos);
+      if (bytesRead !== n) throw corrupt('pack file shorter than its size');
+      pos += n;
+      yield buf;
+    }
+  }
+
   /** rawEntry in chunks read straight from the file, for entries too large to hold in memory. */
   async *rawEntryStream(offset: number, chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
     let entry: LocatedEntry;

@@ -12,8 +12,13 @@ export type PackEntry =
   | { kind: 'object'; type: ObjectType; content: Buffer }
   /** A whole (non-delta) entry copied verbatim: header + zlib data, e.g. PackFile.rawEntry. */
   | { kind: 'raw'; bytes: Buffer }
-  /** Like 'raw' for large entries: the verbatim bytes arrive in chunks (PackFile.rawEntryStream). */
-  | { kind: 'raw-stream'; chunks: AsyncIterable<Buffer> }
+  /**
+   * Like 'raw' for large entries: the verbatim bytes arrive in chunks (PackFile.rawEntryStream).
+   * With `entries` > 1 it is a run of consecutive stored entries copied as one block (a whole
+   * stored pack's body): deltas inside keep their distances; nothing later may use them as
+   * ofs-delta bases.
+   */
+  | { kind: 'raw-stream'; chunks: AsyncIterable<Buffer>; entries?: number }
   /**
    * A stored delta copied verbatim, whose base is entry number `baseIndex` earlier in this pack.
    * `resultSize` is the size field of the entry header, i.e. the inflated length of the DELTA
@@ -54,8 +59,10 @@ export async function* writePack(
 
   yield emit(encodePackHeader(count));
   for await (const entry of entries) {
-    if (offsets.length >= count) throw new Error(`writePack: more than the ${count} entries announced`);
+    const span = entry.kind === 'raw-stream' ? (entry.entries ?? 1) : 1;
+    if (offsets.length + span > count) throw new Error(`writePack: more than the ${count} entries announced`);
     offsets.push(position);
+    for (let k = 1; k < span; k++) offsets.push(NaN);
     let header: Buffer;
     let data: Buffer;
     switch (entry.kind) {
@@ -78,7 +85,7 @@ export async function* writePack(
       case 'raw-stream': {
         let first = true;
         for await (const chunk of entry.chunks) {
-          if (first) {
+          if (first && span === 1) {
             const parsed = parseEntryHeader(chunk, 0);
             if (!parsed || isDeltaCode(parsed.typeCode)) throw new Error('writePack: raw entries must be whole non-delta entries');
             first = false;
@@ -93,6 +100,7 @@ export async function* writePack(
           throw new Error(`writePack: entry ${entryNumber} has ofs-delta base ${entry.baseIndex}, which is not an earlier entry`);
         }
         const distance = position - offsets[entry.baseIndex]!;
+        if (Number.isNaN(distance)) throw new Error(`writePack: ofs-delta base ${entry.baseIndex} lies inside a copied run`);
         header = Buffer.concat([encodeEntryHeader(OBJ_OFS_DELTA, entry.resultSize), encodeOfsDeltaOffset(distance)]);
         data = entry.compressed;
         break;

@@ -7,6 +7,7 @@ import { parseFilter, type ObjectFilter } from '../repo/object-filter.js';
 import { planObjects, reachableCommits, type ObjectToSend } from '../repo/reachability.js';
 import type { Repository } from '../repo/repository.js';
 import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
+import { fullClonePlan } from '../repo/clone-plan-cache.js';
 import { planPack } from './pack-stream.js';
 import { listAdvertisedRefs, peel } from './ref-listing.js';
 import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, sidebandPackets } from './sideband.js';
@@ -135,13 +136,16 @@ export async function* fetchPackStream(
   const band = (n: number, data: Buffer | string) =>
     Buffer.concat(sidebandPackets(n, typeof data === 'string' ? Buffer.from(data) : data, limit!));
   try {
-    const plan = await planObjects(repo.objects, args.wants, {
-      haves: common,
-      grafts: shallow.grafts,
-      extraWants: shallow.extraWants,
-      extraEdges: shallow.extraEdges,
-      filter,
-    });
+    const everything = common.length === 0 && shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
+    const plan = everything
+      ? await fullClonePlan(repo.objects, args.wants)
+      : await planObjects(repo.objects, args.wants, {
+          haves: common,
+          grafts: shallow.grafts,
+          extraWants: shallow.extraWants,
+          extraEdges: shallow.extraEdges,
+          filter,
+        });
     let objects = plan.objects;
     if (args.includeTag) objects = objects.concat(await tagsToInclude(repo, objects));
     if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
@@ -164,7 +168,7 @@ export async function* fetchPackStream(
     if (limit && pendingBytes) yield band(BAND_DATA, Buffer.concat(pending));
     if (out.progress && limit) {
       const s = packPlan.stats;
-      yield band(BAND_PROGRESS, `Total ${packPlan.count} (delta ${s.deltas}), reused ${s.reused} (delta ${s.reusedDeltas}), pack-reused 0\n`);
+      yield band(BAND_PROGRESS, `Total ${packPlan.count} (delta ${s.deltas}), reused ${s.reused + s.packReused} (delta ${s.reusedDeltas}), pack-reused ${s.packReused}\n`);
     }
     if (limit) yield FLUSH;
   } catch (err) {

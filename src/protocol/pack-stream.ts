@@ -27,11 +27,11 @@ export interface PackPlanOptions {
 export interface PackPlan {
   count: number;
   entries: AsyncGenerator<PackEntry>;
-  stats: { reused: number; reusedDeltas: number; deltas: number };
+  stats: { reused: number; reusedDeltas: number; deltas: number; packReused: number };
 }
 
 /** Order objects so that within each pack they follow stored offsets (bases before deltas). */
-async function order(store: ObjectStore, objects: ObjectToSend[]): Promise<Planned[]> {
+async function order(store: ObjectStore, objects: ObjectToSend[]): Promise<{ ordered: Planned[]; whole: Set<PackFile> }> {
   const located: Planned[] = [];
   const loose: Planned[] = [];
   for (const obj of objects) {
@@ -42,19 +42,34 @@ async function order(store: ObjectStore, objects: ObjectToSend[]): Promise<Plann
   const packIds = new Map<PackFile, number>();
   for (const p of located) if (!packIds.has(p.pack!)) packIds.set(p.pack!, packIds.size);
   located.sort((a, b) => packIds.get(a.pack!)! - packIds.get(b.pack!)! || a.offset - b.offset);
-  return [...located, ...loose];
+  // A pack all of whose objects are sent is copied as one block (C Git's pack reuse): a
+  // stored pack is self-contained, so its deltas stay valid at the same distances.
+  const perPack = new Map<PackFile, number>();
+  for (const p of located) perPack.set(p.pack!, (perPack.get(p.pack!) ?? 0) + 1);
+  const whole = new Set([...perPack].filter(([pack, n]) => n === pack.index.count).map(([pack]) => pack));
+  return { ordered: [...located, ...loose], whole };
 }
 
 export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts: PackPlanOptions = {}): Promise<PackPlan> {
-  const ordered = await order(store, objects);
-  const stats = { reused: 0, reusedDeltas: 0, deltas: 0 };
+  const { ordered, whole } = await order(store, objects);
+  const stats = { reused: 0, reusedDeltas: 0, deltas: 0, packReused: 0 };
   const ofsDelta = opts.ofsDelta ?? true;
   const clientHas = opts.thin ? (opts.clientHas ?? new Set<string>()) : new Set<string>();
 
   async function* entries(): AsyncGenerator<PackEntry> {
     const indexByOid = new Map<string, number>();
     let i = 0;
-    for (const item of ordered) {
+    for (let at = 0; at < ordered.length; ) {
+      const pack = ordered[at]!.pack;
+      if (pack && ofsDelta && whole.has(pack)) {
+        // Objects of a pack copied whole are never ofs-delta bases for later entries.
+        yield { kind: 'raw-stream', chunks: pack.bodyStream(), entries: pack.index.count };
+        stats.packReused += pack.index.count;
+        at += pack.index.count;
+        i += pack.index.count;
+        continue;
+      }
+      const item = ordered[at++]!;
       const entry = (await reuse(item)) ?? (await fresh(item));
       if (entry.kind !== 'object') stats.reused++;
       if (entry.kind === 'ofs-delta' || entry.kind === 'ref-delta') {
