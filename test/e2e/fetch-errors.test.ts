@@ -1,4 +1,5 @@
 // Malformed fetch requests on v0 and v2 get clear errors and the server keeps serving.
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DELIM, FLUSH, pktText } from '../../src/protocol/pkt-line.js';
@@ -59,6 +60,22 @@ describe('fetch error handling', () => {
       const r = await runGit(['-c', `protocol.version=${v}`, 'fetch', s.gitUrl(repo, s.admin), 'f'.repeat(40)], { cwd: dir });
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/remote error: upload-pack: not our ref f{40}/);
+    }
+  });
+
+  it('reports a failure after the pack started on side-band 3, and git shows it', async () => {
+    const id = await s.createRepo({ source: { type: 'files', files: [{ filename: 'doomed.txt', content: 'soon unreadable\n' }] } });
+    const work = path.join(tmpDir(), 'w');
+    await gitOk(['clone', '-q', s.gitUrl(id, s.admin), work]);
+    const blob = (await gitOk(['rev-parse', 'HEAD:doomed.txt'], { cwd: work })).trim();
+    // REST commits are loose objects: damage the blob so reading it fails mid-pack.
+    const file = path.join(s.ctx.manager.gitdirOf(id), 'objects', blob.slice(0, 2), blob.slice(2));
+    fs.chmodSync(file, 0o644);
+    fs.writeFileSync(file, Buffer.from('not zlib at all'));
+    for (const v of ['0', '2']) {
+      const r = await runGit(['-c', `protocol.version=${v}`, 'clone', s.gitUrl(id, s.admin), path.join(tmpDir(), 'c')]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/remote: .*(corrupt|internal error)/i);
     }
   });
 

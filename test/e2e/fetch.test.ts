@@ -118,6 +118,7 @@ describe.each(STORAGE_KINDS.flatMap((k) => [0, 2].map((v) => [k, v] as const)))(
     await g(['checkout', '-q', 'main'], dir);
     expect(fs.readFileSync(path.join(dir, 'src', 'deep', 'x.txt'), 'utf8')).toBe('deep 12\n');
     expect(fs.statSync(path.join(dir, 'big.bin')).size).toBe(64 * 1024);
+    await fsck(dir);
   });
 
   it('honours blob:limit and tree:0', async () => {
@@ -138,6 +139,8 @@ describe.each(STORAGE_KINDS.flatMap((k) => [0, 2].map((v) => [k, v] as const)))(
     expect(t0missing).toContain(`?${rootTree}`);
     await g(['checkout', '-q', 'main'], t0);
     expect(fs.readFileSync(path.join(t0, 'src', 'deep', 'x.txt'), 'utf8')).toBe('deep 12\n');
+    await fsck(lim);
+    await fsck(t0);
   });
 
   it('clones a single branch, mirrors, and fetches an exact commit id', async () => {
