@@ -170,7 +170,7 @@ export class PackFile {
   }
 
   /** Every entry of the pack, verbatim and in stored order (the body between header and trailer). */
-  async *bodyStream(chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
+  async *bodyStream(chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
     const end = this.packSize - PACK_TRAILER_LENGTH;
     for (let pos = PACK_HEADER_LENGTH; pos < end; ) {
       const n = Math.min(chunkSize, end - pos);
@@ -183,7 +183,7 @@ export class PackFile {
   }
 
   /** rawEntry in chunks read straight from the file, for entries too large to hold in memory. */
-  async *rawEntryStream(offset: number, chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
+  async *rawEntryStream(offset: number, chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
     let entry: LocatedEntry;
     try {
       entry = await this.locate(offset, false);
