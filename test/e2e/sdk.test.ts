@@ -32,11 +32,11 @@ describe.each(STORAGE_KINDS)('Relace SDK (%s storage)', (kind) => {
     await s.close();
   });
 
-  /** git clone with a fresh repo token; returns the work tree's files. */
+  /** git clone --depth 1 (what agents do) with a fresh repo token; returns the work tree's files. */
   async function gitCloneFiles(repoId: string): Promise<Record<string, string>> {
     const { token } = await client.repoToken.create({ name: 'clone', repo_ids: [repoId] });
     const dir = path.join(tmpDir(), 'wt');
-    await gitOk(['clone', '-q', s.gitUrl(repoId, token), dir]);
+    await gitOk(['clone', '-q', '--depth', '1', s.gitUrl(repoId, token), dir]);
     return workTreeFiles(dir);
   }
 
