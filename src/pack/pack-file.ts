@@ -170,9 +170,17 @@ export class PackFile {
   }
 
   /** Every entry of the pack, verbatim and in stored order (the body between header and trailer). */
-  async *bodyStream(chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
-    const end = this.packSize - PACK_TRAILER_LENGTH;
-    for (let pos = PACK_HEADER_LENGTH; pos < end; ) {
+  bodyStream(chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
+    return this.rangeStream(PACK_HEADER_LENGTH, this.packSize - PACK_TRAILER_LENGTH, chunkSize);
+  }
+
+  /** The whole pack file, header and trailer included. */
+  fileStream(chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
+    return this.rangeStream(0, this.packSize, chunkSize);
+  }
+
+  private async *rangeStream(start: number, end: number, chunkSize: number): AsyncGenerator<Buffer> {
+    for (let pos = start; pos < end; ) {
       const n = Math.min(chunkSize, end - pos);
       const buf = Buffer.allocUnsafe(n);
       const { bytesRead } = await this.handle.read(buf, 0, n, pos);

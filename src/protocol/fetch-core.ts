@@ -10,7 +10,7 @@ import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
 import { planPack } from './pack-stream.js';
 import { listAdvertisedRefs, peel } from './ref-listing.js';
-import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, sidebandPackets } from './sideband.js';
+import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, sidebandBuffer } from './sideband.js';
 import { FLUSH } from './pkt-line.js';
 
 export interface FetchArgs {
@@ -133,8 +133,7 @@ export async function* fetchPackStream(
   out: PackStreamOptions,
 ): AsyncGenerator<Buffer> {
   const limit = out.sidebandLimit;
-  const band = (n: number, data: Buffer | string) =>
-    Buffer.concat(sidebandPackets(n, typeof data === 'string' ? Buffer.from(data) : data, limit!));
+  const band = (n: number, data: Buffer | string) => sidebandBuffer(n, typeof data === 'string' ? Buffer.from(data) : data, limit!);
   try {
     const everything = common.length === 0 && shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
     const plan = everything
@@ -147,12 +146,17 @@ export async function* fetchPackStream(
           filter,
         });
     let objects = plan.objects;
-    if (args.includeTag) objects = objects.concat(await tagsToInclude(repo, objects));
+    if (args.includeTag) {
+      const tags = await tagsToInclude(repo, objects);
+      if (tags.length) objects = objects.concat(tags); // else keep the (cacheable) list itself
+    }
     if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
     const packPlan = await planPack(repo.objects, objects, { thin: args.thinPack, clientHas: plan.clientHas, ofsDelta: args.ofsDelta });
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    for await (const chunk of writePack(packPlan.count, packPlan.entries)) {
+    // Sending exactly one stored pack: its bytes, trailer included, need no re-hashing.
+    const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries);
+    for await (const chunk of body) {
       if (!limit) {
         yield chunk;
         continue;
@@ -160,7 +164,7 @@ export async function* fetchPackStream(
       pending.push(chunk);
       pendingBytes += chunk.length;
       if (pendingBytes >= limit) {
-        yield band(BAND_DATA, Buffer.concat(pending));
+        yield band(BAND_DATA, pending.length === 1 ? pending[0]! : Buffer.concat(pending));
         pending = [];
         pendingBytes = 0;
       }

@@ -28,6 +28,8 @@ export interface PackPlan {
   count: number;
   entries: AsyncGenerator<PackEntry>;
   stats: { reused: number; reusedDeltas: number; deltas: number; packReused: number };
+  /** Set when the pack to send is exactly one stored pack: send its file as it is. */
+  verbatim: PackFile | null;
 }
 
 /** Order objects so that within each pack they follow stored offsets (bases before deltas). */
@@ -50,8 +52,22 @@ async function order(store: ObjectStore, objects: ObjectToSend[]): Promise<{ ord
   return { ordered: [...located, ...loose], whole };
 }
 
+// Orders for object lists that are themselves cached (full clones), while their packs live.
+const orderCache = new WeakMap<ObjectToSend[], { ordered: Planned[]; whole: Set<PackFile> }>();
+
+async function cachedOrder(store: ObjectStore, objects: ObjectToSend[]) {
+  const hit = orderCache.get(objects);
+  if (hit) {
+    const live = new Set(await store.allPacks());
+    if ([...new Set(hit.ordered.map((p) => p.pack))].every((p) => p === null || live.has(p))) return hit;
+  }
+  const fresh = await order(store, objects);
+  orderCache.set(objects, fresh);
+  return fresh;
+}
+
 export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts: PackPlanOptions = {}): Promise<PackPlan> {
-  const { ordered, whole } = await order(store, objects);
+  const { ordered, whole } = await cachedOrder(store, objects);
   const stats = { reused: 0, reusedDeltas: 0, deltas: 0, packReused: 0 };
   const ofsDelta = opts.ofsDelta ?? true;
   const clientHas = opts.thin ? (opts.clientHas ?? new Set<string>()) : new Set<string>();
@@ -105,5 +121,8 @@ export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts
       return { kind: 'ref-delta', baseOid: Buffer.from(baseBin), size: info.size, compressed };
     }
   }
-  return { count: ordered.length, entries: entries(), stats };
+  const only = ordered[0]?.pack;
+  const verbatim = only && ofsDelta && whole.has(only) && only.index.count === ordered.length ? only : null;
+  if (verbatim) stats.packReused = ordered.length;
+  return { count: ordered.length, entries: entries(), stats, verbatim };
 }

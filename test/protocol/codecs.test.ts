@@ -170,3 +170,13 @@ describe('report-status', () => {
     expect(await parseReportStatus(body)).toEqual(report);
   });
 });
+
+describe('side-band buffer', () => {
+  it('equals the packet list joined', async () => {
+    const { sidebandBuffer } = await import('../../src/protocol/sideband.js');
+    for (const size of [0, 1, 999, 1000, 1001, 150_000]) {
+      const data = Buffer.alloc(size, 3);
+      expect(sidebandBuffer(2, data, 1000).equals(Buffer.concat(sidebandPackets(2, data, 1000)))).toBe(true);
+    }
+  });
+});
