@@ -14,6 +14,7 @@ import { tokenRoutes } from './token-routes.js';
 export function createApp(ctx: Context): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false); // Git and REST responses are not cached; ETags only add bytes
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
   app.use((req, _res, next) => {
