@@ -12,6 +12,10 @@ export function toGitgateError(err: unknown): GitgateError {
   if (e?.type === 'entity.too.large') return new GitgateError('BODY_TOO_LARGE', { limit: e.limit ?? 0 });
   if (e?.type === 'encoding.unsupported') return new GitgateError('BAD_ENCODING', { detail: 'unsupported content encoding' });
   if (e?.type === 'charset.unsupported') return new GitgateError('BAD_ENCODING', { detail: 'unsupported charset' });
+  // Express's own 4xx errors (e.g. a path parameter with invalid %-encoding).
+  if (err instanceof URIError || (e?.status === 400 && !(err instanceof GitgateError))) {
+    return new GitgateError('VALIDATION', { detail: 'malformed URL or request (invalid %-encoding?)' });
+  }
   if ((err as { code?: string })?.code === 'Z_DATA_ERROR' || (err as { code?: string })?.code === 'Z_BUF_ERROR') {
     return new GitgateError('BAD_ENCODING', { detail: 'invalid gzip data' });
   }
