@@ -1,8 +1,9 @@
 // Configuration from flags and environment, with safe defaults (loopback, ./repos).
 import path from 'node:path';
 import { GitgateError } from './errors.js';
+import { loadLimits, type LimitsConfig, type LimitsFlags } from './config-limits.js';
 
-export interface Config {
+export interface Config extends LimitsConfig {
   host: string;
   port: number;
   dataDir: string;
@@ -11,6 +12,8 @@ export interface Config {
   bcryptRounds: number;
   tokenCacheTtlMs: number;
   maxPushBytes: number;
+  maxPushObjects: number;
+  maxPushRefs: number;
   maxJsonBytes: number;
   maxImportBytes: number;
   authorName: string;
@@ -18,7 +21,7 @@ export interface Config {
   logLevel: string;
 }
 
-export interface ConfigFlags {
+export interface ConfigFlags extends LimitsFlags {
   host?: string;
   port?: string | number;
   data?: string;
@@ -54,10 +57,13 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     bcryptRounds: int('GITGATE_BCRYPT_ROUNDS', env.GITGATE_BCRYPT_ROUNDS, 10, 4, 31),
     tokenCacheTtlMs: int('GITGATE_TOKEN_CACHE_SECONDS', env.GITGATE_TOKEN_CACHE_SECONDS, 300, 0) * 1000,
     maxPushBytes: int('GITGATE_MAX_PUSH_BYTES', env.GITGATE_MAX_PUSH_BYTES, 2 * 1024 ** 3, 1024),
+    maxPushObjects: int('GITGATE_MAX_PUSH_OBJECTS', env.GITGATE_MAX_PUSH_OBJECTS, 10_000_000, 1),
+    maxPushRefs: int('GITGATE_MAX_PUSH_REFS', env.GITGATE_MAX_PUSH_REFS, 100_000, 1),
     maxJsonBytes: int('GITGATE_MAX_JSON_BYTES', env.GITGATE_MAX_JSON_BYTES, 32 * 1024 ** 2, 1024),
     maxImportBytes: int('GITGATE_MAX_IMPORT_BYTES', env.GITGATE_MAX_IMPORT_BYTES, 1024 ** 3, 1024),
     authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',
+    ...loadLimits(flags, env),
   };
 }

@@ -59,6 +59,11 @@ export const ERRORS = {
   SOURCE_PROTOCOL: { status: 502, message: 'The source repository {url} sent an invalid response: {detail}' },
   MERGE_CONFLICT: { status: 400, message: 'Cannot merge the source into {branch}: {detail}' },
   BRANCH_NOT_FOUND: { status: 404, message: 'Branch not found: {branch}' },
+
+  // hardening: rate limits, throttling, shutdown
+  TOO_MANY_REQUESTS: { status: 429, message: 'Too many concurrent requests for this token (limit {limit}); retry in {seconds} second(s)' },
+  AUTH_THROTTLED: { status: 429, message: 'Too many failed authentication attempts from your address; retry in {seconds} seconds' },
+  UNAVAILABLE: { status: 503, message: 'Service unavailable: {detail}' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -80,7 +80,7 @@ export class TokenRows {
 
   /** Revoke `id` and everything minted below it, in one transaction. Returns every id in
    *  the tree (for cache eviction) and how many were not yet revoked. */
-  revokeTree(id: string, at: string): { affected: string[]; changed: number } {
+  revokeTree(id: string, at: string): { affected: string[]; changed: number; revoked: string[] } {
     return this.db.transaction(() => {
       const affected = (
         this.db
@@ -91,10 +91,12 @@ export class TokenRows {
           )
           .all(id) as { id: string }[]
       ).map((r) => r.id);
-      const changed = this.db
-        .prepare('UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id IN (SELECT value FROM json_each(?))')
-        .run(at, JSON.stringify(affected)).changes;
-      return { affected, changed };
+      const revoked = (
+        this.db
+          .prepare('UPDATE tokens SET revoked_at = ? WHERE revoked_at IS NULL AND id IN (SELECT value FROM json_each(?)) RETURNING id')
+          .all(at, JSON.stringify(affected)) as { id: string }[]
+      ).map((r) => r.id);
+      return { affected, changed: revoked.length, revoked };
     }).immediate();
   }
 

@@ -19,6 +19,7 @@ import { randomBase62 } from './base62.js';
 import { generateSecret, isTokenId, looksLikeSecret, newTokenId, parseSecret, SECRET_LENGTH, type TokenKind } from './token-format.js';
 import type { TokenRecord } from './token-record.js';
 import { TokenRows } from './token-rows.js';
+import type { AuditLog } from '../audit/audit-log.js';
 
 export type { TokenRecord };
 
@@ -48,6 +49,8 @@ export interface TokenServiceOptions {
   bcryptRounds?: number;
   cacheTtlMs?: number;
   now?: Clock;
+  /** Where token creation and revocation are recorded (none: not audited). */
+  audit?: AuditLog;
 }
 
 const LAST_USED_INTERVAL_MS = 60_000;
@@ -66,12 +69,14 @@ export class TokenService {
   private readonly inflight = new Map<string, Promise<boolean>>();
   private readonly lastUsedWrite = new Map<string, number>();
   private dummyHash: Promise<string> | null = null;
+  private readonly audit: AuditLog | undefined;
 
   constructor(db: Db, opts: TokenServiceOptions = {}) {
     this.rows = new TokenRows(db);
     this.rounds = opts.bcryptRounds ?? 10;
     this.cacheTtlMs = opts.cacheTtlMs ?? 5 * 60_000;
     this.now = opts.now ?? systemClock;
+    this.audit = opts.audit;
   }
 
   async create(input: CreateTokenInput, minter: TokenRecord | null): Promise<{ secret: string; record: TokenRecord }> {
@@ -109,6 +114,13 @@ export class TokenService {
       created_by: minter?.id ?? null,
     };
     this.rows.insert(record, secretHash);
+    this.audit?.record({
+      action: 'token.create',
+      actorTokenId: minter?.id ?? null,
+      repoIds: repoIds,
+      targetTokenId: id,
+      detail: { kind, permission, name, expires_at: expiresAt, via: minter ? 'api' : 'local' },
+    });
     return { secret, record };
   }
 
@@ -171,8 +183,21 @@ export class TokenService {
    *  became revoked (0 if all already were). TOKEN_NOT_FOUND for an unknown id. */
   revoke(id: string): number {
     if (!this.rows.exists(id)) throw new GitgateError('TOKEN_NOT_FOUND');
-    const { affected, changed } = this.rows.revokeTree(id, isoAt(this.now()));
+    const { affected, changed, revoked } = this.rows.revokeTree(id, isoAt(this.now()));
     for (const tokenId of affected) this.dropCache(tokenId);
+    if (this.audit && revoked.length) {
+      this.audit.recordMany(
+        revoked.map((tokenId) => {
+          const r = this.rows.get(tokenId);
+          return {
+            action: 'token.revoke' as const,
+            repoIds: r?.repo_ids ?? [],
+            targetTokenId: tokenId,
+            detail: tokenId === id ? { kind: r?.kind } : { kind: r?.kind, cascade_from: id },
+          };
+        }),
+      );
+    }
     return changed;
   }
 

@@ -3,6 +3,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type ConfigFlags } from '../config.js';
 import { GitgateError } from '../errors.js';
 import { startServer } from '../http/server.js';
+import { installSignalHandlers } from '../http/shutdown.js';
+import { auditCommand } from './audit.js';
+import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
 import { createContext, createLogger, type Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
@@ -55,9 +58,16 @@ function buildProgram(): Command {
     .option('--host <host>', 'interface to bind (env HOST, default 127.0.0.1)')
     .addOption(dataOption())
     .option('--memory', 'keep everything in memory (memfs + in-memory SQLite)')
+    .option('--log-pretty', 'human-readable log lines instead of JSON (env LOG_FORMAT=pretty)')
     .action(async (opts: ConfigFlags) => {
       const config = loadConfig(opts);
       const ctx = createContext(config);
+      // one server owns a data directory: whatever a killed predecessor left half-done goes first
+      if (!config.memory) {
+        const recovered = await recoverDataDir(ctx.storage);
+        if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
+      }
+      ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
       const secret = await bootstrapAdminToken(ctx);
       const running = await startServer(ctx, config.host, config.port);
       if (secret) {
@@ -68,13 +78,8 @@ function buildProgram(): Command {
         out('================================================================');
       }
       out(`listening on ${running.url}`);
-      const stop = async () => {
-        await running.close();
-        await ctx.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void stop());
-      process.once('SIGTERM', () => void stop());
+      // SIGTERM/SIGINT: stop accepting, let running requests finish (GITGATE_SHUTDOWN_TIMEOUT_SECONDS), close SQLite
+      installSignalHandlers(running, ctx);
     });
 
   const token = program.command('token').description('manage access tokens');
@@ -130,6 +135,8 @@ function buildProgram(): Command {
         out(`revoked ${record.id}${n > 1 ? ` and ${n - 1} token(s) it minted` : ''}`);
       });
     });
+
+  auditCommand(program, dataOption, withContext, out);
 
   const repo = program.command('repo').description('manage repositories');
   repo

@@ -51,6 +51,30 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX token_repos_repo_id ON token_repos (repo_id);
     `,
   },
+  {
+    version: 2,
+    name: 'audit events',
+    sql: `
+      -- append-only audit trail: ref moves (pushes, API commits), token creation and revocation.
+      -- No foreign keys: events outlive the repositories and tokens they mention.
+      CREATE TABLE audit_events (
+        id              INTEGER PRIMARY KEY, -- rowid: insertion order (rows are never deleted)
+        at              TEXT NOT NULL,
+        action          TEXT NOT NULL,
+        actor_token_id  TEXT,
+        client_ip       TEXT,
+        repo_id         TEXT,
+        repo_ids        TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(repo_ids)),
+        ref             TEXT,
+        old_oid         TEXT,
+        new_oid         TEXT,
+        target_token_id TEXT,
+        detail          TEXT CHECK (detail IS NULL OR json_valid(detail))
+      );
+      CREATE INDEX audit_events_repo_id ON audit_events (repo_id, id);
+      CREATE INDEX audit_events_at ON audit_events (at);
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -10,6 +10,9 @@ import { openApiHandler } from './openapi.js';
 import { requestLogger } from './request-log.js';
 import { repoRoutes } from './repo-routes.js';
 import { tokenRoutes } from './token-routes.js';
+import { auditRoutes } from './audit-routes.js';
+import { healthHandler } from './health.js';
+import { metricsHandler } from './metrics.js';
 
 export function createApp(ctx: Context): Express {
   const app = express();
@@ -21,11 +24,10 @@ export function createApp(ctx: Context): Express {
     req.id = crypto.randomUUID();
     next();
   });
-  app.use(requestLogger(ctx.log));
+  app.use(requestLogger(ctx.log, ctx.metrics, ctx.activity));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.get('/healthz', healthHandler(ctx));
+  app.get('/metrics', metricsHandler(ctx));
   app.get('/v1/openapi.json', openApiHandler);
 
   // Git routes read the raw body themselves; mount them before the JSON parser.
@@ -35,6 +37,7 @@ export function createApp(ctx: Context): Express {
   app.use(express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] }));
   app.use(tokenRoutes(ctx));
   app.use(repoRoutes(ctx));
+  app.use(auditRoutes(ctx));
 
   app.use((req, _res, next) => {
     next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200).replace(/gg[wr]_[A-Za-z0-9_]+/g, '[redacted]') }));

@@ -7,11 +7,15 @@ import type { RepoRow } from '../db/repos-table.js';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { extractToken } from './credentials.js';
+import { runAsActor, currentActor, type Actor } from '../audit/actor.js';
+import { admitRequest, throttleCheck } from './guard.js';
 
 declare module 'express-serve-static-core' {
   interface Locals {
     token?: TokenRecord;
     repo?: RepoRow;
+    /** Who acts in this request (token id, client address, repository once resolved). */
+    actor?: Actor & { repoId?: string };
   }
 }
 
@@ -24,12 +28,23 @@ export function token(res: Response): TokenRecord {
 export function authenticate(ctx: Context): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
+      if (res.locals.token) return next(); // already authenticated by an earlier route
+      const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+      throttleCheck(ctx, ip, req, res); // 429 for a blocked address, before any bcrypt work
       const secret = extractToken(req.headers.authorization);
       if (!secret) throw new GitgateError('UNAUTHENTICATED');
       const record = await ctx.tokens.verify(secret, req.ip);
-      if (!record) throw new GitgateError('UNAUTHENTICATED');
+      if (!record) {
+        ctx.metrics.authFailures.inc();
+        const blocked = ctx.throttle.fail(ip);
+        if (blocked) req.log?.warn({ ip, retry_after: blocked }, 'too many failed authentications: address blocked');
+        throw new GitgateError('UNAUTHENTICATED');
+      }
+      admitRequest(ctx, record.id, res); // 429 beyond the per-token concurrency limit
       res.locals.token = record;
-      next();
+      const actor = { tokenId: record.id, ip, audit: ctx.audit };
+      res.locals.actor = actor;
+      runAsActor(actor, next);
     } catch (err) {
       next(err);
     }
@@ -46,6 +61,8 @@ export function resolveRepo(ctx: Context, tok: TokenRecord, rawId: string, need:
   const row = ctx.repos.get(routeRepoId(rawId));
   if (!row) throw new GitgateError('REPO_NOT_FOUND');
   const access = repoAccess(tok, row.id, need);
+  const actor = currentActor() as (Actor & { repoId?: string }) | null;
+  if (actor && access !== 'not_found') actor.repoId = row.id; // for the request log
   if (access === 'not_found') throw new GitgateError('REPO_NOT_FOUND');
   if (access === 'forbidden') {
     throw new GitgateError('FORBIDDEN', { reason: `this token has ${tok.permission} access; ${action} needs ${need}` });

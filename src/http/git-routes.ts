@@ -10,6 +10,8 @@ import { wantsV2, writeV2Advertisement } from '../protocol/v2/capability-adverti
 import { serveV2 } from '../protocol/v2/serve.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { streamResponse } from './stream.js';
+import { capBody, tracked } from './limits.js';
+import { recordPush } from '../audit/record.js';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 
@@ -54,20 +56,25 @@ export function gitRoutes(ctx: Context): Router {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (type !== `application/x-${service}-request`) throw new GitgateError('UNSUPPORTED_MEDIA', { type: type || '(none)' });
     const repo = ctx.manager.get(row.id);
-    const body = requestBody(req);
+    // fetch negotiation is small: cap it (pushes are capped by maxPackBytes in receive-pack)
+    const body = service === 'git-upload-pack' ? capBody(requestBody(req), req, ctx.config.maxFetchRequestBytes) : requestBody(req);
+    // fetches are tracked so a background repack never closes a pack they are reading
     const gen =
       service === 'git-upload-pack'
-        ? wantsV2(req.header('git-protocol'))
-          ? serveV2(repo, body)
-          : serveUploadPack(repo, body)
+        ? repo.trackStream(wantsV2(req.header('git-protocol')) ? serveV2(repo, body) : serveUploadPack(repo, body))
         : serveReceivePack(repo, body, {
             maxPackBytes: ctx.config.maxPushBytes,
-            onUpdated: () => ctx.repos.touch(row.id),
+            maxObjects: ctx.config.maxPushObjects,
+            maxRefUpdates: ctx.config.maxPushRefs,
+            onUpdated: (moved) => {
+              ctx.repos.touch(row.id);
+              recordPush(ctx, row.id, moved, res.locals.actor ?? null);
+            },
           });
     await streamResponse(res, `application/x-${service}-result`, gen);
   };
 
-  router.post('/v1/repo/:id/git-upload-pack', auth, rpc('git-upload-pack'));
-  router.post('/v1/repo/:id/git-receive-pack', auth, rpc('git-receive-pack'));
+  router.post('/v1/repo/:id/git-upload-pack', auth, tracked(ctx, 'clone', rpc('git-upload-pack')));
+  router.post('/v1/repo/:id/git-receive-pack', auth, tracked(ctx, 'push', rpc('git-receive-pack')));
   return router;
 }

@@ -45,6 +45,24 @@ const commitParam = { name: 'commit', in: 'query', required: false, description:
 const tokenRef = { name: 'ref', in: 'path', required: true, description: 'The token id, or its secret', schema: str() };
 
 const schemas: Record<string, Schema> = {
+  AuditEvent: obj(
+    {
+      id: { type: 'integer' },
+      at: str(undefined, { format: 'date-time' }),
+      action: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke'] }),
+      actor_token_id: nullable(str('Id of the token that acted (null: local CLI)')),
+      client_ip: nullable(str()),
+      repo_id: nullable(str()),
+      repo_ids: { type: 'array', items: str() },
+      ref: nullable(str()),
+      old_oid: nullable(str('null when the ref was created')),
+      new_oid: nullable(str('null when the ref was deleted')),
+      target_token_id: nullable(str()),
+      detail: nullable({ type: 'object' }),
+    },
+    ['id', 'at', 'action'],
+  ),
+  AuditList: obj({ items: { type: 'array', items: { $ref: '#/components/schemas/AuditEvent' } }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
   Error: obj({ error: obj({ code: str('Stable error code', { enum: Object.keys(ERRORS) }), message: str() }, ['code', 'message']) }, ['error']),
   File: obj({ filename: str('Repository-relative POSIX path'), content: str('UTF-8 text') }, ['filename', 'content']),
   Metadata: nullable({ type: 'object', additionalProperties: { type: 'string' } }),
@@ -178,7 +196,43 @@ const gitService = (service: string) => ({
 
 const paths: Record<string, Record<string, unknown>> = {
   '/healthz': {
-    get: { tags: ['meta'], summary: 'Liveness', security: [], responses: { 200: jsonResponse('Serving', obj({ status: { const: 'ok' } }, ['status'])) } },
+    get: {
+      tags: ['meta'],
+      summary: 'Health: checks the database (SELECT 1)',
+      security: [],
+      responses: {
+        200: jsonResponse('Serving', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }) }, ['status'])),
+        503: jsonResponse('Database unavailable, or shutting down', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }) }, ['status'])),
+      },
+    },
+  },
+  '/metrics': {
+    get: {
+      tags: ['meta'],
+      summary: 'Prometheus metrics (text format 0.0.4)',
+      description:
+        'Requests by method/route/status, bytes in/out, request duration histogram, active clones and pushes, auth failures, throttled requests. Access per GITGATE_METRICS: loopback (default: open to loopback clients, a workspace admin token otherwise), public, token, off.',
+      security: [{}, { bearer: [] }],
+      responses: {
+        200: { description: 'Metrics', content: { 'text/plain': { schema: str() } } },
+        ...errs(401, 403, 404),
+      },
+    },
+  },
+  '/v1/audit': {
+    get: {
+      tags: ['audit'],
+      summary: 'The audit trail, newest first (admin tokens)',
+      description:
+        'Push ref updates, ref moves by the REST API, token creation and revocation (cascades included). Workspace admins see every event; repository admins the events whose repositories all lie in their scope.',
+      parameters: [
+        { name: 'repo_id', in: 'query', schema: str('Only events of this repository (id or name)') },
+        { name: 'action', in: 'query', schema: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke'] }) },
+        { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
+      ],
+      responses: { 200: jsonResponse('A page', ref('AuditList')), ...errs(400, 401, 403, 404) },
+    },
   },
   '/v1/openapi.json': {
     get: { tags: ['meta'], summary: 'This document', security: [], responses: { 200: jsonResponse('OpenAPI 3.1 document', { type: 'object' }) } },
@@ -353,6 +407,7 @@ export const openApiDocument = {
     { name: 'tokens', description: 'Scoped, expiring, revocable tokens' },
     { name: 'git', description: 'Git smart HTTP (protocol v0/v1/v2); Basic auth with the token as password' },
     { name: 'meta', description: 'Service' },
+    { name: 'audit', description: 'Audit trail' },
   ],
   paths,
   components: {

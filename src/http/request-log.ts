@@ -1,6 +1,8 @@
 // One structured log line per request; token secrets are never logged (URL paths redacted).
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { Activity } from '../service/activity.js';
+import { routeOf, type Metrics } from './metrics.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -17,20 +19,50 @@ export function redactPath(url: string): string {
   return path.replace(SECRET_IN_PATH, '[redacted]') + (q < 0 ? '' : url.slice(q).replace(SECRET_IN_PATH, '[redacted]'));
 }
 
-export function requestLogger(log: Logger): RequestHandler {
+/** One log line per request when its response closes (finished or cut off), plus metrics:
+ *  request id, method, route template, redacted URL, status, client address, token id (never
+ *  the secret), repository id, bytes in and out (headers included), duration. */
+const readMark = new WeakMap<object, number>();
+
+export function requestLogger(log: Logger, metrics?: Metrics, activity?: Activity): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
+    const socket = req.socket;
+    const ip = req.ip; // read now: the socket may be detached by the time the response closes
+    // bytes in: everything read on the connection since the previous request on it ended
+    // (headers included: the body may already sit in the socket buffer when we get here)
+    const read0 = readMark.get(socket) ?? 0;
+    const written0 = socket.bytesWritten;
+    const done = activity?.begin('request');
     req.log = log.child({ req_id: req.id });
-    res.on('finish', () => {
+    res.once('close', () => {
+      done?.();
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const route = routeOf(req);
+      const bytesIn = Math.max(0, socket.bytesRead - read0);
+      readMark.set(socket, socket.bytesRead);
+      const bytesOut = Math.max(0, socket.bytesWritten - written0);
+      const aborted = !res.writableFinished;
+      const status = aborted && !res.headersSent ? 499 : res.statusCode;
+      if (metrics) {
+        metrics.requests.inc({ method: req.method, route, status: String(status) });
+        metrics.bytesIn.inc({ route }, bytesIn);
+        metrics.bytesOut.inc({ route }, bytesOut);
+        metrics.duration.observe({ method: req.method, route }, seconds);
+      }
       req.log!.info(
         {
           method: req.method,
+          route,
           url: redactPath(req.originalUrl),
-          status: res.statusCode,
+          status,
+          ip,
           token_id: res.locals.token?.id,
-          repo_id: res.locals.repo?.id,
-          bytes_in: Number(req.headers['content-length'] ?? 0) || undefined,
-          ms: Number(process.hrtime.bigint() - start) / 1e6,
+          repo_id: res.locals.repo?.id ?? res.locals.actor?.repoId,
+          bytes_in: bytesIn,
+          bytes_out: bytesOut,
+          ms: Math.round(seconds * 1e6) / 1e3,
+          ...(aborted ? { aborted: true } : {}),
         },
         'request',
       );

@@ -12,8 +12,10 @@ export interface RunningServer {
 
 export async function startServer(ctx: Context, host: string, port: number): Promise<RunningServer> {
   const server = http.createServer(createApp(ctx));
-  server.headersTimeout = 60_000;
+  server.headersTimeout = ctx.config.headersTimeoutMs; // a client that never finishes its headers
   server.requestTimeout = 0; // clones and pushes of any size: idle timeouts instead
+  // a socket with no bytes either way for this long is destroyed (slow-loris, stalled uploads)
+  server.timeout = ctx.config.idleTimeoutMs;
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

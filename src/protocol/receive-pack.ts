@@ -1,15 +1,30 @@
 // receive-pack, protocol v0 over stateless HTTP: ref advertisement, command list, pack
 // ingestion, validation, compare-and-swap ref updates, report-status on side-band.
-import { isGitgateError } from '../errors.js';
+//
+// Order of work, as C Git's receive-pack with receive.fsckObjects:
+//  1. read the commands (and push options);
+//  2. stream the pack into a temporary file, index it, check every object (hashes, syntax,
+//     links) and install it; nothing here holds the repository lock, so a slow upload never
+//     blocks anyone;
+//  3. under the repository lock (the one the REST API's read-modify-write takes): validate each
+//     command (ref name, objects present, current branch not deleted), then one ref transaction
+//     with compare-and-swap on every old value (atomic pushes: all or nothing), then HEAD for a
+//     first push;
+//  4. report per ref (`ok <ref>` / `ng <ref> <reason>`), with C Git's wording where it has one,
+//     plus `error: …` lines on side-band 2 that git prints as `remote: error: …`.
+// Refusals of the whole push (too many ref updates, a bad or oversized pack) are reported the
+// same way, after the rest of the request is read, so git shows them instead of a broken pipe.
+import { GitgateError, isGitgateError } from '../errors.js';
 import { ingestPack, type IngestedPack } from '../repo/pack-ingest.js';
 import { isPushableRefName } from '../repo/ref-names.js';
-import { ZERO_OID, type RefUpdate } from '../repo/refs.js';
+import { ZERO_OID, type RefUpdate, type RefUpdateResult } from '../repo/refs.js';
+import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
 import { writeAdvertisement } from './advertisement.js';
-import { RECEIVE_PACK_CAPS } from './capabilities.js';
+import { RECEIVE_PACK_CAPS, parseCapabilities } from './capabilities.js';
 import type { ByteSource } from './byte-reader.js';
-import { FLUSH, PktLineReader } from './pkt-line.js';
-import { parseReceiveCommands, type ReceiveRequest, type RefCommand } from './receive-commands.js';
+import { FLUSH, PktLineReader, pktToText } from './pkt-line.js';
+import type { ReceiveRequest, RefCommand } from './receive-commands.js';
 import { writeReportStatus, type RefStatus } from './report-status.js';
 import { listAdvertisedRefs } from './ref-listing.js';
 import { BAND_DATA, BAND_PROGRESS, bandLimit, sidebandPackets } from './sideband.js';
@@ -19,83 +34,236 @@ export async function receivePackAdvertisement(repo: Repository): Promise<Buffer
   return writeAdvertisement({ service: 'git-receive-pack', refs, capabilities: RECEIVE_PACK_CAPS });
 }
 
+/** Default cap on commands per push (`GITGATE_MAX_PUSH_REFS`). */
+export const DEFAULT_MAX_REF_UPDATES = 100_000;
+
 export interface ReceivePackOptions {
+  /** Largest pack accepted, in bytes. */
   maxPackBytes?: number;
+  /** Most objects a pack may hold. */
   maxObjects?: number;
+  /** Most ref updates (commands) in one push. */
+  maxRefUpdates?: number;
   /** Extra per-command check (permissions, ref scopes); returns a refusal reason or null. */
   checkCommand?: (cmd: RefCommand) => string | null;
   /** Called after refs moved, with what moved (audit, caches). */
   onUpdated?: (moved: RefCommand[], req: ReceiveRequest) => void;
+  /**
+   * With side-band, while the pack is checked and refs are updated after the request body has
+   * ended, an empty band-1 packet goes out this often (C Git's receive.keepAlive, default 5 s),
+   * so idle timeouts between client and server do not cut a long verification short.
+   */
+  keepaliveMs?: number;
 }
+
+const KEEPALIVE = Buffer.from('0005\x01', 'latin1');
 
 export interface ReceiveOutcome {
   req: ReceiveRequest;
   statuses: RefStatus[];
   unpack: string;
+  /** Lines for side-band 2 ("error: …"), shown by git as "remote: error: …". */
+  messages: string[];
+}
+
+interface ParsedRequest extends ReceiveRequest {
+  /** Commands beyond the limit (read and dropped). */
+  dropped: number;
 }
 
 const isZero = (oid: string) => oid === ZERO_OID;
+const short = (oid: string) => oid.slice(0, 7);
 
 /** Serve one POST /git-receive-pack; yields the response body. */
 export async function* serveReceivePack(repo: Repository, body: ByteSource, opts: ReceivePackOptions = {}): AsyncGenerator<Buffer> {
-  const reader = new PktLineReader(body);
-  const req = await parseReceiveCommands(reader);
-  if (req.commands.length === 0) return;
-  const outcome = await applyPush(repo, req, reader, opts);
-  yield* report(req, outcome);
+  // pinned for the whole request: the ingest reads thin-pack bases from packs a repack may retire
+  yield* repo.trackStream(receive(repo, body, opts));
 }
 
-async function applyPush(repo: Repository, req: ReceiveRequest, reader: PktLineReader, opts: ReceivePackOptions): Promise<ReceiveOutcome> {
-  const { commands } = req;
-  const needsPack = commands.some((c) => !isZero(c.newOid));
-  let pack: IngestedPack | null = null;
-  let unpack = 'ok';
-  if (needsPack) {
-    try {
-      pack = await ingestPack(repo, reader.bytes.rest(), { maxBytes: opts.maxPackBytes, maxObjects: opts.maxObjects });
-    } catch (err) {
-      if (!isGitgateError(err) || (err.code !== 'BAD_PACK' && err.code !== 'PACK_TOO_LARGE' && err.code !== 'PROTOCOL')) throw err;
-      unpack = err.message;
+async function* receive(repo: Repository, body: ByteSource, opts: ReceivePackOptions): AsyncGenerator<Buffer> {
+  const reader = new PktLineReader(body);
+  const req = await readRequest(reader, opts.maxRefUpdates ?? DEFAULT_MAX_REF_UPDATES);
+  if (req.commands.length === 0) return;
+  const received = { done: false };
+  const work = applyPush(repo, req, reader, opts, received);
+  if (req.capabilities.has('side-band-64k') || req.capabilities.has('side-band')) {
+    const interval = opts.keepaliveMs ?? 5000;
+    const finished = work.then(
+      () => 'done' as const,
+      () => 'done' as const, // the error surfaces from `await work` below
+    );
+    for (;;) {
+      let timer: NodeJS.Timeout | undefined;
+      const tick = new Promise<'tick'>((resolve) => {
+        timer = setTimeout(() => resolve('tick'), interval);
+      });
+      const state = await Promise.race([finished, tick]);
+      clearTimeout(timer);
+      if (state === 'done') break;
+      if (received.done) yield KEEPALIVE;
     }
   }
-  if (unpack !== 'ok') {
-    return { req, unpack, statuses: commands.map((c) => ({ ref: c.ref, ok: false, reason: 'unpacker error' })) };
+  yield* report(req, await work);
+}
+
+/** The rest of the request, noting when it has all arrived. */
+async function* watched(source: AsyncIterable<Buffer>, received: { done: boolean }): AsyncGenerator<Buffer> {
+  yield* source;
+  received.done = true;
+}
+
+/**
+ * The command list and push options (gitprotocol-pack "Reference Update Request"). Commands
+ * past `limit` are read and counted but not kept, so the whole push can be refused with a
+ * report instead of a dropped connection.
+ */
+async function readRequest(reader: PktLineReader, limit: number): Promise<ParsedRequest> {
+  const req: ParsedRequest = { commands: [], capabilities: new Map(), pushOptions: [], shallows: [], dropped: 0 };
+  const bad = (detail: string) => new GitgateError('PROTOCOL', { detail });
+  let first = true;
+  for (;;) {
+    const pkt = await reader.read();
+    if (pkt === null) {
+      if (first) return req; // empty body: nothing to do
+      throw bad('command list not terminated by a flush');
+    }
+    if (pkt.type === 'flush') break;
+    if (pkt.type !== 'data') throw bad('unexpected delimiter in command list');
+    let text = pktToText(pkt.payload);
+    const nul = text.indexOf('\0');
+    if (nul >= 0) {
+      if (first) req.capabilities = parseCapabilities(text.slice(nul + 1));
+      text = text.slice(0, nul);
+    }
+    first = false;
+    if (text.startsWith('shallow ')) {
+      if (req.shallows.length < limit) req.shallows.push(text.slice(8));
+      continue;
+    }
+    const m = /^([0-9a-f]{40}) ([0-9a-f]{40}) (.+)$/.exec(text);
+    if (!m) throw bad(`malformed command "${text.slice(0, 100)}"`);
+    if (req.commands.length >= limit) req.dropped++;
+    else req.commands.push({ oldOid: m[1]!, newOid: m[2]!, ref: m[3]! });
+  }
+  if (req.capabilities.has('push-options') && req.commands.length > 0) {
+    for (let n = 0; ; n++) {
+      const pkt = await reader.readRequired('push options');
+      if (pkt.type === 'flush') break;
+      if (pkt.type !== 'data') throw bad('unexpected delimiter in push options');
+      if (n < limit) req.pushOptions.push(pktToText(pkt.payload));
+    }
+  }
+  return req;
+}
+
+async function applyPush(
+  repo: Repository,
+  req: ParsedRequest,
+  reader: PktLineReader,
+  opts: ReceivePackOptions,
+  received: { done: boolean },
+): Promise<ReceiveOutcome> {
+  const { commands } = req;
+  const refuseAll = (unpack: string, reason: string): ReceiveOutcome => ({
+    req,
+    unpack,
+    messages: [],
+    statuses: commands.map((c) => ({ ref: c.ref, ok: false, reason })),
+  });
+
+  if (req.dropped > 0) {
+    const total = commands.length + req.dropped;
+    await drain(reader, opts.maxPackBytes).catch(() => undefined);
+    return refuseAll(`too many ref updates in one push (${total}, the limit is ${commands.length})`, 'too many ref updates');
   }
 
-  const headWasUnborn = (await repo.refs.resolve('HEAD')) === null;
+  let pack: IngestedPack | null = null;
+  if (commands.some((c) => !isZero(c.newOid))) {
+    try {
+      pack = await ingestPack(repo, watched(reader.bytes.rest(), received), { maxBytes: opts.maxPackBytes, maxObjects: opts.maxObjects });
+    } catch (err) {
+      const reason = unpackFailure(err);
+      if (reason === null) throw err;
+      // read what the client still sends, so it gets to read our report
+      await drain(reader, opts.maxPackBytes).catch(() => undefined);
+      return refuseAll(reason, 'unpacker error');
+    }
+  }
+  received.done = true;
+
+  const outcome = await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, opts));
+  if (pack?.name) repo.maintenance.schedule(); // a new pack even if no ref moved
+  return outcome;
+}
+
+/** The unpack status for an ingestion failure the client caused (or a full disk), else null. */
+function unpackFailure(err: unknown): string | null {
+  if (isGitgateError(err)) {
+    if (err.code === 'BAD_PACK' || err.code === 'PACK_TOO_LARGE' || err.code === 'PROTOCOL' || err.code === 'BAD_ENCODING') {
+      return oneLine(err.message);
+    }
+    return null;
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return `cannot store the pack: the server is out of disk space (${code})`;
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') return 'request body is not valid gzip data';
+  if (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE') return 'request body ended early';
+  return null;
+}
+
+/** Read and discard the rest of the request (bounded), ignoring errors in it. */
+async function drain(reader: PktLineReader, limit = 2 * 1024 ** 3): Promise<void> {
+  let n = 0;
+  for await (const chunk of reader.bytes.rest()) {
+    n += chunk.length;
+    if (n > limit) break;
+  }
+}
+
+/** Step 3: validation, the ref transaction and HEAD, under the repository lock. */
+async function updateRefs(repo: Repository, req: ParsedRequest, pack: IngestedPack | null, opts: ReceivePackOptions): Promise<ReceiveOutcome> {
+  const { commands } = req;
+  const messages: string[] = [];
   const headTarget = await repo.headTarget();
-  const refusals = new Map<string, string>();
+  const headWasUnborn = (await repo.refs.resolve('HEAD')) === null;
+
+  const refusals = new Map<RefCommand, string>();
   for (const cmd of commands) {
     const reason = await refuse(repo, cmd, pack, headTarget, opts);
-    if (reason) refusals.set(cmd.ref, reason);
+    if (reason) refusals.set(cmd, reason);
   }
   const atomic = req.capabilities.has('atomic');
   if (atomic && refusals.size > 0) {
     return {
       req,
-      unpack,
-      statuses: commands.map((c) => ({ ref: c.ref, ok: false, reason: refusals.get(c.ref) ?? 'atomic push failure' })),
+      unpack: 'ok',
+      messages,
+      statuses: commands.map((c) => ({ ref: c.ref, ok: false, reason: refusals.get(c) ?? 'atomic push failure' })),
     };
   }
-  const toApply = commands.filter((c) => !refusals.has(c.ref));
+
+  const toApply = commands.filter((c) => !refusals.has(c));
   const updates: RefUpdate[] = toApply.map((c) => ({
     name: c.ref,
     oldOid: isZero(c.oldOid) ? null : c.oldOid,
     newOid: isZero(c.newOid) ? null : c.newOid,
   }));
   const results = updates.length ? await repo.refs.update(updates, { atomic }) : [];
-  const byRef = new Map(results.map((r) => [r.name, r]));
+  const resultOf = new Map<RefCommand, RefUpdateResult>(toApply.map((c, i) => [c, results[i]!]));
+
   const statuses: RefStatus[] = commands.map((c) => {
-    const refused = refusals.get(c.ref);
+    const refused = refusals.get(c);
     if (refused) return { ref: c.ref, ok: false, reason: refused };
-    const r = byRef.get(c.ref);
-    if (!r) return { ref: c.ref, ok: false, reason: 'not updated' };
-    return r.ok ? { ref: c.ref, ok: true } : { ref: c.ref, ok: false, reason: r.reason };
+    const r = resultOf.get(c);
+    if (!r) return { ref: c.ref, ok: false, reason: 'failed to update ref' };
+    if (r.ok) return { ref: c.ref, ok: true };
+    if (r.code !== 'atomic') messages.push(`error: ${oneLine(r.reason)}`);
+    return { ref: c.ref, ok: false, reason: failureReason(r) };
   });
-  const moved = toApply.filter((c) => byRef.get(c.ref)?.ok);
+  const moved = toApply.filter((c) => resultOf.get(c)?.ok);
   if (headWasUnborn && moved.length) await pointUnbornHead(repo, headTarget, moved);
   if (moved.length) opts.onUpdated?.(moved, req);
-  return { req, unpack, statuses };
+  return { req, unpack: 'ok', messages, statuses };
 }
 
 /** Why a command may not run (C Git's wording where it has one), or null. */
@@ -110,14 +278,41 @@ async function refuse(
   if (isZero(cmd.newOid)) {
     if (cmd.ref === headTarget) return 'deletion of the current branch prohibited';
   } else {
+    // Connectivity: the new pack's objects were checked to reference only objects in the pack or
+    // the repository, and every stored object passed the same check when it was stored, so the
+    // tip being present means everything reachable from it is.
     const present = pack?.contains(cmd.newOid) || (await repo.objects.has(cmd.newOid));
     if (!present) return 'missing necessary objects';
     if (cmd.ref.startsWith('refs/heads/')) {
       const t = await repo.objects.readType(cmd.newOid);
-      if (t?.type !== 'commit') return 'not a commit: branches must point at commits';
+      if (t?.type !== 'commit') return `not a commit: branches must point at commits (${short(cmd.newOid)} is a ${t?.type ?? 'missing object'})`;
     }
   }
   return opts.checkCommand?.(cmd) ?? null;
+}
+
+/** The ng reason for a failed ref transaction, in terms git users know. */
+function failureReason(r: Extract<RefUpdateResult, { ok: false }>): string {
+  switch (r.code) {
+    case 'stale': {
+      const m = /is at ([0-9a-f]{40}) but expected ([0-9a-f]{40})/.exec(r.reason);
+      return m ? `stale info: the ref is at ${short(m[1]!)}, not ${short(m[2]!)}; fetch first` : 'stale info; fetch first';
+    }
+    case 'exists':
+      return 'stale info: the ref already exists; fetch first';
+    case 'missing':
+      return 'stale info: the ref no longer exists; fetch first';
+    case 'locked':
+      return 'failed to lock';
+    case 'atomic':
+      return 'atomic push failure';
+    case 'invalid':
+      return r.reason === 'funny refname' ? r.reason : oneLine(r.reason);
+    case 'conflict':
+      return oneLine(r.reason);
+    default:
+      return 'failed to update ref';
+  }
 }
 
 /** First push into an empty repository: HEAD keeps the default branch if it was pushed, else takes the first branch pushed. */
@@ -133,12 +328,19 @@ function* report(req: ReceiveRequest, outcome: ReceiveOutcome): Generator<Buffer
   const wantsReport = caps.has('report-status') || caps.has('report-status-v2');
   const sideband = caps.has('side-band-64k') || caps.has('side-band');
   const limit = bandLimit(caps.has('side-band-64k'));
-  if (sideband && !caps.has('quiet') && outcome.unpack !== 'ok') {
-    yield Buffer.concat(sidebandPackets(BAND_PROGRESS, Buffer.from(`error: ${outcome.unpack}\n`), limit));
+  if (sideband) {
+    const lines = [...outcome.messages];
+    // without report-status this is the only place the client can learn why
+    if (!wantsReport && outcome.unpack !== 'ok') lines.unshift(`error: unpack failed: ${outcome.unpack}`);
+    if (lines.length) yield Buffer.concat(sidebandPackets(BAND_PROGRESS, Buffer.from(lines.map((l) => `${l}\n`).join('')), limit));
   }
   if (wantsReport) {
     const status = writeReportStatus({ unpack: outcome.unpack, refs: outcome.statuses });
     yield sideband ? Buffer.concat(sidebandPackets(BAND_DATA, status, limit)) : status;
   }
   if (sideband) yield FLUSH;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').trim();
 }

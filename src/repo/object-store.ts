@@ -1,16 +1,29 @@
 // A repository's object database: packs (via their .idx) first, loose objects second.
 // Pack handles stay open across requests; the pack list is rescanned on a miss so objects
 // written by another process are found.
+//
+// Packs can leave the list while readers still hold them (a repack replaced them, or they were
+// deleted on disk). Such packs are *retired*: no new lookup finds them, but their handles stay
+// open until no pinned operation is running, so a clone that planned its pack from them keeps
+// reading. Operations that hold PackFiles or locations across awaits pin the store
+// (Repository.track); the store's own read/has/readType/locate pin themselves.
 import path from 'node:path';
 import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
 import { hashObject, type GitObject, type ObjectType } from '../pack/types.js';
 import { LooseObjects } from './loose.js';
-import type { Storage } from './storage.js';
+import { isMissing, type Storage } from './storage.js';
 
 export interface PackLocation {
   pack: PackFile;
   offset: number;
+}
+
+export interface PackInfo {
+  /** Base name, pack-<sha>. */
+  name: string;
+  pack: PackFile;
+  count: number;
 }
 
 export class ObjectStore {
@@ -19,6 +32,14 @@ export class ObjectStore {
   private packOrder: PackFile[] = [];
   private scanned = false;
   private scanning: Promise<void> | null = null;
+  /** Serialises changes to the pack list (scans, additions, retirements). */
+  private listTail: Promise<void> = Promise.resolve();
+  /** Operations that may hold PackFiles right now. */
+  private active = 0;
+  /** Packs out of the list whose handles wait for `active` to reach 0. */
+  private retired: PackFile[] = [];
+  /** Retired packs whose files are still on disk for a while (deletion deferred): scans skip them. */
+  private ignored = new Set<string>();
 
   constructor(
     private readonly storage: Storage,
@@ -31,43 +52,82 @@ export class ObjectStore {
     return path.join(this.gitdir, 'objects', 'pack');
   }
 
-  /** (Re)read objects/pack for .idx files we have not opened yet. */
+  /**
+   * Mark an operation that may hold PackFiles (or locations in them) across awaits; call the
+   * returned function exactly once when it is done. Retired packs close when none is running.
+   */
+  pin(): () => void {
+    this.active++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      if (this.active === 0) void this.closeRetired();
+    };
+  }
+
+  /** Operations currently pinning the store, and retired packs still open (for tests and diagnostics). */
+  get usage(): { active: number; retired: number; packs: number } {
+    return { active: this.active, retired: this.retired.length, packs: this.packs.size };
+  }
+
+  /** (Re)read objects/pack for .idx files we have not opened yet, and drop packs deleted on disk. */
   rescan(): Promise<void> {
     if (!this.scanning) {
-      this.scanning = this.doScan().finally(() => {
+      this.scanning = this.exclusive(() => this.doScan()).finally(() => {
         this.scanning = null;
       });
     }
     return this.scanning;
   }
 
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.listTail.then(fn);
+    this.listTail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   private async doScan(): Promise<void> {
     const names = await this.storage.readdir(this.packDir);
+    const files = new Set(names);
     const present = new Set<string>();
     for (const name of names) {
       if (!name.endsWith('.idx') || !name.startsWith('pack-')) continue;
       const base = name.slice(0, -4);
-      if (!names.includes(`${base}.pack`)) continue;
+      if (!files.has(`${base}.pack`) || this.ignored.has(base)) continue;
       present.add(base);
       if (this.packs.has(base)) continue;
-      await this.openPack(base);
+      // deleted between readdir and open (a repack): skip it, the next scan agrees
+      const pack = await this.openPack(base).catch((err: unknown) => {
+        if (isMissing(err)) return null;
+        throw err;
+      });
+      if (pack) this.packs.set(base, pack);
     }
-    // Packs deleted by a repack: close and forget them.
-    for (const [base, pack] of this.packs) {
-      if (!present.has(base)) {
-        this.packs.delete(base);
-        await pack.close().catch(() => undefined);
-      }
+    // Packs deleted on disk (by our repack or by C Git): retire them.
+    for (const [base, pack] of [...this.packs]) {
+      if (present.has(base)) continue;
+      if (await this.storage.exists(path.join(this.packDir, `${base}.idx`))) continue;
+      this.packs.delete(base);
+      this.retire(pack);
     }
-    this.packOrder = [...this.packs.values()].sort((a, b) => b.index.count - a.index.count);
+    this.sortPacks();
     this.scanned = true;
   }
 
-  private async openPack(base: string): Promise<void> {
+  private sortPacks(): void {
+    this.packOrder = [...this.packs.values()].sort((a, b) => b.index.count - a.index.count);
+  }
+
+  private async openPack(base: string): Promise<PackFile> {
     const idx = PackIndex.parse(await this.storage.readFile(path.join(this.packDir, `${base}.idx`)));
     const handle = await this.storage.open(path.join(this.packDir, `${base}.pack`), 'r');
     try {
-      this.packs.set(base, await PackFile.open(handle, idx));
+      return await PackFile.open(handle, idx);
     } catch (err) {
       await handle.close();
       throw err;
@@ -76,14 +136,58 @@ export class ObjectStore {
 
   /** Register a pack just written (after its .idx was renamed into place). */
   async addPack(base: string): Promise<void> {
-    if (this.packs.has(base)) return;
-    await this.openPack(base);
-    this.packOrder = [...this.packs.values()].sort((a, b) => b.index.count - a.index.count);
+    await this.exclusive(async () => {
+      this.ignored.delete(base);
+      if (this.packs.has(base)) return;
+      this.packs.set(base, await this.openPack(base));
+      this.sortPacks();
+    });
+  }
+
+  /**
+   * Take packs out of the lookup list (their files are about to be deleted, maybe later:
+   * until unignore() scans do not list them again). Their handles close once no pinned
+   * operation runs.
+   */
+  async retirePacks(bases: string[]): Promise<void> {
+    await this.exclusive(async () => {
+      for (const base of bases) {
+        this.ignored.add(base);
+        const pack = this.packs.get(base);
+        if (!pack) continue;
+        this.packs.delete(base);
+        this.retire(pack);
+      }
+      this.sortPacks();
+    });
+  }
+
+  /** The retired packs' files are gone: forget them. */
+  unignore(bases: string[]): void {
+    for (const base of bases) this.ignored.delete(base);
+  }
+
+  private retire(pack: PackFile): void {
+    this.retired.push(pack);
+    if (this.active === 0) void this.closeRetired();
+  }
+
+  private async closeRetired(): Promise<void> {
+    if (this.active > 0 || this.retired.length === 0) return;
+    const packs = this.retired;
+    this.retired = [];
+    await Promise.all(packs.map((p) => p.close().catch(() => undefined)));
   }
 
   async allPacks(): Promise<PackFile[]> {
     if (!this.scanned) await this.rescan();
     return this.packOrder;
+  }
+
+  /** The packs in the lookup list with their names (for repacking). */
+  async packInfos(): Promise<PackInfo[]> {
+    if (!this.scanned) await this.rescan();
+    return [...this.packs].map(([name, pack]) => ({ name, pack, count: pack.index.count }));
   }
 
   private findInPacks(oid: Buffer): PackLocation | null {
@@ -94,6 +198,11 @@ export class ObjectStore {
     return null;
   }
 
+  /** True when some pack in the list holds the object (no loose lookup, no rescan). */
+  inPacks(oid: Buffer): boolean {
+    return this.findInPacks(oid) !== null;
+  }
+
   /** Where an object sits in a pack, for verbatim reuse; null for loose or missing objects. */
   async locate(oid: string): Promise<PackLocation | null> {
     if (!this.scanned) await this.rescan();
@@ -101,33 +210,44 @@ export class ObjectStore {
   }
 
   async read(oid: string): Promise<GitObject | null> {
-    if (!this.scanned) await this.rescan();
-    const bin = Buffer.from(oid, 'hex');
-    let loc = this.findInPacks(bin);
-    if (loc) return loc.pack.readAt(loc.offset);
-    const loose = await this.loose.read(oid);
-    if (loose) return loose;
-    await this.rescan();
-    loc = this.findInPacks(bin);
-    return loc ? loc.pack.readAt(loc.offset) : null;
+    const release = this.pin();
+    try {
+      if (!this.scanned) await this.rescan();
+      const bin = Buffer.from(oid, 'hex');
+      let loc = this.findInPacks(bin);
+      if (loc) return await loc.pack.readAt(loc.offset);
+      const loose = await this.loose.read(oid);
+      if (loose) return loose;
+      await this.rescan();
+      loc = this.findInPacks(bin);
+      return loc ? await loc.pack.readAt(loc.offset) : null;
+    } finally {
+      release();
+    }
   }
 
   async has(oid: string): Promise<boolean> {
     if (!this.scanned) await this.rescan();
     if (this.findInPacks(Buffer.from(oid, 'hex'))) return true;
     if (await this.loose.has(oid)) return true;
+    // a repack may have moved it from loose into a pack meanwhile
     await this.rescan();
     return this.findInPacks(Buffer.from(oid, 'hex')) !== null;
   }
 
   async readType(oid: string): Promise<{ type: ObjectType; size: number } | null> {
-    if (!this.scanned) await this.rescan();
-    const bin = Buffer.from(oid, 'hex');
-    for (const pack of this.packOrder) {
-      if (pack.has(bin)) return pack.readType(bin);
+    const release = this.pin();
+    try {
+      if (!this.scanned) await this.rescan();
+      const bin = Buffer.from(oid, 'hex');
+      for (const pack of this.packOrder) {
+        if (pack.has(bin)) return await pack.readType(bin);
+      }
+      const obj = await this.read(oid);
+      return obj ? { type: obj.type, size: obj.content.length } : null;
+    } finally {
+      release();
     }
-    const obj = await this.read(oid);
-    return obj ? { type: obj.type, size: obj.content.length } : null;
   }
 
   async write(type: ObjectType, content: Buffer): Promise<string> {
@@ -136,11 +256,15 @@ export class ObjectStore {
     return this.loose.write(type, content);
   }
 
+  /** Close every pack, retired ones included (the repository is going away). */
   async close(): Promise<void> {
-    const packs = [...this.packs.values()];
-    this.packs.clear();
-    this.packOrder = [];
-    this.scanned = false;
-    await Promise.all(packs.map((p) => p.close().catch(() => undefined)));
+    await this.exclusive(async () => {
+      const packs = [...this.packs.values(), ...this.retired];
+      this.packs.clear();
+      this.retired = [];
+      this.packOrder = [];
+      this.scanned = false;
+      await Promise.all(packs.map((p) => p.close().catch(() => undefined)));
+    });
   }
 }

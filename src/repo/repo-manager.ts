@@ -7,6 +7,8 @@ import type { Storage } from './storage.js';
 
 export class RepoManager {
   private open = new Map<string, Repository>();
+  /** Where background repack failures go (the server wires its logger here). */
+  onMaintenanceError: ((err: unknown, repoId: string) => void) | null = null;
 
   constructor(readonly storage: Storage) {}
 
@@ -22,7 +24,14 @@ export class RepoManager {
   get(id: string): Repository {
     let repo = this.open.get(id);
     if (!repo) {
-      repo = new Repository(this.storage, id, this.gitdirOf(id));
+      repo = new Repository(this.storage, id, this.gitdirOf(id), {
+        maintenance: {
+          onError: (err) => {
+            if (this.onMaintenanceError) this.onMaintenanceError(err, id);
+            else process.stderr.write(`gitgate: background repack of ${id} failed: ${(err as Error)?.message ?? String(err)}\n`);
+          },
+        },
+      });
       this.open.set(id, repo);
     }
     return repo;

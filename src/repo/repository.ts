@@ -1,20 +1,46 @@
-// One bare repository: its refs and its objects, over a Storage.
+// One bare repository: its refs, its objects and their upkeep, over a Storage.
 import path from 'node:path';
 import { ObjectStore } from './object-store.js';
-import { RefStore } from './refs.js';
+import { RefStore, type RefUpdate, type RefUpdateResult } from './refs.js';
+import { Maintenance, beginForeground, type MaintenanceOptions } from './repack.js';
 import type { Storage } from './storage.js';
+
+export interface RepositoryOptions {
+  maintenance?: MaintenanceOptions;
+}
+
+/** A RefStore that asks for maintenance after every transaction that moved a ref (pushes, API commits). */
+class MaintainedRefStore extends RefStore {
+  constructor(
+    storage: Storage,
+    gitdir: string,
+    private readonly afterUpdate: () => void,
+  ) {
+    super(storage, gitdir);
+  }
+
+  override async update(updates: RefUpdate[], opts: { atomic?: boolean } = {}): Promise<RefUpdateResult[]> {
+    const results = await super.update(updates, opts);
+    if (results.some((r) => r.ok)) this.afterUpdate();
+    return results;
+  }
+}
 
 export class Repository {
   readonly refs: RefStore;
   readonly objects: ObjectStore;
+  /** Background repacking; `await repo.maintenance.idle()` waits for it. */
+  readonly maintenance: Maintenance;
 
   constructor(
     readonly storage: Storage,
     readonly id: string,
     readonly gitdir: string,
+    opts: RepositoryOptions = {},
   ) {
-    this.refs = new RefStore(storage, gitdir);
     this.objects = new ObjectStore(storage, gitdir);
+    this.maintenance = new Maintenance(this, opts.maintenance);
+    this.refs = new MaintainedRefStore(storage, gitdir, () => this.maintenance.schedule());
   }
 
   /** Branch HEAD points at, e.g. refs/heads/main (null if HEAD is detached). */
@@ -26,7 +52,32 @@ export class Repository {
     return path.join(this.gitdir, 'objects', 'pack');
   }
 
+  /** Run an operation that may hold pack handles across awaits (packs it uses stay open until it ends). */
+  async track<T>(fn: () => Promise<T>): Promise<T> {
+    const release = this.objects.pin();
+    const done = beginForeground(); // background repacks pause meanwhile
+    try {
+      return await fn();
+    } finally {
+      done();
+      release();
+    }
+  }
+
+  /** track() for a response body: pinned from its first chunk until it ends, fails or is abandoned. */
+  async *trackStream<T>(body: AsyncGenerator<T>): AsyncGenerator<T> {
+    const release = this.objects.pin();
+    const done = beginForeground();
+    try {
+      yield* body;
+    } finally {
+      done();
+      release();
+    }
+  }
+
   async close(): Promise<void> {
+    await this.maintenance.close();
     await this.objects.close();
   }
 }

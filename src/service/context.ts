@@ -8,8 +8,10 @@ import { ReposTable } from '../db/repos-table.js';
 import { TokenService } from '../auth/token-service.js';
 import { RepoManager } from '../repo/repo-manager.js';
 import { memoryStorage, nodeStorage, type Storage } from '../repo/storage.js';
+import { createHardening, type Hardening } from './hardening.js';
+import { prettyDestination } from '../log/pretty.js';
 
-export interface Context {
+export interface Context extends Hardening {
   config: Config;
   db: Db;
   storage: Storage;
@@ -22,12 +24,13 @@ export interface Context {
 
 export const DB_FILE = 'gitgate.db';
 
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, format: 'json' | 'pretty' = 'json'): Logger {
   // Logs go to stderr: stdout carries what scripts read (the listening line, secrets).
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination(2));
+  const dest = format === 'pretty' ? prettyDestination(process.stderr) : pino.destination(2);
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, dest);
 }
 
-export function createContext(config: Config, log: Logger = createLogger(config.logLevel)): Context {
+export function createContext(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Context {
   let storage: Storage;
   let db: Db;
   if (config.memory) {
@@ -39,12 +42,15 @@ export function createContext(config: Config, log: Logger = createLogger(config.
     db = openDatabase(path.join(config.dataDir, DB_FILE));
   }
   const manager = new RepoManager(storage);
+  const hardening = createHardening(config, db);
+  hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
   return {
+    ...hardening,
     config,
     db,
     storage,
     repos: new ReposTable(db),
-    tokens: new TokenService(db, { bcryptRounds: config.bcryptRounds, cacheTtlMs: config.tokenCacheTtlMs }),
+    tokens: new TokenService(db, { bcryptRounds: config.bcryptRounds, cacheTtlMs: config.tokenCacheTtlMs, audit: hardening.audit }),
     manager,
     log,
     async close() {

@@ -6,6 +6,7 @@ import type { Context } from './context.js';
 import { writeCommitObject, writeSnapshotTree, type FileContent } from './commit-builder.js';
 import { importGitSource, type GitSourceInput } from './content/git-source.js';
 import { normalizeRepoPath } from './paths.js';
+import { recordApiRefMove } from '../audit/record.js';
 
 export interface CreateRepoInput {
   name?: string | null;
@@ -74,6 +75,7 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
       });
       const [result] = await repo.refs.update([{ name: `refs/heads/${defaultBranch}`, oldOid: null, newOid: head }]);
       if (!result?.ok) throw new GitgateError('INTERNAL');
+      recordApiRefMove(id, `refs/heads/${defaultBranch}`, null, head, 'api:create');
     }
     return { repo_id: id, repo_head: head };
   } catch (err) {

@@ -31,7 +31,7 @@ describe('openDatabase', () => {
     const db = track(openDatabase(':memory:'));
     expect(LATEST_VERSION).toBe(MIGRATIONS.length);
     expect(schemaVersion(db)).toBe(LATEST_VERSION);
-    expect(tableNames(db)).toEqual(['repos', 'token_repos', 'tokens']);
+    expect(tableNames(db)).toEqual(['audit_events', 'repos', 'token_repos', 'tokens']);
   });
 
   it('sets the pragmas on a file database: WAL, foreign keys, busy timeout, synchronous NORMAL', () => {

@@ -66,6 +66,8 @@ export async function startTestServer(kind: StorageKind, env: Record<string, str
       return res.body as { token: string; id: string };
     },
     async bareRepo(id) {
+      // background repacking settles first, so git reads a quiet repository
+      await ctx.manager.get(id).maintenance.idle();
       const gitdir = ctx.manager.gitdirOf(id);
       if (kind === 'fs') return gitdir;
       const out = path.join(tmpDir('gitgate-export-'), `${id}.git`);

@@ -5,6 +5,7 @@ import { serializeCommit } from '../../repo/objects.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Context } from '../context.js';
+import { recordApiRefMove } from '../../audit/record.js';
 
 /** The branch API writes go to: HEAD's branch, or the repository's default branch when HEAD is detached. */
 export async function writeBranch(repo: Repository, row: RepoRow): Promise<string> {
@@ -29,7 +30,10 @@ export async function writeCommit(ctx: Context, repo: Repository, opts: { tree: 
 /** Move `ref` from `oldOid` to `newOid`; 423 when its lock is held, 409 when it moved meanwhile (a push won the race). */
 export async function moveBranch(repo: Repository, ref: string, oldOid: string | null, newOid: string): Promise<void> {
   const [result] = await repo.refs.update([{ name: ref, oldOid, newOid }]);
-  if (result?.ok) return;
+  if (result?.ok) {
+    recordApiRefMove(repo.id, ref, oldOid, newOid); // the one place API commits move branches
+    return;
+  }
   const code = result && !result.ok ? result.code : undefined;
   if (code === 'locked') throw new GitgateError('REF_LOCKED', { ref });
   if (code === 'stale' || code === 'exists' || code === 'missing') {

@@ -1,0 +1,32 @@
+// Audit hooks for ref moves: pushes (receive-pack's onUpdated) and the REST content API
+// (moveBranch, repository creation from files).
+import type { Context } from '../service/context.js';
+import { currentActor, type Actor } from './actor.js';
+
+export interface MovedRef {
+  ref: string;
+  oldOid: string | null;
+  newOid: string | null;
+}
+
+/** One ref.update event per ref a push moved. */
+export function recordPush(ctx: Context, repoId: string, moved: MovedRef[], actor: Actor | null): void {
+  ctx.audit.recordMany(
+    moved.map((m) => ({
+      action: 'ref.update' as const,
+      actorTokenId: actor?.tokenId ?? null,
+      clientIp: actor?.ip ?? null,
+      repoIds: [repoId],
+      ref: m.ref,
+      oldOid: m.oldOid,
+      newOid: m.newOid,
+      detail: { via: 'push' },
+    })),
+  );
+}
+
+/** A ref moved by the REST API (commit, import, merge). Recorded in the audit log of the
+ *  current request's actor (set by the authenticate middleware); a no-op outside a request. */
+export function recordApiRefMove(repoId: string, ref: string, oldOid: string | null, newOid: string | null, via = 'api'): void {
+  currentActor()?.audit?.record({ action: 'ref.update', repoIds: [repoId], ref, oldOid, newOid, detail: { via } });
+}

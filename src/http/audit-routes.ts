@@ -1,0 +1,47 @@
+// REST: the audit trail. Admin tokens only: workspace admins see every event, repository
+// admins the events of their repositories (events whose repositories all lie in their scope).
+import { Router } from 'express';
+import { z } from 'zod';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+import { authenticate, resolveRepo, token } from './auth.js';
+import { parseWith, queryInt } from './validate.js';
+
+const listSchema = z.object({
+  repo_id: z.string().min(1).max(200).optional(),
+  action: z.enum(['ref.update', 'token.create', 'token.revoke']).optional(),
+  page_size: queryInt.optional(),
+  page_start: queryInt.optional(),
+});
+
+export function auditRoutes(ctx: Context): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+
+  router.get('/v1/audit', auth, (req, res) => {
+    const q = parseWith(listSchema, req.query);
+    const tok = token(res);
+    if (tok.permission !== 'admin') throw new GitgateError('FORBIDDEN', { reason: `this token has ${tok.permission} access; reading the audit trail needs admin` });
+    let repoId: string | undefined;
+    if (q.repo_id !== undefined) {
+      if (tok.kind === 'workspace') {
+        // a deleted repository's events stay listable by its id
+        repoId = ctx.repos.get(q.repo_id)?.id ?? q.repo_id;
+      } else {
+        repoId = resolveRepo(ctx, tok, q.repo_id, 'admin', 'reading the audit trail').id;
+      }
+    }
+    res.setHeader('Cache-Control', 'no-cache');
+    res.json(
+      ctx.audit.list({
+        repoId,
+        action: q.action,
+        pageSize: q.page_size,
+        pageStart: q.page_start,
+        withinRepos: tok.kind === 'workspace' ? undefined : tok.repo_ids,
+      }),
+    );
+  });
+
+  return router;
+}

@@ -1,0 +1,35 @@
+// Request guards used by authenticate: the failed-auth block (429 + Retry-After) and the
+// per-token concurrency limit (429 + Retry-After: 1).
+import type { Request, Response } from 'express';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+
+/** Throws AUTH_THROTTLED while `ip` is blocked after too many failed authentications. */
+export function throttleCheck(ctx: Context, ip: string, _req: Request, res: Response): void {
+  const wait = ctx.throttle.retryAfter(ip);
+  if (wait <= 0) return;
+  ctx.metrics.throttled.inc({ reason: 'auth' });
+  res.setHeader('Retry-After', String(wait));
+  throw new GitgateError('AUTH_THROTTLED', { seconds: wait });
+}
+
+/** Counts the request against its token until the response closes; 429 past the limit. */
+export function admitRequest(ctx: Context, tokenId: string, res: Response): void {
+  const limit = ctx.config.maxConcurrentPerToken;
+  if (limit <= 0) return;
+  const active = ctx.inflightByToken.get(tokenId) ?? 0;
+  if (active >= limit) {
+    ctx.metrics.throttled.inc({ reason: 'concurrency' });
+    res.setHeader('Retry-After', '1');
+    throw new GitgateError('TOO_MANY_REQUESTS', { limit, seconds: 1 });
+  }
+  ctx.inflightByToken.set(tokenId, active + 1);
+  let released = false;
+  res.once('close', () => {
+    if (released) return;
+    released = true;
+    const n = (ctx.inflightByToken.get(tokenId) ?? 1) - 1;
+    if (n <= 0) ctx.inflightByToken.delete(tokenId);
+    else ctx.inflightByToken.set(tokenId, n);
+  });
+}

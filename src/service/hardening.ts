@@ -1,0 +1,30 @@
+// The operational parts of a Context: audit trail, failed-auth throttle, per-token
+// concurrency, metrics and in-flight activity (created once per process, shared by every app).
+import { AuditLog } from '../audit/audit-log.js';
+import { AuthThrottle } from '../auth/throttle.js';
+import type { Config } from '../config.js';
+import type { Db } from '../db/database.js';
+import { Metrics } from '../http/metrics.js';
+import { Activity } from './activity.js';
+
+export interface Hardening {
+  audit: AuditLog;
+  throttle: AuthThrottle;
+  metrics: Metrics;
+  activity: Activity;
+  /** Requests in flight per token id (GITGATE_MAX_CONCURRENT_PER_TOKEN). */
+  inflightByToken: Map<string, number>;
+  /** Set when shutdown begins: /healthz reports it. */
+  shuttingDown: boolean;
+}
+
+export function createHardening(config: Config, db: Db): Hardening {
+  const throttle = new AuthThrottle({ limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs });
+  const activity = new Activity();
+  const metrics = new Metrics();
+  metrics.gauge('gitgate_active_clones', 'upload-pack requests (clones and fetches) in progress', () => activity.count('clone'));
+  metrics.gauge('gitgate_active_pushes', 'receive-pack requests (pushes) in progress', () => activity.count('push'));
+  metrics.gauge('gitgate_http_requests_in_flight', 'HTTP requests in progress', () => activity.count('request'));
+  metrics.gauge('gitgate_auth_throttle_tracked_addresses', 'client addresses with recent failed authentications', () => throttle.size);
+  return { audit: new AuditLog(db), throttle, metrics, activity, inflightByToken: new Map(), shuttingDown: false };
+}

@@ -1,0 +1,66 @@
+// The tree fast path of push verification never vouches for a tree the full fsck check refuses,
+// and finds the same links.
+import crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { checkObject, referencedOids } from '../../src/repo/objects.js';
+import { plainTreeLinks } from '../../src/repo/pack-ingest.js';
+
+const NAMES = ['a', 'b', 'B', 'a.txt', 'a-b', 'a!', 'a b', 'a0', 'src', 'README', 'Makefile', 'z', 'x y', '.git', '.gitmodules', 'git~1', 'GIT~1', '.GIT', 'gitmod~1',
+  '..', '.', 'g', 'good', 'a/b', 'a\\b', '~1234567', 'ä', 'a\u200c', '.g\u200cit', 'foo.', 'n:s', ''];
+const MODES = ['100644', '100755', '120000', '40000', '160000', '040000', '100664', '644', '140000'];
+
+function entry(mode: string, name: string, oid: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${mode} `), Buffer.from(name, 'utf8'), Buffer.from([0]), oid]);
+}
+
+function rnd(n: number): number {
+  return crypto.randomInt(n);
+}
+
+describe('plainTreeLinks', () => {
+  it('agrees with checkObject and referencedOids on thousands of random trees', () => {
+    let vouched = 0;
+    for (let t = 0; t < 20000; t++) {
+      const n = rnd(6);
+      const parts: Buffer[] = [];
+      for (let i = 0; i < n; i++) {
+        const oid = rnd(20) === 0 ? Buffer.alloc(20) : crypto.randomBytes(20);
+        parts.push(entry(MODES[rnd(MODES.length)]!, NAMES[rnd(NAMES.length)]!, oid));
+      }
+      // half of the trees get sorted as git sorts them, so plenty are valid
+      if (rnd(2) === 0) {
+        parts.sort((x, y) => {
+          const nx = x.subarray(x.indexOf(0x20) + 1, x.indexOf(0));
+          const ny = y.subarray(y.indexOf(0x20) + 1, y.indexOf(0));
+          const dx = x.toString('latin1', 0, x.indexOf(0x20)).startsWith('4');
+          const dy = y.toString('latin1', 0, y.indexOf(0x20)).startsWith('4');
+          return Buffer.compare(Buffer.concat([nx, Buffer.from(dx ? '/' : '')]), Buffer.concat([ny, Buffer.from(dy ? '/' : '')]));
+        });
+      }
+      const tree = Buffer.concat(parts);
+      const fast = plainTreeLinks(tree);
+      if (fast === null) continue;
+      vouched++;
+      expect(checkObject('tree', tree), tree.toString('latin1')).toBeNull();
+      expect(fast.map((k) => Buffer.from(k, 'latin1').toString('hex'))).toEqual(referencedOids('tree', tree).map((r) => r.oid));
+    }
+    expect(vouched).toBeGreaterThan(2000);
+  });
+
+  it('leaves suspicious trees to the full check', () => {
+    const oid = crypto.randomBytes(20);
+    for (const name of ['.git', 'GIT~1', '.gitmodules', 'gitmod~1', '.g\u200cit', 'a\\.git', '~1234567']) {
+      expect(plainTreeLinks(entry('100644', name, oid)), name).toBeNull();
+    }
+    expect(plainTreeLinks(Buffer.concat([entry('100644', 'b', oid), entry('100644', 'a', oid)]))).toBeNull(); // unsorted
+    expect(plainTreeLinks(Buffer.concat([entry('100644', 'a', oid), entry('100644', 'a', oid)]))).toBeNull(); // duplicate
+    // the same name as a file and a directory, apart: sorted, but a duplicate
+    expect(plainTreeLinks(Buffer.concat([entry('100644', 'a', oid), entry('100644', 'a-b', oid), entry('40000', 'a', oid)]))).toBeNull();
+    expect(plainTreeLinks(entry('100664', 'a', oid))).toBeNull();
+    for (const mode of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) expect(plainTreeLinks(entry(mode, 'a', oid))).toBeNull();
+    expect(plainTreeLinks(entry('040000', 'a', oid))).toBeNull();
+    expect(plainTreeLinks(entry('100644', 'a', Buffer.alloc(20)))).toBeNull();
+    expect(plainTreeLinks(Buffer.alloc(0))).toEqual([]);
+    expect(plainTreeLinks(entry('160000', 'sub', oid))).toEqual([]); // gitlinks are not links
+  });
+});
