@@ -77,9 +77,10 @@ function buildProgram(): Command {
         out(`  ${secret}`);
         out('================================================================');
       }
-      out(`listening on ${running.url}`);
-      // SIGTERM/SIGINT: stop accepting, let running requests finish (GITGATE_SHUTDOWN_TIMEOUT_SECONDS), close SQLite
+      // SIGTERM/SIGINT: stop accepting, let running requests finish (GITGATE_SHUTDOWN_TIMEOUT_SECONDS), close SQLite.
+      // Installed before the listening line: whoever reads that line may signal at once.
       installSignalHandlers(running, ctx);
+      out(`listening on ${running.url}`);
     });
 
   const token = program.command('token').description('manage access tokens');
