@@ -80,6 +80,8 @@ export interface FuzzReport {
   maxProbeMs: number;
   /** fsck runs repeated because a pack vanished under them (concurrent repack) */
   fsckRetries: number;
+  /** requests with a head over 16 KiB whose 431 was lost to a connection reset */
+  headOverflowResets: number;
   memory: { startMb: number; endMb: number; peakMb: number | null; samples: number[] };
   slowest: { index: number; category: Category; ms: number; what: string }[];
   notes: string[];
@@ -296,6 +298,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     repacksObserved: 0,
     maxProbeMs: 0,
     fsckRetries: 0,
+    headOverflowResets: 0,
     memory: { startMb: 0, endMb: 0, peakMb: null, samples: [] },
     slowest: [],
     notes: [],
@@ -307,6 +310,9 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   let dirs = repoDirs(server.dataDir);
   const newRepos = new Set<string>();
   let checkpointNo = 0;
+  /** temporary files by the case after which they first appeared (for attributing leftovers) */
+  const strayOrigin = new Map<string, number>();
+  const reportedStray = new Set<string>();
   report.memory.startMb = server.memory().rssMb;
 
   const fail = (f: Omit<Failure, 'seed'>) => {
@@ -324,8 +330,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       return;
     }
     const now = await settle(targetDir);
-    const stray = strayFiles(now);
-    if (stray.length) cp('stray-files', `temporary or lock files left in the target: ${stray.join(', ')}`);
+    const stray = strayFiles(now).filter((f) => !reportedStray.has(f));
+    if (stray.length) {
+      const origin = (f: string) => (strayOrigin.has(f) ? ` (first seen after case ${strayOrigin.get(f)})` : '');
+      cp('stray-files', `temporary or lock files left in the target: ${stray.map((f) => `${f}${origin(f)}`).join(', ')}`);
+      for (const f of stray) reportedStray.add(f);
+    }
     if (!refsEqual(now, base)) cp('state-changed', `refs moved with no accepted write: ${diffRefs(base, now).join('; ')}`);
     if (!objectsEqual(now, base)) cp('state-changed', `object set changed with no accepted write (${base.objects.count} -> ${now.objects.count})`);
     base = now;
@@ -412,8 +422,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
 
     // 1. transport
     const hungUp = c.abortAfter !== undefined && !res.timedOut;
+    // a request head beyond Node's 16 KiB limit is answered 431 and the socket destroyed while the
+    // client is still writing: the reset can swallow the 431 (Node's clientError default)
+    const headBytes = c.path.length + c.headers.reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+    const headOverflow = headBytes > 16 * 1024 && res.status === 0 && !res.timedOut;
+    if (headOverflow) report.headOverflowResets++;
     if (res.timedOut) add('hang', `no complete answer within ${c.timeoutMs ?? timeoutMs} ms (status ${res.status || 'none'})`);
-    else if (res.status === 0 && !hungUp) add('no-response', `connection ended without an HTTP response (${res.error ?? 'closed'})`);
+    else if (res.status === 0 && !hungUp && !headOverflow) add('no-response', `connection ended without an HTTP response (${res.error ?? 'closed'})`);
     if (res.timedOut || res.status === 0 || !res.complete) {
       if (!(await alive(server))) {
         // a dying process may take a moment to exit (a heap limit, a core dump)
@@ -494,7 +509,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     }
 
     // 7. disk state
-    let after = snapshot(targetDir);
+    const after = snapshot(targetDir);
+    for (const f of strayFiles(after)) if (!strayOrigin.has(f)) strayOrigin.set(f, index);
     const logicalChanged = !refsEqual(after, base) || !objectsEqual(after, base);
     const accepted = res.status >= 200 && res.status < 300 && c.mayWrite;
     if (logicalChanged) {
@@ -619,7 +635,8 @@ export function formatReport(r: FuzzReport): string {
   );
   out.push(
     `accepted writes ${r.acceptedWrites}, repositories created ${r.reposCreated}, repacks observed ${r.repacksObserved}, ` +
-      `fsck runs repeated after a pack vanished mid-run ${r.fsckRetries}, slowest /healthz during heavy cases ${r.maxProbeMs} ms`,
+      `fsck runs repeated after a pack vanished mid-run ${r.fsckRetries}, resets instead of 431 for heads over 16 KiB ${r.headOverflowResets}, ` +
+      `slowest /healthz during heavy cases ${r.maxProbeMs} ms`,
   );
   out.push(
     `server memory: RSS ${r.memory.startMb.toFixed(0)} MiB at start, ${r.memory.endMb.toFixed(0)} MiB at the end, peak ${r.memory.peakMb?.toFixed(0) ?? '?'} MiB; checkpoints ${r.memory.samples.join(' ')}`,
