@@ -1,6 +1,7 @@
 // Smart HTTP endpoints (gitprotocol-http): info/refs advertisement and the two RPCs.
 import { Router, type Request } from 'express';
 import zlib from 'node:zlib';
+import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
@@ -21,7 +22,8 @@ const ACTION = { 'git-upload-pack': 'fetching', 'git-receive-pack': 'pushing' } 
 /** Request body as a stream of bytes, gunzipped when the client compressed it. */
 function requestBody(req: Request): AsyncIterable<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (encoding === 'gzip' || encoding === 'x-gzip') return req.pipe(zlib.createGunzip()) as Readable;
+  // pipeline (not pipe): a client that hangs up must end the gunzip stream too, or the handler waits forever
+  if (encoding === 'gzip' || encoding === 'x-gzip') return pipeline(req, zlib.createGunzip(), () => undefined) as Readable;
   if (encoding !== 'identity') throw new GitgateError('BAD_ENCODING', { detail: `unsupported Content-Encoding ${encoding}` });
   return req;
 }

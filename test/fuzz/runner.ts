@@ -332,7 +332,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     const now = await settle(targetDir);
     const stray = strayFiles(now).filter((f) => !reportedStray.has(f));
     if (stray.length) {
-      const origin = (f: string) => (strayOrigin.has(f) ? ` (first seen after case ${strayOrigin.get(f)})` : '');
+      const origin = (f: string) =>
+        strayOrigin.has(f) ? ` (first seen after case ${strayOrigin.get(f)}; rerun: npm run fuzz -- --seed ${opts.seed} --case ${strayOrigin.get(f)})` : '';
       cp('stray-files', `temporary or lock files left in the target: ${stray.map((f) => `${f}${origin(f)}`).join(', ')}`);
       for (const f of stray) reportedStray.add(f);
     }
