@@ -34,8 +34,23 @@ export function isGitPath(path: string): boolean {
   return /\/(info\/refs|git-upload-pack|git-receive-pack|HEAD|objects\/.*)$/.test(path);
 }
 
+const HANG_UP_CODES = new Set(['ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED']);
+
+/** The client went away mid-request: its business, not a server failure. */
+function clientHungUp(err: unknown, res: Response): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && HANG_UP_CODES.has(code)) return true;
+  if ((err as { message?: unknown } | null)?.message === 'aborted') return true; // node's IncomingMessage
+  return res.req.destroyed || res.destroyed;
+}
+
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
   const ge = toGitgateError(err);
+  if (ge.status >= 500 && clientHungUp(err, res)) {
+    req.log?.info({ err_code: (err as { code?: unknown } | null)?.code }, 'client hung up');
+    res.destroy();
+    return;
+  }
   if (ge.status >= 500) req.log?.error({ err }, 'request failed');
   if (res.headersSent) {
     res.destroy();

@@ -2,7 +2,9 @@
 // pack stream on side-band with progress.
 import { GitgateError } from '../errors.js';
 import { writePack } from '../pack/pack-writer.js';
-import { CommitReader, reachesAny } from '../repo/commit-walk.js';
+import { CommitReader } from '../repo/commit-walk.js';
+import { allReachAny } from '../repo/reach-all.js';
+import { Yielder } from '../event-loop.js';
 import { parseFilter, type ObjectFilter } from '../repo/object-filter.js';
 import { planObjects, reachableCommits, type ObjectToSend } from '../repo/reachability.js';
 import type { Repository } from '../repo/repository.js';
@@ -37,8 +39,10 @@ export async function checkWants(repo: Repository, wants: string[]): Promise<voi
     if (r.peeled) tips.add(r.peeled);
   }
   let reachable: Set<string> | null = null;
-  for (const want of wants) {
+  const yielder = new Yielder();
+  for (const want of new Set(wants)) {
     if (tips.has(want)) continue;
+    await yielder.tick();
     const type = await repo.objects.readType(want);
     if (!type) throw new GitgateError('PROTOCOL', { detail: `upload-pack: not our ref ${want}` });
     if (type.type !== 'commit') continue; // trees and blobs: partial clones fetching lazily
@@ -55,19 +59,20 @@ export interface Negotiation {
 /** The client's haves we share, and whether every want already reaches one (ok_to_give_up). */
 export async function negotiate(repo: Repository, wants: string[], haves: string[], grafts: ReadonlySet<string>): Promise<Negotiation> {
   const common: string[] = [];
-  for (const have of haves) {
+  const yielder = new Yielder();
+  for (const have of new Set(haves)) {
+    await yielder.tick();
     const t = await repo.objects.readType(have);
     if (t?.type === 'commit') common.push(have);
   }
   if (common.length === 0) return { common, ready: false };
-  const commonSet = new Set(common);
-  const reader = new CommitReader(repo.objects, grafts);
-  for (const want of wants) {
-    const t = await repo.objects.readType(want);
-    if (t?.type !== 'commit') continue;
-    if (!(await reachesAny(reader, want, commonSet))) return { common, ready: false };
+  const commitWants: string[] = [];
+  for (const want of new Set(wants)) {
+    await yielder.tick();
+    if ((await repo.objects.readType(want))?.type === 'commit') commitWants.push(want);
   }
-  return { common, ready: true };
+  const ready = await allReachAny(new CommitReader(repo.objects, grafts), commitWants, new Set(common));
+  return { common, ready };
 }
 
 /** Resolve deepen-not names like C Git's expand_ref (exactly one match). */

@@ -3,6 +3,7 @@
 import { GitgateError } from '../errors.js';
 import { FLUSH, PktLineReader, pktText, pktToText } from './pkt-line.js';
 import { parseCapabilities } from './capabilities.js';
+import { Yielder } from '../event-loop.js';
 
 export interface RefCommand {
   oldOid: string;
@@ -17,19 +18,44 @@ export interface ReceiveRequest {
   shallows: string[];
 }
 
+export interface ParsedReceiveRequest extends ReceiveRequest {
+  /** Commands beyond `maxCommands`, read and counted but not kept (with `overLimit: 'count'`). */
+  dropped: number;
+}
+
+export interface ReceiveCommandLimits {
+  /** Most commands kept. */
+  maxCommands?: number;
+  /**
+   * What happens past `maxCommands`: 'throw' fails at once; 'count' reads on and counts the
+   * rest, so receive-pack can refuse the whole push with a report instead of a dropped connection.
+   */
+  overLimit?: 'throw' | 'count';
+  /** Most push options kept; more is a protocol error (C Git's receive.maxPushOptions idea). */
+  maxPushOptions?: number;
+  /** Most bytes of push options in total. */
+  maxPushOptionBytes?: number;
+}
+
+/** Default caps on push options: git itself sends a handful. */
+export const DEFAULT_MAX_PUSH_OPTIONS = 100;
+export const DEFAULT_MAX_PUSH_OPTION_BYTES = 64 * 1024;
+
 const LINE = /^([0-9a-f]{40}) ([0-9a-f]{40}) (.+)$/;
 
 function bad(detail: string): GitgateError {
   return new GitgateError('PROTOCOL', { detail });
 }
 
-export async function parseReceiveCommands(reader: PktLineReader, limits: { maxCommands?: number } = {}): Promise<ReceiveRequest> {
-  const req: ReceiveRequest = { commands: [], capabilities: new Map(), pushOptions: [], shallows: [] };
+export async function parseReceiveCommands(reader: PktLineReader, limits: ReceiveCommandLimits = {}): Promise<ParsedReceiveRequest> {
+  const req: ParsedReceiveRequest = { commands: [], capabilities: new Map(), pushOptions: [], shallows: [], dropped: 0 };
   const max = limits.maxCommands ?? 10_000;
+  let first = true;
+  const yielder = new Yielder();
   for (;;) {
     const pkt = await reader.read();
     if (pkt === null) {
-      if (req.commands.length === 0) break; // empty body: nothing to do
+      if (first) return req; // empty body: nothing to do
       throw bad('command list not terminated by a flush');
     }
     if (pkt.type === 'flush') break;
@@ -37,27 +63,42 @@ export async function parseReceiveCommands(reader: PktLineReader, limits: { maxC
     let text = pktToText(pkt.payload);
     const nul = text.indexOf('\0');
     if (nul >= 0) {
-      if (req.commands.length === 0) req.capabilities = parseCapabilities(text.slice(nul + 1));
+      if (first) req.capabilities = parseCapabilities(text.slice(nul + 1));
       text = text.slice(0, nul);
     }
+    first = false;
+    await yielder.tick();
     if (text.startsWith('shallow ')) {
+      if (req.shallows.length >= max) throw bad(`too many shallow lines (limit ${max})`);
       req.shallows.push(text.slice(8));
       continue;
     }
     const m = LINE.exec(text);
     if (!m) throw bad(`malformed command "${text.slice(0, 100)}"`);
-    if (req.commands.length >= max) throw bad(`too many ref updates (limit ${max})`);
+    if (req.commands.length >= max) {
+      if (limits.overLimit !== 'count') throw bad(`too many ref updates (limit ${max})`);
+      req.dropped++;
+      continue;
+    }
     req.commands.push({ oldOid: m[1]!, newOid: m[2]!, ref: m[3]! });
   }
-  if (req.capabilities.has('push-options') && req.commands.length > 0) {
-    for (;;) {
-      const pkt = await reader.readRequired('push options');
-      if (pkt.type === 'flush') break;
-      if (pkt.type !== 'data') throw bad('unexpected delimiter in push options');
-      req.pushOptions.push(pktToText(pkt.payload));
-    }
-  }
+  if (req.capabilities.has('push-options') && req.commands.length + req.dropped > 0) await readPushOptions(reader, req, limits);
   return req;
+}
+
+async function readPushOptions(reader: PktLineReader, req: ReceiveRequest, limits: ReceiveCommandLimits): Promise<void> {
+  const maxCount = limits.maxPushOptions ?? DEFAULT_MAX_PUSH_OPTIONS;
+  const maxBytes = limits.maxPushOptionBytes ?? DEFAULT_MAX_PUSH_OPTION_BYTES;
+  let bytes = 0;
+  for (;;) {
+    const pkt = await reader.readRequired('push options');
+    if (pkt.type === 'flush') return;
+    if (pkt.type !== 'data') throw bad('unexpected delimiter in push options');
+    bytes += pkt.payload.length;
+    if (req.pushOptions.length >= maxCount) throw bad(`too many push options (limit ${maxCount})`);
+    if (bytes > maxBytes) throw bad(`push options too large (limit ${maxBytes} bytes)`);
+    req.pushOptions.push(pktToText(pkt.payload));
+  }
 }
 
 export function writeReceiveCommands(req: { commands: RefCommand[]; capabilities?: string[]; pushOptions?: string[] }): Buffer {

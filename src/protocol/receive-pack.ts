@@ -14,17 +14,17 @@
 //     plus `error: …` lines on side-band 2 that git prints as `remote: error: …`.
 // Refusals of the whole push (too many ref updates, a bad or oversized pack) are reported the
 // same way, after the rest of the request is read, so git shows them instead of a broken pipe.
-import { GitgateError, isGitgateError } from '../errors.js';
+import { isGitgateError } from '../errors.js';
 import { ingestPack, type IngestedPack } from '../repo/pack-ingest.js';
-import { isPushableRefName } from '../repo/ref-names.js';
+import { isPushableRefName, refNameTooLong } from '../repo/ref-names.js';
 import { ZERO_OID, type RefUpdate, type RefUpdateResult } from '../repo/refs.js';
 import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
 import { writeAdvertisement } from './advertisement.js';
-import { RECEIVE_PACK_CAPS, parseCapabilities } from './capabilities.js';
+import { RECEIVE_PACK_CAPS } from './capabilities.js';
 import type { ByteSource } from './byte-reader.js';
-import { FLUSH, PktLineReader, pktToText } from './pkt-line.js';
-import type { ReceiveRequest, RefCommand } from './receive-commands.js';
+import { FLUSH, PktLineReader } from './pkt-line.js';
+import { parseReceiveCommands, type ParsedReceiveRequest, type ReceiveRequest, type RefCommand } from './receive-commands.js';
 import { writeReportStatus, type RefStatus } from './report-status.js';
 import { listAdvertisedRefs } from './ref-listing.js';
 import { BAND_DATA, BAND_PROGRESS, bandLimit, sidebandPackets } from './sideband.js';
@@ -44,8 +44,10 @@ export interface ReceivePackOptions {
   maxObjects?: number;
   /** Most ref updates (commands) in one push. */
   maxRefUpdates?: number;
-  /** Extra per-command check (permissions, ref scopes); returns a refusal reason or null. */
-  checkCommand?: (cmd: RefCommand) => string | null;
+  /** Extra per-command check (ref scopes, force/delete rights, protected refs), run under the
+   *  repository lock after the built-in checks, with the push's objects readable; returns a
+   *  refusal reason (the `ng` text) or null. */
+  checkCommand?: (cmd: RefCommand, ctx: { repo: Repository }) => Promise<string | null> | string | null;
   /** Called after refs moved, with what moved (audit, caches). */
   onUpdated?: (moved: RefCommand[], req: ReceiveRequest) => void;
   /**
@@ -66,10 +68,7 @@ export interface ReceiveOutcome {
   messages: string[];
 }
 
-interface ParsedRequest extends ReceiveRequest {
-  /** Commands beyond the limit (read and dropped). */
-  dropped: number;
-}
+type ParsedRequest = ParsedReceiveRequest;
 
 const isZero = (oid: string) => oid === ZERO_OID;
 const short = (oid: string) => oid.slice(0, 7);
@@ -82,7 +81,8 @@ export async function* serveReceivePack(repo: Repository, body: ByteSource, opts
 
 async function* receive(repo: Repository, body: ByteSource, opts: ReceivePackOptions): AsyncGenerator<Buffer> {
   const reader = new PktLineReader(body);
-  const req = await readRequest(reader, opts.maxRefUpdates ?? DEFAULT_MAX_REF_UPDATES);
+  // commands past the limit are counted, so the whole push is refused with a report
+  const req = await parseReceiveCommands(reader, { maxCommands: opts.maxRefUpdates ?? DEFAULT_MAX_REF_UPDATES, overLimit: 'count' });
   if (req.commands.length === 0) return;
   const received = { done: false };
   const work = applyPush(repo, req, reader, opts, received);
@@ -112,50 +112,6 @@ async function* watched(source: AsyncIterable<Buffer>, received: { done: boolean
   received.done = true;
 }
 
-/**
- * The command list and push options (gitprotocol-pack "Reference Update Request"). Commands
- * past `limit` are read and counted but not kept, so the whole push can be refused with a
- * report instead of a dropped connection.
- */
-async function readRequest(reader: PktLineReader, limit: number): Promise<ParsedRequest> {
-  const req: ParsedRequest = { commands: [], capabilities: new Map(), pushOptions: [], shallows: [], dropped: 0 };
-  const bad = (detail: string) => new GitgateError('PROTOCOL', { detail });
-  let first = true;
-  for (;;) {
-    const pkt = await reader.read();
-    if (pkt === null) {
-      if (first) return req; // empty body: nothing to do
-      throw bad('command list not terminated by a flush');
-    }
-    if (pkt.type === 'flush') break;
-    if (pkt.type !== 'data') throw bad('unexpected delimiter in command list');
-    let text = pktToText(pkt.payload);
-    const nul = text.indexOf('\0');
-    if (nul >= 0) {
-      if (first) req.capabilities = parseCapabilities(text.slice(nul + 1));
-      text = text.slice(0, nul);
-    }
-    first = false;
-    if (text.startsWith('shallow ')) {
-      if (req.shallows.length < limit) req.shallows.push(text.slice(8));
-      continue;
-    }
-    const m = /^([0-9a-f]{40}) ([0-9a-f]{40}) (.+)$/.exec(text);
-    if (!m) throw bad(`malformed command "${text.slice(0, 100)}"`);
-    if (req.commands.length >= limit) req.dropped++;
-    else req.commands.push({ oldOid: m[1]!, newOid: m[2]!, ref: m[3]! });
-  }
-  if (req.capabilities.has('push-options') && req.commands.length > 0) {
-    for (let n = 0; ; n++) {
-      const pkt = await reader.readRequired('push options');
-      if (pkt.type === 'flush') break;
-      if (pkt.type !== 'data') throw bad('unexpected delimiter in push options');
-      if (n < limit) req.pushOptions.push(pktToText(pkt.payload));
-    }
-  }
-  return req;
-}
-
 async function applyPush(
   repo: Repository,
   req: ParsedRequest,
@@ -170,6 +126,12 @@ async function applyPush(
     messages: [],
     statuses: commands.map((c) => ({ ref: c.ref, ok: false, reason })),
   });
+
+  const format = req.capabilities.get('object-format');
+  if (format !== undefined && format !== 'sha1') {
+    await drain(reader, opts.maxPackBytes).catch(() => undefined);
+    return refuseAll(`unsupported object-format=${format.slice(0, 20)}: this server stores sha1 repositories`, 'unsupported object format');
+  }
 
   if (req.dropped > 0) {
     const total = commands.length + req.dropped;
@@ -275,6 +237,8 @@ async function refuse(
   opts: ReceivePackOptions,
 ): Promise<string | null> {
   if (!isPushableRefName(cmd.ref)) return 'funny refname';
+  const tooLong = refNameTooLong(cmd.ref);
+  if (tooLong) return tooLong;
   if (isZero(cmd.newOid)) {
     if (cmd.ref === headTarget) return 'deletion of the current branch prohibited';
   } else {
@@ -288,7 +252,7 @@ async function refuse(
       if (t?.type !== 'commit') return `not a commit: branches must point at commits (${short(cmd.newOid)} is a ${t?.type ?? 'missing object'})`;
     }
   }
-  return opts.checkCommand?.(cmd) ?? null;
+  return (await opts.checkCommand?.(cmd, { repo })) ?? null;
 }
 
 /** The ng reason for a failed ref transaction, in terms git users know. */

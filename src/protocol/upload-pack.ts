@@ -4,6 +4,7 @@ import type { Repository } from '../repo/repository.js';
 import { writeAdvertisement } from './advertisement.js';
 import type { ByteSource } from './byte-reader.js';
 import { UPLOAD_PACK_CAPS } from './capabilities.js';
+import { GitgateError } from '../errors.js';
 import { checkWants, fetchPackStream, negotiate, parseFilterArg, planShallow, type FetchArgs } from './fetch-core.js';
 import { FLUSH, PktLineReader, pktText } from './pkt-line.js';
 import { listAdvertisedRefs } from './ref-listing.js';
@@ -48,6 +49,8 @@ export async function* serveUploadPack(repo: Repository, body: ByteSource): Asyn
 }
 
 async function* respond(repo: Repository, req: UploadRequest): AsyncGenerator<Buffer> {
+  const format = req.capabilities.get('object-format');
+  if (format !== undefined && format !== 'sha1') throw new GitgateError('PROTOCOL', { detail: `unsupported object-format=${format.slice(0, 20)}` });
   const args = fetchArgs(req);
   await checkWants(repo, args.wants);
   const filter = parseFilterArg(args.filter);

@@ -3,6 +3,7 @@
 import { GitgateError } from '../errors.js';
 import { FLUSH, PktLineReader, pktText, pktToText } from './pkt-line.js';
 import { parseCapabilities } from './capabilities.js';
+import { Yielder } from '../event-loop.js';
 
 export interface UploadRequest {
   wants: string[];
@@ -45,8 +46,10 @@ export async function parseUploadRequest(reader: PktLineReader): Promise<UploadR
     done: false,
     negotiating: false,
   };
+  const yielder = new Yielder();
   // Section 1: wants and shallow/deepen options, up to a flush.
   for (;;) {
+    await yielder.tick();
     const pkt = await reader.readRequired('want list');
     if (pkt.type === 'flush') break;
     if (pkt.type !== 'data') throw bad('unexpected delimiter in want list');
@@ -85,6 +88,7 @@ export async function parseUploadRequest(reader: PktLineReader): Promise<UploadR
   }
   // Section 2: haves, then flush (more rounds follow in a later request) or done.
   for (;;) {
+    await yielder.tick();
     const pkt = await reader.read();
     if (pkt === null) break;
     req.negotiating = true;
@@ -98,6 +102,9 @@ export async function parseUploadRequest(reader: PktLineReader): Promise<UploadR
     if (line.startsWith('have ')) req.haves.push(oidArg(line, 'have '));
     else throw bad(`unexpected line "${line.slice(0, 60)}"`);
   }
+  // repeated lines change nothing but the work done on them
+  req.wants = [...new Set(req.wants)];
+  req.haves = [...new Set(req.haves)];
   return req;
 }
 

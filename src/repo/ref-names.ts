@@ -39,3 +39,17 @@ function isValidComponent(component: string): boolean {
   }
   return true;
 }
+
+/** Longest ref name component stored: file systems cap names at 255 bytes, and `.lock` is appended. */
+export const MAX_REF_COMPONENT_BYTES = 250;
+/** Longest whole ref name stored (Linux PATH_MAX is 4096, and the repository path comes first). */
+export const MAX_REF_NAME_BYTES = 1024;
+
+/** Why a valid ref name cannot be stored as a loose ref file, or null when it can. */
+export function refNameTooLong(name: string): string | null {
+  if (Buffer.byteLength(name) > MAX_REF_NAME_BYTES) return `refname too long (over ${MAX_REF_NAME_BYTES} bytes)`;
+  for (const component of name.split('/')) {
+    if (Buffer.byteLength(component) > MAX_REF_COMPONENT_BYTES) return `refname too long (a component is over ${MAX_REF_COMPONENT_BYTES} bytes)`;
+  }
+  return null;
+}

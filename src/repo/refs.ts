@@ -7,7 +7,7 @@ import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike, Storage, StatLike } from './storage.js';
 import { isOid } from './objects.js';
-import { isStorableRefName, isValidRefName } from './ref-names.js';
+import { isStorableRefName, isValidRefName, refNameTooLong } from './ref-names.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
@@ -444,6 +444,7 @@ function staticChecks(updates: RefUpdate[]): (RefUpdateResult | undefined)[] {
   const firstIndex = new Map<string, number>();
   updates.forEach((u, i) => {
     if (!u.name.startsWith('refs/') || !isValidRefName(u.name)) results[i] = fail(u.name, 'invalid', 'funny refname');
+    else if (refNameTooLong(u.name)) results[i] = fail(u.name, 'invalid', refNameTooLong(u.name)!);
     else if (![u.oldOid, u.newOid].every((o) => o === null || isOid(o))) {
       const bad = [u.oldOid, u.newOid].find((o) => o !== null && !isOid(o));
       results[i] = fail(u.name, 'invalid', `invalid object name '${bad}'`);
@@ -534,7 +535,8 @@ function compareBytes(a: string, b: string): number {
 
 function isNotAFile(err: unknown): boolean {
   const code = errorCode(err);
-  return code === 'EISDIR' || code === 'ENOTDIR';
+  // a name too long for the file system cannot name an existing ref either
+  return code === 'EISDIR' || code === 'ENOTDIR' || code === 'ENAMETOOLONG';
 }
 
 function errorCode(err: unknown): string {

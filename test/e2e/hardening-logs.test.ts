@@ -1,6 +1,8 @@
 // Structured request logs: one JSON line per request with id, method, route, repository id,
 // token id, status, bytes and duration — and never a token secret, not even one in a URL path.
 import fs from 'node:fs';
+import net from 'node:net';
+import zlib from 'node:zlib';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import request from 'supertest';
@@ -98,5 +100,41 @@ describe('request logs', () => {
     const revoke = requests.find((l) => l.method === 'DELETE');
     expect(revoke).toMatchObject({ route: '/v1/repo_token/:ref', url: '/v1/repo_token/[redacted]', status: 204 });
     expect(new Set(requests.map((l) => l.req_id)).size).toBe(requests.length); // one line per request, ids unique
+  });
+
+  it('logs a client that hangs up mid-push (gzip body) as a hang-up, not as a server error', async () => {
+    const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'hangup' }, null);
+    const created = await request(http.url).post('/v1/repo').set('Authorization', `Bearer ${admin}`).send({});
+    const repo = created.body.repo_id as string;
+    const before = chunks.length;
+    const { port } = new URL(http.url);
+    const command = `${'0'.repeat(40)} ${'1'.repeat(40)} refs/heads/main\0report-status side-band-64k`;
+    const pkt = `${(command.length + 4).toString(16).padStart(4, '0')}${command}0000PACK\0\0\0\x02`;
+    const gz = zlib.gzipSync(Buffer.from(pkt, 'latin1')).subarray(0, 40); // the rest never comes
+    await new Promise<void>((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1', () => {
+        sock.write(
+          `POST /v1/repo/${repo}.git/git-receive-pack HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${admin}\r\n` +
+            'Content-Type: application/x-git-receive-pack-request\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n' +
+            `${gz.length.toString(16)}\r\n`,
+        );
+        sock.write(gz);
+        sock.write('\r\n');
+        setTimeout(() => {
+          sock.destroy();
+          resolve();
+        }, 300);
+      });
+      sock.on('error', reject);
+    });
+    // wait for the request's log line
+    for (let i = 0; i < 50 && !lines().some((l) => l.msg === 'request' && l.route === '/v1/repo/:id/git-receive-pack' && l.repo_id === repo); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const fresh = chunks.slice(before).join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine & { level: number; aborted?: boolean });
+    const line = fresh.find((l) => l.msg === 'request' && l.repo_id === repo);
+    expect(line).toMatchObject({ route: '/v1/repo/:id/git-receive-pack', aborted: true });
+    expect(fresh.filter((l) => l.level >= 50)).toEqual([]);
+    expect(fs.readdirSync(`${dataDir}/${repo}.git/objects/pack`).filter((f) => f.startsWith('tmp_'))).toEqual([]);
   });
 });

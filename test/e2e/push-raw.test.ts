@@ -173,6 +173,28 @@ describe.each(STORAGE_KINDS)('crafted receive-pack requests (%s storage)', (kind
     await unchanged();
   });
 
+  it('refuses a push from a sha256 client whole', async () => {
+    const r = await update(goodPack, [{ old: ZERO, new: c1, ref: 'refs/heads/sha256' }], [...DEFAULT_CAPS, 'object-format=sha256']);
+    expectRefused(r, /^unsupported object-format=sha256/, /^unsupported object format$/);
+    await unchanged();
+  });
+
+  it('refuses ref names too long to store, and a REST read of one is a clean miss', async () => {
+    const longComponent = `refs/heads/${'x'.repeat(300)}`;
+    const longTotal = `refs/heads/${Array.from({ length: 12 }, () => 'y'.repeat(100)).join('/')}`;
+    for (const ref of [longComponent, longTotal]) {
+      const r = await update(goodPack, [{ old: ZERO, new: c1, ref }]);
+      expectRefused(r, 'ok', /^refname too long \(/);
+    }
+    const searched = await fetch(`${s.url}/v1/repo/${id}/retrieve`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'a', branch: 'x'.repeat(300) }),
+    });
+    expect(searched.status).toBe(404);
+    await unchanged();
+  });
+
   it('refuses a stale old value with "stale info … fetch first"', async () => {
     const other = (await gitOk(['commit-tree', `${base}^{tree}`, '-p', base, '-m', 'elsewhere'], { cwd: w })).trim();
     const pack = await packObjects(w, [other]);

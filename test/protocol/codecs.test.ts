@@ -154,6 +154,28 @@ describe('receive-pack commands', () => {
     const many = writeReceiveCommands({ commands: [1, 2, 3].map((i) => ({ oldOid: A, newOid: B, ref: `refs/heads/b${i}` })) });
     await expect(parseReceiveCommands(new PktLineReader([many]), { maxCommands: 2 })).rejects.toThrow(/too many/);
   });
+
+  it("counts commands over the limit with overLimit 'count' and still reads the push options", async () => {
+    const many = writeReceiveCommands({
+      commands: [1, 2, 3, 4].map((i) => ({ oldOid: A, newOid: B, ref: `refs/heads/b${i}` })),
+      capabilities: ['push-options'],
+      pushOptions: ['o=1'],
+    });
+    const reader = new PktLineReader([Buffer.concat([many, Buffer.from('PACK')])]);
+    const req = await parseReceiveCommands(reader, { maxCommands: 3, overLimit: 'count' });
+    expect(req.commands.map((c) => c.ref)).toEqual(['refs/heads/b1', 'refs/heads/b2', 'refs/heads/b3']);
+    expect(req.dropped).toBe(1);
+    expect(req.pushOptions).toEqual(['o=1']);
+  });
+
+  it('caps push options by count and by total size', async () => {
+    const commands = [{ oldOid: A, newOid: B, ref: 'refs/heads/main' }];
+    const three = writeReceiveCommands({ commands, capabilities: ['push-options'], pushOptions: ['a', 'b', 'c'] });
+    await expect(parseReceiveCommands(new PktLineReader([three]), { maxPushOptions: 2 })).rejects.toThrow(/too many push options \(limit 2\)/);
+    expect((await parseReceiveCommands(new PktLineReader([three]), { maxPushOptions: 3 })).pushOptions).toEqual(['a', 'b', 'c']);
+    const big = writeReceiveCommands({ commands, capabilities: ['push-options'], pushOptions: ['x'.repeat(600), 'y'.repeat(600)] });
+    await expect(parseReceiveCommands(new PktLineReader([big]), { maxPushOptionBytes: 1000 })).rejects.toThrow(/push options too large/);
+  });
 });
 
 describe('report-status', () => {

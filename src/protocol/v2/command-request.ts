@@ -2,6 +2,7 @@
 // lines, flush (gitprotocol-v2 "Command Request").
 import { GitgateError } from '../../errors.js';
 import { DELIM, FLUSH, PktLineReader, pktText, pktToText } from '../pkt-line.js';
+import { Yielder } from '../../event-loop.js';
 
 export interface CommandRequest {
   command: string;
@@ -23,7 +24,9 @@ export async function parseCommandRequest(reader: PktLineReader, limits: { maxAr
   if (!line.startsWith('command=')) throw bad(`expected a command, got "${line.slice(0, 60)}"`);
   const req: CommandRequest = { command: line.slice(8), capabilities: [], args: [] };
   let inArgs = false;
+  const yielder = new Yielder();
   for (;;) {
+    await yielder.tick();
     const pkt = await reader.readRequired('command request');
     if (pkt.type === 'flush') break;
     if (pkt.type === 'delim') {

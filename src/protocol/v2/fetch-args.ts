@@ -62,6 +62,9 @@ export function parseFetchArgs(args: string[]): V2FetchArgs {
     else if (line.startsWith('packfile-uris ')) continue; // we never offer packfile URIs
     else throw bad(line);
   }
+  // repeated lines change nothing but the work done on them
+  out.wants = [...new Set(out.wants)];
+  out.haves = [...new Set(out.haves)];
   return out;
 }
 
