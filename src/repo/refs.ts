@@ -171,12 +171,14 @@ export class RefStore {
     const packed = await this.readPacked();
     const prepared: (Prepared | undefined)[] = [];
     try {
-      for (let i = 0; i < updates.length; i++) {
-        if (results[i]) continue;
+      // refs are independent files: lock, check and write them a few at a time, so a push of
+      // thousands of refs is not one file-system round trip after another
+      await forEachLimited(updates.length, PARALLEL_REF_IO, async (i) => {
+        if (results[i]) return;
         const p = await this.prepare(updates[i]!, packed);
         if ('reason' in p) results[i] = p;
         else prepared[i] = p;
-      }
+      });
       if (atomic && results.some(Boolean)) return failAtomically(results, updates);
 
       // deletions must leave packed-refs before the loose files go, or the packed value would resurface
@@ -194,9 +196,9 @@ export class RefStore {
         }
       }
 
-      for (let i = 0; i < updates.length; i++) {
+      await forEachLimited(updates.length, PARALLEL_REF_IO, async (i) => {
         const p = prepared[i];
-        if (!p) continue;
+        if (!p) return;
         try {
           if (p.newOid !== null) await this.commitLock(p.lock, p.name);
           else if (p.hadLoose) await this.storage.unlink(this.file(p.name));
@@ -204,9 +206,12 @@ export class RefStore {
         } catch (err) {
           results[i] = fail(p.name, 'error', `failed to update ref '${p.name}': ${errorCode(err)}`);
         }
-      }
+      });
     } finally {
-      for (const p of prepared) if (p) await this.release(p.lock);
+      await forEachLimited(prepared.length, PARALLEL_REF_IO, async (i) => {
+        const p = prepared[i];
+        if (p) await this.release(p.lock);
+      });
     }
     return results as RefUpdateResult[];
   }
@@ -262,7 +267,7 @@ export class RefStore {
         return `cannot lock ref '${name}': '${ancestor}' exists; cannot create '${name}'`;
       }
     }
-    const packedChild = [...packed.keys()].find((k) => k.startsWith(`${name}/`));
+    const packedChild = firstWithPrefix(packed, `${name}/`);
     if (packedChild) return `cannot lock ref '${name}': '${packedChild}' exists; cannot create '${name}'`;
     if ((await this.stat(name))?.isDirectory()) {
       const inside = await this.firstFileUnder(name);
@@ -531,6 +536,34 @@ function walkBase(prefix: string): string {
 
 function compareBytes(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** How many refs are locked, written or released at once within one transaction. */
+const PARALLEL_REF_IO = 16;
+
+/** Run `fn(0…n-1)` with at most `limit` calls in flight. */
+async function forEachLimited(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await fn(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+}
+
+const sortedNames = new WeakMap<Map<string, string>, string[]>();
+
+/** The first name in `packed` starting with `prefix`, by binary search over its sorted names. */
+function firstWithPrefix(packed: Map<string, string>, prefix: string): string | undefined {
+  let names = sortedNames.get(packed);
+  if (!names) sortedNames.set(packed, (names = [...packed.keys()].sort()));
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (names[mid]! < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < names.length && names[lo]!.startsWith(prefix) ? names[lo] : undefined;
 }
 
 function isNotAFile(err: unknown): boolean {
