@@ -6,7 +6,7 @@ import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
 import { currentActor } from './actor.js';
 
-export type AuditAction = 'ref.update' | 'token.create' | 'token.revoke';
+export type AuditAction = 'ref.update' | 'token.create' | 'token.revoke' | 'token.rotate';
 
 export interface AuditInput {
   action: AuditAction;

@@ -3,6 +3,7 @@
 import { permissionAtLeast, type Permission } from './permissions.js';
 import type { TokenKind } from './token-format.js';
 import type { TokenRecord } from './token-record.js';
+import { refAttenuationProblem } from './ref-policy.js';
 
 export type Access = 'ok' | 'not_found' | 'forbidden';
 
@@ -28,10 +29,16 @@ export interface ChildTokenSpec {
   permission: Permission;
   repoIds: string[];
   expiresAt: string | null;
+  /** Ref scope ([] or omitted: every ref). */
+  refs?: string[];
+  /** Omitted: true (the rights of a token without ref restrictions). */
+  allowForce?: boolean;
+  allowDelete?: boolean;
 }
 
 /** Why `minter` may not mint `child`, or null when it may. A token mints only tokens no
- *  stronger than itself: permission ≤, repositories ⊆, expiry ≤ (SPEC §2). */
+ *  stronger than itself: permission ≤, repositories ⊆, expiry ≤ (SPEC §2), ref scope within
+ *  its own, no force/delete right it lacks. */
 export function checkAttenuation(minter: TokenRecord, child: ChildTokenSpec): string | null {
   if (minter.revoked_at !== null) return 'the minting token is revoked';
   if (!canMint(minter)) return 'only admin tokens can mint tokens';
@@ -49,7 +56,11 @@ export function checkAttenuation(minter: TokenRecord, child: ChildTokenSpec): st
       return `the new token would expire after the minting token (${minter.expires_at})`;
     }
   }
-  return null;
+  return refAttenuationProblem(minter, {
+    refs: child.refs ?? [],
+    allow_force: child.allowForce ?? true,
+    allow_delete: child.allowDelete ?? true,
+  });
 }
 
 /** Token metadata visibility (GET/list): workspace admins see every token; a repo admin

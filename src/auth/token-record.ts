@@ -8,6 +8,13 @@ export interface TokenRecord {
   permission: Permission;
   name: string;
   repo_ids: string[]; // scope of repo tokens; always [] for workspace tokens
+  /** Ref scope: refspec-glob patterns (refs/heads/agent/*) of the refs it may create, update
+   *  and delete; [] = every ref. Reads are never restricted. */
+  refs: string[];
+  /** May make non-fast-forward updates (and move existing tags). */
+  allow_force: boolean;
+  /** May delete refs. */
+  allow_delete: boolean;
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;

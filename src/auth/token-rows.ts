@@ -16,14 +16,25 @@ interface RawToken {
   last_used_ip: string | null;
   created_by: string | null;
   repo_ids: string; // JSON array, in the order the scope was given
+  refs: string; // JSON array
+  allow_force: number;
+  allow_delete: number;
+}
+
+/** The hashes a presented secret may match: the current one, and the one it replaced while its grace lasts. */
+export interface SecretHashes {
+  current: string;
+  previous: string | null;
+  previousUntil: string | null;
 }
 
 // Scope travels with the row in one statement, so a verify is a single primary-key lookup.
-const SELECT_RECORD = `
-  SELECT t.id, t.kind, t.permission, t.name, t.created_at, t.expires_at, t.revoked_at,
-         t.last_used_at, t.last_used_ip, t.created_by,
-         (SELECT json_group_array(r.repo_id ORDER BY r.rowid) FROM token_repos r WHERE r.token_id = t.id) AS repo_ids
-  FROM tokens t`;
+const RECORD_COLUMNS = `
+  t.id, t.kind, t.permission, t.name, t.created_at, t.expires_at, t.revoked_at,
+  t.last_used_at, t.last_used_ip, t.created_by, t.refs, t.allow_force, t.allow_delete,
+  (SELECT json_group_array(r.repo_id ORDER BY r.rowid) FROM token_repos r WHERE r.token_id = t.id) AS repo_ids`;
+const SELECT_RECORD = `SELECT ${RECORD_COLUMNS} FROM tokens t`;
+const SELECT_WITH_HASHES = `SELECT ${RECORD_COLUMNS}, t.secret_hash, t.prev_secret_hash, t.prev_secret_until FROM tokens t`;
 
 export interface TokenRowsListQuery {
   pageSize: number;
@@ -40,10 +51,16 @@ export class TokenRows {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, revoked_at, last_used_at, last_used_ip, created_by)
-           VALUES (@id, @kind, @permission, @name, @secret_hash, @created_at, @expires_at, NULL, NULL, NULL, @created_by)`,
+          `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, revoked_at, last_used_at, last_used_ip, created_by, refs, allow_force, allow_delete)
+           VALUES (@id, @kind, @permission, @name, @secret_hash, @created_at, @expires_at, NULL, NULL, NULL, @created_by, @refs, @allow_force, @allow_delete)`,
         )
-        .run({ ...record, secret_hash: secretHash });
+        .run({
+          ...record,
+          secret_hash: secretHash,
+          refs: JSON.stringify(record.refs),
+          allow_force: record.allow_force ? 1 : 0,
+          allow_delete: record.allow_delete ? 1 : 0,
+        });
       const scope = this.db.prepare('INSERT INTO token_repos (token_id, repo_id) VALUES (?, ?)');
       for (const repoId of record.repo_ids) scope.run(record.id, repoId);
     })();
@@ -58,9 +75,35 @@ export class TokenRows {
     return this.db.prepare('SELECT 1 FROM tokens WHERE id = ?').get(id) !== undefined;
   }
 
-  secretHash(id: string): string | null {
-    const row = this.db.prepare('SELECT secret_hash FROM tokens WHERE id = ?').get(id) as { secret_hash: string } | undefined;
-    return row?.secret_hash ?? null;
+  secretHashes(id: string): SecretHashes | null {
+    const row = this.db.prepare('SELECT secret_hash, prev_secret_hash, prev_secret_until FROM tokens WHERE id = ?').get(id) as
+      | { secret_hash: string; prev_secret_hash: string | null; prev_secret_until: string | null }
+      | undefined;
+    return row ? { current: row.secret_hash, previous: row.prev_secret_hash, previousUntil: row.prev_secret_until } : null;
+  }
+
+  /** Record plus secret hashes in one read (verification re-checks both on every request). */
+  getWithHashes(id: string): { record: TokenRecord; hashes: SecretHashes } | null {
+    const raw = this.db.prepare(`${SELECT_WITH_HASHES} WHERE t.id = ?`).get(id) as
+      | (RawToken & { secret_hash: string; prev_secret_hash: string | null; prev_secret_until: string | null })
+      | undefined;
+    if (!raw) return null;
+    const { secret_hash, prev_secret_hash, prev_secret_until, ...rest } = raw;
+    return { record: toRecord(rest), hashes: { current: secret_hash, previous: prev_secret_hash, previousUntil: prev_secret_until } };
+  }
+
+  /** New secret hash; the old one stays valid until `previousUntil` (null: not at all).
+   *  False when the token is gone or revoked. */
+  rotate(id: string, newHash: string, previousUntil: string | null, at: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE tokens SET prev_secret_hash = CASE WHEN ? IS NULL THEN NULL ELSE secret_hash END,
+                             prev_secret_until = ?, secret_hash = ?, rotated_at = ?
+           WHERE id = ? AND revoked_at IS NULL`,
+        )
+        .run(previousUntil, previousUntil, newHash, at, id).changes > 0
+    );
   }
 
   /** Repository id for an id or unique name; null when neither exists. */
@@ -133,5 +176,11 @@ export class TokenRows {
 }
 
 function toRecord(raw: RawToken): TokenRecord {
-  return { ...raw, repo_ids: JSON.parse(raw.repo_ids) as string[] };
+  return {
+    ...raw,
+    repo_ids: JSON.parse(raw.repo_ids) as string[],
+    refs: JSON.parse(raw.refs) as string[],
+    allow_force: raw.allow_force === 1,
+    allow_delete: raw.allow_delete === 1,
+  };
 }

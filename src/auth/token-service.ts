@@ -15,10 +15,11 @@ import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
 import { isPermission, type Permission } from './permissions.js';
 import { checkAttenuation } from './policy.js';
+import { normalizeRefPatterns, RefPatternError } from './ref-policy.js';
 import { randomBase62 } from './base62.js';
 import { generateSecret, isTokenId, looksLikeSecret, newTokenId, parseSecret, SECRET_LENGTH, type TokenKind } from './token-format.js';
 import type { TokenRecord } from './token-record.js';
-import { TokenRows } from './token-rows.js';
+import { TokenRows, type SecretHashes } from './token-rows.js';
 import type { AuditLog } from '../audit/audit-log.js';
 
 export type { TokenRecord };
@@ -35,6 +36,17 @@ export interface CreateTokenInput {
   /** Omitted/null: no expiry of its own — but a child never outlives its minter, so it
    *  inherits an expiring minter's expires_at. An explicit ttl past that is refused. */
   ttlSeconds?: number | null;
+  /** Ref scope (refspec globs, e.g. refs/heads/agent/*); [] = every ref. Omitted: the
+   *  minter's ref scope (every ref for operators). */
+  refs?: string[];
+  /** Omitted: false for a token with a ref scope, else the minter's right (true for operators). */
+  allowForce?: boolean;
+  allowDelete?: boolean;
+}
+
+export interface RotateOptions {
+  /** Seconds the replaced secret keeps working (0 or omitted: it stops at once). */
+  graceSeconds?: number;
 }
 
 export interface TokenListQuery {
@@ -57,15 +69,24 @@ const LAST_USED_INTERVAL_MS = 60_000;
 const MAX_CACHE_ENTRIES = 10_000;
 const MAX_NAME_LENGTH = 200;
 const MAX_TTL_SECONDS = 100 * 365 * 24 * 3600;
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 3600;
+
+interface CacheEntry {
+  id: string;
+  until: number;
+  /** The stored hash the secret was checked against: the entry is good only while that hash still is. */
+  hash: string;
+}
 
 export class TokenService {
   private readonly rows: TokenRows;
   private readonly rounds: number;
   private readonly cacheTtlMs: number;
   private readonly now: Clock;
-  /** SHA-256(secret) -> token id and when the entry lapses. */
-  private readonly cache = new Map<string, { id: string; until: number }>();
-  private readonly cacheKeyById = new Map<string, string>();
+  /** SHA-256(secret) -> token id, the hash it matched and when the entry lapses. During a
+   *  rotation's grace period a token has two entries (old and new secret). */
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly cacheKeysById = new Map<string, Set<string>>();
   private readonly inflight = new Map<string, Promise<boolean>>();
   private readonly lastUsedWrite = new Map<string, number>();
   private dummyHash: Promise<string> | null = null;
@@ -91,9 +112,12 @@ export class TokenService {
     const repoIds = this.resolveScope(kind, input.repoIds, minter);
     const nowMs = this.now();
     const expiresAt = this.expiry(input.ttlSeconds, nowMs, minter);
+    const refs = this.refScope(input.refs, minter);
+    const allowForce = this.right('allow_force', input.allowForce, refs, minter);
+    const allowDelete = this.right('allow_delete', input.allowDelete, refs, minter);
 
     if (minter) {
-      const reason = checkAttenuation(minter, { kind, permission, repoIds, expiresAt });
+      const reason = checkAttenuation(minter, { kind, permission, repoIds, expiresAt, refs, allowForce, allowDelete });
       if (reason) throw new GitgateError('ATTENUATION', { reason });
     }
 
@@ -106,6 +130,9 @@ export class TokenService {
       permission,
       name,
       repo_ids: repoIds,
+      refs,
+      allow_force: allowForce,
+      allow_delete: allowDelete,
       created_at: isoAt(nowMs),
       expires_at: expiresAt,
       revoked_at: null,
@@ -119,9 +146,50 @@ export class TokenService {
       actorTokenId: minter?.id ?? null,
       repoIds: repoIds,
       targetTokenId: id,
-      detail: { kind, permission, name, expires_at: expiresAt, via: minter ? 'api' : 'local' },
+      detail: {
+        kind,
+        permission,
+        name,
+        expires_at: expiresAt,
+        ...(refs.length ? { refs } : {}),
+        allow_force: allowForce,
+        allow_delete: allowDelete,
+        via: minter ? 'api' : 'local',
+      },
     });
     return { secret, record };
+  }
+
+  /**
+   * A new secret for the same token (same id, scope and rights). The old secret stops working
+   * at once, or after `graceSeconds`; rotating again ends an earlier grace period. Who may
+   * rotate is the caller's business (policy.canRevokeToken); `actor` is for the audit trail.
+   */
+  async rotate(id: string, opts: RotateOptions = {}, actor: TokenRecord | null = null): Promise<{ secret: string; record: TokenRecord; previous_secret_valid_until: string | null }> {
+    const grace = opts.graceSeconds ?? 0;
+    if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > MAX_ROTATION_GRACE_SECONDS) {
+      throw validation(`grace_seconds must be a number of seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS}`);
+    }
+    const current = this.rows.get(id);
+    if (!current) throw new GitgateError('TOKEN_NOT_FOUND');
+    if (!this.isLive(current, this.now())) throw validation('a revoked or expired token cannot be rotated');
+    const secret = generateSecret(current.kind, id);
+    const secretHash = await bcrypt.hash(secret, this.rounds);
+    const nowMs = this.now();
+    const previousUntil = grace > 0 ? isoAt(nowMs + Math.round(grace * 1000)) : null;
+    if (!this.rows.rotate(id, secretHash, previousUntil, isoAt(nowMs))) throw validation('a revoked token cannot be rotated');
+    // without grace the old secret's cache entry must not answer again (verify also re-checks
+    // the hash on every hit, which covers rotations by another process)
+    if (previousUntil === null) this.dropCache(id);
+    const record = this.rows.get(id)!;
+    this.audit?.record({
+      action: 'token.rotate',
+      actorTokenId: actor ? actor.id : null,
+      repoIds: record.repo_ids,
+      targetTokenId: id,
+      detail: { kind: record.kind, grace_seconds: grace, previous_secret_valid_until: previousUntil, via: actor ? 'api' : 'local' },
+    });
+    return { secret, record, previous_secret_valid_until: previousUntil };
   }
 
   /** The live token a secret belongs to; null for malformed, unknown, expired and revoked
@@ -134,24 +202,38 @@ export class TokenService {
 
     const cached = this.cache.get(key);
     if (cached && cached.until > nowMs) {
-      const record = this.rows.get(cached.id);
-      if (!record || !this.isLive(record, nowMs) || record.kind !== parsed.kind) {
-        this.dropCache(cached.id);
+      const row = this.rows.getWithHashes(cached.id);
+      if (!row || !this.isLive(row.record, nowMs) || row.record.kind !== parsed.kind || !hashValid(row.hashes, cached.hash, nowMs)) {
+        // revoked, expired, or the secret was rotated away (possibly by another process)
+        this.dropKey(key);
         return null;
       }
-      return this.noteUse(record, nowMs, clientIp);
+      return this.noteUse(row.record, nowMs, clientIp);
     }
-    if (cached) this.dropCache(cached.id);
+    if (cached) this.dropKey(key);
 
-    const hash = this.rows.secretHash(parsed.id);
-    // Compare even when the id is unknown, so timing tells nothing about which ids exist.
-    const matches = await this.compareOnce(key, secret, hash ?? (await this.dummy()));
-    if (!matches || hash === null) return null;
-    const record = this.rows.get(parsed.id); // re-read: it may have been revoked during bcrypt
+    const hashes = this.rows.secretHashes(parsed.id);
+    const matched = await this.match(key, secret, hashes, nowMs);
+    if (matched === null) return null;
     const afterMs = this.now();
-    if (!record || !this.isLive(record, afterMs) || record.kind !== parsed.kind) return null;
-    this.remember(key, record.id, afterMs);
-    return this.noteUse(record, afterMs, clientIp);
+    const row = this.rows.getWithHashes(parsed.id); // re-read: it may have been revoked or rotated during bcrypt
+    if (!row || !this.isLive(row.record, afterMs) || row.record.kind !== parsed.kind || !hashValid(row.hashes, matched, afterMs)) return null;
+    this.remember(key, row.record.id, matched, afterMs);
+    return this.noteUse(row.record, afterMs, clientIp);
+  }
+
+  /** The stored hash `secret` matches (current, or the replaced one within its grace), or null. */
+  private async match(key: string, secret: string, hashes: SecretHashes | null, nowMs: number): Promise<string | null> {
+    // Compare even when the id is unknown, so timing tells nothing about which ids exist.
+    if (hashes === null) {
+      await this.compareOnce(key, secret, await this.dummy());
+      return null;
+    }
+    if (await this.compareOnce(key, secret, hashes.current)) return hashes.current;
+    if (hashes.previous !== null && hashValid(hashes, hashes.previous, nowMs) && (await this.compareOnce(key, secret, hashes.previous))) {
+      return hashes.previous;
+    }
+    return null;
   }
 
   /** Any token by id, live or not (metadata). */
@@ -244,12 +326,13 @@ export class TokenService {
     return isoAt(nowMs + Math.round(ttlSeconds * 1000));
   }
 
-  /** One bcrypt run per distinct secret at a time: parallel first requests share it. */
+  /** One bcrypt run per distinct (secret, hash) at a time: parallel first requests share it. */
   private compareOnce(key: string, secret: string, hash: string): Promise<boolean> {
-    let pending = this.inflight.get(key);
+    const k = `${key}:${hash}`;
+    let pending = this.inflight.get(k);
     if (!pending) {
-      pending = bcrypt.compare(secret, hash).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, pending);
+      pending = bcrypt.compare(secret, hash).finally(() => this.inflight.delete(k));
+      this.inflight.set(k, pending);
     }
     return pending;
   }
@@ -260,20 +343,51 @@ export class TokenService {
     return this.dummyHash;
   }
 
-  private remember(key: string, id: string, nowMs: number): void {
+  private remember(key: string, id: string, hash: string, nowMs: number): void {
+    this.dropKey(key);
     if (this.cache.size >= MAX_CACHE_ENTRIES) {
-      const oldest = this.cache.entries().next().value;
-      if (oldest) this.dropCache(oldest[1].id);
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.dropKey(oldest);
     }
-    this.dropCache(id);
-    this.cache.set(key, { id, until: nowMs + this.cacheTtlMs });
-    this.cacheKeyById.set(id, key);
+    this.cache.set(key, { id, until: nowMs + this.cacheTtlMs, hash });
+    let keys = this.cacheKeysById.get(id);
+    if (!keys) this.cacheKeysById.set(id, (keys = new Set()));
+    keys.add(key);
   }
 
+  /** Forget every cached secret of a token. */
   private dropCache(id: string): void {
-    const key = this.cacheKeyById.get(id);
-    if (key !== undefined) this.cache.delete(key);
-    this.cacheKeyById.delete(id);
+    for (const key of this.cacheKeysById.get(id) ?? []) this.cache.delete(key);
+    this.cacheKeysById.delete(id);
+  }
+
+  private dropKey(key: string): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    this.cache.delete(key);
+    const keys = this.cacheKeysById.get(entry.id);
+    keys?.delete(key);
+    if (keys && keys.size === 0) this.cacheKeysById.delete(entry.id);
+  }
+
+  private refScope(requested: string[] | undefined, minter: TokenRecord | null): string[] {
+    if (requested === undefined) return minter ? [...minter.refs] : [];
+    if (!Array.isArray(requested)) throw validation('refs must be a list of ref patterns');
+    try {
+      return normalizeRefPatterns(requested);
+    } catch (err) {
+      if (err instanceof RefPatternError) throw validation(err.message);
+      throw err;
+    }
+  }
+
+  private right(field: 'allow_force' | 'allow_delete', requested: boolean | undefined, refs: string[], minter: TokenRecord | null): boolean {
+    if (requested !== undefined) {
+      if (typeof requested !== 'boolean') throw validation(`${field} must be a boolean`);
+      return requested;
+    }
+    if (refs.length > 0) return false;
+    return minter ? minter[field] : true;
   }
 
   /** last_used_at/ip written at most once a minute per token by this process. */
@@ -291,6 +405,12 @@ export class TokenService {
     }
     return { ...record, last_used_at: at, last_used_ip: ip };
   }
+}
+
+/** Is `hash` (one a secret matched) still accepted: the current hash, or the replaced one before its grace ends? */
+function hashValid(h: SecretHashes, hash: string, nowMs: number): boolean {
+  if (hash === h.current) return true;
+  return hash === h.previous && h.previousUntil !== null && Date.parse(h.previousUntil) > nowMs;
 }
 
 function validation(detail: string): GitgateError {

@@ -23,12 +23,12 @@ export function describeEvent(e: AuditEvent): string {
 
 /** Adds `audit list` to the program (via .command, so it inherits exitOverride and output settings). */
 export function auditCommand(program: Command, dataOption: () => Option, withContext: WithContext, out: (line: string) => void): Command {
-  const audit = program.command('audit').description('read the audit trail (ref updates, token creation and revocation)');
+  const audit = program.command('audit').description('read the audit trail (ref updates, token creation, rotation and revocation)');
   audit
     .command('list')
     .description('list audit events, newest first')
     .option('--repo <id>', 'only events of this repository (id or name)')
-    .addOption(new Option('--action <action>', 'only this kind of event').choices(['ref.update', 'token.create', 'token.revoke']))
+    .addOption(new Option('--action <action>', 'only this kind of event').choices(['ref.update', 'token.create', 'token.revoke', 'token.rotate']))
     .option('--limit <n>', 'at most this many events (default 100, max 1000)')
     .option('--json', 'print JSON')
     .addOption(dataOption())

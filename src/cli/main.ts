@@ -1,15 +1,19 @@
-// The gitgate command line: serve, token create|list|revoke, repo create|list|delete.
+// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected.
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type ConfigFlags } from '../config.js';
 import { GitgateError } from '../errors.js';
 import { startServer } from '../http/server.js';
 import { installSignalHandlers } from '../http/shutdown.js';
 import { auditCommand } from './audit.js';
+import { credentialCommand } from './credential.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
 import { createContext, createLogger, type Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import type { Permission } from '../auth/permissions.js';
+import { normalizeRefPatterns, RefPatternError } from '../auth/ref-policy.js';
+import type { TokenRecord } from '../auth/token-record.js';
+import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
 
 class UsageError extends Error {}
 
@@ -30,6 +34,39 @@ async function withContext<T>(flags: ConfigFlags, fn: (ctx: Context) => Promise<
   } finally {
     await ctx.close();
   }
+}
+
+interface TokenCreateFlags {
+  workspace?: boolean;
+  repo?: string[];
+  permission?: Permission;
+  ttl?: string;
+  name?: string;
+  ref?: string[];
+  /** undefined unless --allow-force / --no-allow-force was given */
+  allowForce?: boolean;
+  allowDelete?: boolean;
+  json?: boolean;
+  data?: string;
+}
+
+function parseGrace(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_ROTATION_GRACE_SECONDS) {
+    throw new UsageError(`--grace must be a number of seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+/** One line of `token list`: id, permission, repositories, name, state, ref scope, rights, last use. */
+function describeToken(t: TokenRecord): string {
+  const scope = t.kind === 'workspace' ? 'workspace' : t.repo_ids.join(',');
+  const state = t.revoked_at ? 'revoked' : t.expires_at ? `expires ${t.expires_at}` : 'no expiry';
+  const refs = `refs=${t.refs.length ? t.refs.join(',') : 'all'}`;
+  const rights = `force=${t.allow_force ? 'yes' : 'no'} delete=${t.allow_delete ? 'yes' : 'no'}`;
+  const used = t.last_used_at ? `last used ${t.last_used_at}${t.last_used_ip ? ` from ${t.last_used_ip}` : ''}` : 'never used';
+  return `${t.id}\t${t.permission}\t${scope}\t${t.name}\t${state}\t${refs}\t${rights}\t${used}`;
 }
 
 function parseTtl(raw: string | undefined): number | null {
@@ -92,14 +129,29 @@ function buildProgram(): Command {
     .addOption(new Option('--permission <p>', 'read, write or admin').choices(['read', 'write', 'admin']))
     .option('--ttl <seconds>', 'expire after this many seconds')
     .option('--name <name>', 'a label for the token')
+    .option('--ref <pattern>', 'ref scope: may create/update/delete only refs matching this pattern, e.g. refs/heads/agent/* (repeatable; default every ref)', collect)
+    .option('--allow-force', 'may force-push (non-fast-forward updates; default: yes without --ref, no with it)')
+    .option('--no-allow-force', 'may not force-push')
+    .option('--allow-delete', 'may delete refs (default: yes without --ref, no with it)')
+    .option('--no-allow-delete', 'may not delete refs')
     .option('--json', 'print the whole record as JSON')
     .addOption(dataOption())
-    .action(async (opts: { workspace?: boolean; repo?: string[]; permission?: Permission; ttl?: string; name?: string; json?: boolean; data?: string }) => {
+    .action(async (opts: TokenCreateFlags) => {
       if (!!opts.workspace === !!opts.repo?.length) throw new UsageError('give exactly one of --workspace or --repo ID');
       const ttlSeconds = parseTtl(opts.ttl);
+      const refs = opts.ref ? refPatterns(opts.ref, '--ref') : undefined;
       await withContext(opts, async (ctx) => {
         const { secret, record } = await ctx.tokens.create(
-          { kind: opts.workspace ? 'workspace' : 'repo', permission: opts.permission, name: opts.name, repoIds: opts.repo, ttlSeconds },
+          {
+            kind: opts.workspace ? 'workspace' : 'repo',
+            permission: opts.permission,
+            name: opts.name,
+            repoIds: opts.repo,
+            ttlSeconds,
+            refs,
+            allowForce: opts.allowForce,
+            allowDelete: opts.allowDelete,
+          },
           null,
         );
         out(opts.json ? JSON.stringify({ token: secret, ...record }) : secret);
@@ -116,11 +168,27 @@ function buildProgram(): Command {
       await withContext(opts, async (ctx) => {
         const page = ctx.tokens.list({ repo_id: opts.repo, include_revoked: !!opts.all, page_size: 1000 });
         if (opts.json) return out(JSON.stringify(page.items));
-        for (const t of page.items) {
-          const scope = t.kind === 'workspace' ? 'workspace' : t.repo_ids.join(',');
-          const state = t.revoked_at ? 'revoked' : t.expires_at ? `expires ${t.expires_at}` : 'no expiry';
-          out(`${t.id}\t${t.permission}\t${scope}\t${t.name}\t${state}`);
-        }
+        for (const t of page.items) out(describeToken(t));
+      });
+    });
+  token
+    .command('rotate')
+    .description('issue a new secret for a token (same id, scope and rights) and print it (only the secret, unless --json)')
+    .argument('<id>', 'token id or secret')
+    .option('--grace <seconds>', 'keep the old secret working this many seconds (default 0: it stops at once; at most 7 days)')
+    .option('--json', 'print the whole record as JSON')
+    .addOption(dataOption())
+    .action(async (ref: string, opts: { grace?: string; json?: boolean; data?: string }) => {
+      const graceSeconds = parseGrace(opts.grace);
+      await withContext(opts, async (ctx) => {
+        const record = ctx.tokens.resolve(ref);
+        if (!record) throw new GitgateError('TOKEN_NOT_FOUND');
+        const rotated = await ctx.tokens.rotate(record.id, { graceSeconds });
+        out(
+          opts.json
+            ? JSON.stringify({ token: rotated.secret, ...rotated.record, previous_secret_valid_until: rotated.previous_secret_valid_until })
+            : rotated.secret,
+        );
       });
     });
   token
@@ -138,6 +206,7 @@ function buildProgram(): Command {
     });
 
   auditCommand(program, dataOption, withContext, out);
+  credentialCommand(program);
 
   const repo = program.command('repo').description('manage repositories');
   repo
@@ -179,7 +248,63 @@ function buildProgram(): Command {
         out(`deleted ${row.id}`);
       });
     });
+  repo
+    .command('protect')
+    .description('protect refs: only admin tokens may create, update or delete refs matching the patterns')
+    .argument('<id>', 'repository id or name')
+    .argument('<pattern...>', 'ref patterns, e.g. refs/heads/main refs/tags/*')
+    .addOption(dataOption())
+    .action(async (ref: string, patterns: string[], opts: { data?: string }) => {
+      const add = refPatterns(patterns, 'pattern');
+      await withContext(opts, async (ctx) => {
+        const row = ctx.repos.get(ref);
+        if (!row) throw new GitgateError('REPO_NOT_FOUND');
+        const now = ctx.repos.setProtectedRefs(row.id, refPatterns([...ctx.repos.protectedRefs(row.id), ...add], 'pattern'));
+        for (const p of now) out(p);
+      });
+    });
+  repo
+    .command('unprotect')
+    .description('remove ref patterns from the protected list')
+    .argument('<id>', 'repository id or name')
+    .argument('<pattern...>', 'patterns to remove, exactly as listed by `gitgate repo protected`')
+    .addOption(dataOption())
+    .action(async (ref: string, patterns: string[], opts: { data?: string }) => {
+      await withContext(opts, async (ctx) => {
+        const row = ctx.repos.get(ref);
+        if (!row) throw new GitgateError('REPO_NOT_FOUND');
+        const current = ctx.repos.protectedRefs(row.id);
+        const missing = patterns.filter((p) => !current.includes(p));
+        if (missing.length) throw new UsageError(`not protected: ${missing.join(', ')}`);
+        const now = ctx.repos.setProtectedRefs(row.id, current.filter((p) => !patterns.includes(p)));
+        for (const p of now) out(p);
+      });
+    });
+  repo
+    .command('protected')
+    .description("list a repository's protected ref patterns, one a line")
+    .argument('<id>', 'repository id or name')
+    .option('--json', 'print JSON {"patterns": [...]}')
+    .addOption(dataOption())
+    .action(async (ref: string, opts: { json?: boolean; data?: string }) => {
+      await withContext(opts, async (ctx) => {
+        const row = ctx.repos.get(ref);
+        if (!row) throw new GitgateError('REPO_NOT_FOUND');
+        const patterns = ctx.repos.protectedRefs(row.id);
+        if (opts.json) return out(JSON.stringify({ patterns }));
+        for (const p of patterns) out(p);
+      });
+    });
   return program;
+}
+
+function refPatterns(patterns: string[], what: string): string[] {
+  try {
+    return normalizeRefPatterns(patterns, what);
+  } catch (err) {
+    if (err instanceof RefPatternError) throw new UsageError(err.message);
+    throw err;
+  }
 }
 
 function splitPair(pair: string): [string, string] {

@@ -75,6 +75,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_events_at ON audit_events (at);
     `,
   },
+  {
+    version: 3,
+    name: 'ref scopes, force/delete rights, secret rotation, protected refs',
+    sql: `
+      -- ref scope of a token: JSON array of refspec-glob patterns, [] = every ref
+      ALTER TABLE tokens ADD COLUMN refs TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(refs));
+      -- existing tokens keep what they could do: force-push and delete
+      ALTER TABLE tokens ADD COLUMN allow_force INTEGER NOT NULL DEFAULT 1 CHECK (allow_force IN (0, 1));
+      ALTER TABLE tokens ADD COLUMN allow_delete INTEGER NOT NULL DEFAULT 1 CHECK (allow_delete IN (0, 1));
+      -- rotation: the replaced secret's hash stays valid until prev_secret_until (grace period)
+      ALTER TABLE tokens ADD COLUMN prev_secret_hash TEXT;
+      ALTER TABLE tokens ADD COLUMN prev_secret_until TEXT;
+      ALTER TABLE tokens ADD COLUMN rotated_at TEXT;
+
+      -- refs only admin tokens may create, update or delete
+      CREATE TABLE protected_refs (
+        repo_id TEXT NOT NULL REFERENCES repos (id) ON DELETE CASCADE,
+        pattern TEXT NOT NULL,
+        PRIMARY KEY (repo_id, pattern)
+      );
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -160,8 +160,24 @@ export class ReposTable {
     return this.db.transaction(() => {
       // explicit, not only ON DELETE CASCADE, so it holds even with foreign_keys off
       this.db.prepare('DELETE FROM token_repos WHERE repo_id = ?').run(id);
+      this.db.prepare('DELETE FROM protected_refs WHERE repo_id = ?').run(id);
       return this.db.prepare('DELETE FROM repos WHERE id = ?').run(id).changes > 0;
     })();
+  }
+
+  /** The repository's protected ref patterns (only admin tokens move matching refs), in insertion order. */
+  protectedRefs(id: string): string[] {
+    return (this.db.prepare('SELECT pattern FROM protected_refs WHERE repo_id = ? ORDER BY rowid').all(id) as { pattern: string }[]).map((r) => r.pattern);
+  }
+
+  /** Replace the protected ref patterns (validated by the caller). */
+  setProtectedRefs(id: string, patterns: readonly string[]): string[] {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM protected_refs WHERE repo_id = ?').run(id);
+      const insert = this.db.prepare('INSERT OR IGNORE INTO protected_refs (repo_id, pattern) VALUES (?, ?)');
+      for (const p of patterns) insert.run(id, p);
+    }).immediate();
+    return this.protectedRefs(id);
   }
 
   private byId(id: string): RawRepo | undefined {

@@ -9,7 +9,7 @@ import { parseWith, queryInt } from './validate.js';
 
 const listSchema = z.object({
   repo_id: z.string().min(1).max(200).optional(),
-  action: z.enum(['ref.update', 'token.create', 'token.revoke']).optional(),
+  action: z.enum(['ref.update', 'token.create', 'token.revoke', 'token.rotate']).optional(),
   page_size: queryInt.optional(),
   page_start: queryInt.optional(),
 });

@@ -33,7 +33,8 @@ export function authenticate(ctx: Context): RequestHandler {
       throttleCheck(ctx, ip, req, res); // 429 for a blocked address, before any bcrypt work
       const secret = extractToken(req.headers.authorization);
       if (!secret) throw new GitgateError('UNAUTHENTICATED');
-      const record = await ctx.tokens.verify(secret, req.ip);
+      // the client address goes with the (coalesced) last-use write: last_used_ip
+      const record = await ctx.tokens.verify(secret, ip === 'unknown' ? undefined : ip);
       if (!record) {
         ctx.metrics.authFailures.inc();
         const blocked = ctx.throttle.fail(ip);

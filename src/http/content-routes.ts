@@ -14,6 +14,7 @@ import { cloneFiles, readFileAt } from '../service/content/read.js';
 import { retrieve } from '../service/content/search.js';
 import { applyContentChange, currentHead, updateMetadata, type UpdateResult } from '../service/content/update.js';
 import { authenticate, resolveRepo, token } from './auth.js';
+import { assertRestBranchWrite } from './ref-checks.js';
 import { sendError, toGitgateError } from './errors.js';
 import { metadataSchema, parseWith } from './validate.js';
 
@@ -74,11 +75,17 @@ export function contentRoutes(ctx: Context): Router {
     next();
   };
   const repo = (res: Response): RepoRow => res.locals.repo!;
+  /** The branch the write would move must be within the token's ref scope and not protected from it. */
+  const branchWrite = async (_req: Request, res: Response, next: NextFunction) => {
+    await assertRestBranchWrite(ctx, token(res), repo(res));
+    next();
+  };
 
   router.post('/v1/repo/:id/update', auth, repoWith('write', 'updating a repository'), json, async (req, res) => {
     const body = parseWith(updateSchema, jsonBodyOf(req));
     const row = repo(res);
     const source = body.source ?? null;
+    if (source) await assertRestBranchWrite(ctx, token(res), row); // metadata alone moves no ref
     let result: UpdateResult;
     if (!source) {
       result = { repo_id: row.id, repo_head: await currentHead(ctx.manager.get(row.id), row), changed_files: [] };
@@ -113,13 +120,13 @@ export function contentRoutes(ctx: Context): Router {
     res.status(200).end(content);
   });
 
-  router.put(FILE_ROUTE, auth, repoWith('write', 'writing files'), raw, async (req, res) => {
+  router.put(FILE_ROUTE, auth, repoWith('write', 'writing files'), branchWrite, raw, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const content = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     res.json(await applyContentChange(ctx, repo(res), { kind: 'write', path, content }));
   });
 
-  router.delete(FILE_ROUTE, auth, repoWith('write', 'deleting files'), async (req, res) => {
+  router.delete(FILE_ROUTE, auth, repoWith('write', 'deleting files'), branchWrite, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     res.json(await applyContentChange(ctx, repo(res), { kind: 'delete', path }));
   });

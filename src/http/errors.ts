@@ -41,7 +41,8 @@ function clientHungUp(err: unknown, res: Response): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && HANG_UP_CODES.has(code)) return true;
   if ((err as { message?: unknown } | null)?.message === 'aborted') return true; // node's IncomingMessage
-  return res.req.destroyed || res.destroyed;
+  // req.destroyed is also true once a body has been read in full: ask the socket instead
+  return res.req.socket.destroyed;
 }
 
 export const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {

@@ -13,6 +13,7 @@ import { authenticate, resolveRepo, token } from './auth.js';
 import { streamResponse } from './stream.js';
 import { capBody, tracked } from './limits.js';
 import { recordPush } from '../audit/record.js';
+import { pushRefCheck } from './ref-checks.js';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 
@@ -68,6 +69,7 @@ export function gitRoutes(ctx: Context): Router {
             maxPackBytes: ctx.config.maxPushBytes,
             maxObjects: ctx.config.maxPushObjects,
             maxRefUpdates: ctx.config.maxPushRefs,
+            checkCommand: pushRefCheck(ctx, token(res), row.id),
             onUpdated: (moved) => {
               ctx.repos.touch(row.id);
               recordPush(ctx, row.id, moved, res.locals.actor ?? null);

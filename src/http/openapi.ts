@@ -23,7 +23,7 @@ const errorResponse = (description: string) => ({ description, content: { 'appli
 const ERR = {
   400: errorResponse('Invalid request (see error.code)'),
   401: errorResponse('Missing, unknown, expired or revoked token'),
-  403: errorResponse('The token has too little permission'),
+  403: errorResponse('The token has too little permission, or the ref a write would move is outside its ref scope or protected'),
   404: errorResponse('Not found (also for repositories outside the token scope)'),
   409: errorResponse('Conflict'),
   413: errorResponse('Body too large'),
@@ -43,13 +43,27 @@ const filePath = {
 };
 const commitParam = { name: 'commit', in: 'query', required: false, description: 'Full 40-character commit id (default: HEAD)', schema: str(undefined, { pattern: '^[0-9a-fA-F]{40}$' }) };
 const tokenRef = { name: 'ref', in: 'path', required: true, description: 'The token id, or its secret', schema: str() };
+const refPatterns = {
+  type: 'array',
+  items: str('A full ref name under refs/, or a refspec glob with one * matching any characters, / included (refs/heads/agent/*, refs/tags/v*)'),
+  maxItems: 100,
+};
+const tokenRights = {
+  refs: {
+    ...refPatterns,
+    description:
+      "Ref scope: the token may create, update and delete only matching refs (reads are unrestricted). [] = every ref. Omitted: the minting token's scope. Must lie within the minting token's scope (403 ATTENUATION).",
+  },
+  allow_force: { type: 'boolean', description: 'May make non-fast-forward updates and move existing tags. Default: false with a ref scope, else the minting token\'s right. Never more than the minter\'s.' },
+  allow_delete: { type: 'boolean', description: 'May delete refs. Default: false with a ref scope, else the minting token\'s right. Never more than the minter\'s.' },
+};
 
 const schemas: Record<string, Schema> = {
   AuditEvent: obj(
     {
       id: { type: 'integer' },
       at: str(undefined, { format: 'date-time' }),
-      action: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke'] }),
+      action: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke', 'token.rotate'] }),
       actor_token_id: nullable(str('Id of the token that acted (null: local CLI)')),
       client_ip: nullable(str()),
       repo_id: nullable(str()),
@@ -155,14 +169,17 @@ const schemas: Record<string, Schema> = {
       permission: ref('Permission'),
       name: nullable(str()),
       repo_ids: { type: 'array', items: str() },
+      refs: { ...refPatterns, description: 'Ref scope ([] = every ref)' },
+      allow_force: { type: 'boolean' },
+      allow_delete: { type: 'boolean' },
       created_at: str(),
       expires_at: nullable(str()),
       revoked_at: nullable(str()),
-      last_used_at: nullable(str()),
-      last_used_ip: nullable(str()),
+      last_used_at: nullable(str('When the token last authenticated a request (recorded at most once a minute)')),
+      last_used_ip: nullable(str('Client address of that request')),
       created_by: nullable(str()),
     },
-    ['id', 'kind', 'permission', 'repo_ids'],
+    ['id', 'kind', 'permission', 'repo_ids', 'refs', 'allow_force', 'allow_delete'],
   ),
   TokenCreated: obj(
     {
@@ -172,11 +189,21 @@ const schemas: Record<string, Schema> = {
       name: nullable(str()),
       repo_ids: { type: 'array', items: str() },
       permission: ref('Permission'),
+      refs: { ...refPatterns, description: 'Ref scope ([] = every ref)' },
+      allow_force: { type: 'boolean' },
+      allow_delete: { type: 'boolean' },
       expires_at: nullable(str()),
       created_at: str(),
     },
-    ['token', 'id', 'name', 'repo_ids', 'permission', 'expires_at'],
+    ['token', 'id', 'name', 'repo_ids', 'permission', 'refs', 'allow_force', 'allow_delete', 'expires_at'],
   ),
+  TokenRotated: {
+    allOf: [
+      ref('TokenCreated'),
+      obj({ previous_secret_valid_until: nullable(str('When the replaced secret stops working (null: it already has)', { format: 'date-time' })) }, ['previous_secret_valid_until']),
+    ],
+  },
+  ProtectedRefs: obj({ patterns: { ...refPatterns, description: 'Refs only admin tokens may create, update or delete' } }, ['patterns']),
   TokenList: obj({ items: { type: 'array', items: ref('TokenRecord') }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
 };
 
@@ -227,7 +254,7 @@ const paths: Record<string, Record<string, unknown>> = {
         'Push ref updates, ref moves by the REST API, token creation and revocation (cascades included). Workspace admins see every event; repository admins the events whose repositories all lie in their scope.',
       parameters: [
         { name: 'repo_id', in: 'query', schema: str('Only events of this repository (id or name)') },
-        { name: 'action', in: 'query', schema: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke'] }) },
+        { name: 'action', in: 'query', schema: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke', 'token.rotate'] }) },
         { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
         { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
       ],
@@ -267,6 +294,23 @@ const paths: Record<string, Record<string, unknown>> = {
       summary: 'Delete a repository, its data and its token scopes (admin)',
       parameters: [repoId],
       responses: { 204: { description: 'Deleted' }, ...errs(401, 403, 404) },
+    },
+  },
+  '/v1/repo/{id}/protected_refs': {
+    get: {
+      tags: ['repos'],
+      summary: "The repository's protected ref patterns (read)",
+      parameters: [repoId],
+      responses: { 200: jsonResponse('Patterns', ref('ProtectedRefs')), ...errs(401, 404) },
+    },
+    put: {
+      tags: ['repos'],
+      summary: 'Replace the protected ref patterns (admin)',
+      description:
+        'Only admin tokens may create, update, force-push or delete a protected ref: pushes by others get "ng <ref> protected ref: …", REST writes to a protected branch 403 FORBIDDEN.',
+      parameters: [repoId],
+      requestBody: jsonBody(ref('ProtectedRefs')),
+      responses: { 200: jsonResponse('The new list', ref('ProtectedRefs')), ...errs(400, 401, 403, 404) },
     },
   },
   '/v1/repo/{id}/update': {
@@ -342,7 +386,10 @@ const paths: Record<string, Record<string, unknown>> = {
       tags: ['tokens'],
       summary: 'Mint a repository token (admin; no stronger than the caller)',
       requestBody: jsonBody(
-        obj({ name: str(), repo_ids: { type: 'array', items: str(), minItems: 1 }, ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission') }, ['repo_ids']),
+        obj(
+          { name: str(), repo_ids: { type: 'array', items: str(), minItems: 1 }, ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission'), ...tokenRights },
+          ['repo_ids'],
+        ),
       ),
       responses: { 201: jsonResponse('Minted', ref('TokenCreated')), ...errs(400, 401, 403, 404) },
     },
@@ -367,11 +414,22 @@ const paths: Record<string, Record<string, unknown>> = {
       responses: { 204: { description: 'Revoked' }, ...errs(401, 404) },
     },
   },
+  '/v1/repo_token/{ref}/rotate': {
+    post: {
+      tags: ['tokens'],
+      summary: 'Issue a new secret for the same token (same id, scope and rights)',
+      description:
+        'Allowed to whoever may revoke the token, and to the token itself. The old secret stops working at once, or after grace_seconds (at most 7 days); rotating again ends an earlier grace period. Recorded in the audit trail as token.rotate.',
+      parameters: [tokenRef],
+      requestBody: jsonBody(obj({ grace_seconds: { type: 'number', minimum: 0, maximum: 604800, default: 0 } }), false),
+      responses: { 200: jsonResponse('Rotated: the new secret, shown only here', ref('TokenRotated')), ...errs(400, 401, 404) },
+    },
+  },
   '/v1/workspace_token': {
     post: {
       tags: ['tokens'],
       summary: 'Mint a workspace token (workspace admin)',
-      requestBody: jsonBody(obj({ name: str(), ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission') })),
+      requestBody: jsonBody(obj({ name: str(), ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission'), ...tokenRights })),
       responses: { 201: jsonResponse('Minted', ref('TokenCreated')), ...errs(400, 401, 403) },
     },
   },

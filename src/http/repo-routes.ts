@@ -5,6 +5,7 @@ import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
+import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError, refUpdateRefusal } from '../auth/ref-policy.js';
 import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
 
 const fileSchema = z.object({ filename: z.string(), content: z.string() });
@@ -46,6 +47,8 @@ const listSchema = z.object({
     }),
 });
 
+const protectedRefsSchema = z.object({ patterns: z.array(z.string()).max(MAX_REF_PATTERNS) });
+
 export function repoRoutes(ctx: Context): Router {
   const router = Router();
   router.use('/v1/repo', authenticate(ctx));
@@ -58,6 +61,11 @@ export function repoRoutes(ctx: Context): Router {
     const source = body.source ?? null;
     if (source && source.type === 'relace') {
       throw new GitgateError('VALIDATION', { detail: `source type ${source.type} is not supported yet` });
+    }
+    if (source) {
+      // content creates the default branch: a ref-scoped token must be allowed to create it
+      const reason = refUpdateRefusal(tok, [], { ref: `refs/heads/${ctx.config.defaultBranch}`, change: 'create', forced: false });
+      if (reason) throw new GitgateError('FORBIDDEN', { reason });
     }
     const info = await createRepo(ctx, {
       name: body.name ?? null,
@@ -84,6 +92,25 @@ export function repoRoutes(ctx: Context): Router {
     const row = resolveRepo(ctx, token(res), String(req.params.id), 'admin', 'deleting a repository');
     await deleteRepo(ctx, row.id);
     res.status(204).end();
+  });
+
+  // Protected refs: patterns only admin tokens may create, update or delete (push and REST).
+  router.get('/v1/repo/:id/protected_refs', (req, res) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading protected refs');
+    res.json({ patterns: ctx.repos.protectedRefs(row.id) });
+  });
+
+  router.put('/v1/repo/:id/protected_refs', (req, res) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), 'admin', 'protecting refs');
+    const body = parseWith(protectedRefsSchema, req.body ?? {});
+    let patterns: string[];
+    try {
+      patterns = normalizeRefPatterns(body.patterns, 'patterns');
+    } catch (err) {
+      if (err instanceof RefPatternError) throw new GitgateError('VALIDATION', { detail: err.message });
+      throw err;
+    }
+    res.json({ patterns: ctx.repos.setProtectedRefs(row.id, patterns) });
   });
 
   return router;

@@ -3,6 +3,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { canRevokeToken, canSeeToken } from '../auth/policy.js';
+import { MAX_REF_PATTERNS } from '../auth/ref-policy.js';
+import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
 import type { TokenRecord } from '../auth/token-record.js';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
@@ -12,17 +14,30 @@ import { parseWith, queryBool, queryInt } from './validate.js';
 const permission = z.enum(['read', 'write', 'admin']);
 const ttl = z.number().int().positive().max(100 * 365 * 24 * 3600).nullable().optional();
 
+// ref scope and rights; patterns are validated by TokenService (400 VALIDATION)
+const refRights = {
+  refs: z.array(z.string()).max(MAX_REF_PATTERNS).optional(),
+  allow_force: z.boolean().optional(),
+  allow_delete: z.boolean().optional(),
+};
+
 const repoTokenSchema = z.object({
   name: z.string().max(200).optional(),
   repo_ids: z.array(z.string()).min(1).max(1000),
   ttl_seconds: ttl,
   permission: permission.optional(),
+  ...refRights,
 });
 
 const workspaceTokenSchema = z.object({
   name: z.string().max(200).optional(),
   ttl_seconds: ttl,
   permission: permission.optional(),
+  ...refRights,
+});
+
+const rotateSchema = z.object({
+  grace_seconds: z.number().min(0).max(MAX_ROTATION_GRACE_SECONDS).optional(),
 });
 
 const listSchema = z.object({
@@ -38,7 +53,19 @@ const apikeySchema = z.object({
 });
 
 function created(secret: string, r: TokenRecord) {
-  return { token: secret, id: r.id, kind: r.kind, name: r.name, repo_ids: r.repo_ids, permission: r.permission, expires_at: r.expires_at, created_at: r.created_at };
+  return {
+    token: secret,
+    id: r.id,
+    kind: r.kind,
+    name: r.name,
+    repo_ids: r.repo_ids,
+    permission: r.permission,
+    refs: r.refs,
+    allow_force: r.allow_force,
+    allow_delete: r.allow_delete,
+    expires_at: r.expires_at,
+    created_at: r.created_at,
+  };
 }
 
 export function tokenRoutes(ctx: Context): Router {
@@ -58,7 +85,16 @@ export function tokenRoutes(ctx: Context): Router {
     // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
     const repoIds = body.repo_ids.map((ref) => resolveRepo(ctx, tok, ref, 'read', 'minting tokens').id);
     const { secret, record } = await ctx.tokens.create(
-      { kind: 'repo', name: body.name, repoIds, permission: body.permission, ttlSeconds: body.ttl_seconds ?? null },
+      {
+        kind: 'repo',
+        name: body.name,
+        repoIds,
+        permission: body.permission,
+        ttlSeconds: body.ttl_seconds ?? null,
+        refs: body.refs,
+        allowForce: body.allow_force,
+        allowDelete: body.allow_delete,
+      },
       tok,
     );
     res.status(201).json(created(secret, record));
@@ -67,7 +103,15 @@ export function tokenRoutes(ctx: Context): Router {
   router.post('/v1/workspace_token', auth, async (req, res) => {
     const body = parseWith(workspaceTokenSchema, req.body ?? {});
     const { secret, record } = await ctx.tokens.create(
-      { kind: 'workspace', name: body.name, permission: body.permission, ttlSeconds: body.ttl_seconds ?? null },
+      {
+        kind: 'workspace',
+        name: body.name,
+        permission: body.permission,
+        ttlSeconds: body.ttl_seconds ?? null,
+        refs: body.refs,
+        allowForce: body.allow_force,
+        allowDelete: body.allow_delete,
+      },
       token(res),
     );
     res.status(201).json(created(secret, record));
@@ -88,6 +132,16 @@ export function tokenRoutes(ctx: Context): Router {
     if (!canRevokeToken(actor, target)) throw new GitgateError('TOKEN_NOT_FOUND');
     ctx.tokens.revoke(target.id);
     res.status(204).end();
+  });
+
+  // A new secret for the same token: whoever may revoke it (itself included) may rotate it.
+  router.post('/v1/repo_token/:ref/rotate', auth, async (req, res) => {
+    const actor = token(res);
+    const target = visible(actor, String(req.params.ref));
+    if (!canRevokeToken(actor, target)) throw new GitgateError('TOKEN_NOT_FOUND');
+    const body = parseWith(rotateSchema, req.body ?? {});
+    const { secret, record, previous_secret_valid_until } = await ctx.tokens.rotate(target.id, { graceSeconds: body.grace_seconds ?? 0 }, actor);
+    res.status(200).json({ ...created(secret, record), previous_secret_valid_until });
   });
 
   router.post('/v1/repo/:id/apikey', auth, async (req, res) => {

@@ -31,7 +31,7 @@ describe('openDatabase', () => {
     const db = track(openDatabase(':memory:'));
     expect(LATEST_VERSION).toBe(MIGRATIONS.length);
     expect(schemaVersion(db)).toBe(LATEST_VERSION);
-    expect(tableNames(db)).toEqual(['audit_events', 'repos', 'token_repos', 'tokens']);
+    expect(tableNames(db)).toEqual(['audit_events', 'protected_refs', 'repos', 'token_repos', 'tokens']);
   });
 
   it('sets the pragmas on a file database: WAL, foreign keys, busy timeout, synchronous NORMAL', () => {
@@ -77,6 +77,33 @@ describe('openDatabase', () => {
     const check = track(new Database(file));
     expect(schemaVersion(check)).toBe(LATEST_VERSION + 5);
     expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
+  });
+
+  it('migration 3 keeps what existing tokens could do (every ref, force, delete) and cascades protected refs', () => {
+    const file = path.join(dir, 'gitgate.sqlite');
+    const old = track(new Database(file));
+    runMigrations(old, MIGRATIONS.slice(0, 2));
+    old
+      .prepare(
+        `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at) VALUES ('tok_old', 'repo', 'write', 'n', 'h', '2024-01-01T00:00:00.000Z')`,
+      )
+      .run();
+    old.close();
+    const db = track(openDatabase(file));
+    expect(schemaVersion(db)).toBe(3);
+    expect(db.prepare("SELECT refs, allow_force, allow_delete, prev_secret_hash, prev_secret_until, rotated_at FROM tokens WHERE id = 'tok_old'").get()).toEqual({
+      refs: '[]',
+      allow_force: 1,
+      allow_delete: 1,
+      prev_secret_hash: null,
+      prev_secret_until: null,
+      rotated_at: null,
+    });
+    expect(() => db.prepare("UPDATE tokens SET refs = 'not json' WHERE id = 'tok_old'").run()).toThrow(/CHECK/);
+    db.prepare("INSERT INTO repos (id, created_at) VALUES ('r1', '2024-01-01T00:00:00.000Z')").run();
+    db.prepare("INSERT INTO protected_refs (repo_id, pattern) VALUES ('r1', 'refs/heads/main')").run();
+    db.prepare("DELETE FROM repos WHERE id = 'r1'").run();
+    expect(db.prepare('SELECT COUNT(*) AS n FROM protected_refs').get()).toEqual({ n: 0 });
   });
 
   it('enforces foreign keys: a scope row must name an existing token and repo', () => {

@@ -194,3 +194,18 @@ describe('ReposTable.update / touch / delete', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM token_repos').get()).toEqual({ n: 0 });
   });
 });
+
+describe('ReposTable protected refs', () => {
+  it('replaces the list in order, de-duplicated, per repository; delete drops it even without foreign keys', () => {
+    repos.insert({ id: 'a' });
+    repos.insert({ id: 'b' });
+    expect(repos.protectedRefs('a')).toEqual([]);
+    expect(repos.setProtectedRefs('a', ['refs/tags/*', 'refs/heads/main', 'refs/tags/*'])).toEqual(['refs/tags/*', 'refs/heads/main']);
+    repos.setProtectedRefs('b', ['refs/heads/dev']);
+    expect(repos.setProtectedRefs('a', ['refs/heads/main'])).toEqual(['refs/heads/main']);
+    expect(repos.protectedRefs('b')).toEqual(['refs/heads/dev']);
+    db.pragma('foreign_keys = OFF');
+    expect(repos.delete('a')).toBe(true);
+    expect(db.prepare('SELECT repo_id, pattern FROM protected_refs').all()).toEqual([{ repo_id: 'b', pattern: 'refs/heads/dev' }]);
+  });
+});
