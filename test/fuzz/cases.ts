@@ -196,6 +196,8 @@ function receiveCmdCase(rng: Rng, env: GenEnv, c: FuzzCase): void {
   c.chunked = rng.chance(0.3);
   c.bodyKind = 'receive';
   c.mayWrite = true;
+  // thousands of ref updates cost file-system work per ref (as in C Git): a heavy case, not a hang
+  if (c.what.some((w) => /^\d{4,} extra commands$/.test(w))) c.timeoutMs = env.heavyTimeoutMs;
 }
 
 function semanticCommands(rng: Rng, env: GenEnv, sample: PushSample, what: string[]): Buffer {
