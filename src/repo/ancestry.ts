@@ -1,14 +1,14 @@
 // "Is A an ancestor of B?" for telling fast-forwards from forced updates (a token without
-// allow_force may only fast-forward). A newest-first walk back from B that stops at A, does
-// not descend below commits much older than A (commit dates are nearly monotonic; a day of
-// slack absorbs clock skew), and gives up after a bounded number of commits.
+// allow_force may only fast-forward). A newest-first walk back from B that stops at A and
+// gives up after a bounded number of commits. Commit dates are not trusted to cut the walk
+// short by default (imported or skewed histories would turn fast-forwards into "forced").
 import { commitTime, parseCommit, parseTag } from './objects.js';
 import type { ObjectStore } from './object-store.js';
 
 export interface AncestryOptions {
   /** Commits read at most before answering false (default 1,000,000). */
   maxCommits?: number;
-  /** How far below A's commit time the walk still descends, in seconds (default one day). */
+  /** How far below A's commit time the walk still descends, in seconds (default: no limit). */
   slackSeconds?: number;
 }
 
@@ -40,7 +40,7 @@ export async function isAncestor(store: ObjectStore, ancestor: string, descendan
   const target = await readCommit(store, ancestor);
   const start = await readCommit(store, descendant);
   if (!target || !start) return false;
-  const floor = target.time - (opts.slackSeconds ?? 24 * 3600);
+  const floor = opts.slackSeconds === undefined ? -Infinity : target.time - opts.slackSeconds;
   let budget = opts.maxCommits ?? 1_000_000;
   const seen = new Set<string>([start.oid]);
   const heap = new MaxHeap();

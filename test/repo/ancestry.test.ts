@@ -55,4 +55,15 @@ describe('isAncestor', () => {
     expect(await peelToCommit(repo.objects, ids.c!)).toBe(ids.c);
     expect(await peelToCommit(repo.objects, '1'.repeat(40))).toBeNull();
   });
+
+  it('finds an ancestor below commits dated long before it (skewed clocks, imported history)', async () => {
+    // x is dated 2026-01-06 but its child y claims 2020: a date cutoff would wrongly stop at y
+    await gitOk(['checkout', '-q', '-b', 'skew', ids.o!], { cwd: w });
+    await commit('x', '2026-01-07T00:00:00Z');
+    await commit('y', '2020-01-01T00:00:00Z');
+    await commit('z', '2026-01-08T00:00:00Z');
+    expect(await isAncestor(repo.objects, ids.x!, ids.z!)).toBe(true);
+    expect(await isAncestor(repo.objects, ids.z!, ids.x!)).toBe(false);
+    expect(await isAncestor(repo.objects, ids.x!, ids.z!, { slackSeconds: 3600 })).toBe(false); // the cutoff, when asked for
+  });
 });
