@@ -1,12 +1,15 @@
 // The audit trail (SQLite table audit_events, migration 2): every push ref update, every ref
-// moved by the REST API, every token minted and revoked (cascades included). Append-only;
+// moved by the REST API, every token minted, rotated and revoked (cascades included), every change
+// to protected refs. Append-only;
 // listed newest first by admins (REST GET /v1/audit, CLI `gitgate audit list`).
 import type { Db } from '../db/database.js';
 import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
 import { currentActor } from './actor.js';
 
-export type AuditAction = 'ref.update' | 'token.create' | 'token.revoke' | 'token.rotate';
+/** Every kind of event, for validation and documentation (REST filter, CLI, OpenAPI). */
+export const AUDIT_ACTIONS = ['ref.update', 'token.create', 'token.revoke', 'token.rotate', 'repo.protected_refs'] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditInput {
   action: AuditAction;

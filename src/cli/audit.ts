@@ -2,7 +2,7 @@
 // trail, newest first (reads the data directory's SQLite; works while the server runs).
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import type { AuditEvent } from '../audit/audit-log.js';
+import { AUDIT_ACTIONS, type AuditEvent } from '../audit/audit-log.js';
 import type { ConfigFlags } from '../config.js';
 import type { Context } from '../service/context.js';
 
@@ -28,7 +28,7 @@ export function auditCommand(program: Command, dataOption: () => Option, withCon
     .command('list')
     .description('list audit events, newest first')
     .option('--repo <id>', 'only events of this repository (id or name)')
-    .addOption(new Option('--action <action>', 'only this kind of event').choices(['ref.update', 'token.create', 'token.revoke', 'token.rotate']))
+    .addOption(new Option('--action <action>', 'only this kind of event').choices([...AUDIT_ACTIONS]))
     .option('--limit <n>', 'at most this many events (default 100, max 1000)')
     .option('--json', 'print JSON')
     .addOption(dataOption())

@@ -8,6 +8,7 @@ import { auditCommand } from './audit.js';
 import { credentialCommand } from './credential.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
+import { setProtectedRefs } from '../service/protected-refs.js';
 import { createContext, createLogger, type Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import type { Permission } from '../auth/permissions.js';
@@ -259,7 +260,7 @@ function buildProgram(): Command {
       await withContext(opts, async (ctx) => {
         const row = ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
-        const now = ctx.repos.setProtectedRefs(row.id, refPatterns([...ctx.repos.protectedRefs(row.id), ...add], 'pattern'));
+        const now = setProtectedRefs(ctx, row.id, refPatterns([...ctx.repos.protectedRefs(row.id), ...add], 'pattern'));
         for (const p of now) out(p);
       });
     });
@@ -276,7 +277,7 @@ function buildProgram(): Command {
         const current = ctx.repos.protectedRefs(row.id);
         const missing = patterns.filter((p) => !current.includes(p));
         if (missing.length) throw new UsageError(`not protected: ${missing.join(', ')}`);
-        const now = ctx.repos.setProtectedRefs(row.id, current.filter((p) => !patterns.includes(p)));
+        const now = setProtectedRefs(ctx, row.id, current.filter((p) => !patterns.includes(p)));
         for (const p of now) out(p);
       });
     });

@@ -2,6 +2,7 @@
 // admins the events of their repositories (events whose repositories all lie in their scope).
 import { Router } from 'express';
 import { z } from 'zod';
+import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { authenticate, resolveRepo, token } from './auth.js';
@@ -9,7 +10,7 @@ import { parseWith, queryInt } from './validate.js';
 
 const listSchema = z.object({
   repo_id: z.string().min(1).max(200).optional(),
-  action: z.enum(['ref.update', 'token.create', 'token.revoke', 'token.rotate']).optional(),
+  action: z.enum(AUDIT_ACTIONS).optional(),
   page_size: queryInt.optional(),
   page_start: queryInt.optional(),
 });

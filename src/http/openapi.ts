@@ -2,6 +2,7 @@
 // test/e2e/openapi.test.ts walks the Express router and fails when a route is missing here or
 // a documented path+method has no route, so this document cannot drift from the code.
 import type { RequestHandler } from 'express';
+import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { ERRORS } from '../errors.js';
 
 type Schema = Record<string, unknown>;
@@ -63,7 +64,7 @@ const schemas: Record<string, Schema> = {
     {
       id: { type: 'integer' },
       at: str(undefined, { format: 'date-time' }),
-      action: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke', 'token.rotate'] }),
+      action: str(undefined, { enum: [...AUDIT_ACTIONS] }),
       actor_token_id: nullable(str('Id of the token that acted (null: local CLI)')),
       client_ip: nullable(str()),
       repo_id: nullable(str()),
@@ -254,7 +255,7 @@ const paths: Record<string, Record<string, unknown>> = {
         'Push ref updates, ref moves by the REST API, token creation and revocation (cascades included). Workspace admins see every event; repository admins the events whose repositories all lie in their scope.',
       parameters: [
         { name: 'repo_id', in: 'query', schema: str('Only events of this repository (id or name)') },
-        { name: 'action', in: 'query', schema: str(undefined, { enum: ['ref.update', 'token.create', 'token.revoke', 'token.rotate'] }) },
+        { name: 'action', in: 'query', schema: str(undefined, { enum: [...AUDIT_ACTIONS] }) },
         { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
         { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
       ],

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
+import { setProtectedRefs } from '../service/protected-refs.js';
 import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
 import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError, refUpdateRefusal } from '../auth/ref-policy.js';
 import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
@@ -110,7 +111,7 @@ export function repoRoutes(ctx: Context): Router {
       if (err instanceof RefPatternError) throw new GitgateError('VALIDATION', { detail: err.message });
       throw err;
     }
-    res.json({ patterns: ctx.repos.setProtectedRefs(row.id, patterns) });
+    res.json({ patterns: setProtectedRefs(ctx, row.id, patterns) });
   });
 
   return router;

@@ -166,6 +166,10 @@ describe.each(STORAGE_KINDS)('ref rules (%s storage)', (kind) => {
     expect(set.status).toBe(200);
     expect(set.body).toEqual({ patterns: ['refs/heads/main', 'refs/tags/*'] });
     expect((await s.api.get(`/v1/repo/${id}/protected_refs`).set(bearer(reader.token))).body).toEqual({ patterns: ['refs/heads/main', 'refs/tags/*'] });
+    const events = await s.api.get(`/v1/audit?repo_id=${id}&action=repo.protected_refs`).set(bearer(admin.token));
+    expect(events.status).toBe(200);
+    expect(events.body.items).toHaveLength(1); // the refused and invalid attempts changed nothing
+    expect(events.body.items[0]).toMatchObject({ actor_token_id: admin.id, repo_id: id, detail: { before: [], after: ['refs/heads/main', 'refs/tags/*'] } });
 
     const w = await cloneWith(id, writer.token);
     const c1 = await commitFiles(w, { 'f.txt': '1\n' }, 'one');
