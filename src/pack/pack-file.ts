@@ -169,6 +169,22 @@ export class PackFile {
     }
   }
 
+  /** Size of the pack file in bytes, header and trailer included. */
+  get size(): number {
+    return this.packSize;
+  }
+
+  /** Copy `length` bytes of the file at `position` into `into` at `offset` (no caching). */
+  async readInto(into: Buffer, offset: number, length: number, position: number): Promise<void> {
+    if (position < 0 || position + length > this.packSize) throw new RangeError(`read past the end of the pack (${position}+${length})`);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.handle.read(into, offset + done, length - done, position + done);
+      if (bytesRead <= 0) throw corrupt('pack file shorter than its size');
+      done += bytesRead;
+    }
+  }
+
   /** Every entry of the pack, verbatim and in stored order (the body between header and trailer). */
   bodyStream(chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
     return this.rangeStream(PACK_HEADER_LENGTH, this.packSize - PACK_TRAILER_LENGTH, chunkSize);

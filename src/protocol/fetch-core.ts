@@ -1,7 +1,9 @@
 // What v0 and v2 fetches share: checking wants, negotiation, shallow planning, and the
 // pack stream on side-band with progress.
 import { GitgateError } from '../errors.js';
+import type { PackFile } from '../pack/pack-file.js';
 import { writePack } from '../pack/pack-writer.js';
+import { transientBytes } from '../pack/transient-memory.js';
 import { CommitReader } from '../repo/commit-walk.js';
 import { allReachAny } from '../repo/reach-all.js';
 import { Yielder } from '../event-loop.js';
@@ -123,6 +125,25 @@ async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise
   return extra;
 }
 
+/** Side-band packets this many at a time: about 256 KiB per chunk for side-band-64k. */
+const PACKETS_PER_CHUNK = 4;
+
+/**
+ * A whole pack file on side-band 1. The file is read into one scratch buffer that never
+ * leaves this function, so each chunk costs one allocation: its framed copy.
+ */
+async function* framedFile(pack: PackFile, limit: number): AsyncGenerator<Buffer> {
+  const scratch = Buffer.allocUnsafe(limit * PACKETS_PER_CHUNK);
+  for (let pos = 0; pos < pack.size; ) {
+    const n = Math.min(scratch.length, pack.size - pos);
+    await pack.readInto(scratch, 0, n, pos);
+    pos += n;
+    const framed = sidebandBuffer(BAND_DATA, scratch.subarray(0, n), limit);
+    transientBytes(framed.length);
+    yield framed;
+  }
+}
+
 export interface PackStreamOptions {
   sidebandLimit: number | null; // null: raw pack (no side-band negotiated)
   progress: boolean;
@@ -159,22 +180,28 @@ export async function* fetchPackStream(
     const packPlan = await planPack(repo.objects, objects, { thin: args.thinPack, clientHas: plan.clientHas, ofsDelta: args.ofsDelta });
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    // Sending exactly one stored pack: its bytes, trailer included, need no re-hashing.
-    const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries);
-    for await (const chunk of body) {
-      if (!limit) {
-        yield chunk;
-        continue;
+    if (packPlan.verbatim && limit) {
+      // Sending exactly one stored pack: its bytes, trailer included, need no re-hashing.
+      yield* framedFile(packPlan.verbatim, limit);
+    } else {
+      const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries);
+      for await (const chunk of body) {
+        if (!limit) {
+          transientBytes(chunk.length);
+          yield chunk;
+          continue;
+        }
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= limit) {
+          transientBytes(2 * pendingBytes); // the chunks, and their framed copy
+          yield band(BAND_DATA, pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+          pending = [];
+          pendingBytes = 0;
+        }
       }
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes >= limit) {
-        yield band(BAND_DATA, pending.length === 1 ? pending[0]! : Buffer.concat(pending));
-        pending = [];
-        pendingBytes = 0;
-      }
+      if (limit && pendingBytes) yield band(BAND_DATA, Buffer.concat(pending));
     }
-    if (limit && pendingBytes) yield band(BAND_DATA, Buffer.concat(pending));
     if (out.progress && limit) {
       const s = packPlan.stats;
       yield band(BAND_PROGRESS, `Total ${packPlan.count} (delta ${s.deltas}), reused ${s.reused + s.packReused} (delta ${s.reusedDeltas}), pack-reused ${s.packReused}\n`);

@@ -20,7 +20,7 @@ interface Planned {
 export interface PackPlanOptions {
   thin?: boolean;
   /** Objects the client has (bases allowed in a thin pack). */
-  clientHas?: ReadonlySet<string>;
+  clientHas?: { has(oid: string): boolean };
   ofsDelta?: boolean;
 }
 

@@ -6,7 +6,8 @@ import type { ObjectType } from '../pack/types.js';
 import { CommitReader, commitRange } from './commit-walk.js';
 import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
 import type { ObjectStore } from './object-store.js';
-import { parseTag, parseTree } from './objects.js';
+import { OidSet } from './oid-set.js';
+import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, parseTag } from './objects.js';
 
 export interface ObjectToSend {
   oid: string;
@@ -25,10 +26,15 @@ export interface WalkOptions {
   filter?: ObjectFilter | null;
 }
 
+/** Membership by hex object id. */
+export interface OidLookup {
+  has(oid: string): boolean;
+}
+
 export interface SendPlan {
   objects: ObjectToSend[];
   /** Trees and blobs known to be on the client: bases a thin pack may delta against. */
-  clientHas: Set<string>;
+  clientHas: OidLookup;
   commitCount: number;
 }
 
@@ -63,18 +69,22 @@ async function peelAll(store: ObjectStore, oids: string[]): Promise<string[]> {
 }
 
 /** Mark a tree and everything under it as present on the client. */
-async function markTreePresent(store: ObjectStore, tree: string, present: Set<string>): Promise<void> {
+async function markTreePresent(store: ObjectStore, tree: string, present: OidSet, scanner: TreeScanner): Promise<void> {
   const stack = [tree];
   while (stack.length) {
     const oid = stack.pop()!;
-    if (present.has(oid)) continue;
-    present.add(oid);
+    if (!present.addHex(oid)) continue;
     const obj = await store.read(oid);
     if (!obj) continue; // a partial client may lack it; nothing below is then known
-    for (const entry of parseTree(obj.content)) {
-      if (entry.mode === '160000') continue;
-      if (entry.mode === '40000') stack.push(entry.oid);
-      else present.add(entry.oid);
+    const content = obj.content;
+    const n = scanner.scan(content);
+    for (let i = 0; i < n; i++) {
+      const kind = scanner.kind(i);
+      if (kind === TREE_ENTRY_GITLINK) continue;
+      const at = scanner.oidOffset(i);
+      if (kind === TREE_ENTRY_TREE) {
+        if (!present.has(content, at)) stack.push(content.toString('hex', at, at + 20));
+      } else present.add(content, at);
     }
   }
 }
@@ -112,40 +122,55 @@ export async function planObjects(store: ObjectStore, wants: string[], opts: Wal
 
   const haves = await peelAll(store, opts.haves);
   const range = await commitRange(reader, commitWants, haves);
-  const present = new Set<string>();
-  for (const edge of range.boundary) await markTreePresent(store, edge.tree, present);
-  for (const oid of opts.extraEdges ?? []) await markTreePresent(store, (await reader.get(oid)).tree, present);
+  // Tree entries are checked against these straight from the tree's bytes (no string per entry).
+  const scanner = new TreeScanner();
+  const present = new OidSet();
+  for (const edge of range.boundary) await markTreePresent(store, edge.tree, present, scanner);
+  for (const oid of opts.extraEdges ?? []) await markTreePresent(store, (await reader.get(oid)).tree, present, scanner);
 
   const out: ObjectToSend[] = range.commits.map((c) => ({ oid: c.oid, type: 'commit' as const }));
   out.push(...tagsAndOthers);
-  const sent = new Set<string>(out.map((o) => o.oid));
+  const sent = new OidSet(out.length * 4);
+  for (const o of out) sent.addHex(o.oid);
 
   const walkTree = async (root: string, explicit: boolean) => {
-    const stack: { oid: string; depth: number }[] = [{ oid: root, depth: 0 }];
+    const stack: string[] = [root];
+    const depths: number[] = [0];
     while (stack.length) {
-      const { oid, depth } = stack.pop()!;
-      if (sent.has(oid) || present.has(oid)) continue;
+      const oid = stack.pop()!;
+      const depth = depths.pop()!;
+      if (sent.hasHex(oid) || present.hasHex(oid)) continue;
       if (!explicit && !keepTree(filter, depth)) continue;
-      sent.add(oid);
+      sent.addHex(oid);
       out.push({ oid, type: 'tree' });
-      const entries = parseTree((await mustRead(store, oid)).content);
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const entry = entries[i]!;
-        if (entry.mode === '160000') continue;
-        if (entry.mode === '40000') stack.push({ oid: entry.oid, depth: depth + 1 });
-        else if (!sent.has(entry.oid) && !present.has(entry.oid)) {
-          const keep = await keepBlob(filter, depth + 1, async () => (await store.readType(entry.oid))?.size ?? 0);
-          if (!keep) continue;
-          sent.add(entry.oid);
-          out.push({ oid: entry.oid, type: 'blob' });
+      const content = (await mustRead(store, oid)).content;
+      const n = scanner.scan(content);
+      // Backwards, so that subtrees pop in tree order. The scanner is only used by this walk,
+      // one tree at a time (the awaits in the loop are for filters and scan nothing).
+      for (let i = n - 1; i >= 0; i--) {
+        const kind = scanner.kind(i);
+        if (kind === TREE_ENTRY_GITLINK) continue;
+        const at = scanner.oidOffset(i);
+        if (sent.has(content, at) || present.has(content, at)) continue;
+        const entryOid = content.toString('hex', at, at + 20);
+        if (kind === TREE_ENTRY_TREE) {
+          stack.push(entryOid);
+          depths.push(depth + 1);
+          continue;
         }
+        if (filter) {
+          const keep = await keepBlob(filter, depth + 1, async () => (await store.readType(entryOid))?.size ?? 0);
+          if (!keep) continue;
+        }
+        sent.add(content, at);
+        out.push({ oid: entryOid, type: 'blob' });
       }
       explicit = false;
     }
   };
   for (const tree of explicitTrees) await walkTree(tree, true);
   for (const c of range.commits) await walkTree(c.tree, false);
-  return { objects: out, clientHas: present, commitCount: range.commits.length };
+  return { objects: out, clientHas: { has: (oid) => present.hasHex(oid) }, commitCount: range.commits.length };
 }
 
 /** Back-compatible helper: just the object list. */

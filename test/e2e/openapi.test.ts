@@ -53,9 +53,11 @@ function documented(): Set<string> {
 describe('OpenAPI document', () => {
   let ctx: Context;
   let app: ReturnType<typeof createApp>;
-  beforeAll(() => {
+  beforeAll(async () => {
     ctx = createContext(loadConfig({ memory: true }, {}), pino({ level: 'silent' }));
     app = createApp(ctx);
+    // The REST routers load on the first request that reaches them (src/http/app.ts): a 404 loads them all.
+    await request(app).get('/v1/no-such-route');
   });
   afterAll(async () => {
     await ctx.close();
