@@ -47,14 +47,14 @@ export class CommitReader {
 }
 
 /** Max-heap of commits by commit time. */
-class DateQueue {
-  private items: CommitInfo[] = [];
+export class DateQueue<T extends { time: number } = CommitInfo> {
+  private items: T[] = [];
 
   get size(): number {
     return this.items.length;
   }
 
-  push(c: CommitInfo): void {
+  push(c: T): void {
     const a = this.items;
     a.push(c);
     let i = a.length - 1;
@@ -66,7 +66,7 @@ class DateQueue {
     }
   }
 
-  pop(): CommitInfo | undefined {
+  pop(): T | undefined {
     const a = this.items;
     const top = a[0];
     const last = a.pop();
@@ -164,21 +164,3 @@ export async function commitRange(reader: CommitReader, include: string[], exclu
   return { commits, boundary };
 }
 
-/** Does any commit reachable from `start` belong to `targets`? (negotiation's ok_to_give_up) */
-export async function reachesAny(reader: CommitReader, start: string, targets: ReadonlySet<string>): Promise<boolean> {
-  const seen = new Set<string>([start]);
-  const stack = [start];
-  while (stack.length) {
-    const oid = stack.pop()!;
-    if (targets.has(oid)) return true;
-    const c = await reader.get(oid).catch(() => null);
-    if (!c) continue;
-    for (const p of c.parents) {
-      if (!seen.has(p)) {
-        seen.add(p);
-        stack.push(p);
-      }
-    }
-  }
-  return false;
-}
