@@ -105,6 +105,8 @@ export async function parseUploadRequest(reader: PktLineReader): Promise<UploadR
   // repeated lines change nothing but the work done on them
   req.wants = [...new Set(req.wants)];
   req.haves = [...new Set(req.haves)];
+  req.shallows = [...new Set(req.shallows)];
+  req.deepenNot = [...new Set(req.deepenNot)];
   return req;
 }
 

@@ -54,6 +54,21 @@ describe('fetch error handling', () => {
     else expect(res.status).toBe(400);
   });
 
+  it('answers thousands of repeated want-refs with one wanted-refs line per ref', async () => {
+    const tags = Array.from({ length: 20 }, (_, i) => `refs/tags/t${i}`);
+    const w = path.join(tmpDir(), 'tags');
+    await gitOk(['clone', '-q', s.gitUrl(repo, s.admin), w]);
+    for (const t of tags) await gitOk(['tag', t.slice('refs/tags/'.length)], { cwd: w });
+    await gitOk(['push', '-q', 'origin', '--tags'], { cwd: w });
+    const repeated = Array.from({ length: 20_000 }, (_, i) => `want-ref ${i % 3 === 0 ? 'refs/heads/main' : tags[i % 20]}`);
+    const res = await post(v2fetch('no-progress', ...repeated, 'done'), true);
+    expect(res.status).toBe(200);
+    const text = res.body.toString('latin1');
+    const wanted = text.slice(text.indexOf('wanted-refs'), text.indexOf('packfile')).match(/[0-9a-f]{40} refs\/\S+/g) ?? [];
+    expect(wanted.map((l) => l.slice(41)).sort()).toEqual(['refs/heads/main', ...tags].sort()) // 21 names: resolved through one ref listing;
+    expect(new Set(wanted.map((l) => l.slice(0, 40)))).toEqual(new Set([head]));
+  });
+
   it('shows the refusal to a git user as a remote error', async () => {
     const dir = path.join(tmpDir(), 'unknown');
     await gitOk(['init', '-q', dir]);

@@ -50,6 +50,18 @@ describe('v2 fetch and ls-refs arguments', () => {
     expect(() => parseFetchArgs([line])).toThrow(/Protocol error/);
   });
 
+  it('drops repeated wants, want-refs, haves, shallows and deepen-nots, keeping first order', () => {
+    const a = 'a'.repeat(40);
+    const b = 'b'.repeat(40);
+    const lines = [`want ${a}`, `want ${b}`, `want ${a}`, 'want-ref refs/heads/dev', 'want-ref HEAD', 'want-ref refs/heads/dev', `have ${b}`, `have ${b}`, `shallow ${a}`, `shallow ${a}`, 'deepen-not x', 'deepen-not x'];
+    const args = parseFetchArgs(lines);
+    expect(args.wants).toEqual([a, b]);
+    expect(args.wantRefs).toEqual(['refs/heads/dev', 'HEAD']);
+    expect(args.haves).toEqual([b]);
+    expect(args.shallows).toEqual([a]);
+    expect(args.deepenNot).toEqual(['x']);
+  });
+
   it('parses ls-refs arguments and rejects unknown ones', () => {
     expect(parseLsRefsArgs(['symrefs', 'peel', 'unborn', 'ref-prefix HEAD'])).toEqual({ symrefs: true, peel: true, unborn: true, prefixes: ['HEAD'] });
     expect(() => parseLsRefsArgs(['nope'])).toThrow(/unexpected/);

@@ -64,7 +64,10 @@ export function parseFetchArgs(args: string[]): V2FetchArgs {
   }
   // repeated lines change nothing but the work done on them
   out.wants = [...new Set(out.wants)];
+  out.wantRefs = [...new Set(out.wantRefs)];
   out.haves = [...new Set(out.haves)];
+  out.shallows = [...new Set(out.shallows)];
+  out.deepenNot = [...new Set(out.deepenNot)];
   return out;
 }
 

@@ -31,8 +31,13 @@ export async function* serveV2(repo: Repository, body: ByteSource): AsyncGenerat
 /** want-ref names to object ids (wanted-refs section). */
 async function resolveWantRefs(repo: Repository, names: string[]): Promise<{ name: string; oid: string }[]> {
   const out: { name: string; oid: string }[] = [];
+  // many names: one listing instead of a ref lookup (and packed-refs read) per name
+  const listed = names.length > 16 ? new Map((await repo.refs.list()).map((r) => [r.name, r.oid])) : null;
   for (const name of names) {
-    const oid = name === 'HEAD' || name.startsWith('refs/') ? await repo.refs.resolve(name).catch(() => null) : null;
+    const oid =
+      name === 'HEAD' || (name.startsWith('refs/') && !listed)
+        ? await repo.refs.resolve(name).catch(() => null)
+        : (listed?.get(name) ?? null);
     if (!oid) throw new GitgateError('PROTOCOL', { detail: `unknown ref ${name.slice(0, 200)}` });
     out.push({ name, oid });
   }
