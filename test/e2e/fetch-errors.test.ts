@@ -63,9 +63,10 @@ describe('fetch error handling', () => {
     const repeated = Array.from({ length: 20_000 }, (_, i) => `want-ref ${i % 3 === 0 ? 'refs/heads/main' : tags[i % 20]}`);
     const res = await post(v2fetch('no-progress', ...repeated, 'done'), true);
     expect(res.status).toBe(200);
-    const text = res.body.toString('latin1');
+    const text: string = (res.body as Buffer).toString('latin1');
     const wanted = text.slice(text.indexOf('wanted-refs'), text.indexOf('packfile')).match(/[0-9a-f]{40} refs\/\S+/g) ?? [];
-    expect(wanted.map((l) => l.slice(41)).sort()).toEqual(['refs/heads/main', ...tags].sort()) // 21 names: resolved through one ref listing;
+    // 21 distinct names: resolved through one ref listing
+    expect(wanted.map((l) => l.slice(41)).sort()).toEqual(['refs/heads/main', ...tags].sort());
     expect(new Set(wanted.map((l) => l.slice(0, 40)))).toEqual(new Set([head]));
   });
 
