@@ -3,23 +3,13 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../src/audit/audit-log.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
 
-interface Event {
-  action: string;
-  actor_token_id: string | null;
-  client_ip: string | null;
-  repo_id: string | null;
-  repo_ids: string[];
-  ref: string | null;
-  old_oid: string | null;
-  new_oid: string | null;
-  target_token_id: string | null;
-  detail: Record<string, unknown> | null;
-}
+type Event = AuditEvent;
 
 describe('audit trail', () => {
   let s: TestServer;
