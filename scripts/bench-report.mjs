@@ -30,6 +30,11 @@ export function buildRows(results, { idleRssKb }) {
   const rows = [];
   for (const s of results) rows.push(row(s.label, 'time', s.gitgate, s.reference, (r) => r.medianMs, fmtMs));
   for (const s of results) {
+    if (s.key !== 'swarm') continue;
+    rows.push(row(`p95 of one git operation: ${s.label}`, 'time', s.gitgate, s.reference, (r) => r.swarm?.p95Ms, fmtMs));
+    rows.push(row(`failed git operations: ${s.label}`, 'count', s.gitgate, s.reference, (r) => r.swarm?.failures, (n) => String(n)));
+  }
+  for (const s of results) {
     if (!s.wire || s.key.startsWith('push')) continue;
     rows.push(row(`bytes on the wire, server → client: ${s.label}`, 'bytes', s.gitgate, s.reference, (r) => r.wire?.down, fmtBytes));
   }

@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeCommits } from './bench-repo.mjs';
+import { swarm } from './bench-swarm.mjs';
 import { CommandError, rmrf, run } from './bench-util.mjs';
 
 const TIMEOUT = 15 * 60_000;
@@ -211,6 +212,7 @@ export const SCENARIOS = [
   fetchOne,
   pushScenario('push-1', 'push 1 commit (new branch)', 1),
   pushScenario('push-1000', 'push 1,000 commits (new branch)', 1000),
+  swarm, // last: its agents' branches differ from one server to the other only in name
 ];
 
 /** Scenarios that need the local "pusher" repository (a clone of the synthetic one). */

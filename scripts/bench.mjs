@@ -3,11 +3,12 @@
 //
 //   node scripts/bench.mjs [--quick] [--runs N] [--only a,b] [--big-blob-mb N] [--commits N]
 //                          [--files N] [--seed N] [--concurrency N] [--no-bitmap] [--no-build]
-//                          [--keep] [--root DIR]
+//                          [--agents N] [--keep] [--root DIR]
 //
 // Files: bench-repo.mjs (synthetic repository), bench-servers.mjs (starting both servers),
 // bench-cgi-server.mjs (http-backend as CGI), bench-proxy.mjs (byte counting),
-// bench-rss.mjs (memory), bench-scenarios.mjs (what is measured), bench-report.mjs (output).
+// bench-rss.mjs (memory), bench-scenarios.mjs (what is measured), bench-swarm.mjs (the agent
+// swarm), bench-report.mjs (output).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,7 @@ import { fmtMs, gitEnv, median, mkdirp, newestMtime, rmrf, run } from './bench-u
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = path.resolve(HERE, '..', '.bench');
-const GROUPS = { clones: ['clone-v0', 'clone-v2', 'clone-depth1'], fetch: ['fetch-noop', 'fetch-one'], push: ['push-1', 'push-1000'] };
+const GROUPS = { clones: ['clone-v0', 'clone-v2', 'clone-depth1'], fetch: ['fetch-noop', 'fetch-one'], push: ['push-1', 'push-1000', 'swarm'] };
 
 const HELP = `usage: npm run bench -- [options]
 
@@ -35,6 +36,8 @@ const HELP = `usage: npm run bench -- [options]
   --files N            text files in the tree (default ${DEFAULT_PARAMS.files})
   --seed N             PRNG seed (default 1)
   --concurrency N      clients in the concurrent-clone scenario (default 32)
+  --agents N           agents in the swarm scenario (default 24): each clone --depth 1,
+                       3× commit + push to its own branch, fetch
   --no-bitmap          repack without a reachability bitmap
   --no-build           do not run \`npm run build\` even if dist/ looks stale
   --keep               keep .bench/run-<pid>/ (server logs, data) afterwards
@@ -46,7 +49,7 @@ function parse() {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, 'big-blob-mb': { type: 'string' },
-      commits: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' },
+      commits: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' }, agents: { type: 'string' },
       'no-bitmap': { type: 'boolean' }, 'no-build': { type: 'boolean' }, keep: { type: 'boolean' }, root: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -74,6 +77,7 @@ function parse() {
     runs: values.runs ? int('runs', values.runs, 1) : values.quick ? 3 : 5,
     scenarios: SCENARIOS.filter((s) => keys.includes(s.key)),
     concurrency: values.concurrency ? int('concurrency', values.concurrency, 1) : 32,
+    agents: values.agents ? int('agents', values.agents, 1) : 24,
     build: !values['no-build'],
     keep: !!values.keep,
     root: path.resolve(values.root ?? path.join(HERE, '..')),
@@ -108,7 +112,8 @@ function reportServerLog(file) {
 
 /** Run one scenario against both servers: verify once (untimed), then A B A B … timed runs. */
 async function runScenario(sc, ctx, servers) {
-  const label = sc.key === 'concurrent' ? `${ctx.concurrency} concurrent full clones` : sc.label;
+  const label = sc.key === 'concurrent' ? `${ctx.concurrency} concurrent full clones`
+    : sc.key === 'swarm' ? `agent swarm: ${ctx.agents} agents × (clone --depth 1, 3× commit + push, fetch)` : sc.label;
   say(`\n== ${sc.key}: ${label}`);
   const out = { key: sc.key, label, wire: sc.wire };
   const res = new Map(servers.map((s) => [s, { status: 'ok', timesMs: [], rssRuns: [] }]));
@@ -168,7 +173,7 @@ async function runScenario(sc, ctx, servers) {
   }
   for (const srv of servers) {
     try {
-      if (ok(srv) && sc.finish) await sc.finish(ctx, srv, shared, state.get(srv));
+      if (ok(srv) && sc.finish) Object.assign(res.get(srv), (await sc.finish(ctx, srv, shared, state.get(srv))) ?? {});
     } catch (e) { fail(srv, 'finish', e); }
     try { if (sc.cleanup && state.has(srv)) await sc.cleanup(ctx, srv, shared, state.get(srv)); } catch { /* best effort */ }
   }
@@ -217,7 +222,7 @@ async function main() {
     for (const s of servers) logs.push(...s.logs);
     say(`gitgate on 127.0.0.1:${new URL(servers[0].url).port}, git http-backend on 127.0.0.1:${new URL(servers[1].url).port}; ${opts.runs} runs each`);
 
-    const ctx = { env, tmp, runs: opts.runs, concurrency: opts.concurrency, seed: opts.params.seed, pusher: null, mainTip: null };
+    const ctx = { env, tmp, runs: opts.runs, concurrency: opts.concurrency, agents: opts.agents, seed: opts.params.seed, pusher: null, mainTip: null };
     ctx.mainTip = (await run('git', ['--git-dir', repo.gitDir, 'rev-parse', 'refs/heads/main'], { env })).stdout.trim();
     if (opts.scenarios.some((s) => NEEDS_PUSHER.has(s.key))) {
       ctx.pusher = path.join(tmp, 'pusher.git');
@@ -240,6 +245,7 @@ async function main() {
   const header = {
     runs: opts.runs,
     concurrency: opts.concurrency,
+    agents: opts.agents,
     repo: { ...repo.params, ...repo.stats, params: undefined },
     machine: {
       cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`,

@@ -2,12 +2,12 @@
 // ingestion, validation, compare-and-swap ref updates, report-status on side-band.
 //
 // Order of work, as C Git's receive-pack with receive.fsckObjects:
-//  1. read the commands (and push options);
+//  1. read the client's shallow lines, the commands (and push options);
 //  2. stream the pack into a temporary file, index it, check every object (hashes, syntax,
 //     links) and install it; nothing here holds the repository lock, so a slow upload never
 //     blocks anyone;
 //  3. under the repository lock (the one the REST API's read-modify-write takes): validate each
-//     command (ref name, objects present, current branch not deleted), then one ref transaction
+//     command (no shallow update, ref name, objects present, current branch not deleted), then one ref transaction
 //     with compare-and-swap on every old value (atomic pushes: all or nothing), then HEAD for a
 //     first push;
 //  4. report per ref (`ok <ref>` / `ng <ref> <reason>`), with C Git's wording where it has one,
@@ -20,6 +20,7 @@ import { isPushableRefName, refNameTooLong } from '../repo/ref-names.js';
 import { ZERO_OID, type RefUpdate, type RefUpdateResult } from '../repo/refs.js';
 import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
+import { tipsNeedingShallowUpdate } from '../repo/shallow-push.js';
 import { writeAdvertisement } from './advertisement.js';
 import { RECEIVE_PACK_CAPS } from './capabilities.js';
 import type { ByteSource } from './byte-reader.js';
@@ -133,16 +134,25 @@ async function applyPush(
     return refuseAll(`unsupported object-format=${format.slice(0, 20)}: this server stores sha1 repositories`, 'unsupported object format');
   }
 
+  if (req.pushCert) {
+    await drain(reader, opts.maxPackBytes).catch(() => undefined);
+    return refuseAll('push certificates are not accepted: this server does not advertise push-cert', 'push certificate not supported');
+  }
+
   if (req.dropped > 0) {
     const total = commands.length + req.dropped;
     await drain(reader, opts.maxPackBytes).catch(() => undefined);
     return refuseAll(`too many ref updates in one push (${total}, the limit is ${commands.length})`, 'too many ref updates');
   }
 
+  // C Git's prepare_shallow_info: the client's shallow commits we already have are "ours"
+  const ours: string[] = [];
+  for (const oid of new Set(req.shallows)) if (await repo.objects.has(oid)) ours.push(oid);
   let pack: IngestedPack | null = null;
   if (commands.some((c) => !isZero(c.newOid))) {
     try {
-      pack = await ingestPack(repo, watched(reader.bytes.rest(), received), { maxBytes: opts.maxPackBytes, maxObjects: opts.maxObjects });
+      const limits = { maxBytes: opts.maxPackBytes, maxObjects: opts.maxObjects, shallow: new Set(req.shallows) };
+      pack = await ingestPack(repo, watched(reader.bytes.rest(), received), limits);
     } catch (err) {
       const reason = unpackFailure(err);
       if (reason === null) throw err;
@@ -153,7 +163,7 @@ async function applyPush(
   }
   received.done = true;
 
-  const outcome = await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, opts));
+  const outcome = await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, ours, opts));
   if (pack?.name) repo.maintenance.schedule(); // a new pack even if no ref moved
   return outcome;
 }
@@ -183,15 +193,22 @@ async function drain(reader: PktLineReader, limit = 2 * 1024 ** 3): Promise<void
 }
 
 /** Step 3: validation, the ref transaction and HEAD, under the repository lock. */
-async function updateRefs(repo: Repository, req: ParsedRequest, pack: IngestedPack | null, opts: ReceivePackOptions): Promise<ReceiveOutcome> {
+async function updateRefs(
+  repo: Repository,
+  req: ParsedRequest,
+  pack: IngestedPack | null,
+  ours: string[],
+  opts: ReceivePackOptions,
+): Promise<ReceiveOutcome> {
   const { commands } = req;
   const messages: string[] = [];
   const headTarget = await repo.headTarget();
   const headWasUnborn = (await repo.refs.resolve('HEAD')) === null;
 
   const refusals = new Map<RefCommand, string>();
+  const shallow = await shallowRefusals(repo, req, pack, ours);
   for (const cmd of commands) {
-    const reason = await refuse(repo, cmd, pack, headTarget, opts);
+    const reason = shallow.has(cmd) ? SHALLOW_REFUSAL : await refuse(repo, cmd, pack, headTarget, opts);
     if (reason) refusals.set(cmd, reason);
   }
   const atomic = req.capabilities.has('atomic');
@@ -226,6 +243,29 @@ async function updateRefs(repo: Repository, req: ParsedRequest, pack: IngestedPa
   if (headWasUnborn && moved.length) await pointUnbornHead(repo, headTarget, moved);
   if (moved.length) opts.onUpdated?.(moved, req);
   return { req, unpack: 'ok', messages, statuses };
+}
+
+const SHALLOW_REFUSAL = 'shallow update not allowed';
+
+/** Commands that would make our history shallow (C Git's update_shallow_info, receive.shallowUpdate=false). */
+async function shallowRefusals(repo: Repository, req: ParsedRequest, pack: IngestedPack | null, ours: string[]): Promise<Set<RefCommand>> {
+  const refused = new Set<RefCommand>();
+  const updates = req.commands.filter((c) => !isZero(c.newOid));
+  if (req.shallows.length === 0 || updates.length === 0) return refused; // delete-only pushes skip it, as in C Git
+  const oursSet = new Set(ours);
+  const theirs = req.shallows.filter((oid) => !oursSet.has(oid) && pack?.contains(oid));
+  if (pack?.grafted.length) {
+    // the pack ends at boundary commits whose parents nobody here has, so it was not stored:
+    // whatever needed it would make the repository shallow
+    for (const c of updates) if (!(await repo.objects.has(c.newOid))) refused.add(c);
+  }
+  if (ours.length === 0 && theirs.length === 0) return refused;
+  const refTips = (await repo.refs.list('refs/')).map((r) => r.oid);
+  const head = await repo.refs.resolve('HEAD');
+  if (head) refTips.push(head);
+  const tips = await tipsNeedingShallowUpdate(repo.objects, { ours, theirs, refTips }, updates.filter((c) => !refused.has(c)).map((c) => c.newOid));
+  for (const c of updates) if (tips.has(c.newOid)) refused.add(c);
+  return refused;
 }
 
 /** Why a command may not run (C Git's wording where it has one), or null. */

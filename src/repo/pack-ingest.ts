@@ -1,6 +1,8 @@
 // Receiving a pack into a repository: spool + index it under temporary names, check every
 // object (syntax and links), and only then rename .pack and .idx into place. Nothing is
-// left behind when any step fails.
+// left behind when any step fails. A pack from a shallow client may hold its boundary commits
+// without their parents: such a pack is checked but never installed, since every stored object
+// must have its whole history stored (connectivity checks rely on it).
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
@@ -16,11 +18,15 @@ export interface IngestedPack {
   objectCount: number;
   /** True when the object is in this pack (used by connectivity checks of new tips). */
   contains(oid: string): boolean;
+  /** Commits of `shallow` whose parents are missing here too; when any, nothing was installed. */
+  grafted: string[];
 }
 
 export interface IngestOptions {
   maxBytes?: number;
   maxObjects?: number;
+  /** The client's shallow commits (hex): these may arrive without their parents. */
+  shallow?: ReadonlySet<string>;
 }
 
 export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>, opts: IngestOptions = {}): Promise<IngestedPack> {
@@ -45,17 +51,19 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
     const oids = new Set(result.objects.map((o) => o.oid.toString('latin1')));
     const contains = (oid: string) => oid.length === 40 && oids.has(Buffer.from(oid, 'hex').toString('latin1'));
     if (result.objects.length === 0) {
-      return { name: null, objectCount: 0, contains };
+      return { name: null, objectCount: 0, contains, grafted: [] };
     }
     await handle.sync();
     const index = PackIndex.parse(result.idx);
     const pack = await PackFile.open(handle, index);
     closed = true; // the PackFile owns the handle now
+    let grafted: string[];
     try {
-      await verifyObjects(repo, pack, result.objects, oids);
+      grafted = await verifyObjects(repo, pack, result.objects, oids, opts.shallow ?? new Set());
     } finally {
       await pack.close();
     }
+    if (grafted.length) return { name: null, objectCount: result.objects.length, contains: () => false, grafted };
     await storage.writeFileAtomic(tmpIdx, result.idx);
     const name = `pack-${result.packChecksum.toString('hex')}`;
     // Pack first, index last: readers discover packs through their .idx.
@@ -64,7 +72,7 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
     await storage.syncDir(dir);
     installed = true;
     await repo.objects.addPack(name);
-    return { name, objectCount: result.objects.length, contains };
+    return { name, objectCount: result.objects.length, contains, grafted: [] };
   } finally {
     if (!closed) await handle.close().catch(() => undefined);
     if (!installed) {
@@ -74,14 +82,19 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
   }
 }
 
-/** receive.fsckObjects plus links: every object referenced from the pack must exist. */
+/**
+ * receive.fsckObjects plus links: every object referenced from the pack must exist, except the
+ * parents of the client's shallow commits; returns those shallow commits whose parents are missing.
+ */
 async function verifyObjects(
   repo: Repository,
   pack: PackFile,
   objects: { oid: Buffer; type: string; offset: number }[],
   inPack: ReadonlySet<string>,
-): Promise<void> {
+  shallow: ReadonlySet<string>,
+): Promise<string[]> {
   const knownPresent = new Set<string>(); // latin1 ids found outside the pack
+  const grafted: string[] = [];
   for (const entry of objects) {
     if (entry.type === 'blob') continue; // blobs carry no syntax and no links
     const obj = await pack.readAt(entry.offset);
@@ -91,15 +104,24 @@ async function verifyObjects(
       if (problem) throw new GitgateError('BAD_PACK', { detail: `object ${entry.oid.toString('hex')} is malformed: ${problem}` });
       links = referencedOids(obj.type, obj.content).map((r) => Buffer.from(r.oid, 'hex').toString('latin1'));
     }
-    for (const key of links) {
+    const oid = entry.oid.toString('hex');
+    // a commit's links are its tree, then its parents
+    const boundary = obj.type === 'commit' && shallow.has(oid);
+    for (let i = 0; i < links.length; i++) {
+      const key = links[i]!;
       if (inPack.has(key) || knownPresent.has(key)) continue;
       const hex = Buffer.from(key, 'latin1').toString('hex');
       if (!(await repo.objects.has(hex))) {
-        throw new GitgateError('BAD_PACK', { detail: `object ${entry.oid.toString('hex')} references missing object ${hex}` });
+        if (boundary && i > 0) {
+          if (grafted[grafted.length - 1] !== oid) grafted.push(oid);
+          continue;
+        }
+        throw new GitgateError('BAD_PACK', { detail: `object ${oid} references missing object ${hex}` });
       }
       knownPresent.add(key);
     }
   }
+  return grafted;
 }
 
 const TREE_MODES = new Map<string, 'file' | 'dir' | 'gitlink'>([

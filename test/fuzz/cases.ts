@@ -217,7 +217,7 @@ function semanticCommands(rng: Rng, env: GenEnv, sample: PushSample, what: strin
   const options: string[] = [];
   for (let k = 0; k < n; k++) {
     const u = rng.pick(updates);
-    const op = rng.pick(['ref', 'old', 'new', 'delete-head', 'delete-missing', 'dup', 'many', 'caps', 'shallow', 'options', 'type']);
+    const op = rng.pick(['ref', 'old', 'new', 'delete-head', 'delete-missing', 'dup', 'many', 'caps', 'shallow', 'shallow', 'push-cert', 'options', 'type']);
     switch (op) {
       case 'ref':
         u.ref = rng.pick(WEIRD_REFS);
@@ -262,9 +262,17 @@ function semanticCommands(rng: Rng, env: GenEnv, sample: PushSample, what: strin
         caps = Array.from({ length: rng.range(0, 5) }, () => rng.pick(CAPABILITIES)).join(' ');
         what.push(`capabilities ${JSON.stringify(caps.slice(0, 80))}`);
         break;
-      case 'shallow':
-        updates.unshift({ ref: '', oldOid: 'shallow', newOid: oidChoices(rng, env.corpus) });
-        what.push('shallow line first');
+      case 'shallow': {
+        // well-formed and malformed shallow lines before the commands: 400 or a report, never a cut
+        const oid = oidChoices(rng, env.corpus);
+        const id = rng.pick([oid, oid, oid.slice(0, 39), oid.toUpperCase(), `${oid} x`, '', 'zz'.repeat(20), ZERO]);
+        for (let i = rng.pick([1, 1, 2, 50]); i > 0; i--) updates.unshift({ ref: '', oldOid: 'shallow', newOid: id });
+        what.push(`shallow lines first (${JSON.stringify(id.slice(0, 44))})`);
+        break;
+      }
+      case 'push-cert':
+        updates.unshift({ ref: '', oldOid: 'push-cert', newOid: '' });
+        what.push('push-cert block');
         break;
       case 'options':
         if (!caps.includes('push-options')) caps += ' push-options';
@@ -274,9 +282,19 @@ function semanticCommands(rng: Rng, env: GenEnv, sample: PushSample, what: strin
     }
   }
   const parts: Buffer[] = [];
+  // capabilities ride on the first command, after any shallow lines (sometimes misplaced on purpose)
+  const capsAt = rng.chance(0.9) ? Math.max(0, updates.findIndex((u) => u.oldOid !== 'shallow')) : 0;
+  // a certificate carries the commands; sending them unsigned as well is a protocol error
+  const signedOnly = updates.some((u) => u.oldOid === 'push-cert') && rng.chance(0.8);
   updates.forEach((u, i) => {
+    if (signedOnly && /^[0-9a-f]{40}$/.test(u.oldOid)) return;
+    if (u.oldOid === 'push-cert') {
+      const cert = ['certificate version 0.1', 'pusher F <f@example.com> 0 +0000', '', ...updates.filter((x) => /^[0-9a-f]{40}$/.test(x.oldOid)).map((x) => `${x.oldOid} ${x.newOid} ${x.ref}`), 'push-cert-end'];
+      parts.push(pkt(Buffer.from(`push-cert\0${caps}\n`)), ...cert.map((l) => pkt(Buffer.from(`${l}\n`, 'utf8'))));
+      return;
+    }
     const line = u.oldOid === 'shallow' ? `shallow ${u.newOid}` : `${u.oldOid} ${u.newOid} ${u.ref}`;
-    const text = i === 0 ? `${line}\0${caps}` : line;
+    const text = i === capsAt ? `${line}\0${caps}` : line;
     const payload = Buffer.from(`${text}\n`, 'utf8');
     parts.push(payload.length + 4 <= 0xffff ? pkt(payload) : Buffer.concat([Buffer.from('ffff'), payload.subarray(0, 0xfffb)]));
   });

@@ -1,7 +1,7 @@
 // The seed corpus: a deterministic repository pushed to the server, then VALID requests
 // captured from real git traffic through a recording proxy (clones and fetches in protocol
 // v0 and v2 — full, shallow, since, exclude, partial, incremental with haves, ls-remote —
-// and pushes, thin and not), plus packs made by `git pack-objects`. Everything is derived
+// and pushes, thin and not, and from a shallow clone), plus packs made by `git pack-objects`. Everything is derived
 // from fixed content and dates, so object ids are the same on every run.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -327,6 +327,11 @@ export async function buildCorpus(target: CorpusTarget, log: (s: string) => void
     await run('push --no-thin --atomic (topic-b)', ['push', '-q', '--no-thin', '--atomic', S, 'topic-b'], src);
     await run('push with push options', ['push', '-q', '-o', 'ci.skip', '-o', 'x=y', S, 'topic-b:refs/heads/opts'], src);
     await run('push delete', ['push', '-q', S, ':refs/heads/opts'], src);
+    // the agent flow: clone --depth 1 (not recorded), commit, push: shallow lines before the commands
+    const agent = path.join(work, 'agent');
+    await gitOk(['clone', '-q', '--depth', '1', gitUrl(target.url, scratchId, target.admin), agent]);
+    await gitOk(['commit', '-q', '--allow-empty', '-m', 'agent'], { cwd: agent });
+    await run('push from a --depth 1 clone (shallow lines)', ['push', '-q', S, 'HEAD:refs/heads/shallow-agent'], agent);
     const pushes: PushSample[] = captured
       .slice(before)
       .filter((c) => c.method === 'POST' && c.tail.endsWith('/git-receive-pack'))

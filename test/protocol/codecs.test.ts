@@ -168,6 +168,37 @@ describe('receive-pack commands', () => {
     expect(req.pushOptions).toEqual(['o=1']);
   });
 
+  it('reads shallow lines before the commands and takes the capabilities from the first command', async () => {
+    const commands = [{ oldOid: A, newOid: B, ref: 'refs/heads/main' }];
+    const body = writeReceiveCommands({ shallows: [A, B], commands, capabilities: ['report-status', 'side-band-64k'] });
+    expect(body.toString()).toMatch(/^0035shallow a{40}\n0035shallow b{40}\n/);
+    const req = await parseReceiveCommands(new PktLineReader([body]));
+    expect(req.shallows).toEqual([A, B]);
+    expect(req.commands).toEqual(commands);
+    expect([...req.capabilities.keys()]).toEqual(['report-status', 'side-band-64k']);
+  });
+
+  it.each([
+    ['short id', `shallow ${A.slice(1)}`],
+    ['upper case', `shallow ${A.toUpperCase()}`],
+    ['trailing text', `shallow ${A} x`],
+    ['no id', 'shallow '],
+  ])('rejects a malformed shallow line (%s)', async (_n, line) => {
+    const body = Buffer.concat([pktText(line), pktText(`${A} ${B} refs/heads/main\0report-status`), FLUSH]);
+    await expect(parseReceiveCommands(new PktLineReader([body]))).rejects.toThrow(/expected shallow sha/);
+  });
+
+  it('reads the commands of a push certificate and marks the request as signed', async () => {
+    const cert = ['certificate version 0.1', 'pusher T <t@example.com> 0 +0000', 'pushee x', 'nonce 1', '', `${A} ${B} refs/heads/main`, '-----BEGIN PGP SIGNATURE-----', 'sig', '-----END PGP SIGNATURE-----'];
+    const body = Buffer.concat([pktText('push-cert\0report-status'), ...cert.map((l) => pktText(`${l}\n`)), pktText('push-cert-end\n'), FLUSH]);
+    const req = await parseReceiveCommands(new PktLineReader([body]));
+    expect(req.pushCert).toBe(true);
+    expect(req.commands).toEqual([{ oldOid: A, newOid: B, ref: 'refs/heads/main' }]);
+    expect(req.capabilities.has('report-status')).toBe(true);
+    const mixed = Buffer.concat([pktText(`${A} ${B} refs/heads/x\0report-status`), pktText('push-cert'), ...cert.map((l) => pktText(l)), pktText('push-cert-end'), FLUSH]);
+    await expect(parseReceiveCommands(new PktLineReader([mixed]))).rejects.toThrow(/both push certificate and unsigned commands/);
+  });
+
   it('caps push options by count and by total size', async () => {
     const commands = [{ oldOid: A, newOid: B, ref: 'refs/heads/main' }];
     const three = writeReceiveCommands({ commands, capabilities: ['push-options'], pushOptions: ['a', 'b', 'c'] });
