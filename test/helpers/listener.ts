@@ -24,9 +24,9 @@ export type ListenerHandler = (req: http.IncomingMessage, res: http.ServerRespon
 export async function recordingListener(handler?: ListenerHandler, host = '127.0.0.1', port = 0): Promise<Listener> {
   const server = http.createServer((req, res) => {
     listener.requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
+    if (handler) return handler(req, res); // the handler reads the body (or not)
     req.resume();
-    if (handler) handler(req, res);
-    else res.writeHead(404).end();
+    res.writeHead(404).end();
   });
   server.on('connection', () => listener.connections++);
   await new Promise<void>((resolve, reject) => {

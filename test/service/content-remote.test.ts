@@ -107,7 +107,7 @@ describe('fetchBranch against other servers', () => {
       return Buffer.concat(parts);
     });
     const { repo } = await env.repo();
-    expect((await fetchBranch(repo, { url: `${base}/x.git`, branch: 'main' })).oid).toBe(head);
+    expect((await fetchBranch(repo, { url: `${base}/x.git`, branch: 'main' }, { policy })).oid).toBe(head);
   });
 
   it('follows a redirect of info/refs and sends later requests to the new place', async () => {
