@@ -51,6 +51,7 @@ describe('git sources never reach internal addresses by default', () => {
       `http://[::]:${p}/r.git`,
       `http://[0:0:0:0:0:ffff:127.0.0.1]:${p}/r.git`,
       `https://127.0.0.1:${p}/r.git`,
+      `https://localhost:${p}/r.git`,
       `http://alice:pat@127.0.0.1:${p}/r.git`,
     ];
   };
