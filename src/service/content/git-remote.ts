@@ -8,7 +8,7 @@
 // path). Every request, every redirect hop included, goes through the request policy (src/net):
 // forbidden destinations are 400 SOURCE_FORBIDDEN before any connection. Other failures say
 // no more than "unreachable" or "not a Git repository", so errors cannot map a network.
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { GitgateError, isGitgateError } from '../../errors.js';
 import { DestinationRefused, type RequestPolicy } from '../../net/request-policy.js';
 import { ingestPack } from '../../repo/pack-ingest.js';
@@ -118,7 +118,7 @@ function request(ep: RemoteEndpoint, policy: RequestPolicy, url: URL, opts: { me
     // credentials only ever go to the origin they were given for
     if (ep.authorization && url.origin === ep.credentialOrigin) headers.Authorization = ep.authorization;
     if (opts.body) headers['Content-Length'] = String(opts.body.length);
-    let req: ReturnType<RequestPolicy['request']>;
+    let req: ClientRequest;
     try {
       req = policy.request(url, { method: opts.method, headers });
     } catch (err) {
@@ -176,10 +176,12 @@ async function* limitedBody(ep: RemoteEndpoint, res: IncomingMessage, limit: num
 // ---------------------------------------------------------------------------------------------
 // protocol
 
-/** GET info/refs (following redirects like git does: later requests go to the redirected base). */
-// Redirects as C Git's default http.followRedirects=initial: followed for info/refs only, the
-// new base is used for the POST; another scheme (https to http too, as git and libcurl allow)
-// or origin is followed, but without the credentials, and through the policy like the first hop.
+/**
+ * GET info/refs, following redirects as C Git's default `http.followRedirects=initial` does:
+ * only here, and later requests go to the redirected base. Another origin (https to http too,
+ * which git and libcurl follow) is followed without the credentials, and every hop passes the
+ * request policy like the first.
+ */
 export async function listRemoteRefs(ep: RemoteEndpoint, policy: RequestPolicy): Promise<RemoteRefs> {
   let url = new URL(`${ep.base.toString()}/info/refs?service=git-upload-pack`);
   for (let hop = 0; ; hop++) {
