@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { GitgateError } from './errors.js';
 import { loadLimits, type LimitsConfig, type LimitsFlags } from './config-limits.js';
+import { parseNetworks } from './net/address-policy.js';
 
 export interface Config extends LimitsConfig {
   host: string;
@@ -16,6 +17,8 @@ export interface Config extends LimitsConfig {
   maxPushRefs: number;
   maxJsonBytes: number;
   maxImportBytes: number;
+  /** CIDRs git sources may reach although loopback/private/... (GITGATE_IMPORT_ALLOW_NETWORKS). */
+  importAllowNetworks: string[];
   authorName: string;
   authorEmail: string;
   logLevel: string;
@@ -37,6 +40,14 @@ function int(name: string, raw: string | number | undefined, fallback: number, m
     throw new GitgateError('CONFIG', { detail: `${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(String(raw))}` });
   }
   return n;
+}
+
+function networks(name: string, raw: string | undefined): string[] {
+  try {
+    return parseNetworks(raw);
+  } catch (err) {
+    throw new GitgateError('CONFIG', { detail: `${name}: ${(err as Error).message}` });
+  }
 }
 
 function bool(raw: string | undefined): boolean {
@@ -61,6 +72,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     maxPushRefs: int('GITGATE_MAX_PUSH_REFS', env.GITGATE_MAX_PUSH_REFS, 100_000, 1),
     maxJsonBytes: int('GITGATE_MAX_JSON_BYTES', env.GITGATE_MAX_JSON_BYTES, 32 * 1024 ** 2, 1024),
     maxImportBytes: int('GITGATE_MAX_IMPORT_BYTES', env.GITGATE_MAX_IMPORT_BYTES, 1024 ** 3, 1024),
+    importAllowNetworks: networks('GITGATE_IMPORT_ALLOW_NETWORKS', env.GITGATE_IMPORT_ALLOW_NETWORKS),
     authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',

@@ -51,8 +51,9 @@ export const ERRORS = {
   DB_TOO_NEW: { status: 500, message: 'Database schema version {found} is newer than this gitgate understands ({supported}); upgrade gitgate' },
 
   // content API: imports from remote Git repositories, merges, branches
-  SOURCE_UNREACHABLE: { status: 502, message: 'Could not fetch from the source repository {url}: {detail}' },
-  SOURCE_NOT_GIT: { status: 400, message: 'The source {url} is not a Git repository served over smart HTTP: {detail}' },
+  SOURCE_UNREACHABLE: { status: 502, message: 'The source repository {url} is unreachable' },
+  SOURCE_FORBIDDEN: { status: 400, message: 'The source {url} may not be fetched: {reason}' },
+  SOURCE_NOT_GIT: { status: 400, message: 'The source {url} is not a Git repository served over smart HTTP' },
   SOURCE_ACCESS_DENIED: { status: 400, message: 'The source repository {url} refused access (HTTP {status}); check the credentials in the URL' },
   SOURCE_BRANCH_NOT_FOUND: { status: 400, message: 'Branch {branch} not found in the source repository {url}' },
   SOURCE_TOO_LARGE: { status: 413, message: 'The source repository exceeds the import limit of {limit} bytes' },

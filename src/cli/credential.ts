@@ -3,11 +3,14 @@
 // gitgate repository URL with a freshly minted child token scoped to that one repository
 // with a short TTL, cached until shortly before it expires; `erase` (git's "this credential
 // was rejected") revokes the cached child; `store` does nothing. The parent secret is only
-// ever sent to the server in an Authorization header: never printed, never cached.
+// ever sent to the server in an Authorization header: never printed, never cached. The helper
+// knows its one server (--server or GITGATE_URL) and says nothing to git about any other URL, so
+// a hostile URL (a submodule, a redirect) cannot make it send the parent token anywhere else.
 import fs from 'node:fs';
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import { parseSecret, redactSecrets } from '../auth/token-format.js';
+import { isLoopbackAddress } from '../net/address-policy.js';
 import { CredentialCache, cacheKey, defaultCacheDir, type CachedChild } from './credential-cache.js';
 import { CredentialProtocolError, formatCredential, readCredential, type Credential } from './credential-protocol.js';
 
@@ -27,6 +30,7 @@ export interface CredentialOptions {
   cache?: boolean;
   name?: string;
   server?: string;
+  allowHttp?: boolean;
 }
 
 export interface HelperIO {
@@ -47,26 +51,48 @@ export interface Target {
   repo: string;
 }
 
-/** The gitgate repository a credential description is about, or null when it is not one
- *  (wrong protocol, no host, or no path: git sends `path` only with credential.useHttpPath). */
-export function targetOf(cred: Credential): Target | null {
+/** The repository of `server` a credential description is about, or null when it is about
+ *  anything else: another scheme, host or port (compared as URL origins, so default ports and
+ *  letter case do not matter), a path outside the server's path prefix or not a gitgate
+ *  repository, or no path at all (git sends `path` only with credential.useHttpPath). */
+export function targetOf(cred: Credential, server: URL): Target | null {
   const { protocol, host, path } = cred.attrs;
   if ((protocol !== 'http' && protocol !== 'https') || !host || !path) return null;
-  // v1/repo/<id>[.git][/...], possibly behind a path prefix of a reverse proxy
-  const m = /^((?:[^/]+\/)*?)v1\/repo\/([^/]+?)(?:\.git)?(?:\/.*)?$/.exec(path.replace(/^\/+/, ''));
-  if (!m || !m[2]) return null;
-  const prefix = m[1] ? `/${m[1].replace(/\/$/, '')}` : '';
-  return { base: `${protocol}://${host.toLowerCase()}${prefix}`, repo: m[2] };
+  let asked: URL;
+  try {
+    asked = new URL(`${protocol}://${host}/`);
+  } catch {
+    return null;
+  }
+  if (asked.origin !== server.origin || asked.username || asked.password) return null;
+  const prefix = server.pathname.replace(/\/+$/, '');
+  const rel = `/${path.replace(/^\/+/, '')}`;
+  if (!rel.startsWith(`${prefix}/`)) return null;
+  // v1/repo/<id>[.git][/...]
+  const m = /^v1\/repo\/([^/]+?)(?:\.git)?(?:\/.*)?$/.exec(rel.slice(prefix.length + 1));
+  if (!m || !m[1]) return null;
+  return { base: `${server.origin}${prefix}`, repo: m[1] };
 }
 
-function normalizeServer(raw: string): string {
+function parseServer(raw: string, source: string): URL {
   let u: URL;
   try {
     u = new URL(raw);
   } catch {
-    throw new HelperError(`--server must be a URL like https://git.example.com, got ${JSON.stringify(raw)}`);
+    throw new HelperError(`${source} must be a URL like https://git.example.com, got ${JSON.stringify(raw)}`);
   }
-  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`.toLowerCase();
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password || u.search || u.hash) {
+    throw new HelperError(`${source} must be an http(s) URL without credentials, query or fragment, like https://git.example.com`);
+  }
+  return u;
+}
+
+/** Plain http only where nobody can listen in: a loopback server, or when --allow-http says so. */
+function assertTransport(server: URL, allowHttp: boolean): void {
+  if (server.protocol !== 'http:' || allowHttp) return;
+  const host = server.hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || isLoopbackAddress(host)) return;
+  throw new HelperError(`refusing to send the parent token over plain http to ${server.host}: use https, or pass --allow-http`);
 }
 
 function positiveInt(raw: string | undefined, flag: string, fallback: number, allowZero = false): number {
@@ -171,7 +197,9 @@ interface Settings {
   allowDelete?: boolean;
   cache: CredentialCache | null;
   name: string;
-  server: string | null;
+  /** the one server this helper answers for; null: answer nothing */
+  server: URL | null;
+  allowHttp: boolean;
 }
 
 function settings(opts: CredentialOptions, env: NodeJS.ProcessEnv): Settings {
@@ -186,7 +214,8 @@ function settings(opts: CredentialOptions, env: NodeJS.ProcessEnv): Settings {
     allowDelete: opts.allowDelete,
     cache: opts.cache === false ? null : new CredentialCache(opts.cacheDir ?? defaultCacheDir(env)),
     name: (opts.name ?? `git credential helper (${os.hostname()})`).slice(0, 200),
-    server: opts.server ? normalizeServer(opts.server) : null,
+    server: opts.server ? parseServer(opts.server, '--server') : env.GITGATE_URL ? parseServer(env.GITGATE_URL, 'GITGATE_URL') : null,
+    allowHttp: opts.allowHttp === true,
   };
 }
 
@@ -304,9 +333,14 @@ export async function runCredentialHelper(action: string, opts: CredentialOption
   const s = settings(opts, io.env);
   const cred = await readCredential(io.stdin);
   if (action === 'store') return; // nothing to keep: only tokens this helper minted are cached, at minting
-  const t = targetOf(cred);
-  if (!t) return; // not a gitgate repository URL (or no path: credential.useHttpPath unset)
-  if (s.server !== null && t.base.toLowerCase() !== s.server) return;
+  if (s.server === null) {
+    // a hint for a helper that looks meant for gitgate; silence for everything else
+    if (/(^|\/)v1\/repo\//.test(cred.attrs.path ?? '')) io.stderr('gitgate credential: no server configured (--server URL or GITGATE_URL): not answering\n');
+    return;
+  }
+  const t = targetOf(cred, s.server);
+  if (!t) return; // another server, not a repository URL, or no path (credential.useHttpPath unset)
+  assertTransport(s.server, s.allowHttp);
   if (action === 'erase') {
     let parent: Parent | null = null;
     try {
@@ -336,15 +370,19 @@ The parent token (an admin token allowed to mint) comes from --token-file PATH, 
 environment variable GITGATE_TOKEN, else the file named by GITGATE_TOKEN_FILE. It is only
 sent to the server, in an Authorization header: never printed and never cached.
 
+The helper answers only for its server: --server URL, else the environment variable
+GITGATE_URL (scheme, host and port must match; without either it answers nothing). It never
+sends the parent token over plain http to a host other than loopback unless --allow-http.
+
 Setup (git sends the repository path to helpers only with useHttpPath):
-  git config --global credential.https://git.example.com.helper '!npx gitgate credential'
+  git config --global credential.https://git.example.com.helper '!npx gitgate credential --server https://git.example.com'
   git config --global credential.https://git.example.com.useHttpPath true
 
-On "get" for https://HOST/v1/repo/<id or name>.git it mints a child token scoped to that
+On "get" for <server>/v1/repo/<id or name>.git it mints a child token scoped to that
 repository (POST /v1/repo_token), caches it (mode 0600) until shortly before it expires,
 and answers username=${CHILD_USERNAME}, password=<child>, password_expiry_utc=<unix time>.
 "erase" (git's "that credential was rejected") revokes the cached child; "store" does
-nothing. A URL that is not a gitgate repository, or comes without a path, gets no answer.`;
+nothing. Any other URL, or one without a path, gets no answer.`;
 
 /** Adds `credential <action>` to the program. */
 export function credentialCommand(program: Command): Command {
@@ -364,7 +402,8 @@ export function credentialCommand(program: Command): Command {
     .option('--cache-dir <dir>', 'where minted tokens are cached (default $XDG_CACHE_HOME/gitgate/credentials or ~/.cache/gitgate/credentials)')
     .option('--no-cache', 'mint a new token for every request and cache nothing')
     .option('--name <name>', 'label of minted tokens')
-    .option('--server <url>', 'only answer for this gitgate server (e.g. https://git.example.com)')
+    .option('--server <url>', 'the gitgate server to answer for, e.g. https://git.example.com (default: env GITGATE_URL; without either, no answers)')
+    .option('--allow-http', 'allow sending the parent token over plain http to a server that is not loopback')
     .addHelpText('after', HELP)
     .action(async (action: string, opts: CredentialOptions) => {
       try {

@@ -269,7 +269,7 @@ const paths: Record<string, Record<string, unknown>> = {
     post: {
       tags: ['repos'],
       summary: 'Create a repository (empty, from files, or imported from a Git URL)',
-      description: 'Workspace token with write permission. A git import is limited to GITGATE_MAX_IMPORT_BYTES (413 SOURCE_TOO_LARGE); on any failure nothing is created.',
+      description: 'Workspace token with write permission. A git import is limited to GITGATE_MAX_IMPORT_BYTES (413 SOURCE_TOO_LARGE) and to http(s) URLs of public addresses: loopback, private and link-local destinations (checked on every redirect hop) are 400 SOURCE_FORBIDDEN unless allowed by GITGATE_IMPORT_ALLOW_NETWORKS; on any failure nothing is created.',
       requestBody: jsonBody(ref('RepoCreate'), false),
       responses: { 201: jsonResponse('Created', ref('RepoInfo')), ...errs(400, 401, 403, 409, 413, 502) },
     },

@@ -4,7 +4,7 @@ import { GitgateError } from '../errors.js';
 import type { RepoRow } from '../db/repos-table.js';
 import type { Context } from './context.js';
 import { writeCommitObject, writeSnapshotTree, type FileContent } from './commit-builder.js';
-import { importGitSource, type GitSourceInput } from './content/git-source.js';
+import { checkGitSource, importGitSource, type GitSourceInput } from './content/git-source.js';
 import { normalizeRepoPath } from './paths.js';
 import { recordApiRefMove } from '../audit/record.js';
 
@@ -57,6 +57,7 @@ export function toFileContents(files: { filename: string; content: string }[]): 
 export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<RepoInfo> {
   const files = input.files ? toFileContents(input.files) : null;
   assertNoFileDirClash(files ?? []);
+  if (input.git) checkGitSource(ctx.config, input.git);
   const id = crypto.randomUUID();
   const defaultBranch = input.defaultBranch ?? ctx.config.defaultBranch;
   ctx.repos.insert({ id, name: input.name ?? null, metadata: input.metadata ?? null, default_branch: defaultBranch });

@@ -56,7 +56,9 @@ function fakeServer(handler?: Handler) {
 const parent = generateSecret('repo', newTokenId());
 const INPUT = 'protocol=https\nhost=git.example.com\npath=v1/repo/r1.git\n\n';
 
+/** Runs the helper; its server is https://git.example.com (GITGATE_URL) unless `env` says otherwise. */
 async function run(action: string, opts: CredentialOptions, srv: ReturnType<typeof fakeServer>, input = INPUT, env: NodeJS.ProcessEnv = { GITGATE_TOKEN: parent }, now = NOW) {
+  env = { GITGATE_URL: 'https://git.example.com', ...env };
   let stdout = '';
   let stderr = '';
   const stdin = new PassThrough();
@@ -176,6 +178,67 @@ describe('credential helper get', () => {
     expect(srv.calls).toHaveLength(0);
     const matching = await run('get', { server: 'HTTPS://git.example.com/', cache: false }, srv);
     expect(matching.stdout).toContain('password=');
+  });
+});
+
+describe('credential helper: its one server', () => {
+  const ask = (protocol: string, host: string, path = 'v1/repo/r1.git') => `protocol=${protocol}\nhost=${host}\npath=${path}\n\n`;
+
+  it('answers nothing and sends nothing for another scheme, host or port', async () => {
+    const srv = fakeServer();
+    for (const input of [
+      ask('https', 'evil.example'),
+      ask('https', 'git.example.com.evil.example'),
+      ask('https', 'git.example.com:8443'),
+      ask('http', 'git.example.com'),
+      ask('https', 'evil.example', 'git.example.com/v1/repo/r1.git'),
+      'url=https://evil.example/v1/repo/r1.git\n',
+    ]) {
+      for (const action of ['get', 'erase']) {
+        const r = await run(action, { cache: false }, srv, input);
+        expect(r, input).toEqual({ stdout: '', stderr: '', error: null });
+      }
+    }
+    expect(srv.calls).toHaveLength(0);
+  });
+
+  it('answers nothing without --server or GITGATE_URL, with a hint only for a gitgate-looking URL', async () => {
+    const srv = fakeServer();
+    const gitgateLike = await run('get', { cache: false }, srv, INPUT, { GITGATE_TOKEN: parent, GITGATE_URL: '' });
+    expect(gitgateLike).toEqual({ stdout: '', stderr: 'gitgate credential: no server configured (--server URL or GITGATE_URL): not answering\n', error: null });
+    const other = await run('get', { cache: false }, srv, ask('https', 'github.com', 'owner/repo.git'), { GITGATE_TOKEN: parent, GITGATE_URL: '' });
+    expect(other).toEqual({ stdout: '', stderr: '', error: null });
+    expect(srv.calls).toHaveLength(0);
+  });
+
+  it('takes --server over GITGATE_URL, and sends requests to the configured server', async () => {
+    const srv = fakeServer();
+    const r = await run('get', { cache: false, server: 'https://git.example.com:443/' }, srv, INPUT, { GITGATE_TOKEN: parent, GITGATE_URL: 'https://elsewhere.example' });
+    expect(r.stdout).toContain('password=');
+    expect(srv.calls.map((c) => new URL(c.url).origin)).toEqual(['https://git.example.com', 'https://git.example.com']);
+    const bad = await run('get', { cache: false }, srv, INPUT, { GITGATE_TOKEN: parent, GITGATE_URL: 'ftp://git.example.com' });
+    expect(bad.error?.message).toMatch(/GITGATE_URL must be an http\(s\) URL/);
+    expect(srv.calls).toHaveLength(2);
+  });
+
+  it('never sends the parent over plain http to a host that is not loopback, unless --allow-http', async () => {
+    const srv = fakeServer();
+    const refused = await run('get', { cache: false, server: 'http://git.example.com' }, srv, ask('http', 'git.example.com'));
+    expect(refused.error).toBeInstanceOf(HelperError);
+    expect(refused.error!.message).toMatch(/refusing to send the parent token over plain http to git\.example\.com: use https, or pass --allow-http/);
+    expect(refused.stdout).toBe('');
+    const erase = await run('erase', { cache: false, server: 'http://git.example.com' }, srv, ask('http', 'git.example.com'));
+    expect(erase.error).toBeInstanceOf(HelperError);
+    expect(srv.calls).toHaveLength(0);
+
+    const allowed = await run('get', { cache: false, server: 'http://git.example.com', allowHttp: true }, srv, ask('http', 'git.example.com'));
+    expect(allowed.stdout).toContain('password=');
+    for (const host of ['127.0.0.1:8080', '127.9.9.9:8080', 'localhost:8080', '[::1]:8080']) {
+      const loopback = await run('get', { cache: false, server: `http://${host}` }, srv, ask('http', host));
+      expect(loopback.error, host).toBeNull();
+      expect(loopback.stdout, host).toContain('password=');
+    }
+    expect(srv.calls.filter((c) => c.url.startsWith('http://git.example.com/'))).toHaveLength(2);
   });
 });
 

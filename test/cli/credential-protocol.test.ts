@@ -82,19 +82,27 @@ describe('readCredential', () => {
 });
 
 describe('targetOf', () => {
-  const t = (text: string) => targetOf(parseCredential(text));
-  it('finds the server and the repository in a gitgate URL', () => {
-    expect(t('url=https://Git.Example.com/v1/repo/abc.git')).toEqual({ base: 'https://git.example.com', repo: 'abc' });
-    expect(t('url=http://127.0.0.1:8080/v1/repo/my-name')).toEqual({ base: 'http://127.0.0.1:8080', repo: 'my-name' });
-    expect(t('protocol=http\nhost=h\npath=v1/repo/x.git/info/refs')).toEqual({ base: 'http://h', repo: 'x' });
-    expect(t('url=https://h/git/v1/repo/x.git')).toEqual({ base: 'https://h/git', repo: 'x' });
+  const t = (text: string, server: string) => targetOf(parseCredential(text), new URL(server));
+  it('finds the repository in a URL of its server: same scheme, host and port', () => {
+    expect(t('url=https://Git.Example.com/v1/repo/abc.git', 'https://git.example.com')).toEqual({ base: 'https://git.example.com', repo: 'abc' });
+    expect(t('url=https://git.example.com:443/v1/repo/abc.git', 'HTTPS://GIT.example.com/')).toEqual({ base: 'https://git.example.com', repo: 'abc' });
+    expect(t('url=http://127.0.0.1:8080/v1/repo/my-name', 'http://127.0.0.1:8080')).toEqual({ base: 'http://127.0.0.1:8080', repo: 'my-name' });
+    expect(t('protocol=http\nhost=h\npath=v1/repo/x.git/info/refs', 'http://h')).toEqual({ base: 'http://h', repo: 'x' });
+    expect(t('url=https://h/git/v1/repo/x.git', 'https://h/git/')).toEqual({ base: 'https://h/git', repo: 'x' });
   });
-  it('is null for anything else, and without a path (credential.useHttpPath unset)', () => {
-    expect(t('protocol=https\nhost=h')).toBeNull();
-    expect(t('url=https://h/owner/repo.git')).toBeNull();
-    expect(t('url=https://h/v1/repo/')).toBeNull();
-    expect(t('url=ssh://h/v1/repo/x.git')).toBeNull();
-    expect(t('protocol=https\npath=v1/repo/x.git')).toBeNull();
+  it('is null for another scheme, host, port or path prefix, for anything else, and without a path', () => {
+    const server = 'https://h';
+    expect(t('url=http://h/v1/repo/x.git', server)).toBeNull();
+    expect(t('url=https://h:8443/v1/repo/x.git', server)).toBeNull();
+    expect(t('url=https://h.evil.example/v1/repo/x.git', server)).toBeNull();
+    expect(t('url=https://evil.example/h/v1/repo/x.git', server)).toBeNull();
+    expect(t('url=https://h/v1/repo/x.git', 'https://h/git')).toBeNull();
+    expect(t('url=https://h/other/v1/repo/x.git', server)).toBeNull();
+    expect(t('protocol=https\nhost=h', server)).toBeNull();
+    expect(t('url=https://h/owner/repo.git', server)).toBeNull();
+    expect(t('url=https://h/v1/repo/', server)).toBeNull();
+    expect(t('url=ssh://h/v1/repo/x.git', server)).toBeNull();
+    expect(t('protocol=https\npath=v1/repo/x.git', server)).toBeNull();
   });
 });
 

@@ -14,11 +14,13 @@ import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
 
 const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
+// the sources here are on this loopback server: allowed explicitly, as an operator would
+const ALLOW_LOOPBACK = { GITGATE_IMPORT_ALLOW_NETWORKS: '127.0.0.0/8' };
 
 describe.each(STORAGE_KINDS)('git sources (%s storage)', (kind) => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer(kind);
+    s = await startTestServer(kind, ALLOW_LOOPBACK);
   });
   afterAll(async () => {
     await s.close();
@@ -110,8 +112,9 @@ describe.each(STORAGE_KINDS)('git sources (%s storage)', (kind) => {
       { url: `${s.url}/v1/openapi.json`, status: 400, code: 'SOURCE_NOT_GIT' },
       { url: s.gitUrl(src.id, `${secret.slice(0, -3)}xyz`), status: 400, code: 'SOURCE_ACCESS_DENIED' },
       { url: s.gitUrl('00000000-0000-4000-8000-000000000000', secret), status: 400, code: 'SOURCE_NOT_GIT' },
-      { url: `file:///etc`, status: 400, code: 'VALIDATION' },
-      { url: `ssh://git@example.com/x.git`, status: 400, code: 'VALIDATION' },
+      { url: `file:///etc`, status: 400, code: 'SOURCE_FORBIDDEN' },
+      { url: `ssh://git@example.com/x.git`, status: 400, code: 'SOURCE_FORBIDDEN' },
+      { url: `http://token:${secret}@10.0.0.1/x.git`, status: 400, code: 'SOURCE_FORBIDDEN' },
       { url: 'not a url', status: 400, code: 'VALIDATION' },
     ];
     for (const c of cases) {
@@ -229,7 +232,7 @@ describe('git source credentials never reach the logs', () => {
       },
     });
     const dataDir = tmpDir('gitgate-data-');
-    const config = loadConfig({ port: 0, host: '127.0.0.1', data: dataDir, memory: true }, { GITGATE_BCRYPT_ROUNDS: '4' });
+    const config = loadConfig({ port: 0, host: '127.0.0.1', data: dataDir, memory: true }, { GITGATE_BCRYPT_ROUNDS: '4', ...ALLOW_LOOPBACK });
     const ctx = createContext(config, pino({ level: 'debug' }, sink));
     const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'admin' }, null);
     const server = await startServer(ctx, '127.0.0.1', 0);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir, type GitResult } from '../helpers/git.js';
+import { recordingListener } from '../helpers/listener.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
@@ -32,7 +33,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** A clean git environment (fresh HOME, XDG dirs) with only the parent token. */
+/** A clean git environment (fresh HOME, XDG dirs) with only the parent token and the server's URL. */
 function cleanEnv(parent: string | null, extra: Record<string, string> = {}): Record<string, string> {
   const home = tmpDir('gitgate-cred-home-');
   fs.writeFileSync(path.join(home, '.gitconfig'), '[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n');
@@ -40,6 +41,7 @@ function cleanEnv(parent: string | null, extra: Record<string, string> = {}): Re
     HOME: home,
     XDG_CONFIG_HOME: path.join(home, '.config'),
     XDG_CACHE_HOME: path.join(home, '.cache'),
+    GITGATE_URL: server.url,
     ...(parent === null ? {} : { GITGATE_TOKEN: parent }),
     ...extra,
   };
@@ -427,6 +429,70 @@ describe('gitgate credential with real git', () => {
     for (const flag of ['--token-file', '--ttl', '--permission', '--ref', '--allow-force', '--allow-delete', '--min-remaining', '--cache-dir', 'GITGATE_TOKEN', 'useHttpPath']) {
       expect(r.stdout).toContain(flag);
     }
-    expect(r.stdout).toMatch(/git config --global credential\..*helper '!npx gitgate credential'/);
+    expect(r.stdout).toMatch(/git config --global credential\..*helper '!npx gitgate credential --server https:\/\/git\.example\.com'/);
+    for (const flag of ['--server', 'GITGATE_URL', '--allow-http']) expect(r.stdout).toContain(flag);
+  });
+});
+
+describe('the helper sends the parent token to its server only', () => {
+  /** A foreign host that looks like gitgate to git: 401 with a Basic challenge, so git asks the helper. */
+  const foreignHost = () =>
+    recordingListener((_req, res) => {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="gitgate"' }).end();
+    });
+
+  it('answers nothing and sends nothing to another host, even one whose path looks like a gitgate repository', async () => {
+    const id = await newRepo();
+    const parent = await server.mint({ name: 'parent', repo_ids: [id], permission: 'admin' });
+    const foreign = await foreignHost();
+    try {
+      const h = helper();
+      const env = cleanEnv(parent.token);
+      const asked = `protocol=http\nhost=127.0.0.1:${foreign.port}\npath=v1/repo/${id}.git\n\n`;
+      for (const action of ['get', 'erase']) {
+        const r = await runHelper(['--cache-dir', h.cacheDir, action], asked, env);
+        expect(r, action).toMatchObject({ code: 0, stdout: '', stderr: '' });
+      }
+      expect(foreign.connections).toBe(0);
+
+      // what a malicious submodule URL does: git itself asks the helper for the foreign host
+      const r = await git([...h.config(), 'ls-remote', `${foreign.url}/v1/repo/${id}.git`], { env });
+      expect(r.code).not.toBe(0);
+      expect(foreign.requests.length).toBeGreaterThan(0); // git did go there...
+      for (const req of foreign.requests) {
+        expect(req.url).not.toMatch(/repo_token/); // ...but the helper did not
+        expect(JSON.stringify(req.headers)).not.toContain(parent.token);
+        expect(req.headers.authorization).toBeUndefined();
+      }
+      expect(await children(parent.id, id)).toHaveLength(0);
+      expect(fs.readFileSync(h.stderrLog, 'utf8')).toBe('');
+    } finally {
+      await foreign.close();
+    }
+  });
+
+  it('answers nothing at all without --server or GITGATE_URL', async () => {
+    const id = await newRepo();
+    const parent = await server.mint({ name: 'parent', repo_ids: [id], permission: 'admin' });
+    const foreign = await foreignHost();
+    try {
+      const h = helper();
+      const env = cleanEnv(parent.token, { GITGATE_URL: '' });
+      for (const url of [repoUrl(id), `${foreign.url}/v1/repo/${id}.git`]) {
+        const u = new URL(url);
+        const r = await runHelper(['--cache-dir', h.cacheDir, 'get'], `protocol=http\nhost=${u.host}\npath=${u.pathname.slice(1)}\n\n`, env);
+        expect(r).toMatchObject({ code: 0, stdout: '' });
+        expect(r.stderr).toMatch(/^gitgate credential: no server configured \(--server URL or GITGATE_URL\): not answering\n$/);
+      }
+      expect(foreign.connections).toBe(0);
+      expect(await children(parent.id, id)).toHaveLength(0);
+      // the same with the flag: it answers for its server
+      const ok = await runHelper(['--cache-dir', h.cacheDir, '--server', server.url, 'get'], describeUrl(id), env);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/^username=x-access-token\npassword=ggr_/);
+      expect(await children(parent.id, id)).toHaveLength(1);
+    } finally {
+      await foreign.close();
+    }
   });
 });

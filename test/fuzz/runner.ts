@@ -122,7 +122,8 @@ async function mint(server: FuzzServer, body: object): Promise<{ token: string; 
 async function setup(opts: FuzzOptions, log: (s: string) => void): Promise<Setup> {
   // one client sends thousands of bad credentials on purpose: the per-address block and the
   // per-token concurrency cap would turn the rest of the run into 429s
-  const env = { GITGATE_AUTH_FAIL_LIMIT: '0', GITGATE_MAX_CONCURRENT_PER_TOKEN: '0' };
+  // git sources point back at this loopback server: allowed explicitly, as an operator would
+  const env = { GITGATE_AUTH_FAIL_LIMIT: '0', GITGATE_MAX_CONCURRENT_PER_TOKEN: '0', GITGATE_IMPORT_ALLOW_NETWORKS: '127.0.0.0/8' };
   const server = opts.server === 'in-process' ? await inProcessServer(env) : await spawnServer({ env });
   log(`server: ${server.url} (data ${server.dataDir})`);
   const { corpus, targetId, scratchId } = await buildCorpus({ url: server.url, admin: server.admin }, log);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLUSH, pktText } from '../../src/protocol/pkt-line.js';
+import { RequestPolicy } from '../../src/net/request-policy.js';
 import { chooseRemoteRef, fetchBranch, parseRemoteUrl } from '../../src/service/content/git-remote.js';
 import { commitFiles, gitEnv, gitOk, tmpDir } from '../helpers/git.js';
 import { serviceEnv, type ServiceEnv } from './helpers.js';
@@ -35,6 +36,9 @@ describe('parseRemoteUrl', () => {
     expect(chooseRemoteRef(ep, { refs: new Map(), capabilities: new Set(), headTarget: null }, null)).toEqual({ ref: null, oid: null });
   });
 });
+
+// these servers listen on loopback: allowed explicitly, as an operator would
+const policy = new RequestPolicy(['127.0.0.0/8']);
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer) => void;
 
@@ -87,7 +91,7 @@ describe('fetchBranch against other servers', () => {
     const seen: { auth?: string; wants?: string } = {};
     handler = v0('ofs-delta symref=HEAD:refs/heads/main', () => Buffer.concat([pktText('NAK'), pack]), seen);
     const { repo } = await env.repo();
-    const got = await fetchBranch(repo, { url: `http://me:s3cret@127.0.0.1:${new URL(base).port}/x.git` });
+    const got = await fetchBranch(repo, { url: `http://me:s3cret@127.0.0.1:${new URL(base).port}/x.git` }, { policy });
     expect(got).toMatchObject({ ref: 'refs/heads/main', branch: 'main', oid: head });
     expect(seen.auth).toBe(`Basic ${Buffer.from('me:s3cret').toString('base64')}`);
     expect(seen.wants).toContain(`want ${head} ofs-delta agent=gitgate`);
@@ -103,7 +107,7 @@ describe('fetchBranch against other servers', () => {
       return Buffer.concat(parts);
     });
     const { repo } = await env.repo();
-    expect((await fetchBranch(repo, { url: `${base}/x.git`, branch: 'main' })).oid).toBe(head);
+    expect((await fetchBranch(repo, { url: `${base}/x.git`, branch: 'main' }, { policy })).oid).toBe(head);
   });
 
   it('follows a redirect of info/refs and sends later requests to the new place', async () => {
@@ -118,7 +122,7 @@ describe('fetchBranch against other servers', () => {
       inner(req, res, body);
     };
     const { repo } = await env.repo();
-    expect((await fetchBranch(repo, { url: `${base}/old/repo.git` })).oid).toBe(head);
+    expect((await fetchBranch(repo, { url: `${base}/old/repo.git` }, { policy })).oid).toBe(head);
     expect(posts).toEqual(['/new/repo.git/git-upload-pack']);
   });
 
@@ -127,16 +131,16 @@ describe('fetchBranch against other servers', () => {
       [v0('side-band-64k', () => Buffer.concat([pktText('NAK'), pktLineBytes(Buffer.concat([Buffer.from([3]), Buffer.from('upload-pack: out of memory\n')])), FLUSH])), /out of memory/, 'SOURCE_PROTOCOL'],
       [v0('ofs-delta', () => pktText('ERR access denied or repository not exported')), /access denied/, 'SOURCE_PROTOCOL'],
       [v0('ofs-delta', () => Buffer.concat([pktText('NAK'), pack.subarray(0, pack.length - 30)])), /pack/i, 'BAD_PACK'],
-      [(_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>login</html>'), /not a smart-HTTP ref advertisement/, 'SOURCE_NOT_GIT'],
+      [(_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>login</html>'), /not a Git repository served over smart HTTP/, 'SOURCE_NOT_GIT'],
       [(_req, res) => res.writeHead(401, { 'WWW-Authenticate': 'Basic' }).end(), /refused access \(HTTP 401\)/, 'SOURCE_ACCESS_DENIED'],
-      [(_req, res) => res.writeHead(503).end(), /HTTP 503/, 'SOURCE_UNREACHABLE'],
+      [(_req, res) => res.writeHead(503).end(), /is unreachable/, 'SOURCE_UNREACHABLE'],
       [(_req, res) => res.writeHead(200, { 'Content-Type': 'application/x-git-upload-pack-advertisement' }).end('garbage!'), /invalid response/, 'SOURCE_PROTOCOL'],
     ];
     for (const [h, message, code] of cases) {
       handler = h;
       const { repo } = await env.repo();
       const before = await env.ctx.storage.readdir(`${repo.gitdir}/objects/pack`);
-      const err = await fetchBranch(repo, { url: `http://u:topsecret@127.0.0.1:${new URL(base).port}/x.git` }).catch((e: unknown) => e);
+      const err = await fetchBranch(repo, { url: `http://u:topsecret@127.0.0.1:${new URL(base).port}/x.git` }, { policy }).catch((e: unknown) => e);
       expect(err, code).toMatchObject({ code });
       expect((err as Error).message).toMatch(message);
       expect((err as Error).message).not.toContain('topsecret');

@@ -2,11 +2,15 @@
 // for one branch, and stream the pack straight into gitgate's verifying pack ingestion. No
 // multi_ack: wants, our haves, done — the server answers one ACK or NAK and then the pack.
 //
-// Credentials embedded in the URL are sent as HTTP Basic and never appear in errors or logs:
-// every message names the source by its redacted URL (scheme, host, path).
-import http, { type IncomingMessage } from 'node:http';
-import https from 'node:https';
+// Credentials embedded in the URL are sent as HTTP Basic, only to the origin (scheme, host,
+// port) they were given for, as libcurl does: a redirect elsewhere goes without them. They never
+// appear in errors or logs: every message names the source by its redacted URL (scheme, host,
+// path). Every request, every redirect hop included, goes through the request policy (src/net):
+// forbidden destinations are 400 SOURCE_FORBIDDEN before any connection. Other failures say
+// no more than "unreachable" or "not a Git repository", so errors cannot map a network.
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { GitgateError, isGitgateError } from '../../errors.js';
+import { DestinationRefused, type RequestPolicy } from '../../net/request-policy.js';
 import { ingestPack } from '../../repo/pack-ingest.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
@@ -31,6 +35,8 @@ export interface RemoteEndpoint {
   /** For messages: scheme://host/path, never credentials. */
   display: string;
   authorization: string | null;
+  /** The origin `authorization` belongs to; redirects move `base`, never this. */
+  credentialOrigin: string;
 }
 
 export interface RemoteRefs {
@@ -58,7 +64,7 @@ export function parseRemoteUrl(raw: string): RemoteEndpoint {
     throw new GitgateError('VALIDATION', { detail: 'source.url is not a valid URL' });
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new GitgateError('VALIDATION', { detail: `source.url must be an http:// or https:// URL (got ${url.protocol.replace(/:$/, '')})` });
+    throw new GitgateError('SOURCE_FORBIDDEN', { url: `${url.protocol}//${url.host}${url.pathname}`.slice(0, 200), reason: 'only http and https URLs are allowed' });
   }
   let authorization: string | null = null;
   if (url.username || url.password) {
@@ -72,7 +78,7 @@ export function parseRemoteUrl(raw: string): RemoteEndpoint {
   base.search = '';
   base.hash = '';
   base.pathname = base.pathname.replace(/\/+$/, '');
-  return { base, display: `${base.protocol}//${base.host}${base.pathname}`, authorization };
+  return { base, display: `${base.protocol}//${base.host}${base.pathname}`, authorization, credentialOrigin: base.origin };
 }
 
 function safeDecode(s: string): string {
@@ -97,45 +103,59 @@ interface Response {
   url: URL;
 }
 
-function request(ep: RemoteEndpoint, url: URL, opts: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: Buffer }): Promise<Response> {
+/** Throws SOURCE_FORBIDDEN when the policy refuses `url` (scheme or literal address). */
+export function checkDestination(ep: RemoteEndpoint, policy: RequestPolicy, url: URL = ep.base): void {
+  try {
+    policy.check(url);
+  } catch (err) {
+    throw failure(ep, err);
+  }
+}
+
+function request(ep: RemoteEndpoint, policy: RequestPolicy, url: URL, opts: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: Buffer }): Promise<Response> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { 'User-Agent': AGENT, ...opts.headers };
     // credentials only ever go to the origin they were given for
-    if (ep.authorization && url.origin === ep.base.origin) headers.Authorization = ep.authorization;
+    if (ep.authorization && url.origin === ep.credentialOrigin) headers.Authorization = ep.authorization;
     if (opts.body) headers['Content-Length'] = String(opts.body.length);
-    const lib = url.protocol === 'https:' ? https : http;
-    let req: http.ClientRequest;
+    let req: ClientRequest;
     try {
-      req = lib.request(url, { method: opts.method, headers });
+      req = policy.request(url, { method: opts.method, headers });
     } catch (err) {
-      reject(unreachable(ep, errCode(err)));
+      reject(failure(ep, err));
       return;
     }
-    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err) => reject(unreachable(ep, errCode(err))));
+    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => reject(failure(ep, err)));
     req.on('response', (res) => {
-      res.setTimeout(IDLE_TIMEOUT_MS, () => res.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+      res.setTimeout(IDLE_TIMEOUT_MS, () => res.destroy(new Error('timeout')));
       resolve({ res, url });
     });
     req.end(opts.body);
   });
 }
 
-function errCode(err: unknown): string {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' ? code : 'connection failed';
+/** A refused destination is SOURCE_FORBIDDEN; any other network failure (DNS, refused, reset,
+ *  timeout, TLS) is the same SOURCE_UNREACHABLE, without the error code that would tell them apart. */
+function failure(ep: RemoteEndpoint, err: unknown): GitgateError {
+  if (err instanceof DestinationRefused) return new GitgateError('SOURCE_FORBIDDEN', { url: ep.display, reason: err.reason });
+  if (isGitgateError(err)) return err;
+  return unreachable(ep);
 }
 
-function unreachable(ep: RemoteEndpoint, detail: string): GitgateError {
-  return new GitgateError('SOURCE_UNREACHABLE', { url: ep.display, detail });
+function unreachable(ep: RemoteEndpoint): GitgateError {
+  return new GitgateError('SOURCE_UNREACHABLE', { url: ep.display });
 }
 
-/** Non-2xx statuses as errors that say what went wrong without echoing the body. */
+function notGit(ep: RemoteEndpoint): GitgateError {
+  return new GitgateError('SOURCE_NOT_GIT', { url: ep.display });
+}
+
+/** Non-2xx statuses as errors that neither echo the body nor say which status it was. */
 function statusError(ep: RemoteEndpoint, status: number): GitgateError {
   if (status === 401 || status === 403) return new GitgateError('SOURCE_ACCESS_DENIED', { url: ep.display, status });
-  if (status === 404 || status === 410) return new GitgateError('SOURCE_NOT_GIT', { url: ep.display, detail: `HTTP ${status}` });
-  if (status >= 500) return unreachable(ep, `HTTP ${status}`);
-  return new GitgateError('SOURCE_NOT_GIT', { url: ep.display, detail: `HTTP ${status}` });
+  if (status >= 500) return unreachable(ep);
+  return notGit(ep);
 }
 
 /** Response body as chunks, failing once more than `limit` bytes arrive. */
@@ -147,8 +167,7 @@ async function* limitedBody(ep: RemoteEndpoint, res: IncomingMessage, limit: num
       yield chunk;
     }
   } catch (err) {
-    if (isGitgateError(err)) throw err;
-    throw unreachable(ep, `connection lost (${errCode(err)})`);
+    throw failure(ep, err);
   } finally {
     if (!res.complete) res.destroy();
   }
@@ -157,18 +176,29 @@ async function* limitedBody(ep: RemoteEndpoint, res: IncomingMessage, limit: num
 // ---------------------------------------------------------------------------------------------
 // protocol
 
-/** GET info/refs (following redirects like git does: later requests go to the redirected base). */
-export async function listRemoteRefs(ep: RemoteEndpoint): Promise<RemoteRefs> {
+/**
+ * GET info/refs, following redirects as C Git's default `http.followRedirects=initial` does:
+ * only here, and later requests go to the redirected base. Another origin (https to http too,
+ * which git and libcurl follow) is followed without the credentials, and every hop passes the
+ * request policy like the first.
+ */
+export async function listRemoteRefs(ep: RemoteEndpoint, policy: RequestPolicy): Promise<RemoteRefs> {
   let url = new URL(`${ep.base.toString()}/info/refs?service=git-upload-pack`);
   for (let hop = 0; ; hop++) {
-    const { res } = await request(ep, url, { method: 'GET', headers: { Accept: '*/*', Pragma: 'no-cache' } });
+    const { res } = await request(ep, policy, url, { method: 'GET', headers: { Accept: '*/*', Pragma: 'no-cache' } });
     const status = res.statusCode ?? 0;
     if ([301, 302, 303, 307, 308].includes(status) && res.headers.location) {
       res.resume();
-      if (hop >= MAX_REDIRECTS) throw new GitgateError('SOURCE_NOT_GIT', { url: ep.display, detail: 'too many redirects' });
-      url = new URL(res.headers.location, url);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new GitgateError('SOURCE_NOT_GIT', { url: ep.display, detail: 'redirected off http(s)' });
-      if (!url.pathname.endsWith('/info/refs')) throw new GitgateError('SOURCE_NOT_GIT', { url: ep.display, detail: 'redirected to a page that is not a repository' });
+      if (hop >= MAX_REDIRECTS) throw notGit(ep);
+      try {
+        url = new URL(res.headers.location, url);
+      } catch {
+        throw notGit(ep);
+      }
+      checkDestination(ep, policy, url);
+      if (!url.pathname.endsWith('/info/refs')) throw notGit(ep);
+      url.username = ''; // userinfo in a Location is not ours to send
+      url.password = '';
       ep.base = new URL(url.toString());
       ep.base.search = '';
       ep.base.pathname = url.pathname.slice(0, -'/info/refs'.length);
@@ -181,7 +211,7 @@ export async function listRemoteRefs(ep: RemoteEndpoint): Promise<RemoteRefs> {
     const type = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (type !== 'application/x-git-upload-pack-advertisement') {
       res.resume();
-      throw new GitgateError('SOURCE_NOT_GIT', { url: ep.display, detail: `the server answered ${type || 'without a content type'}, not a smart-HTTP ref advertisement` });
+      throw notGit(ep);
     }
     const counter = { bytes: 0 };
     const body = limitedBody(ep, res, MAX_ADVERTISEMENT_BYTES, counter, () => protocolError(ep, 'ref advertisement too large'));
@@ -266,10 +296,10 @@ export function chooseRemoteRef(ep: RemoteEndpoint, remote: RemoteRefs, branch: 
  * Fetch one branch of `source` into `repo` (objects only; no ref changes). The pack is verified
  * (checksums, object syntax, connectivity) as a push is; nothing is left behind on failure.
  */
-export async function fetchBranch(repo: Repository, source: RemoteSource, opts: { maxBytes?: number; haves?: string[] } = {}): Promise<FetchedBranch> {
+export async function fetchBranch(repo: Repository, source: RemoteSource, opts: { policy: RequestPolicy; maxBytes?: number; haves?: string[] }): Promise<FetchedBranch> {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_IMPORT_BYTES;
   const ep = parseRemoteUrl(source.url);
-  const remote = await listRemoteRefs(ep);
+  const remote = await listRemoteRefs(ep, opts.policy);
   const { ref, oid } = chooseRemoteRef(ep, remote, source.branch);
   const branch = ref?.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : null;
   if (!oid) return { ref, branch, oid: null, bytes: 0 };
@@ -289,7 +319,7 @@ export async function fetchBranch(repo: Repository, source: RemoteSource, opts: 
   parts.push(pktText('done'));
 
   const url = new URL(`${ep.base.toString()}/git-upload-pack`);
-  const { res } = await request(ep, url, {
+  const { res } = await request(ep, opts.policy, url, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-git-upload-pack-request', Accept: 'application/x-git-upload-pack-result' },
     body: Buffer.concat(parts),

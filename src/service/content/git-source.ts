@@ -7,7 +7,8 @@ import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { Context } from '../context.js';
 import { moveBranch, writeBranch, writeCommit } from './commit.js';
-import { fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
+import { RequestPolicy } from '../../net/request-policy.js';
+import { checkDestination, fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
 import { ancestors, mergeBase, mergeTrees } from './merge.js';
 import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, type PendingObject } from './tree.js';
 import type { UpdateResult } from './update.js';
@@ -15,6 +16,20 @@ import type { UpdateResult } from './update.js';
 /** The import limit (GITGATE_MAX_IMPORT_BYTES, default 1 GiB). */
 export function maxImportBytes(config: Config): number {
   return config.maxImportBytes;
+}
+
+const policies = new WeakMap<Config, RequestPolicy>();
+
+/** The request policy for git sources: public addresses plus GITGATE_IMPORT_ALLOW_NETWORKS. */
+export function sourcePolicy(config: Config): RequestPolicy {
+  let policy = policies.get(config);
+  if (!policy) policies.set(config, (policy = new RequestPolicy(config.importAllowNetworks)));
+  return policy;
+}
+
+/** 400 for a URL that is malformed or refused by the policy, before anything is created or sent. */
+export function checkGitSource(config: Config, source: RemoteSource): void {
+  checkDestination(parseRemoteUrl(source.url), sourcePolicy(config));
 }
 
 export interface GitSourceInput extends RemoteSource {
@@ -28,9 +43,9 @@ export interface GitSourceInput extends RemoteSource {
  * `hash`). Returns the new head; null when the remote is empty.
  */
 export async function importGitSource(ctx: Context, repo: Repository, defaultBranch: string, source: GitSourceInput): Promise<string | null> {
-  parseRemoteUrl(source.url); // 400 before any network traffic
+  checkGitSource(ctx.config, source); // 400 before any network traffic
   const hash = source.hash ? parseCommitId(source.hash, 'source.hash') : null;
-  const fetched = await fetchBranch(repo, source, { maxBytes: maxImportBytes(ctx.config) });
+  const fetched = await fetchBranch(repo, source, { policy: sourcePolicy(ctx.config), maxBytes: maxImportBytes(ctx.config) });
   if (!fetched.oid) {
     if (hash) throw new GitgateError('VALIDATION', { detail: 'source.hash was given but the source repository is empty' });
     return null;
@@ -57,10 +72,11 @@ export async function importGitSource(ctx: Context, repo: Repository, defaultBra
  */
 export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource): Promise<UpdateResult> {
   const ep = parseRemoteUrl(source.url);
+  checkDestination(ep, sourcePolicy(ctx.config));
   const repo = ctx.manager.get(row.id);
   const ref = await writeBranch(repo, row);
   const before = await repo.refs.resolve(ref);
-  const fetched = await fetchBranch(repo, source, { maxBytes: maxImportBytes(ctx.config), haves: before ? [before] : [] });
+  const fetched = await fetchBranch(repo, source, { policy: sourcePolicy(ctx.config), maxBytes: maxImportBytes(ctx.config), haves: before ? [before] : [] });
   if (!fetched.oid) {
     if (source.branch) throw new GitgateError('SOURCE_BRANCH_NOT_FOUND', { branch: source.branch, url: ep.display });
     return { repo_id: row.id, repo_head: before, changed_files: [] };
