@@ -6,11 +6,13 @@ import type { Context } from '../service/context.js';
 
 /** Throws AUTH_THROTTLED while `ip` is blocked after too many failed authentications, unless
  *  the presented secret is one this process has already verified: a ban stops guessing, not
- *  the other agents behind the same address (the row is still re-read, so revocation bites). */
+ *  the other agents behind the same address (the row is still re-read, so revocation bites).
+ *  No secret, no guess: git's credential-less probe gets its 401 and then sends the token. */
 export function throttleCheck(ctx: Context, ip: string, secret: string | null, res: Response): void {
+  if (!secret) return;
   const wait = ctx.throttle.retryAfter(ip);
   if (wait <= 0) return;
-  if (secret && ctx.tokens.isKnownGood(secret)) return;
+  if (ctx.tokens.isKnownGood(secret)) return;
   ctx.metrics.throttled.inc({ reason: 'auth' });
   res.setHeader('Retry-After', String(wait));
   throw new GitgateError('AUTH_THROTTLED', { seconds: wait });
