@@ -254,7 +254,8 @@ describe('behind a reverse proxy (point 12)', () => {
   });
 
   it('refuses values that would trust every client, and malformed ones', () => {
-    for (const v of ['true', '*', '10.0.0.0/33', 'proxy.example', '1.2.3', '65']) {
+    expect(() => loadConfig({}, { GITGATE_TRUST_PROXY: 'true' })).toThrow(/may not trust every address/);
+    for (const v of ['*', '10.0.0.0/33', 'proxy.example', '1.2.3', '65']) {
       expect(() => loadConfig({}, { GITGATE_TRUST_PROXY: v }), v).toThrow(/GITGATE_TRUST_PROXY/);
     }
     expect(loadConfig({}, {}).trustProxy).toBe(false);
