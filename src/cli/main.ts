@@ -114,9 +114,13 @@ function buildProgram(): Command {
           if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
         }
         ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
-        const destination = bootstrapDestination(config.dataDir, process.env, process.stdout.isTTY === true);
-        const secret = await bootstrapAdminToken(ctx);
-        if (secret) deliverBootstrapToken(secret, destination, out); // before binding: a busy port must not lose it
+        if (ctx.tokens.count() === 0) {
+          // where the first token goes is checked before it is minted, and it is delivered
+          // before the port is bound: neither a bad path nor a busy port may lose it
+          const destination = bootstrapDestination(config.dataDir, process.env, process.stdout.isTTY === true);
+          const secret = await bootstrapAdminToken(ctx);
+          if (secret) deliverBootstrapToken(secret, destination, out);
+        }
         const running = await startServer(ctx, config.host, config.port);
         // SIGTERM/SIGINT: stop accepting, let running requests finish (GITGATE_SHUTDOWN_TIMEOUT_SECONDS), close SQLite.
         // Installed before the listening line: whoever reads that line may signal at once.
