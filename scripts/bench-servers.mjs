@@ -76,8 +76,8 @@ function copyRepoInto(src, bareDir) {
 
 /**
  * gitgate: create a repository with the CLI, swap in the synthetic repository's objects and
- * refs before the server starts, then serve. Uses the bootstrap admin token it prints on
- * first start (or mints one with the CLI if none was printed). `restart()` starts a fresh
+ * refs before the server starts, then serve. Uses the bootstrap admin token it writes to
+ * <data>/bootstrap-token on first start (or mints one with the CLI if none was printed). `restart()` starts a fresh
  * process on the same data directory (the runner does so before each scenario, so memory
  * numbers do not carry over from one scenario to the next).
  */
@@ -102,7 +102,9 @@ export async function startGitgate({ root, runDir, sourceGitDir, env }) {
       const started = await spawnServer(process.execPath, [bin, 'serve', '--port', '0', '--data', data],
         { cwd: root, env, logFile: path.join(runDir, 'gitgate.log') });
       child = started.child;
-      secret ??= started.lines.map((l) => /^\s*(ggw_\S+)\s*$/.exec(l)?.[1]).find(Boolean)
+      // stdout is a pipe, so serve wrote the bootstrap token into the data directory
+      const tokenFile = path.join(data, 'bootstrap-token');
+      secret ??= (fs.existsSync(tokenFile) ? fs.readFileSync(tokenFile, 'utf8').trim() : null)
         ?? (await run(process.execPath, [bin, 'token', 'create', '--workspace', '--permission', 'admin', '--name', 'bench', '--data', data], { cwd: root, env })).stdout.trim();
       const port = Number(new URL(started.url).port);
       this.pid = child.pid;

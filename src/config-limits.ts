@@ -1,9 +1,12 @@
 // Hardening settings (limits, timeouts, throttling, shutdown, metrics, log format), read from
 // the environment and flags next to the rest of Config (src/config.ts spreads them in).
+import net from 'node:net';
 import { GitgateError } from './errors.js';
 
 export type MetricsAccess = 'loopback' | 'public' | 'token' | 'off';
 export type LogFormat = 'json' | 'pretty';
+/** Express `trust proxy`: off, a hop count, or addresses/CIDRs/names of trusted proxies. */
+export type TrustProxy = false | number | string[];
 
 export interface LimitsConfig {
   /** Largest upload-pack (fetch negotiation) request body, after gunzip. */
@@ -24,10 +27,13 @@ export interface LimitsConfig {
   /** Who may read GET /metrics. */
   metrics: MetricsAccess;
   logFormat: LogFormat;
+  /** Whose X-Forwarded-For gives the client address (throttle, last_used_ip, audit, logs, metrics). */
+  trustProxy: TrustProxy;
 }
 
 export interface LimitsFlags {
   logPretty?: boolean;
+  trustProxy?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -61,5 +67,33 @@ export function loadLimits(flags: LimitsFlags = {}, env: Env = process.env): Lim
     shutdownTimeoutMs: int('GITGATE_SHUTDOWN_TIMEOUT_SECONDS', env.GITGATE_SHUTDOWN_TIMEOUT_SECONDS, 30, 0, 86_400) * 1000,
     metrics: oneOf('GITGATE_METRICS', env.GITGATE_METRICS, ['loopback', 'public', 'token', 'off'] as const, 'loopback'),
     logFormat: flags.logPretty ? 'pretty' : oneOf('LOG_FORMAT', env.LOG_FORMAT, ['json', 'pretty'] as const, 'json'),
+    trustProxy: trustProxy(flags.trustProxy ?? env.GITGATE_TRUST_PROXY),
   };
+}
+
+const PROXY_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** `off` (default), a hop count, or a comma-separated list of proxy addresses, CIDRs and the
+ *  names loopback/linklocal/uniquelocal. "Trust everyone" is refused: any client could then
+ *  pick its own address and walk past the throttle. */
+function trustProxy(raw: string | undefined): TrustProxy {
+  const value = raw?.trim() ?? '';
+  const bad = (why: string) =>
+    new GitgateError('CONFIG', { detail: `GITGATE_TRUST_PROXY ${why}: use off, loopback, a comma-separated list of proxy addresses or CIDRs, or a hop count; got ${JSON.stringify(raw)}` });
+  if (value === '' || /^(off|false|no|0)$/i.test(value)) return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 64) throw bad('hop count is too large');
+    return hops;
+  }
+  if (/^(true|all|\*)$/i.test(value)) throw bad('may not trust every address');
+  const entries = value.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    if (PROXY_NAMES.includes(entry)) continue;
+    const [addr = '', bits, ...rest] = entry.split('/');
+    const family = net.isIP(addr);
+    const max = family === 6 ? 128 : 32;
+    if (!family || rest.length || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) throw bad(`has an invalid entry ${JSON.stringify(entry)}`);
+  }
+  return entries;
 }

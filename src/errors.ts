@@ -46,6 +46,7 @@ export const ERRORS = {
 
   // CLI / configuration
   CONFIG: { status: 400, message: 'Invalid configuration: {detail}' },
+  DATA_DIR_LOCKED: { status: 409, message: 'Data directory {dir} is in use by gitgate serve (pid {pid} on {host}, since {since}); stop that server first, or delete {file} if that process is gone' },
 
   INTERNAL: { status: 500, message: 'Internal server error' },
   DB_TOO_NEW: { status: 500, message: 'Database schema version {found} is newer than this gitgate understands ({supported}); upgrade gitgate' },

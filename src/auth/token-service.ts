@@ -222,6 +222,14 @@ export class TokenService {
     return this.noteUse(row.record, afterMs, clientIp);
   }
 
+  /** Did this exact secret verify in this process, and has it not been dropped since
+   *  (revocation, rotation, a failed re-check)? Lapsed cache entries count: the cache TTL
+   *  only bounds how long bcrypt is skipped. No bcrypt, no database: cheap enough to ask
+   *  before a throttle refuses the request. */
+  isKnownGood(secret: string): boolean {
+    return this.cache.has(createHash('sha256').update(secret).digest('hex'));
+  }
+
   /** The stored hash `secret` matches (current, or the replaced one within its grace), or null. */
   private async match(key: string, secret: string, hashes: SecretHashes | null, nowMs: number): Promise<string | null> {
     // Compare even when the id is unknown, so timing tells nothing about which ids exist.

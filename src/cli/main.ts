@@ -8,6 +8,8 @@ import { auditCommand } from './audit.js';
 import { credentialCommand } from './credential.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
+import { acquireDataDirLock } from '../service/data-dir-lock.js';
+import { bootstrapDestination, deliverBootstrapToken } from './bootstrap-delivery.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
 import { createContext, createLogger, type Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
@@ -97,28 +99,37 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .option('--memory', 'keep everything in memory (memfs + in-memory SQLite)')
     .option('--log-pretty', 'human-readable log lines instead of JSON (env LOG_FORMAT=pretty)')
+    .option('--trust-proxy <value>', 'take the client address from X-Forwarded-For set by these proxies: loopback, CIDRs (comma-separated) or a hop count (env GITGATE_TRUST_PROXY, default off)')
     .action(async (opts: ConfigFlags) => {
       const config = loadConfig(opts);
-      const ctx = createContext(config);
-      // one server owns a data directory: whatever a killed predecessor left half-done goes first
-      if (!config.memory) {
-        const recovered = await recoverDataDir(ctx.storage);
-        if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
+      // one server owns a data directory: lock it before anything else touches it (a second
+      // serve exits here), and keep the lock until the process exits
+      const lock = config.memory ? null : acquireDataDirLock(config.dataDir);
+      if (lock) process.once('exit', () => lock.release());
+      try {
+        const ctx = createContext(config);
+        // whatever a killed predecessor left half-done goes first
+        if (!config.memory) {
+          const recovered = await recoverDataDir(ctx.storage);
+          if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
+        }
+        ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
+        if (ctx.tokens.count() === 0) {
+          // where the first token goes is checked before it is minted, and it is delivered
+          // before the port is bound: neither a bad path nor a busy port may lose it
+          const destination = bootstrapDestination(config.dataDir, process.env, process.stdout.isTTY === true);
+          const secret = await bootstrapAdminToken(ctx);
+          if (secret) deliverBootstrapToken(secret, destination, out);
+        }
+        const running = await startServer(ctx, config.host, config.port);
+        // SIGTERM/SIGINT: stop accepting, let running requests finish (GITGATE_SHUTDOWN_TIMEOUT_SECONDS), close SQLite.
+        // Installed before the listening line: whoever reads that line may signal at once.
+        installSignalHandlers(running, ctx);
+        out(`listening on ${running.url}`);
+      } catch (err) {
+        lock?.release();
+        throw err;
       }
-      ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
-      const secret = await bootstrapAdminToken(ctx);
-      const running = await startServer(ctx, config.host, config.port);
-      if (secret) {
-        out('================================================================');
-        out('gitgate: created the first workspace admin token. It is shown');
-        out('only this once; store it now:');
-        out(`  ${secret}`);
-        out('================================================================');
-      }
-      // SIGTERM/SIGINT: stop accepting, let running requests finish (GITGATE_SHUTDOWN_TIMEOUT_SECONDS), close SQLite.
-      // Installed before the listening line: whoever reads that line may signal at once.
-      installSignalHandlers(running, ctx);
-      out(`listening on ${running.url}`);
     });
 
   const token = program.command('token').description('manage access tokens');

@@ -37,7 +37,9 @@ export function createApp(ctx: Context): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // Git and REST responses are not cached; ETags only add bytes
-  app.set('trust proxy', false);
+  // req.ip is the client address everywhere (throttle, last_used_ip, audit, logs, metrics):
+  // from X-Forwarded-For only when the peer is a proxy the operator trusts
+  app.set('trust proxy', ctx.config.trustProxy);
   app.set('query parser', 'simple');
   app.use((req, _res, next) => {
     req.id = crypto.randomUUID();

@@ -30,8 +30,8 @@ export function authenticate(ctx: Context): RequestHandler {
     try {
       if (res.locals.token) return next(); // already authenticated by an earlier route
       const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
-      throttleCheck(ctx, ip, req, res); // 429 for a blocked address, before any bcrypt work
       const secret = extractToken(req.headers.authorization);
+      throttleCheck(ctx, ip, secret, res); // 429 for a blocked address, before any bcrypt work
       if (!secret) throw new GitgateError('UNAUTHENTICATED');
       // the client address goes with the (coalesced) last-use write: last_used_ip
       const record = await ctx.tokens.verify(secret, ip === 'unknown' ? undefined : ip);

@@ -1,13 +1,18 @@
 // Request guards used by authenticate: the failed-auth block (429 + Retry-After) and the
 // per-token concurrency limit (429 + Retry-After: 1).
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 
-/** Throws AUTH_THROTTLED while `ip` is blocked after too many failed authentications. */
-export function throttleCheck(ctx: Context, ip: string, _req: Request, res: Response): void {
+/** Throws AUTH_THROTTLED while `ip` is blocked after too many failed authentications, unless
+ *  the presented secret is one this process has already verified: a ban stops guessing, not
+ *  the other agents behind the same address (the row is still re-read, so revocation bites).
+ *  No secret, no guess: git's credential-less probe gets its 401 and then sends the token. */
+export function throttleCheck(ctx: Context, ip: string, secret: string | null, res: Response): void {
+  if (!secret) return;
   const wait = ctx.throttle.retryAfter(ip);
   if (wait <= 0) return;
+  if (ctx.tokens.isKnownGood(secret)) return;
   ctx.metrics.throttled.inc({ reason: 'auth' });
   res.setHeader('Retry-After', String(wait));
   throw new GitgateError('AUTH_THROTTLED', { seconds: wait });

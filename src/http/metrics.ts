@@ -97,8 +97,9 @@ function isLoopback(ip: string | undefined): boolean {
   return !!ip && (ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.'));
 }
 
-/** GET /metrics, guarded per GITGATE_METRICS: loopback (default: no auth from loopback, a
- *  workspace admin token from elsewhere), public, token (always a workspace admin token), off. */
+/** GET /metrics, guarded per GITGATE_METRICS: loopback (default: no auth from a loopback
+ *  client — req.ip, so a request relayed by a trusted local proxy is not one — a workspace
+ *  admin token from elsewhere), public, token (always a workspace admin token), off. */
 export function metricsHandler(ctx: Context): RequestHandler {
   const auth = authenticate(ctx);
   const send = (res: Response) => {
@@ -108,7 +109,7 @@ export function metricsHandler(ctx: Context): RequestHandler {
   return (req, res, next) => {
     const mode = ctx.config.metrics;
     if (mode === 'off') return next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path }));
-    if (mode === 'public' || (mode === 'loopback' && isLoopback(req.socket.remoteAddress))) return send(res);
+    if (mode === 'public' || (mode === 'loopback' && isLoopback(req.ip))) return send(res);
     auth(req, res, (err?: unknown) => {
       if (err) return next(err);
       const tok = res.locals.token;

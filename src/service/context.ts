@@ -1,6 +1,5 @@
 // Everything one gitgate instance needs, wired once, shared by the HTTP server and the CLI.
 import path from 'node:path';
-import fs from 'node:fs';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
 import { openDatabase, type Db } from '../db/database.js';
@@ -10,6 +9,7 @@ import { RepoManager } from '../repo/repo-manager.js';
 import { memoryStorage, nodeStorage, type Storage } from '../repo/storage.js';
 import { createHardening, type Hardening } from './hardening.js';
 import { prettyDestination } from '../log/pretty.js';
+import { ensurePrivateDir } from './data-dir.js';
 
 export interface Context extends Hardening {
   config: Config;
@@ -37,7 +37,7 @@ export function createContext(config: Config, log: Logger = createLogger(config.
     storage = memoryStorage('/data');
     db = openDatabase(':memory:');
   } else {
-    fs.mkdirSync(config.dataDir, { recursive: true });
+    ensurePrivateDir(config.dataDir); // 0700: repositories below it need no mode of their own
     storage = nodeStorage(config.dataDir);
     db = openDatabase(path.join(config.dataDir, DB_FILE));
   }

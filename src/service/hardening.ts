@@ -26,5 +26,6 @@ export function createHardening(config: Config, db: Db): Hardening {
   metrics.gauge('gitgate_active_pushes', 'receive-pack requests (pushes) in progress', () => activity.count('push'));
   metrics.gauge('gitgate_http_requests_in_flight', 'HTTP requests in progress', () => activity.count('request'));
   metrics.gauge('gitgate_auth_throttle_tracked_addresses', 'client addresses with recent failed authentications', () => throttle.size);
+  metrics.gauge('gitgate_auth_throttle_blocked_addresses', 'client addresses (IPv6: /64 networks) blocked after failed authentications', () => throttle.blocked);
   return { audit: new AuditLog(db), throttle, metrics, activity, inflightByToken: new Map(), shuttingDown: false };
 }

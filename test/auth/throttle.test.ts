@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AuthThrottle } from '../../src/auth/throttle.js';
+import { AuthThrottle, throttleKey } from '../../src/auth/throttle.js';
 
 function throttle(now: { t: number }, extra: Partial<ConstructorParameters<typeof AuthThrottle>[0]> = {}) {
   return new AuthThrottle({ limit: 30, windowMs: 180_000, banMs: 180_000, now: () => now.t, ...extra });
@@ -34,15 +34,57 @@ describe('AuthThrottle', () => {
     expect(th.fail('a')).toBe(180);
   });
 
-  it('keeps memory bounded, dropping the least recently seen address', () => {
+  it('a block survives 10,000 other addresses failing; the counters stay bounded', () => {
     const now = { t: 0 };
-    const th = throttle(now, { limit: 2, maxEntries: 100 });
-    th.fail('victim');
-    th.fail('victim'); // blocked
-    expect(th.retryAfter('victim')).toBeGreaterThan(0);
-    for (let i = 0; i < 1000; i++) th.fail(`198.51.100.${i}`);
-    expect(th.size).toBe(100);
-    expect(th.retryAfter('victim')).toBe(0); // evicted (LRU), not grown without bound
+    const th = throttle(now); // default bounds: 10,000 tracked addresses
+    for (let i = 0; i < 30; i++) th.fail('203.0.113.9');
+    expect(th.retryAfter('203.0.113.9')).toBe(180);
+    // the attacker fails from 20,000 other addresses to push the ban out of the LRU
+    for (let i = 0; i < 20_000; i++) th.fail(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(th.size).toBe(10_000);
+    expect(th.retryAfter('203.0.113.9')).toBe(180);
+    expect(th.blocked).toBe(1);
+  });
+
+  it('bans are bounded: expired ones go first, then the one closest to its end', () => {
+    const now = { t: 0 };
+    const th = throttle(now, { limit: 1, banMs: 10_000, maxBans: 3 });
+    th.fail('a');
+    now.t += 1000;
+    th.fail('b');
+    now.t += 1000;
+    th.fail('c');
+    expect(th.blocked).toBe(3);
+    now.t += 8500; // a's ban is over, b's and c's are not
+    th.fail('d');
+    expect([th.retryAfter('b'), th.retryAfter('c'), th.retryAfter('d')]).toEqual([1, 2, 10]);
+    th.fail('e'); // full of live bans: b (ends first) makes room
+    expect(th.retryAfter('b')).toBe(0);
+    expect([th.retryAfter('c'), th.retryAfter('d'), th.retryAfter('e')]).toEqual([2, 10, 10]);
+  });
+
+  it('counts IPv6 per /64 and IPv4-mapped IPv6 as IPv4', () => {
+    const now = { t: 0 };
+    const th = throttle(now, { limit: 3 });
+    th.fail('2001:db8:1:2::1');
+    th.fail('2001:db8:1:2:aaaa:bbbb:cccc:dddd');
+    expect(th.fail('2001:0db8:0001:0002:ffff::7')).toBe(180);
+    expect(th.retryAfter('2001:db8:1:2::9')).toBe(180);
+    expect(th.retryAfter('2001:db8:1:3::1')).toBe(0); // the next /64 is someone else
+    th.fail('::ffff:192.0.2.1');
+    th.fail('192.0.2.1');
+    th.fail('::ffff:c000:201');
+    expect(th.retryAfter('192.0.2.1')).toBe(180);
+  });
+
+  it('throttleKey', () => {
+    expect(throttleKey('198.51.100.7')).toBe('198.51.100.7');
+    expect(throttleKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
+    expect(throttleKey('::1')).toBe('0:0:0:0::/64');
+    expect(throttleKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(throttleKey('2001:db8::')).toBe('2001:db8:0:0::/64');
+    expect(throttleKey('2001:db8:a:b:c:d:e:f')).toBe('2001:db8:a:b::/64');
+    expect(throttleKey('unknown')).toBe('unknown');
   });
 
   it('limit 0 disables it', () => {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gitOk, tmpDir } from '../helpers/git.js';
+import { readBootstrapToken } from '../helpers/serve.js';
 
 const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
 const ZERO = '0'.repeat(40);
@@ -28,8 +29,7 @@ function serve(data: string, env: Record<string, string>): Promise<{ child: Chil
     child.stdout.on('data', (d) => {
       out += d;
       const m = /^listening on (http:\/\/\S+)$/m.exec(out);
-      const t = /^\s+(ggw_\S+)$/m.exec(out);
-      if (m && t) resolve({ child, url: m[1]!, admin: t[1]!, exited, stderr: () => err });
+      if (m) resolve({ child, url: m[1]!, admin: readBootstrapToken(data), exited, stderr: () => err });
     });
     child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${out}${err}`)));
   });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { remoteRef, rev } from '../helpers/push.js';
+import { readBootstrapToken } from '../helpers/serve.js';
 
 const ROOT = path.resolve(__dirname, '../..');
 const BIN = path.join(ROOT, 'bin/gitgate.js');
@@ -94,7 +95,7 @@ describe('a push interrupted by SIGKILL (fs storage, real server process)', () =
     ensureBuilt();
     data = tmpDir('gitgate-crash-');
     server = await serve(data);
-    admin = /(ggw_\S+)/.exec(server.stdout)![1]!;
+    admin = readBootstrapToken(data);
     const res = await fetch(`${server.url}/v1/repo`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' },

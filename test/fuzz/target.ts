@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readBootstrapToken } from '../helpers/serve.js';
 
 export interface FuzzServer {
   url: string;
@@ -58,8 +59,6 @@ export async function spawnServer(opts: { env?: Record<string, string>; dataDir?
       let out = '';
       child.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        const tok = /^\s+(ggw_[0-9A-Za-z]+)\s*$/m.exec(out);
-        if (tok && !admin) admin = tok[1]!;
         const m = /listening on (http:\/\/\S+)/.exec(out);
         if (m && !url) {
           url = m[1]!;
@@ -78,7 +77,9 @@ export async function spawnServer(opts: { env?: Record<string, string>; dataDir?
     });
   await start();
   const port = Number(new URL(url).port);
-  if (!admin) throw new Error('gitgate serve did not print a bootstrap admin token');
+  // stdout is not a terminal: serve wrote the bootstrap token into the data directory
+  admin = readBootstrapToken(dataDir);
+  if (!admin) throw new Error('gitgate serve did not write a bootstrap admin token');
   const server: FuzzServer = {
     get url() {
       return url;
