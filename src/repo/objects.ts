@@ -91,6 +91,8 @@ export class TreeScanner {
       // '40000' and '160000'
       if (len === 5 && content[pos] === 0x34 && content.readUInt32BE(pos + 1) === 0x30303030) kind = TREE_ENTRY_TREE;
       else if (len === 6 && content.readUInt16BE(pos) === 0x3136 && content.readUInt32BE(pos + 2) === 0x30303030) kind = TREE_ENTRY_GITLINK;
+      // zero-padded ('040000', pushed when zeroPaddedFilemode is demoted): git goes by the value
+      else if (content[pos] === 0x30) kind = kindOfMode(parseInt(content.toString('latin1', pos, space), 8));
       this.kinds[n] = kind;
       this.oids[n] = nul + 1;
       n++;
@@ -107,6 +109,11 @@ export class TreeScanner {
   oidOffset(i: number): number {
     return this.oids[i]!;
   }
+}
+
+function kindOfMode(mode: number): number {
+  const type = mode & 0o170000;
+  return type === 0o040000 ? TREE_ENTRY_TREE : type === 0o160000 ? TREE_ENTRY_GITLINK : TREE_ENTRY_BLOB;
 }
 
 export function serializeTree(entries: TreeEntry[]): Buffer {

@@ -24,8 +24,9 @@ export interface IngestOptions {
   maxObjects?: number;
   /** Severities and skip list for the object checks (receive.fsck.*); C Git's defaults otherwise. */
   fsck?: FsckPolicy;
-  /** Each fsck warning, as git prints it after `warning: ` ("object <id>: <msgId>: <text>"). */
-  onWarning?: (line: string) => void;
+  /** Each fsck report as receive-pack prints it: `warning: object <id>: <msgId>: <text>`, or
+   *  `error: …` for the one that refuses the pack. */
+  onReport?: (line: string) => void;
 }
 
 export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>, opts: IngestOptions = {}): Promise<IngestedPack> {
@@ -139,8 +140,8 @@ async function checkSpecialBlobs(
 /** Warnings go to the client; the first error refuses the pack. */
 function settle(oid: string, findings: Finding[], opts: IngestOptions): void {
   for (const f of findings) {
+    opts.onReport?.(`${f.outcome === 'error' ? 'error' : 'warning'}: ${formatFinding(oid, f)}`);
     if (f.outcome === 'error') throw new GitgateError('BAD_PACK', { detail: `object ${oid} is malformed: ${f.id}: ${f.message}` });
-    opts.onWarning?.(formatFinding(oid, f));
   }
 }
 
