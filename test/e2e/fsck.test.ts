@@ -49,7 +49,8 @@ describe('fsck of pushed objects, against C Git', () => {
     await gitOk(['update-ref', 'refs/tags/v0.1', o.missingTagger], { cwd: src });
     await gitOk(['update-ref', 'refs/tags/odd', o.badTagName], { cwd: src });
     // "errors": findings C Git refuses by default (zeroPaddedFilemode is a warning made an error by strict mode)
-    const sub = await tree([['100644', 'g', blob]]);
+    // only reachable through the zero-padded entry, so a walk that misreads it loses the blob
+    const sub = await tree([['100644', 'g', await write('blob', 'below a zero-padded mode\n')]]);
     o.zeroPadded = await tree([['100644', 'f', blob], ['040000', 'sub', sub]]);
     o.badTimezone = await write('commit', `tree ${o.zeroPadded}\nauthor A <a@b.c> 1700000000 +01\ncommitter ${IDENT}\n\nbad zone\n`);
     o.missingEmail = await write('commit', `tree ${o.zeroPadded}\nparent ${o.badTimezone}\nauthor A 1700000000 +0000\ncommitter ${IDENT}\n\nno email\n`);
