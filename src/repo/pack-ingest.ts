@@ -7,8 +7,8 @@ import { GitgateError } from '../errors.js';
 import { indexPack } from '../pack/indexer.js';
 import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
-import { DEFAULT_FSCK_POLICY, formatFinding, fsckAttributesBlob, fsckGitmodulesBlob, fsckObject, type Finding, type FsckPolicy, type SpecialBlobs } from './fsck/index.js';
-import { referencedOids, type ObjectType } from './objects.js';
+import { DEFAULT_FSCK_POLICY, formatFinding, fsckObject, fsckSpecialBlob, type Finding, type FsckPolicy, type SpecialBlobs } from './fsck/index.js';
+import { referencedOids } from './objects.js';
 import type { Repository } from './repository.js';
 
 export interface IngestedPack {
@@ -123,18 +123,15 @@ async function checkSpecialBlobs(
 ): Promise<void> {
   if (found.gitmodules.size === 0 && found.gitattributes.size === 0) return;
   const wanted = new Set([...found.gitmodules, ...found.gitattributes]);
-  const packed = new Map<string, { type: string; offset: number }>();
-  for (const o of objects) if (wanted.has(o.oid.toString('hex'))) packed.set(o.oid.toString('hex'), o);
-  const typeOf = async (hex: string): Promise<ObjectType | null> => {
-    const p = packed.get(hex);
-    return p ? (p.type as ObjectType) : ((await repo.objects.readType(hex))?.type ?? null);
+  const packed = new Map<string, number>();
+  for (const o of objects) if (wanted.has(o.oid.toString('hex'))) packed.set(o.oid.toString('hex'), o.offset);
+  const check = async (kind: 'gitmodules' | 'gitattributes', hex: string) => {
+    const at = packed.get(hex);
+    const obj = at !== undefined ? await pack.readAt(at) : await repo.objects.read(hex);
+    settle(hex, fsckSpecialBlob(kind, hex, obj?.type ?? null, obj?.content ?? null, policy), opts);
   };
-  for (const hex of found.gitmodules) settle(hex, fsckGitmodulesBlob(hex, await typeOf(hex), policy), opts);
-  for (const hex of found.gitattributes) {
-    const p = packed.get(hex);
-    const obj = p ? await pack.readAt(p.offset) : await repo.objects.read(hex);
-    settle(hex, fsckAttributesBlob(hex, obj?.type ?? null, obj?.content ?? null, policy), opts);
-  }
+  for (const hex of found.gitmodules) await check('gitmodules', hex);
+  for (const hex of found.gitattributes) await check('gitattributes', hex);
 }
 
 /** Warnings go to the client; the first error refuses the pack. */

@@ -4,6 +4,7 @@
 import type { ObjectType } from '../objects.js';
 import { fsckGitattributes } from './blob.js';
 import { fsckCommit } from './commit.js';
+import { fsckGitmodules } from './gitmodules.js';
 import { DEFAULT_FSCK_POLICY, type FsckPolicy } from './policy.js';
 import { Reporter, type Finding } from './reporter.js';
 import { fsckTag } from './tag.js';
@@ -22,19 +23,24 @@ export function fsckObject(oid: string, type: ObjectType, content: Buffer, polic
   return r.findings;
 }
 
-/** fsck_blobs for a blob a tree named .gitattributes (`type` null: not in the repository). */
-export function fsckAttributesBlob(oid: string, type: ObjectType | null, content: Buffer | null, policy: FsckPolicy): Finding[] {
+/**
+ * fsck_blobs for a blob a tree named .gitmodules or .gitattributes; `type` null when it is not
+ * in the repository (left to the connectivity check, as index-pack leaves it to receive-pack).
+ */
+export function fsckSpecialBlob(
+  kind: 'gitmodules' | 'gitattributes',
+  oid: string,
+  type: ObjectType | null,
+  content: Buffer | null,
+  policy: FsckPolicy,
+): Finding[] {
   const r = new Reporter(policy, oid);
-  // a missing blob is left to the connectivity check, as index-pack leaves it to receive-pack
-  if (type !== null && type !== 'blob') r.report('gitattributesBlob', 'non-blob found at .gitattributes');
-  else if (content) fsckGitattributes(content, r);
-  return r.findings;
-}
-
-/** fsck_blobs for a blob a tree named .gitmodules: only that it is a blob (its content is not parsed). */
-export function fsckGitmodulesBlob(oid: string, type: ObjectType | null, policy: FsckPolicy): Finding[] {
-  const r = new Reporter(policy, oid);
-  if (type !== null && type !== 'blob') r.report('gitmodulesBlob', 'non-blob found at .gitmodules');
+  if (type !== null && type !== 'blob') {
+    r.report(kind === 'gitmodules' ? 'gitmodulesBlob' : 'gitattributesBlob', `non-blob found at .${kind}`);
+  } else if (content) {
+    if (kind === 'gitmodules') fsckGitmodules(content, r);
+    else fsckGitattributes(content, r);
+  }
   return r.findings;
 }
 
