@@ -55,6 +55,15 @@ describe('fsck of pushed objects, against C Git', () => {
     o.badTimezone = await write('commit', `tree ${o.zeroPadded}\nauthor A <a@b.c> 1700000000 +01\ncommitter ${IDENT}\n\nbad zone\n`);
     o.missingEmail = await write('commit', `tree ${o.zeroPadded}\nparent ${o.badTimezone}\nauthor A 1700000000 +0000\ncommitter ${IDENT}\n\nno email\n`);
     await gitOk(['update-ref', 'refs/heads/errors', o.missingEmail], { cwd: src });
+    // blobs checked once all trees are known: .gitmodules as git config, .gitattributes line lengths
+    o.unparsable = await write('blob', '[submodule "lib"\n\tpath = lib\n');
+    o.optionUrl = await write('blob', '[submodule "lib"]\n\tpath = lib\n\turl = -upload-pack=touch\n');
+    o.longLine = await write('blob', `*.bin ${'x'.repeat(3000)}\n`);
+    const blobCommit = async (name: string, content: string, parent?: string) =>
+      write('commit', `tree ${await tree([['100644', name, content], ['100644', 'f', blob]])}\n${parent ? `parent ${parent}\n` : ''}author ${IDENT}\ncommitter ${IDENT}\n\n${name}\n`);
+    await gitOk(['update-ref', 'refs/heads/unparsable', await blobCommit('.gitmodules', o.unparsable)], { cwd: src });
+    await gitOk(['update-ref', 'refs/heads/option-url', await blobCommit('.gitmodules', o.optionUrl)], { cwd: src });
+    await gitOk(['update-ref', 'refs/heads/long-line', await blobCommit('.gitattributes', o.longLine)], { cwd: src });
   });
 
   afterAll(async () => {
@@ -186,6 +195,28 @@ describe('fsck of pushed objects, against C Git', () => {
     expect(ours.reports.some((l) => l.includes(o.badFilemode))).toBe(false);
     expect(ours.reports).toHaveLength(5);
     expect(await remoteRef(ours.url, 'refs/heads/errors')).toBe(o.missingEmail);
+  });
+
+  it('checks .gitmodules and .gitattributes blobs as C Git does', async () => {
+    const warned = await pushGitgate({}, ['refs/heads/unparsable']);
+    const warnedC = await pushCGit({}, ['refs/heads/unparsable']);
+    expect(warnedC.code, warnedC.stderr).toBe(0);
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.reports).toEqual(warnedC.reports);
+    expect(warned.reports).toEqual([`warning: object ${o.unparsable}: gitmodulesParse: could not parse gitmodules blob`]);
+    for (const [ref, line] of [
+      ['refs/heads/option-url', `error: object ${o.optionUrl}: gitmodulesUrl: disallowed submodule url: -upload-pack=touch`],
+      ['refs/heads/long-line', `error: object ${o.longLine}: gitattributesLineLength: .gitattributes has too long lines to parse`],
+    ] as const) {
+      const ours = await pushGitgate({}, [ref]);
+      const theirs = await pushCGit({}, [ref]);
+      expect(theirs.code).not.toBe(0);
+      expect(ours.code).not.toBe(0);
+      expect(theirs.reports).toEqual([line]);
+      expect(ours.reports).toEqual([line]);
+      expect(await remoteRef(ours.url, ref)).toBeNull();
+      expect(await leftovers(ours.s, ours.id)).toEqual([]);
+    }
   });
 
   it('refuses bad settings at start-up', () => {
