@@ -79,35 +79,43 @@ export function fsckTree(buf: Buffer, r: Reporter, found: SpecialBlobs): void {
   let prev: Entry | null = null;
   while (entry) {
     const { mode, name: nameBytes, oid } = entry;
-    const name = nameBytes.toString('utf8');
     const symlink = (mode & S_IFMT) === S_IFLNK;
     if (oid === NULL_OID) flags.add('nullSha1');
     if (nameBytes.includes(0x2f)) flags.add('fullPathname');
     if (nameBytes.length === 0) flags.add('emptyName');
-    if (name === '.') flags.add('hasDot');
-    if (name === '..') flags.add('hasDotdot');
-    if (isHfsDotGit(name) || isNtfsDotGit(name)) flags.add('hasDotgit');
+    if (nameBytes.length === 1 && nameBytes[0] === 0x2e) flags.add('hasDot');
+    if (nameBytes.length === 2 && nameBytes[0] === 0x2e && nameBytes[1] === 0x2e) flags.add('hasDotdot');
     if (entry.zeroPadded) flags.add('zeroPaddedFilemode');
     if (nameBytes.length > r.maxPathnameLength) flags.add('largePathname');
-    if (isHfsDotGitmodules(name) || isNtfsDotGitmodules(name)) {
-      if (!symlink) found.gitmodules.add(oid);
-      else r.report('gitmodulesSymlink', '.gitmodules is a symbolic link');
-    }
-    if (isHfsDotGitattributes(name) || isNtfsDotGitattributes(name)) {
-      if (!symlink) found.gitattributes.add(oid);
-      else r.report('gitattributesSymlink', '.gitattributes is a symlink');
-    }
-    if (symlink) {
-      if (isHfsDotGitignore(name) || isNtfsDotGitignore(name)) r.report('gitignoreSymlink', '.gitignore is a symlink');
-      if (isHfsDotMailmap(name) || isNtfsDotMailmap(name)) r.report('mailmapSymlink', '.mailmap is a symlink');
-    }
-    // Windows treats '\' as a separator, so every backslash-separated tail is checked too
-    for (let i = name.indexOf('\\'); i >= 0; i = name.indexOf('\\', i + 1)) {
-      const tail = name.slice(i + 1);
-      if (isNtfsDotGit(tail)) flags.add('hasDotgit');
-      if (isNtfsDotGitmodules(tail)) {
+    // every alias of .git & co starts with '.' (after HFS-ignored code points, all non-ASCII)
+    // or is an 8.3 short name with '~': most names need none of the checks below
+    const first = nameBytes[0] ?? 0;
+    if (first === 0x2e || first >= 0x80 || nameBytes.includes(0x7e)) {
+      const name = nameBytes.toString('utf8');
+      if (isHfsDotGit(name) || isNtfsDotGit(name)) flags.add('hasDotgit');
+      if (isHfsDotGitmodules(name) || isNtfsDotGitmodules(name)) {
         if (!symlink) found.gitmodules.add(oid);
         else r.report('gitmodulesSymlink', '.gitmodules is a symbolic link');
+      }
+      if (isHfsDotGitattributes(name) || isNtfsDotGitattributes(name)) {
+        if (!symlink) found.gitattributes.add(oid);
+        else r.report('gitattributesSymlink', '.gitattributes is a symlink');
+      }
+      if (symlink) {
+        if (isHfsDotGitignore(name) || isNtfsDotGitignore(name)) r.report('gitignoreSymlink', '.gitignore is a symlink');
+        if (isHfsDotMailmap(name) || isNtfsDotMailmap(name)) r.report('mailmapSymlink', '.mailmap is a symlink');
+      }
+    }
+    // Windows treats '\' as a separator, so every backslash-separated tail is checked too
+    if (nameBytes.includes(0x5c)) {
+      const name = nameBytes.toString('utf8');
+      for (let i = name.indexOf('\\'); i >= 0; i = name.indexOf('\\', i + 1)) {
+        const tail = name.slice(i + 1);
+        if (isNtfsDotGit(tail)) flags.add('hasDotgit');
+        if (isNtfsDotGitmodules(tail)) {
+          if (!symlink) found.gitmodules.add(oid);
+          else r.report('gitmodulesSymlink', '.gitmodules is a symbolic link');
+        }
       }
     }
     const next = entry.end < buf.length ? decode(buf, entry.end) : null;
