@@ -1,8 +1,10 @@
 // Configuration from flags and environment, with safe defaults (loopback, ./repos).
+import fs from 'node:fs';
 import path from 'node:path';
 import { GitgateError } from './errors.js';
 import { loadLimits, type LimitsConfig, type LimitsFlags } from './config-limits.js';
 import { parseNetworks } from './net/address-policy.js';
+import { DEFAULT_FSCK_POLICY, parseFsckSeverities, parseSkipList, type FsckPolicy } from './repo/fsck/policy.js';
 
 export interface Config extends LimitsConfig {
   host: string;
@@ -22,6 +24,8 @@ export interface Config extends LimitsConfig {
   authorName: string;
   authorEmail: string;
   logLevel: string;
+  /** Checks of pushed objects: C Git's receive.fsck.<msg-id> and receive.fsck.skipList. */
+  fsck: FsckPolicy;
 }
 
 export interface ConfigFlags extends LimitsFlags {
@@ -54,6 +58,27 @@ function bool(raw: string | undefined): boolean {
   return raw !== undefined && /^(1|true|yes|on)$/i.test(raw);
 }
 
+/** GITGATE_FSCK (`badFilemode=error,missingEmail=ignore`) and GITGATE_FSCK_SKIPLIST (a file of ids). */
+function fsckPolicy(env: Env): FsckPolicy {
+  let severities: ReturnType<typeof parseFsckSeverities> = { overrides: new Map() };
+  try {
+    severities = parseFsckSeverities(env.GITGATE_FSCK ?? '');
+  } catch (err) {
+    throw new GitgateError('CONFIG', { detail: `GITGATE_FSCK: ${(err as Error).message}` });
+  }
+  let skip = new Set<string>();
+  const file = env.GITGATE_FSCK_SKIPLIST;
+  if (file) {
+    try {
+      skip = parseSkipList(fs.readFileSync(file, 'utf8'));
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ? `cannot read ${file} (${(err as NodeJS.ErrnoException).code})` : (err as Error).message;
+      throw new GitgateError('CONFIG', { detail: `GITGATE_FSCK_SKIPLIST: ${reason}` });
+    }
+  }
+  return { ...DEFAULT_FSCK_POLICY, ...severities, skip };
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const defaultBranch = env.GITGATE_DEFAULT_BRANCH || 'main';
   if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
@@ -76,6 +101,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',
+    fsck: fsckPolicy(env),
     ...loadLimits(flags, env),
   };
 }

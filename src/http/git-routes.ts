@@ -68,6 +68,7 @@ export function gitRoutes(ctx: Context): Router {
         : serveReceivePack(repo, body, {
             maxPackBytes: ctx.config.maxPushBytes,
             maxObjects: ctx.config.maxPushObjects,
+            fsck: ctx.config.fsck,
             maxRefUpdates: ctx.config.maxPushRefs,
             checkCommand: pushRefCheck(ctx, token(res), row.id),
             onUpdated: (moved) => {

@@ -15,6 +15,7 @@
 // Refusals of the whole push (too many ref updates, a bad or oversized pack) are reported the
 // same way, after the rest of the request is read, so git shows them instead of a broken pipe.
 import { isGitgateError } from '../errors.js';
+import type { FsckPolicy } from '../repo/fsck/index.js';
 import { ingestPack, type IngestedPack } from '../repo/pack-ingest.js';
 import { isPushableRefName, refNameTooLong } from '../repo/ref-names.js';
 import { ZERO_OID, type RefUpdate, type RefUpdateResult } from '../repo/refs.js';
@@ -45,6 +46,8 @@ export interface ReceivePackOptions {
   maxObjects?: number;
   /** Most ref updates (commands) in one push. */
   maxRefUpdates?: number;
+  /** Object check severities and skip list (C Git's receive.fsck.*). */
+  fsck?: FsckPolicy;
   /** Extra per-command check (ref scopes, force/delete rights, protected refs), run under the
    *  repository lock after the built-in checks, with the push's objects readable; returns a
    *  refusal reason (the `ng` text) or null. */
@@ -65,7 +68,7 @@ export interface ReceiveOutcome {
   req: ReceiveRequest;
   statuses: RefStatus[];
   unpack: string;
-  /** Lines for side-band 2 ("error: …"), shown by git as "remote: error: …". */
+  /** Lines for side-band 2 ("warning: …", "error: …"), shown by git as "remote: error: …". */
   messages: string[];
 }
 
@@ -149,23 +152,49 @@ async function applyPush(
   const ours: string[] = [];
   for (const oid of new Set(req.shallows)) if (await repo.objects.has(oid)) ours.push(oid);
   let pack: IngestedPack | null = null;
+  // fsck reports, printed by git as `remote: warning: object <id>: <msgId>: <text>`
+  const warnings = new ReportLines(MAX_FSCK_LINES);
   if (commands.some((c) => !isZero(c.newOid))) {
     try {
-      const limits = { maxBytes: opts.maxPackBytes, maxObjects: opts.maxObjects, shallow: new Set(req.shallows) };
-      pack = await ingestPack(repo, watched(reader.bytes.rest(), received), limits);
+      pack = await ingestPack(repo, watched(reader.bytes.rest(), received), {
+        maxBytes: opts.maxPackBytes,
+        maxObjects: opts.maxObjects,
+        shallow: new Set(req.shallows),
+        fsck: opts.fsck,
+        onReport: (line) => warnings.add(line),
+      });
     } catch (err) {
       const reason = unpackFailure(err);
       if (reason === null) throw err;
       // read what the client still sends, so it gets to read our report
       await drain(reader, opts.maxPackBytes).catch(() => undefined);
-      return refuseAll(reason, 'unpacker error');
+      return { ...refuseAll(reason, 'unpacker error'), messages: warnings.lines() };
     }
   }
   received.done = true;
 
   const outcome = await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, ours, opts));
   if (pack?.name) repo.maintenance.schedule(); // a new pack even if no ref moved
-  return outcome;
+  return { ...outcome, messages: [...warnings.lines(), ...outcome.messages] };
+}
+
+/** fsck report lines kept for the client; a push of millions of odd objects must not fill memory. */
+const MAX_FSCK_LINES = 1000;
+
+class ReportLines {
+  private readonly kept: string[] = [];
+  private dropped = 0;
+
+  constructor(private readonly max: number) {}
+
+  add(line: string): void {
+    if (this.kept.length < this.max || line.startsWith('error: ')) this.kept.push(line);
+    else this.dropped++;
+  }
+
+  lines(): string[] {
+    return this.dropped ? [...this.kept, `warning: ${this.dropped} more fsck warnings not shown`] : this.kept;
+  }
 }
 
 /** The unpack status for an ingestion failure the client caused (or a full disk), else null. */

@@ -9,7 +9,8 @@ import { GitgateError } from '../errors.js';
 import { indexPack } from '../pack/indexer.js';
 import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
-import { checkObject, referencedOids } from './objects.js';
+import { DEFAULT_FSCK_POLICY, formatFinding, fsckObject, fsckSpecialBlob, type Finding, type FsckPolicy, type SpecialBlobs } from './fsck/index.js';
+import { referencedOids } from './objects.js';
 import type { Repository } from './repository.js';
 
 export interface IngestedPack {
@@ -27,6 +28,11 @@ export interface IngestOptions {
   maxObjects?: number;
   /** The client's shallow commits (hex): these may arrive without their parents. */
   shallow?: ReadonlySet<string>;
+  /** Severities and skip list for the object checks (receive.fsck.*); C Git's defaults otherwise. */
+  fsck?: FsckPolicy;
+  /** Each fsck report as receive-pack prints it: `warning: object <id>: <msgId>: <text>`, or
+   *  `error: …` for the one that refuses the pack. */
+  onReport?: (line: string) => void;
 }
 
 export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>, opts: IngestOptions = {}): Promise<IngestedPack> {
@@ -59,7 +65,7 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
     closed = true; // the PackFile owns the handle now
     let grafted: string[];
     try {
-      grafted = await verifyObjects(repo, pack, result.objects, oids, opts.shallow ?? new Set());
+      grafted = await verifyObjects(repo, pack, result.objects, oids, opts);
     } finally {
       await pack.close();
     }
@@ -91,17 +97,20 @@ async function verifyObjects(
   pack: PackFile,
   objects: { oid: Buffer; type: string; offset: number }[],
   inPack: ReadonlySet<string>,
-  shallow: ReadonlySet<string>,
+  opts: IngestOptions,
 ): Promise<string[]> {
+  const shallow = opts.shallow ?? new Set<string>();
+  const policy = opts.fsck ?? DEFAULT_FSCK_POLICY;
+  const found: SpecialBlobs = { gitmodules: new Set(), gitattributes: new Set() };
   const knownPresent = new Set<string>(); // latin1 ids found outside the pack
   const grafted: string[] = [];
   for (const entry of objects) {
-    if (entry.type === 'blob') continue; // blobs carry no syntax and no links
+    if (entry.type === 'blob') continue; // blobs carry no links; the few that need a look come last
     const obj = await pack.readAt(entry.offset);
-    let links = obj.type === 'tree' ? plainTreeLinks(obj.content) : null;
+    let links = obj.type === 'tree' ? plainTreeLinks(obj.content, policy.maxPathnameLength) : null;
     if (links === null) {
-      const problem = checkObject(obj.type, obj.content);
-      if (problem) throw new GitgateError('BAD_PACK', { detail: `object ${entry.oid.toString('hex')} is malformed: ${problem}` });
+      const hex = entry.oid.toString('hex');
+      settle(hex, fsckObject(hex, obj.type, obj.content, policy, found), opts);
       links = referencedOids(obj.type, obj.content).map((r) => Buffer.from(r.oid, 'hex').toString('latin1'));
     }
     const oid = entry.oid.toString('hex');
@@ -121,7 +130,38 @@ async function verifyObjects(
       knownPresent.add(key);
     }
   }
+  await checkSpecialBlobs(repo, pack, objects, found, policy, opts);
   return grafted;
+}
+
+/** fsck_finish: blobs that trees name .gitmodules or .gitattributes, in the pack or already stored. */
+async function checkSpecialBlobs(
+  repo: Repository,
+  pack: PackFile,
+  objects: { oid: Buffer; type: string; offset: number }[],
+  found: SpecialBlobs,
+  policy: FsckPolicy,
+  opts: IngestOptions,
+): Promise<void> {
+  if (found.gitmodules.size === 0 && found.gitattributes.size === 0) return;
+  const wanted = new Set([...found.gitmodules, ...found.gitattributes]);
+  const packed = new Map<string, number>();
+  for (const o of objects) if (wanted.has(o.oid.toString('hex'))) packed.set(o.oid.toString('hex'), o.offset);
+  const check = async (kind: 'gitmodules' | 'gitattributes', hex: string) => {
+    const at = packed.get(hex);
+    const obj = at !== undefined ? await pack.readAt(at) : await repo.objects.read(hex);
+    settle(hex, fsckSpecialBlob(kind, hex, obj?.type ?? null, obj?.content ?? null, policy), opts);
+  };
+  for (const hex of found.gitmodules) await check('gitmodules', hex);
+  for (const hex of found.gitattributes) await check('gitattributes', hex);
+}
+
+/** Warnings go to the client; the first error refuses the pack. */
+function settle(oid: string, findings: Finding[], opts: IngestOptions): void {
+  for (const f of findings) {
+    opts.onReport?.(`${f.outcome === 'error' ? 'error' : 'warning'}: ${formatFinding(oid, f)}`);
+    if (f.outcome === 'error') throw new GitgateError('BAD_PACK', { detail: `object ${oid} is malformed: ${f.id}: ${f.message}` });
+  }
 }
 
 const TREE_MODES = new Map<string, 'file' | 'dir' | 'gitlink'>([
@@ -134,12 +174,13 @@ const TREE_MODES = new Map<string, 'file' | 'dir' | 'gitlink'>([
 
 /**
  * Fast path of the tree check for the usual tree: canonical modes, plain ASCII names that
- * cannot be an alias of .git or .gitmodules on any file system (no leading '.', 'g' or 'G',
- * no '~', '\\', '/'), no null ids, strictly sorted, no name twice. Such a tree passes
- * checkObject, so its links (latin1 ids, gitlinks skipped) are returned; anything else returns
- * null and gets the full check. Most pushed objects are trees, and this is several times faster.
+ * cannot be an alias of .git, .gitmodules, .mailmap and the like on any file system (no
+ * leading '.', 'g' or 'G', no '~', '\\', '/'), no name longer than largePathname allows, no
+ * null ids, strictly sorted, no name twice. Such a tree has no fsck finding at all, so its
+ * links (latin1 ids, gitlinks skipped) are returned; anything else returns null and gets the
+ * full check. Most pushed objects are trees, and this is several times faster.
  */
-export function plainTreeLinks(buf: Buffer): string[] | null {
+export function plainTreeLinks(buf: Buffer, maxNameLength = 4096): string[] | null {
   const links: string[] = [];
   if (buf.length > 0 && (buf.length < 23 || buf[buf.length - 21] !== 0)) return null;
   let prevStart = -1;
@@ -153,7 +194,7 @@ export function plainTreeLinks(buf: Buffer): string[] | null {
     if (kind === undefined) return null;
     const start = space + 1;
     const nul = buf.indexOf(0, start);
-    if (nul <= start || nul + 21 > buf.length) return null;
+    if (nul <= start || nul + 21 > buf.length || nul - start > maxNameLength) return null;
     const first = buf[start]!;
     if (first === 0x2e || first === 0x67 || first === 0x47) return null; // '.', 'g', 'G'
     for (let i = start; i < nul; i++) {

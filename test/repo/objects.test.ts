@@ -1,8 +1,8 @@
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkObject, DEFAULT_FSCK_POLICY, fsckObject } from '../../src/repo/fsck/index.js';
 import {
-  checkObject,
   commitTime,
   hashObject,
   isHfsDotGit,
@@ -288,7 +288,7 @@ const MALFORMED: [ObjectType, Buffer, string, (string | null)?][] = [
   ['commit', Buffer.from(`tree ${T}\nauthor ${IDENT}\ncommitter ${IDENT}\n\nnul\0inside`), 'nulInCommit'],
   ['tree', tree(entry('100644', 'a', '0'.repeat(40))), 'nullSha1'],
   ['tree', tree(entry('100644', 'a/b')), 'fullPathname'],
-  ['tree', tree(entry('100644', '')), 'emptyName', 'badTree'],
+  ['tree', tree(entry('100644', '')), 'badTree'], // git's tree parser refuses an empty name before fsck sees it
   ['tree', tree(entry('40000', '.')), 'hasDot'],
   ['tree', tree(entry('40000', '..')), 'hasDotdot'],
   ['tree', tree(entry('40000', '.git')), 'hasDotgit'],
@@ -304,10 +304,6 @@ const MALFORMED: [ObjectType, Buffer, string, (string | null)?][] = [
   ['tree', tree(entry('100644', 'x\\.git')), 'hasDotgit'],
   ['tree', tree(entry('100644', '.git:stream')), 'hasDotgit'],
   ['tree', tree(entry('0100644', 'a')), 'zeroPaddedFilemode'],
-  // badFilemode is info-level in C Git; gitgate refuses these modes unless told to skip it
-  ['tree', tree(entry('100664', 'a')), 'badFilemode', null],
-  ['tree', tree(entry('100600', 'a')), 'badFilemode', null],
-  ['tree', tree(entry('644', 'a')), 'badFilemode', null],
   ['tree', tree(entry('100644', 'a'), entry('100644', 'a')), 'duplicateEntries'],
   ['tree', tree(entry('100644', 'a'), entry('40000', 'a')), 'duplicateEntries'],
   ['tree', tree(entry('100644', 'b'), entry('100644', 'a')), 'treeNotSorted'],
@@ -329,7 +325,18 @@ const MALFORMED: [ObjectType, Buffer, string, (string | null)?][] = [
   ['tag', tag(`object ${P}\ntype commit\ntag v1\ntagger ${IDENT}`), 'unterminatedHeader'],
 ];
 
-/** Well-formed, or only info-level findings that C Git does not reject either. */
+/** Info-level findings: reported as warnings, never refused (by C Git either). [type, content, ids] */
+const WARNED: [ObjectType, Buffer, string[]][] = [
+  ['tree', tree(entry('100664', 'a')), ['badFilemode']],
+  ['tree', tree(entry('100600', 'a')), ['badFilemode']],
+  ['tree', tree(entry('644', 'a')), ['badFilemode']],
+  ['tree', tree(entry('120000', '.gitignore'), entry('120000', '.mailmap')), ['gitignoreSymlink', 'mailmapSymlink']],
+  ['tree', tree(entry('120000', '.gitattributes')), ['gitattributesSymlink']],
+  ['tag', tag(`object ${P}\ntype commit\ntag v1\n\nearly tags have no tagger\n`), ['missingTaggerEntry']],
+  ['tag', tag(`object ${T}\ntype tree\ntag a..b\ntagger ${IDENT}\n\nbad tag names are info-level\n`), ['badTagName']],
+];
+
+/** Well-formed. */
 const ACCEPTED: [ObjectType, Buffer][] = [
   ['commit', okCommit(IDENT)],
   ['commit', okCommit('A <a@b.c>  \t1700000000 -0730')], // extra whitespace before the date is tolerated
@@ -343,8 +350,6 @@ const ACCEPTED: [ObjectType, Buffer][] = [
   ['tree', tree(entry('100644', '.git2'), entry('100644', '.gitmodules'), entry('100644', 'git~2'), entry('100644', 'x.git'))],
   ['tree', tree(entry('100644', Buffer.from([0xe9])))],
   ['tag', tag(`object ${P}\ntype commit\ntag v1\ntagger ${IDENT}\n\nm\n`)],
-  ['tag', tag(`object ${P}\ntype commit\ntag v1\n\nearly tags have no tagger\n`)],
-  ['tag', tag(`object ${T}\ntype tree\ntag a..b\ntagger ${IDENT}\n\nbad tag names are info-level\n`)],
   ['blob', Buffer.from('anything \0 goes')],
 ];
 
@@ -362,9 +367,18 @@ describe('checkObject', () => {
     expect(checkObject('commit', okCommit('A <a@b.c> 1 +00'))).toBe('badTimezone: invalid author/committer line - bad time zone');
   });
 
-  it('can be told to tolerate a message id', () => {
-    expect(checkObject('tree', tree(entry('100664', 'a')), { skip: ['badFilemode'] })).toBeNull();
-    expect(checkObject('tree', tree(entry('100664', 'a')), { skip: ['hasDot'] })).toMatch(/^badFilemode/);
+  it.each(WARNED.map(([type, content, ids]) => [ids.join(','), type, content] as const))('warns about %s in a %s', (ids, type, content) => {
+    expect(fsckObject('x', type, content, DEFAULT_FSCK_POLICY)).toEqual(ids.split(',').map((id) => expect.objectContaining({ id, outcome: 'warn' })));
+    expect(checkObject(type, content)).toBeNull();
+  });
+
+  it('follows configured severities', () => {
+    const policy = (o: [string, 'error' | 'warn' | 'ignore'][]) => ({ ...DEFAULT_FSCK_POLICY, overrides: new Map(o) }) as typeof DEFAULT_FSCK_POLICY;
+    expect(checkObject('tree', tree(entry('100664', 'a')), policy([['badFilemode', 'error']]))).toBe('badFilemode: contains bad file modes');
+    expect(checkObject('tree', tree(entry('40000', '.git')), policy([['hasDotgit', 'warn']]))).toBeNull();
+    expect(fsckObject('x', 'tree', tree(entry('40000', '.git')), policy([['hasDotgit', 'ignore']]))).toEqual([]);
+    expect(checkObject('tree', tree(entry('40000', '.git')), { ...DEFAULT_FSCK_POLICY, skip: new Set(['x']) })).toBe("hasDotgit: contains '.git'");
+    expect(fsckObject('x', 'tree', tree(entry('40000', '.git')), { ...DEFAULT_FSCK_POLICY, skip: new Set(['x']) })).toEqual([]);
   });
 
   it('agrees with `git fsck --strict` on every sample', () => {
@@ -376,7 +390,7 @@ describe('checkObject', () => {
       const write = (type: ObjectType, content: Buffer) =>
         git(['--git-dir', gitdir, 'hash-object', '-t', type, '--literally', '-w', '--stdin'], { input: content });
       const malformed = MALFORMED.filter(([, , , gitId]) => gitId !== null).map(([type, content, id, gitId]) => ({ oid: write(type, content), id: gitId ?? id }));
-      const stricter = MALFORMED.filter(([, , , gitId]) => gitId === null).map(([type, content]) => write(type, content));
+      const warned = WARNED.map(([type, content, ids]) => ({ oid: write(type, content), ids }));
       const accepted = ACCEPTED.map(([type, content]) => write(type, content));
       const report = gitRaw(['--git-dir', gitdir, 'fsck', '--strict', '--no-dangling']).stderr;
       const found = new Map<string, { level: string; ids: Set<string> }>();
@@ -398,8 +412,8 @@ describe('checkObject', () => {
       // what we accept, C Git at most warns about (info-level: missingTaggerEntry, badTagName)
       const rejectedByGit = accepted.filter((oid) => found.get(oid)?.level === 'error');
       expect(rejectedByGit, report).toEqual([]);
-      // C Git only warns about these (info level); we refuse them
-      expect(stricter.map((oid) => found.get(oid)?.level), report).toEqual(stricter.map(() => 'warning'));
+      // C Git only warns about these (info level), with the same ids
+      expect(warned.map(({ oid }) => found.get(oid)), report).toEqual(warned.map(({ ids }) => ({ level: 'warning', ids: new Set(ids) })));
     } finally {
       scratch.cleanup();
     }

@@ -3,7 +3,7 @@
 // lock (423 REPO_LOCKED when it is busy), ends in at most one commit, and moves the branch with
 // compare-and-swap from the head it read, so a concurrent push is never lost.
 import { GitgateError } from '../../errors.js';
-import { checkObject } from '../../repo/objects.js';
+import { checkObject } from '../../repo/fsck/index.js';
 import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
