@@ -100,8 +100,8 @@ describe('token authority: read, rotate and revoke only what you could have mint
       [expiringAdmin.token, target.id, 403], // could only have minted an expiring token
       [expiringAdmin.token, repoAdmin.id, 403],
     ] as const) {
-      for (const res of [await rotate(caller, t), await revoke(caller, t), await read(caller, t)]) {
-        expect(res.status, `${res.req.method} ${res.req.path}`).toBe(status);
+      for (const [what, res] of [['rotate', await rotate(caller, t)], ['revoke', await revoke(caller, t)], ['read', await read(caller, t)]] as const) {
+        expect(res.status, `${what} ${t}`).toBe(status);
         expect(res.text).not.toMatch(SECRET);
       }
     }
