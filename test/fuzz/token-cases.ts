@@ -208,7 +208,8 @@ export async function judgeTokenCase(plan: TokenPlan, family: Family, status: nu
       } catch {
         // a malformed body is the JSON oracle's business
       }
-      for (const t of items.filter((x) => !entitled(x))) problems.push({ kind: 'token-authority', detail: `list by ${plan.caller} shows ${describe(t)}` });
+      const shown = items.filter((x) => !entitled(x));
+      if (shown.length) problems.push({ kind: 'token-authority', detail: `list by ${plan.caller} shows ${shown.length} token(s) it could not have minted, e.g. ${describe(shown[0]!)}` });
     }
   }
   return problems;
