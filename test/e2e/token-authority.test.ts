@@ -163,6 +163,31 @@ describe('token authority: mints racing a revocation', () => {
     // the race was real: some mints lost it
     expect(refused).toBeGreaterThan(0);
   }, 60_000);
+
+  it('rotations by a token racing its revocation: none is stored after the revocation (audit order)', async () => {
+    const actor = await s.api.post('/v1/workspace_token').set(bearer(s.admin)).send({ name: 'rotator', permission: 'admin' });
+    expect((await s.api.get(`/v1/repo/${repo}`).set(bearer(actor.body.token))).status).toBe(200);
+    const targets = await Promise.all(Array.from({ length: 12 }, (_, i) => s.mint({ name: `rotated ${i}`, repo_ids: [repo], permission: 'read' })));
+    const rotations = targets.map((t) =>
+      s.api
+        .post(`/v1/repo_token/${t.id}/rotate`)
+        .set(bearer(actor.body.token))
+        .send({})
+        .then((r) => r),
+    );
+    await Promise.race(rotations);
+    expect((await s.api.delete(`/v1/repo_token/${actor.body.id}`).set(bearer(s.admin))).status).toBe(204);
+    const results = await Promise.all(rotations);
+    for (const r of results) expect([200, 401]).toContain(r.status);
+
+    const events = (await s.api.get('/v1/audit?page_size=1000').set(bearer(s.admin))).body.items as { id: number; action: string; actor_token_id: string | null; target_token_id: string }[];
+    const revokedAt = events.find((e) => e.action === 'token.revoke' && e.target_token_id === actor.body.id)!.id;
+    const byActor = events.filter((e) => e.action === 'token.rotate' && e.actor_token_id === actor.body.id);
+    expect(byActor.length).toBe(results.filter((r) => r.status === 200).length);
+    for (const e of byActor) expect(e.id, `rotation of ${e.target_token_id} stored after the rotator was revoked`).toBeLessThan(revokedAt);
+    // the race was real: some rotations lost it
+    expect(results.filter((r) => r.status === 401).length).toBeGreaterThan(0);
+  }, 60_000);
 });
 
 describe('token authority: a ref scope bounds repository administration', () => {
