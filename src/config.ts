@@ -14,6 +14,10 @@ export interface Config extends LimitsConfig {
   defaultBranch: string;
   bcryptRounds: number;
   tokenCacheTtlMs: number;
+  /** Lifetime of API-minted tokens without ttl_seconds (null: maxTokenTtlSeconds). */
+  defaultTokenTtlSeconds: number | null;
+  /** Longest ttl_seconds the API accepts (null: no limit). The operator CLI is not bound. */
+  maxTokenTtlSeconds: number | null;
   maxPushBytes: number;
   maxPushObjects: number;
   maxPushRefs: number;
@@ -54,6 +58,11 @@ function networks(name: string, raw: string | undefined): string[] {
   }
 }
 
+/** A positive integer setting that is off when unset. */
+function optionalInt(name: string, raw: string | undefined): number | null {
+  return raw === undefined || raw === '' ? null : int(name, raw, 0, 1, 100 * 365 * 24 * 3600);
+}
+
 function bool(raw: string | undefined): boolean {
   return raw !== undefined && /^(1|true|yes|on)$/i.test(raw);
 }
@@ -84,6 +93,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
     throw new GitgateError('CONFIG', { detail: `GITGATE_DEFAULT_BRANCH is not a valid branch name: ${defaultBranch}` });
   }
+  const maxTtl = optionalInt('GITGATE_MAX_TOKEN_TTL_SECONDS', env.GITGATE_MAX_TOKEN_TTL_SECONDS);
+  const defaultTtl = optionalInt('GITGATE_DEFAULT_TOKEN_TTL_SECONDS', env.GITGATE_DEFAULT_TOKEN_TTL_SECONDS);
+  if (maxTtl !== null && defaultTtl !== null && defaultTtl > maxTtl) {
+    throw new GitgateError('CONFIG', { detail: `GITGATE_DEFAULT_TOKEN_TTL_SECONDS (${defaultTtl}) exceeds GITGATE_MAX_TOKEN_TTL_SECONDS (${maxTtl})` });
+  }
   return {
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     port: int('port', flags.port ?? env.PORT, 8080, 0, 65535),
@@ -92,6 +106,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     defaultBranch,
     bcryptRounds: int('GITGATE_BCRYPT_ROUNDS', env.GITGATE_BCRYPT_ROUNDS, 10, 4, 31),
     tokenCacheTtlMs: int('GITGATE_TOKEN_CACHE_SECONDS', env.GITGATE_TOKEN_CACHE_SECONDS, 300, 0) * 1000,
+    defaultTokenTtlSeconds: defaultTtl,
+    maxTokenTtlSeconds: maxTtl,
     maxPushBytes: int('GITGATE_MAX_PUSH_BYTES', env.GITGATE_MAX_PUSH_BYTES, 2 * 1024 ** 3, 1024),
     maxPushObjects: int('GITGATE_MAX_PUSH_OBJECTS', env.GITGATE_MAX_PUSH_OBJECTS, 10_000_000, 1),
     maxPushRefs: int('GITGATE_MAX_PUSH_REFS', env.GITGATE_MAX_PUSH_REFS, 100_000, 1),

@@ -12,6 +12,7 @@ export const ERRORS = {
   FORBIDDEN: { status: 403, message: 'Permission denied: {reason}' },
   CONTROL_PLANE_ONLY: { status: 403, message: 'Permission denied: repository tokens cannot use {what}' },
   ATTENUATION: { status: 403, message: 'Permission denied: a token can only mint tokens no stronger than itself ({reason})' },
+  TOKEN_TOO_STRONG: { status: 403, message: 'Permission denied: a token may only manage itself and tokens it could have minted ({reason})' },
 
   // lookups
   REPO_NOT_FOUND: { status: 404, message: 'Repository not found' },
@@ -28,6 +29,7 @@ export const ERRORS = {
   NAME_TAKEN: { status: 409, message: 'A repository named {name} already exists' },
   BODY_TOO_LARGE: { status: 413, message: 'Request body too large (limit {limit} bytes)' },
   UNSUPPORTED_MEDIA: { status: 415, message: 'Unsupported content type: {type}' },
+  TTL_TOO_LONG: { status: 400, message: 'Invalid request: ttl_seconds {ttl} exceeds the maximum token lifetime of {max} seconds (GITGATE_MAX_TOKEN_TTL_SECONDS)' },
   BAD_ENCODING: { status: 400, message: 'Request body could not be decoded: {detail}' },
 
   // git protocol

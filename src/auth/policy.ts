@@ -19,7 +19,7 @@ export function canUseControlPlane(token: TokenRecord): boolean {
   return token.kind === 'workspace';
 }
 
-/** Only admin tokens mint; what they may mint is checkAttenuation's business. */
+/** Only admin tokens mint; what they may mint is mintRefusal's business. */
 export function canMint(token: TokenRecord): boolean {
   return token.permission === 'admin';
 }
@@ -36,49 +36,92 @@ export interface ChildTokenSpec {
   allowDelete?: boolean;
 }
 
-/** Why `minter` may not mint `child`, or null when it may. A token mints only tokens no
- *  stronger than itself: permission ≤, repositories ⊆, expiry ≤ (SPEC §2), ref scope within
- *  its own, no force/delete right it lacks. */
-export function checkAttenuation(minter: TokenRecord, child: ChildTokenSpec): string | null {
-  if (minter.revoked_at !== null) return 'the minting token is revoked';
-  if (!canMint(minter)) return 'only admin tokens can mint tokens';
-  if (child.kind === 'workspace' && minter.kind !== 'workspace') return 'a repository token cannot mint a workspace token';
-  if (!permissionAtLeast(minter.permission, child.permission)) {
-    return `permission ${child.permission} exceeds the minting token's ${minter.permission}`;
+/** Why a token may not be minted (or managed): 'not_found' when the token lies outside the
+ *  caller's reach altogether (another repository, a workspace token, a caller with no
+ *  token-management right), so that existence never leaks; 'forbidden' when it lies within
+ *  the caller's repositories but is stronger than the caller. */
+export interface Refusal {
+  access: 'not_found' | 'forbidden';
+  reason: string;
+}
+
+/**
+ * The one attenuation predicate: why `caller` could not have minted a token with `child`'s
+ * rights, or null when it could. A token mints only tokens no stronger than itself:
+ * permission ≤, repositories ⊆, expiry ≤ (SPEC §2), kind (repo tokens never mint workspace
+ * tokens), ref scope within its own, no force/delete right it lacks. Minting, reading,
+ * rotating and revoking another token all ask this (see manageRefusal).
+ */
+export function mintRefusal(caller: TokenRecord, child: ChildTokenSpec): Refusal | null {
+  const outside = (reason: string): Refusal => ({ access: 'not_found', reason });
+  const wider = (reason: string): Refusal => ({ access: 'forbidden', reason });
+  if (caller.revoked_at !== null) return outside('the minting token is revoked');
+  if (!canMint(caller)) return outside('only admin tokens can mint tokens');
+  if (child.kind === 'workspace' && caller.kind !== 'workspace') return outside('a repository token cannot mint a workspace token');
+  if (caller.kind === 'repo') {
+    // a repo token with no repository left (all deleted) lies in nobody's scope but the workspace's
+    if (child.repoIds.length === 0) return outside('the token covers no repository of the minting token');
+    const out = child.repoIds.filter((id) => !caller.repo_ids.includes(id));
+    if (out.length > 0) return outside(`repository ${out[0]} is outside the minting token's scope`);
   }
-  if (minter.kind === 'repo') {
-    const outside = child.repoIds.filter((id) => !minter.repo_ids.includes(id));
-    if (outside.length > 0) return `repository ${outside[0]} is outside the minting token's scope`;
+  if (!permissionAtLeast(caller.permission, child.permission)) {
+    return wider(`permission ${child.permission} exceeds the minting token's ${caller.permission}`);
   }
-  if (minter.expires_at !== null) {
-    if (child.expiresAt === null) return `the minting token expires at ${minter.expires_at}, so the new token must expire too`;
-    if (Date.parse(child.expiresAt) > Date.parse(minter.expires_at)) {
-      return `the new token would expire after the minting token (${minter.expires_at})`;
+  if (caller.expires_at !== null) {
+    if (child.expiresAt === null) return wider(`the minting token expires at ${caller.expires_at}, so the new token must expire too`);
+    if (Date.parse(child.expiresAt) > Date.parse(caller.expires_at)) {
+      return wider(`the new token would expire after the minting token (${caller.expires_at})`);
     }
   }
-  return refAttenuationProblem(minter, {
+  const refs = refAttenuationProblem(caller, {
     refs: child.refs ?? [],
     allow_force: child.allowForce ?? true,
     allow_delete: child.allowDelete ?? true,
   });
+  return refs === null ? null : wider(refs);
 }
 
-/** Token metadata visibility (GET/list): workspace admins see every token; a repo admin
- *  sees repo tokens whose whole (non-empty) scope lies within its own, so listing never
- *  reveals other repositories; every token sees itself. */
-export function canSeeToken(viewer: TokenRecord, target: TokenRecord): boolean {
-  if (viewer.id === target.id) return true;
-  if (viewer.permission !== 'admin') return false;
-  if (viewer.kind === 'workspace') return true;
-  return (
-    target.kind === 'repo' &&
-    target.repo_ids.length > 0 &&
-    target.repo_ids.every((id) => viewer.repo_ids.includes(id))
-  );
+/** mintRefusal's reason alone (minting reports every refusal as 403 ATTENUATION). */
+export function checkAttenuation(minter: TokenRecord, child: ChildTokenSpec): string | null {
+  return mintRefusal(minter, child)?.reason ?? null;
 }
 
-/** Revoking: the same tokens an actor can see. Self-revocation is always allowed (an agent
- *  giving up its token when done can only reduce access). */
-export function canRevokeToken(actor: TokenRecord, target: TokenRecord): boolean {
-  return canSeeToken(actor, target);
+/** The rights of an existing token, as a mint request for them. */
+export function specOf(t: TokenRecord): ChildTokenSpec {
+  return {
+    kind: t.kind,
+    permission: t.permission,
+    repoIds: t.repo_ids,
+    expiresAt: t.expires_at,
+    refs: t.refs,
+    allowForce: t.allow_force,
+    allowDelete: t.allow_delete,
+  };
+}
+
+/**
+ * Reading, rotating or revoking `target` (GitHub/GitLab style): a token always manages
+ * itself; any other token only if the caller could have minted it. Rotation hands out a
+ * secret, so anything weaker would be a takeover; revoking a wider token would be a
+ * takeover by denial.
+ */
+export function manageRefusal(caller: TokenRecord, target: TokenRecord): Refusal | null {
+  if (caller.id === target.id) return null;
+  return mintRefusal(caller, specOf(target));
+}
+
+export function canManageToken(caller: TokenRecord, target: TokenRecord): boolean {
+  return manageRefusal(caller, target) === null;
+}
+
+/**
+ * Why `token` (already admin on the repository) may not act on the repository as a whole:
+ * delete it or change its protected refs. A ref scope bounds every operation, so a
+ * ref-scoped token administers only its refs; deletion also needs allow_delete.
+ */
+export function repoAdminRefusal(token: TokenRecord, action: 'delete' | 'protect'): string | null {
+  const what = action === 'delete' ? 'deleting the repository' : 'changing protected refs';
+  if (token.refs.length > 0) return `this token may only update ${token.refs.join(', ')}; ${what} needs a token without a ref scope`;
+  if (action === 'delete' && !token.allow_delete) return `this token may not delete (allow_delete is false); ${what} needs it`;
+  return null;
 }

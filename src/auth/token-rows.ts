@@ -41,14 +41,22 @@ export interface TokenRowsListQuery {
   pageStart: number;
   repoId?: string;
   includeRevoked: boolean;
+  /** Narrows candidates in SQL to the viewer's repositories (the scope part of the policy). */
   visibleTo?: TokenRecord;
+  /** The final say per row (policy.canManageToken); counts and pages cover kept rows only. */
+  keep?: (t: TokenRecord) => boolean;
 }
 
 export class TokenRows {
   constructor(private readonly db: Db) {}
 
-  insert(record: TokenRecord, secretHash: string): void {
-    this.db.transaction(() => {
+  /** Inserts the token, only if its minter and every ancestor are still live at `at`, in
+   *  the same (immediate) transaction: a revocation either committed first, and then the
+   *  mint fails here, or commits after, and then its cascade sees this row. False when the
+   *  minter chain died meanwhile (nothing inserted). */
+  insert(record: TokenRecord, secretHash: string, at: string): boolean {
+    return this.db.transaction(() => {
+      if (record.created_by !== null && !this.chainLive(record.created_by, at)) return false;
       this.db
         .prepare(
           `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, revoked_at, last_used_at, last_used_ip, created_by, refs, allow_force, allow_delete)
@@ -63,7 +71,24 @@ export class TokenRows {
         });
       const scope = this.db.prepare('INSERT INTO token_repos (token_id, repo_id) VALUES (?, ?)');
       for (const repoId of record.repo_ids) scope.run(record.id, repoId);
-    })();
+      return true;
+    }).immediate();
+  }
+
+  /** Is `id` and every token above it (created_by, transitively) present, unrevoked and
+   *  unexpired at `at`? Call inside the transaction that depends on it. */
+  private chainLive(id: string, at: string): boolean {
+    const row = this.db
+      .prepare(
+        `WITH RECURSIVE chain(id) AS (
+           SELECT ? UNION SELECT t.created_by FROM tokens t JOIN chain ON t.id = chain.id WHERE t.created_by IS NOT NULL
+         )
+         SELECT COUNT(*) AS n,
+                SUM(t.revoked_at IS NOT NULL OR (t.expires_at IS NOT NULL AND t.expires_at <= ?)) AS dead
+           FROM chain JOIN tokens t ON t.id = chain.id`,
+      )
+      .get(id, at) as { n: number; dead: number | null };
+    return row.n > 0 && !row.dead;
   }
 
   get(id: string): TokenRecord | null {
@@ -93,17 +118,21 @@ export class TokenRows {
   }
 
   /** New secret hash; the old one stays valid until `previousUntil` (null: not at all).
-   *  False when the token is gone or revoked. */
-  rotate(id: string, newHash: string, previousUntil: string | null, at: string): boolean {
-    return (
-      this.db
-        .prepare(
-          `UPDATE tokens SET prev_secret_hash = CASE WHEN ? IS NULL THEN NULL ELSE secret_hash END,
-                             prev_secret_until = ?, secret_hash = ?, rotated_at = ?
-           WHERE id = ? AND revoked_at IS NULL`,
-        )
-        .run(previousUntil, previousUntil, newHash, at, id).changes > 0
-    );
+   *  Only while the token is live at `at` and, when another token rotates it, that actor and
+   *  its ancestors are too (checked in the same transaction, like insert). */
+  rotate(id: string, newHash: string, previousUntil: string | null, at: string, actorId: string | null): 'ok' | 'actor_dead' | 'target_dead' {
+    return this.db.transaction(() => {
+      if (actorId !== null && !this.chainLive(actorId, at)) return 'actor_dead' as const;
+      const changed =
+        this.db
+          .prepare(
+            `UPDATE tokens SET prev_secret_hash = CASE WHEN ? IS NULL THEN NULL ELSE secret_hash END,
+                               prev_secret_until = ?, secret_hash = ?, rotated_at = ?
+             WHERE id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`,
+          )
+          .run(previousUntil, previousUntil, newHash, at, id, at).changes > 0;
+      return changed ? ('ok' as const) : ('target_dead' as const);
+    }).immediate();
   }
 
   /** Repository id for an id or unique name; null when neither exists. */
@@ -153,7 +182,7 @@ export class TokenRows {
     }
     const viewer = q.visibleTo;
     if (viewer) {
-      // Mirrors policy.canSeeToken, in SQL so that pagination counts only visible rows.
+      // The scope part of policy.mintRefusal, so the final filter sees few rows.
       if (viewer.permission !== 'admin') {
         where.push('t.id = ?');
         params.push(viewer.id);
@@ -166,9 +195,16 @@ export class TokenRows {
       }
     }
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const order = 'ORDER BY t.created_at, t.rowid';
+    if (q.keep) {
+      const kept = (this.db.prepare(`${SELECT_RECORD} ${whereSql} ${order}`).all(...params) as RawToken[]).map(toRecord).filter(q.keep);
+      const items = kept.slice(q.pageStart, q.pageStart + q.pageSize);
+      const end = q.pageStart + items.length;
+      return { items, total_items: kept.length, next_page: end < kept.length ? end : null };
+    }
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM tokens t ${whereSql}`).get(...params) as { n: number }).n;
     const raws = this.db
-      .prepare(`${SELECT_RECORD} ${whereSql} ORDER BY t.created_at, t.rowid LIMIT ? OFFSET ?`)
+      .prepare(`${SELECT_RECORD} ${whereSql} ${order} LIMIT ? OFFSET ?`)
       .all(...params, q.pageSize, q.pageStart) as RawToken[];
     const end = q.pageStart + raws.length;
     return { items: raws.map(toRecord), total_items: total, next_page: end < total ? end : null };

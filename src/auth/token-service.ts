@@ -14,7 +14,7 @@ import type { Db } from '../db/database.js';
 import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
 import { isPermission, type Permission } from './permissions.js';
-import { checkAttenuation } from './policy.js';
+import { canManageToken, checkAttenuation, manageRefusal } from './policy.js';
 import { normalizeRefPatterns, RefPatternError } from './ref-policy.js';
 import { randomBase62 } from './base62.js';
 import { generateSecret, isTokenId, looksLikeSecret, newTokenId, parseSecret, SECRET_LENGTH, type TokenKind } from './token-format.js';
@@ -33,8 +33,9 @@ export interface CreateTokenInput {
   /** Repo tokens: repository ids or unique names. Omitted with a repo-token minter: the
    *  minter's whole scope. Workspace tokens: must be empty. */
   repoIds?: string[];
-  /** Omitted/null: no expiry of its own — but a child never outlives its minter, so it
-   *  inherits an expiring minter's expires_at. An explicit ttl past that is refused. */
+  /** Omitted/null: the workspace default lifetime for tokens minted by tokens (TokenTtlPolicy),
+   *  else no expiry of its own — but a child never outlives its minter, so it inherits an
+   *  expiring minter's expires_at. An explicit ttl past that is refused. */
   ttlSeconds?: number | null;
   /** Ref scope (refspec globs, e.g. refs/heads/agent/*); [] = every ref. Omitted: the
    *  minter's ref scope (every ref for operators). */
@@ -63,6 +64,17 @@ export interface TokenServiceOptions {
   now?: Clock;
   /** Where token creation and revocation are recorded (none: not audited). */
   audit?: AuditLog;
+  ttl?: TokenTtlPolicy;
+}
+
+/** Lifetimes of tokens minted through the API (a minter token). Operator minting (the CLI,
+ *  the bootstrap token) is bound by neither: whoever can open the database is the root of
+ *  trust anyway. */
+export interface TokenTtlPolicy {
+  /** Lifetime of a token minted without ttl_seconds (null: the maximum, if any). */
+  defaultSeconds: number | null;
+  /** Longest ttl_seconds accepted (null: no limit); longer is 400 TTL_TOO_LONG. */
+  maxSeconds: number | null;
 }
 
 const LAST_USED_INTERVAL_MS = 60_000;
@@ -91,6 +103,7 @@ export class TokenService {
   private readonly lastUsedWrite = new Map<string, number>();
   private dummyHash: Promise<string> | null = null;
   private readonly audit: AuditLog | undefined;
+  private readonly ttl: TokenTtlPolicy;
 
   constructor(db: Db, opts: TokenServiceOptions = {}) {
     this.rows = new TokenRows(db);
@@ -98,6 +111,7 @@ export class TokenService {
     this.cacheTtlMs = opts.cacheTtlMs ?? 5 * 60_000;
     this.now = opts.now ?? systemClock;
     this.audit = opts.audit;
+    this.ttl = opts.ttl ?? { defaultSeconds: null, maxSeconds: null };
   }
 
   async create(input: CreateTokenInput, minter: TokenRecord | null): Promise<{ secret: string; record: TokenRecord }> {
@@ -140,7 +154,8 @@ export class TokenService {
       last_used_ip: null,
       created_by: minter?.id ?? null,
     };
-    this.rows.insert(record, secretHash);
+    // the minter may have been revoked during bcrypt: the insert re-checks it atomically
+    if (!this.rows.insert(record, secretHash, isoAt(this.now()))) throw new GitgateError('UNAUTHENTICATED');
     this.audit?.record({
       action: 'token.create',
       actorTokenId: minter?.id ?? null,
@@ -162,8 +177,9 @@ export class TokenService {
 
   /**
    * A new secret for the same token (same id, scope and rights). The old secret stops working
-   * at once, or after `graceSeconds`; rotating again ends an earlier grace period. Who may
-   * rotate is the caller's business (policy.canRevokeToken); `actor` is for the audit trail.
+   * at once, or after `graceSeconds`; rotating again ends an earlier grace period. `actor`
+   * (null: the operator) must be the token itself or one that could have minted it
+   * (policy.manageRefusal), and must still be live when the new hash is stored.
    */
   async rotate(id: string, opts: RotateOptions = {}, actor: TokenRecord | null = null): Promise<{ secret: string; record: TokenRecord; previous_secret_valid_until: string | null }> {
     const grace = opts.graceSeconds ?? 0;
@@ -172,12 +188,15 @@ export class TokenService {
     }
     const current = this.rows.get(id);
     if (!current) throw new GitgateError('TOKEN_NOT_FOUND');
+    if (actor) this.authorizeManage(actor, current);
     if (!this.isLive(current, this.now())) throw validation('a revoked or expired token cannot be rotated');
     const secret = generateSecret(current.kind, id);
     const secretHash = await bcrypt.hash(secret, this.rounds);
     const nowMs = this.now();
     const previousUntil = grace > 0 ? isoAt(nowMs + Math.round(grace * 1000)) : null;
-    if (!this.rows.rotate(id, secretHash, previousUntil, isoAt(nowMs))) throw validation('a revoked token cannot be rotated');
+    const outcome = this.rows.rotate(id, secretHash, previousUntil, isoAt(nowMs), actor && actor.id !== id ? actor.id : null);
+    if (outcome === 'actor_dead') throw new GitgateError('UNAUTHENTICATED');
+    if (outcome === 'target_dead') throw validation('a revoked or expired token cannot be rotated');
     // without grace the old secret's cache entry must not answer again (verify also re-checks
     // the hash on every hit, which covers rotations by another process)
     if (previousUntil === null) this.dropCache(id);
@@ -244,6 +263,23 @@ export class TokenService {
     return null;
   }
 
+  /** The token `ref` (id or secret) names, if `actor` may read, rotate or revoke it: itself,
+   *  or one it could have minted. TOKEN_NOT_FOUND when it does not exist or lies outside the
+   *  actor's reach, TOKEN_TOO_STRONG when it lies within the actor's repositories but is
+   *  stronger. */
+  manageable(actor: TokenRecord, ref: string): TokenRecord {
+    const target = this.resolve(ref);
+    if (!target) throw new GitgateError('TOKEN_NOT_FOUND');
+    this.authorizeManage(actor, target);
+    return target;
+  }
+
+  private authorizeManage(actor: TokenRecord, target: TokenRecord): void {
+    const refusal = manageRefusal(actor, target);
+    if (refusal?.access === 'not_found') throw new GitgateError('TOKEN_NOT_FOUND');
+    if (refusal) throw new GitgateError('TOKEN_TOO_STRONG', { reason: refusal.reason });
+  }
+
   /** Any token by id, live or not (metadata). */
   get(id: string): TokenRecord | null {
     return this.rows.get(id);
@@ -252,7 +288,7 @@ export class TokenService {
   /** A public id or a full secret. A secret is only a locator here — its id is taken after
    *  the checksum and no bcrypt runs, because a checksum-valid secret can be built from the
    *  public id alone, so proving the random part would add nothing; authority comes from
-   *  the caller's own token (policy.canSeeToken / canRevokeToken). */
+   *  the caller's own token (manageable). */
   resolve(secretOrId: string): TokenRecord | null {
     if (isTokenId(secretOrId)) return this.rows.get(secretOrId);
     const parsed = looksLikeSecret(secretOrId) ? parseSecret(secretOrId) : null;
@@ -266,7 +302,9 @@ export class TokenService {
     const pageStart = q.page_start ?? 0;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw validation('page_size must be an integer from 1 to 1000');
     if (!Number.isInteger(pageStart) || pageStart < 0) throw validation('page_start must be a non-negative integer');
-    return this.rows.list({ pageSize, pageStart, repoId: q.repo_id, includeRevoked: q.include_revoked ?? false, visibleTo: q.visibleTo });
+    const viewer = q.visibleTo;
+    const keep = viewer ? (t: TokenRecord) => canManageToken(viewer, t) : undefined;
+    return this.rows.list({ pageSize, pageStart, repoId: q.repo_id, includeRevoked: q.include_revoked ?? false, visibleTo: viewer, keep });
   }
 
   /** Revokes the token and, transitively, every token it minted. Returns how many tokens
@@ -327,10 +365,20 @@ export class TokenService {
   }
 
   private expiry(ttlSeconds: number | null | undefined, nowMs: number, minter: TokenRecord | null): string | null {
-    if (ttlSeconds === undefined || ttlSeconds === null) return minter?.expires_at ?? null;
+    // the workspace lifetimes bind tokens minted by tokens, not the operator
+    const policy = minter ? this.ttl : { defaultSeconds: null, maxSeconds: null };
+    if (ttlSeconds === undefined || ttlSeconds === null) {
+      const implicit = policy.defaultSeconds ?? policy.maxSeconds;
+      if (implicit === null) return minter?.expires_at ?? null;
+      // an implicit lifetime is clamped to the minter's expiry rather than refused
+      const own = nowMs + implicit * 1000;
+      const cap = minter?.expires_at ? Date.parse(minter.expires_at) : Infinity;
+      return own < cap ? isoAt(own) : minter!.expires_at;
+    }
     if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MAX_TTL_SECONDS) {
       throw validation('ttl_seconds must be a positive number of seconds');
     }
+    if (policy.maxSeconds !== null && ttlSeconds > policy.maxSeconds) throw new GitgateError('TTL_TOO_LONG', { ttl: ttlSeconds, max: policy.maxSeconds });
     return isoAt(nowMs + Math.round(ttlSeconds * 1000));
   }
 

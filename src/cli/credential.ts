@@ -13,6 +13,7 @@ import { parseSecret, redactSecrets } from '../auth/token-format.js';
 import { isLoopbackAddress } from '../net/address-policy.js';
 import { CredentialCache, cacheKey, defaultCacheDir, type CachedChild } from './credential-cache.js';
 import { CredentialProtocolError, formatCredential, readCredential, type Credential } from './credential-protocol.js';
+import { parseDuration } from './duration.js';
 
 export const CHILD_USERNAME = 'x-access-token';
 export const DEFAULT_TTL_SECONDS = 3600;
@@ -97,8 +98,8 @@ function assertTransport(server: URL, allowHttp: boolean): void {
 
 function positiveInt(raw: string | undefined, flag: string, fallback: number, allowZero = false): number {
   if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new HelperError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} whole number of seconds, got ${JSON.stringify(raw)}`);
+  const n = parseDuration(raw);
+  if (n === null || n < (allowZero ? 0 : 1)) throw new HelperError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} duration (seconds, or 90s, 30m, 1h, 7d), got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -391,7 +392,7 @@ export function credentialCommand(program: Command): Command {
     .description('Git credential helper: mints short-lived repository tokens from a parent token')
     .argument('<action>', 'get, store or erase (what git passes)')
     .option('--token-file <path>', 'read the parent token from this file (default: env GITGATE_TOKEN, then the file in env GITGATE_TOKEN_FILE)')
-    .option('--ttl <seconds>', `lifetime of minted tokens (default ${DEFAULT_TTL_SECONDS}, never beyond the parent's expiry)`)
+    .option('--ttl <duration>', `lifetime of minted tokens: seconds, or 90s, 30m, 1h, 7d (default ${DEFAULT_TTL_SECONDS}, never beyond the parent's expiry)`)
     .addOption(new Option('--permission <p>', 'permission of minted tokens (default write; never more than the parent)').choices(['read', 'write']))
     .option('--ref <pattern>', 'restrict minted tokens to refs matching this pattern (repeatable; sent as "refs")', (v: string, prev: string[] = []) => [...prev, v])
     .option('--allow-force', 'minted tokens may force-push (sent as allow_force: true)')

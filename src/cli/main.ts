@@ -17,6 +17,7 @@ import type { Permission } from '../auth/permissions.js';
 import { normalizeRefPatterns, RefPatternError } from '../auth/ref-policy.js';
 import type { TokenRecord } from '../auth/token-record.js';
 import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
+import { parseDuration } from './duration.js';
 
 class UsageError extends Error {}
 
@@ -55,9 +56,9 @@ interface TokenCreateFlags {
 
 function parseGrace(raw: string | undefined): number {
   if (raw === undefined) return 0;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_ROTATION_GRACE_SECONDS) {
-    throw new UsageError(`--grace must be a number of seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS}, got ${JSON.stringify(raw)}`);
+  const n = parseDuration(raw);
+  if (n === null || n > MAX_ROTATION_GRACE_SECONDS) {
+    throw new UsageError(`--grace must be a duration from 0 to 7d (seconds, or 90s, 30m, 1h, 7d), got ${JSON.stringify(raw)}`);
   }
   return n;
 }
@@ -74,8 +75,8 @@ function describeToken(t: TokenRecord): string {
 
 function parseTtl(raw: string | undefined): number | null {
   if (raw === undefined) return null;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--ttl must be a positive number of seconds, got ${JSON.stringify(raw)}`);
+  const n = parseDuration(raw);
+  if (n === null || n <= 0) throw new UsageError(`--ttl must be a positive duration (seconds, or 90s, 30m, 1h, 7d), got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -139,7 +140,7 @@ function buildProgram(): Command {
     .option('--workspace', 'a workspace token: every repository plus the control plane')
     .option('--repo <id>', 'a repository token for this repository id or name (repeatable)', collect)
     .addOption(new Option('--permission <p>', 'read, write or admin').choices(['read', 'write', 'admin']))
-    .option('--ttl <seconds>', 'expire after this many seconds')
+    .option('--ttl <duration>', 'expire after this long: seconds, or 90s, 30m, 1h, 7d (operator tokens ignore GITGATE_MAX_TOKEN_TTL_SECONDS)')
     .option('--name <name>', 'a label for the token')
     .option('--ref <pattern>', 'ref scope: may create/update/delete only refs matching this pattern, e.g. refs/heads/agent/* (repeatable; default every ref)', collect)
     .option('--allow-force', 'may force-push (non-fast-forward updates; default: yes without --ref, no with it)')
@@ -187,7 +188,7 @@ function buildProgram(): Command {
     .command('rotate')
     .description('issue a new secret for a token (same id, scope and rights) and print it (only the secret, unless --json)')
     .argument('<id>', 'token id or secret')
-    .option('--grace <seconds>', 'keep the old secret working this many seconds (default 0: it stops at once; at most 7 days)')
+    .option('--grace <duration>', 'keep the old secret working this long: seconds, or 90s, 30m, 1h, 7d (default 0: it stops at once; at most 7d)')
     .option('--json', 'print the whole record as JSON')
     .addOption(dataOption())
     .action(async (ref: string, opts: { grace?: string; json?: boolean; data?: string }) => {

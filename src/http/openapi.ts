@@ -407,12 +407,17 @@ const paths: Record<string, Record<string, unknown>> = {
     },
   },
   '/v1/repo_token/{ref}': {
-    get: { tags: ['tokens'], summary: "A token's record", parameters: [tokenRef], responses: { 200: jsonResponse('Record', ref('TokenRecord')), ...errs(401, 404) } },
+    get: {
+      tags: ['tokens'],
+      summary: "A token's record (the token itself, or one the caller could have minted)",
+      parameters: [tokenRef],
+      responses: { 200: jsonResponse('Record', ref('TokenRecord')), ...errs(401, 403, 404) },
+    },
     delete: {
       tags: ['tokens'],
-      summary: 'Revoke a token and every token it minted',
+      summary: 'Revoke a token and every token it minted (the token itself, or one the caller could have minted)',
       parameters: [tokenRef],
-      responses: { 204: { description: 'Revoked' }, ...errs(401, 404) },
+      responses: { 204: { description: 'Revoked' }, ...errs(401, 403, 404) },
     },
   },
   '/v1/repo_token/{ref}/rotate': {
@@ -420,10 +425,10 @@ const paths: Record<string, Record<string, unknown>> = {
       tags: ['tokens'],
       summary: 'Issue a new secret for the same token (same id, scope and rights)',
       description:
-        'Allowed to whoever may revoke the token, and to the token itself. The old secret stops working at once, or after grace_seconds (at most 7 days); rotating again ends an earlier grace period. Recorded in the audit trail as token.rotate.',
+        'Allowed to the token itself, and to a token that could have minted it (permission, repositories, expiry, refs, allow_force, allow_delete and kind no wider than its own): 403 TOKEN_TOO_STRONG otherwise, 404 when the token lies outside the caller\'s repositories. The old secret stops working at once, or after grace_seconds (at most 7 days); rotating again ends an earlier grace period. Recorded in the audit trail as token.rotate.',
       parameters: [tokenRef],
       requestBody: jsonBody(obj({ grace_seconds: { type: 'number', minimum: 0, maximum: 604800, default: 0 } }), false),
-      responses: { 200: jsonResponse('Rotated: the new secret, shown only here', ref('TokenRotated')), ...errs(400, 401, 404) },
+      responses: { 200: jsonResponse('Rotated: the new secret, shown only here', ref('TokenRotated')), ...errs(400, 401, 403, 404) },
     },
   },
   '/v1/workspace_token': {

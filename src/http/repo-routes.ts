@@ -6,6 +6,7 @@ import type { Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
 import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
+import { repoAdminRefusal } from '../auth/policy.js';
 import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError, refUpdateRefusal } from '../auth/ref-policy.js';
 import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
 
@@ -90,7 +91,10 @@ export function repoRoutes(ctx: Context): Router {
   });
 
   router.delete('/v1/repo/:id', async (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'admin', 'deleting a repository');
+    const tok = token(res);
+    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'deleting a repository');
+    const refused = repoAdminRefusal(tok, 'delete');
+    if (refused) throw new GitgateError('FORBIDDEN', { reason: refused });
     await deleteRepo(ctx, row.id);
     res.status(204).end();
   });
@@ -102,7 +106,10 @@ export function repoRoutes(ctx: Context): Router {
   });
 
   router.put('/v1/repo/:id/protected_refs', (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'admin', 'protecting refs');
+    const tok = token(res);
+    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'protecting refs');
+    const refused = repoAdminRefusal(tok, 'protect');
+    if (refused) throw new GitgateError('FORBIDDEN', { reason: refused });
     const body = parseWith(protectedRefsSchema, req.body ?? {});
     let patterns: string[];
     try {

@@ -2,11 +2,9 @@
 // Flashback's per-repository /apikey.
 import { Router } from 'express';
 import { z } from 'zod';
-import { canRevokeToken, canSeeToken } from '../auth/policy.js';
 import { MAX_REF_PATTERNS } from '../auth/ref-policy.js';
 import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
 import type { TokenRecord } from '../auth/token-record.js';
-import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { parseWith, queryBool, queryInt } from './validate.js';
@@ -72,13 +70,6 @@ export function tokenRoutes(ctx: Context): Router {
   const router = Router();
   const auth = authenticate(ctx);
 
-  /** A token the caller may see, by id or secret; 404 otherwise (never leak). */
-  const visible = (viewer: TokenRecord, ref: string): TokenRecord => {
-    const target = ctx.tokens.resolve(ref);
-    if (!target || !canSeeToken(viewer, target)) throw new GitgateError('TOKEN_NOT_FOUND');
-    return target;
-  };
-
   router.post('/v1/repo_token', auth, async (req, res) => {
     const body = parseWith(repoTokenSchema, req.body ?? {});
     const tok = token(res);
@@ -122,23 +113,21 @@ export function tokenRoutes(ctx: Context): Router {
     res.json(ctx.tokens.list({ ...q, visibleTo: token(res) }));
   });
 
+  // Reading, revoking and rotating another token: only one the caller could have minted
+  // (404 outside its repositories, 403 within them but stronger); itself always.
   router.get('/v1/repo_token/:ref', auth, (req, res) => {
-    res.json(visible(token(res), String(req.params.ref)));
+    res.json(ctx.tokens.manageable(token(res), String(req.params.ref)));
   });
 
   router.delete('/v1/repo_token/:ref', auth, (req, res) => {
-    const actor = token(res);
-    const target = visible(actor, String(req.params.ref));
-    if (!canRevokeToken(actor, target)) throw new GitgateError('TOKEN_NOT_FOUND');
+    const target = ctx.tokens.manageable(token(res), String(req.params.ref));
     ctx.tokens.revoke(target.id);
     res.status(204).end();
   });
 
-  // A new secret for the same token: whoever may revoke it (itself included) may rotate it.
   router.post('/v1/repo_token/:ref/rotate', auth, async (req, res) => {
     const actor = token(res);
-    const target = visible(actor, String(req.params.ref));
-    if (!canRevokeToken(actor, target)) throw new GitgateError('TOKEN_NOT_FOUND');
+    const target = ctx.tokens.manageable(actor, String(req.params.ref));
     const body = parseWith(rotateSchema, req.body ?? {});
     const { secret, record, previous_secret_valid_until } = await ctx.tokens.rotate(target.id, { graceSeconds: body.grace_seconds ?? 0 }, actor);
     res.status(200).json({ ...created(secret, record), previous_secret_valid_until });

@@ -50,7 +50,12 @@ export function createContext(config: Config, log: Logger = createLogger(config.
     db,
     storage,
     repos: new ReposTable(db),
-    tokens: new TokenService(db, { bcryptRounds: config.bcryptRounds, cacheTtlMs: config.tokenCacheTtlMs, audit: hardening.audit }),
+    tokens: new TokenService(db, {
+      bcryptRounds: config.bcryptRounds,
+      cacheTtlMs: config.tokenCacheTtlMs,
+      audit: hardening.audit,
+      ttl: { defaultSeconds: config.defaultTokenTtlSeconds, maxSeconds: config.maxTokenTtlSeconds },
+    }),
     manager,
     log,
     async close() {

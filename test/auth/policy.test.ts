@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { permissionAtLeast } from '../../src/auth/permissions.js';
-import { canMint, canRevokeToken, canSeeToken, canUseControlPlane, checkAttenuation, repoAccess } from '../../src/auth/policy.js';
+import { canManageToken, canMint, canUseControlPlane, checkAttenuation, manageRefusal, repoAccess, repoAdminRefusal } from '../../src/auth/policy.js';
 import { PERMS, record } from './fixtures.js';
 
 describe('permissionAtLeast', () => {
@@ -108,28 +108,53 @@ describe('checkAttenuation', () => {
   });
 });
 
-describe('token visibility and revocation rights', () => {
+describe('managing another token: the token itself, or one the caller could have minted', () => {
   const wsAdmin = record({ kind: 'workspace', permission: 'admin', id: 'tok_wsadmin000000000' });
   const wsWrite = record({ kind: 'workspace', permission: 'write', id: 'tok_wswrite000000000' });
   const repoAdmin = record({ kind: 'repo', permission: 'admin', repo_ids: ['a', 'b'], id: 'tok_repoadmin0000000' });
   const inside = record({ kind: 'repo', permission: 'read', repo_ids: ['a'], id: 'tok_inside0000000000' });
   const straddling = record({ kind: 'repo', permission: 'read', repo_ids: ['a', 'c'], id: 'tok_straddle00000000' });
   const orphan = record({ kind: 'repo', permission: 'read', repo_ids: [], id: 'tok_orphan0000000000' });
+  const scopedWsAdmin = record({ kind: 'workspace', permission: 'admin', refs: ['refs/heads/agent/*'], allow_force: false, allow_delete: false, expires_at: '2030-01-01T00:00:00.000Z', id: 'tok_scopedws0000000' });
+  const peerAdmin = record({ kind: 'repo', permission: 'admin', repo_ids: ['a'], id: 'tok_peeradmin0000000' });
 
-  it('workspace admins see everything; others see only what lies inside their scope, and themselves', () => {
-    for (const target of [wsWrite, repoAdmin, inside, straddling, orphan]) expect(canSeeToken(wsAdmin, target)).toBe(true);
-    expect(canSeeToken(repoAdmin, inside)).toBe(true);
-    expect(canSeeToken(repoAdmin, straddling)).toBe(false); // would reveal repository c
-    expect(canSeeToken(repoAdmin, orphan)).toBe(false);
-    expect(canSeeToken(repoAdmin, wsWrite)).toBe(false);
-    expect(canSeeToken(wsWrite, inside)).toBe(false);
-    expect(canSeeToken(inside, inside)).toBe(true);
+  it('an unrestricted workspace admin manages everything; a repo admin what lies inside its scope', () => {
+    for (const target of [wsWrite, repoAdmin, inside, straddling, orphan, scopedWsAdmin]) expect(canManageToken(wsAdmin, target)).toBe(true);
+    expect(canManageToken(repoAdmin, inside)).toBe(true);
+    expect(canManageToken(repoAdmin, peerAdmin)).toBe(true); // it could have minted an admin token on a
+    expect(manageRefusal(repoAdmin, straddling)?.access).toBe('not_found'); // would reveal repository c
+    expect(manageRefusal(repoAdmin, orphan)?.access).toBe('not_found');
+    expect(manageRefusal(repoAdmin, wsWrite)?.access).toBe('not_found');
+    expect(manageRefusal(wsWrite, inside)?.access).toBe('not_found'); // no management right at all
+    expect(canManageToken(inside, inside)).toBe(true);
+    expect(manageRefusal(inside, repoAdmin)?.access).toBe('not_found');
   });
 
-  it('revocation follows visibility; any token may revoke itself', () => {
-    expect(canRevokeToken(repoAdmin, inside)).toBe(true);
-    expect(canRevokeToken(repoAdmin, straddling)).toBe(false);
-    expect(canRevokeToken(inside, repoAdmin)).toBe(false);
-    expect(canRevokeToken(inside, inside)).toBe(true);
+  it('a restricted admin cannot manage anything wider than itself: 403 reasons, not 404', () => {
+    // the bootstrap token: no expiry, no ref scope, every right
+    expect(manageRefusal(scopedWsAdmin, wsAdmin)).toMatchObject({ access: 'forbidden', reason: expect.stringMatching(/must expire too/) });
+    const sameExpiry = { ...wsAdmin, expires_at: scopedWsAdmin.expires_at };
+    expect(manageRefusal(scopedWsAdmin, sameExpiry)).toMatchObject({ access: 'forbidden', reason: expect.stringMatching(/needs a ref scope/) });
+    const noForce = { ...sameExpiry, refs: ['refs/heads/agent/x'], allow_force: true, allow_delete: false };
+    expect(manageRefusal(scopedWsAdmin, noForce)?.reason).toMatch(/allow_force/);
+    expect(manageRefusal(scopedWsAdmin, { ...noForce, allow_force: false, allow_delete: true })?.reason).toMatch(/allow_delete/);
+    expect(manageRefusal(scopedWsAdmin, { ...noForce, allow_force: false })).toBeNull();
+    expect(manageRefusal({ ...repoAdmin, permission: 'admin' }, { ...inside, permission: 'admin' })).toBeNull();
+    expect(manageRefusal({ ...peerAdmin, permission: 'write' }, inside)?.access).toBe('not_found');
+    // itself, always
+    expect(manageRefusal(scopedWsAdmin, scopedWsAdmin)).toBeNull();
+  });
+});
+
+describe('whole-repository administration', () => {
+  it('needs a token without a ref scope; deletion also allow_delete', () => {
+    const admin = record({ kind: 'repo', permission: 'admin', repo_ids: ['a'] });
+    expect(repoAdminRefusal(admin, 'delete')).toBeNull();
+    expect(repoAdminRefusal(admin, 'protect')).toBeNull();
+    const scoped = { ...admin, refs: ['refs/heads/agent/*'], allow_delete: true };
+    expect(repoAdminRefusal(scoped, 'delete')).toMatch(/ref scope/);
+    expect(repoAdminRefusal(scoped, 'protect')).toMatch(/ref scope/);
+    expect(repoAdminRefusal({ ...admin, allow_delete: false }, 'delete')).toMatch(/allow_delete/);
+    expect(repoAdminRefusal({ ...admin, allow_delete: false }, 'protect')).toBeNull();
   });
 });

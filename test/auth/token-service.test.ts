@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcrypt';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { canSeeToken } from '../../src/auth/policy.js';
+import { canManageToken } from '../../src/auth/policy.js';
 import { generateSecret, parseSecret } from '../../src/auth/token-format.js';
 import { TokenService, type CreateTokenInput, type TokenRecord } from '../../src/auth/token-service.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
@@ -444,11 +444,11 @@ describe('list', () => {
     expect(names(svc.list({ repo_id: 'b', include_revoked: true }))).toEqual(['ra', 'revoked']);
   });
 
-  it('visibleTo matches policy.canSeeToken for every viewer, counts included', async () => {
+  it('visibleTo matches policy.canManageToken for every viewer, counts included', async () => {
     const all = await seed();
     const everyone = svc.list({ include_revoked: true }).items;
     for (const viewer of Object.values(all).map((t) => t.record)) {
-      const expected = everyone.filter((t) => canSeeToken(viewer, t)).map((t) => t.name);
+      const expected = everyone.filter((t) => canManageToken(viewer, t)).map((t) => t.name);
       const page = svc.list({ include_revoked: true, visibleTo: viewer });
       expect(names(page), viewer.name).toEqual(expected);
       expect(page.total_items).toBe(expected.length);

@@ -8,6 +8,7 @@ import { CAPABILITIES, WEIRD_REFS, WEIRD_STRINGS, mutateBytes, mutatePkts, oidCh
 import { buildPack, entryHeader, fixTrailer, mutatePack, packHeader, zlibZeros } from './pack.js';
 import { pkt, textPkt } from './pkt.js';
 import { Rng } from './prng.js';
+import { tokenCase, type TokenPlan } from './token-cases.js';
 
 export const CATEGORIES = [
   'upload-v0',
@@ -21,6 +22,7 @@ export const CATEGORIES = [
   'url-path',
   'auth',
   'info-refs',
+  'tokens',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -36,6 +38,7 @@ const WEIGHTS: Record<Category, number> = {
   'url-path': 7,
   auth: 9,
   'info-refs': 4,
+  tokens: 5,
 };
 
 /** How a 200 body is checked. */
@@ -66,6 +69,8 @@ export interface FuzzCase {
   abortAfter?: number;
   /** Credential presented (for leak checks). */
   credential?: string;
+  /** Token-management cases: roles the runner fills with a fresh family (token-cases.ts). */
+  tokenPlan?: TokenPlan;
 }
 
 export interface Tokens {
@@ -1179,6 +1184,9 @@ export function generateCase(seed: number, index: number, env: GenEnv, only?: Ca
       break;
     case 'info-refs':
       infoRefsCase(sub, env, c);
+      break;
+    case 'tokens':
+      tokenCase(sub, env, c);
       break;
   }
   if (Buffer.isBuffer(c.body)) c.bodyLength = c.body.length;

@@ -19,6 +19,7 @@ import { sendRaw, type RawResponse } from './http-raw.js';
 import { checkGitStream } from './pkt.js';
 import { diffFiles, diffRefs, filesEqual, objectsEqual, refsEqual, snapshot, strayFiles, type RepoSnapshot } from './snapshot.js';
 import { inProcessServer, spawnServer, type FuzzServer } from './target.js';
+import { fillRoles, judgeTokenCase, mintFamily, type Api, type Family } from './token-cases.js';
 
 export interface FuzzOptions {
   seed: number;
@@ -382,6 +383,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   let n = 0;
   for (const index of indexes) {
     const c = generateCase(opts.seed, index, env, opts.categories);
+    const tokenApi: Api = (method, p, token, body) => api(server, method, p, token, body);
+    // token cases act on a fresh family of tokens (a rotation must not spoil later cases)
+    let family: Family | null = null;
+    if (c.tokenPlan) {
+      family = await mintFamily(tokenApi, env);
+      fillRoles(c, family);
+    }
     const stats = (report.perCategory[c.category] ??= { cases: 0, statuses: {}, accepted: 0, totalMs: 0, maxMs: 0 });
     // heavy cases: another client keeps asking /healthz meanwhile (others must still be served)
     const heavy = c.category === 'bomb' || (c.timeoutMs ?? timeoutMs) > timeoutMs;
@@ -506,6 +514,10 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       if (doc !== undefined && res.status >= 400 && (typeof e?.code !== 'string' || typeof e?.message !== 'string')) {
         add('bad-json-response', `HTTP ${res.status} error body is not {"error":{"code","message"}}: ${head(res.body, 120)}`);
       }
+    }
+    // 5b. token management: no secret, record or revocation for a caller that could not have minted the token
+    if (c.tokenPlan && family && res.status && res.complete) {
+      for (const p of await judgeTokenCase(c.tokenPlan, family, res.status, text, tokenApi)) add(p.kind, p.detail);
     }
     // 6. file paths
     if (res.status >= 200 && res.status < 300 && (c.method === 'PUT' || c.method === 'DELETE') && c.filePath !== undefined) {
