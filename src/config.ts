@@ -19,6 +19,10 @@ export interface Config extends LimitsConfig {
   authorName: string;
   authorEmail: string;
   logLevel: string;
+  /** Fetches may want any object by id, reachable or not (C Git's uploadpack.allowAnySHA1InWant). */
+  allowAnySha1InWant: boolean;
+  /** Unreachable objects older than this are pruned by maintenance (C Git's gc.pruneExpire). */
+  pruneExpireMs: number;
 }
 
 export interface ConfigFlags extends LimitsFlags {
@@ -64,6 +68,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',
+    allowAnySha1InWant: bool(env.GITGATE_ALLOW_ANY_SHA1_IN_WANT),
+    pruneExpireMs: int('GITGATE_PRUNE_EXPIRE_SECONDS', env.GITGATE_PRUNE_EXPIRE_SECONDS, 14 * 86_400, 0) * 1000,
     ...loadLimits(flags, env),
   };
 }

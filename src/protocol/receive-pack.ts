@@ -139,21 +139,23 @@ async function applyPush(
     return refuseAll(`too many ref updates in one push (${total}, the limit is ${commands.length})`, 'too many ref updates');
   }
 
-  let pack: IngestedPack | null = null;
-  if (commands.some((c) => !isZero(c.newOid))) {
-    try {
-      pack = await ingestPack(repo, watched(reader.bytes.rest(), received), { maxBytes: opts.maxPackBytes, maxObjects: opts.maxObjects });
-    } catch (err) {
-      const reason = unpackFailure(err);
-      if (reason === null) throw err;
-      // read what the client still sends, so it gets to read our report
-      await drain(reader, opts.maxPackBytes).catch(() => undefined);
-      return refuseAll(reason, 'unpacker error');
+  // from the ingest (thin-pack bases, links to stored objects) until the refs move: no prune in between
+  const { pack, outcome } = await repo.objectUse.shared(async () => {
+    let pack: IngestedPack | null = null;
+    if (commands.some((c) => !isZero(c.newOid))) {
+      try {
+        pack = await ingestPack(repo, watched(reader.bytes.rest(), received), { maxBytes: opts.maxPackBytes, maxObjects: opts.maxObjects });
+      } catch (err) {
+        const reason = unpackFailure(err);
+        if (reason === null) throw err;
+        // read what the client still sends, so it gets to read our report
+        await drain(reader, opts.maxPackBytes).catch(() => undefined);
+        return { pack, outcome: refuseAll(reason, 'unpacker error') };
+      }
     }
-  }
-  received.done = true;
-
-  const outcome = await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, opts));
+    received.done = true;
+    return { pack, outcome: await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, opts)) };
+  });
   if (pack?.name) repo.maintenance.schedule(); // a new pack even if no ref moved
   return outcome;
 }
