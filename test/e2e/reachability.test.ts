@@ -110,12 +110,4 @@ describe('objects no ref reaches', () => {
     await gitOk(['clone', '-q', s.gitUrl(seeded.repo, seeded.reader), clone]);
     await gitOk(['fsck', '--full'], { cwd: clone });
   });
-
-  it('keeps them while they are younger than the grace (default two weeks)', async () => {
-    s = await startTestServer('fs');
-    const seeded = await seed(s);
-    await s.ctx.manager.get(seeded.repo).maintenance.idle();
-    for (const oid of Object.values(seeded.gone)) expect(await present(s, seeded.repo, oid), oid).toBe(true);
-    await s.fsck(seeded.repo);
-  });
 });
