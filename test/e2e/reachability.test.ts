@@ -110,4 +110,42 @@ describe('objects no ref reaches', () => {
     await gitOk(['clone', '-q', s.gitUrl(seeded.repo, seeded.reader), clone]);
     await gitOk(['fsck', '--full'], { cwd: clone });
   });
+
+  it('loses no pushed object to prunes running between concurrent pushes, branch deletions and re-pushes (grace 0)', async () => {
+    s = await startTestServer('fs', { GITGATE_PRUNE_EXPIRE_SECONDS: '0' });
+    const server = s;
+    const repo = await server.createRepo();
+    const url = server.gitUrl(repo, server.admin);
+    const base = path.join(tmpDir(), 'base');
+    await gitOk(['init', '-q', '-b', 'main', base]);
+    await commitFiles(base, { 'a.txt': 'a\n' }, 'base');
+    await gitOk(['push', '-q', url, 'main'], { cwd: base });
+
+    // every push schedules maintenance, and with a grace of 0 every run prunes
+    const tips = await Promise.all(
+      [0, 1, 2, 3].map(async (c) => {
+        const w = path.join(tmpDir(), `w${c}`);
+        await gitOk(['clone', '-q', url, w]);
+        await gitOk(['checkout', '-q', '-b', `agent/${c}`], { cwd: w });
+        let tip = '';
+        for (let round = 0; round < 6; round++) {
+          tip = await commitFiles(w, { [`c${c}/f${round}.txt`]: `${c}.${round}\n`.repeat(20) }, `client ${c} round ${round}`);
+          await gitOk(['push', '-q', 'origin', `HEAD:refs/heads/agent/${c}`], { cwd: w });
+          // its objects become garbage until the next round pushes them again
+          if (round % 3 === 1) await gitOk(['push', '-q', 'origin', '--delete', `agent/${c}`], { cwd: w });
+        }
+        return tip;
+      }),
+    );
+    const maintenance = server.ctx.manager.get(repo).maintenance;
+    await maintenance.idle();
+    expect(maintenance.lastPrune).not.toBeNull();
+    for (const [c, tip] of tips.entries()) {
+      expect((await gitOk(['ls-remote', url, `refs/heads/agent/${c}`])).split('\t')[0]).toBe(tip);
+    }
+    await server.fsck(repo);
+    const clone = path.join(tmpDir(), 'all');
+    await gitOk(['clone', '-q', '--mirror', url, clone]);
+    await gitOk(['--git-dir', clone, 'fsck', '--full']);
+  });
 });
