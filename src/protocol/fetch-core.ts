@@ -9,7 +9,7 @@ import { allReachAny } from '../repo/reach-all.js';
 import { Yielder } from '../event-loop.js';
 import { parseFilter, type ObjectFilter } from '../repo/object-filter.js';
 import { planObjects, type ObjectToSend } from '../repo/reachability.js';
-import { walkReachable } from '../repo/reach-objects.js';
+import { unreachedFrom } from '../repo/reach-objects.js';
 import type { Repository } from '../repo/repository.js';
 import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
@@ -43,7 +43,8 @@ const notOurRef = (oid: string) => new GitgateError('PROTOCOL', { detail: `uploa
 /**
  * Wants must be objects a ref reaches, whatever their type (allow-reachable-sha1-in-want):
  * a blob or tree left behind by a deleted branch is not served by id. One walk from the
- * advertised tips covers every want and stops once all are found.
+ * advertised tips covers every want and stops once all are found (a walk that found some want
+ * unreachable is remembered until the refs move).
  */
 export async function checkWants(repo: Repository, wants: string[], policy: WantPolicy = {}): Promise<void> {
   const refs = await listAdvertisedRefs(repo, { includeHead: true, peel: true });
@@ -64,7 +65,7 @@ export async function checkWants(repo: Repository, wants: string[], policy: Want
     pending.push(want);
   }
   if (pending.length === 0 || policy.allowAnySha1InWant) return;
-  const { unreached } = await walkReachable(repo.objects, tips, { targets: pending, commitsOnly });
+  const unreached = await unreachedFrom(repo.objects, tips, pending, { commitsOnly });
   if (unreached.length) throw notOurRef(unreached[0]!);
 }
 

@@ -113,3 +113,20 @@ export async function walkReachable(store: ObjectStore, roots: Iterable<string>,
   if (targets.size > found) for (const t of targetList) if (!seen.hasHex(t)) unreached.push(t);
   return { seen, unreached };
 }
+
+/** Per repository, the last complete walk and the tips it started from. */
+const completeWalks = new WeakMap<ObjectStore, { key: string; seen: OidSet }>();
+
+/**
+ * The targets no tip reaches. A walk that ran to the end (some target is unreachable) is kept
+ * for these tips, so asking again for an unreachable object costs a lookup, not another walk.
+ */
+export async function unreachedFrom(store: ObjectStore, tips: Iterable<string>, targets: string[], opts: { commitsOnly?: boolean } = {}): Promise<string[]> {
+  const roots = [...new Set(tips)]; // in the caller's order: HEAD's trees first
+  const key = [...roots].sort().join(',');
+  const known = completeWalks.get(store);
+  if (known?.key === key) return targets.filter((t) => !known.seen.hasHex(t));
+  const { seen, unreached } = await walkReachable(store, roots, { targets, commitsOnly: opts.commitsOnly });
+  if (unreached.length > 0 && !opts.commitsOnly) completeWalks.set(store, { key, seen });
+  return unreached;
+}

@@ -8,6 +8,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 
 interface Seeded {
   repo: string;
+  /** The admin's work tree (it still has the deleted branch's commit). */
+  w: string;
   reader: string;
   /** Objects only the deleted branch and tag reached. */
   gone: { blob: string; tree: string; commit: string; tag: string };
@@ -34,7 +36,7 @@ async function seed(s: TestServer): Promise<Seeded> {
   await gitOk(['push', '-q', 'origin', 'main', 'secret', 'v-secret'], { cwd: w });
   await gitOk(['push', '-q', 'origin', '--delete', 'secret', 'v-secret'], { cwd: w });
   const { token: reader } = await s.mint({ name: 'reader', repo_ids: [repo], permission: 'read' });
-  return { repo, reader, gone, oldBlob, oldCommit };
+  return { repo, w, reader, gone, oldBlob, oldCommit };
 }
 
 /** A blobless partial clone by the read token, speaking protocol `version`. */
@@ -79,6 +81,10 @@ describe('objects no ref reaches', () => {
       await gitOk(['fetch', '-q', 'origin', seeded.oldCommit], { cwd: dir });
       await gitOk(['checkout', '-q', 'main'], { cwd: dir });
       expect(await gitOk(['show', 'HEAD:a.txt'], { cwd: dir })).toBe('second version\n');
+
+      // once a ref reaches it again, it is served (the refusal is not remembered past a ref move)
+      await gitOk(['push', '-q', 'origin', `${seeded.gone.commit}:refs/heads/back`], { cwd: seeded.w });
+      expect(await gitOk(['cat-file', '-p', seeded.gone.blob], { cwd: dir })).toBe('the leaked secret\n');
       await s.fsck(seeded.repo);
     });
   }
