@@ -580,13 +580,20 @@ export class Maintenance {
     this.running = (async () => {
       do {
         this.again = false;
-        try {
-          // prune first: garbage in old packs goes before a roll-up would make it young again
-          const expireMs = this.opts.pruneExpireMs;
-          if (expireMs !== undefined && Date.now() - this.lastPruneAt >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
+        const onError = (err: unknown) => {
+          if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
+        };
+        // prune first: garbage in old packs goes before a roll-up would make it young again
+        const expireMs = this.opts.pruneExpireMs;
+        if (expireMs !== undefined && Date.now() - this.lastPruneAt >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
+          this.lastPruneAt = Date.now(); // also when it fails: a broken repository is not re-walked on every push
+          try {
             this.lastPrune = await prune(this.repo, { expireMs, signal: this.signal, courteous: true, defer: (files, packs) => this.defer(files, packs) });
-            this.lastPruneAt = Date.now();
+          } catch (err) {
+            onError(err);
           }
+        }
+        try {
           this.lastResult = await repack(this.repo, {
             signal: this.signal,
             courteous: true,
@@ -594,7 +601,7 @@ export class Maintenance {
           });
           this.runs++;
         } catch (err) {
-          if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
+          onError(err);
         }
       } while (this.again && !this.closed);
     })().finally(() => {
