@@ -19,6 +19,8 @@ export interface ReachOptions {
   missing?: 'skip' | 'throw';
   /** Marks from an earlier walk: objects in it are not walked again (and are not reported as found). */
   seen?: OidSet;
+  /** Once this many objects are seen, go on to the end even when every target is found. */
+  exhaustAfter?: number;
 }
 
 export interface ReachResult {
@@ -33,7 +35,8 @@ export async function walkReachable(store: ObjectStore, roots: Iterable<string>,
   const targets = new OidSet();
   for (const t of targetList) targets.addHex(t);
   let found = 0;
-  const complete = () => targets.size > 0 && found === targets.size;
+  const exhaustAfter = opts.exhaustAfter ?? Infinity;
+  const complete = () => targets.size > 0 && found === targets.size && seen.size <= exhaustAfter;
   const mark = (buf: Buffer, at: number): boolean => {
     if (!seen.add(buf, at)) return false;
     if (targets.has(buf, at)) found++;
@@ -117,16 +120,21 @@ export async function walkReachable(store: ObjectStore, roots: Iterable<string>,
 /** Per repository, the last complete walk and the tips it started from. */
 const completeWalks = new WeakMap<ObjectStore, { key: string; seen: OidSet }>();
 
+/** A want-check walk that has seen this many objects runs to the end and is remembered. */
+const REMEMBER_AFTER = 65_536;
+
 /**
- * The targets no tip reaches. A walk that ran to the end (some target is unreachable) is kept
- * for these tips, so asking again for an unreachable object costs a lookup, not another walk.
+ * The targets no tip reaches. A walk that ran to the end (some target is unreachable, or it was
+ * long: lazy fetches deep in history come in series) is kept for these tips, so the next
+ * question costs lookups, not another walk.
  */
 export async function unreachedFrom(store: ObjectStore, tips: Iterable<string>, targets: string[], opts: { commitsOnly?: boolean } = {}): Promise<string[]> {
   const roots = [...new Set(tips)]; // in the caller's order: HEAD's trees first
   const key = [...roots].sort().join(',');
   const known = completeWalks.get(store);
   if (known?.key === key) return targets.filter((t) => !known.seen.hasHex(t));
-  const { seen, unreached } = await walkReachable(store, roots, { targets, commitsOnly: opts.commitsOnly });
-  if (unreached.length > 0 && !opts.commitsOnly) completeWalks.set(store, { key, seen });
+  const full = !opts.commitsOnly;
+  const { seen, unreached } = await walkReachable(store, roots, { targets, commitsOnly: opts.commitsOnly, exhaustAfter: full ? REMEMBER_AFTER : undefined });
+  if (full && (unreached.length > 0 || seen.size > REMEMBER_AFTER)) completeWalks.set(store, { key, seen });
   return unreached;
 }
