@@ -30,6 +30,10 @@ export interface Config extends LimitsConfig {
   logLevel: string;
   /** Checks of pushed objects: C Git's receive.fsck.<msg-id> and receive.fsck.skipList. */
   fsck: FsckPolicy;
+  /** Fetches may want any object by id, reachable or not (C Git's uploadpack.allowAnySHA1InWant). */
+  allowAnySha1InWant: boolean;
+  /** Unreachable objects older than this are pruned by maintenance (C Git's gc.pruneExpire). */
+  pruneExpireMs: number;
 }
 
 export interface ConfigFlags extends LimitsFlags {
@@ -118,6 +122,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',
     fsck: fsckPolicy(env),
+    allowAnySha1InWant: bool(env.GITGATE_ALLOW_ANY_SHA1_IN_WANT),
+    pruneExpireMs: int('GITGATE_PRUNE_EXPIRE_SECONDS', env.GITGATE_PRUNE_EXPIRE_SECONDS, 14 * 86_400, 0) * 1000,
     ...loadLimits(flags, env),
   };
 }

@@ -45,6 +45,7 @@ export const ERRORS = {
   REF_LOCKED: { status: 423, message: 'Ref {ref} is locked by another update' },
   REPO_LOCKED: { status: 423, message: 'Repository is locked by a concurrent update' },
   STALE_REF: { status: 409, message: 'Ref {ref} changed concurrently (expected {expected})' },
+  REF_CONFLICT: { status: 409, message: 'Ref {ref} cannot be created: {reason}' },
 
   // CLI / configuration
   CONFIG: { status: 400, message: 'Invalid configuration: {detail}' },

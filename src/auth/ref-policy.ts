@@ -6,7 +6,7 @@
 // matches any run of characters, `/` included (as in `git push origin 'refs/heads/*:…'`):
 // `refs/heads/agent/*` matches refs/heads/agent/x and refs/heads/agent/x/y, `refs/tags/v*`
 // matches refs/tags/v1.2. A pattern without `*` matches exactly one ref.
-import { isValidRefName } from '../repo/ref-names.js';
+import { foldRefName, isValidRefName } from '../repo/ref-names.js';
 import { permissionAtLeast, type Permission } from './permissions.js';
 
 export const MAX_REF_PATTERNS = 100;
@@ -51,6 +51,13 @@ export function refMatches(pattern: string, ref: string): boolean {
 
 export function matchesAny(patterns: readonly string[], ref: string): boolean {
   return patterns.some((p) => refMatches(p, ref));
+}
+
+/** A pattern `ref` matches only when case is ignored, or null. */
+export function caseVariantOf(patterns: readonly string[], ref: string): string | null {
+  if (matchesAny(patterns, ref)) return null;
+  const folded = foldRefName(ref);
+  return patterns.find((p) => refMatches(foldRefName(p), folded)) ?? null;
 }
 
 /**
@@ -111,6 +118,11 @@ export function refUpdateRefusal(token: RefRights, protectedRefs: readonly strin
   }
   if (!permissionAtLeast(token.permission, 'admin') && matchesAny(protectedRefs, u.ref)) {
     return `protected ref: only admins may ${u.change === 'delete' ? 'delete' : u.change === 'create' ? 'create' : 'update'} ${u.ref}`;
+  }
+  if (u.change === 'create') {
+    // refs/heads/MAIN is refs/heads/main on macOS and Windows: nobody creates a case variant of a protected ref
+    const variant = caseVariantOf(protectedRefs, u.ref);
+    if (variant) return `refname conflicts with protected ref ${variant} (case-insensitive)`;
   }
   if (u.change === 'delete' && !token.allow_delete) return `deletion refused: this token may not delete refs (${u.ref})`;
   if (u.change === 'update' && u.forced && !token.allow_force) {

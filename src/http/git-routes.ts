@@ -62,9 +62,10 @@ export function gitRoutes(ctx: Context): Router {
     // fetch negotiation is small: cap it (pushes are capped by maxPackBytes in receive-pack)
     const body = service === 'git-upload-pack' ? capBody(requestBody(req), req, ctx.config.maxFetchRequestBytes) : requestBody(req);
     // fetches are tracked so a background repack never closes a pack they are reading
+    const wants = { allowAnySha1InWant: ctx.config.allowAnySha1InWant };
     const gen =
       service === 'git-upload-pack'
-        ? repo.trackStream(wantsV2(req.header('git-protocol')) ? serveV2(repo, body) : serveUploadPack(repo, body))
+        ? repo.trackStream(wantsV2(req.header('git-protocol')) ? serveV2(repo, body, wants) : serveUploadPack(repo, body, wants))
         : serveReceivePack(repo, body, {
             maxPackBytes: ctx.config.maxPushBytes,
             maxObjects: ctx.config.maxPushObjects,

@@ -8,7 +8,8 @@ import { CommitReader } from '../repo/commit-walk.js';
 import { allReachAny } from '../repo/reach-all.js';
 import { Yielder } from '../event-loop.js';
 import { parseFilter, type ObjectFilter } from '../repo/object-filter.js';
-import { planObjects, reachableCommits, type ObjectToSend } from '../repo/reachability.js';
+import { planObjects, type ObjectToSend } from '../repo/reachability.js';
+import { unreachedFrom } from '../repo/reach-objects.js';
 import type { Repository } from '../repo/repository.js';
 import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
@@ -32,25 +33,40 @@ export interface FetchArgs {
   includeTag: boolean;
 }
 
-/** Wants must be objects we have that a ref reaches (allow-reachable-sha1-in-want). */
-export async function checkWants(repo: Repository, wants: string[]): Promise<void> {
+export interface WantPolicy {
+  /** Any object the repository holds may be wanted (C Git's uploadpack.allowAnySHA1InWant). */
+  allowAnySha1InWant?: boolean;
+}
+
+const notOurRef = (oid: string) => new GitgateError('PROTOCOL', { detail: `upload-pack: not our ref ${oid}` });
+
+/**
+ * Wants must be objects a ref reaches, whatever their type (allow-reachable-sha1-in-want):
+ * a blob or tree left behind by a deleted branch is not served by id. One walk from the
+ * advertised tips covers every want and stops once all are found (a walk that found some want
+ * unreachable is remembered until the refs move).
+ */
+export async function checkWants(repo: Repository, wants: string[], policy: WantPolicy = {}): Promise<void> {
   const refs = await listAdvertisedRefs(repo, { includeHead: true, peel: true });
   const tips = new Set<string>();
   for (const r of refs) {
     tips.add(r.oid);
     if (r.peeled) tips.add(r.peeled);
   }
-  let reachable: Set<string> | null = null;
+  const pending: string[] = [];
+  let commitsOnly = true;
   const yielder = new Yielder();
   for (const want of new Set(wants)) {
     if (tips.has(want)) continue;
     await yielder.tick();
     const type = await repo.objects.readType(want);
-    if (!type) throw new GitgateError('PROTOCOL', { detail: `upload-pack: not our ref ${want}` });
-    if (type.type !== 'commit') continue; // trees and blobs: partial clones fetching lazily
-    reachable ??= await reachableCommits(repo.objects, [...tips]);
-    if (!reachable.has(want)) throw new GitgateError('PROTOCOL', { detail: `upload-pack: not our ref ${want}` });
+    if (!type) throw notOurRef(want);
+    if (type.type === 'tree' || type.type === 'blob') commitsOnly = false;
+    pending.push(want);
   }
+  if (pending.length === 0 || policy.allowAnySha1InWant) return;
+  const unreached = await unreachedFrom(repo.objects, tips, pending, { commitsOnly });
+  if (unreached.length) throw notOurRef(unreached[0]!);
 }
 
 export interface Negotiation {

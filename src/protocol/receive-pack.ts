@@ -151,29 +151,31 @@ async function applyPush(
   // C Git's prepare_shallow_info: the client's shallow commits we already have are "ours"
   const ours: string[] = [];
   for (const oid of new Set(req.shallows)) if (await repo.objects.has(oid)) ours.push(oid);
-  let pack: IngestedPack | null = null;
   // fsck reports, printed by git as `remote: warning: object <id>: <msgId>: <text>`
   const warnings = new ReportLines(MAX_FSCK_LINES);
-  if (commands.some((c) => !isZero(c.newOid))) {
-    try {
-      pack = await ingestPack(repo, watched(reader.bytes.rest(), received), {
-        maxBytes: opts.maxPackBytes,
-        maxObjects: opts.maxObjects,
-        shallow: new Set(req.shallows),
-        fsck: opts.fsck,
-        onReport: (line) => warnings.add(line),
-      });
-    } catch (err) {
-      const reason = unpackFailure(err);
-      if (reason === null) throw err;
-      // read what the client still sends, so it gets to read our report
-      await drain(reader, opts.maxPackBytes).catch(() => undefined);
-      return { ...refuseAll(reason, 'unpacker error'), messages: warnings.lines() };
+  // from the ingest (thin-pack bases, links to stored objects) until the refs move: no prune in between
+  const { pack, outcome } = await repo.objectUse.shared(async () => {
+    let pack: IngestedPack | null = null;
+    if (commands.some((c) => !isZero(c.newOid))) {
+      try {
+        pack = await ingestPack(repo, watched(reader.bytes.rest(), received), {
+          maxBytes: opts.maxPackBytes,
+          maxObjects: opts.maxObjects,
+          shallow: new Set(req.shallows),
+          fsck: opts.fsck,
+          onReport: (line) => warnings.add(line),
+        });
+      } catch (err) {
+        const reason = unpackFailure(err);
+        if (reason === null) throw err;
+        // read what the client still sends, so it gets to read our report
+        await drain(reader, opts.maxPackBytes).catch(() => undefined);
+        return { pack, outcome: { ...refuseAll(reason, 'unpacker error'), messages: [] as string[] } };
+      }
     }
-  }
-  received.done = true;
-
-  const outcome = await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, ours, opts));
+    received.done = true;
+    return { pack, outcome: await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, ours, opts)) };
+  });
   if (pack?.name) repo.maintenance.schedule(); // a new pack even if no ref moved
   return { ...outcome, messages: [...warnings.lines(), ...outcome.messages] };
 }

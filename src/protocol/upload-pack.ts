@@ -5,7 +5,7 @@ import { writeAdvertisement } from './advertisement.js';
 import type { ByteSource } from './byte-reader.js';
 import { UPLOAD_PACK_CAPS } from './capabilities.js';
 import { GitgateError } from '../errors.js';
-import { checkWants, fetchPackStream, negotiate, parseFilterArg, planShallow, type FetchArgs } from './fetch-core.js';
+import { checkWants, fetchPackStream, negotiate, parseFilterArg, planShallow, type FetchArgs, type WantPolicy } from './fetch-core.js';
 import { FLUSH, PktLineReader, pktText } from './pkt-line.js';
 import { listAdvertisedRefs } from './ref-listing.js';
 import { bandLimit } from './sideband.js';
@@ -42,17 +42,17 @@ function fetchArgs(req: UploadRequest): FetchArgs {
  * Serve one POST /git-upload-pack. Errors thrown before the first chunk become HTTP errors;
  * later ones are reported on side-band 3.
  */
-export async function* serveUploadPack(repo: Repository, body: ByteSource): AsyncGenerator<Buffer> {
+export async function* serveUploadPack(repo: Repository, body: ByteSource, policy: WantPolicy = {}): AsyncGenerator<Buffer> {
   const req = await parseUploadRequest(new PktLineReader(body));
   if (req.wants.length === 0) return;
-  yield* refusalsAsErr(respond(repo, req));
+  yield* refusalsAsErr(respond(repo, req, policy));
 }
 
-async function* respond(repo: Repository, req: UploadRequest): AsyncGenerator<Buffer> {
+async function* respond(repo: Repository, req: UploadRequest, policy: WantPolicy): AsyncGenerator<Buffer> {
   const format = req.capabilities.get('object-format');
   if (format !== undefined && format !== 'sha1') throw new GitgateError('PROTOCOL', { detail: `unsupported object-format=${format.slice(0, 20)}` });
   const args = fetchArgs(req);
-  await checkWants(repo, args.wants);
+  await checkWants(repo, args.wants, policy);
   const filter = parseFilterArg(args.filter);
   const shallow = await planShallow(repo, args);
   if (shallow.sendList) {

@@ -44,13 +44,6 @@ async function mustRead(store: ObjectStore, oid: string) {
   return obj;
 }
 
-/** Every commit reachable from `starts` (tags peeled; missing starts ignored). */
-export async function reachableCommits(store: ObjectStore, starts: string[]): Promise<Set<string>> {
-  const reader = new CommitReader(store);
-  const range = await commitRange(reader, await peelAll(store, starts), []);
-  return new Set(range.commits.map((c) => c.oid));
-}
-
 async function peelAll(store: ObjectStore, oids: string[]): Promise<string[]> {
   const out: string[] = [];
   for (let oid of oids) {

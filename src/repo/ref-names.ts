@@ -53,3 +53,46 @@ export function refNameTooLong(name: string): string | null {
   }
   return null;
 }
+
+// Case-insensitive file systems (macOS, Windows) store refs/heads/MAIN and refs/heads/main as one
+// file, and refs/heads/Feat/x inside refs/heads/feat/. Refs are files on every platform gitgate's
+// data may be copied to, so such names are kept apart everywhere (not only where the data
+// directory happens to be case-insensitive).
+
+/** The key two ref names (or patterns) share when a case- and normalization-insensitive file system would confuse them. */
+export function foldRefName(name: string): string {
+  return name.normalize('NFC').toUpperCase().toLowerCase();
+}
+
+/** Existing ref names by the folded form of each of their leading paths. */
+export class RefCaseIndex {
+  private readonly byFolded = new Map<string, { path: string; ref: string }>();
+
+  constructor(names: Iterable<string> = []) {
+    for (const n of names) this.add(n);
+  }
+
+  add(name: string): void {
+    for (const path of leadingPaths(name)) {
+      const key = foldRefName(path);
+      if (!this.byFolded.has(key)) this.byFolded.set(key, { path, ref: name });
+    }
+  }
+
+  /** An existing ref that `name` would share a file or directory with while differing in case, or null. */
+  clash(name: string): string | null {
+    for (const path of leadingPaths(name)) {
+      const seen = this.byFolded.get(foldRefName(path));
+      if (seen && seen.path !== path) return seen.ref;
+    }
+    return null;
+  }
+}
+
+/** 'refs', 'refs/heads', 'refs/heads/x' for 'refs/heads/x'. */
+function leadingPaths(name: string): string[] {
+  const out: string[] = [];
+  for (let at = name.indexOf('/'); at >= 0; at = name.indexOf('/', at + 1)) out.push(name.slice(0, at));
+  out.push(name);
+  return out;
+}

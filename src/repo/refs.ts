@@ -7,7 +7,7 @@ import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike, Storage, StatLike } from './storage.js';
 import { isOid } from './objects.js';
-import { isStorableRefName, isValidRefName, refNameTooLong } from './ref-names.js';
+import { RefCaseIndex, isStorableRefName, isValidRefName, refNameTooLong } from './ref-names.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
@@ -167,6 +167,8 @@ export class RefStore {
   private async apply(updates: RefUpdate[], atomic: boolean): Promise<RefUpdateResult[]> {
     const results: (RefUpdateResult | undefined)[] = staticChecks(updates);
     if (atomic && results.some(Boolean)) return failAtomically(results, updates);
+    await this.caseConflicts(updates, results);
+    if (atomic && results.some(Boolean)) return failAtomically(results, updates);
 
     const packed = await this.readPacked();
     const prepared: (Prepared | undefined)[] = [];
@@ -214,6 +216,22 @@ export class RefStore {
       });
     }
     return results as RefUpdateResult[];
+  }
+
+  /**
+   * A new ref whose name, or one of whose directories, differs only in case from an existing
+   * ref's (or an earlier one in this batch) would be the same file on macOS and Windows: refused.
+   */
+  private async caseConflicts(updates: RefUpdate[], results: (RefUpdateResult | undefined)[]): Promise<void> {
+    const creating = updates.flatMap((u, i) => (!results[i] && nullIfZero(u.oldOid) === null && nullIfZero(u.newOid) !== null ? [i] : []));
+    if (creating.length === 0) return;
+    const index = new RefCaseIndex((await this.list('refs/')).map((r) => r.name));
+    for (const i of creating) {
+      const name = updates[i]!.name;
+      const clash = index.clash(name);
+      if (clash) results[i] = fail(name, 'conflict', `refname conflicts with existing ref ${clash} (case-insensitive)`);
+      else index.add(name);
+    }
   }
 
   /** Lock one ref and verify its old value; the new value is already in the lock file on success. */

@@ -33,6 +33,7 @@ import { OBJ_OFS_DELTA, OBJ_REF_DELTA, hashObject } from '../pack/types.js';
 import type { FileHandleLike } from './storage.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
+import { prune, type PruneResult } from './prune.js';
 
 /** Stored whole entries larger than this are copied in chunks rather than read whole. */
 const STREAM_ENTRY_BYTES = 1024 * 1024;
@@ -119,7 +120,7 @@ export function beginForeground(): () => void {
   };
 }
 
-class Courtesy {
+export class Courtesy {
   private waited = 0;
   constructor(
     private readonly enabled: boolean,
@@ -150,7 +151,7 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
   return withRepoLock(repackLockKey(repo.gitdir), () => repackNow(repo, opts));
 }
 
-interface Item {
+export interface Item {
   oid: Buffer;
   /** Source pack and the object's position in its index; null for a loose object. */
   pack: PackFile | null;
@@ -235,9 +236,16 @@ export async function deleteGarbage(repo: Repository, files: string[], packs: st
 
 /**
  * The entries of the new pack, bases before their deltas: every object of the rolled-up packs
- * (largest first, each in stored order) that no other pack holds, then the loose objects.
+ * (largest first, each in stored order) that no other pack holds and `drop` (prune) does not
+ * reject, then the loose objects.
  */
-async function plan(sources: PackFile[], others: PackFile[], unpacked: string[], courtesy: Courtesy): Promise<Item[]> {
+export async function plan(
+  sources: PackFile[],
+  others: PackFile[],
+  unpacked: string[],
+  courtesy: Courtesy,
+  drop: (oid: Buffer) => boolean = () => false,
+): Promise<Item[]> {
   const items: Item[] = [];
   const chosen = new Map<string, number>(); // oid (latin1) -> item number
   const elsewhere = (oid: Buffer) => others.some((p) => p.index.find(oid) >= 0);
@@ -250,7 +258,7 @@ async function plan(sources: PackFile[], others: PackFile[], unpacked: string[],
     for (const start of byOffset) {
       if (courtesy.busy) await courtesy.yield();
       if (courtesy.aborted) return []; // the caller sees the signal too
-      if (chosen.has(index.oidAt(start).toString('latin1')) || elsewhere(index.oidAt(start))) continue;
+      if (chosen.has(index.oidAt(start).toString('latin1')) || elsewhere(index.oidAt(start)) || drop(index.oidAt(start))) continue;
       // depth-first down the delta chain so that bases are written first
       const stack = [start];
       const onStack = new Set(stack);
@@ -273,12 +281,12 @@ async function plan(sources: PackFile[], others: PackFile[], unpacked: string[],
           if (known !== undefined) base = known;
           else {
             const basePos = baseOid ? index.find(baseOid) : -1;
-            if (baseOid && basePos >= 0 && !onStack.has(basePos) && !elsewhere(baseOid)) {
+            if (baseOid && basePos >= 0 && !onStack.has(basePos) && !elsewhere(baseOid) && !drop(baseOid)) {
               stack.push(basePos);
               onStack.add(basePos);
               continue; // come back once the base is placed
             }
-            inflate = true; // the base stays in another pack: no thin packs on disk
+            inflate = true; // the base stays in another pack (or is pruned): no thin packs on disk
           }
         }
         stack.pop();
@@ -298,7 +306,7 @@ async function plan(sources: PackFile[], others: PackFile[], unpacked: string[],
 }
 
 /** Write the items as a pack under temporary names, index it, rename it into place, list it. Null when aborted. */
-async function writeAndInstall(repo: Repository, items: Item[], opts: RepackOptions, courtesy: Courtesy): Promise<string | null> {
+export async function writeAndInstall(repo: Repository, items: Item[], opts: RepackOptions, courtesy: Courtesy): Promise<string | null> {
   const { storage } = repo;
   const store = repo.objects;
   const packDir = store.packDir;
@@ -488,7 +496,12 @@ export interface MaintenanceOptions {
   onError?: (err: unknown) => void;
   /** Off: schedule() does nothing (repack() still works). */
   enabled?: boolean;
+  /** Unreachable objects older than this are pruned (at most once a day, or once per grace if shorter); unset: never. */
+  pruneExpireMs?: number;
 }
+
+/** Pruning walks every object: at most this often per repository (or once per grace, if shorter). */
+const PRUNE_INTERVAL_MS = 24 * 3600 * 1000;
 
 interface GarbageBatch {
   due: number;
@@ -512,6 +525,8 @@ export class Maintenance {
   /** Completed runs and the last result (diagnostics and tests). */
   runs = 0;
   lastResult: RepackResult | null = null;
+  lastPrune: PruneResult | null = null;
+  private lastPruneAt = -Infinity;
 
   constructor(
     private readonly repo: Repository,
@@ -565,6 +580,19 @@ export class Maintenance {
     this.running = (async () => {
       do {
         this.again = false;
+        const onError = (err: unknown) => {
+          if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
+        };
+        // prune first: garbage in old packs goes before a roll-up would make it young again
+        const expireMs = this.opts.pruneExpireMs;
+        if (expireMs !== undefined && Date.now() - this.lastPruneAt >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
+          this.lastPruneAt = Date.now(); // also when it fails: a broken repository is not re-walked on every push
+          try {
+            this.lastPrune = await prune(this.repo, { expireMs, signal: this.signal, courteous: true, defer: (files, packs) => this.defer(files, packs) });
+          } catch (err) {
+            onError(err);
+          }
+        }
         try {
           this.lastResult = await repack(this.repo, {
             signal: this.signal,
@@ -573,7 +601,7 @@ export class Maintenance {
           });
           this.runs++;
         } catch (err) {
-          if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
+          onError(err);
         }
       } while (this.again && !this.closed);
     })().finally(() => {

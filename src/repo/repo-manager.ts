@@ -10,7 +10,10 @@ export class RepoManager {
   /** Where background repack failures go (the server wires its logger here). */
   onMaintenanceError: ((err: unknown, repoId: string) => void) | null = null;
 
-  constructor(readonly storage: Storage) {}
+  constructor(
+    readonly storage: Storage,
+    private readonly opts: { pruneExpireMs?: number } = {},
+  ) {}
 
   gitdirOf(id: string): string {
     return path.join(this.storage.root, `${id}.git`);
@@ -26,6 +29,7 @@ export class RepoManager {
     if (!repo) {
       repo = new Repository(this.storage, id, this.gitdirOf(id), {
         maintenance: {
+          pruneExpireMs: this.opts.pruneExpireMs,
           onError: (err) => {
             if (this.onMaintenanceError) this.onMaintenanceError(err, id);
             else process.stderr.write(`gitgate: background repack of ${id} failed: ${(err as Error)?.message ?? String(err)}\n`);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ObjectStore } from './object-store.js';
 import { RefStore, type RefUpdate, type RefUpdateResult } from './refs.js';
 import { Maintenance, beginForeground, type MaintenanceOptions } from './repack.js';
+import { ObjectUseGuard } from './object-use.js';
 import type { Storage } from './storage.js';
 
 export interface RepositoryOptions {
@@ -31,6 +32,8 @@ export class Repository {
   readonly objects: ObjectStore;
   /** Background repacking; `await repo.maintenance.idle()` waits for it. */
   readonly maintenance: Maintenance;
+  /** Held shared by writers relying on stored objects until their refs move; prune deletes under it exclusively. */
+  readonly objectUse = new ObjectUseGuard();
 
   constructor(
     readonly storage: Storage,

@@ -41,7 +41,7 @@ export function createContext(config: Config, log: Logger = createLogger(config.
     storage = nodeStorage(config.dataDir);
     db = openDatabase(path.join(config.dataDir, DB_FILE));
   }
-  const manager = new RepoManager(storage);
+  const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
   const hardening = createHardening(config, db);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
   return {

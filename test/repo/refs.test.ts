@@ -472,7 +472,9 @@ describe.each(STORAGE_KINDS)('RefStore on %s', (kind) => {
     it('sorts bytewise like git, filters by prefix, and ignores lock files', async () => {
       // U+1F600 sorts after U+FF01 in UTF-8 bytes but before it in UTF-16 code units
       const names = ['refs/heads/z', 'refs/heads/x-1', 'refs/heads/x/1', 'refs/heads/x.1', 'refs/heads/\u{1F600}', 'refs/heads/\uFF01', 'refs/heads/ä', 'refs/heads/Z', 'refs/tags/t1'];
-      for (const n of names) await create(n, c1);
+      // refs/heads/Z beside refs/heads/z can no longer be created here (one file on case-insensitive
+      // file systems), but one C Git made still lists
+      for (const n of names) await (n === 'refs/heads/Z' ? plant(n, `${c1}\n`) : create(n, c1));
       await plant('refs/heads/ghost.lock', `${c2}\n`);
       const expected = ['refs/heads/Z', 'refs/heads/x-1', 'refs/heads/x.1', 'refs/heads/x/1', 'refs/heads/z', 'refs/heads/ä', 'refs/heads/\uFF01', 'refs/heads/\u{1F600}', 'refs/tags/t1'];
       expect((await refs.list()).map((r) => r.name)).toEqual(expected);

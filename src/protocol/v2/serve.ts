@@ -2,7 +2,7 @@
 import { GitgateError } from '../../errors.js';
 import type { Repository } from '../../repo/repository.js';
 import type { ByteSource } from '../byte-reader.js';
-import { checkWants, fetchPackStream, negotiate, parseFilterArg, planShallow } from '../fetch-core.js';
+import { checkWants, fetchPackStream, negotiate, parseFilterArg, planShallow, type WantPolicy } from '../fetch-core.js';
 import { DELIM, FLUSH, PktLineReader, pktText } from '../pkt-line.js';
 import { bandLimit } from '../sideband.js';
 import { refusalsAsErr } from '../err-packet.js';
@@ -10,7 +10,7 @@ import { parseCommandRequest } from './command-request.js';
 import { parseFetchArgs, type V2FetchArgs } from './fetch-args.js';
 import { lsRefs, parseLsRefsArgs } from './ls-refs.js';
 
-export async function* serveV2(repo: Repository, body: ByteSource): AsyncGenerator<Buffer> {
+export async function* serveV2(repo: Repository, body: ByteSource, policy: WantPolicy = {}): AsyncGenerator<Buffer> {
   const req = await parseCommandRequest(new PktLineReader(body));
   if (!req) return;
   const format = req.capabilities.find((c) => c.startsWith('object-format='));
@@ -22,7 +22,7 @@ export async function* serveV2(repo: Repository, body: ByteSource): AsyncGenerat
     return;
   }
   if (req.command === 'fetch') {
-    yield* refusalsAsErr(fetchV2(repo, parseFetchArgs(req.args)));
+    yield* refusalsAsErr(fetchV2(repo, parseFetchArgs(req.args), policy));
     return;
   }
   throw new GitgateError('PROTOCOL', { detail: `invalid command '${req.command.slice(0, 40)}'` });
@@ -44,11 +44,11 @@ async function resolveWantRefs(repo: Repository, names: string[]): Promise<{ nam
   return out;
 }
 
-async function* fetchV2(repo: Repository, args: V2FetchArgs): AsyncGenerator<Buffer> {
+async function* fetchV2(repo: Repository, args: V2FetchArgs, policy: WantPolicy): AsyncGenerator<Buffer> {
   const wantedRefs = await resolveWantRefs(repo, args.wantRefs);
   args.wants.push(...wantedRefs.map((r) => r.oid));
   if (args.wants.length === 0 && !args.waitForDone) return;
-  await checkWants(repo, args.wants);
+  await checkWants(repo, args.wants, policy);
   const filter = parseFilterArg(args.filter);
   const shallow = await planShallow(repo, args);
   const { common, ready } = await negotiate(repo, args.wants, args.haves, shallow.grafts);

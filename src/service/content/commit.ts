@@ -39,6 +39,7 @@ export async function moveBranch(repo: Repository, ref: string, oldOid: string |
   if (code === 'stale' || code === 'exists' || code === 'missing') {
     throw new GitgateError('STALE_REF', { ref, expected: oldOid ?? 'no commit' });
   }
+  if (code === 'conflict') throw new GitgateError('REF_CONFLICT', { ref, reason: result && !result.ok ? result.reason : 'conflict' });
   throw new GitgateError('INTERNAL', {}, { cause: new Error(result && !result.ok ? result.reason : 'ref update failed') });
 }
 
