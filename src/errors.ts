@@ -1,5 +1,6 @@
 // The one error catalogue: every error gitgate reports has a code, an HTTP status and a
 // message template defined here, so REST bodies, Git protocol errors and CLI output agree.
+import { redactSecrets } from './redact.js';
 
 export interface ErrorDef {
   status: number;
@@ -94,6 +95,7 @@ export function isGitgateError(err: unknown, code?: ErrorCode): err is GitgateEr
   return err instanceof GitgateError && (code === undefined || err.code === code);
 }
 
+// Parameters often echo what the client sent (paths, names): never a secret among them.
 function format(template: string, params: Record<string, string | number>): string {
-  return template.replace(/\{(\w+)\}/g, (_, key: string) => (key in params ? String(params[key]) : `{${key}}`));
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => (key in params ? redactSecrets(String(params[key])) : `{${key}}`));
 }

@@ -59,7 +59,7 @@ export function createApp(ctx: Context): Express {
   app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx)));
 
   app.use((req, _res, next) => {
-    next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200).replace(/gg[wr]_[A-Za-z0-9_]+/g, '[redacted]') }));
+    next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200) }));
   });
   app.use(errorHandler);
   return app;
