@@ -6,6 +6,7 @@ import type { Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
 import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
+import { jsonBodyReader } from './body.js';
 import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError, refUpdateRefusal } from '../auth/ref-policy.js';
 import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
 
@@ -53,12 +54,13 @@ const protectedRefsSchema = z.object({ patterns: z.array(z.string()).max(MAX_REF
 export function repoRoutes(ctx: Context): Router {
   const router = Router();
   router.use('/v1/repo', authenticate(ctx));
+  const readBody = jsonBodyReader(ctx);
 
   router.post('/v1/repo', async (req, res) => {
     const tok = token(res);
     requireControlPlane(tok, 'repository creation');
     if (tok.permission === 'read') throw new GitgateError('FORBIDDEN', { reason: 'creating repositories needs write access' });
-    const body = parseWith(createSchema, req.body ?? {});
+    const body = parseWith(createSchema, await readBody(req, res));
     const source = body.source ?? null;
     if (source && source.type === 'relace') {
       throw new GitgateError('VALIDATION', { detail: `source type ${source.type} is not supported yet` });
@@ -101,9 +103,9 @@ export function repoRoutes(ctx: Context): Router {
     res.json({ patterns: ctx.repos.protectedRefs(row.id) });
   });
 
-  router.put('/v1/repo/:id/protected_refs', (req, res) => {
+  router.put('/v1/repo/:id/protected_refs', async (req, res) => {
     const row = resolveRepo(ctx, token(res), String(req.params.id), 'admin', 'protecting refs');
-    const body = parseWith(protectedRefsSchema, req.body ?? {});
+    const body = parseWith(protectedRefsSchema, await readBody(req, res));
     let patterns: string[];
     try {
       patterns = normalizeRefPatterns(body.patterns, 'patterns');

@@ -9,6 +9,7 @@ import type { TokenRecord } from '../auth/token-record.js';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { authenticate, resolveRepo, token } from './auth.js';
+import { jsonBodyReader } from './body.js';
 import { parseWith, queryBool, queryInt } from './validate.js';
 
 const permission = z.enum(['read', 'write', 'admin']);
@@ -71,6 +72,7 @@ function created(secret: string, r: TokenRecord) {
 export function tokenRoutes(ctx: Context): Router {
   const router = Router();
   const auth = authenticate(ctx);
+  const readBody = jsonBodyReader(ctx); // after the checks each handler makes first
 
   /** A token the caller may see, by id or secret; 404 otherwise (never leak). */
   const visible = (viewer: TokenRecord, ref: string): TokenRecord => {
@@ -80,7 +82,7 @@ export function tokenRoutes(ctx: Context): Router {
   };
 
   router.post('/v1/repo_token', auth, async (req, res) => {
-    const body = parseWith(repoTokenSchema, req.body ?? {});
+    const body = parseWith(repoTokenSchema, await readBody(req, res));
     const tok = token(res);
     // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
     const repoIds = body.repo_ids.map((ref) => resolveRepo(ctx, tok, ref, 'read', 'minting tokens').id);
@@ -101,7 +103,7 @@ export function tokenRoutes(ctx: Context): Router {
   });
 
   router.post('/v1/workspace_token', auth, async (req, res) => {
-    const body = parseWith(workspaceTokenSchema, req.body ?? {});
+    const body = parseWith(workspaceTokenSchema, await readBody(req, res));
     const { secret, record } = await ctx.tokens.create(
       {
         kind: 'workspace',
@@ -139,7 +141,7 @@ export function tokenRoutes(ctx: Context): Router {
     const actor = token(res);
     const target = visible(actor, String(req.params.ref));
     if (!canRevokeToken(actor, target)) throw new GitgateError('TOKEN_NOT_FOUND');
-    const body = parseWith(rotateSchema, req.body ?? {});
+    const body = parseWith(rotateSchema, await readBody(req, res));
     const { secret, record, previous_secret_valid_until } = await ctx.tokens.rotate(target.id, { graceSeconds: body.grace_seconds ?? 0 }, actor);
     res.status(200).json({ ...created(secret, record), previous_secret_valid_until });
   });
@@ -147,7 +149,7 @@ export function tokenRoutes(ctx: Context): Router {
   router.post('/v1/repo/:id/apikey', auth, async (req, res) => {
     const tok = token(res);
     const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'minting keys');
-    const body = parseWith(apikeySchema, req.body ?? {});
+    const body = parseWith(apikeySchema, await readBody(req, res));
     const { secret, record } = await ctx.tokens.create(
       { kind: 'repo', name: body.name, repoIds: [row.id], permission: body.accessType.toLowerCase() as 'read' | 'write' | 'admin' },
       tok,
