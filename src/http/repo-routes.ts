@@ -5,6 +5,7 @@ import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
+import { withRepoLock } from '../repo/repo-lock.js';
 import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
 import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError, refUpdateRefusal } from '../auth/ref-policy.js';
@@ -113,7 +114,8 @@ export function repoRoutes(ctx: Context): Router {
       if (err instanceof RefPatternError) throw new GitgateError('VALIDATION', { detail: err.message });
       throw err;
     }
-    res.json({ patterns: setProtectedRefs(ctx, row.id, patterns) });
+    // under the repository lock: no REST write or push still checks against the old list once this returns
+    res.json({ patterns: await withRepoLock(ctx.manager.get(row.id).refs.lockKey, async () => setProtectedRefs(ctx, row.id, patterns)) });
   });
 
   return router;

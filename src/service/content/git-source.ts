@@ -10,7 +10,7 @@ import { moveBranch, writeBranch, writeCommit } from './commit.js';
 import { fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
 import { ancestors, mergeBase, mergeTrees } from './merge.js';
 import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, type PendingObject } from './tree.js';
-import type { UpdateResult } from './update.js';
+import type { UpdateResult, WriteOptions } from './update.js';
 
 /** The import limit (GITGATE_MAX_IMPORT_BYTES, default 1 GiB). */
 export function maxImportBytes(config: Config): number {
@@ -55,7 +55,7 @@ export async function importGitSource(ctx: Context, repo: Repository, defaultBra
  * three-way merge; 400 MERGE_CONFLICT when a path changed differently on both sides). Already
  * merged: no change. The fetch runs outside the repository lock; only the branch move holds it.
  */
-export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource): Promise<UpdateResult> {
+export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource, opts: Pick<WriteOptions, 'checkBranch'> = {}): Promise<UpdateResult> {
   const ep = parseRemoteUrl(source.url);
   const repo = ctx.manager.get(row.id);
   const ref = await writeBranch(repo, row);
@@ -71,6 +71,7 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
 
   return tryRepoLock(repo.refs.lockKey, async () => {
     const head = await repo.refs.resolve(ref);
+    await opts.checkBranch?.(ref, head !== null);
     const unchanged = { repo_id: row.id, repo_head: head, changed_files: [] as string[] };
     if (head === theirs) return unchanged;
     const branchName = ref.replace(/^refs\/heads\//, '');
