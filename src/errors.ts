@@ -29,6 +29,7 @@ export const ERRORS = {
   NAME_TAKEN: { status: 409, message: 'A repository named {name} already exists' },
   BODY_TOO_LARGE: { status: 413, message: 'Request body too large (limit {limit} bytes)' },
   UNSUPPORTED_MEDIA: { status: 415, message: 'Unsupported content type: {type}' },
+  READ_TOO_LARGE: { status: 413, message: '{what} is {size} bytes, over the read limit of {limit} bytes (GITGATE_MAX_READ_BYTES); fetch it with git instead' },
   BAD_ENCODING: { status: 400, message: 'Request body could not be decoded: {detail}' },
 
   // git protocol

@@ -106,7 +106,7 @@ export function contentRoutes(ctx: Context): Router {
 
   router.get('/v1/repo/:id/clone', auth, repoWith('read', 'cloning'), async (req, res) => {
     const q = parseWith(commitQuery, req.query);
-    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit }));
+    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, maxBytes: ctx.config.maxReadBytes }));
   });
 
   router.post('/v1/repo/:id/retrieve', auth, repoWith('read', 'searching'), json, async (req, res) => {
@@ -117,7 +117,7 @@ export function contentRoutes(ctx: Context): Router {
   router.get(FILE_ROUTE, auth, repoWith('read', 'reading files'), async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const q = parseWith(commitQuery, req.query);
-    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit });
+    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, maxBytes: ctx.config.maxReadBytes });
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Gitgate-Commit', commit);
