@@ -55,7 +55,7 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
     } else if (plan) {
       const n = input.files!.length;
       const message = `Initial commit: add ${n} file${n === 1 ? '' : 's'}`;
-      head = (await applyPlan(ctx, ctx.repos.get(id)!, plan, { message, via: 'api:create' })).repo_head;
+      head = (await applyPlan(ctx, ctx.repos.get(id)!, plan, { message, via: 'api:create', initial: true })).repo_head;
     }
     return { repo_id: id, repo_head: head };
   } catch (err) {

@@ -46,6 +46,8 @@ export interface WriteOptions {
   message?: string;
   /** How the audit trail names the move (default "api"). */
   via?: string;
+  /** The repository's first content, at creation: not an update (updated_at stays unset). */
+  initial?: boolean;
 }
 
 /** Apply one change to the repository's write branch; no-op changes make no commit. */
@@ -76,7 +78,7 @@ export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: Wr
       message: opts.message ?? describeOperations(described.length ? described : changes.map((c) => c.path)),
     });
     await moveBranch(repo, ref, head, commit, opts.via);
-    ctx.repos.touch(row.id);
+    if (!opts.initial) ctx.repos.touch(row.id);
     return { repo_id: row.id, repo_head: commit, changed_files: changes.map((c) => c.path) };
   });
 }
