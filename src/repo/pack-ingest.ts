@@ -7,6 +7,7 @@ import { GitgateError } from '../errors.js';
 import { indexPack } from '../pack/indexer.js';
 import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
+import { checkGitmodules, gitmodulesBlobs } from './gitmodules.js';
 import { checkObject, referencedOids } from './objects.js';
 import type { Repository } from './repository.js';
 
@@ -82,6 +83,7 @@ async function verifyObjects(
   inPack: ReadonlySet<string>,
 ): Promise<void> {
   const knownPresent = new Set<string>(); // latin1 ids found outside the pack
+  const gitmodules = new Set<string>(); // blobs some tree names .gitmodules: checked once all links are known
   for (const entry of objects) {
     if (entry.type === 'blob') continue; // blobs carry no syntax and no links
     const obj = await pack.readAt(entry.offset);
@@ -90,6 +92,7 @@ async function verifyObjects(
       const problem = checkObject(obj.type, obj.content);
       if (problem) throw new GitgateError('BAD_PACK', { detail: `object ${entry.oid.toString('hex')} is malformed: ${problem}` });
       links = referencedOids(obj.type, obj.content).map((r) => Buffer.from(r.oid, 'hex').toString('latin1'));
+      if (obj.type === 'tree') for (const oid of gitmodulesBlobs(obj.content)) gitmodules.add(oid);
     }
     for (const key of links) {
       if (inPack.has(key) || knownPresent.has(key)) continue;
@@ -99,6 +102,13 @@ async function verifyObjects(
       }
       knownPresent.add(key);
     }
+  }
+  // fsck_finish: every .gitmodules blob, in the pack or already stored, must pass the submodule checks
+  for (const oid of gitmodules) {
+    const blob = (await pack.read(Buffer.from(oid, 'hex'))) ?? (await repo.objects.read(oid));
+    if (!blob) continue; // a missing link was refused above
+    const problem = blob.type === 'blob' ? checkGitmodules(blob.content) : 'gitmodulesBlob: non-blob found at .gitmodules';
+    if (problem) throw new GitgateError('BAD_PACK', { detail: `object ${oid} is malformed: ${problem}` });
   }
 }
 

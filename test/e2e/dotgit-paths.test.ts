@@ -64,7 +64,7 @@ describe('.git aliases', () => {
     await s.fsck(created);
   });
 
-  it('a push of such a tree is refused, as C Git refuses it with receive.fsckObjects', async () => {
+  it('a push of such a tree, or of a malicious .gitmodules, is refused as C Git refuses it with receive.fsckObjects', async () => {
     const work = path.join(tmpDir(), 'w');
     await gitOk(['clone', '-q', s.gitUrl(repo, s.admin), work]);
     const cgit = path.join(tmpDir(), 'c.git');
@@ -77,6 +77,20 @@ describe('.git aliases', () => {
     const names = ['.git.', 'GIT~1', '.git ', '.git\u200c', 'git~1', '.git::$INDEX_ALLOCATION'];
     const trees = names.map((name) => `040000 tree ${hooks}\t${name}\n`);
     trees.push(`120000 blob ${blob}\t.gitmodules\n`); // .gitmodules as a symbolic link
+    trees.push(`040000 tree ${hooks}\t.gitmodules\n`); // .gitmodules as a directory
+    // .gitmodules contents C Git refuses: escaping names, option-like urls and paths, commands
+    for (const modules of [
+      '[submodule "../../.git/hooks"]\n\tpath = x\n\turl = https://example.com/x.git\n',
+      '[submodule "x"]\n\tpath = x\n\turl = --upload-pack=touch${IFS}/tmp/pwned\n',
+      '[submodule "x"]\n\tpath = -x\n\turl = ./x\n',
+      '[submodule "x"]\n\tpath = x\n\turl = ./x\n\tupdate = !sh -c id\n',
+      '[submodule "x"]\n\turl = ../../:evil.example.com/x\n',
+      '[submodule "x"]\n\turl = ./x%0aprotocol=file\n',
+      '[submodule.x]\n\turl = "-quoted"\n',
+    ]) {
+      const b = (await gitOk(['hash-object', '-w', '--stdin'], { cwd: work, input: modules })).trim();
+      trees.push(`100644 blob ${b}\t.gitmodules\n`);
+    }
     for (const entry of trees) {
       const tree = (await gitOk(['mktree'], { cwd: work, input: entry })).trim();
       const commit = (await gitOk(['commit-tree', tree, '-p', 'HEAD', '-m', 'evil'], { cwd: work })).trim();
@@ -84,10 +98,16 @@ describe('.git aliases', () => {
       const ours = await git(['push', 'origin', `${commit}:refs/heads/main`], { cwd: work });
       expect(theirs.code, `C Git accepted ${JSON.stringify(entry)}`).not.toBe(0);
       expect(ours.code, `gitgate accepted ${JSON.stringify(entry)}`).not.toBe(0);
-      const id = /(hasDotgit|gitmodulesSymlink)/.exec(theirs.stderr)?.[1];
-      expect(id).toBeDefined();
+      const id = /(hasDotgit|gitmodules[A-Za-z]+)/.exec(theirs.stderr)?.[1];
+      expect(id, theirs.stderr).toBeDefined();
       expect(ours.stderr).toContain(id!);
     }
+    // a well-formed .gitmodules goes through both
+    const good = (await gitOk(['hash-object', '-w', '--stdin'], { cwd: work, input: '[submodule "lib"]\n\tpath = lib\n\turl = https://example.com/lib.git # comment\n' })).trim();
+    const goodTree = (await gitOk(['mktree'], { cwd: work, input: `100644 blob ${good}\t.gitmodules\n` })).trim();
+    const goodCommit = (await gitOk(['commit-tree', goodTree, '-p', 'HEAD', '-m', 'fine'], { cwd: work })).trim();
+    await gitOk(['push', '-q', cgit, `${goodCommit}:refs/heads/ok`], { cwd: work });
+    await gitOk(['push', '-q', 'origin', `${goodCommit}:refs/heads/ok`], { cwd: work });
     expect((await gitOk(['ls-remote', s.gitUrl(repo, s.admin), 'refs/heads/main'])).split('\t')[0]).toBe(before);
     await s.fsck(repo);
   });
