@@ -11,6 +11,8 @@ export type TrustProxy = false | number | string[];
 export interface LimitsConfig {
   /** Largest upload-pack (fetch negotiation) request body, after gunzip. */
   maxFetchRequestBytes: number;
+  /** Most blob bytes one content-API read holds in memory (GET /file, the total of GET /clone). */
+  maxReadBytes: number;
   /** Time a client has to send the request headers (0 = no limit). */
   headersTimeoutMs: number;
   /** A socket with no bytes in either direction for this long is closed (0 = never). */
@@ -58,6 +60,7 @@ function oneOf<T extends string>(name: string, raw: string | undefined, allowed:
 export function loadLimits(flags: LimitsFlags = {}, env: Env = process.env): LimitsConfig {
   return {
     maxFetchRequestBytes: int('GITGATE_MAX_FETCH_REQUEST_BYTES', env.GITGATE_MAX_FETCH_REQUEST_BYTES, 64 * 1024 ** 2, 1024),
+    maxReadBytes: int('GITGATE_MAX_READ_BYTES', env.GITGATE_MAX_READ_BYTES, 64 * 1024 ** 2, 1024),
     headersTimeoutMs: int('GITGATE_HEADERS_TIMEOUT_SECONDS', env.GITGATE_HEADERS_TIMEOUT_SECONDS, 60, 0, 86_400) * 1000,
     idleTimeoutMs: int('GITGATE_IDLE_TIMEOUT_SECONDS', env.GITGATE_IDLE_TIMEOUT_SECONDS, 60, 0, 86_400) * 1000,
     maxConcurrentPerToken: int('GITGATE_MAX_CONCURRENT_PER_TOKEN', env.GITGATE_MAX_CONCURRENT_PER_TOKEN, 32, 0),

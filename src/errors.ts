@@ -1,5 +1,6 @@
 // The one error catalogue: every error gitgate reports has a code, an HTTP status and a
 // message template defined here, so REST bodies, Git protocol errors and CLI output agree.
+import { redactSecrets } from './redact.js';
 
 export interface ErrorDef {
   status: number;
@@ -30,6 +31,7 @@ export const ERRORS = {
   BODY_TOO_LARGE: { status: 413, message: 'Request body too large (limit {limit} bytes)' },
   UNSUPPORTED_MEDIA: { status: 415, message: 'Unsupported content type: {type}' },
   TTL_TOO_LONG: { status: 400, message: 'Invalid request: ttl_seconds {ttl} exceeds the maximum token lifetime of {max} seconds (GITGATE_MAX_TOKEN_TTL_SECONDS)' },
+  READ_TOO_LARGE: { status: 413, message: '{what} is {size} bytes, over the read limit of {limit} bytes (GITGATE_MAX_READ_BYTES); fetch it with git instead' },
   BAD_ENCODING: { status: 400, message: 'Request body could not be decoded: {detail}' },
 
   // git protocol
@@ -99,6 +101,7 @@ export function isGitgateError(err: unknown, code?: ErrorCode): err is GitgateEr
   return err instanceof GitgateError && (code === undefined || err.code === code);
 }
 
+// Parameters often echo what the client sent (paths, names): never a secret among them.
 function format(template: string, params: Record<string, string | number>): string {
-  return template.replace(/\{(\w+)\}/g, (_, key: string) => (key in params ? String(params[key]) : `{${key}}`));
+  return template.replace(/\{(\w+)\}/g, (_, key: string) => (key in params ? redactSecrets(String(params[key])) : `{${key}}`));
 }

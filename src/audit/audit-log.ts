@@ -5,6 +5,7 @@
 import type { Db } from '../db/database.js';
 import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 import { currentActor } from './actor.js';
 
 /** Every kind of event, for validation and documentation (REST filter, CLI, OpenAPI). */
@@ -91,11 +92,11 @@ export class AuditLog {
             e.clientIp !== undefined ? e.clientIp : (actor?.ip ?? null),
             repoIds.length === 1 ? repoIds[0]! : null,
             JSON.stringify(repoIds),
-            e.ref ?? null,
+            e.ref == null ? null : redactSecrets(e.ref),
             e.oldOid === ZERO_OID ? null : (e.oldOid ?? null),
             e.newOid === ZERO_OID ? null : (e.newOid ?? null),
             e.targetTokenId ?? null,
-            e.detail ? JSON.stringify(e.detail) : null,
+            e.detail ? redactSecrets(JSON.stringify(e.detail)) : null, // token names, paths: client text
           );
         }
       })();

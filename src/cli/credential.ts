@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { Command, Option } from 'commander';
-import { parseSecret, redactSecrets } from '../auth/token-format.js';
+import { parseSecret } from '../auth/token-format.js';
+import { redactSecrets } from '../redact.js';
 import { isLoopbackAddress } from '../net/address-policy.js';
 import { CredentialCache, cacheKey, defaultCacheDir, type CachedChild } from './credential-cache.js';
 import { CredentialProtocolError, formatCredential, readCredential, type Credential } from './credential-protocol.js';

@@ -53,15 +53,14 @@ export function createApp(ctx: Context): Express {
 
   // Git routes read the raw body themselves; mount them before the JSON parser.
   app.use(gitRoutes(ctx));
-  // the content API parses its own bodies (raw bytes for PUT /file), so it comes before express.json
+  // REST handlers read their bodies themselves (src/http/body.ts), after authentication
   app.use(lazyRouter(async () => (await import('./content-routes.js')).contentRoutes(ctx)));
-  app.use(express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] }));
   app.use(lazyRouter(async () => (await import('./token-routes.js')).tokenRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./repo-routes.js')).repoRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx)));
 
   app.use((req, _res, next) => {
-    next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200).replace(/gg[wr]_[A-Za-z0-9_]+/g, '[redacted]') }));
+    next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200) }));
   });
   app.use(errorHandler);
   return app;

@@ -12,9 +12,9 @@ import { pullGitSource } from '../service/content/git-source.js';
 import { pathFromSegments } from '../service/content/paths.js';
 import { cloneFiles, readFileAt } from '../service/content/read.js';
 import { retrieve } from '../service/content/search.js';
-import { applyContentChange, currentHead, updateMetadata, type UpdateResult } from '../service/content/update.js';
+import { applyContentChange, currentHead, updateMetadata, type UpdateResult, type WriteOptions } from '../service/content/update.js';
 import { authenticate, resolveRepo, token } from './auth.js';
-import { assertRestBranchWrite } from './ref-checks.js';
+import { assertRestBranchWrite, assertRestRefWrite } from './ref-checks.js';
 import { sendError, toGitgateError } from './errors.js';
 import { metadataSchema, parseWith } from './validate.js';
 
@@ -75,11 +75,15 @@ export function contentRoutes(ctx: Context): Router {
     next();
   };
   const repo = (res: Response): RepoRow => res.locals.repo!;
-  /** The branch the write would move must be within the token's ref scope and not protected from it. */
+  /** The branch the write would move must be within the token's ref scope and not protected from
+   *  it: checked early (before the body is read) and again, authoritatively, under the repository lock. */
   const branchWrite = async (_req: Request, res: Response, next: NextFunction) => {
     await assertRestBranchWrite(ctx, token(res), repo(res));
     next();
   };
+  const locked = (res: Response): WriteOptions => ({
+    checkBranch: (ref, exists) => assertRestRefWrite(ctx, token(res), repo(res), ref, exists),
+  });
 
   router.post('/v1/repo/:id/update', auth, repoWith('write', 'updating a repository'), json, async (req, res) => {
     const body = parseWith(updateSchema, jsonBodyOf(req));
@@ -90,11 +94,11 @@ export function contentRoutes(ctx: Context): Router {
     if (!source) {
       result = { repo_id: row.id, repo_head: await currentHead(ctx.manager.get(row.id), row), changed_files: [] };
     } else if (source.type === 'git') {
-      result = await pullGitSource(ctx, row, { url: source.url, branch: source.branch ?? null });
+      result = await pullGitSource(ctx, row, { url: source.url, branch: source.branch ?? null }, locked(res));
     } else if (source.type === 'files') {
-      result = await applyContentChange(ctx, row, { kind: 'files', files: source.files });
+      result = await applyContentChange(ctx, row, { kind: 'files', files: source.files }, locked(res));
     } else {
-      result = await applyContentChange(ctx, row, { kind: 'diff', operations: source.operations });
+      result = await applyContentChange(ctx, row, { kind: 'diff', operations: source.operations }, locked(res));
     }
     updateMetadata(ctx, row, body.metadata);
     res.json(result);
@@ -102,7 +106,7 @@ export function contentRoutes(ctx: Context): Router {
 
   router.get('/v1/repo/:id/clone', auth, repoWith('read', 'cloning'), async (req, res) => {
     const q = parseWith(commitQuery, req.query);
-    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit }));
+    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, maxBytes: ctx.config.maxReadBytes }));
   });
 
   router.post('/v1/repo/:id/retrieve', auth, repoWith('read', 'searching'), json, async (req, res) => {
@@ -113,7 +117,7 @@ export function contentRoutes(ctx: Context): Router {
   router.get(FILE_ROUTE, auth, repoWith('read', 'reading files'), async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const q = parseWith(commitQuery, req.query);
-    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit });
+    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, maxBytes: ctx.config.maxReadBytes });
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Gitgate-Commit', commit);
@@ -123,12 +127,12 @@ export function contentRoutes(ctx: Context): Router {
   router.put(FILE_ROUTE, auth, repoWith('write', 'writing files'), branchWrite, raw, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const content = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    res.json(await applyContentChange(ctx, repo(res), { kind: 'write', path, content }));
+    res.json(await applyContentChange(ctx, repo(res), { kind: 'write', path, content }, locked(res)));
   });
 
   router.delete(FILE_ROUTE, auth, repoWith('write', 'deleting files'), branchWrite, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
-    res.json(await applyContentChange(ctx, repo(res), { kind: 'delete', path }));
+    res.json(await applyContentChange(ctx, repo(res), { kind: 'delete', path }, locked(res)));
   });
 
   router.use(contentErrors);

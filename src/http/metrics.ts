@@ -5,6 +5,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Context } from '../service/context.js';
 import { authenticate } from './auth.js';
 import { GitgateError } from '../errors.js';
+import { redactSecrets } from '../redact.js';
 
 type Labels = Record<string, string>;
 
@@ -13,7 +14,7 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 function key(labels: Labels): string {
   return Object.keys(labels)
     .sort()
-    .map((k) => `${k}="${labels[k]!.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .map((k) => `${k}="${redactSecrets(labels[k]!).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
     .join(',');
 }
 

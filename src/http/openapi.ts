@@ -27,7 +27,7 @@ const ERR = {
   403: errorResponse('The token has too little permission, or the ref a write would move is outside its ref scope or protected'),
   404: errorResponse('Not found (also for repositories outside the token scope)'),
   409: errorResponse('Conflict'),
-  413: errorResponse('Body too large'),
+  413: errorResponse('Body too large, or a read over GITGATE_MAX_READ_BYTES (READ_TOO_LARGE)'),
   423: errorResponse('Repository lock contention: retry'),
   502: errorResponse('The source repository could not be reached'),
 };
@@ -330,7 +330,7 @@ const paths: Record<string, Record<string, unknown>> = {
       tags: ['content'],
       summary: 'Every tracked text file (binary files, symlinks and submodules are skipped)',
       parameters: [repoId, commitParam],
-      responses: { 200: jsonResponse('Files', ref('CloneResponse')), ...errs(400, 401, 404) },
+      responses: { 200: jsonResponse('Files', ref('CloneResponse')), ...errs(400, 401, 404, 413) },
     },
   },
   '/v1/repo/{id}/retrieve': {
@@ -353,7 +353,7 @@ const paths: Record<string, Record<string, unknown>> = {
           headers: { 'X-Gitgate-Commit': { schema: str() } },
           content: { 'application/octet-stream': { schema: str(undefined, { format: 'binary' }) } },
         },
-        ...errs(400, 401, 404),
+        ...errs(400, 401, 404, 413),
       },
     },
     put: {

@@ -5,8 +5,10 @@ import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
+import { withRepoLock } from '../repo/repo-lock.js';
 import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
 import { repoAdminRefusal } from '../auth/policy.js';
+import { jsonBodyReader } from './body.js';
 import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError, refUpdateRefusal } from '../auth/ref-policy.js';
 import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
 
@@ -54,12 +56,13 @@ const protectedRefsSchema = z.object({ patterns: z.array(z.string()).max(MAX_REF
 export function repoRoutes(ctx: Context): Router {
   const router = Router();
   router.use('/v1/repo', authenticate(ctx));
+  const readBody = jsonBodyReader(ctx);
 
   router.post('/v1/repo', async (req, res) => {
     const tok = token(res);
     requireControlPlane(tok, 'repository creation');
     if (tok.permission === 'read') throw new GitgateError('FORBIDDEN', { reason: 'creating repositories needs write access' });
-    const body = parseWith(createSchema, req.body ?? {});
+    const body = parseWith(createSchema, await readBody(req, res));
     const source = body.source ?? null;
     if (source && source.type === 'relace') {
       throw new GitgateError('VALIDATION', { detail: `source type ${source.type} is not supported yet` });
@@ -105,12 +108,12 @@ export function repoRoutes(ctx: Context): Router {
     res.json({ patterns: ctx.repos.protectedRefs(row.id) });
   });
 
-  router.put('/v1/repo/:id/protected_refs', (req, res) => {
+  router.put('/v1/repo/:id/protected_refs', async (req, res) => {
     const tok = token(res);
     const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'protecting refs');
     const refused = repoAdminRefusal(tok, 'protect');
     if (refused) throw new GitgateError('FORBIDDEN', { reason: refused });
-    const body = parseWith(protectedRefsSchema, req.body ?? {});
+    const body = parseWith(protectedRefsSchema, await readBody(req, res));
     let patterns: string[];
     try {
       patterns = normalizeRefPatterns(body.patterns, 'patterns');
@@ -118,7 +121,8 @@ export function repoRoutes(ctx: Context): Router {
       if (err instanceof RefPatternError) throw new GitgateError('VALIDATION', { detail: err.message });
       throw err;
     }
-    res.json({ patterns: setProtectedRefs(ctx, row.id, patterns) });
+    // under the repository lock: no REST write or push still checks against the old list once this returns
+    res.json({ patterns: await withRepoLock(ctx.manager.get(row.id).refs.lockKey, async () => setProtectedRefs(ctx, row.id, patterns)) });
   });
 
   return router;

@@ -2,6 +2,7 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Activity } from '../service/activity.js';
+import { redactSecrets } from '../redact.js';
 import { routeOf, type Metrics } from './metrics.js';
 
 declare module 'express-serve-static-core' {
@@ -9,14 +10,6 @@ declare module 'express-serve-static-core' {
     id?: string;
     log?: Logger;
   }
-}
-
-const SECRET_IN_PATH = /gg[wr]_[A-Za-z0-9_]+/g;
-
-export function redactPath(url: string): string {
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
-  return path.replace(SECRET_IN_PATH, '[redacted]') + (q < 0 ? '' : url.slice(q).replace(SECRET_IN_PATH, '[redacted]'));
 }
 
 /** One log line per request when its response closes (finished or cut off), plus metrics:
@@ -54,7 +47,7 @@ export function requestLogger(log: Logger, metrics?: Metrics, activity?: Activit
         {
           method: req.method,
           route,
-          url: redactPath(req.originalUrl),
+          url: redactSecrets(req.originalUrl),
           status,
           ip,
           token_id: res.locals.token?.id,

@@ -7,6 +7,7 @@ import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
 import type { TokenRecord } from '../auth/token-record.js';
 import type { Context } from '../service/context.js';
 import { authenticate, resolveRepo, token } from './auth.js';
+import { jsonBodyReader } from './body.js';
 import { parseWith, queryBool, queryInt } from './validate.js';
 
 const permission = z.enum(['read', 'write', 'admin']);
@@ -69,9 +70,10 @@ function created(secret: string, r: TokenRecord) {
 export function tokenRoutes(ctx: Context): Router {
   const router = Router();
   const auth = authenticate(ctx);
+  const readBody = jsonBodyReader(ctx); // after the checks each handler makes first
 
   router.post('/v1/repo_token', auth, async (req, res) => {
-    const body = parseWith(repoTokenSchema, req.body ?? {});
+    const body = parseWith(repoTokenSchema, await readBody(req, res));
     const tok = token(res);
     // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
     const repoIds = body.repo_ids.map((ref) => resolveRepo(ctx, tok, ref, 'read', 'minting tokens').id);
@@ -92,7 +94,7 @@ export function tokenRoutes(ctx: Context): Router {
   });
 
   router.post('/v1/workspace_token', auth, async (req, res) => {
-    const body = parseWith(workspaceTokenSchema, req.body ?? {});
+    const body = parseWith(workspaceTokenSchema, await readBody(req, res));
     const { secret, record } = await ctx.tokens.create(
       {
         kind: 'workspace',
@@ -128,7 +130,7 @@ export function tokenRoutes(ctx: Context): Router {
   router.post('/v1/repo_token/:ref/rotate', auth, async (req, res) => {
     const actor = token(res);
     const target = ctx.tokens.manageable(actor, String(req.params.ref));
-    const body = parseWith(rotateSchema, req.body ?? {});
+    const body = parseWith(rotateSchema, await readBody(req, res));
     const { secret, record, previous_secret_valid_until } = await ctx.tokens.rotate(target.id, { graceSeconds: body.grace_seconds ?? 0 }, actor);
     res.status(200).json({ ...created(secret, record), previous_secret_valid_until });
   });
@@ -136,7 +138,7 @@ export function tokenRoutes(ctx: Context): Router {
   router.post('/v1/repo/:id/apikey', auth, async (req, res) => {
     const tok = token(res);
     const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'minting keys');
-    const body = parseWith(apikeySchema, req.body ?? {});
+    const body = parseWith(apikeySchema, await readBody(req, res));
     const { secret, record } = await ctx.tokens.create(
       { kind: 'repo', name: body.name, repoIds: [row.id], permission: body.accessType.toLowerCase() as 'read' | 'write' | 'admin' },
       tok,

@@ -10,6 +10,7 @@ import { memoryStorage, nodeStorage, type Storage } from '../repo/storage.js';
 import { createHardening, type Hardening } from './hardening.js';
 import { prettyDestination } from '../log/pretty.js';
 import { ensurePrivateDir } from './data-dir.js';
+import { redactSecrets } from '../redact.js';
 
 export interface Context extends Hardening {
   config: Config;
@@ -27,7 +28,8 @@ export const DB_FILE = 'gitgate.db';
 export function createLogger(level: string, format: 'json' | 'pretty' = 'json'): Logger {
   // Logs go to stderr: stdout carries what scripts read (the listening line, secrets).
   const dest = format === 'pretty' ? prettyDestination(process.stderr) : pino.destination(2);
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  // the last line of defence: whatever a log call carries, no secret reaches the stream
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: redactSecrets } }, dest);
 }
 
 export function createContext(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Context {

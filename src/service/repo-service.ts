@@ -1,12 +1,9 @@
 // Repository lifecycle shared by REST and CLI: create (empty or from files), describe, delete.
 import crypto from 'node:crypto';
-import { GitgateError } from '../errors.js';
 import type { RepoRow } from '../db/repos-table.js';
 import type { Context } from './context.js';
-import { writeCommitObject, writeSnapshotTree, type FileContent } from './commit-builder.js';
 import { checkGitSource, importGitSource, type GitSourceInput } from './content/git-source.js';
-import { normalizeRepoPath } from './paths.js';
-import { recordApiRefMove } from '../audit/record.js';
+import { applyPlan, planChange } from './content/update.js';
 
 export interface CreateRepoInput {
   name?: string | null;
@@ -44,19 +41,9 @@ export function describeRepo(row: RepoRow): RepoMetadata {
   };
 }
 
-export function toFileContents(files: { filename: string; content: string }[]): FileContent[] {
-  const seen = new Set<string>();
-  return files.map((f) => {
-    const path = normalizeRepoPath(f.filename);
-    if (seen.has(path)) throw new GitgateError('BAD_PATH', { detail: `duplicate path ${path}` });
-    seen.add(path);
-    return { path, content: Buffer.from(f.content, 'utf8') };
-  });
-}
-
 export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<RepoInfo> {
-  const files = input.files ? toFileContents(input.files) : null;
-  assertNoFileDirClash(files ?? []);
+  // files take the one REST write path; every path is validated before anything is created
+  const plan = input.files && input.files.length > 0 ? planChange({ kind: 'files', files: input.files }) : null;
   if (input.git) checkGitSource(ctx.config, input.git);
   const id = crypto.randomUUID();
   const defaultBranch = input.defaultBranch ?? ctx.config.defaultBranch;
@@ -66,35 +53,16 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
     let head: string | null = null;
     if (input.git) {
       head = await importGitSource(ctx, repo, defaultBranch, input.git);
-    } else if (files && files.length > 0) {
-      const tree = await writeSnapshotTree(repo, files);
-      head = await writeCommitObject(repo, {
-        tree,
-        parents: [],
-        message: `Initial commit: add ${files.length} file${files.length === 1 ? '' : 's'}`,
-        author: { name: ctx.config.authorName, email: ctx.config.authorEmail },
-      });
-      const [result] = await repo.refs.update([{ name: `refs/heads/${defaultBranch}`, oldOid: null, newOid: head }]);
-      if (!result?.ok) throw new GitgateError('INTERNAL');
-      recordApiRefMove(id, `refs/heads/${defaultBranch}`, null, head, 'api:create');
+    } else if (plan) {
+      const n = input.files!.length;
+      const message = `Initial commit: add ${n} file${n === 1 ? '' : 's'}`;
+      head = (await applyPlan(ctx, ctx.repos.get(id)!, plan, { message, via: 'api:create', initial: true })).repo_head;
     }
     return { repo_id: id, repo_head: head };
   } catch (err) {
     ctx.repos.delete(id);
     await ctx.manager.delete(id).catch(() => undefined);
     throw err;
-  }
-}
-
-/** A path cannot be both a file and a directory ("a" and "a/b"). */
-function assertNoFileDirClash(files: FileContent[]): void {
-  const paths = new Set(files.map((f) => f.path));
-  for (const f of files) {
-    const parts = f.path.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
-      if (paths.has(prefix)) throw new GitgateError('BAD_PATH', { detail: `${prefix} is both a file and a directory` });
-    }
   }
 }
 

@@ -98,8 +98,35 @@ describe('request logs', () => {
     expect(push).toMatchObject({ method: 'POST', status: 200, token_id: agentId, repo_id: repo });
     expect(push!.bytes_in).toBeGreaterThan(100);
     const revoke = requests.find((l) => l.method === 'DELETE');
-    expect(revoke).toMatchObject({ route: '/v1/repo_token/:ref', url: '/v1/repo_token/[redacted]', status: 204 });
+    expect(revoke).toMatchObject({ route: '/v1/repo_token/:ref', url: '/v1/repo_token/ggr_[REDACTED]', status: 204 });
     expect(new Set(requests.map((l) => l.req_id)).size).toBe(requests.length); // one line per request, ids unique
+  });
+
+  it('a percent-encoded secret in the URL (gg%72_…, double-encoded) reaches no log, error or audit record', async () => {
+    const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'encoder' }, null);
+    const api = request(http.url);
+    const minted = await api.post('/v1/workspace_token').set('Authorization', `Bearer ${admin}`).send({ permission: 'read' });
+    const victim = minted.body.token as string;
+    // the attacker's spelling: 'w' of the prefix and one character of the random part escaped
+    const escape = (c: string) => `%${c.charCodeAt(0).toString(16)}`;
+    const spelled = `gg${escape('w')}_${victim.slice(4, 30)}${escape(victim[30]!)}${victim.slice(31)}`;
+    const resolved = await api.get(`/v1/repo_token/${spelled}`).set('Authorization', `Bearer ${admin}`);
+    expect(resolved.status).toBe(200); // the server decodes it and finds the token
+    expect(resolved.body.id).toBe(minted.body.id);
+    const missing = await api.get(`/v1/no/such/${spelled}/${spelled.replace('%77', '%2577')}`).set('Authorization', `Bearer ${admin}`);
+    expect(missing.status).toBe(404);
+    expect(JSON.stringify(missing.body)).toContain('ggw_[REDACTED]');
+    // a token named after a secret: the audit trail stores the name redacted
+    await api.post('/v1/workspace_token').set('Authorization', `Bearer ${admin}`).send({ permission: 'read', name: `see ${spelled}` });
+    const audit = await api.get('/v1/audit').set('Authorization', `Bearer ${admin}`);
+
+    const tail = victim.slice(victim.length - 20);
+    for (const text of [chunks.join(''), JSON.stringify(missing.body), JSON.stringify(audit.body), ctx.metrics.render()]) {
+      expect(text).not.toContain(tail);
+      expect(text).not.toContain(victim.slice(20, 40));
+    }
+    const line = lines().find((l) => l.msg === 'request' && l.route === '/v1/repo_token/:ref' && l.status === 200);
+    expect(line?.url).toBe('/v1/repo_token/ggw_[REDACTED]');
   });
 
   it('logs a client that hangs up mid-push (gzip body) as a hang-up, not as a server error', async () => {

@@ -28,10 +28,10 @@ export async function writeCommit(ctx: Context, repo: Repository, opts: { tree: 
 }
 
 /** Move `ref` from `oldOid` to `newOid`; 423 when its lock is held, 409 when it moved meanwhile (a push won the race). */
-export async function moveBranch(repo: Repository, ref: string, oldOid: string | null, newOid: string): Promise<void> {
+export async function moveBranch(repo: Repository, ref: string, oldOid: string | null, newOid: string, via = 'api'): Promise<void> {
   const [result] = await repo.refs.update([{ name: ref, oldOid, newOid }]);
   if (result?.ok) {
-    recordApiRefMove(repo.id, ref, oldOid, newOid); // the one place API commits move branches
+    recordApiRefMove(repo.id, ref, oldOid, newOid, via); // the one place API commits move branches
     return;
   }
   const code = result && !result.ok ? result.code : undefined;

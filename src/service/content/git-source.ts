@@ -11,7 +11,7 @@ import { RequestPolicy } from '../../net/request-policy.js';
 import { checkDestination, fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
 import { ancestors, mergeBase, mergeTrees } from './merge.js';
 import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, type PendingObject } from './tree.js';
-import type { UpdateResult } from './update.js';
+import type { UpdateResult, WriteOptions } from './update.js';
 
 /** The import limit (GITGATE_MAX_IMPORT_BYTES, default 1 GiB). */
 export function maxImportBytes(config: Config): number {
@@ -70,7 +70,7 @@ export async function importGitSource(ctx: Context, repo: Repository, defaultBra
  * three-way merge; 400 MERGE_CONFLICT when a path changed differently on both sides). Already
  * merged: no change. The fetch runs outside the repository lock; only the branch move holds it.
  */
-export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource): Promise<UpdateResult> {
+export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource, opts: Pick<WriteOptions, 'checkBranch'> = {}): Promise<UpdateResult> {
   const ep = parseRemoteUrl(source.url);
   checkDestination(ep, sourcePolicy(ctx.config));
   const repo = ctx.manager.get(row.id);
@@ -87,6 +87,7 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
 
   return tryRepoLock(repo.refs.lockKey, async () => {
     const head = await repo.refs.resolve(ref);
+    await opts.checkBranch?.(ref, head !== null);
     const unchanged = { repo_id: row.id, repo_head: head, changed_files: [] as string[] };
     if (head === theirs) return unchanged;
     const branchName = ref.replace(/^refs\/heads\//, '');

@@ -1,5 +1,7 @@
-// Writes through the content API: snapshot replacement, write/delete/rename diffs, single file
-// writes and deletes. Each call is one read-modify-write of HEAD's branch under the repository
+// The one write path of the REST API: repository creation from files, snapshot replacement,
+// write/delete/rename diffs, single file writes and deletes. Paths go through the one validator
+// (contentPath), trees through TreeEditor and the fsck tree check, objects into the repository's
+// own object store. Each call is one read-modify-write of HEAD's branch under the repository
 // lock (423 REPO_LOCKED when it is busy), ends in at most one commit, and moves the branch with
 // compare-and-swap from the head it read, so a concurrent push is never lost.
 import { GitgateError } from '../../errors.js';
@@ -30,19 +32,36 @@ export interface UpdateResult {
 }
 
 /** A validated change: applies itself to an editor and says what it did, one phrase per effective operation. */
-interface Plan {
+export interface Plan {
   apply(editor: TreeEditor, base: TreeEditor): Promise<string[] | null>;
   /** Snapshots start from an empty tree. */
   fromScratch?: boolean;
 }
 
+export interface WriteOptions {
+  /** Runs under the repository lock before anything is written: may this caller move `ref`?
+   *  (throws to refuse; `exists` says whether the write creates the branch) */
+  checkBranch?: (ref: string, exists: boolean) => void | Promise<void>;
+  /** The commit message, instead of one listing the operations. */
+  message?: string;
+  /** How the audit trail names the move (default "api"). */
+  via?: string;
+  /** The repository's first content, at creation: not an update (updated_at stays unset). */
+  initial?: boolean;
+}
+
 /** Apply one change to the repository's write branch; no-op changes make no commit. */
-export async function applyContentChange(ctx: Context, row: RepoRow, change: ContentChange): Promise<UpdateResult> {
-  const plan = planChange(change); // every path validated before anything is read or locked
+export async function applyContentChange(ctx: Context, row: RepoRow, change: ContentChange, opts: WriteOptions = {}): Promise<UpdateResult> {
+  return applyPlan(ctx, row, planChange(change), opts); // every path validated before anything is read or locked
+}
+
+/** Apply a validated change (planChange) to the repository's write branch. */
+export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
   const repo = ctx.manager.get(row.id);
   return tryRepoLock(repo.refs.lockKey, async () => {
     const ref = await writeBranch(repo, row);
     const head = await repo.refs.resolve(ref);
+    await opts.checkBranch?.(ref, head !== null);
     const baseTree = head ? await commitTree(repo, head) : null;
     const base = new TreeEditor(repo, baseTree);
     const editor = plan.fromScratch ? new TreeEditor(repo, null) : base;
@@ -56,10 +75,10 @@ export async function applyContentChange(ctx: Context, row: RepoRow, change: Con
     const commit = await writeCommit(ctx, repo, {
       tree: built.tree,
       parents: head ? [head] : [],
-      message: describeOperations(described.length ? described : changes.map((c) => c.path)),
+      message: opts.message ?? describeOperations(described.length ? described : changes.map((c) => c.path)),
     });
-    await moveBranch(repo, ref, head, commit);
-    ctx.repos.touch(row.id);
+    await moveBranch(repo, ref, head, commit, opts.via);
+    if (!opts.initial) ctx.repos.touch(row.id);
     return { repo_id: row.id, repo_head: commit, changed_files: changes.map((c) => c.path) };
   });
 }
@@ -79,7 +98,7 @@ async function modeFor(base: TreeEditor, path: string): Promise<string> {
   return existing && isRegularFileMode(existing.mode) && existing.mode === EXEC_MODE ? EXEC_MODE : FILE_MODE;
 }
 
-function planChange(change: ContentChange): Plan {
+export function planChange(change: ContentChange): Plan {
   switch (change.kind) {
     case 'files':
       return planSnapshot(change.files);
@@ -115,6 +134,7 @@ function planSnapshot(files: { filename: string; content: string }[]): Plan {
     seen.add(path);
     return { path, content: Buffer.from(f.content, 'utf8') };
   });
+  assertNoFileDirClash(seen);
   return {
     fromScratch: true,
     async apply(editor, base) {
@@ -122,6 +142,16 @@ function planSnapshot(files: { filename: string; content: string }[]): Plan {
       return null;
     },
   };
+}
+
+/** A path cannot be both a file and a directory ("a" and "a/b"): refused before anything is read. */
+function assertNoFileDirClash(paths: ReadonlySet<string>): void {
+  for (const path of paths) {
+    for (let i = path.indexOf('/'); i >= 0; i = path.indexOf('/', i + 1)) {
+      const prefix = path.slice(0, i);
+      if (paths.has(prefix)) throw new GitgateError('BAD_PATH', { detail: `${prefix} is both a file and a directory` });
+    }
+  }
 }
 
 /**
