@@ -60,6 +60,11 @@ export const ERRORS = {
   MERGE_CONFLICT: { status: 400, message: 'Cannot merge the source into {branch}: {detail}' },
   BRANCH_NOT_FOUND: { status: 404, message: 'Branch not found: {branch}' },
 
+  // refs API (branches and tags over REST)
+  REF_NOT_FOUND: { status: 404, message: 'Ref not found: {ref}' },
+  REF_EXISTS: { status: 409, message: 'Ref {ref} already exists' },
+  REF_CONFLICT: { status: 409, message: 'Cannot change {ref}: {detail}' },
+
   // hardening: rate limits, throttling, shutdown
   TOO_MANY_REQUESTS: { status: 429, message: 'Too many concurrent requests for this token (limit {limit}); retry in {seconds} second(s)' },
   AUTH_THROTTLED: { status: 429, message: 'Too many failed authentication attempts from your address; retry in {seconds} seconds' },

@@ -53,6 +53,8 @@ export function createApp(ctx: Context): Express {
   app.use(gitRoutes(ctx));
   // the content API parses its own bodies (raw bytes for PUT /file), so it comes before express.json
   app.use(lazyRouter(async () => (await import('./content-routes.js')).contentRoutes(ctx)));
+  // branches and tags, compare, code search: each parses its own body after authentication
+  app.use(lazyRouter(async () => (await import('./refs-routes.js')).refsRoutes(ctx)));
   app.use(express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] }));
   app.use(lazyRouter(async () => (await import('./token-routes.js')).tokenRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./repo-routes.js')).repoRoutes(ctx)));
