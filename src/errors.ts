@@ -64,6 +64,7 @@ export const ERRORS = {
   REF_NOT_FOUND: { status: 404, message: 'Ref not found: {ref}' },
   REF_EXISTS: { status: 409, message: 'Ref {ref} already exists' },
   REF_CONFLICT: { status: 409, message: 'Cannot change {ref}: {detail}' },
+  NO_MERGE_BASE: { status: 404, message: 'No common ancestor between {base} and {head}' },
 
   // hardening: rate limits, throttling, shutdown
   TOO_MANY_REQUESTS: { status: 429, message: 'Too many concurrent requests for this token (limit {limit}); retry in {seconds} second(s)' },

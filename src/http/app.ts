@@ -55,6 +55,7 @@ export function createApp(ctx: Context): Express {
   app.use(lazyRouter(async () => (await import('./content-routes.js')).contentRoutes(ctx)));
   // branches and tags, compare, code search: each parses its own body after authentication
   app.use(lazyRouter(async () => (await import('./refs-routes.js')).refsRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./compare-routes.js')).compareRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./search-routes.js')).searchRoutes(ctx)));
   app.use(express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] }));
   app.use(lazyRouter(async () => (await import('./token-routes.js')).tokenRoutes(ctx)));
