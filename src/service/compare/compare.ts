@@ -149,6 +149,10 @@ async function contentDiff(repo: Repository, c: FileChange): Promise<ReturnType<
 }
 
 async function patchSection(repo: Repository, c: FileChange): Promise<Buffer> {
+  // a file that became a symlink (or submodule) prints as a deletion and a creation
+  if (c.status === 'changed') {
+    return Buffer.concat([await patchSection(repo, { status: 'removed', old: c.old, new: null }), await patchSection(repo, { status: 'added', old: null, new: c.new })]);
+  }
   const oldName = (c.old ?? c.new)!.path;
   const newName = (c.new ?? c.old)!.path;
   const lines = [`diff --git ${quoteTwo('a/', oldName)} ${quoteTwo('b/', newName)}`];

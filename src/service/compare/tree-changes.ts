@@ -12,7 +12,8 @@ export interface Side {
 }
 
 export interface FileChange {
-  status: 'added' | 'removed' | 'modified' | 'renamed';
+  /** 'changed': the file type changed (file, symlink, submodule), GitHub's word for it. */
+  status: 'added' | 'removed' | 'modified' | 'renamed' | 'changed';
   old: Side | null;
   new: Side | null;
 }
@@ -43,18 +44,16 @@ async function collect(repo: Repository, a: string | null, b: string | null): Pr
       const yf = ey && !yTree ? { path, mode: ey.mode, oid: ey.oid } : null;
       if (xf && yf) {
         if (xf.oid === yf.oid && xf.mode === yf.mode) continue;
-        // a file that became a symlink (or submodule) is a deletion and a creation, as git prints it
-        if (fileType(xf.mode) !== fileType(yf.mode)) out.push({ status: 'removed', old: xf, new: null }, { status: 'added', old: null, new: yf });
-        else out.push({ status: 'modified', old: xf, new: yf });
+        out.push({ status: fileType(xf.mode) !== fileType(yf.mode) ? 'changed' : 'modified', old: xf, new: yf });
       } else if (xf) out.push({ status: 'removed', old: xf, new: null });
       else if (yf) out.push({ status: 'added', old: null, new: yf });
     }
   };
   await walk(a, b, '');
-  // path order, bytewise (tree order for full paths); a type change keeps deletion before creation
+  // path order, bytewise (tree order for full paths)
   return out
-    .map((c, i) => ({ c, i, key: Buffer.from((c.new ?? c.old)!.path) }))
-    .sort((p, q) => Buffer.compare(p.key, q.key) || p.i - q.i)
+    .map((c) => ({ c, key: Buffer.from((c.new ?? c.old)!.path) }))
+    .sort((p, q) => Buffer.compare(p.key, q.key))
     .map((e) => e.c);
 }
 
