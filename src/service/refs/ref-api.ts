@@ -75,9 +75,10 @@ export async function deleteRef(repo: Repository, ref: string, check: RefCheck):
   await withRepoLock(repo.refs.lockKey, async () => {
     const current = await repo.refs.resolve(ref);
     if (!current) throw new GitgateError('REF_NOT_FOUND', { ref });
-    if ((await repo.headTarget()) === ref) throw new GitgateError('REF_CONFLICT', { ref, detail: 'deletion of the current branch prohibited' });
+    // the token's rules first: a refused caller learns nothing more about the ref
     const reason = await check({ ref, oldOid: current, newOid: ZERO_OID }, { repo });
     if (reason) throw new GitgateError('FORBIDDEN', { reason });
+    if ((await repo.headTarget()) === ref) throw new GitgateError('REF_CONFLICT', { ref, detail: 'deletion of the current branch prohibited' });
     const [result] = await repo.refs.update([{ name: ref, oldOid: current, newOid: null }]);
     throwUnlessOk(result, ref);
     recordApiRefMove(repo.id, ref, current, null, 'api:refs');
