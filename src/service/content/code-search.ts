@@ -130,7 +130,7 @@ function matchLines(text: string, test: LineTest, context: number): LineMatch[] 
 
 /**
  * Files best first: those with a literal (or regex) match, by BM25 score and then match count,
- * scored 1 + their BM25 score (0..1); then, for literal queries, files that only share terms
+ * scored 1 + their BM25 score (0..1); then, for case-insensitive literal queries, files that only share terms
  * with the query, scored by BM25 alone, their matches being the lines holding those terms.
  */
 export async function codeSearch(repo: Repository, opts: CodeSearchOptions): Promise<CodeSearchResult> {
@@ -162,7 +162,8 @@ export async function codeSearch(repo: Repository, opts: CodeSearchOptions): Pro
   exact.sort((a, b) => b.bm - a.bm || b.count - a.count || (a.filename < b.filename ? -1 : 1));
   const results: FileResult[] = exact.slice(0, maxResults).map(({ filename, score, matches }) => ({ filename, score: round(score), matches }));
 
-  const byTerms = regex ? null : termTest(opts.query);
+  // term matches are case-insensitive by nature: only for plain, case-insensitive queries
+  const byTerms = regex || opts.case_sensitive ? null : termTest(opts.query);
   if (byTerms && results.length < maxResults) {
     const seen = new Set(exact.map((e) => e.filename));
     const ranked = [...bm25].sort((a, b) => b[1] - a[1] || (index.paths[a[0]]! < index.paths[b[0]]! ? -1 : 1));
