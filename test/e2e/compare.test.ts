@@ -24,6 +24,10 @@ async function commitAt(cwd: string, files: Record<string, string | Buffer | nul
   return (await gitOk(['rev-parse', 'HEAD'], { cwd })).trim();
 }
 
+// a change whose hunk can slide: only git's indent heuristic picks where it goes
+const SLIDE_OLD = ['', '}', 'y', 'bar', 'z', '  return 0;', 'foo()', '    if (a) {', '}', '// c', '// c', 'x', 'foo()', '', '{', 'int x;', 'bar', '', '    }'];
+const SLIDE_NEW = ['// c', '}', 'y', 'bar', 'z', '  return 0;', '    if (a) {', '  return 0;', 'foo()', '    if (a) {', '}', '// c', '// c', 'x', 'foo()', '', '{', 'int x;', 'bar', '', '    }'];
+
 const FUNCS = Array.from({ length: 30 }, (_, i) => `function f${i}(x) {\n  if (x > ${i}) {\n    return x;\n  }\n  return ${i};\n}\n\n`).join('');
 
 /** A history with every kind of change git diff distinguishes, on diverged branches, pushed to gitgate. */
@@ -33,6 +37,7 @@ async function buildHistory(cwd: string): Promise<void> {
     cwd,
     {
       'src/funcs.js': FUNCS,
+      'slide.txt': `${SLIDE_OLD.join('\n')}\n`,
       'docs/readme.md': 'line 1\nline 2\nline 3\n',
       'moved.txt': 'I will move\nunchanged\n',
       'edited-move.txt': 'a\nb\nc\nd\ne\nf\n',
@@ -48,7 +53,7 @@ async function buildHistory(cwd: string): Promise<void> {
   );
   await gitOk(['checkout', '-q', '-b', 'feature'], { cwd });
   const edited = FUNCS.replace('return 7;', 'return 700;').replace('if (x > 20) {', 'if (x >= 20) {\n    log(x);').replace('function f29(x) {\n', '');
-  await commitAt(cwd, { 'src/funcs.js': edited, 'no-eol.txt': 'last line without newline, edited' }, 'edit functions', '2026-01-02T00:00:00Z');
+  await commitAt(cwd, { 'src/funcs.js': edited, 'slide.txt': `${SLIDE_NEW.join('\n')}\n`, 'no-eol.txt': 'last line without newline, edited' }, 'edit functions', '2026-01-02T00:00:00Z');
   fs.mkdirSync(path.join(cwd, 'lib'), { recursive: true });
   fs.renameSync(path.join(cwd, 'moved.txt'), path.join(cwd, 'lib/moved.txt'));
   fs.renameSync(path.join(cwd, 'edited-move.txt'), path.join(cwd, 'lib/edited.txt'));
@@ -66,7 +71,9 @@ async function buildHistory(cwd: string): Promise<void> {
   // main moves on meanwhile: diverged histories
   await gitOk(['checkout', '-q', 'main'], { cwd });
   await commitAt(cwd, { 'docs/readme.md': 'line 1\nline two\nline 3\n' }, 'main: docs', '2026-01-03T00:00:00Z');
-  await commitAt(cwd, { 'main-only.txt': 'm\n' }, 'main: new file', '2026-01-01T12:00:00Z'); // older than its parent (clock skew)
+  // older than its parent (clock skew), and the same second as feature's tip: the merge below
+  // queues both, and git log keeps the order they were queued in
+  await commitAt(cwd, { 'main-only.txt': 'm\n' }, 'main: new file', '2026-01-02T00:00:00Z');
   // a merge of main into a branch off feature
   await gitOk(['checkout', '-q', '-b', 'merged', 'feature'], { cwd });
   await gitOk(['merge', '-q', '--no-edit', 'main'], { cwd, env: { GIT_COMMITTER_DATE: '2026-01-04T00:00:00Z', GIT_AUTHOR_DATE: '2026-01-04T00:00:00Z' } });
@@ -112,6 +119,7 @@ describe.each(STORAGE_KINDS)('compare (%s storage)', (kind) => {
     ['feature~1', 'feature'],
     ['merged', 'feature'],
     ['main', 'main'],
+    ['feature~2', 'merged'],
     ['refs/heads/main', 'refs/tags/v1'],
   ];
 
