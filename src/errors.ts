@@ -47,7 +47,7 @@ export const ERRORS = {
   REF_LOCKED: { status: 423, message: 'Ref {ref} is locked by another update' },
   REPO_LOCKED: { status: 423, message: 'Repository is locked by a concurrent update' },
   STALE_REF: { status: 409, message: 'Ref {ref} changed concurrently (expected {expected})' },
-  REF_CONFLICT: { status: 409, message: 'Ref {ref} cannot be created: {reason}' },
+  REF_CONFLICT: { status: 409, message: 'Cannot change {ref}: {reason}' },
 
   // CLI / configuration
   CONFIG: { status: 400, message: 'Invalid configuration: {detail}' },
@@ -66,6 +66,11 @@ export const ERRORS = {
   SOURCE_PROTOCOL: { status: 502, message: 'The source repository {url} sent an invalid response: {detail}' },
   MERGE_CONFLICT: { status: 400, message: 'Cannot merge the source into {branch}: {detail}' },
   BRANCH_NOT_FOUND: { status: 404, message: 'Branch not found: {branch}' },
+
+  // refs API (branches and tags over REST)
+  REF_NOT_FOUND: { status: 404, message: 'Ref not found: {ref}' },
+  REF_EXISTS: { status: 409, message: 'Ref {ref} already exists' },
+  NO_MERGE_BASE: { status: 404, message: 'No common ancestor between {base} and {head}' },
 
   // hardening: rate limits, throttling, shutdown
   TOO_MANY_REQUESTS: { status: 429, message: 'Too many concurrent requests for this token (limit {limit}); retry in {seconds} second(s)' },

@@ -9,7 +9,7 @@ import { redactSecrets } from '../redact.js';
 import { currentActor } from './actor.js';
 
 /** Every kind of event, for validation and documentation (REST filter, CLI, OpenAPI). */
-export const AUDIT_ACTIONS = ['ref.update', 'token.create', 'token.revoke', 'token.rotate', 'repo.protected_refs'] as const;
+export const AUDIT_ACTIONS = ['ref.update', 'token.create', 'token.revoke', 'token.rotate', 'repo.protected_refs', 'repo.fork'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditInput {

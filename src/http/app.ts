@@ -55,6 +55,10 @@ export function createApp(ctx: Context): Express {
   app.use(gitRoutes(ctx));
   // REST handlers read their bodies themselves (src/http/body.ts), after authentication
   app.use(lazyRouter(async () => (await import('./content-routes.js')).contentRoutes(ctx)));
+  // branches and tags, compare, code search: each parses its own body after authentication
+  app.use(lazyRouter(async () => (await import('./refs-routes.js')).refsRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./compare-routes.js')).compareRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./search-routes.js')).searchRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./token-routes.js')).tokenRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./repo-routes.js')).repoRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx)));

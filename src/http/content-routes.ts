@@ -53,7 +53,7 @@ const commitQuery = z.object({ commit: z.string().max(100).optional() });
 const FILE_ROUTE = '/v1/repo/:id/file/*path';
 
 /** The parsed JSON body; a body that the JSON parser skipped (another content type) is 415, not an empty request. */
-function jsonBodyOf(req: Request): unknown {
+export function jsonBodyOf(req: Request): unknown {
   if (req.body !== undefined) return req.body;
   const length = req.headers['content-length'];
   if (req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')) {
@@ -140,7 +140,7 @@ export function contentRoutes(ctx: Context): Router {
 }
 
 /** JSON errors for these routes (a file named HEAD or objects/x must not get the Git text format). */
-const contentErrors: ErrorRequestHandler = (err, req, res, _next) => {
+export const contentErrors: ErrorRequestHandler = (err, req, res, _next) => {
   // a %-escape that does not decode is a bad path, not a server error
   const decodeFailed = (err as { status?: number })?.status === 400 && /decode/i.test(String((err as Error)?.message));
   const ge = decodeFailed ? new GitgateError('BAD_PATH', { detail: 'the path is not valid percent-encoding' }) : toGitgateError(err);

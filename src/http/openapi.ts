@@ -4,6 +4,7 @@
 import type { RequestHandler } from 'express';
 import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { ERRORS } from '../errors.js';
+import { agentPaths, agentSchemas } from './openapi-agent.js';
 
 type Schema = Record<string, unknown>;
 
@@ -112,7 +113,11 @@ const schemas: Record<string, Schema> = {
     ['type', 'url'],
   ),
   FilesSource: obj({ type: { const: 'files' }, files: { type: 'array', items: ref('File') } }, ['type', 'files']),
-  RelaceSource: obj({ type: { const: 'relace' }, repo_id: str() }, ['type', 'repo_id'], { description: 'Not supported (400)' }),
+  RelaceSource: obj(
+    { type: { const: 'relace' }, repo_id: str('The repository to fork'), copy_metadata: { type: 'boolean', default: false }, copy_remote: { type: 'boolean', description: 'Accepted and ignored: gitgate keeps no remotes' } },
+    ['type', 'repo_id'],
+    { description: "Fork: every ref and HEAD of the source, sharing its pack files. Needs read on the source; every ref copied must lie in the token's ref scope." },
+  ),
   RepoCreate: obj({
     name: nullable(str('Unique name, usable in place of the id in URLs')),
     metadata: ref('Metadata'),
@@ -206,6 +211,7 @@ const schemas: Record<string, Schema> = {
   },
   ProtectedRefs: obj({ patterns: { ...refPatterns, description: 'Refs only admin tokens may create, update or delete' } }, ['patterns']),
   TokenList: obj({ items: { type: 'array', items: ref('TokenRecord') }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
+  ...agentSchemas,
 };
 
 const gitService = (service: string) => ({
@@ -268,8 +274,8 @@ const paths: Record<string, Record<string, unknown>> = {
   '/v1/repo': {
     post: {
       tags: ['repos'],
-      summary: 'Create a repository (empty, from files, or imported from a Git URL)',
-      description: 'Workspace token with write permission. A git import is limited to GITGATE_MAX_IMPORT_BYTES (413 SOURCE_TOO_LARGE) and to http(s) URLs of public addresses: loopback, private and link-local destinations (checked on every redirect hop) are 400 SOURCE_FORBIDDEN unless allowed by GITGATE_IMPORT_ALLOW_NETWORKS; on any failure nothing is created.',
+      summary: 'Create a repository (empty, from files, imported from a Git URL, or forked from another repository)',
+      description: 'Workspace token with write permission (a fork also needs read on the source). A git import is limited to GITGATE_MAX_IMPORT_BYTES (413 SOURCE_TOO_LARGE) and to http(s) URLs of public addresses: loopback, private and link-local destinations (checked on every redirect hop) are 400 SOURCE_FORBIDDEN unless allowed by GITGATE_IMPORT_ALLOW_NETWORKS; on any failure nothing is created.',
       requestBody: jsonBody(ref('RepoCreate'), false),
       responses: { 201: jsonResponse('Created', ref('RepoInfo')), ...errs(400, 401, 403, 409, 413, 502) },
     },
@@ -453,6 +459,7 @@ const paths: Record<string, Record<string, unknown>> = {
   },
   '/v1/repo/{id}/git-upload-pack': gitService('git-upload-pack'),
   '/v1/repo/{id}/git-receive-pack': gitService('git-receive-pack'),
+  ...agentPaths,
 };
 
 export const openApiDocument = {

@@ -6,6 +6,7 @@ import type { Context } from '../service/context.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
 import { withRepoLock } from '../repo/repo-lock.js';
+import { forkRepo } from '../service/fork.js';
 import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
 import { repoAdminRefusal } from '../auth/policy.js';
 import { jsonBodyReader } from './body.js';
@@ -22,7 +23,7 @@ const createSchema = z.object({
     .discriminatedUnion('type', [
       z.object({ type: z.literal('files'), files: z.array(fileSchema).max(100_000) }),
       z.object({ type: z.literal('git'), url: z.string(), branch: z.string().nullable().optional(), hash: z.string().nullable().optional() }),
-      z.object({ type: z.literal('relace'), repo_id: z.string() }).passthrough(),
+      z.object({ type: z.literal('relace'), repo_id: z.string().min(1).max(200), copy_metadata: z.boolean().optional(), copy_remote: z.boolean().optional() }),
     ])
     .nullable()
     .optional(),
@@ -65,7 +66,16 @@ export function repoRoutes(ctx: Context): Router {
     const body = parseWith(createSchema, await readBody(req, res));
     const source = body.source ?? null;
     if (source && source.type === 'relace') {
-      throw new GitgateError('VALIDATION', { detail: `source type ${source.type} is not supported yet` });
+      // a fork: read on the source (404 outside the token's scope), every ref it copies in the token's ref scope
+      const sourceRow = resolveRepo(ctx, tok, source.repo_id, 'read', 'forking a repository');
+      const fork = await forkRepo(ctx, sourceRow, {
+        name: body.name ?? null,
+        metadata: body.metadata ?? null,
+        copyMetadata: source.copy_metadata ?? false,
+        refCheck: (ref) => refUpdateRefusal(tok, [], { ref, change: 'create', forced: false }),
+      });
+      res.status(201).json({ repo_id: fork.repo_id, repo_head: fork.repo_head });
+      return;
     }
     if (source) {
       // content creates the default branch: a ref-scoped token must be allowed to create it

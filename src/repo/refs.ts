@@ -151,6 +151,29 @@ export class RefStore {
     return withRepoLock(this.lockKey, () => this.transaction(updates, opts.atomic ?? false));
   }
 
+  /**
+   * Give a repository without refs all of `entries` at once, as one packed-refs file (what
+   * `git clone` writes): one file and one fsync however many refs there are. Refuses when any
+   * ref exists already.
+   */
+  async seedPacked(entries: RefEntry[]): Promise<void> {
+    for (const e of entries) {
+      if (!e.name.startsWith('refs/') || !isValidRefName(e.name) || !isOid(e.oid)) throw new GitgateError('BAD_REF_NAME', { ref: e.name });
+    }
+    await withRepoLock(this.lockKey, async () => {
+      if ((await this.list('refs/')).length > 0) throw new GitgateError('VALIDATION', { detail: 'the repository already has refs' });
+      const lock = await this.acquire('packed-refs', 'packed-refs');
+      if ('reason' in lock) throw new GitgateError('REF_LOCKED', { ref: 'packed-refs' });
+      try {
+        const sorted = [...entries].sort((a, b) => compareBytes(a.name, b.name));
+        await this.writeLock(lock, `# pack-refs with: sorted \n${sorted.map((e) => `${e.oid} ${e.name}\n`).join('')}`);
+        await this.commitLock(lock, 'packed-refs');
+      } finally {
+        await this.release(lock);
+      }
+    });
+  }
+
   // -------------------------------------------------------------------------------------------
 
   private async transaction(updates: RefUpdate[], atomic: boolean): Promise<RefUpdateResult[]> {

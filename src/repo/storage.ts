@@ -44,6 +44,12 @@ export interface Storage {
   createReadStream(p: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable;
   /** fsync a directory so renames inside it are durable (no-op where unsupported). */
   syncDir(p: string): Promise<void>;
+  /**
+   * Give `to` the bytes of `from` (which must never be modified in place): a hard link on one
+   * file system, a copy where linking is impossible (another device, no link support, memfs).
+   * Fails with EEXIST when `to` exists and ENOENT when `from` is gone.
+   */
+  linkOrCopy(from: string, to: string): Promise<'link' | 'copy'>;
 }
 
 type FsModule = typeof nodeFs;
@@ -143,6 +149,21 @@ class FsStorage implements Storage {
 
   createReadStream(p: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable {
     return this.fs.createReadStream(p, opts) as unknown as Readable;
+  }
+
+  async linkOrCopy(from: string, to: string): Promise<'link' | 'copy'> {
+    if (this.kind === 'fs') {
+      try {
+        await this.p.link(from, to);
+        return 'link';
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw err;
+      }
+    }
+    // memfs: a real copy, so the two repositories never share a mutable node
+    await this.p.copyFile(from, to, nodeFs.constants.COPYFILE_EXCL);
+    return 'copy';
   }
 
   async syncDir(p: string): Promise<void> {

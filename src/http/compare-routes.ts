@@ -1,0 +1,30 @@
+// REST: compare two commits (GitHub's GET /repos/:o/:r/compare/:base...:head), as JSON or as
+// the plain text of `git diff base...head` (?format=patch), paths only with ?name_only=true.
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Context } from '../service/context.js';
+import { compare, comparePatch, parseCompareSpec } from '../service/compare/compare.js';
+import { authenticate, resolveRepo, token } from './auth.js';
+import { contentErrors } from './content-routes.js';
+import { parseWith, queryBool } from './validate.js';
+
+const compareQuery = z.object({ format: z.enum(['json', 'patch', 'diff']).optional(), name_only: queryBool.optional() });
+
+export function compareRoutes(ctx: Context): Router {
+  const router = Router();
+  router.get('/v1/repo/:id/compare/*spec', authenticate(ctx), async (req, res) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'comparing commits');
+    const q = parseWith(compareQuery, req.query);
+    const { base, head } = parseCompareSpec((req.params.spec as string[]).join('/'));
+    const repo = ctx.manager.get(row.id);
+    res.setHeader('Cache-Control', 'no-cache');
+    if (q.format === 'patch' || q.format === 'diff') {
+      const text = await repo.track(() => comparePatch(repo, base, head, { nameOnly: q.name_only }));
+      res.status(200).type('text/plain; charset=utf-8').end(text);
+      return;
+    }
+    res.json(await repo.track(() => compare(repo, base, head, { nameOnly: q.name_only })));
+  });
+  router.use(contentErrors);
+  return router;
+}

@@ -1,0 +1,51 @@
+// REST: branches and tags. Listing needs read; creating and deleting go through the push rules
+// (write permission, ref scope, allow_delete, protected refs) via receive-pack's own check.
+import express, { Router } from 'express';
+import { z } from 'zod';
+import type { Context } from '../service/context.js';
+import { createRef, deleteRef, listRefs } from '../service/refs/ref-api.js';
+import { authenticate, resolveRepo, token } from './auth.js';
+import { contentErrors, jsonBodyOf } from './content-routes.js';
+import { pushRefCheck } from './ref-checks.js';
+import { parseWith, queryInt } from './validate.js';
+
+const listQuery = z.object({ prefix: z.string().max(1024).optional(), page_size: queryInt.optional(), page_start: queryInt.optional() });
+const createBody = z.object({ ref: z.string().min(1).max(1024), commit: z.string().min(1).max(1024) });
+
+/** `heads/x` (GitHub's form) or `refs/heads/x` (also sent as one %2F-encoded segment). */
+function refFromSegments(segments: string | string[] | undefined): string {
+  const joined = Array.isArray(segments) ? segments.join('/') : (segments ?? '');
+  return joined.startsWith('refs/') ? joined : `refs/${joined}`;
+}
+
+export function refsRoutes(ctx: Context): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+  const json = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
+
+  router.get('/v1/repo/:id/refs', auth, async (req, res) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'listing refs');
+    res.json(await listRefs(ctx.manager.get(row.id), parseWith(listQuery, req.query)));
+  });
+
+  router.post('/v1/repo/:id/refs', auth, (req, res, next) => {
+    res.locals.repo = resolveRepo(ctx, token(res), String(req.params.id), 'write', 'creating refs');
+    next();
+  }, json, async (req, res) => {
+    const row = res.locals.repo!;
+    const body = parseWith(createBody, jsonBodyOf(req));
+    const item = await createRef(ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id));
+    ctx.repos.touch(row.id);
+    res.status(201).json(item);
+  });
+
+  router.delete('/v1/repo/:id/refs/*ref', auth, async (req, res) => {
+    const row = resolveRepo(ctx, token(res), String(req.params.id), 'write', 'deleting refs');
+    await deleteRef(ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), pushRefCheck(ctx, token(res), row.id));
+    ctx.repos.touch(row.id);
+    res.status(204).end();
+  });
+
+  router.use(contentErrors);
+  return router;
+}

@@ -1,0 +1,80 @@
+// REST: code search (JSON, or Server-Sent Events for `Accept: text/event-stream`), the SDK's
+// search agent (always SSE: `result` per file, then `done`), and the lexical index's status.
+import express, { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Context } from '../service/context.js';
+import { codeSearch, indexStatus, MAX_CONTEXT_LINES, MAX_MAX_RESULTS, type CodeSearchOptions, type CodeSearchResult } from '../service/content/code-search.js';
+import { GitgateError } from '../errors.js';
+import { authenticate, resolveRepo, token } from './auth.js';
+import { contentErrors, jsonBodyOf } from './content-routes.js';
+import { parseWith, queryBool, queryInt } from './validate.js';
+
+const searchFields = {
+  query: z.string().min(1).max(10_000),
+  regex: queryBool.optional(),
+  case_sensitive: queryBool.optional(),
+  path_glob: z.string().max(1024).nullable().optional(),
+  branch: z.string().max(1024).nullable().optional(),
+  hash: z.string().max(100).nullable().optional(),
+  max_results: queryInt.pipe(z.number().min(1).max(MAX_MAX_RESULTS)).optional(),
+  context_lines: queryInt.pipe(z.number().min(0).max(MAX_CONTEXT_LINES)).optional(),
+};
+const searchBody = z.object(searchFields);
+/** The SDK sends agent inputs as strings: the same fields, booleans and numbers as text. */
+const agentBody = z.object({
+  agent_name: z.string().max(200),
+  agent_inputs: z.object(searchFields),
+  continue: z.boolean().optional(),
+  overrides: z.unknown().optional(),
+});
+const statusQuery = z.object({ branch: z.string().max(1024).optional(), hash: z.string().max(100).optional() });
+
+/** Agents served by the code search engine (the SDK's `client.repo.search` names the first). */
+const SEARCH_AGENTS = new Set(['relace-search', 'search']);
+
+function wantsEventStream(req: Request): boolean {
+  return /\btext\/event-stream\b/.test(String(req.headers.accept ?? ''));
+}
+
+function sendEvents(res: Response, out: CodeSearchResult): void {
+  res.status(200);
+  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('X-Accel-Buffering', 'no');
+  for (const r of out.results) res.write(`event: result\ndata: ${JSON.stringify(r)}\n\n`);
+  res.end(`event: done\ndata: ${JSON.stringify({ hash: out.hash, total: out.results.length, truncated: out.truncated })}\n\n`);
+}
+
+export function searchRoutes(ctx: Context): Router {
+  const router = Router();
+  const auth = authenticate(ctx);
+  const json = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
+  const readRepo = (action: string) => (req: Request, res: Response, next: () => void) => {
+    res.locals.repo = resolveRepo(ctx, token(res), String(req.params.id), 'read', action);
+    next();
+  };
+  const run = (res: Response, opts: CodeSearchOptions) => codeSearch(ctx.manager.get(res.locals.repo!.id), opts);
+
+  router.post('/v1/repo/:id/search', auth, readRepo('searching'), json, async (req, res) => {
+    const out = await run(res, parseWith(searchBody, jsonBodyOf(req)));
+    if (wantsEventStream(req)) sendEvents(res, out);
+    else res.json(out);
+  });
+
+  router.post('/v1/repo/:id/agent', auth, readRepo('running an agent'), json, async (req, res) => {
+    const raw = jsonBodyOf(req) as { agent_name?: unknown } | null;
+    if (raw && typeof raw.agent_name === 'string' && !SEARCH_AGENTS.has(raw.agent_name)) {
+      throw new GitgateError('VALIDATION', { detail: `unknown agent_name ${JSON.stringify(raw.agent_name.slice(0, 100))}: this server runs only relace-search` });
+    }
+    const body = parseWith(agentBody, raw);
+    sendEvents(res, await run(res, body.agent_inputs));
+  });
+
+  router.get('/v1/repo/:id/embedding_status', auth, readRepo('reading the index status'), async (req, res) => {
+    const q = parseWith(statusQuery, req.query);
+    res.json(await indexStatus(ctx.manager.get(res.locals.repo!.id), q));
+  });
+
+  router.use(contentErrors);
+  return router;
+}

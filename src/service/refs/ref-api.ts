@@ -1,0 +1,98 @@
+// Branches and tags over REST: list (paginated), create, delete. Writes take the repository
+// lock (the one pushes take), run the caller's ref-policy check under it, then move the ref by
+// compare-and-swap and audit it — the same path as a push's commands.
+import { recordApiRefMove } from '../../audit/record.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../db/repos-table.js';
+import { GitgateError } from '../../errors.js';
+import { peelToCommit } from '../../repo/ancestry.js';
+import { isPushableRefName, refNameTooLong } from '../../repo/ref-names.js';
+import { ZERO_OID, type RefUpdateResult } from '../../repo/refs.js';
+import { withRepoLock } from '../../repo/repo-lock.js';
+import type { Repository } from '../../repo/repository.js';
+import { resolveCommitish } from '../revision.js';
+
+export interface RefItem {
+  ref: string;
+  type: 'branch' | 'tag';
+  /** What the ref stores (an annotated tag's object for such tags). */
+  object: string;
+  /** The commit it peels to (null for a tag of a tree or blob). */
+  commit: string | null;
+}
+
+export interface RefPage {
+  items: RefItem[];
+  total_items: number;
+  next_page: number | null;
+}
+
+/** Refused ref changes come back as a reason (403), decided under the lock by the caller's rules. */
+export type RefCheck = (cmd: { ref: string; oldOid: string; newOid: string }, c: { repo: Repository }) => Promise<string | null>;
+
+const LISTED = ['refs/heads/', 'refs/tags/'];
+
+export async function listRefs(repo: Repository, q: { prefix?: string; page_size?: number; page_start?: number }): Promise<RefPage> {
+  const size = q.page_size ?? DEFAULT_PAGE_SIZE;
+  const start = q.page_start ?? 0;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) throw new GitgateError('VALIDATION', { detail: `page_size must be an integer from 1 to ${MAX_PAGE_SIZE}` });
+  if (!Number.isInteger(start) || start < 0) throw new GitgateError('VALIDATION', { detail: 'page_start must be a non-negative integer' });
+  const prefix = q.prefix ?? '';
+  const all = (await repo.refs.list('refs/')).filter((r) => LISTED.some((p) => r.name.startsWith(p)) && r.name.startsWith(prefix));
+  const page = all.slice(start, start + size);
+  const items: RefItem[] = [];
+  for (const r of page) {
+    const commit = await peelToCommit(repo.objects, r.oid);
+    items.push({ ref: r.name, type: r.name.startsWith('refs/heads/') ? 'branch' : 'tag', object: r.oid, commit });
+  }
+  return { items, total_items: all.length, next_page: start + size < all.length ? start + size : null };
+}
+
+function assertWritableName(ref: string): void {
+  if (!LISTED.some((p) => ref.startsWith(p)) || !isPushableRefName(ref)) {
+    throw new GitgateError('BAD_REF_NAME', { ref: `${ref.slice(0, 200)} (a branch refs/heads/… or a tag refs/tags/…)` });
+  }
+  const tooLong = refNameTooLong(ref);
+  if (tooLong) throw new GitgateError('BAD_REF_NAME', { ref: `${ref.slice(0, 200)} (${tooLong})` });
+}
+
+/** Create a branch or lightweight tag at the commit `target` names (an id, branch or tag). */
+export async function createRef(repo: Repository, ref: string, target: string, check: RefCheck): Promise<RefItem> {
+  assertWritableName(ref);
+  return withRepoLock(repo.refs.lockKey, async () => {
+    const { commit } = await resolveCommitish(repo, target);
+    const reason = await check({ ref, oldOid: ZERO_OID, newOid: commit }, { repo });
+    if (reason) throw new GitgateError('FORBIDDEN', { reason });
+    const [result] = await repo.refs.update([{ name: ref, oldOid: null, newOid: commit }]);
+    throwUnlessOk(result, ref);
+    recordApiRefMove(repo.id, ref, null, commit, 'api:refs');
+    return { ref, type: ref.startsWith('refs/heads/') ? 'branch' : 'tag', object: commit, commit };
+  });
+}
+
+/** Delete a branch or tag (never HEAD's branch, as receive-pack refuses). */
+export async function deleteRef(repo: Repository, ref: string, check: RefCheck): Promise<void> {
+  assertWritableName(ref);
+  await withRepoLock(repo.refs.lockKey, async () => {
+    const current = await repo.refs.resolve(ref);
+    if (!current) throw new GitgateError('REF_NOT_FOUND', { ref });
+    // the token's rules first: a refused caller learns nothing more about the ref
+    const reason = await check({ ref, oldOid: current, newOid: ZERO_OID }, { repo });
+    if (reason) throw new GitgateError('FORBIDDEN', { reason });
+    if ((await repo.headTarget()) === ref) throw new GitgateError('REF_CONFLICT', { ref, reason: 'deletion of the current branch prohibited' });
+    const [result] = await repo.refs.update([{ name: ref, oldOid: current, newOid: null }]);
+    throwUnlessOk(result, ref);
+    recordApiRefMove(repo.id, ref, current, null, 'api:refs');
+  });
+}
+
+function throwUnlessOk(result: RefUpdateResult | undefined, ref: string): void {
+  if (result?.ok) return;
+  const code = result && !result.ok ? result.code : undefined;
+  const reason = result && !result.ok ? result.reason : 'ref update failed';
+  if (code === 'exists') throw new GitgateError('REF_EXISTS', { ref });
+  if (code === 'conflict') throw new GitgateError('REF_CONFLICT', { ref, reason: reason });
+  if (code === 'locked') throw new GitgateError('REF_LOCKED', { ref });
+  if (code === 'stale' || code === 'missing') throw new GitgateError('STALE_REF', { ref, expected: 'its value when the request was checked' });
+  if (code === 'invalid') throw new GitgateError('BAD_REF_NAME', { ref });
+  throw new GitgateError('INTERNAL', {}, { cause: new Error(reason) });
+}
