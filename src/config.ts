@@ -3,8 +3,9 @@ import path from 'node:path';
 import { GitgateError } from './errors.js';
 import { loadLimits, type LimitsConfig, type LimitsFlags } from './config-limits.js';
 import { parseNetworks } from './net/address-policy.js';
+import { loadWebhookConfig, type WebhookConfig } from './config-webhooks.js';
 
-export interface Config extends LimitsConfig {
+export interface Config extends LimitsConfig, WebhookConfig {
   host: string;
   port: number;
   dataDir: string;
@@ -59,6 +60,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
     throw new GitgateError('CONFIG', { detail: `GITGATE_DEFAULT_BRANCH is not a valid branch name: ${defaultBranch}` });
   }
+  const importAllowNetworks = networks('GITGATE_IMPORT_ALLOW_NETWORKS', env.GITGATE_IMPORT_ALLOW_NETWORKS);
   return {
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     port: int('port', flags.port ?? env.PORT, 8080, 0, 65535),
@@ -72,10 +74,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     maxPushRefs: int('GITGATE_MAX_PUSH_REFS', env.GITGATE_MAX_PUSH_REFS, 100_000, 1),
     maxJsonBytes: int('GITGATE_MAX_JSON_BYTES', env.GITGATE_MAX_JSON_BYTES, 32 * 1024 ** 2, 1024),
     maxImportBytes: int('GITGATE_MAX_IMPORT_BYTES', env.GITGATE_MAX_IMPORT_BYTES, 1024 ** 3, 1024),
-    importAllowNetworks: networks('GITGATE_IMPORT_ALLOW_NETWORKS', env.GITGATE_IMPORT_ALLOW_NETWORKS),
+    importAllowNetworks,
     authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',
     ...loadLimits(flags, env),
+    ...loadWebhookConfig(env, importAllowNetworks),
   };
 }

@@ -10,6 +10,10 @@ import { RepoManager } from '../repo/repo-manager.js';
 import { memoryStorage, nodeStorage, type Storage } from '../repo/storage.js';
 import { createHardening, type Hardening } from './hardening.js';
 import { prettyDestination } from '../log/pretty.js';
+import { EventBus } from '../events/bus.js';
+import { RequestPolicy } from '../net/request-policy.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { WebhookStore } from '../webhooks/store.js';
 
 export interface Context extends Hardening {
   config: Config;
@@ -19,6 +23,9 @@ export interface Context extends Hardening {
   tokens: TokenService;
   manager: RepoManager;
   log: Logger;
+  /** Wakes event feeds and the webhook dispatcher when events are recorded. */
+  events: EventBus;
+  webhooks: { store: WebhookStore; dispatcher: WebhookDispatcher; policy: RequestPolicy };
   close(): Promise<void>;
 }
 
@@ -44,16 +51,26 @@ export function createContext(config: Config, log: Logger = createLogger(config.
   const manager = new RepoManager(storage);
   const hardening = createHardening(config, db);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
+  const tokens = new TokenService(db, { bcryptRounds: config.bcryptRounds, cacheTtlMs: config.tokenCacheTtlMs, audit: hardening.audit });
+  const events = new EventBus(hardening.audit);
+  const store = new WebhookStore(db);
+  const policy = new RequestPolicy(config.webhookAllowNetworks);
+  // started by startServer: one-shot CLI commands never deliver
+  const dispatcher = new WebhookDispatcher({ store, audit: hardening.audit, tokens, bus: events, config, policy, log });
   return {
     ...hardening,
     config,
     db,
     storage,
     repos: new ReposTable(db),
-    tokens: new TokenService(db, { bcryptRounds: config.bcryptRounds, cacheTtlMs: config.tokenCacheTtlMs, audit: hardening.audit }),
+    tokens,
     manager,
     log,
+    events,
+    webhooks: { store, dispatcher, policy },
     async close() {
+      events.stop();
+      await dispatcher.stop();
       await manager.closeAll();
       db.close();
     },
