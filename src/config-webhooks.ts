@@ -1,4 +1,4 @@
-// Webhook delivery settings, read from the environment next to the rest of Config
+// Webhook delivery and event feed settings, read from the environment next to the rest of Config
 // (src/config.ts spreads them in).
 import { GitgateError } from './errors.js';
 import { parseNetworks } from './net/address-policy.js';
@@ -15,6 +15,8 @@ export interface WebhookConfig {
   webhookTimeoutMs: number;
   /** Deliveries in flight at once. */
   webhookConcurrency: number;
+  /** How often the server looks for events written by another process (the CLI); its own wake feeds at once. */
+  eventsPollMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -44,5 +46,6 @@ export function loadWebhookConfig(env: Env, importAllowNetworks: string[]): Webh
     webhookBackoffMaxMs: int('GITGATE_WEBHOOK_BACKOFF_MAX_MS', env.GITGATE_WEBHOOK_BACKOFF_MAX_MS, 3_600_000, 1, 86_400_000),
     webhookTimeoutMs: int('GITGATE_WEBHOOK_TIMEOUT_SECONDS', env.GITGATE_WEBHOOK_TIMEOUT_SECONDS, 10, 1, 300) * 1000,
     webhookConcurrency: int('GITGATE_WEBHOOK_CONCURRENCY', env.GITGATE_WEBHOOK_CONCURRENCY, 4, 1, 64),
+    eventsPollMs: int('GITGATE_EVENTS_POLL_MS', env.GITGATE_EVENTS_POLL_MS, 1000, 10, 3_600_000),
   };
 }

@@ -52,7 +52,7 @@ export function createContext(config: Config, log: Logger = createLogger(config.
   const hardening = createHardening(config, db);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
   const tokens = new TokenService(db, { bcryptRounds: config.bcryptRounds, cacheTtlMs: config.tokenCacheTtlMs, audit: hardening.audit });
-  const events = new EventBus(hardening.audit);
+  const events = new EventBus(hardening.audit, config.eventsPollMs);
   const store = new WebhookStore(db);
   const policy = new RequestPolicy(config.webhookAllowNetworks);
   // started by startServer: one-shot CLI commands never deliver

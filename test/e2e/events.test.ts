@@ -22,7 +22,8 @@ interface Event {
 describe('events feed', () => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer('memory');
+    // no polling for other processes' events: every wake-up here must be the in-process one
+    s = await startTestServer('memory', { GITGATE_EVENTS_POLL_MS: '3600000' });
   });
   afterAll(async () => {
     await s.close();
