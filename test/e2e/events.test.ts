@@ -1,11 +1,15 @@
 // GET /v1/events: the event stream over the audit trail, scoped to what the token may read;
 // a long poll that wakes on a push, SSE framing with Last-Event-ID, and a clean end on shutdown.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gracefulShutdown } from '../../src/http/shutdown.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { ZERO } from '../helpers/push.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
 
 /** What an event is about: the token for token events, else the repository. */
 const subject = (e: Event) => (e.type.startsWith('token.') ? e.data.token_id : e.repo_id);
@@ -180,6 +184,27 @@ describe('events feed', () => {
     const badHeader = await s.api.get('/v1/events').set('Authorization', `Bearer ${s.admin}`).set('Accept', 'text/event-stream').set('Last-Event-ID', 'x');
     expect(badHeader.status).toBe(400);
     expect((await s.api.get('/v1/events')).status).toBe(401);
+  });
+});
+
+describe('events feed across processes', () => {
+  it('a long poll wakes on a token the CLI mints in the same data directory', async () => {
+    const s = await startTestServer('fs');
+    try {
+      const cursor = (await s.api.get('/v1/events?limit=1000').set('Authorization', `Bearer ${s.admin}`)).body.cursor as string;
+      const poll = s.api.get(`/v1/events?after=${cursor}&wait=60`).set('Authorization', `Bearer ${s.admin}`).then((r) => r);
+      const minted = await new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [BIN, 'token', 'create', '--workspace', '--permission', 'read', '--name', 'from the cli', '--json', '--data', s.dataDir], { env: { ...process.env, LOG_LEVEL: 'silent', GITGATE_BCRYPT_ROUNDS: '4' } }, (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        ),
+      );
+      const id = (JSON.parse(minted) as { id: string }).id;
+      const res = await poll;
+      expect(res.body.items).toHaveLength(1);
+      expect(res.body.items[0]).toMatchObject({ type: 'token.create', actor_token_id: null, data: { token_id: id, name: 'from the cli', via: 'local' } });
+    } finally {
+      await s.close();
+    }
   });
 });
 
