@@ -1,7 +1,9 @@
 // Webhooks: deliveries to a local receiver (allowed by GITGATE_WEBHOOK_ALLOW_NETWORKS) signed
 // like GitHub's, retried with backoff, recorded, durable across a restart; URLs under the
 // server-side request policy; who may manage them; the secret never leaves the server.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +12,7 @@ import { ZERO } from '../helpers/push.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { webhookReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
+const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
 const LOOPBACK_ALLOWED = { GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8', GITGATE_WEBHOOK_BACKOFF_MS: '20', GITGATE_WEBHOOK_BACKOFF_MAX_MS: '200' };
 const SECRET = 'whsec-correct-horse-battery-staple';
 
@@ -155,6 +158,59 @@ describe('webhooks', () => {
     expect(list.body.items[0]).toMatchObject({ status_code: 200, state: 'delivered' });
     expect(list.body.items.at(-1)).toMatchObject({ attempt: 1, status_code: 503 });
     await second.fsck(repo);
+  });
+
+  it('a delivery in flight when the server is killed is sent again by the next server', async () => {
+    const dataDir = tmpDir('gitgate-data-');
+    cleanup.push(async () => fs.rmSync(dataDir, { recursive: true, force: true }));
+    const env = { ...LOOPBACK_ALLOWED, GITGATE_WEBHOOK_TIMEOUT_SECONDS: '1' };
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data', dataDir], {
+      env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4', LOG_LEVEL: 'silent', ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    cleanup.push(async () => {
+      child.kill('SIGKILL');
+      await exited;
+    });
+    const { url, admin } = await new Promise<{ url: string; admin: string }>((resolve) => {
+      let out = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+        const m = /^listening on (http:\/\/\S+)$/m.exec(out);
+        const t = /^\s+(ggw_\S+)$/m.exec(out);
+        if (m && t) resolve({ url: m[1]!, admin: t[1]! });
+      });
+    });
+    const auth = { Authorization: `Bearer ${admin}` };
+    const r = await receiver();
+    r.status = 0; // holds the request: the attempt is in flight
+    const repo = (await (await fetch(`${url}/v1/repo`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: '{}' })).json()) as { repo_id: string };
+    const hook = await fetch(`${url}/v1/webhooks`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ url: r.url, repo_id: repo.repo_id, events: ['ref.update'], secret: SECRET }),
+    });
+    expect(hook.status).toBe(201);
+    const hookId = ((await hook.json()) as { id: string }).id;
+    expect((await fetch(`${url}/v1/repo/${repo.repo_id}/file/a.txt`, { method: 'PUT', headers: auth, body: 'a' })).status).toBe(200);
+    const inFlight = await r.next();
+    child.kill('SIGKILL');
+    await exited;
+
+    r.status = 200;
+    const s = await server(env, { dataDir });
+    const again = await r.next(); // once the dead server's lease on it has run out
+    expect(again.answered).toBe(200);
+    expect(again.signatureValid).toBe(true);
+    expect(again.headers['x-gitgate-delivery']).toBe(inFlight.headers['x-gitgate-delivery']);
+    expect(again.raw.equals(inFlight.raw)).toBe(true);
+    const list = await eventually(async () => {
+      const res = await deliveries(s, hookId);
+      return res.body.items?.[0]?.success ? res : null;
+    });
+    expect(list.body.items).toHaveLength(1);
+    await s.fsck(repo.repo_id);
   });
 
   it('refuses loopback, private and non-http URLs unless allowed, and stores nothing', async () => {

@@ -19,7 +19,7 @@ export interface Receiver {
   url: string;
   listener: Listener;
   received: ReceivedDelivery[];
-  /** What the next requests are answered with (default 200). */
+  /** What the next requests are answered with (default 200; 0: never answered, the request hangs). */
   status: number;
   /** The next delivery not yet taken (waits for it). */
   next(): Promise<ReceivedDelivery>;
@@ -53,7 +53,7 @@ export async function webhookReceiver(secret: string): Promise<Receiver> {
     req.on('end', () => {
       const raw = Buffer.concat(chunks);
       const answered = receiver.status;
-      res.writeHead(answered, { 'Content-Type': 'text/plain' }).end('ok');
+      if (answered !== 0) res.writeHead(answered, { 'Content-Type': 'text/plain' }).end('ok');
       receiver.received.push({
         headers: req.headers,
         raw,
