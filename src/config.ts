@@ -5,8 +5,9 @@ import { GitgateError } from './errors.js';
 import { loadLimits, type LimitsConfig, type LimitsFlags } from './config-limits.js';
 import { parseNetworks } from './net/address-policy.js';
 import { DEFAULT_FSCK_POLICY, parseFsckSeverities, parseSkipList, type FsckPolicy } from './repo/fsck/policy.js';
+import { loadWebhookConfig, type WebhookConfig } from './config-webhooks.js';
 
-export interface Config extends LimitsConfig {
+export interface Config extends LimitsConfig, WebhookConfig {
   host: string;
   port: number;
   dataDir: string;
@@ -102,6 +103,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   if (maxTtl !== null && defaultTtl !== null && defaultTtl > maxTtl) {
     throw new GitgateError('CONFIG', { detail: `GITGATE_DEFAULT_TOKEN_TTL_SECONDS (${defaultTtl}) exceeds GITGATE_MAX_TOKEN_TTL_SECONDS (${maxTtl})` });
   }
+  const importAllowNetworks = networks('GITGATE_IMPORT_ALLOW_NETWORKS', env.GITGATE_IMPORT_ALLOW_NETWORKS);
   return {
     host: flags.host ?? env.HOST ?? '127.0.0.1',
     port: int('port', flags.port ?? env.PORT, 8080, 0, 65535),
@@ -117,7 +119,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     maxPushRefs: int('GITGATE_MAX_PUSH_REFS', env.GITGATE_MAX_PUSH_REFS, 100_000, 1),
     maxJsonBytes: int('GITGATE_MAX_JSON_BYTES', env.GITGATE_MAX_JSON_BYTES, 32 * 1024 ** 2, 1024),
     maxImportBytes: int('GITGATE_MAX_IMPORT_BYTES', env.GITGATE_MAX_IMPORT_BYTES, 1024 ** 3, 1024),
-    importAllowNetworks: networks('GITGATE_IMPORT_ALLOW_NETWORKS', env.GITGATE_IMPORT_ALLOW_NETWORKS),
+    importAllowNetworks,
     authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',
@@ -125,5 +127,6 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     allowAnySha1InWant: bool(env.GITGATE_ALLOW_ANY_SHA1_IN_WANT),
     pruneExpireMs: int('GITGATE_PRUNE_EXPIRE_SECONDS', env.GITGATE_PRUNE_EXPIRE_SECONDS, 14 * 86_400, 0) * 1000,
     ...loadLimits(flags, env),
+    ...loadWebhookConfig(env, importAllowNetworks),
   };
 }

@@ -76,6 +76,9 @@ export const ERRORS = {
   TOO_MANY_REQUESTS: { status: 429, message: 'Too many concurrent requests for this token (limit {limit}); retry in {seconds} second(s)' },
   AUTH_THROTTLED: { status: 429, message: 'Too many failed authentication attempts from your address; retry in {seconds} seconds' },
   UNAVAILABLE: { status: 503, message: 'Service unavailable: {detail}' },
+
+  // push events: webhooks and the events feed
+  WEBHOOK_NOT_FOUND: { status: 404, message: 'Webhook not found' },
 } as const satisfies Record<string, ErrorDef>;
 
 export type ErrorCode = keyof typeof ERRORS;

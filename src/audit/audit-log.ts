@@ -1,7 +1,8 @@
-// The audit trail (SQLite table audit_events, migration 2): every push ref update, every ref
-// moved by the REST API, every token minted, rotated and revoked (cascades included), every change
-// to protected refs. Append-only;
-// listed newest first by admins (REST GET /v1/audit, CLI `gitgate audit list`).
+// The audit trail (SQLite table audit_events, migration 2): every push (one `push` row plus a
+// ref.update per ref), every ref moved by the REST API, every repository created and deleted,
+// every token minted, rotated and revoked (cascades included), every change to protected refs.
+// Append-only; listed newest first by admins (REST GET /v1/audit, CLI `gitgate audit list`).
+// It is also the one source of the event stream (src/events): the row id is the event cursor.
 import type { Db } from '../db/database.js';
 import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
@@ -9,7 +10,7 @@ import { redactSecrets } from '../redact.js';
 import { currentActor } from './actor.js';
 
 /** Every kind of event, for validation and documentation (REST filter, CLI, OpenAPI). */
-export const AUDIT_ACTIONS = ['ref.update', 'token.create', 'token.revoke', 'token.rotate', 'repo.protected_refs', 'repo.fork'] as const;
+export const AUDIT_ACTIONS = ['push', 'ref.update', 'repo.create', 'repo.delete', 'token.create', 'token.revoke', 'token.rotate', 'repo.protected_refs', 'repo.fork'] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export interface AuditInput {
@@ -67,6 +68,13 @@ export class AuditLog {
     this.onError = opts.onError ?? (() => undefined);
   }
   onError: (err: unknown) => void;
+  private readonly listeners = new Set<() => void>();
+
+  /** Called after each committed batch of events (in-process wake-up for feeds and webhooks). */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   /** Record one event. Never throws: the change it describes has already happened. */
   record(e: AuditInput): void {
@@ -102,7 +110,26 @@ export class AuditLog {
       })();
     } catch (err) {
       this.onError(err);
+      return;
     }
+    for (const listener of this.listeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+
+  /** Events with id > `cursor`, oldest first (the event stream). */
+  after(cursor: number, limit: number): AuditEvent[] {
+    const rows = this.db.prepare('SELECT * FROM audit_events WHERE id > ? ORDER BY id LIMIT ?').all(cursor, limit) as Row[];
+    return rows.map(fromRow);
+  }
+
+  /** The newest event's id (0 when there is none). */
+  latestId(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM audit_events').get() as { id: number }).id;
   }
 
   list(q: AuditQuery = {}): { items: AuditEvent[]; total_items: number; next_page: number | null } {
@@ -133,10 +160,14 @@ export class AuditLog {
     const rows = this.db
       .prepare(`SELECT * FROM audit_events e ${clause} ORDER BY e.id DESC LIMIT ? OFFSET ?`)
       .all(...params, pageSize, pageStart) as Row[];
-    const items = rows.map((r) => ({ ...r, repo_ids: JSON.parse(r.repo_ids) as string[], detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null }));
+    const items = rows.map(fromRow);
     const next = pageStart + items.length;
     return { items, total_items: total, next_page: next < total ? next : null };
   }
+}
+
+function fromRow(r: Row): AuditEvent {
+  return { ...r, repo_ids: JSON.parse(r.repo_ids) as string[], detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null };
 }
 
 function validation(detail: string): GitgateError {

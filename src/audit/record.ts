@@ -9,20 +9,19 @@ export interface MovedRef {
   newOid: string | null;
 }
 
-/** One ref.update event per ref a push moved. */
+/** One ref.update event per ref a push moved, then one push event listing them all (the
+ *  webhook/feed `push`), in one transaction. */
 export function recordPush(ctx: Context, repoId: string, moved: MovedRef[], actor: Actor | null): void {
-  ctx.audit.recordMany(
-    moved.map((m) => ({
-      action: 'ref.update' as const,
-      actorTokenId: actor?.tokenId ?? null,
-      clientIp: actor?.ip ?? null,
-      repoIds: [repoId],
-      ref: m.ref,
-      oldOid: m.oldOid,
-      newOid: m.newOid,
-      detail: { via: 'push' },
-    })),
-  );
+  const who = { actorTokenId: actor?.tokenId ?? null, clientIp: actor?.ip ?? null, repoIds: [repoId] };
+  const zeroToNull = (oid: string | null) => (oid === null || /^0+$/.test(oid) ? null : oid);
+  ctx.audit.recordMany([
+    ...moved.map((m) => ({ action: 'ref.update' as const, ...who, ref: m.ref, oldOid: m.oldOid, newOid: m.newOid, detail: { via: 'push' } })),
+    {
+      action: 'push' as const,
+      ...who,
+      detail: { refs: moved.map((m) => ({ ref: m.ref, before: zeroToNull(m.oldOid), after: zeroToNull(m.newOid) })) },
+    },
+  ]);
 }
 
 /** A ref moved by the REST API (commit, import, merge). Recorded in the audit log of the

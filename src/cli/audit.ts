@@ -17,13 +17,17 @@ export function describeEvent(e: AuditEvent): string {
   const what =
     e.action === 'ref.update'
       ? `${e.repo_id ?? '-'} ${e.ref} ${short(e.old_oid)} -> ${short(e.new_oid)}${e.detail?.via ? ` (${String(e.detail.via)})` : ''}`
-      : `${e.target_token_id}${e.repo_ids.length ? ` repos=${e.repo_ids.join(',')}` : ''}${e.detail?.cascade_from ? ` (cascade from ${String(e.detail.cascade_from)})` : ''}`;
+      : e.action === 'push'
+        ? `${e.repo_id ?? '-'} ${((e.detail?.refs ?? []) as { ref: string }[]).map((r) => r.ref).join(' ')}`
+        : e.action.startsWith('repo.')
+          ? `${e.repo_id ?? '-'}${typeof e.detail?.name === 'string' ? ` (${e.detail.name})` : ''}`
+          : `${e.target_token_id}${e.repo_ids.length ? ` repos=${e.repo_ids.join(',')}` : ''}${e.detail?.cascade_from ? ` (cascade from ${String(e.detail.cascade_from)})` : ''}`;
   return `${e.at}\t${e.action}\t${who}\t${what}`;
 }
 
 /** Adds `audit list` to the program (via .command, so it inherits exitOverride and output settings). */
 export function auditCommand(program: Command, dataOption: () => Option, withContext: WithContext, out: (line: string) => void): Command {
-  const audit = program.command('audit').description('read the audit trail (ref updates, token creation, rotation and revocation)');
+  const audit = program.command('audit').description('read the audit trail (pushes, ref updates, repositories created and deleted, token creation, rotation and revocation)');
   audit
     .command('list')
     .description('list audit events, newest first')

@@ -97,6 +97,60 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'webhooks and their durable delivery queue',
+    sql: `
+      -- secret: kept in clear (HMAC needs it), never returned by the API or logged.
+      -- No foreign keys to repos/tokens: a webhook's creator and repository are re-checked at delivery.
+      CREATE TABLE webhooks (
+        id          TEXT PRIMARY KEY,
+        url         TEXT NOT NULL,
+        repo_id     TEXT,
+        events      TEXT NOT NULL CHECK (json_valid(events)),
+        secret      TEXT NOT NULL,
+        created_by  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        after_event INTEGER NOT NULL -- audit_events ids after this one are delivered
+      );
+      CREATE INDEX webhooks_repo_id ON webhooks (repo_id);
+
+      -- one row per (webhook, event); body frozen at enqueue so every retry sends the same bytes
+      CREATE TABLE webhook_deliveries (
+        id              TEXT PRIMARY KEY, -- X-Gitgate-Delivery
+        webhook_id      TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+        event_id        INTEGER NOT NULL,
+        event_type      TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        first_at        INTEGER NOT NULL, -- ms since epoch: the retry window starts here
+        next_attempt_at INTEGER NOT NULL, -- ms; while an attempt runs, the end of its lease
+        UNIQUE (webhook_id, event_id)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+
+      CREATE TABLE webhook_attempts (
+        id          INTEGER PRIMARY KEY,
+        delivery_id TEXT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
+        webhook_id  TEXT NOT NULL,
+        attempt     INTEGER NOT NULL,
+        at          TEXT NOT NULL,
+        status_code INTEGER,
+        duration_ms INTEGER NOT NULL,
+        error       TEXT
+      );
+      CREATE INDEX webhook_attempts_webhook ON webhook_attempts (webhook_id, id);
+      CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id);
+
+      -- how far the fan-out from audit_events to deliveries has got (one row)
+      CREATE TABLE webhook_dispatch (
+        id            INTEGER PRIMARY KEY CHECK (id = 1),
+        last_event_id INTEGER NOT NULL
+      );
+      INSERT INTO webhook_dispatch (id, last_event_id) SELECT 1, COALESCE(MAX(id), 0) FROM audit_events;
+    `,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;

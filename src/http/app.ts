@@ -62,6 +62,8 @@ export function createApp(ctx: Context): Express {
   app.use(lazyRouter(async () => (await import('./token-routes.js')).tokenRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./repo-routes.js')).repoRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./webhook-routes.js')).webhookRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./event-routes.js')).eventRoutes(ctx)));
 
   app.use((req, _res, next) => {
     next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200) }));

@@ -5,6 +5,7 @@ import type { RequestHandler } from 'express';
 import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { ERRORS } from '../errors.js';
 import { agentPaths, agentSchemas } from './openapi-agent.js';
+import { eventPaths, eventSchemas } from './openapi-events.js';
 
 type Schema = Record<string, unknown>;
 
@@ -258,7 +259,7 @@ const paths: Record<string, Record<string, unknown>> = {
       tags: ['audit'],
       summary: 'The audit trail, newest first (admin tokens)',
       description:
-        'Push ref updates, ref moves by the REST API, token creation and revocation (cascades included). Workspace admins see every event; repository admins the events whose repositories all lie in their scope.',
+        'Pushes (one push event plus one ref.update per ref), ref moves by the REST API, repository creation and deletion, token creation, rotation and revocation (cascades included), protected-ref changes. Workspace admins see every event; repository admins the events whose repositories all lie in their scope.',
       parameters: [
         { name: 'repo_id', in: 'query', schema: str('Only events of this repository (id or name)') },
         { name: 'action', in: 'query', schema: str(undefined, { enum: [...AUDIT_ACTIONS] }) },
@@ -460,6 +461,7 @@ const paths: Record<string, Record<string, unknown>> = {
   '/v1/repo/{id}/git-upload-pack': gitService('git-upload-pack'),
   '/v1/repo/{id}/git-receive-pack': gitService('git-receive-pack'),
   ...agentPaths,
+  ...eventPaths,
 };
 
 export const openApiDocument = {
@@ -479,10 +481,11 @@ export const openApiDocument = {
     { name: 'git', description: 'Git smart HTTP (protocol v0/v1/v2); Basic auth with the token as password' },
     { name: 'meta', description: 'Service' },
     { name: 'audit', description: 'Audit trail' },
+    { name: 'events', description: 'Push events: webhooks and the events feed' },
   ],
   paths,
   components: {
-    schemas,
+    schemas: { ...schemas, ...eventSchemas },
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A gitgate token (ggw_… or ggr_…)' },
       basic: { type: 'http', scheme: 'basic', description: 'Any user name; the token as the password' },

@@ -24,6 +24,10 @@ export async function startServer(ctx: Context, host: string, port: number): Pro
       resolve();
     });
   });
+  // background work that belongs to a serving process: feeds see other processes' events,
+  // queued webhook deliveries (from before a restart too) go out
+  ctx.events.start();
+  ctx.webhooks.dispatcher.start();
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {

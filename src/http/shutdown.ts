@@ -24,6 +24,9 @@ export async function gracefulShutdown(running: RunningServer, ctx: Context, opt
   const timeoutMs = opts.timeoutMs ?? ctx.config.shutdownTimeoutMs;
   const log = opts.log ?? ctx.log;
   ctx.shuttingDown = true;
+  // event feeds answer now and SSE streams end; webhook attempts in flight are aborted and stay queued
+  ctx.events.stop();
+  await ctx.webhooks.dispatcher.stop();
   const inFlight = ctx.activity.count('request');
   log.info({ in_flight: inFlight, clones: ctx.activity.count('clone'), pushes: ctx.activity.count('push'), timeout_ms: timeoutMs }, 'shutting down: no new connections');
 

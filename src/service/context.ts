@@ -11,6 +11,10 @@ import { createHardening, type Hardening } from './hardening.js';
 import { prettyDestination } from '../log/pretty.js';
 import { ensurePrivateDir } from './data-dir.js';
 import { redactSecrets } from '../redact.js';
+import { EventBus } from '../events/bus.js';
+import { RequestPolicy } from '../net/request-policy.js';
+import { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import { WebhookStore } from '../webhooks/store.js';
 
 export interface Context extends Hardening {
   config: Config;
@@ -20,6 +24,9 @@ export interface Context extends Hardening {
   tokens: TokenService;
   manager: RepoManager;
   log: Logger;
+  /** Wakes event feeds and the webhook dispatcher when events are recorded. */
+  events: EventBus;
+  webhooks: { store: WebhookStore; dispatcher: WebhookDispatcher; policy: RequestPolicy };
   close(): Promise<void>;
 }
 
@@ -46,21 +53,31 @@ export function createContext(config: Config, log: Logger = createLogger(config.
   const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
   const hardening = createHardening(config, db);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
+  const tokens = new TokenService(db, {
+    bcryptRounds: config.bcryptRounds,
+    cacheTtlMs: config.tokenCacheTtlMs,
+    audit: hardening.audit,
+    ttl: { defaultSeconds: config.defaultTokenTtlSeconds, maxSeconds: config.maxTokenTtlSeconds },
+  });
+  const events = new EventBus(hardening.audit, config.eventsPollMs);
+  const store = new WebhookStore(db);
+  const policy = new RequestPolicy(config.webhookAllowNetworks);
+  // started by startServer: one-shot CLI commands never deliver
+  const dispatcher = new WebhookDispatcher({ store, audit: hardening.audit, tokens, bus: events, config, policy, log });
   return {
     ...hardening,
     config,
     db,
     storage,
     repos: new ReposTable(db),
-    tokens: new TokenService(db, {
-      bcryptRounds: config.bcryptRounds,
-      cacheTtlMs: config.tokenCacheTtlMs,
-      audit: hardening.audit,
-      ttl: { defaultSeconds: config.defaultTokenTtlSeconds, maxSeconds: config.maxTokenTtlSeconds },
-    }),
+    tokens,
     manager,
     log,
+    events,
+    webhooks: { store, dispatcher, policy },
     async close() {
+      events.stop();
+      await dispatcher.stop();
       await manager.closeAll();
       db.close();
     },

@@ -48,8 +48,13 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
   const id = crypto.randomUUID();
   const defaultBranch = input.defaultBranch ?? ctx.config.defaultBranch;
   ctx.repos.insert({ id, name: input.name ?? null, metadata: input.metadata ?? null, default_branch: defaultBranch });
+  let created = false;
   try {
     const repo = await ctx.manager.create(id, defaultBranch);
+    // recorded before any content, so the event stream sees the repository before its refs move
+    const source = input.git ? 'git' : plan ? 'files' : 'empty';
+    ctx.audit.record({ action: 'repo.create', repoIds: [id], detail: { name: input.name ?? null, default_branch: defaultBranch, source } });
+    created = true;
     let head: string | null = null;
     if (input.git) {
       head = await importGitSource(ctx, repo, defaultBranch, input.git);
@@ -62,12 +67,15 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
   } catch (err) {
     ctx.repos.delete(id);
     await ctx.manager.delete(id).catch(() => undefined);
+    if (created) ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name: input.name ?? null, reason: 'creation failed' } });
     throw err;
   }
 }
 
 export async function deleteRepo(ctx: Context, id: string): Promise<void> {
+  const name = ctx.repos.get(id)?.name ?? null;
   ctx.repos.delete(id);
+  ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name } });
   ctx.tokens.onRepoDeleted(id);
   await ctx.manager.delete(id);
 }

@@ -31,7 +31,7 @@ describe('openDatabase', () => {
     const db = track(openDatabase(':memory:'));
     expect(LATEST_VERSION).toBe(MIGRATIONS.length);
     expect(schemaVersion(db)).toBe(LATEST_VERSION);
-    expect(tableNames(db)).toEqual(['audit_events', 'protected_refs', 'repos', 'token_repos', 'tokens']);
+    expect(tableNames(db)).toEqual(['audit_events', 'protected_refs', 'repos', 'token_repos', 'tokens', 'webhook_attempts', 'webhook_deliveries', 'webhook_dispatch', 'webhooks']);
   });
 
   it('sets the pragmas on a file database: WAL, foreign keys, busy timeout, synchronous NORMAL', () => {
@@ -79,6 +79,16 @@ describe('openDatabase', () => {
     expect(check.pragma('journal_mode', { simple: true })).toBe('delete');
   });
 
+  it('migration 4 starts webhook fan-out after the events that already exist', () => {
+    const file = path.join(dir, 'gitgate.sqlite');
+    const old = track(new Database(file));
+    runMigrations(old, MIGRATIONS.slice(0, 3));
+    for (let i = 0; i < 3; i++) old.prepare(`INSERT INTO audit_events (at, action) VALUES ('2024-01-01T00:00:00.000Z', 'token.create')`).run();
+    old.close();
+    const db = track(openDatabase(file));
+    expect(db.prepare('SELECT id, last_event_id FROM webhook_dispatch').all()).toEqual([{ id: 1, last_event_id: 3 }]);
+  });
+
   it('migration 3 keeps what existing tokens could do (every ref, force, delete) and cascades protected refs', () => {
     const file = path.join(dir, 'gitgate.sqlite');
     const old = track(new Database(file));
@@ -90,7 +100,7 @@ describe('openDatabase', () => {
       .run();
     old.close();
     const db = track(openDatabase(file));
-    expect(schemaVersion(db)).toBe(3);
+    expect(schemaVersion(db)).toBe(LATEST_VERSION);
     expect(db.prepare("SELECT refs, allow_force, allow_delete, prev_secret_hash, prev_secret_until, rotated_at FROM tokens WHERE id = 'tok_old'").get()).toEqual({
       refs: '[]',
       allow_force: 1,

@@ -104,10 +104,12 @@ describe('audit trail', () => {
     const json = await run(['audit', 'list', '--repo', repo, '--json', '--data', s.dataDir]);
     expect(json.code, json.stderr).toBe(0);
     const items = JSON.parse(json.stdout) as Event[];
-    expect(items).toHaveLength(1);
+    // newest first: the API commit, then the repository's creation
+    expect(items).toHaveLength(2);
     expect(items[0]).toMatchObject({ action: 'ref.update', repo_id: repo, ref: 'refs/heads/main', old_oid: null });
+    expect(items[1]).toMatchObject({ action: 'repo.create', repo_id: repo, detail: { source: 'empty' } });
     const text = await run(['audit', 'list', '--repo', repo, '--data', s.dataDir]);
-    expect(text.stdout).toMatch(new RegExp(`\tref\\.update\t\\S+@127\\.0\\.0\\.1\t${repo} refs/heads/main - -> [0-9a-f]{12} \\(api\\)\n$`));
+    expect(text.stdout).toMatch(new RegExp(`\tref\\.update\t\\S+@127\\.0\\.0\\.1\t${repo} refs/heads/main - -> [0-9a-f]{12} \\(api\\)\n.*\trepo\\.create\t\\S+@127\\.0\\.0\\.1\t${repo}\n$`));
     const bad = await run(['audit', 'list', '--action', 'nope', '--data', s.dataDir]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/gitgate: .*nope/);

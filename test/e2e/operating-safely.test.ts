@@ -169,7 +169,7 @@ async function loggedServer(env: Record<string, string>): Promise<{ s: TestServe
       cb();
     },
   });
-  const s = await startTestServer('memory', env, pino({ level: 'info' }, sink));
+  const s = await startTestServer('memory', env, { log: pino({ level: 'info' }, sink) });
   const logs = () =>
     chunks
       .join('')

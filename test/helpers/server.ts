@@ -31,14 +31,14 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** `log`: where the server logs (default: nowhere). */
-export async function startTestServer(kind: StorageKind, env: Record<string, string> = {}, log: Logger = pino({ level: 'silent' })): Promise<TestServer> {
-  const dataDir = tmpDir('gitgate-data-');
+/** `opts.dataDir`: start on an existing data directory (a restart); `opts.log`: where logs go. */
+export async function startTestServer(kind: StorageKind, env: Record<string, string> = {}, opts: { dataDir?: string; log?: Logger } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? tmpDir('gitgate-data-');
   const config = loadConfig(
     { port: 0, host: '127.0.0.1', data: dataDir, memory: kind === 'memory' },
     { GITGATE_BCRYPT_ROUNDS: '4', ...env },
   );
-  const ctx = createContext(config, log);
+  const ctx = createContext(config, opts.log ?? pino({ level: 'silent' }));
   const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'test admin' }, null);
   const http = await startServer(ctx, config.host, config.port);
   const api = request(http.url);

@@ -1,0 +1,111 @@
+// REST: webhooks. Admin tokens only: workspace admins manage every webhook; repository admins
+// webhooks of their repositories (repo_id in scope) and the repository-less ones they created.
+// A webhook acts with its creator's rights at delivery time (see src/webhooks/dispatcher.ts).
+import { Router } from 'express';
+import { z } from 'zod';
+import type { TokenRecord } from '../auth/token-record.js';
+import { GitgateError } from '../errors.js';
+import type { Context } from '../service/context.js';
+import { isLive } from '../webhooks/dispatcher.js';
+import { eventPatternProblem, MAX_EVENT_PATTERNS } from '../webhooks/patterns.js';
+import { publicWebhook, type WebhookWithSecret } from '../webhooks/store.js';
+import { checkWebhookUrl, MAX_WEBHOOK_URL_LENGTH } from '../webhooks/url.js';
+import { authenticate, resolveRepo, token } from './auth.js';
+import { parseWith, queryInt } from './validate.js';
+
+const createSchema = z.object({
+  url: z.string().min(1).max(MAX_WEBHOOK_URL_LENGTH),
+  repo_id: z.string().min(1).max(200).nullable().optional(),
+  events: z
+    .array(z.string().max(100))
+    .min(1)
+    .max(MAX_EVENT_PATTERNS)
+    .superRefine((list, c) => {
+      for (const p of list) {
+        const problem = eventPatternProblem(p);
+        if (problem) c.addIssue({ code: 'custom', message: problem });
+      }
+    })
+    .optional(),
+  secret: z.string().min(1).max(1024),
+});
+
+const pageSchema = z.object({
+  page_size: queryInt.pipe(z.number().min(1).max(1000)).optional(),
+  page_start: queryInt.pipe(z.number().min(0)).optional(),
+});
+
+function needAdmin(tok: TokenRecord, what: string): void {
+  if (tok.permission !== 'admin') throw new GitgateError('FORBIDDEN', { reason: `this token has ${tok.permission} access; ${what} needs admin` });
+}
+
+function canManage(tok: TokenRecord, hook: WebhookWithSecret): boolean {
+  if (tok.permission !== 'admin') return false;
+  if (tok.kind === 'workspace') return true;
+  return hook.repo_id !== null ? tok.repo_ids.includes(hook.repo_id) : hook.created_by === tok.id;
+}
+
+export function webhookRoutes(ctx: Context): Router {
+  const router = Router();
+  router.use('/v1/webhooks', authenticate(ctx));
+  const { store, policy } = ctx.webhooks;
+
+  const describe = (h: WebhookWithSecret) => ({ ...publicWebhook(h), active: isLive(ctx.tokens.get(h.created_by), Date.now()) });
+  const find = (tok: TokenRecord, id: string): WebhookWithSecret => {
+    const hook = store.get(id);
+    if (!hook || !canManage(tok, hook)) throw new GitgateError('WEBHOOK_NOT_FOUND');
+    return hook;
+  };
+
+  router.post('/v1/webhooks', async (req, res) => {
+    const tok = token(res);
+    const body = parseWith(createSchema, req.body ?? {});
+    // out of scope is 404 before too weak is 403, as everywhere
+    const repoId = body.repo_id ? resolveRepo(ctx, tok, body.repo_id, 'admin', 'creating a webhook').id : null;
+    needAdmin(tok, 'creating a webhook');
+    await checkWebhookUrl(policy, body.url);
+    const hook = store.create({
+      url: body.url,
+      repoId,
+      events: [...new Set(body.events ?? ['push'])],
+      secret: body.secret,
+      createdBy: tok.id,
+      afterEvent: ctx.audit.latestId(),
+      nowMs: Date.now(),
+    });
+    req.log?.info({ webhook_id: hook.id, repo_id: repoId }, 'webhook created');
+    res.status(201).json(describe(hook));
+  });
+
+  router.get('/v1/webhooks', (req, res) => {
+    const tok = token(res);
+    needAdmin(tok, 'listing webhooks');
+    const q = parseWith(pageSchema, req.query);
+    const pageSize = q.page_size ?? 100;
+    const pageStart = q.page_start ?? 0;
+    const visible = store.all().filter((h) => canManage(tok, h));
+    const items = visible.slice(pageStart, pageStart + pageSize).map(describe);
+    const next = pageStart + items.length;
+    res.json({ items, total_items: visible.length, next_page: next < visible.length ? next : null });
+  });
+
+  router.get('/v1/webhooks/:id', (req, res) => {
+    res.json(describe(find(token(res), String(req.params.id))));
+  });
+
+  router.delete('/v1/webhooks/:id', (req, res) => {
+    const hook = find(token(res), String(req.params.id));
+    store.delete(hook.id);
+    req.log?.info({ webhook_id: hook.id }, 'webhook deleted');
+    res.status(204).end();
+  });
+
+  router.get('/v1/webhooks/:id/deliveries', (req, res) => {
+    const hook = find(token(res), String(req.params.id));
+    const q = parseWith(pageSchema, req.query);
+    res.setHeader('Cache-Control', 'no-cache');
+    res.json(store.attempts(hook.id, q.page_size ?? 100, q.page_start ?? 0));
+  });
+
+  return router;
+}
