@@ -11,6 +11,7 @@ import { eventPatternProblem, MAX_EVENT_PATTERNS } from '../webhooks/patterns.js
 import { publicWebhook, type WebhookWithSecret } from '../webhooks/store.js';
 import { checkWebhookUrl, MAX_WEBHOOK_URL_LENGTH } from '../webhooks/url.js';
 import { authenticate, resolveRepo, token } from './auth.js';
+import { jsonBodyReader } from './body.js';
 import { parseWith, queryInt } from './validate.js';
 
 const createSchema = z.object({
@@ -48,6 +49,7 @@ function canManage(tok: TokenRecord, hook: WebhookWithSecret): boolean {
 export function webhookRoutes(ctx: Context): Router {
   const router = Router();
   router.use('/v1/webhooks', authenticate(ctx));
+  const readBody = jsonBodyReader(ctx); // after authentication
   const { store, policy } = ctx.webhooks;
 
   const describe = (h: WebhookWithSecret) => ({ ...publicWebhook(h), active: isLive(ctx.tokens.get(h.created_by), Date.now()) });
@@ -59,7 +61,7 @@ export function webhookRoutes(ctx: Context): Router {
 
   router.post('/v1/webhooks', async (req, res) => {
     const tok = token(res);
-    const body = parseWith(createSchema, req.body ?? {});
+    const body = parseWith(createSchema, await readBody(req, res));
     // out of scope is 404 before too weak is 403, as everywhere
     const repoId = body.repo_id ? resolveRepo(ctx, tok, body.repo_id, 'admin', 'creating a webhook').id : null;
     needAdmin(tok, 'creating a webhook');
