@@ -3,7 +3,6 @@
 // server-side request policy; who may manage them; the secret never leaves the server.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -11,8 +10,8 @@ import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { ZERO } from '../helpers/push.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { webhookReceiver, type Receiver } from '../helpers/webhook-receiver.js';
+import { BIN, readBootstrapToken } from '../helpers/serve.js';
 
-const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
 const LOOPBACK_ALLOWED = { GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8', GITGATE_WEBHOOK_BACKOFF_MS: '20', GITGATE_WEBHOOK_BACKOFF_MAX_MS: '200' };
 const SECRET = 'whsec-correct-horse-battery-staple';
 
@@ -178,8 +177,7 @@ describe('webhooks', () => {
       child.stdout!.on('data', (d) => {
         out += d;
         const m = /^listening on (http:\/\/\S+)$/m.exec(out);
-        const t = /^\s+(ggw_\S+)$/m.exec(out);
-        if (m && t) resolve({ url: m[1]!, admin: t[1]! });
+        if (m) resolve({ url: m[1]!, admin: readBootstrapToken(dataDir) }); // stdout is not a terminal
       });
     });
     const auth = { Authorization: `Bearer ${admin}` };
