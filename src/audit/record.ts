@@ -1,7 +1,7 @@
 // Audit hooks for ref moves: pushes (receive-pack's onUpdated) and the REST content API
 // (moveBranch, repository creation from files).
-import type { Context } from '../service/context.js';
 import { currentActor, type Actor } from './actor.js';
+import type { AuditLog } from './audit-log.js';
 
 export interface MovedRef {
   ref: string;
@@ -10,7 +10,7 @@ export interface MovedRef {
 }
 
 /** One ref.update event per ref a push moved. */
-export function recordPush(ctx: Context, repoId: string, moved: MovedRef[], actor: Actor | null): void {
+export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: MovedRef[], actor: Actor | null): void {
   ctx.audit.recordMany(
     moved.map((m) => ({
       action: 'ref.update' as const,
