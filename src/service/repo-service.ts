@@ -68,11 +68,5 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
 
 export async function deleteRepo(ctx: Context, id: string): Promise<void> {
   ctx.repos.delete(id);
-  ctx.tokens.onRepoDeleted(id);
   await ctx.manager.delete(id);
-}
-
-/** Current commit of the default branch (what Relace calls repo_head). */
-export async function repoHead(ctx: Context, row: RepoRow): Promise<string | null> {
-  return ctx.manager.get(row.id).refs.resolve('HEAD');
 }
