@@ -63,17 +63,21 @@ function importsOf(file: string, text: string): string[] {
 
 type Graph = Map<string, string[]>;
 
+/** Every import of one file, and the runtime ones (transpileModule drops what only types use, as tsc does for dist/). */
+function importsOfSource(file: string, text: string): { all: string[]; runtime: string[] } {
+  const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  return { all: importsOf(file, text), runtime: importsOf(file, js) };
+}
+
 /** file (relative to src/) → the files it imports: every import, and the runtime ones. */
 function importGraphs(): { all: Graph; runtime: Graph } {
   const all: Graph = new Map();
   const runtime: Graph = new Map();
   for (const file of sourceFiles(SRC)) {
     const rel = path.relative(SRC, file);
-    const text = fs.readFileSync(file, 'utf8');
-    // transpileModule drops what only types use, as tsc does when it builds dist/
-    const js = ts.transpileModule(text, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-    all.set(rel, importsOf(file, text));
-    runtime.set(rel, importsOf(file, js));
+    const imports = importsOfSource(file, fs.readFileSync(file, 'utf8'));
+    all.set(rel, imports.all);
+    runtime.set(rel, imports.runtime);
   }
   return { all, runtime };
 }
@@ -106,12 +110,21 @@ function cycles(graph: Map<string, readonly string[]>): string[] {
 describe('architecture', () => {
   const { all, runtime } = importGraphs();
 
-  it('reads the graph it checks (imports, type-only imports and dynamic import() all seen)', () => {
+  it('reads every kind of import, and tells the runtime ones from the type-only ones', () => {
+    const source = [
+      "import type { A } from './a.js';",
+      "import { type B } from './b.js';",
+      "import { c, type C } from './c.js';",
+      "import { D } from './d.js';", // used as a type only: erased
+      "export { e } from './e.js';",
+      "import './f.js';",
+      "const g = () => import('./g.js');",
+      'export const x: A | B | C | D = c(g);',
+    ].join('\n');
+    const { all: every, runtime: kept } = importsOfSource(path.join(SRC, 'x/y.ts'), source);
+    expect(every).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((n) => `x/${n}.ts`));
+    expect(kept).toEqual(['c', 'e', 'f', 'g'].map((n) => `x/${n}.ts`));
     expect(all.size).toBeGreaterThan(100);
-    expect(all.get('db/migrations.ts')).toContain('errors.ts');
-    expect(all.get('http/request-log.ts')).toContain('metrics/metrics.ts'); // `import { type … }`
-    expect(runtime.get('http/request-log.ts')).not.toContain('metrics/metrics.ts');
-    expect(runtime.get('http/app.ts')).toContain('http/content-routes.ts'); // lazy import()
   });
 
   it('the layer table points down only: no cycle between its units', () => {
