@@ -101,10 +101,6 @@ export class GitgateError extends Error {
   }
 }
 
-export function gitgateError(code: ErrorCode, params: Record<string, string | number> = {}): GitgateError {
-  return new GitgateError(code, params);
-}
-
 export function isGitgateError(err: unknown, code?: ErrorCode): err is GitgateError {
   return err instanceof GitgateError && (code === undefined || err.code === code);
 }

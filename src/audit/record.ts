@@ -1,7 +1,7 @@
 // Audit hooks for ref moves: pushes (receive-pack's onUpdated) and the REST content API
 // (moveBranch, repository creation from files).
-import type { Context } from '../service/context.js';
 import { currentActor, type Actor } from './actor.js';
+import type { AuditLog } from './audit-log.js';
 
 export interface MovedRef {
   ref: string;
@@ -11,7 +11,7 @@ export interface MovedRef {
 
 /** One ref.update event per ref a push moved, then one push event listing them all (the
  *  webhook/feed `push`), in one transaction. */
-export function recordPush(ctx: Context, repoId: string, moved: MovedRef[], actor: Actor | null): void {
+export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: MovedRef[], actor: Actor | null): void {
   const who = { actorTokenId: actor?.tokenId ?? null, clientIp: actor?.ip ?? null, repoIds: [repoId] };
   const zeroToNull = (oid: string | null) => (oid === null || /^0+$/.test(oid) ? null : oid);
   ctx.audit.recordMany([

@@ -1,8 +1,6 @@
 // Permissions are totally ordered: read < write < admin.
 export type Permission = 'read' | 'write' | 'admin';
 
-export const PERMISSIONS: readonly Permission[] = ['read', 'write', 'admin'];
-
 const RANK: Record<Permission, number> = { read: 0, write: 1, admin: 2 };
 
 export function permissionAtLeast(have: Permission, need: Permission): boolean {

@@ -9,8 +9,8 @@
 // validate matches the way they do for GitHub's ghp_ tokens. All characters are
 // [0-9A-Za-z_], which never need escaping in a URL's userinfo. 58 characters stays under
 // bcrypt's 72-byte input limit, so the whole secret is hashed.
+import { crc32 } from 'node:zlib';
 import { encodeBase62, randomBase62 } from './base62.js';
-import { crc32 } from './crc32.js';
 
 export type TokenKind = 'workspace' | 'repo';
 

@@ -333,11 +333,6 @@ export class TokenService {
     return this.rows.count();
   }
 
-  /** Nothing to do: ReposTable.delete removes the scope rows, and every verify re-reads the
-   *  scope with the row, so no cached record can keep a deleted repository. Kept so callers
-   *  need not know that. */
-  onRepoDeleted(_repoId: string): void {}
-
   private isLive(record: TokenRecord, nowMs: number): boolean {
     return record.revoked_at === null && (record.expires_at === null || Date.parse(record.expires_at) > nowMs);
   }

@@ -1,6 +1,6 @@
 // Schema migrations. Append only: never edit a migration that has shipped, add a new one.
 // The applied version lives in PRAGMA user_version (0 = empty database).
-import type { Db } from './database.js';
+import type Database from 'better-sqlite3'; // not database.ts's Db alias: database.ts imports this module
 import { GitgateError } from '../errors.js';
 
 export interface Migration {
@@ -155,13 +155,13 @@ export const MIGRATIONS: readonly Migration[] = [
 
 export const LATEST_VERSION = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
-export function schemaVersion(db: Db): number {
+export function schemaVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
 /** Bring the schema up to date: each migration in its own IMMEDIATE transaction, so two
  *  processes opening the same new file cannot both apply it. */
-export function runMigrations(db: Db, migrations: readonly Migration[] = MIGRATIONS): void {
+export function runMigrations(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): void {
   const latest = migrations.length === 0 ? 0 : migrations[migrations.length - 1]!.version;
   for (const migration of migrations) {
     const apply = db.transaction(() => {

@@ -3,7 +3,8 @@ import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { Activity } from '../service/activity.js';
 import { redactSecrets } from '../redact.js';
-import { routeOf, type Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { routeOf } from './metrics.js';
 
 declare module 'express-serve-static-core' {
   interface Request {

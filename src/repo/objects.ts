@@ -332,6 +332,3 @@ function corrupt(detail: string): GitgateError {
 function invalid(detail: string): GitgateError {
   return new GitgateError('VALIDATION', { detail });
 }
-
-// names that file systems treat as '.git' (kept here for the path checks of the REST API)
-export { isHfsDotGit, isHfsDotGitmodules, isNtfsDotGit, isNtfsDotGitmodules } from './fsck/names.js';

@@ -165,8 +165,3 @@ export async function planObjects(store: ObjectStore, wants: string[], opts: Wal
   for (const c of range.commits) await walkTree(c.tree, false);
   return { objects: out, clientHas: { has: (oid) => present.hasHex(oid) }, commitCount: range.commits.length };
 }
-
-/** Back-compatible helper: just the object list. */
-export async function objectsToSend(store: ObjectStore, wants: string[], opts: WalkOptions): Promise<ObjectToSend[]> {
-  return (await planObjects(store, wants, opts)).objects;
-}

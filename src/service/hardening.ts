@@ -4,7 +4,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
-import { Metrics } from '../http/metrics.js';
+import { Metrics } from '../metrics/metrics.js';
 import { Activity } from './activity.js';
 
 export interface Hardening {

@@ -76,11 +76,5 @@ export async function deleteRepo(ctx: Context, id: string): Promise<void> {
   const name = ctx.repos.get(id)?.name ?? null;
   ctx.repos.delete(id);
   ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name } });
-  ctx.tokens.onRepoDeleted(id);
   await ctx.manager.delete(id);
-}
-
-/** Current commit of the default branch (what Relace calls repo_head). */
-export async function repoHead(ctx: Context, row: RepoRow): Promise<string | null> {
-  return ctx.manager.get(row.id).refs.resolve('HEAD');
 }

@@ -1,6 +1,6 @@
+import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { BASE62, encodeBase62, randomBase62 } from '../../src/auth/base62.js';
-import { crc32 } from '../../src/auth/crc32.js';
 import {
   generateSecret,
   isTokenId,

@@ -214,7 +214,6 @@ describe('verify', () => {
     const { secret } = await mint({ kind: 'repo', repoIds: ['a', 'b'] });
     expect((await svc.verify(secret))!.repo_ids).toEqual(['a', 'b']);
     repos.delete('a');
-    svc.onRepoDeleted('a');
     expect((await svc.verify(secret))!.repo_ids).toEqual(['b']);
   });
 });

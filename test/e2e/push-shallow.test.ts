@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir, type GitResult } from '../helpers/git.js';
-import { ZERO, demux, leftovers, packObjects, rawPush, receiveRequest, rev, walk } from '../helpers/push.js';
+import { ZERO, demux, leftovers, packObjects, rawPush, receiveRequest, rev } from '../helpers/push.js';
+import { walkFiles } from '../helpers/storage.js';
 import { againstOracle, cgitReceive, seedHistory, twinRemotes, type Twins } from '../helpers/oracle.js';
 import { parseReportStatus } from '../../src/protocol/report-status.js';
 import { pktText } from '../../src/protocol/pkt-line.js';
@@ -256,7 +257,7 @@ describe('pushes that would make the repository shallow', () => {
     await gitOk(['config', 'receive.fsckObjects', 'true'], { cwd: cgitDir });
     const twins: Twins = { id, gitgate, cgit: `file://${cgitDir}`, cgitDir };
     const gitdir = s.ctx.manager.gitdirOf(id);
-    const before = (await walk(s.ctx.storage, gitdir)).sort();
+    const before = (await walkFiles(s.ctx.storage, gitdir)).sort();
     const r = await againstOracle(twins, async (url, dir) => {
       const w = await clone(`file://${seed}`, dir, ['--depth', '1', '-b', 'main']);
       return push(w, [url, 'main']);
@@ -265,7 +266,7 @@ describe('pushes that would make the repository shallow', () => {
     expect(r.gitgate.code).not.toBe(0);
     expect(r.gitgate.status).toEqual([' ! [remote rejected] main -> main (shallow update not allowed)']);
     expect(r.gitgate.refs).toBe('');
-    expect((await walk(s.ctx.storage, gitdir)).sort()).toEqual(before);
+    expect((await walkFiles(s.ctx.storage, gitdir)).sort()).toEqual(before);
   });
 
   it("refuses a branch built on a shallow commit no ref reaches any more (main was force-pushed away)", async () => {

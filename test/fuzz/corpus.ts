@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { git, gitOk, tmpDir } from '../helpers/git.js';
+import { git, gitBytes, gitOk, tmpDir } from '../helpers/git.js';
 import { Rng } from './prng.js';
 
 export interface Captured {
@@ -220,17 +220,10 @@ async function allObjects(dir: string, revs: string[]): Promise<string[]> {
     .filter((s) => /^[0-9a-f]{40}$/.test(s));
 }
 
-function packObjects(dir: string, args: string[], revs: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    import('node:child_process').then(({ spawn }) => {
-      const child = spawn('git', ['pack-objects', '--stdout', '-q', ...args], { cwd: dir, env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' } });
-      const out: Buffer[] = [];
-      child.stdout.on('data', (d: Buffer) => out.push(d));
-      child.on('error', reject);
-      child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`pack-objects exited ${code}`))));
-      child.stdin.end(revs);
-    }, reject);
-  });
+async function packObjects(dir: string, args: string[], revs: string): Promise<Buffer> {
+  const r = await gitBytes(['pack-objects', '--stdout', '-q', ...args], { cwd: dir, input: revs });
+  if (r.code !== 0) throw new Error(`pack-objects exited ${r.code}`);
+  return r.stdout;
 }
 
 const ZERO = '0'.repeat(40);

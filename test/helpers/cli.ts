@@ -1,8 +1,6 @@
 // Running the built gitgate CLI (dist/, through bin/gitgate.js) as a user would.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-
-const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
+import { BIN } from './serve.js';
 
 export interface CliResult {
   code: number;

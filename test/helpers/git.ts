@@ -1,5 +1,6 @@
-// Running the real git CLI as a test peer, isolated from the user's configuration.
-import { execFile, spawn } from 'node:child_process';
+// Running the real git CLI as a test peer, isolated from the user's configuration: the one
+// place tests spawn git (suites with fixed identities pass them as `env`).
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,8 +33,26 @@ export function gitEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   };
 }
 
+export interface GitOptions {
+  cwd?: string;
+  env?: Record<string, string>;
+  input?: Buffer | string;
+}
+
+export interface GitBytesResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
 /** Run git; never throws on a non-zero exit (tests assert on code and stderr). */
-export function git(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {}): Promise<GitResult> {
+export async function git(args: string[], opts: GitOptions = {}): Promise<GitResult> {
+  const r = await gitBytes(args, opts);
+  return { ...r, stdout: r.stdout.toString() };
+}
+
+/** git with stdout as bytes (packs, protocol answers); never throws on a non-zero exit. */
+export function gitBytes(args: string[], opts: GitOptions = {}): Promise<GitBytesResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, { cwd: opts.cwd, env: gitEnv(opts.env) });
     const out: Buffer[] = [];
@@ -41,14 +60,21 @@ export function git(args: string[], opts: { cwd?: string; env?: Record<string, s
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
 }
 
+/** Synchronous git, for fixtures built outside a server; never throws on a non-zero exit. */
+export function gitSync(args: string[], opts: GitOptions = {}): GitBytesResult {
+  const r = spawnSync('git', args, { cwd: opts.cwd, input: opts.input, env: gitEnv(opts.env), maxBuffer: 1 << 30 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
+}
+
 /** Run git and fail the test with its stderr if it exits non-zero. */
-export async function gitOk(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: Buffer | string } = {}): Promise<string> {
+export async function gitOk(args: string[], opts: GitOptions = {}): Promise<string> {
   const r = await git(args, opts);
   if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${r.code}):\n${r.stderr}`);
   return r.stdout;
@@ -67,10 +93,4 @@ export async function commitFiles(cwd: string, files: Record<string, string>, me
   await gitOk(['add', '-A'], { cwd });
   await gitOk(['commit', '-q', '-m', message], { cwd });
   return (await gitOk(['rev-parse', 'HEAD'], { cwd })).trim();
-}
-
-export function execFileText(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) =>
-    execFile(file, args, (err, stdout) => (err ? reject(err) : resolve(stdout))),
-  );
 }

@@ -4,7 +4,7 @@
 // same history, and the outcomes (exit code, git's per-ref status lines, the remote's refs)
 // are compared.
 import path from 'node:path';
-import { gitOk, tmpDir, type GitResult } from './git.js';
+import { gitBytes, gitOk, tmpDir, type GitResult } from './git.js';
 import { fastImportCommits } from './push.js';
 import type { TestServer } from './server.js';
 
@@ -91,15 +91,5 @@ export async function againstOracle(
 
 /** `git receive-pack --stateless-rpc` on the oracle with a crafted request body: C Git's answer. */
 export async function cgitReceive(cgitDir: string, body: Buffer): Promise<Buffer> {
-  const { spawn } = await import('node:child_process');
-  const { gitEnv } = await import('./git.js');
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', ['receive-pack', '--stateless-rpc', cgitDir], { env: gitEnv() });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.resume();
-    child.on('error', reject);
-    child.on('close', () => resolve(Buffer.concat(out)));
-    child.stdin.end(body);
-  });
+  return (await gitBytes(['receive-pack', '--stateless-rpc', cgitDir], { input: body })).stdout;
 }

@@ -6,9 +6,9 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { FLUSH, PktLineReader, pktText, pktToText } from '../../src/protocol/pkt-line.js';
 import { parseReportStatus, type StatusReport } from '../../src/protocol/report-status.js';
-import type { Storage } from '../../src/repo/storage.js';
 import { binary } from './binary.js';
-import { git, gitOk, tmpDir } from './git.js';
+import { walkFiles } from './storage.js';
+import { git, gitBytes, gitOk, tmpDir } from './git.js';
 import type { TestServer } from './server.js';
 
 export const ZERO = '0000000000000000000000000000000000000000';
@@ -106,41 +106,20 @@ export async function packObjects(cwd: string, oids: string[]): Promise<Buffer> 
 }
 
 async function gitBuffer(args: string[], cwd: string, input: string): Promise<Buffer> {
-  const { spawn } = await import('node:child_process');
-  const { gitEnv } = await import('./git.js');
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: gitEnv() });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`git ${args.join(' ')}: ${err}`))));
-    child.stdin.end(input);
-  });
+  const r = await gitBytes(args, { cwd, input });
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
 }
 
 export async function rev(cwd: string, what: string): Promise<string> {
   return (await gitOk(['rev-parse', what], { cwd })).trim();
 }
 
-/** Every file below `dir` in a Storage (absolute paths). */
-export async function walk(storage: Storage, dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const name of await storage.readdir(dir)) {
-    const p = `${dir}/${name}`;
-    const st = await storage.stat(p);
-    if (st?.isDirectory()) out.push(...(await walk(storage, p)));
-    else out.push(p);
-  }
-  return out;
-}
-
 /** Temporary files, lock files and half-installed packs anywhere in the repository. */
 export async function leftovers(s: TestServer, repo: string): Promise<string[]> {
   await s.ctx.manager.get(repo).maintenance.idle(); // a background repack mid-way is not a leftover
   const gitdir = s.ctx.manager.gitdirOf(repo);
-  const files = (await walk(s.ctx.storage, gitdir)).map((f) => path.relative(gitdir, f));
+  const files = (await walkFiles(s.ctx.storage, gitdir)).map((f) => path.relative(gitdir, f));
   const packs = new Set(files.filter((f) => f.startsWith('objects/pack/')));
   return files.filter((f) => {
     const name = path.basename(f);

@@ -6,11 +6,10 @@ import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createContext, type Context } from '../../src/service/context.js';
-import type { Storage } from '../../src/repo/storage.js';
 import { gitOk, tmpDir } from './git.js';
+import { exportTree, type StorageKind } from './storage.js';
 
-export type StorageKind = 'fs' | 'memory';
-export const STORAGE_KINDS: StorageKind[] = ['fs', 'memory'];
+export { STORAGE_KINDS, type StorageKind } from './storage.js';
 
 export interface TestServer {
   kind: StorageKind;
@@ -86,16 +85,4 @@ export async function startTestServer(kind: StorageKind, env: Record<string, str
     },
   };
   return server;
-}
-
-/** Copy a directory out of a Storage onto the real disk (so git can read memfs repos). */
-export async function exportTree(storage: Storage, from: string, to: string): Promise<void> {
-  fs.mkdirSync(to, { recursive: true });
-  for (const name of await storage.readdir(from)) {
-    const src = path.join(from, name);
-    const dst = path.join(to, name);
-    const st = await storage.stat(src);
-    if (st?.isDirectory()) await exportTree(storage, src, dst);
-    else fs.writeFileSync(dst, await storage.readFile(src));
-  }
 }

@@ -1,25 +1,26 @@
 // Fixtures for the pack tests: real repositories and packs made by the git CLI.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { GitObject, ObjectType } from '../../src/pack/types.js';
+import { gitSync } from '../helpers/git.js';
 
-const GIT_ENV = {
-  ...process.env,
+const GIT_ENV: Record<string, string> = {
   GIT_AUTHOR_NAME: 'Pack Test',
   GIT_AUTHOR_EMAIL: 'pack@example.com',
   GIT_COMMITTER_NAME: 'Pack Test',
   GIT_COMMITTER_EMAIL: 'pack@example.com',
   GIT_AUTHOR_DATE: '1700000000 +0000',
   GIT_COMMITTER_DATE: '1700000000 +0000',
-  GIT_CONFIG_NOSYSTEM: '1',
   GIT_CONFIG_GLOBAL: '/dev/null',
 };
 
+/** git in `cwd` (through the one runner) with this suite's identity; throws with stderr when it fails. */
 export function git(cwd: string, args: string[], input?: Buffer | string): Buffer {
-  return execFileSync('git', args, { cwd, env: GIT_ENV, input, maxBuffer: 1 << 30, stdio: ['pipe', 'pipe', 'pipe'] });
+  const r = gitSync(args, { cwd, input, env: GIT_ENV });
+  if (r.code !== 0) throw new Error(`git ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
 }
 
 export function gitText(cwd: string, args: string[], input?: Buffer | string): string {

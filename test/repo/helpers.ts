@@ -1,37 +1,22 @@
-// Shared test helpers: the two storages every repo test runs over, and a sandboxed `git` CLI
-// (no user or system config) for checking that C Git reads what we write.
-import { spawnSync } from 'node:child_process';
+// Helpers of the repository tests: the storages they run over, and git (through the one
+// runner, test/helpers/git.ts) with this suite's fixed identities and dates, for checking
+// that C Git reads what we write.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { memoryStorage, nodeStorage, type Storage } from '../../src/repo/storage.js';
+import type { Storage } from '../../src/repo/storage.js';
 import { LooseObjects } from '../../src/repo/loose.js';
 import { serializeCommit } from '../../src/repo/objects.js';
+import { gitSync } from '../helpers/git.js';
 
-export type StorageKind = 'fs' | 'memfs';
-
-export const STORAGE_KINDS: StorageKind[] = ['fs', 'memfs'];
-
-export interface TestStorage {
-  storage: Storage;
-  cleanup(): void;
-}
-
-export function makeStorage(kind: StorageKind): TestStorage {
-  if (kind === 'memfs') return { storage: memoryStorage(), cleanup: () => undefined };
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'gitgate-repo-test-'));
-  return { storage: nodeStorage(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export { STORAGE_KINDS, makeStorage, walkFiles, type StorageKind, type TestStorage } from '../helpers/storage.js';
 
 export function tempDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gitgate-git-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-const GIT_ENV: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: os.tmpdir(),
-  GIT_CONFIG_NOSYSTEM: '1',
+const GIT_ENV: Record<string, string> = {
   GIT_CONFIG_GLOBAL: '/dev/null',
   GIT_AUTHOR_NAME: 'Ada Author',
   GIT_AUTHOR_EMAIL: 'ada@example.com',
@@ -39,7 +24,6 @@ const GIT_ENV: NodeJS.ProcessEnv = {
   GIT_COMMITTER_EMAIL: 'cy@example.com',
   GIT_AUTHOR_DATE: '1700000000 +0100',
   GIT_COMMITTER_DATE: '1700000000 +0100',
-  LC_ALL: 'C',
 };
 
 export interface GitResult {
@@ -49,15 +33,14 @@ export interface GitResult {
 }
 
 /** Run git; never throws on a non-zero exit (look at `status`). */
-export function gitRaw(args: string[], opts: { cwd?: string; input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): GitResult {
+export function gitRaw(args: string[], opts: { cwd?: string; input?: Buffer | string; env?: Record<string, string> } = {}): GitResult {
   // default cwd outside any repository, so a missing --git-dir can never touch this checkout
-  const r = spawnSync('git', args, { cwd: opts.cwd ?? os.tmpdir(), input: opts.input, env: { ...GIT_ENV, ...opts.env }, maxBuffer: 256 * 1024 * 1024 });
-  if (r.error) throw r.error;
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
+  const r = gitSync(args, { cwd: opts.cwd ?? os.tmpdir(), input: opts.input, env: { ...GIT_ENV, ...opts.env } });
+  return { status: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Run git and return trimmed stdout; throws with stderr when it fails. */
-export function git(args: string[], opts: { cwd?: string; input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): string {
+export function git(args: string[], opts: { cwd?: string; input?: Buffer | string; env?: Record<string, string> } = {}): string {
   const r = gitRaw(args, opts);
   if (r.status !== 0) throw new Error(`git ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
   return r.stdout.toString('utf8').replace(/\n$/, '');
@@ -71,18 +54,6 @@ export async function makeCommit(storage: Storage, gitdir: string, message: stri
   const tree = await loose.write('tree', Buffer.alloc(0));
   const ident = 'Ada Author <ada@example.com> 1700000000 +0100';
   return loose.write('commit', serializeCommit({ tree, parents, author: ident, committer: ident, message: `${message}\n` }));
-}
-
-/** Every file below `dir` (absolute paths), through the Storage interface. */
-export async function walkFiles(storage: Storage, dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await storage.readdir(dir)) {
-    const p = `${dir}/${entry}`;
-    const st = await storage.stat(p);
-    if (st?.isDirectory()) out.push(...(await walkFiles(storage, p)));
-    else out.push(p);
-  }
-  return out;
 }
 
 /** Set a file's modification time `ageMs` into the past. */

@@ -5,8 +5,6 @@ import { checkObject, DEFAULT_FSCK_POLICY, fsckObject } from '../../src/repo/fsc
 import {
   commitTime,
   hashObject,
-  isHfsDotGit,
-  isNtfsDotGit,
   parseCommit,
   parseIdent,
   parseTag,
@@ -19,6 +17,7 @@ import {
   type TreeEntry,
 } from '../../src/repo/objects.js';
 import { isGitgateError } from '../../src/errors.js';
+import { isHfsDotGit, isNtfsDotGit } from '../../src/repo/fsck/names.js';
 import { git, gitRaw, tempDir } from './helpers.js';
 
 interface RawObject {

@@ -12,7 +12,8 @@ import { Repository } from '../../src/repo/repository.js';
 import type { Storage } from '../../src/repo/storage.js';
 import { commitFiles, git as gitAsync, gitOk, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, leftovers, packRevs } from '../helpers/push.js';
-import { exportTree, startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { exportTree } from '../helpers/storage.js';
 import { STORAGE_KINDS, makeCommit, makeStorage, type TestStorage } from './helpers.js';
 
 describe('geometricSplit', () => {
@@ -103,7 +104,7 @@ describe.each(STORAGE_KINDS)('repack on %s', (kind) => {
   });
 
   beforeEach(async () => {
-    ts = makeStorage(kind === 'fs' ? 'fs' : 'memfs');
+    ts = makeStorage(kind);
     storage = ts.storage;
     gitdir = `${storage.root}/r.git`;
     await initBareRepo(storage, gitdir, 'main');
@@ -240,7 +241,7 @@ describe.each(STORAGE_KINDS)('repack on %s', (kind) => {
   });
 });
 
-describe.each(['fs', 'memory'] as const)('repacking under a cloning reader (%s storage)', (kind) => {
+describe.each(STORAGE_KINDS)('repacking under a cloning reader (%s storage)', (kind) => {
   let s: TestServer;
   beforeAll(async () => {
     s = await startTestServer(kind);

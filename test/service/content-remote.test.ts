@@ -3,12 +3,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FLUSH, pktText } from '../../src/protocol/pkt-line.js';
 import { RequestPolicy } from '../../src/net/request-policy.js';
 import { chooseRemoteRef, fetchBranch, parseRemoteUrl } from '../../src/service/content/git-remote.js';
-import { commitFiles, gitEnv, gitOk, tmpDir } from '../helpers/git.js';
+import { commitFiles, gitBytes, gitOk, tmpDir } from '../helpers/git.js';
 import { serviceEnv, type ServiceEnv } from './helpers.js';
 
 describe('parseRemoteUrl', () => {
@@ -57,8 +56,7 @@ describe('fetchBranch against other servers', () => {
     await gitOk(['init', '-q', '-b', 'main', work]);
     await commitFiles(work, { 'a.txt': 'a\n', 'dir/b.txt': 'b\n' }, 'one');
     head = await commitFiles(work, { 'a.txt': 'a2\n' }, 'two');
-    const r = spawnSync('git', ['pack-objects', '--stdout', '--revs', '-q'], { cwd: work, input: `${head}\n`, env: gitEnv() });
-    pack = r.stdout;
+    pack = (await gitBytes(['pack-objects', '--stdout', '--revs', '-q'], { cwd: work, input: `${head}\n` })).stdout;
     expect(pack.subarray(0, 4).toString()).toBe('PACK');
     server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];

@@ -6,6 +6,7 @@ import type { Repository } from '../../src/repo/repository.js';
 import { createContext, type Context } from '../../src/service/context.js';
 import { createRepo } from '../../src/service/repo-service.js';
 import { tmpDir } from '../helpers/git.js';
+import type { StorageKind } from '../helpers/storage.js';
 
 export interface ServiceEnv {
   ctx: Context;
@@ -14,7 +15,7 @@ export interface ServiceEnv {
   close(): Promise<void>;
 }
 
-export function serviceEnv(kind: 'fs' | 'memory', env: Record<string, string> = {}): ServiceEnv {
+export function serviceEnv(kind: StorageKind, env: Record<string, string> = {}): ServiceEnv {
   const dataDir = tmpDir('gitgate-svc-');
   const ctx = createContext(loadConfig({ data: dataDir, memory: kind === 'memory' }, env), pino({ level: 'silent' }));
   return {

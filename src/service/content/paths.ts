@@ -5,7 +5,7 @@
 // fsck's own (isNtfsDotGit/isHfsDotGit), so a path accepted here never makes a tree that
 // `git fsck` (hasDotgit) or a receive.fsckObjects server refuses.
 import { GitgateError } from '../../errors.js';
-import { isHfsDotGit, isNtfsDotGit } from '../../repo/objects.js';
+import { isHfsDotGit, isNtfsDotGit } from '../../repo/fsck/names.js';
 
 export function contentPath(raw: string): string {
   const bad = (detail: string) => new GitgateError('BAD_PATH', { detail });

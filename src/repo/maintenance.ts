@@ -1,0 +1,178 @@
+// Background upkeep of one repository (Repository.maintenance): after pushes and API commits,
+// prune (when configured) then a geometric repack, one run at a time, and the replaced files
+// deleted after a grace period. Apart from repack.ts and prune.ts, which it drives and which
+// know nothing of scheduling.
+import { prune, type PruneResult } from './prune.js';
+import { deleteGarbage, repack, type RepackResult } from './repack.js';
+import type { Repository } from './repository.js';
+
+export interface MaintenanceOptions {
+  /** Wait this long after a request before repacking, so a burst of pushes shares one run (default 50 ms). */
+  delayMs?: number;
+  /**
+   * Keep replaced pack and loose files this long before deleting them (default 60 s), so a C Git
+   * process reading the repository meanwhile (an fsck, a backup) does not see them vanish.
+   * gitgate itself stops using them at once.
+   */
+  deleteDelayMs?: number;
+  /** Background failures (the repository stays as it was; the next run retries). */
+  onError?: (err: unknown) => void;
+  /** Off: schedule() does nothing (repack() still works). */
+  enabled?: boolean;
+  /** Unreachable objects older than this are pruned (at most once a day, or once per grace if shorter); unset: never. */
+  pruneExpireMs?: number;
+}
+
+/** Pruning walks every object: at most this often per repository (or once per grace, if shorter). */
+const PRUNE_INTERVAL_MS = 24 * 3600 * 1000;
+
+interface GarbageBatch {
+  due: number;
+  files: string[];
+  packs: string[];
+}
+
+/**
+ * Background repacking for one repository: schedule() after anything that adds packs or loose
+ * objects; at most one run at a time, and a request during a run causes one more run after it.
+ */
+export class Maintenance {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+  private readonly signal = { aborted: false };
+  private garbage: GarbageBatch[] = [];
+  private garbageTimer: NodeJS.Timeout | null = null;
+  private deleting: Promise<void> = Promise.resolve();
+  /** Completed runs and the last result (diagnostics and tests). */
+  runs = 0;
+  lastResult: RepackResult | null = null;
+  lastPrune: PruneResult | null = null;
+  private lastPruneAt = -Infinity;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly opts: MaintenanceOptions = {},
+  ) {}
+
+  /** Ask for a repack soon. Cheap; bursts coalesce. */
+  schedule(): void {
+    if (this.closed || this.opts.enabled === false) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.start();
+    }, this.opts.delayMs ?? 50);
+    this.timer.unref?.();
+  }
+
+  /**
+   * Resolves once nothing is scheduled or running (a pending delay is cut short) and replaced
+   * files are deleted (their grace period is cut short too).
+   */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.start();
+      }
+      if (!this.running) break;
+      await this.running;
+    }
+    await this.collect(Infinity);
+  }
+
+  /** Stop: no new runs; a run in progress stops at its next step, before installing anything. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.signal.aborted = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.collect(Infinity);
+  }
+
+  private start(): void {
+    if (this.running || this.closed) return;
+    this.running = (async () => {
+      do {
+        this.again = false;
+        const onError = (err: unknown) => {
+          if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
+        };
+        // prune first: garbage in old packs goes before a roll-up would make it young again
+        const expireMs = this.opts.pruneExpireMs;
+        if (expireMs !== undefined && Date.now() - this.lastPruneAt >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
+          this.lastPruneAt = Date.now(); // also when it fails: a broken repository is not re-walked on every push
+          try {
+            this.lastPrune = await prune(this.repo, { expireMs, signal: this.signal, courteous: true, defer: (files, packs) => this.defer(files, packs) });
+          } catch (err) {
+            onError(err);
+          }
+        }
+        try {
+          this.lastResult = await repack(this.repo, {
+            signal: this.signal,
+            courteous: true,
+            defer: (files, packs) => this.defer(files, packs),
+          });
+          this.runs++;
+        } catch (err) {
+          onError(err);
+        }
+      } while (this.again && !this.closed);
+    })().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private defer(files: string[], packs: string[]): void {
+    if (files.length === 0 && packs.length === 0) return;
+    const delay = this.opts.deleteDelayMs ?? 60_000;
+    this.garbage.push({ due: Date.now() + delay, files, packs });
+    if (!this.garbageTimer) {
+      this.garbageTimer = setTimeout(() => {
+        this.garbageTimer = null;
+        void this.collect(Date.now());
+      }, delay);
+      this.garbageTimer.unref?.();
+    }
+  }
+
+  /** Delete the batches due by `now`; re-arm the timer for the rest. */
+  private collect(now: number): Promise<void> {
+    const run = this.deleting.then(async () => {
+      const due = this.garbage.filter((b) => b.due <= now);
+      this.garbage = this.garbage.filter((b) => b.due > now);
+      for (const batch of due) {
+        try {
+          await deleteGarbage(this.repo, batch.files, batch.packs);
+        } catch (err) {
+          if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
+        }
+      }
+      if (this.garbageTimer) clearTimeout(this.garbageTimer);
+      this.garbageTimer = null;
+      const next = this.garbage[0];
+      if (next && !this.closed) {
+        this.garbageTimer = setTimeout(() => {
+          this.garbageTimer = null;
+          void this.collect(Date.now());
+        }, Math.max(0, next.due - Date.now()));
+        this.garbageTimer.unref?.();
+      }
+    });
+    this.deleting = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function defaultOnError(err: unknown): void {
+  process.stderr.write(`gitgate: background repack failed: ${(err as Error)?.message ?? String(err)}\n`);
+}
