@@ -62,6 +62,28 @@ describe.each(STORAGE_KINDS)('branches over REST (%s storage)', (kind) => {
     await s.fsck(id);
   });
 
+  it('never starts a branch or a merge from a commit no ref reaches (like a fetch want), changing nothing', async () => {
+    const { id, agent } = await setup();
+    // a commit left behind by a deleted branch: still stored, no longer served
+    const work = path.join(tmpDir(), 'w');
+    await gitOk(['clone', '-q', s.gitUrl(id, s.admin), work]);
+    const secret = await commitFiles(work, { 'secret.txt': 'deleted on purpose\n' }, 'secret');
+    await gitOk(['push', '-q', 'origin', 'HEAD:refs/heads/secret'], { cwd: work });
+    await gitOk(['push', '-q', 'origin', ':refs/heads/secret'], { cwd: work });
+    expect(await s.ctx.manager.get(id).objects.has(secret)).toBe(true);
+    const before = await refs(id);
+
+    const fromSecret = await s.api.put(`/v1/repo/${id}/file/x.txt?branch=agent/leak&base=${secret}`).set(auth(agent)).send('x\n');
+    expect([fromSecret.status, fromSecret.body.error.code]).toEqual([404, 'COMMIT_NOT_FOUND']);
+    const ok = await s.api.put(`/v1/repo/${id}/file/x.txt?branch=agent/leak&base=main`).set(auth(agent)).send('x\n');
+    expect(ok.status).toBe(200);
+    const merged = await s.api.post(`/v1/repo/${id}/merge`).set(auth(agent)).send({ base: 'agent/leak', head: secret });
+    expect(merged.status).toBe(404);
+    expect((await refs(id))['refs/heads/agent/leak']).toBe(ok.body.repo_head);
+    expect(Object.keys(await refs(id)).sort()).toEqual([...Object.keys(before), 'refs/heads/agent/leak'].sort());
+    await s.fsck(id);
+  });
+
   it('lets an agent/* token create its branch from a base, write, delete and read it back', async () => {
     const { id, agent, main } = await setup();
     // create from main (named), with a file write

@@ -1,12 +1,14 @@
 // Which branch a REST write moves and where a new one starts: `branch` (default HEAD's
 // branch), `base` (branch, tag or commit a missing branch is created from; default HEAD) and
 // `expected_head` (the write's lease: the branch must still be at that commit).
-import { GitgateError } from '../../errors.js';
+import { GitgateError, isGitgateError } from '../../errors.js';
+import { checkWants, type WantPolicy } from '../../protocol/fetch-core.js';
 import { peelToCommit } from '../../repo/ancestry.js';
 import { isOid } from '../../repo/objects.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
+import type { Context } from '../context.js';
 import { writeBranch } from './commit.js';
 
 export interface BranchSelector {
@@ -47,14 +49,18 @@ function candidates(name: string): string[] {
   return [`refs/${name}`, `refs/tags/${name}`, `refs/heads/${name}`];
 }
 
-/** The commit a branch, tag (peeled), full ref or full commit id names, and the ref it was found
- *  through (null for a commit id); null when it names nothing. */
-export async function lookupCommitish(repo: Repository, name: string): Promise<{ commit: string; ref: string | null } | null> {
+/**
+ * The commit a branch, tag (peeled), full ref or full commit id names, and the ref it was found
+ * through (null for a commit id); null when it names nothing. A commit id must be reachable
+ * from a ref, as a fetch's want must: a branch made from it would otherwise serve objects a
+ * deleted branch left behind (unless GITGATE_ALLOW_ANY_SHA1_IN_WANT).
+ */
+export async function lookupCommitish(repo: Repository, name: string, policy: WantPolicy): Promise<{ commit: string; ref: string | null } | null> {
   const lower = name.toLowerCase();
   if (isOid(lower)) {
     const info = await repo.objects.readType(lower);
     const commit = !info ? null : info.type === 'commit' ? lower : await peelToCommit(repo.objects, lower);
-    if (commit) return { commit, ref: null };
+    if (commit && (await reachable(repo, lower, policy))) return { commit, ref: null };
   }
   for (const ref of candidates(name)) {
     if (ref !== 'HEAD' && !isValidRefName(ref)) continue;
@@ -66,15 +72,21 @@ export async function lookupCommitish(repo: Repository, name: string): Promise<{
   return null;
 }
 
-export async function findCommit(repo: Repository, name: string): Promise<string | null> {
-  return (await lookupCommitish(repo, name))?.commit ?? null;
+async function reachable(repo: Repository, oid: string, policy: WantPolicy): Promise<boolean> {
+  try {
+    await checkWants(repo, [oid], policy);
+    return true;
+  } catch (err) {
+    if (isGitgateError(err, 'PROTOCOL')) return false; // "not our ref"
+    throw err;
+  }
 }
 
-/** findCommit, or 404 COMMIT_NOT_FOUND. */
-export async function resolveCommitish(repo: Repository, name: string): Promise<string> {
-  const oid = await findCommit(repo, name);
-  if (!oid) throw new GitgateError('COMMIT_NOT_FOUND', { commit: name.slice(0, 200) });
-  return oid;
+/** lookupCommitish's commit, or 404 COMMIT_NOT_FOUND. */
+export async function resolveCommitish(repo: Repository, name: string, policy: WantPolicy): Promise<string> {
+  const found = await lookupCommitish(repo, name, policy);
+  if (!found) throw new GitgateError('COMMIT_NOT_FOUND', { commit: name.slice(0, 200) });
+  return found.commit;
 }
 
 /** The ref a write to `row` moves (validated, nothing read but HEAD). */
@@ -83,13 +95,18 @@ export async function targetRef(repo: Repository, row: RepoRow, branch: string |
 }
 
 /** Where the write goes and what it starts from. Call under the repository lock. */
-export async function openBranch(repo: Repository, row: RepoRow, sel: BranchSelector): Promise<BranchTarget> {
+export async function openBranch(repo: Repository, row: RepoRow, sel: BranchSelector, policy: WantPolicy): Promise<BranchTarget> {
   const ref = await targetRef(repo, row, sel.branch);
   const head = await repo.refs.resolve(ref);
   if (sel.expectedHead && head !== sel.expectedHead.toLowerCase()) {
     throw new GitgateError('STALE_REF', { ref, expected: sel.expectedHead.toLowerCase() });
   }
   let start = head;
-  if (head === null) start = sel.base ? await resolveCommitish(repo, sel.base) : await repo.refs.resolve('HEAD');
+  if (head === null) start = sel.base ? await resolveCommitish(repo, sel.base, policy) : await repo.refs.resolve('HEAD');
   return { ref, name: shortBranch(ref), head, start };
+}
+
+/** Which commit ids a REST call may name: those a ref reaches, or any with GITGATE_ALLOW_ANY_SHA1_IN_WANT. */
+export function wantPolicy(ctx: Context): WantPolicy {
+  return { allowAnySha1InWant: ctx.config.allowAnySha1InWant };
 }

@@ -6,7 +6,7 @@ import type { RepoRow } from '../../db/repos-table.js';
 import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { Context } from '../context.js';
-import { openBranch } from './branch.js';
+import { openBranch, wantPolicy } from './branch.js';
 import { moveBranch, writeCommit } from './commit.js';
 import { RequestPolicy } from '../../net/request-policy.js';
 import { checkDestination, fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
@@ -76,7 +76,7 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
   const ep = parseRemoteUrl(source.url);
   checkDestination(ep, sourcePolicy(ctx.config));
   const repo = ctx.manager.get(row.id);
-  const before = (await openBranch(repo, row, { ...opts, expectedHead: null })).start;
+  const before = (await openBranch(repo, row, { ...opts, expectedHead: null }, wantPolicy(ctx))).start;
   const fetched = await fetchBranch(repo, source, { policy: sourcePolicy(ctx.config), maxBytes: maxImportBytes(ctx.config), haves: before ? [before] : [] });
   if (!fetched.oid) {
     if (source.branch) throw new GitgateError('SOURCE_BRANCH_NOT_FOUND', { branch: source.branch, url: ep.display });
@@ -87,7 +87,7 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
   if (theirsInfo?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
 
   return tryRepoLock(repo.refs.lockKey, async () => {
-    const { ref, name: branchName, head, start } = await openBranch(repo, row, opts);
+    const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx));
     await opts.checkBranch?.(ref, head !== null);
     const done = async (newHead: string | null, changed: string[]) => {
       if (newHead !== null && newHead !== head) await moveBranch(repo, ref, head, newHead);

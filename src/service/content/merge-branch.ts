@@ -6,7 +6,7 @@ import { GitgateError } from '../../errors.js';
 import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Context } from '../context.js';
-import { branchRef, lookupCommitish, shortBranch } from './branch.js';
+import { branchRef, lookupCommitish, shortBranch, wantPolicy } from './branch.js';
 import { moveRefs, writeCommit, type RefMove } from './commit.js';
 import { mergeBase, mergeConflict, mergeTrees } from './merge.js';
 import { parseCommit } from '../../repo/objects.js';
@@ -49,7 +49,7 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
   return tryRepoLock(repo.refs.lockKey, async () => {
     const baseHead = await repo.refs.resolve(baseRef);
     if (!baseHead) throw new GitgateError('BRANCH_NOT_FOUND', { branch: req.base.slice(0, 200) });
-    const head = await lookupCommitish(repo, req.head);
+    const head = await lookupCommitish(repo, req.head, wantPolicy(ctx));
     if (!head) throw new GitgateError('BRANCH_NOT_FOUND', { branch: req.head.slice(0, 200) });
     if (req.expectedBase && baseHead !== req.expectedBase.toLowerCase()) throw new GitgateError('STALE_REF', { ref: baseRef, expected: req.expectedBase });
     if (req.expectedHead && head.commit !== req.expectedHead.toLowerCase()) {

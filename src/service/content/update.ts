@@ -10,7 +10,7 @@ import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Context } from '../context.js';
-import { openBranch, targetRef, type BranchSelector } from './branch.js';
+import { openBranch, targetRef, wantPolicy, type BranchSelector } from './branch.js';
 import { describeOperations, moveBranch, writeCommit } from './commit.js';
 import { contentPath } from './paths.js';
 import { EMPTY_TREE, EXEC_MODE, FILE_MODE, TreeEditor, commitTree, diffTrees, isRegularFileMode, type PendingObject } from './tree.js';
@@ -62,7 +62,7 @@ export async function applyContentChange(ctx: Context, row: RepoRow, change: Con
 export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
   const repo = ctx.manager.get(row.id);
   return tryRepoLock(repo.refs.lockKey, async () => {
-    const { ref, name: branch, head, start } = await openBranch(repo, row, opts);
+    const { ref, name: branch, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx));
     await opts.checkBranch?.(ref, head !== null);
     const baseTree = start ? await commitTree(repo, start) : null;
     const base = new TreeEditor(repo, baseTree);
