@@ -11,7 +11,7 @@ const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
 describe.each(STORAGE_KINDS)('branches over REST (%s storage)', (kind) => {
   let s: TestServer;
   beforeAll(async () => {
-    s = await startTestServer(kind);
+    s = await startTestServer(kind, { GITGATE_IMPORT_ALLOW_NETWORKS: '127.0.0.0/8' }); // pulls from this server
   });
   afterAll(async () => {
     await s.close();
@@ -149,6 +149,23 @@ describe.each(STORAGE_KINDS)('branches over REST (%s storage)', (kind) => {
     const creation = audit.body.items.find((e: { ref: string; old_oid: string | null }) => e.ref === 'refs/heads/agent/task-1' && e.old_oid === null);
     expect(creation).toMatchObject({ new_oid: created.body.repo_head, detail: { via: 'api' } });
     expect(creation.actor_token_id).toBeTruthy();
+    await s.fsck(id);
+  });
+
+  it('pulls a git source into the agent branch, not into main', async () => {
+    const { id, agent, main } = await setup();
+    const src = await s.createRepo({ source: { type: 'files', files: [{ filename: 'upstream.txt', content: 'up\n' }] } });
+    const reader = await s.mint({ name: 'src reader', repo_ids: [src], permission: 'read' });
+    const source = { type: 'git', url: s.gitUrl(src, reader.token) };
+    const refused = await s.api.post(`/v1/repo/${id}/update`).set(auth(agent)).send({ source });
+    expect(refused.status).toBe(403);
+    const pulled = await s.api.post(`/v1/repo/${id}/update`).set(auth(agent)).send({ branch: 'agent/pull', base: 'main', source });
+    expect(pulled.status).toBe(200);
+    expect(pulled.body).toMatchObject({ branch: 'agent/pull', changed_files: ['upstream.txt'] });
+    const srcHead = (await refs(src))['refs/heads/main']!;
+    const bare = await s.bareRepo(id);
+    expect((await gitOk(['--git-dir', bare, 'log', '-1', '--format=%P', pulled.body.repo_head])).trim()).toBe(`${main} ${srcHead}`);
+    expect((await refs(id))['refs/heads/main']).toBe(main);
     await s.fsck(id);
   });
 
