@@ -94,10 +94,18 @@ export async function targetRef(repo: Repository, row: RepoRow, branch: string |
   return branch ? branchRef(branch) : writeBranch(repo, row);
 }
 
-/** Where the write goes and what it starts from. Call under the repository lock. */
-export async function openBranch(repo: Repository, row: RepoRow, sel: BranchSelector, policy: WantPolicy): Promise<BranchTarget> {
+/** Where the write goes and what it starts from. Call under the repository lock; `check` (the
+ *  caller's ref rules) runs before the lease or the base are looked at. */
+export async function openBranch(
+  repo: Repository,
+  row: RepoRow,
+  sel: BranchSelector,
+  policy: WantPolicy,
+  check?: (ref: string, exists: boolean) => void | Promise<void>,
+): Promise<BranchTarget> {
   const ref = await targetRef(repo, row, sel.branch);
   const head = await repo.refs.resolve(ref);
+  await check?.(ref, head !== null);
   if (sel.expectedHead && head !== sel.expectedHead.toLowerCase()) {
     throw new GitgateError('STALE_REF', { ref, expected: sel.expectedHead.toLowerCase() });
   }

@@ -87,8 +87,7 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
   if (theirsInfo?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
 
   return tryRepoLock(repo.refs.lockKey, async () => {
-    const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx));
-    await opts.checkBranch?.(ref, head !== null);
+    const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const done = async (newHead: string | null, changed: string[]) => {
       if (newHead !== null && newHead !== head) await moveBranch(repo, ref, head, newHead);
       if (newHead !== head) ctx.repos.touch(row.id);

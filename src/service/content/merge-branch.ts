@@ -47,6 +47,7 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
   const baseRef = branchRef(req.base);
   const repo = ctx.manager.get(row.id);
   return tryRepoLock(repo.refs.lockKey, async () => {
+    await checks.checkRefs?.([{ ref: baseRef, change: 'update' }]); // before anything about the repository is told
     const baseHead = await repo.refs.resolve(baseRef);
     if (!baseHead) throw new GitgateError('BRANCH_NOT_FOUND', { branch: req.base.slice(0, 200) });
     const head = await lookupCommitish(repo, req.head, wantPolicy(ctx));
@@ -56,7 +57,7 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
       throw new GitgateError('STALE_REF', { ref: head.ref ?? req.head.slice(0, 200), expected: req.expectedHead });
     }
     const headRef = req.deleteHead ? await deletableHead(repo.headTarget(), head.ref, baseRef) : null;
-    await checks.checkRefs?.([{ ref: baseRef, change: 'update' }, ...(headRef ? [{ ref: headRef, change: 'delete' as const }] : [])]);
+    if (headRef) await checks.checkRefs?.([{ ref: headRef, change: 'delete' }]);
 
     const base = await mergeBase(repo, baseHead, head.commit);
     if (base === head.commit) return null; // already merged

@@ -62,8 +62,7 @@ export async function applyContentChange(ctx: Context, row: RepoRow, change: Con
 export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
   const repo = ctx.manager.get(row.id);
   return tryRepoLock(repo.refs.lockKey, async () => {
-    const { ref, name: branch, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx));
-    await opts.checkBranch?.(ref, head !== null);
+    const { ref, name: branch, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const baseTree = start ? await commitTree(repo, start) : null;
     const base = new TreeEditor(repo, baseTree);
     const editor = plan.fromScratch ? new TreeEditor(repo, null) : base;
