@@ -2,6 +2,7 @@
 // remote branch (Relace's RepoUpdateGit, "pull & merge"): trees path by path, text files changed
 // on both sides line by line (diff3.ts).
 import { GitgateError } from '../../errors.js';
+import { redactSecrets } from '../../redact.js';
 import { hashObject, isTreeMode, parseCommit, serializeTree, type TreeEntry } from '../../repo/objects.js';
 import type { Repository } from '../../repo/repository.js';
 import { merge3 } from './diff3.js';
@@ -154,7 +155,7 @@ export function mergeConflict(source: string, branch: string, conflicts: string[
   return new GitgateError(
     'MERGE_CONFLICT',
     { source, branch, detail: `${n} path${n === 1 ? '' : 's'} changed on both sides: ${shown}${n > 10 ? ', ...' : ''}` },
-    { details: { conflicts: conflicts.slice(0, MAX_LISTED_CONFLICTS) } },
+    { details: { conflicts: conflicts.slice(0, MAX_LISTED_CONFLICTS).map(redactSecrets) } }, // like every echoed parameter
   );
 }
 
