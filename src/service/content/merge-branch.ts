@@ -56,7 +56,7 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
     if (req.expectedHead && head.commit !== req.expectedHead.toLowerCase()) {
       throw new GitgateError('STALE_REF', { ref: head.ref ?? req.head.slice(0, 200), expected: req.expectedHead });
     }
-    const headRef = req.deleteHead ? await deletableHead(repo.headTarget(), head.ref, baseRef) : null;
+    const headRef = req.deleteHead ? deletableHead(await repo.headTarget(), head.ref, baseRef) : null;
     if (headRef) await checks.checkRefs?.([{ ref: headRef, change: 'delete' }]);
 
     const base = await mergeBase(repo, baseHead, head.commit);
@@ -82,7 +82,7 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
       if (req.method === 'squash' && tree === baseTree) return null;
       for (const o of objects) await repo.objects.write(o.type, o.content);
       parents = req.method === 'merge' ? [baseHead, head.commit] : [baseHead];
-      newHead = await writeCommit(ctx, repo, { tree, parents, message: req.message ?? defaultMessage(req, head.ref, into) });
+      newHead = await writeCommit(ctx, repo, { tree, parents, message: req.message ?? defaultMessage(req.method, head, into) });
     }
     const moves: RefMove[] = [{ ref: baseRef, oldOid: baseHead, newOid: newHead }];
     if (headRef) moves.push({ ref: headRef, oldOid: head.commit, newOid: null });
@@ -104,15 +104,16 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
 
 /** delete_head needs `head` to be a branch other than `base` and not HEAD's (receive-pack's
  *  "deletion of the current branch prohibited"). */
-async function deletableHead(headTarget: Promise<string | null>, ref: string | null, baseRef: string): Promise<string> {
+function deletableHead(current: string | null, ref: string | null, baseRef: string): string {
   if (!ref || !ref.startsWith('refs/heads/')) throw new GitgateError('VALIDATION', { detail: 'delete_head needs head to be a branch' });
   if (ref === baseRef) throw new GitgateError('VALIDATION', { detail: 'delete_head: head and base are the same branch' });
-  if (ref === (await headTarget)) throw new GitgateError('VALIDATION', { detail: `delete_head: ${shortBranch(ref)} is the repository's current branch (HEAD)` });
+  if (ref === current) throw new GitgateError('VALIDATION', { detail: `delete_head: ${shortBranch(ref)} is the repository's current branch (HEAD)` });
   return ref;
 }
 
 /** git's wording: Merge branch 'x' / tag 'v1' / commit '<id>' into base. */
-function defaultMessage(req: MergeRequest, ref: string | null, into: string): string {
-  const what = ref?.startsWith('refs/heads/') ? `branch '${shortBranch(ref)}'` : ref?.startsWith('refs/tags/') ? `tag '${ref.slice(10)}'` : `commit '${req.head}'`;
-  return req.method === 'squash' ? `Squash ${what} into ${into}` : `Merge ${what} into ${into}`;
+function defaultMessage(method: MergeMethod, head: { commit: string; ref: string | null }, into: string): string {
+  const { ref } = head;
+  const what = ref?.startsWith('refs/heads/') ? `branch '${shortBranch(ref)}'` : ref?.startsWith('refs/tags/') ? `tag '${ref.slice(10)}'` : `commit '${head.commit}'`;
+  return method === 'squash' ? `Squash ${what} into ${into}` : `Merge ${what} into ${into}`;
 }
