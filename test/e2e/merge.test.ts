@@ -47,13 +47,17 @@ describe.each(STORAGE_KINDS)('merge (%s storage)', (kind) => {
     await commitFiles(work, { 'lib/keep.ts': 'keep, edited\n' }, 'feature 2');
     await gitOk(['checkout', '-q', '-b', 'clash', base], { cwd: work });
     await commitFiles(work, { 'text.txt': edit(2, 'clash line 2'), 'other.txt': 'o\n' }, 'clash');
+    await gitOk(['checkout', '-q', '-b', 'gone', base], { cwd: work });
+    await gitOk(['rm', '-q', 'text.txt'], { cwd: work });
+    await commitFiles(work, { 'g.txt': 'g\n' }, 'gone: delete text.txt');
     await gitOk(['checkout', '-q', 'main'], { cwd: work });
     fs.chmodSync(path.join(work, 'run.sh'), 0o755);
     fs.rmSync(path.join(work, 'old.txt'));
     await commitFiles(work, { 'text.txt': edit(2, 'main line 2') }, 'main 1');
-    await gitOk(['push', '-q', s.gitUrl(id, s.admin), 'main', 'feature', 'ff', 'clash'], { cwd: work });
+    await gitOk(['push', '-q', s.gitUrl(id, s.admin), 'main', 'feature', 'ff', 'clash', 'gone'], { cwd: work });
     const r = await refs(id);
-    return { id, work, base, main: r['refs/heads/main']!, feature: r['refs/heads/feature']!, ff: r['refs/heads/ff']!, clash: r['refs/heads/clash']! };
+    const [main, feature, ff, clash, gone] = ['main', 'feature', 'ff', 'clash', 'gone'].map((b) => r[`refs/heads/${b}`]!);
+    return { id, work, base, main: main!, feature: feature!, ff: ff!, clash: clash!, gone: gone! };
   }
 
   /** The tree C Git makes merging `theirs` into `ours` (git merge, or git merge --squash). */
@@ -122,16 +126,21 @@ describe.each(STORAGE_KINDS)('merge (%s storage)', (kind) => {
     const r = await diverged();
     const refsBefore = await refs(r.id);
     const objectsBefore = await objectCount(r.id);
-    for (const method of ['merge', 'squash']) {
-      const res = await merge(r.id, { base: 'main', head: 'clash', method });
+    // the same line changed on both sides, and modify/delete
+    for (const [head, method] of [['clash', 'merge'], ['clash', 'squash'], ['gone', 'merge']]) {
+      const res = await merge(r.id, { base: 'main', head, method });
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('MERGE_CONFLICT');
       expect(res.body.error.conflicts).toEqual(['text.txt']);
       expect(res.body.error.message).toContain('text.txt');
     }
-    // C Git agrees that this conflicts
-    await gitOk(['checkout', '-q', '--detach', r.main], { cwd: r.work });
-    expect((await git(['merge', '--no-edit', r.clash], { cwd: r.work })).code).not.toBe(0);
+    // C Git agrees that these conflict
+    for (const head of [r.clash, r.gone]) {
+      await gitOk(['reset', '-q', '--hard'], { cwd: r.work });
+      await gitOk(['checkout', '-q', '--detach', r.main], { cwd: r.work });
+      expect((await git(['merge', '--no-edit', head], { cwd: r.work })).code).not.toBe(0);
+      await git(['merge', '--abort'], { cwd: r.work });
+    }
     expect(await refs(r.id)).toEqual(refsBefore);
     expect(await objectCount(r.id)).toBe(objectsBefore);
     await s.fsck(r.id);
