@@ -64,8 +64,9 @@ export const ERRORS = {
   SOURCE_BRANCH_NOT_FOUND: { status: 400, message: 'Branch {branch} not found in the source repository {url}' },
   SOURCE_TOO_LARGE: { status: 413, message: 'The source repository exceeds the import limit of {limit} bytes' },
   SOURCE_PROTOCOL: { status: 502, message: 'The source repository {url} sent an invalid response: {detail}' },
-  MERGE_CONFLICT: { status: 400, message: 'Cannot merge the source into {branch}: {detail}' },
+  MERGE_CONFLICT: { status: 409, message: 'Cannot merge {source} into {branch}: {detail}' },
   BRANCH_NOT_FOUND: { status: 404, message: 'Branch not found: {branch}' },
+  NOT_FAST_FORWARD: { status: 409, message: 'Cannot fast-forward {branch} to {head}: it has commits {head} does not contain' },
 
   // refs API (branches and tags over REST)
   REF_NOT_FOUND: { status: 404, message: 'Ref not found: {ref}' },
@@ -87,17 +88,20 @@ export class GitgateError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly params: Record<string, string | number>;
+  /** Structured fields for REST bodies beside code and message (e.g. MERGE_CONFLICT's `conflicts`). */
+  readonly details?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, params: Record<string, string | number> = {}, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, params: Record<string, string | number> = {}, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(format(ERRORS[code].message, params), options);
     this.name = 'GitgateError';
     this.code = code;
     this.status = ERRORS[code].status;
     this.params = params;
+    if (options?.details) this.details = options.details;
   }
 
-  toJSON(): { error: { code: string; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  toJSON(): { error: { code: string; message: string } & Record<string, unknown> } {
+    return { error: { ...this.details, code: this.code, message: this.message } };
   }
 }
 

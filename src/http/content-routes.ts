@@ -11,10 +11,11 @@ import type { Context } from '../service/context.js';
 import { pullGitSource } from '../service/content/git-source.js';
 import { pathFromSegments } from '../service/content/paths.js';
 import { cloneFiles, readFileAt } from '../service/content/read.js';
+import { mergeBranches } from '../service/content/merge-branch.js';
 import { retrieve } from '../service/content/search.js';
 import { applyContentChange, currentHead, updateMetadata, type UpdateResult, type WriteOptions } from '../service/content/update.js';
 import { authenticate, resolveRepo, token } from './auth.js';
-import { assertRestBranchWrite, assertRestRefWrite } from './ref-checks.js';
+import { assertRestBranchWrite, assertRestRefChange, assertRestRefWrite } from './ref-checks.js';
 import { sendError, toGitgateError } from './errors.js';
 import { metadataSchema, parseWith } from './validate.js';
 
@@ -26,7 +27,18 @@ const operationSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rename'), old_filename: z.string(), new_filename: z.string() }),
 ]);
 
+const oidSchema = z.string().regex(/^[0-9a-fA-F]{40}$/, 'must be a full 40-character hexadecimal commit id');
+
+/** Which branch a write moves: body fields, or the same names in the query string. */
+const branchFields = {
+  branch: z.string().min(1).max(1024).nullable().optional(),
+  base: z.string().min(1).max(1024).nullable().optional(),
+  expected_head: oidSchema.nullable().optional(),
+};
+const branchQuery = z.object(branchFields);
+
 const updateSchema = z.object({
+  ...branchFields,
   metadata: metadataSchema,
   source: z
     .discriminatedUnion('type', [
@@ -48,7 +60,17 @@ const retrieveSchema = z.object({
   rerank: z.boolean().optional(),
 });
 
-const commitQuery = z.object({ commit: z.string().max(100).optional() });
+const commitQuery = z.object({ commit: z.string().max(100).optional(), branch: z.string().min(1).max(1024).optional() });
+
+const mergeSchema = z.object({
+  base: z.string().min(1).max(1024),
+  head: z.string().min(1).max(1024),
+  method: z.enum(['merge', 'squash', 'fast-forward']).optional(),
+  message: z.string().min(1).max(65536).refine((m) => !m.includes('\0'), 'must not contain NUL').nullable().optional(),
+  delete_head: z.boolean().optional(),
+  expected_head: oidSchema.nullable().optional(),
+  expected_base: oidSchema.nullable().optional(),
+});
 
 const FILE_ROUTE = '/v1/repo/:id/file/*path';
 
@@ -77,28 +99,34 @@ export function contentRoutes(ctx: Context): Router {
   const repo = (res: Response): RepoRow => res.locals.repo!;
   /** The branch the write would move must be within the token's ref scope and not protected from
    *  it: checked early (before the body is read) and again, authoritatively, under the repository lock. */
-  const branchWrite = async (_req: Request, res: Response, next: NextFunction) => {
-    await assertRestBranchWrite(ctx, token(res), repo(res));
+  const branchWrite = async (req: Request, res: Response, next: NextFunction) => {
+    await assertRestBranchWrite(ctx, token(res), repo(res), parseWith(branchQuery, req.query).branch);
     next();
   };
-  const locked = (res: Response): WriteOptions => ({
+  /** The branch selection (body fields over query ones) and the under-the-lock ref check. */
+  const locked = (res: Response, sel: z.infer<typeof branchQuery>): WriteOptions => ({
+    branch: sel.branch,
+    base: sel.base,
+    expectedHead: sel.expected_head,
     checkBranch: (ref, exists) => assertRestRefWrite(ctx, token(res), repo(res), ref, exists),
   });
 
   router.post('/v1/repo/:id/update', auth, repoWith('write', 'updating a repository'), json, async (req, res) => {
     const body = parseWith(updateSchema, jsonBodyOf(req));
+    const query = parseWith(branchQuery, req.query);
+    const sel = { branch: body.branch ?? query.branch, base: body.base ?? query.base, expected_head: body.expected_head ?? query.expected_head };
     const row = repo(res);
     const source = body.source ?? null;
-    if (source) await assertRestBranchWrite(ctx, token(res), row); // metadata alone moves no ref
+    if (source) await assertRestBranchWrite(ctx, token(res), row, sel.branch); // metadata alone moves no ref
     let result: UpdateResult;
     if (!source) {
-      result = { repo_id: row.id, repo_head: await currentHead(ctx.manager.get(row.id), row), changed_files: [] };
+      result = { repo_id: row.id, ...(await currentHead(ctx.manager.get(row.id), row, sel.branch)), changed_files: [] };
     } else if (source.type === 'git') {
-      result = await pullGitSource(ctx, row, { url: source.url, branch: source.branch ?? null }, locked(res));
+      result = await pullGitSource(ctx, row, { url: source.url, branch: source.branch ?? null }, locked(res, sel));
     } else if (source.type === 'files') {
-      result = await applyContentChange(ctx, row, { kind: 'files', files: source.files }, locked(res));
+      result = await applyContentChange(ctx, row, { kind: 'files', files: source.files }, locked(res, sel));
     } else {
-      result = await applyContentChange(ctx, row, { kind: 'diff', operations: source.operations }, locked(res));
+      result = await applyContentChange(ctx, row, { kind: 'diff', operations: source.operations }, locked(res, sel));
     }
     updateMetadata(ctx, row, body.metadata);
     res.json(result);
@@ -106,7 +134,7 @@ export function contentRoutes(ctx: Context): Router {
 
   router.get('/v1/repo/:id/clone', auth, repoWith('read', 'cloning'), async (req, res) => {
     const q = parseWith(commitQuery, req.query);
-    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, maxBytes: ctx.config.maxReadBytes }));
+    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, branch: q.branch, maxBytes: ctx.config.maxReadBytes }));
   });
 
   router.post('/v1/repo/:id/retrieve', auth, repoWith('read', 'searching'), json, async (req, res) => {
@@ -117,7 +145,7 @@ export function contentRoutes(ctx: Context): Router {
   router.get(FILE_ROUTE, auth, repoWith('read', 'reading files'), async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const q = parseWith(commitQuery, req.query);
-    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, maxBytes: ctx.config.maxReadBytes });
+    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, branch: q.branch, maxBytes: ctx.config.maxReadBytes });
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Gitgate-Commit', commit);
@@ -127,12 +155,34 @@ export function contentRoutes(ctx: Context): Router {
   router.put(FILE_ROUTE, auth, repoWith('write', 'writing files'), branchWrite, raw, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const content = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    res.json(await applyContentChange(ctx, repo(res), { kind: 'write', path, content }, locked(res)));
+    res.json(await applyContentChange(ctx, repo(res), { kind: 'write', path, content }, locked(res, parseWith(branchQuery, req.query))));
   });
 
   router.delete(FILE_ROUTE, auth, repoWith('write', 'deleting files'), branchWrite, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
-    res.json(await applyContentChange(ctx, repo(res), { kind: 'delete', path }, locked(res)));
+    res.json(await applyContentChange(ctx, repo(res), { kind: 'delete', path }, locked(res, parseWith(branchQuery, req.query))));
+  });
+
+  // GitHub's POST /repos/{owner}/{repo}/merges: 201 with the new head, 204 nothing to merge
+  router.post('/v1/repo/:id/merge', auth, repoWith('write', 'merging'), json, async (req, res) => {
+    const body = parseWith(mergeSchema, jsonBodyOf(req));
+    const row = repo(res);
+    const done = await mergeBranches(
+      ctx,
+      row,
+      {
+        base: body.base,
+        head: body.head,
+        method: body.method ?? 'merge',
+        message: body.message,
+        deleteHead: body.delete_head,
+        expectedHead: body.expected_head,
+        expectedBase: body.expected_base,
+      },
+      { checkRefs: (changes) => changes.forEach((c) => assertRestRefChange(ctx, token(res), row, c.ref, c.change)) },
+    );
+    if (!done) res.status(204).end();
+    else res.status(201).json(done);
   });
 
   router.use(contentErrors);

@@ -45,6 +45,13 @@ const filePath = {
   schema: str(),
 };
 const commitParam = { name: 'commit', in: 'query', required: false, description: 'Full 40-character commit id (default: HEAD)', schema: str(undefined, { pattern: '^[0-9a-fA-F]{40}$' }) };
+const branchDoc = {
+  branch: "Branch to write (short agent/x or full refs/heads/agent/x; default HEAD's branch). A missing branch is created from base: a ref creation, under the token's ref scope and the protected-ref and case rules",
+  base: 'Branch, tag or full commit id a missing branch starts from (default HEAD); ignored when the branch exists',
+  expected_head: 'Lease: the commit the change is based on; 409 STALE_REF when the branch is elsewhere (or missing)',
+};
+const branchParams = (['branch', 'base', 'expected_head'] as const).map((name) => ({ name, in: 'query', required: false, description: branchDoc[name], schema: str() }));
+const readBranchParam = { name: 'branch', in: 'query', required: false, description: 'Branch to read (default HEAD); commit wins when both are given', schema: str() };
 const tokenRef = { name: 'ref', in: 'path', required: true, description: 'The token id, or its secret', schema: str() };
 const refPatterns = {
   type: 'array',
@@ -80,16 +87,57 @@ const schemas: Record<string, Schema> = {
     ['id', 'at', 'action'],
   ),
   AuditList: obj({ items: { type: 'array', items: { $ref: '#/components/schemas/AuditEvent' } }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
-  Error: obj({ error: obj({ code: str('Stable error code', { enum: Object.keys(ERRORS) }), message: str() }, ['code', 'message']) }, ['error']),
+  Error: obj(
+    {
+      error: obj(
+        {
+          code: str('Stable error code', { enum: Object.keys(ERRORS) }),
+          message: str(),
+          conflicts: { type: 'array', items: str(), description: 'MERGE_CONFLICT only: the paths changed incompatibly on both sides (at most 1000)' },
+        },
+        ['code', 'message'],
+      ),
+    },
+    ['error'],
+  ),
   File: obj({ filename: str('Repository-relative POSIX path'), content: str('UTF-8 text') }, ['filename', 'content']),
   Metadata: nullable({ type: 'object', additionalProperties: { type: 'string' } }),
   RepoInfo: obj(
     {
       repo_id: str(),
-      repo_head: nullable(str('Commit id of the default branch (null for an empty repository)')),
+      branch: str('Update and file writes: the branch written (short name)'),
+      repo_head: nullable(str('Commit id of the branch written (creation: the default branch; null for an empty repository)')),
       changed_files: { type: 'array', items: str(), description: 'Paths added, modified or deleted by this call' },
     },
     ['repo_id', 'repo_head'],
+  ),
+  MergeRequest: obj(
+    {
+      base: str('The branch to merge into (moved by the merge: ref scope and protected refs apply to it)'),
+      head: str('Branch, tag or full commit id to merge'),
+      method: str('merge: always a merge commit (two parents); squash: one commit with the merged tree, base as its only parent; fast-forward: move base to head, 409 NOT_FAST_FORWARD when base has commits head lacks', {
+        enum: ['merge', 'squash', 'fast-forward'],
+        default: 'merge',
+      }),
+      message: nullable(str("Commit message (default Merge branch 'head' into base / Squash branch 'head' into base)")),
+      delete_head: { type: 'boolean', default: false, description: 'Delete the head branch in the same atomic ref update (needs allow_delete and head in the ref scope; never HEAD\'s branch)' },
+      expected_head: nullable(str('The commit head must still be at (what was reviewed); 409 STALE_REF otherwise')),
+      expected_base: nullable(str('The commit base must still be at; 409 STALE_REF otherwise')),
+    },
+    ['base', 'head'],
+  ),
+  MergeResult: obj(
+    {
+      repo_id: str(),
+      branch: str('base'),
+      repo_head: str('The new commit of base'),
+      method: str(undefined, { enum: ['merge', 'squash', 'fast-forward'] }),
+      parents: { type: 'array', items: str() },
+      merge_base: nullable(str('The common ancestor merged from (null: unrelated histories)')),
+      changed_files: { type: 'array', items: str(), description: 'Paths that differ between the old and new base' },
+      head_deleted: { type: 'boolean' },
+    },
+    ['repo_id', 'branch', 'repo_head', 'method', 'parents', 'merge_base', 'changed_files', 'head_deleted'],
   ),
   RepoMetadata: obj(
     {
@@ -137,12 +185,15 @@ const schemas: Record<string, Schema> = {
     description: 'Applied in three phases: deletes, writes (last write to a path wins), renames. A delete or rename of a missing path is 404 FILE_NOT_FOUND.',
   }),
   RepoUpdate: obj({
+    branch: nullable(str(branchDoc.branch)),
+    base: nullable(str(branchDoc.base)),
+    expected_head: nullable(str(branchDoc.expected_head)),
     metadata: { ...ref('Metadata'), description: 'Replaces the metadata; null or absent leaves it unchanged' },
     source: nullable({
       oneOf: [
         { ...ref('FilesSource'), description: 'Snapshot: the listed files are the whole tree; others are deleted' },
         ref('DiffSource'),
-        { ...ref('GitSource'), description: 'Pull & merge: fast-forward, or one merge commit (file-level; 400 MERGE_CONFLICT)' },
+        { ...ref('GitSource'), description: 'Pull & merge: fast-forward, or one merge commit (three-way, line by line in text files; 409 MERGE_CONFLICT)' },
       ],
       discriminator: { propertyName: 'type' },
     }),
@@ -324,10 +375,10 @@ const paths: Record<string, Record<string, unknown>> = {
   '/v1/repo/{id}/update': {
     post: {
       tags: ['content'],
-      summary: 'Apply a snapshot, a diff or a git pull as one commit on the default branch (write)',
+      summary: "Apply a snapshot, a diff or a git pull as one commit on a branch (default HEAD's) (write)",
       description:
-        'At most one commit per call, authored by GITGATE_AUTHOR_NAME/EMAIL, with a message saying what changed. A no-op makes no commit and returns the current head with changed_files []. 423 REPO_LOCKED when another update holds the repository; 409 STALE_REF when a push moved the branch meanwhile (retry).',
-      parameters: [repoId],
+        'At most one commit per call, authored by GITGATE_AUTHOR_NAME/EMAIL, with a message saying what changed. A no-op makes no commit and returns the current head with changed_files [] (a missing branch is still created at its base). branch, base and expected_head may be body fields or query parameters (the body wins). 423 REPO_LOCKED when another update holds the repository; 409 STALE_REF when a push moved the branch meanwhile (retry) or the expected_head lease failed.',
+      parameters: [repoId, ...branchParams],
       requestBody: jsonBody(ref('RepoUpdate'), false),
       responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 413, 423, 502) },
     },
@@ -336,7 +387,7 @@ const paths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['content'],
       summary: 'Every tracked text file (binary files, symlinks and submodules are skipped)',
-      parameters: [repoId, commitParam],
+      parameters: [repoId, commitParam, readBranchParam],
       responses: { 200: jsonResponse('Files', ref('CloneResponse')), ...errs(400, 401, 404, 413) },
     },
   },
@@ -353,7 +404,7 @@ const paths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['content'],
       summary: 'Read a file (raw bytes)',
-      parameters: [repoId, filePath, commitParam],
+      parameters: [repoId, filePath, commitParam, readBranchParam],
       responses: {
         200: {
           description: 'The file; X-Gitgate-Commit names the commit read',
@@ -366,15 +417,31 @@ const paths: Record<string, Record<string, unknown>> = {
     put: {
       tags: ['content'],
       summary: 'Write a file (raw body bytes, any content type) as one commit (write)',
-      parameters: [repoId, filePath],
+      parameters: [repoId, filePath, ...branchParams],
       requestBody: { required: true, content: { '*/*': { schema: str(undefined, { format: 'binary' }) } } },
       responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 413, 423) },
     },
     delete: {
       tags: ['content'],
       summary: 'Delete a file (or directory) as one commit (write)',
-      parameters: [repoId, filePath],
+      parameters: [repoId, filePath, ...branchParams],
       responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 423) },
+    },
+  },
+  '/v1/repo/{id}/merge': {
+    post: {
+      tags: ['content'],
+      summary: 'Merge head into the branch base (write; admin when base is protected)',
+      description:
+        "Like GitHub's POST /repos/{owner}/{repo}/merges. Three-way merge from the best common ancestor (criss-cross: the newest by committer date, as git merge-base picks one; no virtual base): a path changed on one side takes that side, the same change on both is kept, a text file changed on both is merged line by line (diff3; changes that overlap or touch conflict, as in git). Binary files, symlinks, submodules, modify/delete and file/directory changes on both sides conflict; renames are not detected. Under the repository lock; base (and head, with delete_head) move in one atomic compare-and-swap; a conflict writes nothing.",
+      parameters: [repoId],
+      requestBody: jsonBody(ref('MergeRequest')),
+      responses: {
+        201: jsonResponse('Merged: base moved', ref('MergeResult')),
+        204: { description: 'Nothing to merge: head is already in base (or a squash would change nothing)' },
+        ...errs(400, 401, 403, 404, 423),
+        409: errorResponse('MERGE_CONFLICT (error.conflicts lists the paths), NOT_FAST_FORWARD, or STALE_REF (a lease failed, or a push moved base meanwhile)'),
+      },
     },
   },
   '/v1/repo/{id}/apikey': {

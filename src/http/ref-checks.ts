@@ -10,7 +10,7 @@ import { isAncestor, peelToCommit } from '../repo/ancestry.js';
 import { ZERO_OID } from '../repo/refs.js';
 import type { Repository } from '../repo/repository.js';
 import type { Context } from '../service/context.js';
-import { writeBranch } from '../service/content/commit.js';
+import { targetRef } from '../service/content/branch.js';
 
 /** Does the token carry any ref restriction at all (else the checks can be skipped)? */
 function unrestricted(tok: TokenRecord): boolean {
@@ -49,16 +49,21 @@ export function pushRefCheck(ctx: Context, tok: TokenRecord, repoId: string): (c
 /** 403 when `tok` may not move `ref` of `row` through the REST API (content writes only ever
  *  create or fast-forward a branch). */
 export async function assertRestRefWrite(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, exists: boolean): Promise<void> {
+  assertRestRefChange(ctx, tok, row, ref, exists ? 'update' : 'create');
+}
+
+/** 403 when `tok` may not make this (non-forced) change to `ref` of `row` through the REST API. */
+export function assertRestRefChange(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, change: RefChange): void {
   const protectedRefs = ctx.repos.protectedRefs(row.id);
-  if (protectedRefs.length === 0 && tok.refs.length === 0) return;
-  const reason = refUpdateRefusal(tok, protectedRefs, { ref, change: exists ? 'update' : 'create', forced: false });
+  if (protectedRefs.length === 0 && unrestricted(tok)) return;
+  const reason = refUpdateRefusal(tok, protectedRefs, { ref, change, forced: false });
   if (reason) throw new GitgateError('FORBIDDEN', { reason });
 }
 
-/** The branch a REST content write to `row` moves (HEAD's branch), checked against `tok`'s ref rules. */
-export async function assertRestBranchWrite(ctx: Context, tok: TokenRecord, row: RepoRow): Promise<void> {
+/** The branch a REST content write to `row` moves (`branch`, else HEAD's), checked against `tok`'s ref rules. */
+export async function assertRestBranchWrite(ctx: Context, tok: TokenRecord, row: RepoRow, branch?: string | null): Promise<void> {
   if (tok.refs.length === 0 && ctx.repos.protectedRefs(row.id).length === 0) return;
   const repo = ctx.manager.get(row.id);
-  const ref = await writeBranch(repo, row);
+  const ref = await targetRef(repo, row, branch);
   await assertRestRefWrite(ctx, tok, row, ref, (await repo.refs.resolve(ref)) !== null);
 }

@@ -164,14 +164,14 @@ describe.each(STORAGE_KINDS)('git sources (%s storage)', (kind) => {
 
     // nothing new: no change
     const same = await pull();
-    expect(same.body).toEqual({ repo_id: id, repo_head: src.head, changed_files: [] });
+    expect(same.body).toEqual({ repo_id: id, branch: 'main', repo_head: src.head, changed_files: [] });
 
     // upstream moves: fast-forward to exactly its commit
     const up1 = await commitFiles(src.work, { 'src/app.ts': 'export const app = 2;\n' }, 'upstream 1');
     await gitOk(['push', '-q', s.gitUrl(src.id, s.admin), 'main'], { cwd: src.work });
     const ff = await pull();
     expect(ff.status).toBe(200);
-    expect(ff.body).toEqual({ repo_id: id, repo_head: up1, changed_files: ['src/app.ts'] });
+    expect(ff.body).toEqual({ repo_id: id, branch: 'main', repo_head: up1, changed_files: ['src/app.ts'] });
 
     // both sides move on different files: one merge commit with both parents
     const local = await s.api.put(`/v1/repo/${id}/file/local.txt`).set(auth(s.admin)).send('local\n');
@@ -188,15 +188,15 @@ describe.each(STORAGE_KINDS)('git sources (%s storage)', (kind) => {
     expect(await clone(id)).toMatchObject({ 'README.md': '# source v2\n', 'local.txt': 'local\n', 'src/app.ts': 'export const app = 2;\n' });
 
     // pulling again: already merged
-    expect((await pull()).body).toEqual({ repo_id: id, repo_head: merged.body.repo_head, changed_files: [] });
+    expect((await pull()).body).toEqual({ repo_id: id, branch: 'main', repo_head: merged.body.repo_head, changed_files: [] });
 
-    // the same file changed on both sides: 400 MERGE_CONFLICT and the head stays
+    // the same line changed on both sides: 409 MERGE_CONFLICT and the head stays
     await s.api.put(`/v1/repo/${id}/file/src%2Fapp.ts`).set(auth(s.admin)).send('export const app = "ours";\n');
     const headBefore = (await s.api.post(`/v1/repo/${id}/update`).set(auth(s.admin)).send({})).body.repo_head;
     await commitFiles(src.work, { 'src/app.ts': 'export const app = "theirs";\n' }, 'upstream 3');
     await gitOk(['push', '-q', s.gitUrl(src.id, s.admin), 'main'], { cwd: src.work });
     const conflict = await pull();
-    expect(conflict.status).toBe(400);
+    expect(conflict.status).toBe(409);
     expect(conflict.body.error.code).toBe('MERGE_CONFLICT');
     expect(conflict.body.error.message).toContain('src/app.ts');
     expect((await s.api.post(`/v1/repo/${id}/update`).set(auth(s.admin)).send({})).body.repo_head).toBe(headBefore);

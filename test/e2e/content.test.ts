@@ -158,7 +158,7 @@ describe.each(STORAGE_KINDS)('content API (%s storage)', (kind) => {
     expect((await s.api.get(`/v1/repo/${id}/file/a.txt`).set(auth(s.admin))).status).toBe(404);
     expect((await s.api.delete(`/v1/repo/${id}/file/a.txt`).set(auth(s.admin))).status).toBe(404);
     const noop = await update(id, files({}));
-    expect(noop.body).toEqual({ repo_id: id, repo_head: null, changed_files: [] });
+    expect(noop.body).toEqual({ repo_id: id, branch: 'main', repo_head: null, changed_files: [] });
     const first = await update(id, { source: { type: 'diff', operations: [{ type: 'write', filename: 'a/b/c.txt', content: 'c' }] } });
     expect(first.status).toBe(200);
     expect(first.body.changed_files).toEqual(['a/b/c.txt']);

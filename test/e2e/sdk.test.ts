@@ -108,9 +108,9 @@ describe.each(STORAGE_KINDS)('Relace SDK (%s storage)', (kind) => {
   it('a no-op update makes no commit', async () => {
     const { repo_id, repo_head } = await client.repo.create({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a' }] } });
     const same = await client.repo.update(repo_id, { source: { type: 'files', files: [{ filename: 'a.txt', content: 'a' }] } });
-    expect(same).toEqual({ repo_id, repo_head, changed_files: [] });
+    expect(same).toEqual({ repo_id, branch: 'main', repo_head, changed_files: [] });
     const sameDiff = await client.repo.update(repo_id, { source: { type: 'diff', operations: [{ type: 'write', filename: 'a.txt', content: 'a' }] } });
-    expect(sameDiff).toEqual({ repo_id, repo_head, changed_files: [] });
+    expect(sameDiff).toEqual({ repo_id, branch: 'main', repo_head, changed_files: [] });
     const bare = await s.bareRepo(repo_id);
     expect((await gitOk(['--git-dir', bare, 'rev-list', '--count', 'HEAD'])).trim()).toBe('1');
   });

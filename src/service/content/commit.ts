@@ -29,18 +29,37 @@ export async function writeCommit(ctx: Context, repo: Repository, opts: { tree: 
 
 /** Move `ref` from `oldOid` to `newOid`; 423 when its lock is held, 409 when it moved meanwhile (a push won the race). */
 export async function moveBranch(repo: Repository, ref: string, oldOid: string | null, newOid: string, via = 'api'): Promise<void> {
-  const [result] = await repo.refs.update([{ name: ref, oldOid, newOid }]);
-  if (result?.ok) {
-    recordApiRefMove(repo.id, ref, oldOid, newOid, via); // the one place API commits move branches
+  await moveRefs(repo, [{ ref, oldOid, newOid }], via);
+}
+
+export interface RefMove {
+  ref: string;
+  oldOid: string | null;
+  /** null deletes the ref. */
+  newOid: string | null;
+}
+
+/** Move refs in one atomic compare-and-swap transaction (all or none), each recorded in the audit trail. */
+export async function moveRefs(repo: Repository, moves: RefMove[], via = 'api'): Promise<void> {
+  const results = await repo.refs.update(
+    moves.map((m) => ({ name: m.ref, oldOid: m.oldOid, newOid: m.newOid })),
+    { atomic: moves.length > 1 },
+  );
+  if (results.every((r) => r.ok)) {
+    for (const m of moves) recordApiRefMove(repo.id, m.ref, m.oldOid, m.newOid, via); // the one place API commits move branches
     return;
   }
-  const code = result && !result.ok ? result.code : undefined;
-  if (code === 'locked') throw new GitgateError('REF_LOCKED', { ref });
+  // the first real failure names the cause (atomic siblings report 'atomic')
+  const result = results.find((r) => !r.ok && r.code !== 'atomic') ?? results.find((r) => !r.ok);
+  const failed = result && !result.ok ? result : undefined;
+  const move = moves.find((m) => m.ref === failed?.name) ?? moves[0]!;
+  const code = failed?.code;
+  if (code === 'locked') throw new GitgateError('REF_LOCKED', { ref: move.ref });
   if (code === 'stale' || code === 'exists' || code === 'missing') {
-    throw new GitgateError('STALE_REF', { ref, expected: oldOid ?? 'no commit' });
+    throw new GitgateError('STALE_REF', { ref: move.ref, expected: move.oldOid ?? 'no commit' });
   }
-  if (code === 'conflict') throw new GitgateError('REF_CONFLICT', { ref, reason: result && !result.ok ? result.reason : 'conflict' });
-  throw new GitgateError('INTERNAL', {}, { cause: new Error(result && !result.ok ? result.reason : 'ref update failed') });
+  if (code === 'conflict') throw new GitgateError('REF_CONFLICT', { ref: move.ref, reason: failed!.reason });
+  throw new GitgateError('INTERNAL', {}, { cause: new Error(failed ? failed.reason : 'ref update failed') });
 }
 
 /** "Update 3 files: write a.ts, delete b.ts, rename c.ts -> d.ts", with every operation in the body when the summary gets long. */

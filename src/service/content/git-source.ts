@@ -6,12 +6,13 @@ import type { RepoRow } from '../../db/repos-table.js';
 import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { Context } from '../context.js';
-import { moveBranch, writeBranch, writeCommit } from './commit.js';
+import { openBranch, wantPolicy } from './branch.js';
+import { moveBranch, writeCommit } from './commit.js';
 import { RequestPolicy } from '../../net/request-policy.js';
 import { checkDestination, fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
-import { ancestors, mergeBase, mergeTrees } from './merge.js';
+import { ancestors, mergeBase, mergeConflict, mergeTrees } from './merge.js';
 import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, type PendingObject } from './tree.js';
-import type { UpdateResult, WriteOptions } from './update.js';
+import { currentHead, type UpdateResult, type WriteOptions } from './update.js';
 
 /** The import limit (GITGATE_MAX_IMPORT_BYTES, default 1 GiB). */
 export function maxImportBytes(config: Config): number {
@@ -65,55 +66,56 @@ export async function importGitSource(ctx: Context, repo: Repository, defaultBra
 }
 
 /**
- * Relace's RepoUpdateGit ("pull & merge"): fetch the remote branch, then fast-forward HEAD's
- * branch to it, or — when both sides have new commits — make one merge commit (file-level
- * three-way merge; 400 MERGE_CONFLICT when a path changed differently on both sides). Already
- * merged: no change. The fetch runs outside the repository lock; only the branch move holds it.
+ * Relace's RepoUpdateGit ("pull & merge"): fetch the remote branch, then fast-forward the write
+ * branch (opts.branch, else HEAD's) to it, or — when both sides have new commits — make one
+ * merge commit (three-way, line by line inside text files; 409 MERGE_CONFLICT when changes
+ * overlap). Already merged: no change (a missing branch is still created at its base). The
+ * fetch runs outside the repository lock; only the branch move holds it.
  */
-export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource, opts: Pick<WriteOptions, 'checkBranch'> = {}): Promise<UpdateResult> {
+export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource, opts: Pick<WriteOptions, 'checkBranch' | 'branch' | 'base' | 'expectedHead'> = {}): Promise<UpdateResult> {
   const ep = parseRemoteUrl(source.url);
   checkDestination(ep, sourcePolicy(ctx.config));
   const repo = ctx.manager.get(row.id);
-  const ref = await writeBranch(repo, row);
-  const before = await repo.refs.resolve(ref);
+  const before = (await openBranch(repo, row, { ...opts, expectedHead: null }, wantPolicy(ctx))).start;
   const fetched = await fetchBranch(repo, source, { policy: sourcePolicy(ctx.config), maxBytes: maxImportBytes(ctx.config), haves: before ? [before] : [] });
   if (!fetched.oid) {
     if (source.branch) throw new GitgateError('SOURCE_BRANCH_NOT_FOUND', { branch: source.branch, url: ep.display });
-    return { repo_id: row.id, repo_head: before, changed_files: [] };
+    return { repo_id: row.id, ...(await currentHead(repo, row, opts.branch)), changed_files: [] };
   }
   const theirs = fetched.oid;
   const theirsInfo = await repo.objects.readType(theirs);
   if (theirsInfo?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
 
   return tryRepoLock(repo.refs.lockKey, async () => {
-    const head = await repo.refs.resolve(ref);
-    await opts.checkBranch?.(ref, head !== null);
-    const unchanged = { repo_id: row.id, repo_head: head, changed_files: [] as string[] };
-    if (head === theirs) return unchanged;
-    const branchName = ref.replace(/^refs\/heads\//, '');
+    const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
+    const done = async (newHead: string | null, changed: string[]) => {
+      if (newHead !== null && newHead !== head) await moveBranch(repo, ref, head, newHead);
+      if (newHead !== head) ctx.repos.touch(row.id);
+      return { repo_id: row.id, branch: branchName, repo_head: newHead, changed_files: changed };
+    };
+    if (start === theirs) return done(start, []);
     let newHead: string;
     let newTree: string;
-    if (head === null) {
+    if (start === null) {
       newHead = theirs;
       newTree = await commitTree(repo, theirs);
     } else {
-      const base = await mergeBase(repo, head, theirs);
-      if (base === theirs) return unchanged; // already merged
-      if (base === head) {
+      const base = await mergeBase(repo, start, theirs);
+      if (base === theirs) return done(start, []); // already merged
+      if (base === start) {
         newHead = theirs; // fast-forward
         newTree = await commitTree(repo, theirs);
       } else {
-        const merged = await mergeTrees(repo, base ? await commitTree(repo, base) : null, await commitTree(repo, head), await commitTree(repo, theirs), branchName);
+        const merged = await mergeTrees(repo, base ? await commitTree(repo, base) : null, await commitTree(repo, start), await commitTree(repo, theirs));
+        if (merged.conflicts.length) throw mergeConflict('the source', branchName, merged.conflicts);
         await writeObjects(repo, merged.objects);
         newTree = merged.tree;
         const from = fetched.branch ? `branch '${fetched.branch}' of ${ep.display}` : ep.display;
-        newHead = await writeCommit(ctx, repo, { tree: newTree, parents: [head, theirs], message: `Merge ${from} into ${branchName}` });
+        newHead = await writeCommit(ctx, repo, { tree: newTree, parents: [start, theirs], message: `Merge ${from} into ${branchName}` });
       }
     }
-    const changes = await diffTrees(repo, head ? await commitTree(repo, head) : null, newTree === EMPTY_TREE ? null : newTree);
-    await moveBranch(repo, ref, head, newHead);
-    ctx.repos.touch(row.id);
-    return { repo_id: row.id, repo_head: newHead, changed_files: changes.map((c) => c.path) };
+    const changes = await diffTrees(repo, start ? await commitTree(repo, start) : null, newTree === EMPTY_TREE ? null : newTree);
+    return done(newHead, changes.map((c) => c.path));
   });
 }
 

@@ -1,10 +1,12 @@
-// Commit ancestry and a three-way tree merge at file granularity, for pulling a remote branch
-// into a repository (Relace's RepoUpdateGit, "pull & merge"). A path changed differently on
-// both sides is a conflict: gitgate does not merge file contents line by line.
+// Commit ancestry and the three-way tree merge behind POST /v1/repo/:id/merge and pulls from a
+// remote branch (Relace's RepoUpdateGit, "pull & merge"): trees path by path, text files changed
+// on both sides line by line (diff3.ts).
 import { GitgateError } from '../../errors.js';
+import { redactSecrets } from '../../redact.js';
 import { hashObject, isTreeMode, parseCommit, serializeTree, type TreeEntry } from '../../repo/objects.js';
 import type { Repository } from '../../repo/repository.js';
-import { EMPTY_TREE, TREE_MODE, readObjectOfType, readTree, type PendingObject } from './tree.js';
+import { merge3 } from './diff3.js';
+import { EMPTY_TREE, TREE_MODE, isBinary, isRegularFileMode, readObjectOfType, readTree, type PendingObject } from './tree.js';
 
 interface CommitInfo {
   parents: string[];
@@ -38,39 +40,43 @@ export async function ancestors(repo: Repository, start: string, cache = new Map
 }
 
 /**
- * A best common ancestor of `a` and `b` (null for unrelated histories): walking back from `a`
- * newest-first, the first commit that `b` also reaches. With criss-cross histories this is one
- * of several candidates, which is what a file-level merge needs.
+ * The merge base of `a` and `b` (null for unrelated histories): of the common ancestors that are
+ * not ancestors of another common ancestor (the "best" ones, `git merge-base --all`), the
+ * newest by committer date, ties broken by commit id. Criss-cross histories have several; this
+ * picks one, as `git merge-base` prints one, and does not merge them into a virtual base.
  */
 export async function mergeBase(repo: Repository, a: string, b: string): Promise<string | null> {
   const cache = new Map<string, CommitInfo>();
-  const fromB = await ancestors(repo, b, cache);
-  const queue: { oid: string; time: number }[] = [{ oid: a, time: (await commitInfo(repo, a, cache)).time }];
-  const seen = new Set([a]);
-  while (queue.length) {
-    queue.sort((x, y) => y.time - x.time);
-    const { oid } = queue.shift()!;
-    if (fromB.has(oid)) return oid;
-    for (const p of (await commitInfo(repo, oid, cache)).parents) {
-      if (seen.has(p)) continue;
-      seen.add(p);
-      queue.push({ oid: p, time: (await commitInfo(repo, p, cache)).time });
-    }
-  }
-  return null;
+  const [fromA, fromB] = await Promise.all([ancestors(repo, a, cache), ancestors(repo, b, cache)]);
+  const common = [...fromA].filter((c) => fromB.has(c));
+  // an ancestor of a common commit is common too, so the redundant ones are exactly the parents of common commits
+  const redundant = new Set<string>();
+  for (const c of common) for (const p of (await commitInfo(repo, c, cache)).parents) redundant.add(p);
+  const best = common.filter((c) => !redundant.has(c));
+  if (best.length === 0) return null;
+  const time = (c: string) => cache.get(c)!.time;
+  best.sort((x, y) => time(y) - time(x) || (x < y ? -1 : 1));
+  return best[0]!;
+}
+
+/** Text files merged line by line are at most this big (each side); larger ones changed on both sides conflict. */
+const MAX_MERGE_FILE_BYTES = 16 * 1024 * 1024;
+
+export interface TreeMerge {
+  tree: string;
+  /** New trees and merged blobs, to store when the merge is used. */
+  objects: PendingObject[];
+  /** Paths changed incompatibly on both sides, in tree order. */
+  conflicts: string[];
 }
 
 /**
- * Merge `ours` and `theirs` against `base` (tree ids; null = empty). Returns the merged tree and
- * the new tree objects to store; MERGE_CONFLICT names the paths changed differently on both sides.
+ * Merge `ours` and `theirs` against `base` (tree ids; null = empty). Per path: unchanged on one
+ * side takes the other; the same change on both is kept; a regular text file changed on both
+ * is merged line by line (diff3); anything else changed on both sides (binary files, symlinks,
+ * submodules, modify/delete, file/directory) is a conflict. No rename detection.
  */
-export async function mergeTrees(
-  repo: Repository,
-  base: string | null,
-  ours: string,
-  theirs: string,
-  branch: string,
-): Promise<{ tree: string; objects: PendingObject[] }> {
+export async function mergeTrees(repo: Repository, base: string | null, ours: string, theirs: string): Promise<TreeMerge> {
   const objects: PendingObject[] = [];
   const conflicts: string[] = [];
   const same = (x: TreeEntry | undefined, y: TreeEntry | undefined) =>
@@ -95,8 +101,12 @@ export async function mergeTrees(
         const oid = await merge(eb ? eb.oid : null, eo.oid, et.oid, `${prefix}${name}/`);
         result = oid === null ? undefined : { mode: TREE_MODE, name, oid };
       } else {
-        conflicts.push(prefix + name);
-        continue;
+        const merged = eb && eo && et ? await mergeFile(repo, eb, eo, et, objects) : null;
+        if (!merged) {
+          conflicts.push(prefix + name);
+          continue;
+        }
+        result = merged;
       }
       if (result) out.push(result);
     }
@@ -107,13 +117,46 @@ export async function mergeTrees(
   };
 
   const tree = (await merge(base, ours, theirs, '')) ?? EMPTY_TREE;
-  if (conflicts.length) {
-    const shown = conflicts.slice(0, 10).join(', ');
-    throw new GitgateError('MERGE_CONFLICT', {
-      branch,
-      detail: `${conflicts.length} path${conflicts.length === 1 ? '' : 's'} changed on both sides: ${shown}${conflicts.length > 10 ? ', ...' : ''}`,
-    });
-  }
   if (tree === EMPTY_TREE) objects.push({ type: 'tree', content: Buffer.alloc(0) });
-  return { tree, objects };
+  return { tree, objects, conflicts: conflicts.sort() };
 }
+
+/** One side changed the mode, or both the same way: that mode; else null. */
+function mergeMode(base: string, ours: string, theirs: string): string | null {
+  if (ours === theirs || theirs === base) return ours;
+  if (ours === base) return theirs;
+  return null;
+}
+
+/** A regular text file changed on both sides, merged line by line; null for a conflict. */
+async function mergeFile(repo: Repository, eb: TreeEntry, eo: TreeEntry, et: TreeEntry, objects: PendingObject[]): Promise<TreeEntry | null> {
+  if (![eb, eo, et].every((e) => isRegularFileMode(e.mode))) return null;
+  const mode = mergeMode(eb.mode, eo.mode, et.mode);
+  if (!mode) return null;
+  if (eo.oid === et.oid || et.oid === eb.oid) return { ...eo, mode };
+  if (eo.oid === eb.oid) return { ...et, mode };
+  for (const e of [eb, eo, et]) {
+    const info = await repo.objects.readType(e.oid);
+    if (!info || info.size > MAX_MERGE_FILE_BYTES) return null;
+  }
+  const [base, ours, theirs] = await Promise.all([eb, eo, et].map((e) => readObjectOfType(repo, e.oid, 'blob')));
+  if ([base!, ours!, theirs!].some(isBinary)) return null;
+  const merged = merge3(base!.toString('utf8'), ours!.toString('utf8'), theirs!.toString('utf8'));
+  if (!merged.clean) return null;
+  const content = Buffer.from(merged.text, 'utf8');
+  objects.push({ type: 'blob', content });
+  return { mode, name: eo.name, oid: hashObject('blob', content) };
+}
+
+/** 409 MERGE_CONFLICT naming the paths (all of them in `conflicts`, the first ten in the message). */
+export function mergeConflict(source: string, branch: string, conflicts: string[]): GitgateError {
+  const shown = conflicts.slice(0, 10).join(', ');
+  const n = conflicts.length;
+  return new GitgateError(
+    'MERGE_CONFLICT',
+    { source, branch, detail: `${n} path${n === 1 ? '' : 's'} changed on both sides: ${shown}${n > 10 ? ', ...' : ''}` },
+    { details: { conflicts: conflicts.slice(0, MAX_LISTED_CONFLICTS).map(redactSecrets) } }, // like every echoed parameter
+  );
+}
+
+const MAX_LISTED_CONFLICTS = 1000;

@@ -10,7 +10,8 @@ import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Context } from '../context.js';
-import { describeOperations, moveBranch, writeBranch, writeCommit } from './commit.js';
+import { openBranch, targetRef, wantPolicy, type BranchSelector } from './branch.js';
+import { describeOperations, moveBranch, writeCommit } from './commit.js';
 import { contentPath } from './paths.js';
 import { EMPTY_TREE, EXEC_MODE, FILE_MODE, TreeEditor, commitTree, diffTrees, isRegularFileMode, type PendingObject } from './tree.js';
 
@@ -27,6 +28,8 @@ export type ContentChange =
 
 export interface UpdateResult {
   repo_id: string;
+  /** The branch written (short name). */
+  branch: string;
   repo_head: string | null;
   changed_files: string[];
 }
@@ -38,7 +41,7 @@ export interface Plan {
   fromScratch?: boolean;
 }
 
-export interface WriteOptions {
+export interface WriteOptions extends BranchSelector {
   /** Runs under the repository lock before anything is written: may this caller move `ref`?
    *  (throws to refuse; `exists` says whether the write creates the branch) */
   checkBranch?: (ref: string, exists: boolean) => void | Promise<void>;
@@ -55,31 +58,33 @@ export async function applyContentChange(ctx: Context, row: RepoRow, change: Con
   return applyPlan(ctx, row, planChange(change), opts); // every path validated before anything is read or locked
 }
 
-/** Apply a validated change (planChange) to the repository's write branch. */
+/** Apply a validated change (planChange) to the write branch (opts.branch, else HEAD's), creating it from opts.base when missing. */
 export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
   const repo = ctx.manager.get(row.id);
   return tryRepoLock(repo.refs.lockKey, async () => {
-    const ref = await writeBranch(repo, row);
-    const head = await repo.refs.resolve(ref);
-    await opts.checkBranch?.(ref, head !== null);
-    const baseTree = head ? await commitTree(repo, head) : null;
+    const { ref, name: branch, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
+    const baseTree = start ? await commitTree(repo, start) : null;
     const base = new TreeEditor(repo, baseTree);
     const editor = plan.fromScratch ? new TreeEditor(repo, null) : base;
     const ops = await plan.apply(editor, base);
     const built = await editor.build();
-    if (built.tree === (baseTree ?? EMPTY_TREE)) return { repo_id: row.id, repo_head: head, changed_files: [] };
+    if (built.tree === (baseTree ?? EMPTY_TREE)) {
+      // nothing to commit; a missing branch is still created, at its base
+      if (head === null && start !== null) await moveBranch(repo, ref, null, start, opts.via);
+      return { repo_id: row.id, branch, repo_head: start, changed_files: [] };
+    }
     checkTrees(built.objects);
     await editor.writeObjects(built.objects);
     const changes = await diffTrees(repo, baseTree, built.tree);
     const described = ops ?? changes.map((c) => `${c.status === 'A' ? 'add' : c.status === 'M' ? 'modify' : 'delete'} ${c.path}`);
     const commit = await writeCommit(ctx, repo, {
       tree: built.tree,
-      parents: head ? [head] : [],
+      parents: start ? [start] : [],
       message: opts.message ?? describeOperations(described.length ? described : changes.map((c) => c.path)),
     });
     await moveBranch(repo, ref, head, commit, opts.via);
     if (!opts.initial) ctx.repos.touch(row.id);
-    return { repo_id: row.id, repo_head: commit, changed_files: changes.map((c) => c.path) };
+    return { repo_id: row.id, branch, repo_head: commit, changed_files: changes.map((c) => c.path) };
   });
 }
 
@@ -213,6 +218,8 @@ export function updateMetadata(ctx: Context, row: RepoRow, metadata: Record<stri
   ctx.repos.update(row.id, { metadata });
 }
 
-export async function currentHead(repo: Repository, row: RepoRow): Promise<string | null> {
-  return repo.refs.resolve(await writeBranch(repo, row));
+/** The write branch's name and commit, for a call that changes nothing. */
+export async function currentHead(repo: Repository, row: RepoRow, branch?: string | null): Promise<{ branch: string; repo_head: string | null }> {
+  const ref = await targetRef(repo, row, branch);
+  return { branch: ref.replace(/^refs\/heads\//, ''), repo_head: await repo.refs.resolve(ref) };
 }
