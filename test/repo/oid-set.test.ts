@@ -42,7 +42,9 @@ describe('TreeScanner', () => {
     const parsed = parseTree(content);
     expect(n).toBe(parsed.length);
     parsed.forEach((e, i) => {
-      const kind = e.mode === '40000' ? TREE_ENTRY_TREE : e.mode === '160000' ? TREE_ENTRY_GITLINK : TREE_ENTRY_BLOB;
+      // git goes by the mode's value: a zero-padded '040000' is a directory too
+      const type = parseInt(e.mode, 8) & 0o170000;
+      const kind = type === 0o040000 ? TREE_ENTRY_TREE : type === 0o160000 ? TREE_ENTRY_GITLINK : TREE_ENTRY_BLOB;
       expect(scanner.kind(i)).toBe(kind);
       expect(content.toString('hex', scanner.oidOffset(i), scanner.oidOffset(i) + 20)).toBe(e.oid);
     });
