@@ -22,6 +22,8 @@ export interface Config extends LimitsConfig {
   authorName: string;
   authorEmail: string;
   logLevel: string;
+  /** Serve HTTPS with these PEM files (both or neither). */
+  tls: { cert: string; key: string } | null;
 }
 
 export interface ConfigFlags extends LimitsFlags {
@@ -29,6 +31,8 @@ export interface ConfigFlags extends LimitsFlags {
   port?: string | number;
   data?: string;
   memory?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -54,6 +58,12 @@ function bool(raw: string | undefined): boolean {
   return raw !== undefined && /^(1|true|yes|on)$/i.test(raw);
 }
 
+function tlsFiles(cert: string | undefined, key: string | undefined): Config['tls'] {
+  if (!cert && !key) return null;
+  if (!cert || !key) throw new GitgateError('CONFIG', { detail: 'HTTPS needs both a certificate and a key: --tls-cert and --tls-key (GITGATE_TLS_CERT, GITGATE_TLS_KEY)' });
+  return { cert: path.resolve(cert), key: path.resolve(key) };
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const defaultBranch = env.GITGATE_DEFAULT_BRANCH || 'main';
   if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
@@ -76,6 +86,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     authorName: env.GITGATE_AUTHOR_NAME || 'gitgate',
     authorEmail: env.GITGATE_AUTHOR_EMAIL || 'gitgate@localhost',
     logLevel: env.LOG_LEVEL || 'info',
+    tls: tlsFiles(flags.tlsCert ?? env.GITGATE_TLS_CERT, flags.tlsKey ?? env.GITGATE_TLS_KEY),
     ...loadLimits(flags, env),
   };
 }

@@ -4,6 +4,7 @@ import { loadConfig, type ConfigFlags } from '../config.js';
 import { GitgateError } from '../errors.js';
 import { startServer } from '../http/server.js';
 import { installSignalHandlers } from '../http/shutdown.js';
+import { loadSecureContextOptions } from '../http/tls.js';
 import { auditCommand } from './audit.js';
 import { credentialCommand } from './credential.js';
 import { recoverDataDir } from '../repo/recovery.js';
@@ -100,8 +101,11 @@ function buildProgram(): Command {
     .option('--memory', 'keep everything in memory (memfs + in-memory SQLite)')
     .option('--log-pretty', 'human-readable log lines instead of JSON (env LOG_FORMAT=pretty)')
     .option('--trust-proxy <value>', 'take the client address from X-Forwarded-For set by these proxies: loopback, CIDRs (comma-separated) or a hop count (env GITGATE_TRUST_PROXY, default off)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (env GITGATE_TLS_CERT; needs --tls-key; SIGHUP reloads both)')
+    .option('--tls-key <file>', 'the PEM private key for --tls-cert (env GITGATE_TLS_KEY)')
     .action(async (opts: ConfigFlags) => {
       const config = loadConfig(opts);
+      if (config.tls) loadSecureContextOptions(config.tls); // a bad pair fails before anything is touched
       // one server owns a data directory: lock it before anything else touches it (a second
       // serve exits here), and keep the lock until the process exits
       const lock = config.memory ? null : acquireDataDirLock(config.dataDir);

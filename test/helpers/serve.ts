@@ -37,7 +37,7 @@ export function runServe(args: string[], opts: { env?: Record<string, string>; s
     const run = (url: string | null, code: number | null): ServeRun => ({ child, url, code, stdout: () => out, stderr: () => err, exited });
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /^listening on (http:\/\/\S+)$/m.exec(out);
+      const m = /^listening on (https?:\/\/\S+)$/m.exec(out);
       if (m) resolve(run(m[1]!, null));
     });
     child.on('close', (code) => resolve(run(null, code)));
