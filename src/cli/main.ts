@@ -6,6 +6,7 @@ import { startServer } from '../http/server.js';
 import { installSignalHandlers } from '../http/shutdown.js';
 import { loadSecureContextOptions } from '../http/tls.js';
 import { auditCommand } from './audit.js';
+import { backupCommands } from './backup.js';
 import { credentialCommand } from './credential.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
@@ -222,6 +223,7 @@ function buildProgram(): Command {
     });
 
   auditCommand(program, dataOption, withContext, out);
+  backupCommands(program, dataOption, out);
   credentialCommand(program);
 
   const repo = program.command('repo').description('manage repositories');

@@ -99,11 +99,11 @@ afterAll(async () => {
 
 describe('serve over HTTPS', () => {
   it('says https:// in the listening line and serves the REST API to a client trusting the certificate', async () => {
-    expect(run.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    const res = await httpsJson(`${run.url}/v1/repo`, { ca: certA.cert, token: admin });
+    expect(run.url!).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const res = await httpsJson(`${run.url!}/v1/repo`, { ca: certA.cert, token: admin });
     expect(res.status).toBe(200);
     // plain http to the same port gets no HTTP answer
-    await expect(fetch(`${run.url.replace('https:', 'http:')}/healthz`)).rejects.toThrow();
+    await expect(fetch(`${run.url!.replace('https:', 'http:')}/healthz`)).rejects.toThrow();
   });
 
   it('clones and pushes with real git over https:// (GIT_SSL_CAINFO); an untrusting git is refused', async () => {
