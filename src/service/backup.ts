@@ -232,6 +232,7 @@ export function restoreDataDir(fromDir: string, dataDir: string, opts: { force?:
   if (preexisting.length && !opts.force) {
     throw new GitgateError('DIR_NOT_EMPTY', { dir: dataDir, hint: 'restore into a new or empty directory, or pass --force to replace its contents' });
   }
+  ensurePrivateDir(dataDir);
   const lock = acquireDataDirLock(dataDir);
   try {
     for (const name of fs.readdirSync(dataDir)) {
