@@ -1,12 +1,11 @@
 // gitgate backup of a running server while pushes land, and gitgate restore into a fresh data
 // directory: the restored server serves exactly the refs the backup recorded, every restored
 // repository passes git fsck --full, and restore refuses a non-empty or live data directory.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
-import { BIN, readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
+import { readBootstrapToken, runCli, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
 
 interface Manifest {
   repos: { id: string; name: string | null; head: string | null; refs: Record<string, string> }[];
@@ -14,16 +13,7 @@ interface Manifest {
   linked: number;
 }
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 async function cliOk(args: string[]): Promise<string> {
   const r = await cli(args);

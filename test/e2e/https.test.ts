@@ -198,7 +198,7 @@ describe('serve refuses a bad TLS configuration before touching anything', () =>
     ] as const) {
       const r = await runServe(['--port', '0', '--data', path.join(d, 'data'), ...args]);
       expect(r.url).toBeNull();
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2); // a configuration error, like a bad --port
       expect(r.stderr()).toMatch(re);
       expect(r.stderr().trim().split('\n')).toHaveLength(1);
       expect(fs.existsSync(path.join(d, 'data'))).toBe(false);

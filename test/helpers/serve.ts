@@ -49,3 +49,22 @@ export async function stopServe(run: ServeRun, signal: NodeJS.Signals = 'SIGTERM
   if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill(signal);
   return run.exited;
 }
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a one-shot gitgate command (stdin is not a terminal). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.end();
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
