@@ -79,7 +79,7 @@ class Copier {
 
 export async function backupDataDir(dataDir: string, toDir: string): Promise<BackupManifest> {
   const db = path.join(dataDir, DB_FILE);
-  if (!exists(db)) throw new GitgateError('DATA_DIR_MISSING', { dir: dataDir });
+  if (!exists(db)) throw new GitgateError('CONFIG', { detail: `${dataDir} is not a gitgate data directory (no ${DB_FILE}); check --data / GITGATE_DATA` });
   if (exists(toDir) && !isEmptyDir(toDir)) throw new GitgateError('DIR_NOT_EMPTY', { dir: toDir, hint: 'back up into a new or empty directory' });
   ensurePrivateDir(toDir);
 
