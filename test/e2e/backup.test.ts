@@ -122,6 +122,11 @@ describe('backup and restore', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^gitgate: .* is not empty; back up into a new or empty directory\n$/);
     expect(listing(backup)).toEqual(before);
+    const elsewhere = tmpDir('gitgate-backup-none-');
+    const none = await cli(['backup', '--to', path.join(elsewhere, 'b'), '--data', path.join(elsewhere, 'typo')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/typo is not a gitgate data directory \(no gitgate\.db\)/);
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 
   it('restores into a new directory; the restored server serves exactly the recorded refs, fsck clean', async () => {
