@@ -1,4 +1,4 @@
-// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected.
+// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, credential.
 import fs from 'node:fs';
 import readline from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
