@@ -1,12 +1,27 @@
 // The CLI as an operator meets it: --version, exit codes, a mistyped --data refused instead of
 // silently created, token list paging with marks and repository names, durations, --json on
 // every command that changes something.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tmpDir } from '../helpers/git.js';
-import { runCli } from '../helpers/serve.js';
+import { BIN, runCli } from '../helpers/serve.js';
+
+/** Run gitgate on a pseudo-terminal (util-linux `script`), typing `input`. */
+function onTerminal(args: string[], input: string): Promise<{ code: number; output: string }> {
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', quoted, '/dev/null'], { env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4' } });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', (err) => reject(new Error(`this test needs util-linux script(1) for a terminal: ${err.message}`)));
+    child.on('close', (code) => resolve({ code: code ?? -1, output }));
+    child.stdin.end(input);
+  });
+}
 
 const version = (JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
 
@@ -89,6 +104,19 @@ describe('gitgate CLI polish', () => {
     // without --all the revoked one is left out; --repo takes the name
     const live = await ok(['token', 'list', '--repo', 'named-repo', '--data', fresh]);
     expect(live.trim().split('\n').map((l) => l.split('\t')[0])).toEqual([ids[3], ids[1], ids[0]]);
+  });
+
+  it('repo delete on a terminal asks for the repository name and deletes only when it is typed', async () => {
+    const id = (await ok(['repo', 'create', '--name', 'asked', '--data', data])).trim();
+    const wrong = await onTerminal(['repo', 'delete', 'asked', '--data', data], 'nope\n');
+    expect(wrong.output).toContain('This deletes repository asked and all its data. Type asked to confirm:');
+    expect(wrong.output).toContain('gitgate: not confirmed: nothing deleted');
+    expect(wrong.code).toBe(2);
+    expect(fs.existsSync(path.join(data, `${id}.git`))).toBe(true);
+    const right = await onTerminal(['repo', 'delete', 'asked', '--data', data], 'asked\n');
+    expect(right.code).toBe(0);
+    expect(right.output).toContain(`deleted ${id}`);
+    expect(fs.existsSync(path.join(data, `${id}.git`))).toBe(false);
   });
 
   it('--json on repo protect, unprotect and delete', async () => {
