@@ -35,6 +35,8 @@ export interface Config extends LimitsConfig, WebhookConfig {
   allowAnySha1InWant: boolean;
   /** Unreachable objects older than this are pruned by maintenance (C Git's gc.pruneExpire). */
   pruneExpireMs: number;
+  /** Serve HTTPS with these PEM files (both or neither). */
+  tls: { cert: string; key: string } | null;
 }
 
 export interface ConfigFlags extends LimitsFlags {
@@ -42,6 +44,8 @@ export interface ConfigFlags extends LimitsFlags {
   port?: string | number;
   data?: string;
   memory?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -93,6 +97,12 @@ function fsckPolicy(env: Env): FsckPolicy {
   return { ...DEFAULT_FSCK_POLICY, ...severities, skip };
 }
 
+function tlsFiles(cert: string | undefined, key: string | undefined): Config['tls'] {
+  if (!cert && !key) return null;
+  if (!cert || !key) throw new GitgateError('CONFIG', { detail: 'HTTPS needs both a certificate and a key: --tls-cert and --tls-key (GITGATE_TLS_CERT, GITGATE_TLS_KEY)' });
+  return { cert: path.resolve(cert), key: path.resolve(key) };
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const defaultBranch = env.GITGATE_DEFAULT_BRANCH || 'main';
   if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
@@ -126,6 +136,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     fsck: fsckPolicy(env),
     allowAnySha1InWant: bool(env.GITGATE_ALLOW_ANY_SHA1_IN_WANT),
     pruneExpireMs: int('GITGATE_PRUNE_EXPIRE_SECONDS', env.GITGATE_PRUNE_EXPIRE_SECONDS, 14 * 86_400, 0) * 1000,
+    tls: tlsFiles(flags.tlsCert ?? env.GITGATE_TLS_CERT, flags.tlsKey ?? env.GITGATE_TLS_KEY),
     ...loadLimits(flags, env),
     ...loadWebhookConfig(env, importAllowNetworks),
   };

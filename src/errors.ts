@@ -53,6 +53,10 @@ export const ERRORS = {
   CONFIG: { status: 400, message: 'Invalid configuration: {detail}' },
   DATA_DIR_LOCKED: { status: 409, message: 'Data directory {dir} is in use by gitgate serve (pid {pid} on {host}, since {since}); stop that server first, or delete {file} if that process is gone' },
 
+  DATA_DIR_MISSING: { status: 404, message: 'Data directory {dir} does not exist; check --data / GITGATE_DATA, or pass --init to create it' },
+  DIR_NOT_EMPTY: { status: 409, message: '{dir} is not empty; {hint}' },
+  NOT_A_BACKUP: { status: 400, message: '{dir} is not a gitgate backup: {detail}' },
+
   INTERNAL: { status: 500, message: 'Internal server error' },
   DB_TOO_NEW: { status: 500, message: 'Database schema version {found} is newer than this gitgate understands ({supported}); upgrade gitgate' },
 

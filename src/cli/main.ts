@@ -1,10 +1,14 @@
-// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected.
+// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, credential.
+import fs from 'node:fs';
+import readline from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type ConfigFlags } from '../config.js';
 import { GitgateError } from '../errors.js';
 import { startServer } from '../http/server.js';
 import { installSignalHandlers } from '../http/shutdown.js';
+import { loadSecureContextOptions } from '../http/tls.js';
 import { auditCommand } from './audit.js';
+import { backupCommands } from './backup.js';
 import { credentialCommand } from './credential.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
@@ -29,9 +33,17 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Open the data directory for a one-shot command (never memory: nothing would persist). */
-async function withContext<T>(flags: ConfigFlags, fn: (ctx: Context) => Promise<T>): Promise<T> {
+/** The version in package.json (dist/cli/main.js and src/cli/main.ts both sit two levels below it). */
+function packageVersion(): string {
+  return (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** Open the data directory for a one-shot command (never memory: nothing would persist). A
+ *  directory that does not exist is a typo far more often than a wish for an empty one:
+ *  refused unless --init. */
+async function withContext<T>(flags: ConfigFlags & { init?: boolean }, fn: (ctx: Context) => Promise<T>): Promise<T> {
   const config = loadConfig({ data: flags.data });
+  if (!flags.init && !fs.existsSync(config.dataDir)) throw new GitgateError('DATA_DIR_MISSING', { dir: config.dataDir });
   const ctx = createContext(config, createLogger('silent'));
   try {
     return await fn(ctx);
@@ -63,10 +75,17 @@ function parseGrace(raw: string | undefined): number {
   return n;
 }
 
-/** One line of `token list`: id, permission, repositories, name, state, ref scope, rights, last use. */
-function describeToken(t: TokenRecord): string {
-  const scope = t.kind === 'workspace' ? 'workspace' : t.repo_ids.join(',');
-  const state = t.revoked_at ? 'revoked' : t.expires_at ? `expires ${t.expires_at}` : 'no expiry';
+/** One line of `token list`: id, permission, repositories (names where they have one), name,
+ *  state (REVOKED/EXPIRED marked), ref scope, rights, last use. */
+function describeToken(t: TokenRecord, repoName: (id: string) => string): string {
+  const scope = t.kind === 'workspace' ? 'workspace' : t.repo_ids.map(repoName).join(',');
+  const state = t.revoked_at
+    ? `REVOKED ${t.revoked_at}`
+    : t.expires_at && Date.parse(t.expires_at) <= Date.now()
+      ? `EXPIRED ${t.expires_at}`
+      : t.expires_at
+        ? `expires ${t.expires_at}`
+        : 'no expiry';
   const refs = `refs=${t.refs.length ? t.refs.join(',') : 'all'}`;
   const rights = `force=${t.allow_force ? 'yes' : 'no'} delete=${t.allow_delete ? 'yes' : 'no'}`;
   const used = t.last_used_at ? `last used ${t.last_used_at}${t.last_used_ip ? ` from ${t.last_used_ip}` : ''}` : 'never used';
@@ -80,9 +99,31 @@ function parseTtl(raw: string | undefined): number | null {
   return n;
 }
 
+function parseLimit(raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Confirmation for destructive commands: --yes, or the user types `expected` on a terminal.
+ *  Without a terminal there is nobody to ask (as gh repo delete): refused without --yes. */
+async function confirm(yes: boolean | undefined, prompt: string, expected: string): Promise<void> {
+  if (yes) return;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) throw new UsageError('not a terminal: pass --yes to confirm');
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${prompt} Type ${expected} to confirm: `);
+    if (answer.trim() !== expected) throw new UsageError('not confirmed: nothing deleted');
+  } finally {
+    rl.close();
+  }
+}
+
 function buildProgram(): Command {
   const program = new Command('gitgate')
     .description('Self-hosted Git smart-HTTP server with scoped, expiring, revocable tokens')
+    .version(packageVersion(), '-V, --version', 'print the gitgate version')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({
@@ -101,8 +142,11 @@ function buildProgram(): Command {
     .option('--memory', 'keep everything in memory (memfs + in-memory SQLite)')
     .option('--log-pretty', 'human-readable log lines instead of JSON (env LOG_FORMAT=pretty)')
     .option('--trust-proxy <value>', 'take the client address from X-Forwarded-For set by these proxies: loopback, CIDRs (comma-separated) or a hop count (env GITGATE_TRUST_PROXY, default off)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (env GITGATE_TLS_CERT; needs --tls-key; SIGHUP reloads both)')
+    .option('--tls-key <file>', 'the PEM private key for --tls-cert (env GITGATE_TLS_KEY)')
     .action(async (opts: ConfigFlags) => {
       const config = loadConfig(opts);
+      if (config.tls) loadSecureContextOptions(config.tls); // a bad pair fails before anything is touched
       // one server owns a data directory: lock it before anything else touches it (a second
       // serve exits here), and keep the lock until the process exits
       const lock = config.memory ? null : acquireDataDirLock(config.dataDir);
@@ -175,13 +219,28 @@ function buildProgram(): Command {
     .description('list tokens (never their secrets)')
     .option('--repo <id>', 'only tokens scoped to this repository')
     .option('--all', 'include revoked tokens')
+    .option('--limit <n>', 'show the newest n tokens (default 100, at most 1000)')
     .option('--json', 'print JSON')
     .addOption(dataOption())
-    .action(async (opts: { repo?: string; all?: boolean; json?: boolean; data?: string }) => {
+    .action(async (opts: { repo?: string; all?: boolean; limit?: string; json?: boolean; data?: string }) => {
+      const limit = parseLimit(opts.limit, 100);
       await withContext(opts, async (ctx) => {
-        const page = ctx.tokens.list({ repo_id: opts.repo, include_revoked: !!opts.all, page_size: 1000 });
-        if (opts.json) return out(JSON.stringify(page.items));
-        for (const t of page.items) out(describeToken(t));
+        const repoId = opts.repo === undefined ? undefined : (ctx.repos.get(opts.repo)?.id ?? opts.repo);
+        const query = { repo_id: repoId, include_revoked: !!opts.all };
+        // stored oldest first: the newest `limit` are the last page
+        const total = ctx.tokens.list({ ...query, page_size: 1 }).total_items;
+        const items = ctx.tokens.list({ ...query, page_size: limit, page_start: Math.max(0, total - limit) }).items.reverse();
+        if (opts.json) out(JSON.stringify(items));
+        else {
+          const names = new Map<string, string>();
+          const repoName = (id: string) => {
+            if (!names.has(id)) names.set(id, ctx.repos.get(id)?.name ?? id);
+            return names.get(id)!;
+          };
+          for (const t of items) out(describeToken(t, repoName));
+        }
+        // on stderr, so stdout stays one token a line (or one JSON array)
+        if (total > items.length) process.stderr.write(`gitgate: ${total - items.length} older token(s) not shown; use --limit (at most 1000) or --repo\n`);
       });
     });
   token
@@ -208,17 +267,19 @@ function buildProgram(): Command {
     .command('revoke')
     .description('revoke a token (and every token it minted)')
     .argument('<id>', 'token id or secret')
+    .option('--json', 'print JSON {"id", "revoked"} (revoked: how many tokens this revoked, descendants included)')
     .addOption(dataOption())
-    .action(async (ref: string, opts: { data?: string }) => {
+    .action(async (ref: string, opts: { json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
         const record = ctx.tokens.resolve(ref);
         if (!record) throw new GitgateError('TOKEN_NOT_FOUND');
         const n = ctx.tokens.revoke(record.id);
-        out(`revoked ${record.id}${n > 1 ? ` and ${n - 1} token(s) it minted` : ''}`);
+        out(opts.json ? JSON.stringify({ id: record.id, revoked: n }) : `revoked ${record.id}${n > 1 ? ` and ${n - 1} token(s) it minted` : ''}`);
       });
     });
 
   auditCommand(program, dataOption, withContext, out);
+  backupCommands(program, dataOption, out);
   credentialCommand(program);
 
   const repo = program.command('repo').description('manage repositories');
@@ -252,13 +313,16 @@ function buildProgram(): Command {
     .command('delete')
     .description('delete a repository, its data and its token scopes')
     .argument('<id>', 'repository id or name')
+    .option('-y, --yes', 'do not ask for confirmation (required when stdin is not a terminal)')
+    .option('--json', 'print JSON {"repo_id", "deleted": true}')
     .addOption(dataOption())
-    .action(async (ref: string, opts: { data?: string }) => {
+    .action(async (ref: string, opts: { yes?: boolean; json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
         const row = ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
+        await confirm(opts.yes, `This deletes repository ${row.name ?? row.id} and all its data.`, row.name ?? row.id);
         await deleteRepo(ctx, row.id);
-        out(`deleted ${row.id}`);
+        out(opts.json ? JSON.stringify({ repo_id: row.id, deleted: true }) : `deleted ${row.id}`);
       });
     });
   repo
@@ -266,14 +330,15 @@ function buildProgram(): Command {
     .description('protect refs: only admin tokens may create, update or delete refs matching the patterns')
     .argument('<id>', 'repository id or name')
     .argument('<pattern...>', 'ref patterns, e.g. refs/heads/main refs/tags/*')
+    .option('--json', 'print JSON {"patterns": [...]}: the whole list')
     .addOption(dataOption())
-    .action(async (ref: string, patterns: string[], opts: { data?: string }) => {
+    .action(async (ref: string, patterns: string[], opts: { json?: boolean; data?: string }) => {
       const add = refPatterns(patterns, 'pattern');
       await withContext(opts, async (ctx) => {
         const row = ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
         const now = setProtectedRefs(ctx, row.id, refPatterns([...ctx.repos.protectedRefs(row.id), ...add], 'pattern'));
-        for (const p of now) out(p);
+        printPatterns(now, opts.json);
       });
     });
   repo
@@ -281,8 +346,9 @@ function buildProgram(): Command {
     .description('remove ref patterns from the protected list')
     .argument('<id>', 'repository id or name')
     .argument('<pattern...>', 'patterns to remove, exactly as listed by `gitgate repo protected`')
+    .option('--json', 'print JSON {"patterns": [...]}: what remains')
     .addOption(dataOption())
-    .action(async (ref: string, patterns: string[], opts: { data?: string }) => {
+    .action(async (ref: string, patterns: string[], opts: { json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
         const row = ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
@@ -290,7 +356,7 @@ function buildProgram(): Command {
         const missing = patterns.filter((p) => !current.includes(p));
         if (missing.length) throw new UsageError(`not protected: ${missing.join(', ')}`);
         const now = setProtectedRefs(ctx, row.id, current.filter((p) => !patterns.includes(p)));
-        for (const p of now) out(p);
+        printPatterns(now, opts.json);
       });
     });
   repo
@@ -303,12 +369,27 @@ function buildProgram(): Command {
       await withContext(opts, async (ctx) => {
         const row = ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
-        const patterns = ctx.repos.protectedRefs(row.id);
-        if (opts.json) return out(JSON.stringify({ patterns }));
-        for (const p of patterns) out(p);
+        printPatterns(ctx.repos.protectedRefs(row.id), opts.json);
       });
     });
+  addInitOption(program);
   return program;
+}
+
+function printPatterns(patterns: string[], json: boolean | undefined): void {
+  if (json) return out(JSON.stringify({ patterns }));
+  for (const p of patterns) out(p);
+}
+
+/** Every command that opens an existing data directory (all with --data but serve, backup and
+ *  restore) gets --init: create it when missing. */
+function addInitOption(cmd: Command): void {
+  for (const sub of cmd.commands) {
+    if (!['serve', 'backup', 'restore'].includes(sub.name()) && sub.options.some((o) => o.long === '--data')) {
+      sub.option('--init', 'create the data directory when it does not exist');
+    }
+    addInitOption(sub);
+  }
 }
 
 function refPatterns(patterns: string[], what: string): string[] {
@@ -334,11 +415,12 @@ export async function main(argv: string[]): Promise<number | undefined> {
     return undefined;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version exit 0; usage errors were already printed on one line.
-      return err.exitCode;
+      // --help and --version exit 0; usage errors were already printed on one line and exit 2
+      return err.exitCode === 0 ? 0 : 2;
     }
     const message = err instanceof GitgateError || err instanceof UsageError ? err.message : String((err as Error)?.message ?? err);
     process.stderr.write(`gitgate: ${message}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    // 2: the command line (or configuration) is wrong, 1: it was right and failed
+    return err instanceof UsageError || (err instanceof GitgateError && err.code === 'CONFIG') ? 2 : 1;
   }
 }

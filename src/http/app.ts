@@ -1,12 +1,11 @@
 // The Express application: JSON for REST, raw streams for Git, one error handler.
 import express, { type Express, type RequestHandler, type Router } from 'express';
-import crypto from 'node:crypto';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { errorHandler } from './errors.js';
 import { gitRoutes } from './git-routes.js';
 import { openApiHandler } from './openapi.js';
-import { requestLogger } from './request-log.js';
+import { requestId, requestLogger } from './request-log.js';
 import { healthHandler } from './health.js';
 import { metricsHandler } from './metrics.js';
 
@@ -41,10 +40,7 @@ export function createApp(ctx: Context): Express {
   // from X-Forwarded-For only when the peer is a proxy the operator trusts
   app.set('trust proxy', ctx.config.trustProxy);
   app.set('query parser', 'simple');
-  app.use((req, _res, next) => {
-    req.id = crypto.randomUUID();
-    next();
-  });
+  app.use(requestId());
   app.use(requestLogger(ctx.log, ctx.metrics, ctx.activity));
 
   app.get('/healthz', healthHandler(ctx));

@@ -1,17 +1,24 @@
-// Starts the HTTP server for a context; close() stops accepting and drains.
+// Starts the HTTP (or HTTPS) server for a context; close() stops accepting and drains.
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Context } from '../service/context.js';
 import { createApp } from './app.js';
+import { loadSecureContextOptions } from './tls.js';
 
 export interface RunningServer {
   url: string;
-  server: http.Server;
+  server: http.Server | https.Server;
+  /** Re-read the TLS certificate and key (HTTPS only): new handshakes use them, open connections
+   *  keep theirs. Throws CONFIG (and keeps the old pair) when the files are not usable. */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
 export async function startServer(ctx: Context, host: string, port: number): Promise<RunningServer> {
-  const server = http.createServer(createApp(ctx));
+  const app = createApp(ctx);
+  const tlsFiles = ctx.config.tls;
+  const server = tlsFiles ? https.createServer(loadSecureContextOptions(tlsFiles), app) : http.createServer(app);
   server.headersTimeout = ctx.config.headersTimeoutMs; // a client that never finishes its headers
   server.requestTimeout = 0; // clones and pushes of any size: idle timeouts instead
   // a socket with no bytes either way for this long is destroyed (slow-loris, stalled uploads)
@@ -31,8 +38,12 @@ export async function startServer(ctx: Context, host: string, port: number): Pro
   const addr = server.address() as AddressInfo;
   const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${shownHost}:${addr.port}`,
+    url: `${tlsFiles ? 'https' : 'http'}://${shownHost}:${addr.port}`,
     server,
+    reloadTls() {
+      if (!tlsFiles) return;
+      (server as https.Server).setSecureContext(loadSecureContextOptions(tlsFiles));
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

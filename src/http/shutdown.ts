@@ -55,7 +55,7 @@ export async function gracefulShutdown(running: RunningServer, ctx: Context, opt
 }
 
 /** serve's signal handling: the first SIGTERM/SIGINT shuts down gracefully and exits 0; a
- *  second one exits at once. */
+ *  second one exits at once. With HTTPS, SIGHUP reloads the certificate. */
 export function installSignalHandlers(running: RunningServer, ctx: Context, exit: (code: number) => void = (c) => process.exit(c)): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -76,4 +76,15 @@ export function installSignalHandlers(running: RunningServer, ctx: Context, exit
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP re-reads the TLS certificate and key (renewed in place); a bad pair keeps the old one
+  if (ctx.config.tls) {
+    process.on('SIGHUP', () => {
+      try {
+        running.reloadTls();
+        ctx.log.info({ cert: ctx.config.tls?.cert }, 'TLS certificate reloaded');
+      } catch (err) {
+        ctx.log.error({ err: (err as Error).message }, 'TLS certificate reload failed: keeping the previous one');
+      }
+    });
+  }
 }

@@ -94,22 +94,31 @@ describe('gitgate CLI', () => {
 
     const repos = await run(['repo', 'list', '--json', '--data', data]);
     expect(JSON.parse(repos.stdout).map((r: { repo_id: string }) => r.repo_id)).toContain(id);
-    expect((await run(['repo', 'delete', 'cli-repo', '--data', data])).code).toBe(0);
+    // not a terminal: repo delete needs --yes, and refuses (exit 2, nothing deleted) without it
+    const unconfirmed = await run(['repo', 'delete', 'cli-repo', '--data', data]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toBe('gitgate: not a terminal: pass --yes to confirm\n');
+    expect(fs.existsSync(path.join(data, `${id}.git`))).toBe(true);
+    expect((await run(['repo', 'delete', 'cli-repo', '--yes', '--data', data])).code).toBe(0);
     expect(fs.existsSync(path.join(data, `${id}.git`))).toBe(false);
   });
 
   it('fails with one line and a non-zero exit on bad input, and has --help everywhere', async () => {
-    for (const args of [
-      ['token', 'create', '--data', data],
-      ['token', 'create', '--workspace', '--ttl', 'soon', '--data', data],
-      ['token', 'create', '--workspace', '--permission', 'root', '--data', data],
-      ['token', 'revoke', 'nope', '--data', data],
-      ['repo', 'delete', 'nope', '--data', data],
-      ['bogus'],
-      ['serve', '--port', 'eighty'],
-    ]) {
-      const r = await run(args);
-      expect(r.code, args.join(' ')).not.toBe(0);
+    // exit 2: the command line is wrong; exit 1: it was right and failed
+    for (const [code, args] of [
+      [2, ['token', 'create', '--data', data]],
+      [2, ['token', 'create', '--workspace', '--ttl', 'soon', '--data', data]],
+      [2, ['token', 'create', '--workspace', '--permission', 'root', '--data', data]],
+      [2, ['token', 'list', '--limit', '0', '--data', data]],
+      [2, ['token', 'list', '--bogus', '--data', data]],
+      [2, ['repo', 'delete', '--data', data]],
+      [2, ['bogus']],
+      [2, ['serve', '--port', 'eighty']],
+      [1, ['token', 'revoke', 'nope', '--data', data]],
+      [1, ['repo', 'delete', 'nope', '--yes', '--data', data]],
+    ] as const) {
+      const r = await run([...args]);
+      expect(r.code, args.join(' ')).toBe(code);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr).toMatch(/^gitgate: /);
     }

@@ -37,7 +37,7 @@ export function runServe(args: string[], opts: { env?: Record<string, string>; s
     const run = (url: string | null, code: number | null): ServeRun => ({ child, url, code, stdout: () => out, stderr: () => err, exited });
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /^listening on (http:\/\/\S+)$/m.exec(out);
+      const m = /^listening on (https?:\/\/\S+)$/m.exec(out);
       if (m) resolve(run(m[1]!, null));
     });
     child.on('close', (code) => resolve(run(null, code)));
@@ -48,4 +48,23 @@ export function runServe(args: string[], opts: { env?: Record<string, string>; s
 export async function stopServe(run: ServeRun, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
   if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill(signal);
   return run.exited;
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a one-shot gitgate command (stdin is not a terminal). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdin.end();
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
 }
