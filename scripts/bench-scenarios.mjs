@@ -118,10 +118,12 @@ async function shallowCheck(ctx, srv, dest) {
 
 // ------------------------------------------------------------------ fetches
 
+/** The client a fetch starts from: an up-to-date copy of the server's repository, made locally
+ *  (what is measured is the fetch; a full clone of a large repository over HTTP would dominate the setup). */
 async function mirror(ctx, srv, key) {
   const dest = path.join(ctx.tmp, `mirror-${key}-${slug(srv)}`);
   rmrf(dest);
-  await git(ctx, ['clone', '--mirror', '-q', srv.url, dest]);
+  await git(ctx, ['clone', '--mirror', '-q', srv.bareDir, dest]);
   return dest;
 }
 
