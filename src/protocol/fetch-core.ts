@@ -194,7 +194,12 @@ export async function* fetchPackStream(
       if (tags.length) objects = objects.concat(tags); // else keep the (cacheable) list itself
     }
     if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
-    const packPlan = await planPack(repo.objects, objects, { thin: args.thinPack, clientHas: plan.clientHas, ofsDelta: args.ofsDelta });
+    const packPlan = await planPack(repo.objects, objects, {
+      thin: args.thinPack,
+      clientHas: plan.clientHas,
+      ofsDelta: args.ofsDelta,
+      deltaBases: plan.deltaBases,
+    });
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     if (packPlan.verbatim && limit) {
