@@ -293,8 +293,11 @@ export async function buildRepo(benchDir, params, log = () => {}) {
 export async function makeCommits(gitDir, env, { ref, from, count, label, seed = 1 }) {
   const r = prng(hashSeed(`commits:${seed}:${label}`));
   const vocab = makeVocab(seed);
-  const names = (await run('git', ['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', from], { env })).stdout
-    .split('\n').filter((n) => n.endsWith('.txt'));
+  let names = (await run('git', ['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', from], { env })).stdout
+    .split('\n').filter(Boolean);
+  // text files to edit: the synthetic repository's .txt, or any other repository's sources
+  const text = names.filter((n) => /\.(txt|c|h|md|vim|py|js|ts|go|rs|sh)$/.test(n));
+  if (text.length) names = text;
   const chosen = [];
   for (let i = 0; i < 4; i++) chosen.push(names[r.int(names.length)]);
   const contents = new Map();

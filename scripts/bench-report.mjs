@@ -29,6 +29,7 @@ function row(metric, kind, gg, ref, pick, fmt) {
 export function buildRows(results, { idleRssKb }) {
   const rows = [];
   for (const s of results) rows.push(row(s.label, 'time', s.gitgate, s.reference, (r) => r.medianMs, fmtMs));
+  for (const s of results) rows.push(row(`server CPU: ${s.label}`, 'cpu', s.gitgate, s.reference, (r) => r.medianCpuMs, fmtMs));
   for (const s of results) {
     if (s.key !== 'swarm') continue;
     rows.push(row(`p95 of one git operation: ${s.label}`, 'time', s.gitgate, s.reference, (r) => r.swarm?.p95Ms, fmtMs));
@@ -56,16 +57,21 @@ export function renderMarkdown({ rows, header }) {
   const out = [];
   out.push(`### gitgate vs git http-backend — medians of ${header.runs} runs`);
   out.push('');
-  out.push(`Repository: ${header.repo.commits} commits, ${header.repo.files} text files, ${header.repo.bigBlobMb} MiB random blob, `
-    + `${header.repo.branches} branches, ${header.repo.tags} tags, ${header.repo.objects} objects, pack ${fmtBytes(header.repo.packBytes)}`
-    + `${header.repo.bitmap ? ' (+ bitmap)' : ''}, seed ${header.repo.seed}. `
-    + `Machine: ${header.machine.cpus} CPUs, ${header.machine.memGiB} GiB; ${header.machine.git}; node ${header.machine.node}.`);
+  const repo = header.repo;
+  out.push(`Repository: ${repo.external ? `${repo.external}: ` : ''}${repo.commits} commits, `
+    + `${repo.external ? '' : `${repo.files} text files, ${repo.bigBlobMb} MiB random blob, `}`
+    + `${repo.branches} branches, ${repo.tags} tags, ${repo.objects} objects, pack ${fmtBytes(repo.packBytes)}`
+    + `${repo.bitmap ? ' (+ bitmap)' : ''}${repo.external ? '' : `, seed ${repo.seed}`}. `
+    + `Machine: ${header.machine.cpus} CPUs, ${header.machine.memGiB} GiB, load average ${header.machine.load ?? '?'} at the start; `
+    + `${header.machine.git}; node ${header.machine.node}.`);
   out.push('');
   out.push('| metric | gitgate | git http-backend | ratio (gitgate/ref) |');
   out.push('| --- | ---: | ---: | ---: |');
   for (const r of rows) out.push(`| ${r.metric} | ${r.cells[0]} | ${r.cells[1]} | ${r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   out.push('');
   out.push('Times are wall-clock for the git client command (lower is better); a ratio above 1 means gitgate is slower or larger. '
+    + 'Server CPU: user + system time per run from /proc/<pid>/stat — gitgate\'s process; for http-backend every CGI process '
+    + 'it ran (the reaped children\'s times), not the harness. '
     + 'Bytes are counted by a TCP proxy (HTTP framing included) on one untimed run. Memory: gitgate\'s process RSS (exact peak, '
     + 'fresh process per scenario); for http-backend the PSS summed over its CGI processes (http-backend, upload-pack, pack-objects, '
     + 'receive-pack …), sampled every 20 ms, so very short-lived processes may be missed. "anon" excludes file-backed pages '

@@ -78,6 +78,36 @@ function cloneScenario(key, label, cloneArgs, check) {
 
 const fullCloneCheck = (ctx, srv, dest) => expectSameRefs(ctx, srv, dest, 'clone');
 
+/**
+ * The first full clone after a push (the agent that pushes, then starts a fresh sandbox that
+ * clones): before each run, untimed, one new commit is pushed to a branch, so the tips differ
+ * from any earlier clone's. No restart: whatever the server keeps across requests stays.
+ */
+const cloneCold = {
+  key: 'clone-cold',
+  label: 'full clone, first after a push (cold)',
+  wire: true,
+  async shared(ctx) {
+    const tip = await makeCommits(ctx.pusher, ctx.env, { ref: 'refs/bench/clone-cold', from: ctx.mainTip, count: ctx.runs + 1, label: 'clone-cold', seed: ctx.seed });
+    const list = (await git(ctx, ['--git-dir', ctx.pusher, 'rev-list', '--reverse', `${ctx.mainTip}..${tip}`])).stdout.trim().split('\n');
+    return { commits: list, ref: 'refs/heads/bench/clone-cold' };
+  },
+  async verify(ctx, srv, sh) {
+    await git(ctx, ['--git-dir', ctx.pusher, 'push', '-q', srv.url, `${sh.commits[0]}:${sh.ref}`]);
+    const dest = path.join(ctx.tmp, `verify-clone-cold-${slug(srv)}`);
+    const bytes = srv.proxy.measure();
+    await git(ctx, ['clone', '--bare', '-q', srv.proxyUrl, dest]);
+    const wire = bytes();
+    await fsck(ctx, dest, `cold clone from ${srv.name}`);
+    await expectSameRefs(ctx, srv, dest, 'cold clone');
+    rmrf(dest);
+    return { wire };
+  },
+  before: (ctx, srv, sh, _st, i) => git(ctx, ['--git-dir', ctx.pusher, 'push', '-q', srv.url, `${sh.commits[i + 1]}:${sh.ref}`]),
+  run: (ctx, srv, _sh, _st, i) => git(ctx, ['clone', '--bare', '-q', srv.url, path.join(ctx.tmp, `clone-cold-${slug(srv)}-${i}`)]),
+  after: (ctx, srv, _sh, _st, i) => rmrf(path.join(ctx.tmp, `clone-cold-${slug(srv)}-${i}`)),
+};
+
 async function shallowCheck(ctx, srv, dest) {
   const head = (await git(ctx, ['--git-dir', srv.bareDir, 'rev-parse', 'HEAD'])).stdout.trim();
   await expectRef(ctx, dest, 'HEAD', head, 'depth-1 clone');
@@ -88,10 +118,12 @@ async function shallowCheck(ctx, srv, dest) {
 
 // ------------------------------------------------------------------ fetches
 
+/** The client a fetch starts from: an up-to-date copy of the server's repository, made locally
+ *  (what is measured is the fetch; a full clone of a large repository over HTTP would dominate the setup). */
 async function mirror(ctx, srv, key) {
   const dest = path.join(ctx.tmp, `mirror-${key}-${slug(srv)}`);
   rmrf(dest);
-  await git(ctx, ['clone', '--mirror', '-q', srv.url, dest]);
+  await git(ctx, ['clone', '--mirror', '-q', srv.bareDir, dest]);
   return dest;
 }
 
@@ -204,6 +236,7 @@ const concurrent = {
 };
 
 export const SCENARIOS = [
+  cloneCold,
   cloneScenario('clone-v0', 'full clone, protocol v0', ['-c', 'protocol.version=0', 'clone', '--bare', '-q'], fullCloneCheck),
   cloneScenario('clone-v2', 'full clone, protocol v2', ['-c', 'protocol.version=2', 'clone', '--bare', '-q'], fullCloneCheck),
   cloneScenario('clone-depth1', '`--depth 1` clone', ['-c', 'protocol.version=2', 'clone', '--bare', '-q', '--depth', '1'], shallowCheck),
@@ -216,4 +249,4 @@ export const SCENARIOS = [
 ];
 
 /** Scenarios that need the local "pusher" repository (a clone of the synthetic one). */
-export const NEEDS_PUSHER = new Set(['fetch-one', 'push-1', 'push-1000']);
+export const NEEDS_PUSHER = new Set(['clone-cold', 'fetch-one', 'push-1', 'push-1000']);

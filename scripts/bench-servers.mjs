@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startCountingProxy } from './bench-proxy.mjs';
+import { CpuMeter } from './bench-cpu.mjs';
 import { currentRssKb, RssSampler } from './bench-rss.mjs';
 import { mkdirp, rmrf, run } from './bench-util.mjs';
 
@@ -113,6 +114,7 @@ export async function startGitgate({ root, runDir, sourceGitDir, env }) {
       this.proxy.retarget(port);
       this.proxyUrl = this.urlFor(this.proxy.port);
       this.sampler = new RssSampler(child.pid, { includeRoot: true });
+      this.cpu = new CpuMeter(child.pid, { includeSelf: true });
       this.idleRssKb = currentRssKb(child.pid);
     },
     async stop() { await this.proxy.close(); if (child) await stopChild(child); },
@@ -151,6 +153,7 @@ export async function startReference({ runDir, sourceGitDir, env }) {
     url: urlFor(port),
     proxyUrl: urlFor(proxy.port),
     sampler: new RssSampler(child.pid, { includeRoot: false, pss: true }),
+    cpu: new CpuMeter(child.pid, { includeSelf: false }),
     async restart() { /* a CGI keeps no state between requests */ },
     crashInfo: () => (child.exitCode != null || child.signalCode != null ? `the CGI server has exited (${child.exitCode ?? child.signalCode})` : null),
     logs: [path.join(runDir, 'http-backend.log')],

@@ -32,7 +32,7 @@ async function agent(ctx, srv, i, k, stats) {
     stats.latencies.push(r.ms);
   };
   try {
-    await op(['clone', '-q', '--depth', '1', '-b', 'main', '--single-branch', srv.url, dir]);
+    await op(['clone', '-q', '--depth', '1', '-b', ctx.mainBranch, '--single-branch', srv.url, dir]);
     const branch = `refs/heads/swarm/run${i}/agent${k}`;
     for (let round = 1; round <= ROUNDS; round++) {
       fs.writeFileSync(path.join(dir, `agent-${k}.txt`), `agent ${k}, run ${i}, round ${round}\n`);

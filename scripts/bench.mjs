@@ -3,17 +3,18 @@
 //
 //   node scripts/bench.mjs [--quick] [--runs N] [--only a,b] [--big-blob-mb N] [--commits N]
 //                          [--files N] [--seed N] [--concurrency N] [--no-bitmap] [--no-build]
-//                          [--agents N] [--keep] [--root DIR]
+//                          [--agents N] [--keep] [--root DIR] [--repo PATH]
 //
-// Files: bench-repo.mjs (synthetic repository), bench-servers.mjs (starting both servers),
+// Files: bench-repo.mjs (synthetic repository), bench-external.mjs (--repo), bench-servers.mjs (starting both servers),
 // bench-cgi-server.mjs (http-backend as CGI), bench-proxy.mjs (byte counting),
-// bench-rss.mjs (memory), bench-scenarios.mjs (what is measured), bench-swarm.mjs (the agent
+// bench-rss.mjs (memory), bench-cpu.mjs (server CPU), bench-scenarios.mjs (what is measured), bench-swarm.mjs (the agent
 // swarm), bench-report.mjs (output).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { importRepo } from './bench-external.mjs';
 import { buildRepo, DEFAULT_PARAMS, QUICK_PARAMS } from './bench-repo.mjs';
 import { buildRows, renderMarkdown, writeJson } from './bench-report.mjs';
 import { rssSupported } from './bench-rss.mjs';
@@ -23,7 +24,7 @@ import { fmtMs, gitEnv, median, mkdirp, newestMtime, rmrf, run } from './bench-u
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = path.resolve(HERE, '..', '.bench');
-const GROUPS = { clones: ['clone-v0', 'clone-v2', 'clone-depth1'], fetch: ['fetch-noop', 'fetch-one'], push: ['push-1', 'push-1000', 'swarm'] };
+const GROUPS = { clones: ['clone-cold', 'clone-v0', 'clone-v2', 'clone-depth1'], fetch: ['fetch-noop', 'fetch-one'], push: ['push-1', 'push-1000', 'swarm'] };
 
 const HELP = `usage: npm run bench -- [options]
 
@@ -42,6 +43,9 @@ const HELP = `usage: npm run bench -- [options]
   --no-build           do not run \`npm run build\` even if dist/ looks stale
   --keep               keep .bench/run-<pid>/ (server logs, data) afterwards
   --root DIR           the gitgate checkout to benchmark (default: this one)
+  --repo PATH          run every scenario on this repository (bare, or a clone: its branches
+                       and tags) instead of the synthetic one; --commits, --files,
+                       --big-blob-mb and --no-bitmap do not apply
 
 Prints a Markdown table and writes .bench/last.json. Exits non-zero if anything failed.`;
 
@@ -51,6 +55,7 @@ function parse() {
       quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, 'big-blob-mb': { type: 'string' },
       commits: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' }, agents: { type: 'string' },
       'no-bitmap': { type: 'boolean' }, 'no-build': { type: 'boolean' }, keep: { type: 'boolean' }, root: { type: 'string' },
+      repo: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -81,6 +86,7 @@ function parse() {
     build: !values['no-build'],
     keep: !!values.keep,
     root: path.resolve(values.root ?? path.join(HERE, '..')),
+    repo: values.repo ?? null,
   };
 }
 
@@ -116,7 +122,7 @@ async function runScenario(sc, ctx, servers) {
     : sc.key === 'swarm' ? `agent swarm: ${ctx.agents} agents × (clone --depth 1, 3× commit + push, fetch)` : sc.label;
   say(`\n== ${sc.key}: ${label}`);
   const out = { key: sc.key, label, wire: sc.wire };
-  const res = new Map(servers.map((s) => [s, { status: 'ok', timesMs: [], rssRuns: [] }]));
+  const res = new Map(servers.map((s) => [s, { status: 'ok', timesMs: [], cpuMs: [], rssRuns: [] }]));
   const state = new Map();
   const fail = (srv, phase, e) => {
     const r = res.get(srv);
@@ -157,6 +163,7 @@ async function runScenario(sc, ctx, servers) {
       try {
         if (sc.before) await sc.before(ctx, srv, shared, st, i);
         srv.sampler.start();
+        srv.cpu.start();
         const t0 = process.hrtime.bigint();
         try {
           await sc.run(ctx, srv, shared, st, i);
@@ -164,8 +171,10 @@ async function runScenario(sc, ctx, servers) {
           res.get(srv).rssRuns.push(srv.sampler.stop());
         }
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        const cpu = await srv.cpu.stop();
         res.get(srv).timesMs.push(ms);
-        line.push(`${srv.name} ${fmtMs(ms)}`);
+        if (cpu != null) res.get(srv).cpuMs.push(cpu);
+        line.push(`${srv.name} ${fmtMs(ms)}${cpu != null ? ` (cpu ${fmtMs(cpu)})` : ''}`);
         if (sc.after) await sc.after(ctx, srv, shared, st, i);
       } catch (e) { fail(srv, `run ${i + 1}`, e); }
     }
@@ -180,6 +189,7 @@ async function runScenario(sc, ctx, servers) {
   for (const srv of servers) {
     const r = res.get(srv);
     r.medianMs = median(r.timesMs);
+    r.medianCpuMs = median(r.cpuMs);
     r.rss = r.rssRuns.length ? {
       peakKb: Math.max(...r.rssRuns.map((x) => x.peakKb)),
       peakAnonKb: Math.max(...r.rssRuns.map((x) => x.peakAnonKb)),
@@ -193,14 +203,15 @@ async function runScenario(sc, ctx, servers) {
 
 async function main() {
   const opts = parse();
+  const loadAtStart = os.loadavg().map((x) => x.toFixed(1)).join(' ');
   if (!rssSupported) say('warning: no /proc: server RSS will not be measured');
   const execPath = (await run('git', ['--exec-path'])).stdout.trim();
   if (!fs.existsSync(path.join(execPath, 'git-http-backend'))) throw new Error(`git http-backend not found in ${execPath}`);
   await ensureBuilt(opts.root, opts.build);
 
   mkdirp(BENCH_DIR);
-  const repo = await buildRepo(BENCH_DIR, opts.params, say);
-  if (repo.cached) say(`synthetic repository ${repo.stats.key} (cached): ${repo.stats.commits} commits, ${repo.stats.objects} objects`);
+  const repo = opts.repo ? await importRepo(BENCH_DIR, opts.repo, say) : await buildRepo(BENCH_DIR, opts.params, say);
+  if (repo.cached) say(`${opts.repo ? `repository ${opts.repo}` : 'synthetic repository'} ${repo.stats.key} (cached): ${repo.stats.commits} commits, ${repo.stats.objects} objects, ${repo.stats.tags} tags`);
 
   const runDir = path.join(BENCH_DIR, `run-${process.pid}`);
   rmrf(runDir);
@@ -223,7 +234,9 @@ async function main() {
     say(`gitgate on 127.0.0.1:${new URL(servers[0].url).port}, git http-backend on 127.0.0.1:${new URL(servers[1].url).port}; ${opts.runs} runs each`);
 
     const ctx = { env, tmp, runs: opts.runs, concurrency: opts.concurrency, agents: opts.agents, seed: opts.params.seed, pusher: null, mainTip: null };
-    ctx.mainTip = (await run('git', ['--git-dir', repo.gitDir, 'rev-parse', 'refs/heads/main'], { env })).stdout.trim();
+    // the default branch: main in the synthetic repository, whatever HEAD names in another
+    ctx.mainBranch = (await run('git', ['--git-dir', repo.gitDir, 'symbolic-ref', '--short', 'HEAD'], { env })).stdout.trim();
+    ctx.mainTip = (await run('git', ['--git-dir', repo.gitDir, 'rev-parse', 'HEAD'], { env })).stdout.trim();
     if (opts.scenarios.some((s) => NEEDS_PUSHER.has(s.key))) {
       ctx.pusher = path.join(tmp, 'pusher.git');
       await run('git', ['clone', '--bare', '-q', '--no-hardlinks', repo.gitDir, ctx.pusher], { env });
@@ -248,6 +261,7 @@ async function main() {
     agents: opts.agents,
     repo: { ...repo.params, ...repo.stats, params: undefined },
     machine: {
+      load: loadAtStart,
       cpus: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.release()}`,
       git: (await run('git', ['--version'])).stdout.trim(), node: process.version,
     },

@@ -14,7 +14,7 @@ import type { Repository } from '../repo/repository.js';
 import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
 import { planPack } from './pack-stream.js';
-import { listAdvertisedRefs, peel } from './ref-listing.js';
+import { listAdvertisedRefs, listRefs, peel } from './ref-listing.js';
 import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, sidebandBuffer } from './sideband.js';
 import { FLUSH } from './pkt-line.js';
 
@@ -127,15 +127,32 @@ export function parseFilterArg(spec: string | null): ObjectFilter | null {
   return spec === null ? null : parseFilter(spec);
 }
 
-/** Annotated tags whose target is being sent (include-tag). */
+/**
+ * Annotated tags whose target is being sent (include-tag). One pass over the refs (peeled
+ * values from packed-refs) and one over the objects, against the few tag targets only.
+ */
 async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise<ObjectToSend[]> {
-  const sent = new Set(sending.map((o) => o.oid));
+  const byTarget = new Map<string, string[]>();
+  for (const ref of await listRefs(repo, { peel: true, prefix: 'refs/tags/' })) {
+    if (!ref.peeled) continue;
+    const tags = byTarget.get(ref.peeled);
+    if (tags) tags.push(ref.oid);
+    else byTarget.set(ref.peeled, [ref.oid]);
+  }
+  if (byTarget.size === 0) return [];
+  const candidates = new Set([...byTarget.values()].flat());
+  const targetsSent = new Set<string>();
+  const tagsSent = new Set<string>();
+  for (const o of sending) {
+    if (byTarget.has(o.oid)) targetsSent.add(o.oid);
+    if (o.type === 'tag' && candidates.has(o.oid)) tagsSent.add(o.oid);
+  }
   const extra: ObjectToSend[] = [];
-  for (const ref of await listAdvertisedRefs(repo, { includeHead: false, peel: true })) {
-    if (!ref.peeled || sent.has(ref.oid)) continue;
-    if (sent.has(ref.peeled)) {
-      extra.push({ oid: ref.oid, type: 'tag' });
-      sent.add(ref.oid);
+  for (const target of targetsSent) {
+    for (const tag of byTarget.get(target)!) {
+      if (tagsSent.has(tag)) continue;
+      tagsSent.add(tag);
+      extra.push({ oid: tag, type: 'tag' });
     }
   }
   return extra;
@@ -193,7 +210,12 @@ export async function* fetchPackStream(
       if (tags.length) objects = objects.concat(tags); // else keep the (cacheable) list itself
     }
     if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
-    const packPlan = await planPack(repo.objects, objects, { thin: args.thinPack, clientHas: plan.clientHas, ofsDelta: args.ofsDelta });
+    const packPlan = await planPack(repo.objects, objects, {
+      thin: args.thinPack,
+      clientHas: plan.clientHas,
+      ofsDelta: args.ofsDelta,
+      deltaBases: plan.deltaBases,
+    });
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     if (packPlan.verbatim && limit) {

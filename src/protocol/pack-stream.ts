@@ -1,7 +1,12 @@
 // Turns a list of objects into pack entries, reusing stored bytes: whole objects are
 // copied verbatim; stored deltas are kept when their base is sent earlier in the same pack
 // (as ofs-delta, or ref-delta if the client lacks ofs-delta) or, for thin packs, when the
-// client already has the base. Everything else is inflated and deflated again.
+// client already has the base. In a thin pack, a changed file or tree that is stored whole
+// (or as a delta against something the client lacks) goes as a new delta against the client's
+// version of it (SendPlan.deltaBases), as C Git's pack-objects does. Everything else is
+// inflated and deflated again.
+import zlib from 'node:zlib';
+import { createDelta } from '../pack/delta-encode.js';
 import type { PackEntry } from '../pack/pack-writer.js';
 import type { PackFile } from '../pack/pack-file.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA } from '../pack/types.js';
@@ -22,7 +27,12 @@ export interface PackPlanOptions {
   /** Objects the client has (bases allowed in a thin pack). */
   clientHas?: { has(oid: string): boolean };
   ofsDelta?: boolean;
+  /** Object → the client's version of it, to delta against in a thin pack. */
+  deltaBases?: ReadonlyMap<string, string>;
 }
+
+/** Objects larger than this are not deltified here (both versions are held in memory). */
+const MAX_THIN_DELTA_BYTES = 16 * 1024 * 1024;
 
 export interface PackPlan {
   count: number;
@@ -71,6 +81,7 @@ export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts
   const stats = { reused: 0, reusedDeltas: 0, deltas: 0, packReused: 0 };
   const ofsDelta = opts.ofsDelta ?? true;
   const clientHas = opts.thin ? (opts.clientHas ?? new Set<string>()) : new Set<string>();
+  const deltaBases = opts.thin ? opts.deltaBases : undefined;
 
   async function* entries(): AsyncGenerator<PackEntry> {
     const indexByOid = new Map<string, number>();
@@ -86,14 +97,30 @@ export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts
         continue;
       }
       const item = ordered[at++]!;
-      const entry = (await reuse(item)) ?? (await fresh(item));
-      if (entry.kind !== 'object') stats.reused++;
-      if (entry.kind === 'ofs-delta' || entry.kind === 'ref-delta') {
+      const reused = await reuse(item);
+      const made = reused === null || reused.kind === 'raw' ? await thinDelta(item, reused) : null;
+      const entry = made ?? reused ?? (await fresh(item));
+      if (made) stats.deltas++;
+      else if (entry.kind !== 'object') stats.reused++;
+      if (!made && (entry.kind === 'ofs-delta' || entry.kind === 'ref-delta')) {
         stats.reusedDeltas++;
         stats.deltas++;
       }
       yield entry;
       indexByOid.set(item.obj.oid, i++);
+    }
+
+    /** A new delta against the client's version of the object, when it is worth sending. */
+    async function thinDelta(item: Planned, whole: PackEntry | null): Promise<PackEntry | null> {
+      const baseOid = deltaBases?.get(item.obj.oid);
+      if (baseOid === undefined || !clientHas.has(baseOid)) return null;
+      const [obj, base] = await Promise.all([store.read(item.obj.oid), store.read(baseOid)]);
+      if (!obj || !base || obj.type !== base.type || obj.content.length > MAX_THIN_DELTA_BYTES || base.content.length > MAX_THIN_DELTA_BYTES) return null;
+      const delta = createDelta(base.content, obj.content);
+      if (!delta) return null;
+      const compressed = zlib.deflateSync(delta);
+      if (whole?.kind === 'raw' && compressed.length + 20 >= whole.bytes.length) return null;
+      return { kind: 'ref-delta', baseOid: Buffer.from(baseOid, 'hex'), size: delta.length, compressed };
     }
 
     async function fresh(item: Planned): Promise<PackEntry> {

@@ -3,11 +3,11 @@
 // "edge" commits whose trees count as present, shallow grafts, and partial-clone filters.
 import { GitgateError } from '../errors.js';
 import type { ObjectType } from '../pack/types.js';
-import { CommitReader, commitRange } from './commit-walk.js';
+import { CommitReader, commitRange, type CommitInfo } from './commit-walk.js';
 import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
 import type { ObjectStore } from './object-store.js';
 import { OidSet } from './oid-set.js';
-import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, parseTag } from './objects.js';
+import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, isTreeMode, parseTag, parseTree } from './objects.js';
 
 export interface ObjectToSend {
   oid: string;
@@ -35,6 +35,8 @@ export interface SendPlan {
   objects: ObjectToSend[];
   /** Trees and blobs known to be on the client: bases a thin pack may delta against. */
   clientHas: OidLookup;
+  /** Sent tree or blob → the client's version of it (same path in a have commit's tree). */
+  deltaBases?: ReadonlyMap<string, string>;
   commitCount: number;
 }
 
@@ -163,5 +165,38 @@ export async function planObjects(store: ObjectStore, wants: string[], opts: Wal
   };
   for (const tree of explicitTrees) await walkTree(tree, true);
   for (const c of range.commits) await walkTree(c.tree, false);
-  return { objects: out, clientHas: { has: (oid) => present.hasHex(oid) }, commitCount: range.commits.length };
+  const deltaBases = await thinBases(store, range.commits, range.boundary, present);
+  return { objects: out, clientHas: { has: (oid) => present.hasHex(oid) }, deltaBases, commitCount: range.commits.length };
+}
+
+/**
+ * For a thin pack: each changed tree and file of a sent commit whose parent the client has,
+ * paired with the client's version at the same path. Only differing subtrees are read, so
+ * this costs the change, not the tree.
+ */
+async function thinBases(store: ObjectStore, commits: CommitInfo[], boundary: CommitInfo[], present: OidSet): Promise<Map<string, string>> {
+  const bases = new Map<string, string>();
+  if (boundary.length === 0) return bases;
+  const boundaryTrees = new Map(boundary.map((c) => [c.oid, c.tree]));
+  for (const c of commits) {
+    const parent = c.parents.find((p) => boundaryTrees.has(p));
+    if (parent === undefined) continue;
+    const stack: [string, string][] = [[c.tree, boundaryTrees.get(parent)!]];
+    while (stack.length) {
+      const [ours, theirs] = stack.pop()!;
+      if (ours === theirs || present.hasHex(ours) || bases.has(ours)) continue;
+      bases.set(ours, theirs);
+      const [a, b] = await Promise.all([store.read(ours), store.read(theirs)]);
+      if (a?.type !== 'tree' || b?.type !== 'tree') continue;
+      const old = new Map(parseTree(b.content).map((e) => [e.name, e]));
+      for (const e of parseTree(a.content)) {
+        const was = old.get(e.name);
+        if (!was || was.oid === e.oid || e.mode === '160000' || was.mode === '160000') continue;
+        if (isTreeMode(e.mode) !== isTreeMode(was.mode)) continue;
+        if (isTreeMode(e.mode)) stack.push([e.oid, was.oid]);
+        else if (!present.hasHex(e.oid) && !bases.has(e.oid)) bases.set(e.oid, was.oid);
+      }
+    }
+  }
+  return bases;
 }

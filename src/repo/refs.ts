@@ -7,6 +7,7 @@ import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike, Storage, StatLike } from './storage.js';
 import { isOid } from './objects.js';
+import { EMPTY_PACKED, compareRefNames, namesWithPrefix, packedPeel, parsePackedRefs, type PackedRefs } from './packed-refs.js';
 import { RefCaseIndex, isStorableRefName, isValidRefName, refNameTooLong } from './ref-names.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 
@@ -20,6 +21,11 @@ const MAX_SYMREF_DEPTH = 5; // C Git's SYMREF_MAXDEPTH
 export interface RefEntry {
   name: string;
   oid: string;
+}
+
+export interface PeeledRefEntry extends RefEntry {
+  /** What packed-refs says it peels to: an id, null (not a tag), undefined (not known). */
+  peeled: string | null | undefined;
 }
 
 export interface RefUpdate {
@@ -65,6 +71,8 @@ export class RefStore {
   /** The withRepoLock key for this repository (update() and setSymbolic() take it themselves). */
   readonly lockKey: string;
   private readonly staleLockMs: number;
+  /** packed-refs as last parsed, and the identity (inode, size, mtime) of the file it came from. */
+  private packedCache: { key: string; packed: PackedRefs } | null = null;
 
   constructor(
     private readonly storage: Storage,
@@ -123,18 +131,39 @@ export class RefStore {
 
   /** Refs whose names start with `prefix`, symbolic ones resolved, sorted bytewise as git does. */
   async list(prefix = 'refs/'): Promise<RefEntry[]> {
-    const refs = new Map<string, string>();
-    for (const [name, oid] of await this.readPacked()) if (name.startsWith(prefix)) refs.set(name, oid);
+    return (await this.listPeeled(prefix)).map(({ name, oid }) => ({ name, oid }));
+  }
+
+  /**
+   * list() with what packed-refs says each ref peels to. Costs the refs under `prefix`, not all
+   * of them: packed-refs is parsed once per version of the file and searched by prefix; only
+   * the loose refs below the prefix's directory are read.
+   */
+  async listPeeled(prefix = 'refs/'): Promise<PeeledRefEntry[]> {
+    const packed = await this.readPackedRefs();
+    const loose = new Map<string, string | null>();
     for (const name of await this.looseNames(walkBase(prefix))) {
       if (!name.startsWith(prefix)) continue;
-      const loose = await this.readLoose(name);
-      if (loose === null) continue; // deleted while we walked
-      const oid = loose.kind === 'oid' ? loose.oid : loose.kind === 'symref' ? await this.resolveQuietly(loose.target) : null;
+      const ref = await this.readLoose(name);
+      if (ref === null) continue; // deleted while we walked
       // a broken or dangling loose ref hides its packed value, like C Git's "ignoring broken ref"
-      if (oid === null) refs.delete(name);
-      else refs.set(name, oid);
+      loose.set(name, ref.kind === 'oid' ? ref.oid : ref.kind === 'symref' ? await this.resolveQuietly(ref.target) : null);
     }
-    return [...refs].map(([name, oid]) => ({ name, oid })).sort((a, b) => compareBytes(a.name, b.name));
+    const fromPacked = (name: string): PeeledRefEntry => ({ name, oid: packed.oids.get(name)!, peeled: packedPeel(packed, name) });
+    const names = namesWithPrefix(packed, prefix);
+    if (loose.size === 0) return names.map(fromPacked);
+    // merge two sorted lists; a loose ref overrides its packed namesake (and its peeled value)
+    const looseNames = [...loose.keys()].sort(compareRefNames);
+    const out: PeeledRefEntry[] = [];
+    let i = 0;
+    for (const name of looseNames) {
+      while (i < names.length && compareRefNames(names[i]!, name) < 0) out.push(fromPacked(names[i++]!));
+      if (i < names.length && names[i] === name) i++;
+      const oid = loose.get(name)!;
+      if (oid !== null) out.push({ name, oid, peeled: undefined });
+    }
+    while (i < names.length) out.push(fromPacked(names[i++]!));
+    return out;
   }
 
   /**
@@ -165,7 +194,7 @@ export class RefStore {
       const lock = await this.acquire('packed-refs', 'packed-refs');
       if ('reason' in lock) throw new GitgateError('REF_LOCKED', { ref: 'packed-refs' });
       try {
-        const sorted = [...entries].sort((a, b) => compareBytes(a.name, b.name));
+        const sorted = [...entries].sort((a, b) => compareRefNames(a.name, b.name));
         await this.writeLock(lock, `# pack-refs with: sorted \n${sorted.map((e) => `${e.oid} ${e.name}\n`).join('')}`);
         await this.commitLock(lock, 'packed-refs');
       } finally {
@@ -258,7 +287,7 @@ export class RefStore {
   }
 
   /** Lock one ref and verify its old value; the new value is already in the lock file on success. */
-  private async prepare(u: RefUpdate, packed: Map<string, string>): Promise<Prepared | Failure> {
+  private async prepare(u: RefUpdate, packed: ReadonlyMap<string, string>): Promise<Prepared | Failure> {
     const { name } = u;
     const oldOid = nullIfZero(u.oldOid);
     const newOid = nullIfZero(u.newOid);
@@ -300,7 +329,7 @@ export class RefStore {
    * C Git's D/F rule: refs/heads/a and refs/heads/a/b cannot both exist (a loose ref is a file,
    * so it cannot also be a directory). Empty directories left by deleted refs are removed.
    */
-  private async directoryConflict(name: string, packed: Map<string, string>): Promise<string | null> {
+  private async directoryConflict(name: string, packed: ReadonlyMap<string, string>): Promise<string | null> {
     const parts = name.split('/');
     for (let i = 2; i < parts.length; i++) {
       const ancestor = parts.slice(0, i).join('/');
@@ -398,9 +427,29 @@ export class RefStore {
     return data === null ? null : parseLooseRef(data.toString('utf8'));
   }
 
-  private async readPacked(): Promise<Map<string, string>> {
-    const data = await this.storage.readFileOrNull(this.file('packed-refs'));
-    return data === null ? new Map() : parsePackedRefs(data.toString('utf8'));
+  private async readPacked(): Promise<ReadonlyMap<string, string>> {
+    return (await this.readPackedRefs()).oids;
+  }
+
+  /**
+   * packed-refs, re-parsed only when the file changed. Every writer (C Git's and ours) renames a
+   * new file into place, so a changed file has a new inode; size and mtime catch the rest. The
+   * stat comes before the read: a file replaced in between is cached under the old identity and
+   * so parsed again next time, never the other way round.
+   */
+  private async readPackedRefs(): Promise<PackedRefs> {
+    const file = this.file('packed-refs');
+    const st = await this.storage.stat(file);
+    if (st === null) {
+      this.packedCache = null;
+      return EMPTY_PACKED;
+    }
+    const key = `${st.ino ?? ''}:${st.size}:${st.mtimeMs}`;
+    if (this.packedCache?.key === key) return this.packedCache.packed;
+    const data = await this.storage.readFileOrNull(file);
+    const packed = data === null ? EMPTY_PACKED : parsePackedRefs(data.toString('utf8'));
+    this.packedCache = { key, packed };
+    return packed;
   }
 
   private async resolveQuietly(name: string): Promise<string | null> {
@@ -541,17 +590,6 @@ function parseLooseRef(text: string): LooseRef {
   return isOid(oid) && (rest === '' || /^\s/.test(rest)) ? { kind: 'oid', oid } : { kind: 'broken' };
 }
 
-function parsePackedRefs(text: string): Map<string, string> {
-  const refs = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#') || line.startsWith('^')) continue;
-    const m = /^([0-9a-fA-F]{40}) (.+)$/.exec(line);
-    if (!m) throw corrupt(`unexpected line in packed-refs: ${line}`);
-    refs.set(m[2]!, m[1]!.toLowerCase());
-  }
-  return refs;
-}
-
 /** packed-refs text without the given refs and their '^' peeled lines; other bytes unchanged. */
 function removePackedRefs(text: string, names: Set<string>): string {
   const kept: string[] = [];
@@ -575,10 +613,6 @@ function walkBase(prefix: string): string {
   return dir.startsWith('refs/') && isValidRefName(dir) ? dir : 'refs';
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 /** How many refs are locked, written or released at once within one transaction. */
 const PARALLEL_REF_IO = 16;
 
@@ -591,10 +625,10 @@ async function forEachLimited(n: number, limit: number, fn: (i: number) => Promi
   await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }
 
-const sortedNames = new WeakMap<Map<string, string>, string[]>();
+const sortedNames = new WeakMap<ReadonlyMap<string, string>, string[]>();
 
 /** The first name in `packed` starting with `prefix`, by binary search over its sorted names. */
-function firstWithPrefix(packed: Map<string, string>, prefix: string): string | undefined {
+function firstWithPrefix(packed: ReadonlyMap<string, string>, prefix: string): string | undefined {
   let names = sortedNames.get(packed);
   if (!names) sortedNames.set(packed, (names = [...packed.keys()].sort()));
   let lo = 0;

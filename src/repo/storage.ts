@@ -11,6 +11,8 @@ export type { FileHandleLike };
 export interface StatLike {
   size: number;
   mtimeMs: number;
+  /** Inode number, where the file system has one. */
+  ino?: number;
   isDirectory(): boolean;
   isFile(): boolean;
 }
@@ -107,7 +109,7 @@ class FsStorage implements Storage {
   async stat(p: string): Promise<StatLike | null> {
     try {
       const s = await this.p.stat(p);
-      return { size: Number(s.size), mtimeMs: Number(s.mtimeMs), isDirectory: () => s.isDirectory(), isFile: () => s.isFile() };
+      return { size: Number(s.size), mtimeMs: Number(s.mtimeMs), ino: Number(s.ino), isDirectory: () => s.isDirectory(), isFile: () => s.isFile() };
     } catch (err) {
       if (isMissing(err)) return null;
       throw err;

@@ -3,7 +3,8 @@
 import { GitgateError } from '../../errors.js';
 import type { Repository } from '../../repo/repository.js';
 import { FLUSH, pktText } from '../pkt-line.js';
-import { peel } from '../ref-listing.js';
+import { compareRefNames } from '../../repo/packed-refs.js';
+import { listRefs, peel } from '../ref-listing.js';
 
 export interface LsRefsArgs {
   symrefs: boolean;
@@ -27,24 +28,34 @@ export function parseLsRefsArgs(args: string[]): LsRefsArgs {
 export async function lsRefs(repo: Repository, args: LsRefsArgs): Promise<Buffer> {
   const matches = (name: string) => args.prefixes.length === 0 || args.prefixes.some((p) => name.startsWith(p));
   const out: Buffer[] = [];
-  const describe = async (name: string, oid: string, target: string | null) => {
+  const describe = (name: string, oid: string, target: string | null, peeled: string | null | undefined) => {
     let line = `${oid} ${name}`;
     if (args.symrefs && target) line += ` symref-target:${target}`;
-    if (args.peel) {
-      const peeled = await peel(repo, oid);
-      if (peeled) line += ` peeled:${peeled}`;
-    }
+    if (args.peel && peeled) line += ` peeled:${peeled}`;
     out.push(pktText(line));
   };
   if (matches('HEAD')) {
     const target = await repo.headTarget();
     const head = await repo.refs.resolve('HEAD');
-    if (head) await describe('HEAD', head, target);
+    if (head) describe('HEAD', head, target, args.peel ? await peel(repo, head) : null);
     else if (args.unborn && target) out.push(pktText(args.symrefs ? `unborn HEAD symref-target:${target}` : 'unborn HEAD'));
   }
-  for (const ref of await repo.refs.list('refs/')) {
-    if (matches(ref.name)) await describe(ref.name, ref.oid, null);
+  for (const prefix of listingPrefixes(args.prefixes)) {
+    for (const ref of await listRefs(repo, { peel: args.peel, prefix })) describe(ref.name, ref.oid, null, ref.peeled);
   }
   out.push(FLUSH);
   return Buffer.concat(out);
+}
+
+/**
+ * The prefixes to list, each range once and in order: none given means refs/; a prefix that
+ * another one covers is dropped. Disjoint prefixes in sorted order give sorted ranges.
+ */
+function listingPrefixes(prefixes: string[]): string[] {
+  if (prefixes.length === 0) return ['refs/'];
+  // every ref is below refs/, so a prefix that is not a prefix of "refs/…" lists nothing
+  const useful = prefixes.filter((p) => p.startsWith('refs/') || 'refs/'.startsWith(p)).sort(compareRefNames);
+  const out: string[] = [];
+  for (const p of useful) if (!out.some((q) => p.startsWith(q))) out.push(p);
+  return out;
 }
