@@ -137,6 +137,11 @@ describe('webhooks', () => {
     await gitOk(['push', '-q', first.gitUrl(repo, first.admin), 'main'], { cwd: work });
     const failed = await r.next();
     expect(failed.answered).toBe(503);
+    // the failed attempt is on record before the server stops (not an attempt cut off by the stop)
+    await eventually(async () => {
+      const res = await deliveries(first, hook.body.id);
+      return res.body.items?.some((d: { status_code: number | null }) => d.status_code === 503) ? res : null;
+    });
     // stop the server (not its data), then the receiver comes back
     await first.http.close();
     await first.ctx.close();
