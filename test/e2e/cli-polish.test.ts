@@ -66,7 +66,7 @@ describe('gitgate CLI polish', () => {
     for (const ttl of ['7w', '1.5h', '-1m', '0', 'h']) {
       const r = await runCli(['token', 'create', '--workspace', '--ttl', ttl, '--data', data]);
       expect(r.code, ttl).toBe(2);
-      expect(r.stderr).toMatch(/^gitgate: --ttl must be a positive duration \(seconds, or 30m, 12h, 7d\)/);
+      expect(r.stderr).toMatch(/^gitgate: --ttl must be a positive duration \(seconds, or 90s, 30m, 1h, 7d\)/);
     }
     const t = JSON.parse(await ok(['token', 'create', '--workspace', '--json', '--data', data])) as { id: string };
     const rotated = JSON.parse(await ok(['token', 'rotate', t.id, '--grace', '1h', '--json', '--data', data])) as { previous_secret_valid_until: string; rotated_at?: string };
