@@ -14,6 +14,7 @@ import { cloneFiles, readFileAt } from '../service/content/read.js';
 import { mergeBranches } from '../service/content/merge-branch.js';
 import { retrieve } from '../service/content/search.js';
 import { applyContentChange, currentHead, updateMetadata, type UpdateResult, type WriteOptions } from '../service/content/update.js';
+import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { assertRestBranchWrite, assertRestRefChange, assertRestRefWrite } from './ref-checks.js';
 import { sendError, toGitgateError } from './errors.js';
@@ -134,18 +135,18 @@ export function contentRoutes(ctx: Context): Router {
 
   router.get('/v1/repo/:id/clone', auth, repoWith('read', 'cloning'), async (req, res) => {
     const q = parseWith(commitQuery, req.query);
-    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, branch: q.branch, maxBytes: ctx.config.maxReadBytes }));
+    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, branch: q.branch, reach: wantPolicy(ctx), maxBytes: ctx.config.maxReadBytes }));
   });
 
   router.post('/v1/repo/:id/retrieve', auth, repoWith('read', 'searching'), json, async (req, res) => {
     const body = parseWith(retrieveSchema, jsonBodyOf(req));
-    res.json(await retrieve(ctx.manager.get(repo(res).id), { ...body, hash: body.hash ?? null, branch: body.branch ?? null }));
+    res.json(await retrieve(ctx.manager.get(repo(res).id), { ...body, hash: body.hash ?? null, branch: body.branch ?? null, reach: wantPolicy(ctx) }));
   });
 
   router.get(FILE_ROUTE, auth, repoWith('read', 'reading files'), async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const q = parseWith(commitQuery, req.query);
-    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, branch: q.branch, maxBytes: ctx.config.maxReadBytes });
+    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, branch: q.branch, reach: wantPolicy(ctx), maxBytes: ctx.config.maxReadBytes });
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Gitgate-Commit', commit);

@@ -90,6 +90,19 @@ export class WebhookStore {
     return this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
   }
 
+  /** Deletes the webhooks of one repository, with their queues and attempts (the repository is being deleted). */
+  deleteForRepo(repoId: string): number {
+    return this.db.transaction(() => {
+      const ids = (this.db.prepare('SELECT id FROM webhooks WHERE repo_id = ?').all(repoId) as { id: string }[]).map((r) => r.id);
+      // explicit, not only ON DELETE CASCADE, so it holds even with foreign_keys off
+      for (const id of ids) {
+        this.db.prepare('DELETE FROM webhook_attempts WHERE webhook_id = ?').run(id);
+        this.db.prepare('DELETE FROM webhook_deliveries WHERE webhook_id = ?').run(id);
+      }
+      return this.db.prepare('DELETE FROM webhooks WHERE repo_id = ?').run(repoId).changes;
+    })();
+  }
+
   dispatchCursor(): number {
     return (this.db.prepare('SELECT last_event_id AS id FROM webhook_dispatch WHERE id = 1').get() as { id: number }).id;
   }
