@@ -60,6 +60,8 @@ export function createApp(ctx: Context): Express {
   app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./webhook-routes.js')).webhookRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./event-routes.js')).eventRoutes(ctx)));
+  // MCP over Streamable HTTP (the same rules as REST: http/actions.ts, http/auth.ts)
+  app.use(lazyRouter(async () => (await import('./mcp/route.js')).mcpRoutes(ctx)));
 
   app.use((req, _res, next) => {
     next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200) }));
