@@ -1,73 +1,9 @@
-// `gitgate mcp`: the Model Context Protocol over stdio for a local agent. It relays every
-// JSON-RPC message to the server's /mcp endpoint (Streamable HTTP) with the token as Bearer,
-// so the tools run in the server, under the same rules as REST, with one implementation; this
-// process holds no data directory and decides nothing. The token is only ever sent in the
-// Authorization header to that one server; stdout carries nothing but MCP messages.
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+// `gitgate mcp`: the command line of the stdio MCP relay (cli/mcp-bridge.ts, loaded only when
+// the command runs, so other commands never load the MCP SDK).
 import { Command } from 'commander';
-import { parseSecret } from '../auth/token-format.js';
-import { redactSecrets } from '../redact.js';
-import { assertTransport, HelperError, readParent } from './credential.js';
-
-export interface McpOptions {
-  server?: string;
-  token?: string;
-  tokenFile?: string;
-  allowHttp?: boolean;
-}
+import { HelperError } from './credential.js';
 
 const DEFAULT_SERVER = 'http://127.0.0.1:8080';
-
-function tokenOf(opts: McpOptions, env: NodeJS.ProcessEnv): string {
-  if (opts.token !== undefined) {
-    const secret = opts.token.trim();
-    if (!parseSecret(secret)) throw new HelperError('the token from --token is not a well-formed gitgate token');
-    return secret;
-  }
-  const parent = readParent({ tokenFile: opts.tokenFile }, env);
-  if (!parent) throw new HelperError('no token: set GITGATE_TOKEN (or GITGATE_TOKEN_FILE), or pass --token-file or --token');
-  return parent.secret;
-}
-
-/** Relays stdio <-> <server>/mcp until stdin closes. */
-export async function runMcpBridge(opts: McpOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const secret = tokenOf(opts, env);
-  let base: URL;
-  try {
-    base = new URL(opts.server ?? env.GITGATE_URL ?? DEFAULT_SERVER);
-  } catch {
-    throw new HelperError('--server (or GITGATE_URL) is not a URL');
-  }
-  assertTransport(base, opts.allowHttp === true);
-  const upstream = new StreamableHTTPClientTransport(new URL('mcp', base.href.endsWith('/') ? base.href : `${base.href}/`), {
-    requestInit: { headers: { Authorization: `Bearer ${secret}`, 'User-Agent': 'gitgate-mcp' } },
-  });
-  const local = new StdioServerTransport();
-  const warn = (what: string, err: unknown) => process.stderr.write(`gitgate mcp: ${what}: ${redactSecrets(String((err as Error)?.message ?? err))}\n`);
-
-  local.onmessage = (msg: JSONRPCMessage) => {
-    upstream.send(msg).catch((err: unknown) => {
-      warn('the server refused a message', err);
-      // a request must get an answer, or the agent waits forever
-      if ('id' in msg && 'method' in msg) {
-        const message = redactSecrets(String((err as Error)?.message ?? err));
-        void local.send({ jsonrpc: '2.0', id: msg.id, error: { code: -32000, message: `gitgate: ${message}` } });
-      }
-    });
-  };
-  upstream.onmessage = (msg: JSONRPCMessage) => void local.send(msg);
-  upstream.onerror = (err: Error) => warn('connection', err);
-  const closed = new Promise<void>((resolve) => {
-    local.onclose = () => resolve();
-  });
-  await upstream.start();
-  await local.start();
-  process.stdin.on('end', () => void local.close());
-  await closed;
-  await upstream.close();
-}
 
 const HELP = `
 Configure an MCP client (Claude Code, …) to run this command; it relays to the server's /mcp
@@ -83,9 +19,10 @@ export function mcpCommand(program: Command): Command {
     .option('--token-file <path>', 'read the token from this file')
     .option('--allow-http', 'allow sending the token over plain http to a server that is not loopback')
     .addHelpText('after', HELP)
-    .action(async (opts: McpOptions) => {
+    .action(async (opts: { server?: string; token?: string; tokenFile?: string; allowHttp?: boolean }) => {
       try {
-        await runMcpBridge(opts);
+        const server = opts.server ?? process.env.GITGATE_URL ?? DEFAULT_SERVER;
+        await (await import('./mcp-bridge.js')).runMcpBridge({ ...opts, server });
       } catch (err) {
         if (!(err instanceof HelperError)) throw err;
         process.stderr.write(`gitgate mcp: ${err.message}\n`);
