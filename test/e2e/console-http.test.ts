@@ -102,7 +102,7 @@ describe('web console over HTTP', () => {
       expect(res.headers['content-security-policy'], p).toMatch(/frame-ancestors 'none'/);
       expect(res.headers['content-security-policy'], p).not.toMatch(/unsafe-inline/);
       expect(res.headers['x-frame-options'], p).toBe('DENY');
-      expect(res.headers['referrer-policy'], p).toBe('no-referrer');
+      expect(res.headers['referrer-policy'], p).toBe('same-origin');
       expect(res.headers['cache-control'], p).toBe('no-store');
       expect(res.headers['x-content-type-options'], p).toBe('nosniff');
     }

@@ -16,12 +16,14 @@ export const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-/** Every /ui response: no framing, no sniffing, no referrer (URLs name repositories and refs), no caching. */
+/** Every /ui response: no framing, no sniffing, no caching, no referrer to other sites (URLs name
+ *  repositories and refs). same-origin, not no-referrer: with no-referrer browsers post forms
+ *  with `Origin: null`, and the forms' origin check needs the real one. */
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   res.setHeader('Content-Security-Policy', CSP);
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Referrer-Policy', 'no-referrer');
+  res.setHeader('Referrer-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
   res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
   res.setHeader('Cache-Control', 'no-store');
