@@ -90,7 +90,7 @@ dl.meta dt { font-weight: 600; }
 .diff { border: 1px solid var(--line); margin-bottom: 1rem; }
 .diff h3 { margin: 0; padding: .4rem .6rem; font-size: 14px; border-bottom: 1px solid var(--line); }
 .diff pre { border: 0; padding: 0; }
-.diff span { display: block; padding: 0 .5rem; white-space: pre; }
+.diff pre span { display: block; padding: 0 .5rem; white-space: pre; }
 .diff .add { background: var(--add); } .diff .del { background: var(--del); } .diff .hunk { background: var(--hunk); }
 ol.code { margin: 0; padding-left: 4em; border: 1px solid var(--line); overflow-x: auto; }
 ol.code li { white-space: pre; font-family: ui-monospace, monospace; font-size: 13px; }
@@ -122,10 +122,13 @@ export const EVENTS_JS = `'use strict';
     cell(row, '').appendChild(t);
     cell(row, ev.type);
     var repoCell = cell(row, '');
-    if (ev.repo_id) { var a = document.createElement('a'); a.href = '/ui/repos/' + encodeURIComponent(ev.repo_id); a.textContent = ev.repo_id; repoCell.appendChild(a); }
-    cell(row, ev.actor_token_id || 'operator');
-    cell(row, summary(ev));
-    row.className = 'new';
+    if (ev.repo_id) {
+      var link = '/ui/repos/' + encodeURIComponent(ev.repo_id);
+      var known = list.querySelector('a[href="' + CSS.escape(link) + '"]'); // a row already names it
+      var a = document.createElement('a'); a.href = link; a.textContent = known ? known.textContent : ev.repo_id; repoCell.appendChild(a);
+    }
+    cell(row, ev.actor_token_id || 'operator').className = 'mono';
+    cell(row, summary(ev)).className = 'mono';
     var body = list.tBodies[0];
     body.insertBefore(row, body.firstChild);
   }
