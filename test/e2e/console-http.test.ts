@@ -262,6 +262,26 @@ describe('web console over HTTP', () => {
     expect(setCookieLine(out.headers['set-cookie'], 'gitgate_session')).toMatch(/Expires=Thu, 01 Jan 1970/);
     expect((await s.api.get('/ui/tokens').set('Cookie', c.cookie)).status).toBe(303);
   });
+
+  it('the live event stream ends when its session does', async () => {
+    const session = await signIn(s, s.admin);
+    const { hostname, port } = new URL(s.url);
+    let text = '';
+    const ended = new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: hostname, port, path: '/ui/events/stream?after=0', headers: { Cookie: session.cookie, Accept: 'text/event-stream' } }, (res) => {
+        expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      setTimeout(() => reject(new Error('the stream outlived its session')), 10_000).unref();
+    });
+    while (!text.includes('event: repo.create')) await new Promise((r) => setTimeout(r, 50));
+    await s.api.post('/ui/sign-out').set('Cookie', session.cookie).type('form').send({ csrf: session.csrf }).expect(303);
+    await s.mint({ repo_ids: [repo], permission: 'read', name: 'wakes the stream' }); // an event wakes it; it sees the session gone
+    await ended;
+  });
 });
 
 async function firstCommit(s: TestServer, repo: string): Promise<string> {
@@ -291,6 +311,10 @@ function unfinishedUpload(
     );
     req.on('error', reject);
     req.write(Buffer.alloc(sent, 'a'));
+    setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no answer to POST ${p} while its body was unfinished: the server waited for the body`));
+    }, 10_000).unref();
   });
 }
 
