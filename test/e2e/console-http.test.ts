@@ -263,6 +263,37 @@ describe('web console over HTTP', () => {
     expect((await s.api.get('/ui/tokens').set('Cookie', c.cookie)).status).toBe(303);
   });
 
+  it('bad input gets a clear error page, never a crash; an empty repository has pages too', async () => {
+    const session = await signIn(s, s.admin);
+    const empty = await s.createRepo({ name: 'console-empty' });
+    for (const p of [`/ui/repos/${empty}`, `/ui/repos/${empty}/tree`, `/ui/repos/${empty}/commits`]) {
+      const res = await s.api.get(p).set('Cookie', session.cookie);
+      expect(res.status, p).toBe(200);
+    }
+    const cases: [string, number, string][] = [
+      [`/ui/repos/${repo}/commits?page=abc`, 400, 'page must be a non-negative integer'],
+      [`/ui/repos/${repo}/commits?page=99999`, 400, 'page must be at most'],
+      [`/ui/repos/${repo}/tree?path=../etc`, 400, 'Invalid file path'],
+      [`/ui/repos/${repo}/tree?path=.git/config`, 400, 'Invalid file path'],
+      [`/ui/repos/${repo}/tree?ref=no-such-branch`, 404, 'Commit not found: no-such-branch'],
+      [`/ui/repos/${repo}/tree?ref=a&ref=b`, 400, 'ref must be one value'],
+      [`/ui/repos/${repo}/blob?path=README.md&ref=${'x'.repeat(2000)}`, 400, 'ref must be one value of at most 1024'],
+      [`/ui/repos/${repo}/compare?base=main&head=nope`, 404, 'Commit not found: nope'],
+      [`/ui/repos/${repo}/compare?base=main&head=bad..name`, 400, 'Invalid ref name'],
+      ['/ui/nothing-here', 404, 'No route for GET /nothing-here'],
+    ];
+    for (const [p, status, text] of cases) {
+      const res = await s.api.get(p).set('Cookie', session.cookie);
+      expect(res.status, p).toBe(status);
+      expect(res.text, p).toContain(text);
+      expect(res.headers['content-type'], p).toMatch(/^text\/html/);
+    }
+    // the compare form stays on the page beside the error
+    const cmp = await s.api.get(`/ui/repos/${repo}/compare?base=main&head=nope`).set('Cookie', session.cookie);
+    expect(cmp.text).toContain('<form method="get"');
+    expect((await s.api.get('/healthz')).status).toBe(200);
+  });
+
   it('the live event stream ends when its session does', async () => {
     const session = await signIn(s, s.admin);
     const { hostname, port } = new URL(s.url);

@@ -24,6 +24,11 @@ import { signedIn } from './session.js';
 const REPOS_PER_PAGE = 50;
 const COMMITS_PER_PAGE = 30;
 const MAX_REFS_SHOWN = 500;
+const MAX_TREE_ENTRIES = 5_000;
+/** Deepest commit page (git log walks every commit before it). */
+const MAX_COMMIT_PAGE = 3_000;
+/** Diff text rendered on one compare page; the rest is named, not shown. */
+const MAX_DIFF_CHARS = 2 * 1024 * 1024;
 /** Files larger than this are not shown inline (a download link instead). */
 export const MAX_SHOWN_BYTES = 1024 * 1024;
 
@@ -118,7 +123,8 @@ ${refs.total_items > refs.items.length ? html`<p class="muted">Showing ${refs.it
         if (!entry || !isTreeMode(entry.mode)) throw new GitgateError('FILE_NOT_FOUND', { path });
         tree = entry.oid;
       }
-      const entries = await readTree(repo, tree);
+      const all = await readTree(repo, tree);
+      const entries = all.slice(0, MAX_TREE_ENTRIES);
       const item = (e: TreeEntry) => {
         const p = path ? `${path}/${e.name}` : e.name;
         if (isTreeMode(e.mode)) return html`<tr><td>dir</td><td><a href="${href(['repos', row.id, 'tree'], { ref, path: p })}">${e.name}/</a></td></tr>`;
@@ -128,7 +134,8 @@ ${refs.total_items > refs.items.length ? html`<p class="muted">Showing ${refs.it
       return html`<p class="muted">At <span class="mono">${shortRef(ref)}</span> (<a class="mono" href="${href(['repos', row.id, 'commits'], { ref })}">${shortOid(commit)}</a>)</p>
 <table><thead><tr><th scope="col">Type</th><th scope="col">Name</th></tr></thead><tbody>
 ${path ? html`<tr><td></td><td><a href="${href(['repos', row.id, 'tree'], { ref, path: path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : undefined })}">..</a></td></tr>` : ''}
-${entries.length ? entries.map(item) : html`<tr><td colspan="2">Empty tree.</td></tr>`}</tbody></table>`;
+${entries.length ? entries.map(item) : html`<tr><td colspan="2">Empty tree.</td></tr>`}</tbody></table>
+${all.length > entries.length ? html`<p class="muted">Showing the first ${entries.length} of ${all.length} entries; clone with git for the rest.</p>` : ''}`;
     });
     view(res, `${path || '/'} · ${repoTitle(row)}`, html`${crumbs(row, pathCrumbs(row, ref, path))}<h1>${path || 'Files'}</h1>${refForm(row, 'tree', ref, path)}${body}`);
   });
@@ -173,6 +180,7 @@ ${entries.length ? entries.map(item) : html`<tr><td colspan="2">Empty tree.</td>
     const { row, repo } = await open(req, res);
     const ref = queryString(req, 'ref') ?? `refs/heads/${row.default_branch}`;
     const pageNo = queryPage(req);
+    if (pageNo > MAX_COMMIT_PAGE) throw new GitgateError('VALIDATION', { detail: `page must be at most ${MAX_COMMIT_PAGE}; use git log for older history` });
     const body = await repo.track(async () => {
       if (!(await repo.refs.resolve('HEAD')) && ref === `refs/heads/${row.default_branch}`) return html`<p>No commits yet.</p>`;
       const { commit } = await resolveCommitish(repo, ref);
@@ -203,12 +211,25 @@ ${entries.length ? entries.map(item) : html`<tr><td colspan="2">Empty tree.</td>
 <p><button type="submit">Compare</button> <span class="muted">branches, tags or commit ids; shows <code>git diff base...head</code></span></p></form>`;
     let result: Html = html``;
     if (base && head) {
-      const cmp = await repo.track(() => compare(repo, base, head));
+      let cmp: Awaited<ReturnType<typeof compare>>;
+      try {
+        cmp = await repo.track(() => compare(repo, base, head));
+      } catch (err) {
+        // a name that resolves to nothing, unrelated histories: said beside the form, to fix there
+        if (!(err instanceof GitgateError) || err.status >= 500) throw err;
+        view(res, `Compare · ${repoTitle(row)}`, html`${crumbs(row, html`Compare`)}<h1>Compare</h1>${form}<p class="error" role="alert">${err.message}</p>`, err.status);
+        return;
+      }
+      let budget = MAX_DIFF_CHARS;
       result = html`<h2>${shortRef(base)}...${shortRef(head)}</h2>
 <p>${cmp.status}: ${cmp.ahead_by} commit${cmp.ahead_by === 1 ? '' : 's'} ahead, ${cmp.behind_by} behind; merge base <span class="mono">${shortOid(cmp.merge_base_commit.sha)}</span>; ${cmp.files.length} file${cmp.files.length === 1 ? '' : 's'} changed.</p>
 ${cmp.commits.length ? html`<h3>Commits</h3><ul>${cmp.commits.map((c) => html`<li><span class="mono">${shortOid(c.sha)}</span> ${c.commit.message.split('\n')[0]} <span class="muted">${c.commit.author?.name ?? ''}</span></li>`)}</ul>${cmp.total_commits > MAX_COMPARE_COMMITS ? html`<p class="muted">Showing the last ${MAX_COMPARE_COMMITS} of ${cmp.total_commits}.</p>` : ''}` : ''}
-<h3>Files</h3>${cmp.files.map((f) => html`<section class="diff"><h3><span class="mono">${f.previous_filename ? `${f.previous_filename} → ` : ''}${f.filename}</span> <span class="muted">${f.status}, +${f.additions ?? 0} −${f.deletions ?? 0}</span></h3>
-${f.patch ? html`<pre>${f.patch.replace(/\n$/, '').split('\n').map((l) => html`<span class="${l.startsWith('@@') ? 'hunk' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx'}">${l || ' '}</span>`)}</pre>` : html`<p class="muted">${f.additions === 0 && f.deletions === 0 && f.status !== 'renamed' ? 'Binary or mode-only change: no text diff.' : 'No text changes.'}</p>`}</section>`)}`;
+<h3>Files</h3>${cmp.files.map((f) => {
+        const shown = f.patch !== undefined && budget >= f.patch.length;
+        if (f.patch) budget -= f.patch.length;
+        return html`<section class="diff"><h3><span class="mono">${f.previous_filename ? `${f.previous_filename} → ` : ''}${f.filename}</span> <span class="muted">${f.status}, +${f.additions ?? 0} −${f.deletions ?? 0}</span></h3>
+${shown ? html`<pre>${f.patch!.replace(/\n$/, '').split('\n').map((l) => html`<span class="${l.startsWith('@@') ? 'hunk' : l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'ctx'}">${l || ' '}</span>`)}</pre>` : f.patch ? html`<p class="muted">Diff not shown: this comparison's diff is too large for one page; use <code>git diff</code>.</p>` : html`<p class="muted">${f.additions === 0 && f.deletions === 0 && f.status !== 'renamed' ? 'Binary or mode-only change: no text diff.' : 'No text changes.'}</p>`}</section>`;
+      })}`;
     }
     view(res, `Compare · ${repoTitle(row)}`, html`${crumbs(row, html`Compare`)}<h1>Compare</h1>${form}${result}`);
   });
