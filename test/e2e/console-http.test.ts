@@ -64,6 +64,18 @@ describe('web console over HTTP', () => {
     expect(setCookieLine(bad.headers['set-cookie'], 'gitgate_session')).toBeUndefined();
   });
 
+  it('signing in again replaces the session instead of adding one', async () => {
+    const first = await signIn(s, s.admin);
+    const form = await s.api.get('/ui/sign-in').set('Cookie', first.cookie);
+    const pre = cookieValue(form.headers['set-cookie'], 'gitgate_signin')!;
+    const again = await s.api.post('/ui/sign-in').set('Cookie', `${first.cookie}; gitgate_signin=${pre}`).type('form').send({ csrf: csrfOf(form.text), token: s.admin });
+    expect(again.status).toBe(303);
+    const second = `gitgate_session=${cookieValue(again.headers['set-cookie'], 'gitgate_session')}`;
+    expect(second).not.toBe(first.cookie);
+    expect((await s.api.get('/ui/repos').set('Cookie', first.cookie)).status).toBe(303);
+    expect((await s.api.get('/ui/repos').set('Cookie', second)).status).toBe(200);
+  });
+
   it('over HTTPS the session cookie is Secure', async () => {
     const dir = tmpDir('gitgate-console-tls-');
     const cert = makeCert(dir, 'console');
