@@ -123,6 +123,8 @@ You see what this token may read, and nothing else.</p>
       signInPage(req, res, 401, 'That token is not valid: unknown, mistyped, expired or revoked.');
       return;
     }
+    const previous = readCookie(req, SESSION_COOKIE);
+    if (previous) sessions.delete(previous); // signing in again replaces the old session, never extends it
     const session = sessions.create(record.id, stamp, record.expires_at);
     clearCookie(req, res, SIGNIN_COOKIE);
     setCookie(req, res, SESSION_COOKIE, session.id, Math.min(SESSION_MAX_MS, session.expiresAt - Date.now()));
