@@ -181,10 +181,14 @@ describe('web console in a browser', () => {
     await expect(row.textContent()).resolves.toContain('expires');
     await shot(page, '10-tokens');
     expect(await page.content()).not.toContain(bot.token);
-    await page.getByRole('button', { name: 'Revoke ci-bot' }).click();
+    await page.getByRole('link', { name: 'Revoke ci-bot' }).click();
+    await expect(page.locator('h1').textContent()).resolves.toBe('Revoke ci-bot?'); // it asks first
+    expect(s.ctx.tokens.get(bot.id)!.revoked_at).toBeNull();
+    await shot(page, '11-token-revoke-confirm');
+    await page.getByRole('button', { name: 'Revoke' }).click();
     await expect(page.getByRole('status').textContent()).resolves.toContain(`Revoked token ${bot.id}`);
     expect(s.ctx.tokens.get(bot.id)!.revoked_at).not.toBeNull();
-    await shot(page, '11-token-revoked');
+    await shot(page, '12-token-revoked');
     // git agrees: the revoked token no longer clones
     const r = await gitOk(['ls-remote', s.gitUrl(webapp, bot.token)]).then(() => 'ok', () => 'refused');
     expect(r).toBe('refused');
@@ -197,12 +201,12 @@ describe('web console in a browser', () => {
     await signIn(page, scoped.token);
     const names = await page.locator('tbody tr td:first-child a').allTextContents();
     expect(names).toEqual(['webapp']);
-    await shot(page, '12-repo-token-repositories');
+    await shot(page, '13-repo-token-repositories');
     const res = await page.goto(`/ui/repos/${privateRepo}/blob?path=plans.md`);
     expect(res!.status()).toBe(404);
     await expect(page.locator('main').textContent()).resolves.toContain('Repository not found');
     expect(await page.content()).not.toContain('not for you');
-    await shot(page, '13-repo-token-404');
+    await shot(page, '14-repo-token-404');
     await context.close();
   });
 
@@ -222,7 +226,7 @@ describe('web console in a browser', () => {
     await second.page.reload();
     expect(new URL(second.page.url()).pathname).toBe('/ui/sign-in');
     await expect(second.page.getByRole('status').textContent()).resolves.toContain('Your session ended');
-    await shot(second.page, '14-session-ended');
+    await shot(second.page, '15-session-ended');
     await second.context.close();
   });
 

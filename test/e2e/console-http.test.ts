@@ -251,6 +251,7 @@ describe('web console over HTTP', () => {
     const adminId = (await s.ctx.tokens.verify(s.admin))!.id;
     const refused = await s.api.post(`/ui/tokens/${adminId}/revoke`).set('Cookie', session.cookie).type('form').send({ csrf: session.csrf });
     expect(refused.status).toBe(404);
+    expect((await s.api.get(`/ui/tokens/${adminId}/revoke`).set('Cookie', session.cookie)).status).toBe(404);
     expect(s.ctx.tokens.get(adminId)!.revoked_at).toBeNull();
   });
 

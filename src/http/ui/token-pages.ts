@@ -45,7 +45,7 @@ export function tokenPages(ctx: Context, router: Router, requireSession: Request
 <td>${t.kind}, ${t.permission}</td><td>${await repos(t)}</td>
 <td class="mono">${t.refs.length ? t.refs.join(' ') : html`<em>all refs</em>`}<br><span class="muted">force ${t.allow_force ? 'yes' : 'no'}, delete ${t.allow_delete ? 'yes' : 'no'}</span></td>
 <td>${state(t, now)}</td><td>${when(t.last_used_at)}${t.last_used_ip ? html`<br><span class="muted">from ${t.last_used_ip}</span>` : ''}</td>
-<td>${live ? html`<form method="post" action="${href(['tokens', t.id, 'revoke'])}"><input type="hidden" name="csrf" value="${session.csrf}"><button type="submit" aria-label="Revoke ${t.name}">Revoke</button></form>` : ''}</td></tr>`);
+<td>${live ? html`<a href="${href(['tokens', t.id, 'revoke'])}" aria-label="Revoke ${t.name}">Revoke…</a>` : ''}</td></tr>`);
     }
     sendPage(res, 200, {
       title: 'Tokens',
@@ -58,6 +58,25 @@ ${all ? html`Revoked tokens included: <a href="/ui/tokens">hide them</a>.` : htm
 <table><thead><tr><th scope="col">Name</th><th scope="col">Kind</th><th scope="col">Repositories</th><th scope="col">Refs</th><th scope="col">State</th><th scope="col">Last used</th><th scope="col"><span class="muted">Action</span></th></tr></thead>
 <tbody>${rows.length ? rows : html`<tr><td colspan="7">No tokens.</td></tr>`}</tbody></table>
 <nav class="pager" aria-label="Pages">${pageNo > 0 ? html`<a rel="prev" href="${href(['tokens'], { page: pageNo - 1 || undefined, all: all ? 1 : undefined })}">Newer</a>` : ''}${list.next_page !== null ? html`<a rel="next" href="${href(['tokens'], { page: pageNo + 1, all: all ? 1 : undefined })}">Older</a>` : ''}</nav>`,
+    });
+  });
+
+  // Revoking asks first: it also revokes every token the target minted, and revoking the
+  // signed-in token ends this session.
+  router.get('/ui/tokens/:tokenId/revoke', requireSession, async (req, res) => {
+    const { token, session } = signedIn(res);
+    const ref = String(req.params.tokenId);
+    if (ref.length > 100) throw new GitgateError('TOKEN_NOT_FOUND');
+    const target = await ctx.tokens.manageable(token, ref);
+    sendPage(res, 200, {
+      title: 'Revoke a token',
+      section: 'tokens',
+      signedIn: { token, csrf: session.csrf },
+      body: html`<h1>Revoke ${target.name}?</h1>
+<p><span class="mono">${target.id}</span>: ${target.kind}, ${target.permission}, ${state(target, Date.now())}.</p>
+<p class="notice">Its secret stops working at once, and so does every token it minted (and theirs).${target.id === token.id ? html` <strong>This is the token you are signed in with: you will be signed out.</strong>` : ''}</p>
+<form method="post" action="${href(['tokens', target.id, 'revoke'])}"><input type="hidden" name="csrf" value="${session.csrf}">
+<button type="submit">Revoke</button> <a href="/ui/tokens">Cancel</a></form>`,
     });
   });
 
