@@ -11,10 +11,10 @@ export interface MovedRef {
 
 /** One ref.update event per ref a push moved, then one push event listing them all (the
  *  webhook/feed `push`), in one transaction. */
-export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: MovedRef[], actor: Actor | null): void {
+export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: MovedRef[], actor: Actor | null): Promise<void> {
   const who = { actorTokenId: actor?.tokenId ?? null, clientIp: actor?.ip ?? null, repoIds: [repoId] };
   const zeroToNull = (oid: string | null) => (oid === null || /^0+$/.test(oid) ? null : oid);
-  ctx.audit.recordMany([
+  return ctx.audit.recordMany([
     ...moved.map((m) => ({ action: 'ref.update' as const, ...who, ref: m.ref, oldOid: m.oldOid, newOid: m.newOid, detail: { via: 'push' } })),
     {
       action: 'push' as const,
@@ -26,6 +26,6 @@ export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: Move
 
 /** A ref moved by the REST API (commit, import, merge). Recorded in the audit log of the
  *  current request's actor (set by the authenticate middleware); a no-op outside a request. */
-export function recordApiRefMove(repoId: string, ref: string, oldOid: string | null, newOid: string | null, via = 'api'): void {
-  currentActor()?.audit?.record({ action: 'ref.update', repoIds: [repoId], ref, oldOid, newOid, detail: { via } });
+export async function recordApiRefMove(repoId: string, ref: string, oldOid: string | null, newOid: string | null, via = 'api'): Promise<void> {
+  await currentActor()?.audit?.record({ action: 'ref.update', repoIds: [repoId], ref, oldOid, newOid, detail: { via } });
 }

@@ -126,7 +126,7 @@ describe.each(['fs', 'memory'] as const)('tree editing (%s)', (kind) => {
     };
     const before = await listing();
     expect(before.length).toBeGreaterThan(0);
-    const row = env.ctx.repos.get(id)!;
+    const row = (await env.ctx.repos.get(id))!;
     await expect(
       applyContentChange(env.ctx, row, {
         kind: 'diff',

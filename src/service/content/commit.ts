@@ -46,7 +46,7 @@ export async function moveRefs(repo: Repository, moves: RefMove[], via = 'api'):
     { atomic: moves.length > 1 },
   );
   if (results.every((r) => r.ok)) {
-    for (const m of moves) recordApiRefMove(repo.id, m.ref, m.oldOid, m.newOid, via); // the one place API commits move branches
+    for (const m of moves) await recordApiRefMove(repo.id, m.ref, m.oldOid, m.newOid, via); // the one place API commits move branches
     return;
   }
   // the first real failure names the cause (atomic siblings report 'atomic')

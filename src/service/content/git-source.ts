@@ -90,7 +90,7 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
     const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const done = async (newHead: string | null, changed: string[]) => {
       if (newHead !== null && newHead !== head) await moveBranch(repo, ref, head, newHead);
-      if (newHead !== head) ctx.repos.touch(row.id);
+      if (newHead !== head) await ctx.repos.touch(row.id);
       return { repo_id: row.id, branch: branchName, repo_head: newHead, changed_files: changed };
     };
     if (start === theirs) return done(start, []);

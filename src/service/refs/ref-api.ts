@@ -64,7 +64,7 @@ export async function createRef(repo: Repository, ref: string, target: string, c
     if (reason) throw new GitgateError('FORBIDDEN', { reason });
     const [result] = await repo.refs.update([{ name: ref, oldOid: null, newOid: commit }]);
     throwUnlessOk(result, ref);
-    recordApiRefMove(repo.id, ref, null, commit, 'api:refs');
+    await recordApiRefMove(repo.id, ref, null, commit, 'api:refs');
     return { ref, type: ref.startsWith('refs/heads/') ? 'branch' : 'tag', object: commit, commit };
   });
 }
@@ -81,7 +81,7 @@ export async function deleteRef(repo: Repository, ref: string, check: RefCheck):
     if ((await repo.headTarget()) === ref) throw new GitgateError('REF_CONFLICT', { ref, reason: 'deletion of the current branch prohibited' });
     const [result] = await repo.refs.update([{ name: ref, oldOid: current, newOid: null }]);
     throwUnlessOk(result, ref);
-    recordApiRefMove(repo.id, ref, current, null, 'api:refs');
+    await recordApiRefMove(repo.id, ref, current, null, 'api:refs');
   });
 }
 
