@@ -79,7 +79,9 @@ export interface RepoStore {
 }
 
 export interface AuditStore {
-  /** Appends the events atomically, with increasing ids in the order given. */
+  /** Appends the events atomically, with increasing ids in the order given. Ids follow commit
+   *  order (appends are serialised), so a reader past id N never later finds a new event below N
+   *  (the event-stream cursor relies on it). */
   append(events: NewAuditRow[]): Promise<void>;
   /** Events with id > cursor, oldest first (the event stream). */
   after(cursor: number, limit: number): Promise<AuditRow[]>;
