@@ -1,6 +1,6 @@
 // Audit hooks for ref moves: pushes (receive-pack's onUpdated) and the REST content API
 // (moveBranch, repository creation from files).
-import { currentActor, type Actor } from './actor.js';
+import type { Actor } from './actor.js';
 import type { AuditLog } from './audit-log.js';
 
 export interface MovedRef {
@@ -24,8 +24,8 @@ export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: Move
   ]);
 }
 
-/** A ref moved by the REST API (commit, import, merge). Recorded in the audit log of the
- *  current request's actor (set by the authenticate middleware); a no-op outside a request. */
-export async function recordApiRefMove(repoId: string, ref: string, oldOid: string | null, newOid: string | null, via = 'api'): Promise<void> {
-  await currentActor()?.audit?.record({ action: 'ref.update', repoIds: [repoId], ref, oldOid, newOid, detail: { via } });
+/** A ref moved by the REST API (commit, import, merge), also outside a request (the CLI):
+ *  the actor is the current request's, if any (AuditLog.record). */
+export async function recordApiRefMove(audit: AuditLog, repoId: string, ref: string, oldOid: string | null, newOid: string | null, via = 'api'): Promise<void> {
+  await audit.record({ action: 'ref.update', repoIds: [repoId], ref, oldOid, newOid, detail: { via } });
 }

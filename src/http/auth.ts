@@ -43,7 +43,7 @@ export function authenticate(ctx: Context): RequestHandler {
       }
       admitRequest(ctx, record.id, res); // 429 beyond the per-token concurrency limit
       res.locals.token = record;
-      const actor = { tokenId: record.id, ip, audit: ctx.audit };
+      const actor = { tokenId: record.id, ip };
       res.locals.actor = actor;
       runAsActor(actor, next);
     } catch (err) {

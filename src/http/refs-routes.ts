@@ -34,14 +34,14 @@ export function refsRoutes(ctx: Context): Router {
   }, json, async (req, res) => {
     const row = res.locals.repo!;
     const body = parseWith(createBody, jsonBodyOf(req));
-    const item = await createRef(ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id));
+    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id));
     await ctx.repos.touch(row.id);
     res.status(201).json(item);
   });
 
   router.delete('/v1/repo/:id/refs/*ref', auth, async (req, res) => {
     const row = await resolveRepo(ctx, token(res), String(req.params.id), 'write', 'deleting refs');
-    await deleteRef(ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), pushRefCheck(ctx, token(res), row.id));
+    await deleteRef(ctx.audit, ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), pushRefCheck(ctx, token(res), row.id));
     await ctx.repos.touch(row.id);
     res.status(204).end();
   });

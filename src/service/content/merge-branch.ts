@@ -86,7 +86,7 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
     }
     const moves: RefMove[] = [{ ref: baseRef, oldOid: baseHead, newOid: newHead }];
     if (headRef) moves.push({ ref: headRef, oldOid: head.commit, newOid: null });
-    await moveRefs(repo, moves, 'merge');
+    await moveRefs(ctx.audit, repo, moves, 'merge');
     await ctx.repos.touch(row.id);
     const changed = await diffTrees(repo, baseTree, tree);
     return {

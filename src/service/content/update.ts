@@ -70,7 +70,7 @@ export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: Wr
     const built = await editor.build();
     if (built.tree === (baseTree ?? EMPTY_TREE)) {
       // nothing to commit; a missing branch is still created, at its base
-      if (head === null && start !== null) await moveBranch(repo, ref, null, start, opts.via);
+      if (head === null && start !== null) await moveBranch(ctx.audit, repo, ref, null, start, opts.via);
       return { repo_id: row.id, branch, repo_head: start, changed_files: [] };
     }
     checkTrees(built.objects);
@@ -82,7 +82,7 @@ export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: Wr
       parents: start ? [start] : [],
       message: opts.message ?? describeOperations(described.length ? described : changes.map((c) => c.path)),
     });
-    await moveBranch(repo, ref, head, commit, opts.via);
+    await moveBranch(ctx.audit, repo, ref, head, commit, opts.via);
     if (!opts.initial) await ctx.repos.touch(row.id);
     return { repo_id: row.id, branch, repo_head: commit, changed_files: changes.map((c) => c.path) };
   });
