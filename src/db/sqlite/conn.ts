@@ -11,6 +11,7 @@ export class SqliteConn {
   private readonly statements = new Map<string, Statement>();
   /** Settles when the open explicit transaction ends (null: none open). */
   private txDone: Promise<void> | null = null;
+  private savepoints = 0;
 
   constructor(readonly db: Db) {}
 
@@ -65,11 +66,10 @@ export class SqliteConn {
       throw err;
     }
   }
-  private savepoints = 0;
 }
 
-/** How a store reaches the connection: `run` waits for another caller's transaction; inside
- *  one (`inTx`) it runs at once. */
+/** How a store reaches the connection: `outside` waits for another caller's transaction;
+ *  `inside` (the `tx` a transaction hands out) runs at once. */
 export interface SqliteAccess {
   conn: SqliteConn;
   run<T>(fn: () => T): Promise<T>;
