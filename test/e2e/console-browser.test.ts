@@ -183,11 +183,11 @@ describe('web console in a browser', () => {
     expect(await page.content()).not.toContain(bot.token);
     await page.getByRole('link', { name: 'Revoke ci-bot' }).click();
     await expect(page.locator('h1').textContent()).resolves.toBe('Revoke ci-bot?'); // it asks first
-    expect(s.ctx.tokens.get(bot.id)!.revoked_at).toBeNull();
+    expect((await s.ctx.tokens.get(bot.id))!.revoked_at).toBeNull();
     await shot(page, '11-token-revoke-confirm');
     await page.getByRole('button', { name: 'Revoke' }).click();
     await expect(page.getByRole('status').textContent()).resolves.toContain(`Revoked token ${bot.id}`);
-    expect(s.ctx.tokens.get(bot.id)!.revoked_at).not.toBeNull();
+    expect((await s.ctx.tokens.get(bot.id))!.revoked_at).not.toBeNull();
     await shot(page, '12-token-revoked');
     // git agrees: the revoked token no longer clones
     const r = await gitOk(['ls-remote', s.gitUrl(webapp, bot.token)]).then(() => 'ok', () => 'refused');

@@ -141,7 +141,7 @@ describe('web console over HTTP', () => {
       expect(res.status).toBe(403);
       expect(res.text).toContain('Form refused');
     }
-    expect(s.ctx.tokens.get(victim.id)!.revoked_at).toBeNull();
+    expect((await s.ctx.tokens.get(victim.id))!.revoked_at).toBeNull();
     // sign-out needs it too
     const out = await s.api.post('/ui/sign-out').set('Cookie', session.cookie).type('form').send({});
     expect(out.status).toBe(403);
@@ -160,7 +160,7 @@ describe('web console over HTTP', () => {
     // the genuine form works, from this origin
     const ok = await s.api.post(url).set('Cookie', session.cookie).set('Origin', s.url).type('form').send({ csrf: session.csrf });
     expect(ok.status).toBe(303);
-    expect(s.ctx.tokens.get(victim.id)!.revoked_at).not.toBeNull();
+    expect((await s.ctx.tokens.get(victim.id))!.revoked_at).not.toBeNull();
   });
 
   it('authenticates before reading a body: no session, no buffering', async () => {
@@ -183,7 +183,7 @@ describe('web console over HTTP', () => {
       .type('form')
       .send({ csrf: csrfOf(form.text), token: 'x'.repeat(100_000) });
     expect(big.status).toBe(413);
-    expect(s.ctx.tokens.get(victim.id)!.revoked_at).toBeNull();
+    expect((await s.ctx.tokens.get(victim.id))!.revoked_at).toBeNull();
   });
 
   it('escapes hostile file names, commit messages, branch and token names', async () => {
@@ -252,7 +252,7 @@ describe('web console over HTTP', () => {
     const refused = await s.api.post(`/ui/tokens/${adminId}/revoke`).set('Cookie', session.cookie).type('form').send({ csrf: session.csrf });
     expect(refused.status).toBe(404);
     expect((await s.api.get(`/ui/tokens/${adminId}/revoke`).set('Cookie', session.cookie)).status).toBe(404);
-    expect(s.ctx.tokens.get(adminId)!.revoked_at).toBeNull();
+    expect((await s.ctx.tokens.get(adminId))!.revoked_at).toBeNull();
   });
 
   it('a revoked or rotated token ends its session at once; sign-out ends it too', async () => {

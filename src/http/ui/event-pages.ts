@@ -28,7 +28,7 @@ export function eventPages(ctx: Context, router: Router, requireSession: Request
   router.get('/ui/events', requireSession, async (_req, res: Response) => {
     const { token, session } = signedIn(res);
     const latest = await ctx.audit.latestId();
-    const page = readFeed(ctx.audit, token, Math.max(0, latest - LOOKBACK), LOOKBACK, (id) => ctx.tokens.get(id));
+    const page = await readFeed(ctx.audit, token, Math.max(0, latest - LOOKBACK), LOOKBACK, (id) => ctx.tokens.get(id));
     const items = page.items.slice(-SHOWN).reverse();
     const names = new Map<string, string>();
     const repoCell = async (id: string | null): Promise<Html> => {
