@@ -288,6 +288,14 @@ export class TokenService {
     return this.rows.get(id);
   }
 
+  /** An opaque stamp of the token's current secret, which changes on every rotation: a session
+   *  derived from a secret (the web console) ends when the secret it was opened with does.
+   *  Never the hash itself, never the secret. null for an unknown token. */
+  async secretStamp(id: string): Promise<string | null> {
+    const hashes = await this.rows.secretHashes(id);
+    return hashes ? createHash('sha256').update(`gitgate-session\0${hashes.current}`).digest('base64url') : null;
+  }
+
   /** A public id or a full secret. A secret is only a locator here — its id is taken after
    *  the checksum and no bcrypt runs, because a checksum-valid secret can be built from the
    *  public id alone, so proving the random part would add nothing; authority comes from

@@ -74,8 +74,9 @@ export function eventRoutes(ctx: Context): Router {
   return router;
 }
 
-/** SSE until the client leaves, the server shuts down or the token stops being valid. */
-async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecord, after: number): Promise<void> {
+/** SSE until the client leaves, the server shuts down or the token stops being valid (or, for
+ *  the web console, `stillValid` says its session ended). */
+export async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecord, after: number, stillValid: () => boolean = () => true): Promise<void> {
   const heartbeatMs = Math.min(15_000, ctx.config.idleTimeoutMs > 0 ? Math.floor(ctx.config.idleTimeoutMs / 2) : 15_000);
   const gone = clientGone(res);
   res.status(200);
@@ -85,7 +86,7 @@ async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecor
   res.write('retry: 3000\n\n');
   let cursor = after;
   while (!gone.aborted && !ctx.events.stopped) {
-    if (!isLive(await ctx.tokens.get(tok.id), Date.now())) break; // revoked or expired while streaming
+    if (!isLive(await ctx.tokens.get(tok.id), Date.now()) || !stillValid()) break; // revoked or expired while streaming
     const page = await readFeed(ctx.audit, tok, cursor, SSE_BATCH, (id) => ctx.tokens.get(id));
     for (const item of page.items) res.write(`id: ${item.id}\nevent: ${item.type}\ndata: ${JSON.stringify(item)}\n\n`);
     cursor = Number(page.cursor);
