@@ -14,6 +14,7 @@ export const ERRORS = {
   CONTROL_PLANE_ONLY: { status: 403, message: 'Permission denied: repository tokens cannot use {what}' },
   ATTENUATION: { status: 403, message: 'Permission denied: a token can only mint tokens no stronger than itself ({reason})' },
   TOKEN_TOO_STRONG: { status: 403, message: 'Permission denied: a token may only manage itself and tokens it could have minted ({reason})' },
+  CSRF: { status: 403, message: 'Form refused: {reason}; reload the page and try again' },
 
   // lookups
   REPO_NOT_FOUND: { status: 404, message: 'Repository not found' },

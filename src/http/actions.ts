@@ -35,7 +35,7 @@ export async function createRepoAs(ctx: Context, tok: TokenRecord, body: CreateR
   const source = body.source ?? null;
   if (source && source.type === 'relace') {
     // a fork: read on the source (404 outside the token's scope), every ref it copies in the token's ref scope
-    const sourceRow = resolveRepo(ctx, tok, source.repo_id, 'read', 'forking a repository');
+    const sourceRow = await resolveRepo(ctx, tok, source.repo_id, 'read', 'forking a repository');
     const fork = await forkRepo(ctx, sourceRow, {
       name: body.name ?? null,
       metadata: body.metadata ?? null,
@@ -60,8 +60,8 @@ export async function createRepoAs(ctx: Context, tok: TokenRecord, body: CreateR
 export type ListReposQuery = Parameters<Context['repos']['list']>[0];
 
 /** Repositories the token sees: a repo token its own, a workspace token all. */
-export function listReposAs(ctx: Context, tok: TokenRecord, q: ListReposQuery): { items: RepoMetadata[]; total_items: number; next_page: number | null } {
-  const page = ctx.repos.list({ ...q, ids: tok.kind === 'repo' ? tok.repo_ids : undefined });
+export async function listReposAs(ctx: Context, tok: TokenRecord, q: ListReposQuery): Promise<{ items: RepoMetadata[]; total_items: number; next_page: number | null }> {
+  const page = await ctx.repos.list({ ...q, ids: tok.kind === 'repo' ? tok.repo_ids : undefined });
   return { items: page.items.map(describeRepo), total_items: page.total_items, next_page: page.next_page };
 }
 
@@ -83,15 +83,19 @@ export function lockedWrite(ctx: Context, tok: TokenRecord, row: RepoRow, sel: B
 
 /** One commit on a branch (write permission, the token's ref scope, protected refs). */
 export async function writeContentAs(ctx: Context, tok: TokenRecord, row: RepoRow, change: ContentChange, sel: BranchFields): Promise<UpdateResult> {
-  resolveRepo(ctx, tok, row.id, 'write', 'writing files');
+  await resolveRepo(ctx, tok, row.id, 'write', 'writing files');
   await assertRestBranchWrite(ctx, tok, row, sel.branch); // early, so a refused write reads nothing more
   return applyContentChange(ctx, row, change, lockedWrite(ctx, tok, row, sel));
 }
 
 /** Merge `head` into the branch `base` (write; admin for a protected base; delete_head needs allow_delete). */
 export async function mergeAs(ctx: Context, tok: TokenRecord, row: RepoRow, req: MergeRequest): Promise<MergeDone | null> {
-  resolveRepo(ctx, tok, row.id, 'write', 'merging');
-  return mergeBranches(ctx, row, req, { checkRefs: (changes) => changes.forEach((c) => assertRestRefChange(ctx, tok, row, c.ref, c.change)) });
+  await resolveRepo(ctx, tok, row.id, 'write', 'merging');
+  return mergeBranches(ctx, row, req, {
+    checkRefs: async (changes) => {
+      for (const c of changes) await assertRestRefChange(ctx, tok, row, c.ref, c.change);
+    },
+  });
 }
 
 export interface MintRequest {
@@ -107,7 +111,8 @@ export interface MintRequest {
 /** A repo token no stronger than `tok` (TokenService refuses anything wider: 403 ATTENUATION). */
 export async function mintRepoTokenAs(ctx: Context, tok: TokenRecord, body: MintRequest) {
   // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
-  const repoIds = body.repo_ids.map((ref) => resolveRepo(ctx, tok, ref, 'read', 'minting tokens').id);
+  const repoIds: string[] = [];
+  for (const ref of body.repo_ids) repoIds.push((await resolveRepo(ctx, tok, ref, 'read', 'minting tokens')).id);
   return ctx.tokens.create(
     {
       kind: 'repo',

@@ -60,6 +60,8 @@ export function createApp(ctx: Context): Express {
   app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./webhook-routes.js')).webhookRoutes(ctx)));
   app.use(lazyRouter(async () => (await import('./event-routes.js')).eventRoutes(ctx)));
+  // the web console: HTML pages under /ui with their own sessions, CSRF checks and error pages
+  app.use(lazyRouter(async () => (await import('./ui/routes.js')).uiRoutes(ctx)));
   // MCP over Streamable HTTP (the same rules as REST: http/actions.ts, http/auth.ts)
   app.use(lazyRouter(async () => (await import('./mcp/route.js')).mcpRoutes(ctx)));
 

@@ -15,3 +15,16 @@ export function jsonBodyReader(ctx: Context): BodyReader {
       parse(req, res, (err?: unknown) => (err ? reject(err) : resolve(req.body ?? {})));
     });
 }
+
+/** Largest web-console form (a token, a CSRF token, a few fields). */
+export const MAX_FORM_BYTES = 16 * 1024;
+
+/** A reader for the web console's application/x-www-form-urlencoded forms (flat string fields);
+ *  other content types read as `{}` (and then fail the form's CSRF check). */
+export function formBodyReader(): (req: Request, res: Response) => Promise<Record<string, unknown>> {
+  const parse = express.urlencoded({ extended: false, limit: MAX_FORM_BYTES, parameterLimit: 20, type: 'application/x-www-form-urlencoded' });
+  return (req, res) =>
+    new Promise((resolve, reject) => {
+      parse(req, res, (err?: unknown) => (err ? reject(err) : resolve((req.body ?? {}) as Record<string, unknown>)));
+    });
+}

@@ -93,8 +93,8 @@ export function contentRoutes(ctx: Context): Router {
   const raw = express.raw({ limit: ctx.config.maxJsonBytes, type: () => true });
 
   /** Resolve the repository and check the permission before any body is read. */
-  const repoWith = (need: Permission, action: string) => (req: Request, res: Response, next: NextFunction) => {
-    res.locals.repo = resolveRepo(ctx, token(res), String(req.params.id), need, action);
+  const repoWith = (need: Permission, action: string) => async (req: Request, res: Response, next: NextFunction) => {
+    res.locals.repo = await resolveRepo(ctx, token(res), String(req.params.id), need, action);
     next();
   };
   const repo = (res: Response): RepoRow => res.locals.repo!;
@@ -124,7 +124,7 @@ export function contentRoutes(ctx: Context): Router {
     } else {
       result = await writeContentAs(ctx, token(res), row, { kind: 'diff', operations: source.operations }, sel);
     }
-    updateMetadata(ctx, row, body.metadata);
+    await updateMetadata(ctx, row, body.metadata);
     res.json(result);
   });
 

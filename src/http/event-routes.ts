@@ -53,7 +53,7 @@ export function eventRoutes(ctx: Context): Router {
       return;
     }
     const limit = q.limit ?? 100;
-    let page = readFeed(ctx.audit, tok, after, limit, lookup);
+    let page = await readFeed(ctx.audit, tok, after, limit, lookup);
     const waitMs = (q.wait ?? 0) * 1000;
     if (page.items.length === 0 && waitMs > 0) {
       holdSocket(ctx, req, res, waitMs + 5_000);
@@ -64,7 +64,7 @@ export function eventRoutes(ctx: Context): Router {
         if (left <= 0) break;
         const woke = await ctx.events.wait(left, gone);
         if (woke === 'aborted') return;
-        page = readFeed(ctx.audit, tok, Number(page.cursor), limit, lookup);
+        page = await readFeed(ctx.audit, tok, Number(page.cursor), limit, lookup);
         if (woke !== 'event') break;
       }
     }
@@ -74,8 +74,9 @@ export function eventRoutes(ctx: Context): Router {
   return router;
 }
 
-/** SSE until the client leaves, the server shuts down or the token stops being valid. */
-async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecord, after: number): Promise<void> {
+/** SSE until the client leaves, the server shuts down or the token stops being valid (or, for
+ *  the web console, `stillValid` says its session ended). */
+export async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecord, after: number, stillValid: () => boolean = () => true): Promise<void> {
   const heartbeatMs = Math.min(15_000, ctx.config.idleTimeoutMs > 0 ? Math.floor(ctx.config.idleTimeoutMs / 2) : 15_000);
   const gone = clientGone(res);
   res.status(200);
@@ -85,8 +86,8 @@ async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecor
   res.write('retry: 3000\n\n');
   let cursor = after;
   while (!gone.aborted && !ctx.events.stopped) {
-    if (!isLive(ctx.tokens.get(tok.id), Date.now())) break; // revoked or expired while streaming
-    const page = readFeed(ctx.audit, tok, cursor, SSE_BATCH, (id) => ctx.tokens.get(id));
+    if (!isLive(await ctx.tokens.get(tok.id), Date.now()) || !stillValid()) break; // revoked or expired while streaming
+    const page = await readFeed(ctx.audit, tok, cursor, SSE_BATCH, (id) => ctx.tokens.get(id));
     for (const item of page.items) res.write(`id: ${item.id}\nevent: ${item.type}\ndata: ${JSON.stringify(item)}\n\n`);
     cursor = Number(page.cursor);
     if (page.items.length === SSE_BATCH) continue; // more are waiting

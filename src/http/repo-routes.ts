@@ -66,18 +66,18 @@ export function repoRoutes(ctx: Context): Router {
     res.status(201).json(await createRepoAs(ctx, tok, body));
   });
 
-  router.get('/v1/repo', (req, res) => {
-    res.json(listReposAs(ctx, token(res), parseWith(listSchema, req.query)));
+  router.get('/v1/repo', async (req, res) => {
+    res.json(await listReposAs(ctx, token(res), parseWith(listSchema, req.query)));
   });
 
-  router.get('/v1/repo/:id', (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading metadata');
+  router.get('/v1/repo/:id', async (req, res) => {
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading metadata');
     res.json(describeRepo(row));
   });
 
   router.delete('/v1/repo/:id', async (req, res) => {
     const tok = token(res);
-    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'deleting a repository');
+    const row = await resolveRepo(ctx, tok, String(req.params.id), 'admin', 'deleting a repository');
     const refused = repoAdminRefusal(tok, 'delete');
     if (refused) throw new GitgateError('FORBIDDEN', { reason: refused });
     await deleteRepo(ctx, row.id);
@@ -85,14 +85,14 @@ export function repoRoutes(ctx: Context): Router {
   });
 
   // Protected refs: patterns only admin tokens may create, update or delete (push and REST).
-  router.get('/v1/repo/:id/protected_refs', (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading protected refs');
-    res.json({ patterns: ctx.repos.protectedRefs(row.id) });
+  router.get('/v1/repo/:id/protected_refs', async (req, res) => {
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading protected refs');
+    res.json({ patterns: await ctx.repos.protectedRefs(row.id) });
   });
 
   router.put('/v1/repo/:id/protected_refs', async (req, res) => {
     const tok = token(res);
-    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'protecting refs');
+    const row = await resolveRepo(ctx, tok, String(req.params.id), 'admin', 'protecting refs');
     const refused = repoAdminRefusal(tok, 'protect');
     if (refused) throw new GitgateError('FORBIDDEN', { reason: refused });
     const body = parseWith(protectedRefsSchema, await readBody(req, res));

@@ -21,6 +21,7 @@ function routesOf(stack: Layer[]): Set<string> {
       if (layer.route) {
         const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
         for (const p of paths) {
+          if (typeof p === 'string' && (p === '/ui' || p.startsWith('/ui/'))) continue; // the web console: HTML pages, not the API
           for (const [method, on] of Object.entries(layer.route.methods)) {
             if (!on || method === '_all') continue;
             out.add(`${method.toUpperCase()} ${toTemplate(p)}`);

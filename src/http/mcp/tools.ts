@@ -76,12 +76,12 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
   );
 
   tool('list_refs', 'List branches and tags with their commits.', { repo_id: repoId, prefix: z.string().max(1024).optional(), page_size: z.number().int().min(1).max(1000).optional(), page_start: z.number().int().min(0).optional() }, async (a) => {
-    const row = readRow(a.repo_id, 'listing refs');
+    const row = await readRow(a.repo_id, 'listing refs');
     return listRefs(ctx.manager.get(row.id), a);
   });
 
   tool('read_file', "Read one file's text at a branch or commit.", { repo_id: repoId, path: z.string().min(1).max(4096), branch, commit }, async (a) => {
-    const row = readRow(a.repo_id, 'reading files');
+    const row = await readRow(a.repo_id, 'reading files');
     const { commit: at, content } = await readFileAt(ctx.manager.get(row.id), a.path, { branch: a.branch, commit: a.commit, reach: wantPolicy(ctx), maxBytes: ctx.config.maxReadBytes });
     return { commit: at, path: contentPath(a.path), content: content.toString('utf8') };
   });
@@ -91,7 +91,7 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
     'List a directory (default the root) at a branch or commit; recursive lists every file below it.',
     { repo_id: repoId, path: z.string().max(4096).optional(), recursive: z.boolean().optional(), branch, commit },
     async (a) => {
-      const row = readRow(a.repo_id, 'listing files');
+      const row = await readRow(a.repo_id, 'listing files');
       const repo = ctx.manager.get(row.id);
       const at = await resolveReadCommit(repo, { branch: a.branch, commit: a.commit, reach: wantPolicy(ctx) });
       if (!at) return { commit: null, entries: [] };
@@ -124,7 +124,7 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
       ...lease,
     },
     async (a) => {
-      const row = resolveRepo(ctx, tok, a.repo_id, 'write', 'writing files');
+      const row = await resolveRepo(ctx, tok, a.repo_id, 'write', 'writing files');
       const operations = [
         ...(a.delete ?? []).map((filename) => ({ type: 'delete' as const, filename })),
         ...a.files.map((f) => ({ type: 'write' as const, filename: f.path, content: f.content })),
@@ -134,7 +134,7 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
   );
 
   tool('delete_files', 'Delete files or directories on a branch as one commit.', { repo_id: repoId, paths: z.array(z.string().min(1).max(4096)).min(1).max(10_000), ...lease }, async (a) => {
-    const row = resolveRepo(ctx, tok, a.repo_id, 'write', 'deleting files');
+    const row = await resolveRepo(ctx, tok, a.repo_id, 'write', 'deleting files');
     return writeContentAs(ctx, tok, row, { kind: 'diff', operations: a.paths.map((filename) => ({ type: 'delete' as const, filename })) }, a);
   });
 
@@ -153,7 +153,7 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
       context_lines: z.number().int().min(0).max(MAX_CONTEXT_LINES).optional(),
     },
     async (a) => {
-      const row = readRow(a.repo_id, 'searching');
+      const row = await readRow(a.repo_id, 'searching');
       return codeSearch(ctx.manager.get(row.id), { ...a, reach: wantPolicy(ctx) });
     },
   );
@@ -163,7 +163,7 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
     'Compare two commits (branch, tag or id) like GitHub: commits of base..head and the diff of base...head; format "patch" gives the text of git diff.',
     { repo_id: repoId, base: z.string().min(1).max(1024), head: z.string().min(1).max(1024), format: z.enum(['json', 'patch']).optional(), name_only: z.boolean().optional() },
     async (a) => {
-      const row = readRow(a.repo_id, 'comparing commits');
+      const row = await readRow(a.repo_id, 'comparing commits');
       const repo = ctx.manager.get(row.id);
       const opts = { nameOnly: a.name_only, reach: wantPolicy(ctx) };
       if (a.format === 'patch') return (await repo.track(() => comparePatch(repo, a.base, a.head, opts))).toString('utf8');
@@ -185,7 +185,7 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
       expected_base: z.string().regex(/^[0-9a-fA-F]{40}$/).optional(),
     },
     async (a) => {
-      const row = resolveRepo(ctx, tok, a.repo_id, 'write', 'merging');
+      const row = await resolveRepo(ctx, tok, a.repo_id, 'write', 'merging');
       const done = await mergeAs(ctx, tok, row, {
         base: a.base,
         head: a.head,
@@ -224,7 +224,7 @@ export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpSe
   const readFileResource = async (uri: URL, vars: Record<string, string | string[]>) => {
     const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
     try {
-      const row = readRow(decodeURIComponent(one(vars.repo_id) ?? ''), 'reading files');
+      const row = await readRow(decodeURIComponent(one(vars.repo_id) ?? ''), 'reading files');
       const ref = one(vars.ref) ? decodeURIComponent(one(vars.ref)!) : undefined;
       const sel = ref && /^[0-9a-fA-F]{40}$/.test(ref) ? { commit: ref } : { branch: ref };
       const { content } = await readFileAt(ctx.manager.get(row.id), decodeURIComponent(one(vars.path) ?? ''), { ...sel, reach: wantPolicy(ctx), maxBytes: ctx.config.maxReadBytes });

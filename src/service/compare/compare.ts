@@ -121,7 +121,7 @@ export async function comparePatch(repo: Repository, baseName: string, headName:
   return Buffer.concat(out);
 }
 
-async function describeCommit(repo: Repository, oid: string): Promise<CompareCommit> {
+export async function describeCommit(repo: Repository, oid: string): Promise<CompareCommit> {
   const c = parseCommit(await readObjectOfType(repo, oid, 'commit'));
   const ident = (s: string): Ident | null => {
     const i = parseIdent(s);

@@ -147,3 +147,24 @@ export async function mergeBases(store: ObjectStore, a: string, b: string): Prom
   }
   return out;
 }
+
+/** One page of `git log tip` in its default order (newest committer date first, ties in the
+ *  order reached): the commits after the first `skip`, at most `limit`, and whether more follow. */
+export async function logPage(store: ObjectStore, tip: string, skip: number, limit: number): Promise<{ commits: CommitInfo[]; more: boolean }> {
+  const reader = new CommitReader(store);
+  const seen = new Set<string>([tip]);
+  const queue = new DateFifo();
+  queue.push(await reader.get(tip));
+  const commits: CommitInfo[] = [];
+  for (let n = 0; queue.size; n++) {
+    const c = queue.pop()!;
+    if (n >= skip + limit) return { commits, more: true };
+    if (n >= skip) commits.push(c);
+    for (const p of c.parents) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      queue.push(await reader.get(p));
+    }
+  }
+  return { commits, more: false };
+}
