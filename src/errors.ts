@@ -20,6 +20,7 @@ export const ERRORS = {
   REPO_NOT_FOUND: { status: 404, message: 'Repository not found' },
   TOKEN_NOT_FOUND: { status: 404, message: 'Token not found' },
   ROUTE_NOT_FOUND: { status: 404, message: 'No route for {method} {path}' },
+  METHOD_NOT_ALLOWED: { status: 405, message: '{method} is not supported here: {detail}' },
   COMMIT_NOT_FOUND: { status: 404, message: 'Commit not found: {commit}' },
   FILE_NOT_FOUND: { status: 404, message: 'File not found: {path}' },
 

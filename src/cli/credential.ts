@@ -90,7 +90,7 @@ function parseServer(raw: string, source: string): URL {
 }
 
 /** Plain http only where nobody can listen in: a loopback server, or when --allow-http says so. */
-function assertTransport(server: URL, allowHttp: boolean): void {
+export function assertTransport(server: URL, allowHttp: boolean): void {
   if (server.protocol !== 'http:' || allowHttp) return;
   const host = server.hostname.replace(/^\[|\]$/g, '');
   if (host === 'localhost' || isLoopbackAddress(host)) return;
@@ -109,13 +109,13 @@ export function defaultMinRemaining(ttlSeconds: number): number {
   return Math.min(Math.max(60, ttlSeconds * 0.1), ttlSeconds / 2);
 }
 
-interface Parent {
+export interface Parent {
   secret: string;
   id: string;
   source: string;
 }
 
-function readParent(opts: CredentialOptions, env: NodeJS.ProcessEnv): Parent | null {
+export function readParent(opts: CredentialOptions, env: NodeJS.ProcessEnv): Parent | null {
   let raw: string;
   let source: string;
   const fromFile = (file: string, label: string) => {

@@ -1,4 +1,4 @@
-// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, credential.
+// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, credential, mcp.
 import fs from 'node:fs';
 import readline from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
@@ -10,6 +10,7 @@ import { loadSecureContextOptions } from '../http/tls.js';
 import { auditCommand } from './audit.js';
 import { backupCommands } from './backup.js';
 import { credentialCommand } from './credential.js';
+import { mcpCommand } from './mcp.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
 import { acquireDataDirLock } from '../service/data-dir-lock.js';
@@ -279,6 +280,7 @@ function buildProgram(): Command {
   auditCommand(program, dataOption, withContext, out);
   backupCommands(program, dataOption, out);
   credentialCommand(program);
+  mcpCommand(program);
 
   const repo = program.command('repo').description('manage repositories');
   repo

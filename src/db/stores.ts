@@ -118,6 +118,8 @@ export interface WebhookStore {
   all(): Promise<WebhookWithSecret[]>;
   /** Deletes the webhook with its queue and attempts. */
   delete(id: string): Promise<boolean>;
+  /** Deletes every webhook of one repository (being deleted) with their queues and attempts; how many. */
+  deleteForRepo(repoId: string): Promise<number>;
   /** How far the fan-out from the audit trail has got (an audit event id). */
   dispatchCursor(): Promise<number>;
   /** Queues deliveries and advances the cursor (never backwards) atomically; a (webhook,

@@ -62,6 +62,8 @@ export function createApp(ctx: Context): Express {
   app.use(lazyRouter(async () => (await import('./event-routes.js')).eventRoutes(ctx)));
   // the web console: HTML pages under /ui with their own sessions, CSRF checks and error pages
   app.use(lazyRouter(async () => (await import('./ui/routes.js')).uiRoutes(ctx)));
+  // MCP over Streamable HTTP (the same rules as REST: http/actions.ts, http/auth.ts)
+  app.use(lazyRouter(async () => (await import('./mcp/route.js')).mcpRoutes(ctx)));
 
   app.use((req, _res, next) => {
     next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200) }));

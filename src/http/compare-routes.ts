@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../service/context.js';
 import { compare, comparePatch, parseCompareSpec } from '../service/compare/compare.js';
+import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors } from './content-routes.js';
 import { parseWith, queryBool } from './validate.js';
@@ -19,11 +20,11 @@ export function compareRoutes(ctx: Context): Router {
     const repo = ctx.manager.get(row.id);
     res.setHeader('Cache-Control', 'no-cache');
     if (q.format === 'patch' || q.format === 'diff') {
-      const text = await repo.track(() => comparePatch(repo, base, head, { nameOnly: q.name_only }));
+      const text = await repo.track(() => comparePatch(repo, base, head, { nameOnly: q.name_only, reach: wantPolicy(ctx) }));
       res.status(200).type('text/plain; charset=utf-8').end(text);
       return;
     }
-    res.json(await repo.track(() => compare(repo, base, head, { nameOnly: q.name_only })));
+    res.json(await repo.track(() => compare(repo, base, head, { nameOnly: q.name_only, reach: wantPolicy(ctx) })));
   });
   router.use(contentErrors);
   return router;

@@ -11,11 +11,12 @@ import type { Context } from '../service/context.js';
 import { pullGitSource } from '../service/content/git-source.js';
 import { pathFromSegments } from '../service/content/paths.js';
 import { cloneFiles, readFileAt } from '../service/content/read.js';
-import { mergeBranches } from '../service/content/merge-branch.js';
 import { retrieve } from '../service/content/search.js';
-import { applyContentChange, currentHead, updateMetadata, type UpdateResult, type WriteOptions } from '../service/content/update.js';
+import { currentHead, updateMetadata, type UpdateResult, type WriteOptions } from '../service/content/update.js';
+import { lockedWrite, mergeAs, writeContentAs } from './actions.js';
+import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
-import { assertRestBranchWrite, assertRestRefChange, assertRestRefWrite } from './ref-checks.js';
+import { assertRestBranchWrite } from './ref-checks.js';
 import { sendError, toGitgateError } from './errors.js';
 import { metadataSchema, parseWith } from './validate.js';
 
@@ -104,12 +105,7 @@ export function contentRoutes(ctx: Context): Router {
     next();
   };
   /** The branch selection (body fields over query ones) and the under-the-lock ref check. */
-  const locked = (res: Response, sel: z.infer<typeof branchQuery>): WriteOptions => ({
-    branch: sel.branch,
-    base: sel.base,
-    expectedHead: sel.expected_head,
-    checkBranch: (ref, exists) => assertRestRefWrite(ctx, token(res), repo(res), ref, exists),
-  });
+  const locked = (res: Response, sel: z.infer<typeof branchQuery>): WriteOptions => lockedWrite(ctx, token(res), repo(res), sel);
 
   router.post('/v1/repo/:id/update', auth, repoWith('write', 'updating a repository'), json, async (req, res) => {
     const body = parseWith(updateSchema, jsonBodyOf(req));
@@ -124,9 +120,9 @@ export function contentRoutes(ctx: Context): Router {
     } else if (source.type === 'git') {
       result = await pullGitSource(ctx, row, { url: source.url, branch: source.branch ?? null }, locked(res, sel));
     } else if (source.type === 'files') {
-      result = await applyContentChange(ctx, row, { kind: 'files', files: source.files }, locked(res, sel));
+      result = await writeContentAs(ctx, token(res), row, { kind: 'files', files: source.files }, sel);
     } else {
-      result = await applyContentChange(ctx, row, { kind: 'diff', operations: source.operations }, locked(res, sel));
+      result = await writeContentAs(ctx, token(res), row, { kind: 'diff', operations: source.operations }, sel);
     }
     await updateMetadata(ctx, row, body.metadata);
     res.json(result);
@@ -134,18 +130,18 @@ export function contentRoutes(ctx: Context): Router {
 
   router.get('/v1/repo/:id/clone', auth, repoWith('read', 'cloning'), async (req, res) => {
     const q = parseWith(commitQuery, req.query);
-    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, branch: q.branch, maxBytes: ctx.config.maxReadBytes }));
+    res.json(await cloneFiles(ctx.manager.get(repo(res).id), { commit: q.commit, branch: q.branch, reach: wantPolicy(ctx), maxBytes: ctx.config.maxReadBytes }));
   });
 
   router.post('/v1/repo/:id/retrieve', auth, repoWith('read', 'searching'), json, async (req, res) => {
     const body = parseWith(retrieveSchema, jsonBodyOf(req));
-    res.json(await retrieve(ctx.manager.get(repo(res).id), { ...body, hash: body.hash ?? null, branch: body.branch ?? null }));
+    res.json(await retrieve(ctx.manager.get(repo(res).id), { ...body, hash: body.hash ?? null, branch: body.branch ?? null, reach: wantPolicy(ctx) }));
   });
 
   router.get(FILE_ROUTE, auth, repoWith('read', 'reading files'), async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const q = parseWith(commitQuery, req.query);
-    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, branch: q.branch, maxBytes: ctx.config.maxReadBytes });
+    const { commit, content } = await readFileAt(ctx.manager.get(repo(res).id), path, { commit: q.commit, branch: q.branch, reach: wantPolicy(ctx), maxBytes: ctx.config.maxReadBytes });
     res.setHeader('Content-Type', 'application/octet-stream');
     res.setHeader('Cache-Control', 'no-cache');
     res.setHeader('X-Gitgate-Commit', commit);
@@ -155,36 +151,27 @@ export function contentRoutes(ctx: Context): Router {
   router.put(FILE_ROUTE, auth, repoWith('write', 'writing files'), branchWrite, raw, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
     const content = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    res.json(await applyContentChange(ctx, repo(res), { kind: 'write', path, content }, locked(res, parseWith(branchQuery, req.query))));
+    res.json(await writeContentAs(ctx, token(res), repo(res), { kind: 'write', path, content }, parseWith(branchQuery, req.query)));
   });
 
   router.delete(FILE_ROUTE, auth, repoWith('write', 'deleting files'), branchWrite, async (req, res) => {
     const path = pathFromSegments(req.params.path as string[] | undefined);
-    res.json(await applyContentChange(ctx, repo(res), { kind: 'delete', path }, locked(res, parseWith(branchQuery, req.query))));
+    res.json(await writeContentAs(ctx, token(res), repo(res), { kind: 'delete', path }, parseWith(branchQuery, req.query)));
   });
 
   // GitHub's POST /repos/{owner}/{repo}/merges: 201 with the new head, 204 nothing to merge
   router.post('/v1/repo/:id/merge', auth, repoWith('write', 'merging'), json, async (req, res) => {
     const body = parseWith(mergeSchema, jsonBodyOf(req));
     const row = repo(res);
-    const done = await mergeBranches(
-      ctx,
-      row,
-      {
-        base: body.base,
-        head: body.head,
-        method: body.method ?? 'merge',
-        message: body.message,
-        deleteHead: body.delete_head,
-        expectedHead: body.expected_head,
-        expectedBase: body.expected_base,
-      },
-      {
-        checkRefs: async (changes) => {
-          for (const c of changes) await assertRestRefChange(ctx, token(res), row, c.ref, c.change);
-        },
-      },
-    );
+    const done = await mergeAs(ctx, token(res), row, {
+      base: body.base,
+      head: body.head,
+      method: body.method ?? 'merge',
+      message: body.message,
+      deleteHead: body.delete_head,
+      expectedHead: body.expected_head,
+      expectedBase: body.expected_base,
+    });
     if (!done) res.status(204).end();
     else res.status(201).json(done);
   });

@@ -30,6 +30,8 @@ const ERR = {
   404: errorResponse('Not found (also for repositories outside the token scope)'),
   409: errorResponse('Conflict'),
   413: errorResponse('Body too large, or a read over GITGATE_MAX_READ_BYTES (READ_TOO_LARGE)'),
+  405: errorResponse('Method not supported on this path'),
+  415: errorResponse('Unsupported content type'),
   423: errorResponse('Repository lock contention: retry'),
   502: errorResponse('The source repository could not be reached'),
 };
@@ -291,6 +293,17 @@ const paths: Record<string, Record<string, unknown>> = {
         503: jsonResponse('Database unavailable, or shutting down', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }) }, ['status'])),
       },
     },
+  },
+  '/mcp': {
+    post: {
+      tags: ['mcp'],
+      summary: 'Model Context Protocol (Streamable HTTP, stateless): JSON-RPC requests to the gitgate tools and file resources',
+      description: 'Every tool call goes through the same permission, repository, ref-scope and protected-ref rules as the REST API. See the README section "MCP server".',
+      requestBody: { required: true, content: { 'application/json': { schema: obj({}) } } },
+      responses: { 200: jsonResponse('JSON-RPC response', obj({})), 202: { description: 'Notification accepted' }, ...errs(400, 401, 415) },
+    },
+    get: { tags: ['mcp'], summary: 'Not supported: no server-initiated stream (stateless)', responses: errs(401, 405) },
+    delete: { tags: ['mcp'], summary: 'Not supported: no sessions to end (stateless)', responses: errs(401, 405) },
   },
   '/metrics': {
     get: {

@@ -4,6 +4,7 @@ import express, { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../service/context.js';
 import { createRef, deleteRef, listRefs } from '../service/refs/ref-api.js';
+import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
 import { pushRefCheck } from './ref-checks.js';
@@ -34,7 +35,7 @@ export function refsRoutes(ctx: Context): Router {
   }, json, async (req, res) => {
     const row = res.locals.repo!;
     const body = parseWith(createBody, jsonBodyOf(req));
-    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id));
+    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id), wantPolicy(ctx));
     await ctx.repos.touch(row.id);
     res.status(201).json(item);
   });

@@ -3,14 +3,14 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
-import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
+import { deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
 import { withRepoLock } from '../repo/repo-lock.js';
-import { forkRepo } from '../service/fork.js';
-import { authenticate, requireControlPlane, resolveRepo, token } from './auth.js';
+import { authenticate, resolveRepo, token } from './auth.js';
 import { repoAdminRefusal } from '../auth/policy.js';
 import { jsonBodyReader } from './body.js';
-import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError, refUpdateRefusal } from '../auth/ref-policy.js';
+import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError } from '../auth/ref-policy.js';
+import { assertMayCreateRepos, createRepoAs, listReposAs } from './actions.js';
 import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
 
 const fileSchema = z.object({ filename: z.string(), content: z.string() });
@@ -61,41 +61,13 @@ export function repoRoutes(ctx: Context): Router {
 
   router.post('/v1/repo', async (req, res) => {
     const tok = token(res);
-    requireControlPlane(tok, 'repository creation');
-    if (tok.permission === 'read') throw new GitgateError('FORBIDDEN', { reason: 'creating repositories needs write access' });
+    assertMayCreateRepos(tok); // before the body is read (createRepoAs checks again)
     const body = parseWith(createSchema, await readBody(req, res));
-    const source = body.source ?? null;
-    if (source && source.type === 'relace') {
-      // a fork: read on the source (404 outside the token's scope), every ref it copies in the token's ref scope
-      const sourceRow = await resolveRepo(ctx, tok, source.repo_id, 'read', 'forking a repository');
-      const fork = await forkRepo(ctx, sourceRow, {
-        name: body.name ?? null,
-        metadata: body.metadata ?? null,
-        copyMetadata: source.copy_metadata ?? false,
-        refCheck: (ref) => refUpdateRefusal(tok, [], { ref, change: 'create', forced: false }),
-      });
-      res.status(201).json({ repo_id: fork.repo_id, repo_head: fork.repo_head });
-      return;
-    }
-    if (source) {
-      // content creates the default branch: a ref-scoped token must be allowed to create it
-      const reason = refUpdateRefusal(tok, [], { ref: `refs/heads/${ctx.config.defaultBranch}`, change: 'create', forced: false });
-      if (reason) throw new GitgateError('FORBIDDEN', { reason });
-    }
-    const info = await createRepo(ctx, {
-      name: body.name ?? null,
-      metadata: body.metadata ?? null,
-      files: source?.type === 'files' ? source.files : undefined,
-      git: source?.type === 'git' ? { url: source.url, branch: source.branch ?? null, hash: source.hash ?? null } : undefined,
-    });
-    res.status(201).json(info);
+    res.status(201).json(await createRepoAs(ctx, tok, body));
   });
 
   router.get('/v1/repo', async (req, res) => {
-    const tok = token(res);
-    const q = parseWith(listSchema, req.query);
-    const page = await ctx.repos.list({ ...q, ids: tok.kind === 'repo' ? tok.repo_ids : undefined });
-    res.json({ items: page.items.map(describeRepo), total_items: page.total_items, next_page: page.next_page });
+    res.json(await listReposAs(ctx, token(res), parseWith(listSchema, req.query)));
   });
 
   router.get('/v1/repo/:id', async (req, res) => {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Context } from '../service/context.js';
 import { codeSearch, indexStatus, MAX_CONTEXT_LINES, MAX_MAX_RESULTS, type CodeSearchOptions, type CodeSearchResult } from '../service/content/code-search.js';
 import { GitgateError } from '../errors.js';
+import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
 import { parseWith, queryBool, queryInt } from './validate.js';
@@ -53,7 +54,7 @@ export function searchRoutes(ctx: Context): Router {
     res.locals.repo = await resolveRepo(ctx, token(res), String(req.params.id), 'read', action);
     next();
   };
-  const run = (res: Response, opts: CodeSearchOptions) => codeSearch(ctx.manager.get(res.locals.repo!.id), opts);
+  const run = (res: Response, opts: CodeSearchOptions) => codeSearch(ctx.manager.get(res.locals.repo!.id), { ...opts, reach: wantPolicy(ctx) });
 
   router.post('/v1/repo/:id/search', auth, readRepo('searching'), json, async (req, res) => {
     const out = await run(res, parseWith(searchBody, jsonBodyOf(req)));
@@ -72,7 +73,7 @@ export function searchRoutes(ctx: Context): Router {
 
   router.get('/v1/repo/:id/embedding_status', auth, readRepo('reading the index status'), async (req, res) => {
     const q = parseWith(statusQuery, req.query);
-    res.json(await indexStatus(ctx.manager.get(res.locals.repo!.id), q));
+    res.json(await indexStatus(ctx.manager.get(res.locals.repo!.id), { ...q, reach: wantPolicy(ctx) }));
   });
 
   router.use(contentErrors);

@@ -8,6 +8,7 @@ import type { TokenRecord } from '../auth/token-record.js';
 import type { Context } from '../service/context.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
+import { mintRepoTokenAs } from './actions.js';
 import { parseWith, queryBool, queryInt } from './validate.js';
 
 const permission = z.enum(['read', 'write', 'admin']);
@@ -74,23 +75,7 @@ export function tokenRoutes(ctx: Context): Router {
 
   router.post('/v1/repo_token', auth, async (req, res) => {
     const body = parseWith(repoTokenSchema, await readBody(req, res));
-    const tok = token(res);
-    // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
-    const repoIds: string[] = [];
-    for (const ref of body.repo_ids) repoIds.push((await resolveRepo(ctx, tok, ref, 'read', 'minting tokens')).id);
-    const { secret, record } = await ctx.tokens.create(
-      {
-        kind: 'repo',
-        name: body.name,
-        repoIds,
-        permission: body.permission,
-        ttlSeconds: body.ttl_seconds ?? null,
-        refs: body.refs,
-        allowForce: body.allow_force,
-        allowDelete: body.allow_delete,
-      },
-      tok,
-    );
+    const { secret, record } = await mintRepoTokenAs(ctx, token(res), body);
     res.status(201).json(created(secret, record));
   });
 

@@ -74,6 +74,8 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
 
 export async function deleteRepo(ctx: Context, id: string): Promise<void> {
   const name = (await ctx.repos.get(id))?.name ?? null;
+  // its webhooks (and their queued deliveries) go first: nothing more is sent about it through them
+  await ctx.webhooks.store.deleteForRepo(id);
   await ctx.repos.delete(id);
   await ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name } });
   await ctx.manager.delete(id);

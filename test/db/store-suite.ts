@@ -460,6 +460,17 @@ export function storeConformanceSuite(name: string, makeStores: MakeStores): voi
         expect(ids.length).toBe(60);
       });
 
+      it("deletes a repository's webhooks with their queues, and no other webhook", async () => {
+        const mine = await s.webhooks.create(hookInput({ repoId: 'doomed' }));
+        const other = await s.webhooks.create(hookInput({ repoId: 'kept' }));
+        const global = await s.webhooks.create(hookInput());
+        await s.webhooks.enqueue([item(mine.id, 1), item(other.id, 1), item(global.id, 1)], 1, clock);
+        expect(await s.webhooks.deleteForRepo('doomed')).toBe(1);
+        expect(await s.webhooks.deleteForRepo('doomed')).toBe(0);
+        expect((await s.webhooks.all()).map((h) => h.id).sort()).toEqual([other.id, global.id].sort());
+        expect((await s.webhooks.claimDue(clock, 10, clock + 100)).map((d) => d.webhook_id).sort()).toEqual([other.id, global.id].sort());
+      });
+
       it('drops a webhook’s queue with it, and prunes old finished deliveries', async () => {
         const h = await s.webhooks.create(hookInput());
         const keep = await s.webhooks.create(hookInput());

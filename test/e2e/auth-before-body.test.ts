@@ -57,6 +57,7 @@ describe('authentication before bodies', () => {
       ['post', '/v1/repo_token'],
       ['post', '/v1/workspace_token'],
       ['put', `/v1/repo/${repo}/protected_refs`],
+      ['post', '/mcp'],
     ] as const) {
       const res = await s.api[method](path).set('Content-Type', 'application/json').send(junk);
       expect(res.status, path).toBe(401);
@@ -65,7 +66,7 @@ describe('authentication before bodies', () => {
   });
 
   it('an unauthenticated upload that never finishes is answered 401 and the connection closed', async () => {
-    for (const path of ['/v1/repo', '/v1/repo_token', '/v1/workspace_token', `/v1/repo_token/tok_0000000000000000/rotate`]) {
+    for (const path of ['/v1/repo', '/v1/repo_token', '/v1/workspace_token', `/v1/repo_token/tok_0000000000000000/rotate`, '/mcp']) {
       const res = await unfinishedUpload(s, 'POST', path, {}, 30 * MiB, MiB);
       expect(res.status, path).toBe(401);
       expect(res.body.error?.code).toBe('UNAUTHENTICATED');

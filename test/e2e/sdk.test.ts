@@ -1,5 +1,7 @@
 // The official Relace SDK against a real gitgate: every content call, token calls, errors.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import Relace from '@relace-ai/relace';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +20,8 @@ function workTreeFiles(dir: string, base = ''): Record<string, string> {
   }
   return out;
 }
+
+const execFileAsync = promisify(execFile);
 
 const asMap = (files: { filename: string; content: string }[]) => Object.fromEntries(files.map((f) => [f.filename, f.content]));
 
@@ -209,5 +213,173 @@ describe.each(STORAGE_KINDS)('Relace SDK (%s storage)', (kind) => {
       expect(err).toBeInstanceOf(Relace.NotFoundError);
       expect((err as InstanceType<typeof Relace.NotFoundError>).error).toMatchObject({ error: { code: 'REPO_NOT_FOUND' } });
     }
+  });
+});
+
+/** Every method of every resource the SDK client exposes ("repo.create", "repo.file.upload", …),
+ *  found by walking the client, so a method a later SDK version adds cannot go untested. */
+function sdkMethods(client: Relace): string[] {
+  const out: string[] = [];
+  const visit = (resource: object, prefix: string) => {
+    const proto = Object.getPrototypeOf(resource) as object;
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      if (name !== 'constructor' && !name.startsWith('_') && typeof (proto as Record<string, unknown>)[name] === 'function') out.push(`${prefix}${name}`);
+    }
+    for (const [key, value] of Object.entries(resource)) {
+      if (!key.startsWith('_') && value && typeof value === 'object' && (value as { _client?: unknown })._client === client) visit(value, `${prefix}${key}.`);
+    }
+  };
+  for (const [key, value] of Object.entries(client)) {
+    if (!key.startsWith('_') && value && typeof value === 'object' && (value as { _client?: unknown })._client === client) visit(value, `${key}.`);
+  }
+  return out.sort();
+}
+
+describe.each(STORAGE_KINDS)('every method of the Relace SDK (%s storage)', (kind) => {
+  let s: TestServer;
+  let client: Relace;
+  let repoId: string;
+  let head: string;
+  beforeAll(async () => {
+    s = await startTestServer(kind);
+    client = new Relace({ apiKey: s.admin, baseURL: `${s.url}/v1`, maxRetries: 0 });
+    const created = await client.repo.create({
+      source: { type: 'files', files: [{ filename: 'src/pool.ts', content: 'export function createPool() {}\n' }, { filename: 'README.md', content: '# pool\n' }] },
+      metadata: { purpose: 'every-method' },
+    });
+    repoId = created.repo_id;
+    head = created.repo_head!;
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  const readStream = async (stream: AsyncIterable<unknown>) => {
+    const got: { event?: string | null; data: any }[] = [];
+    for await (const ev of stream) got.push(ev as { event?: string | null; data: any });
+    return got;
+  };
+
+  /** One check per SDK method; the key set must equal what the SDK has. */
+  const checks: Record<string, () => Promise<void>> = {
+    'repo.create': async () => {
+      const fork = await client.repo.create({ source: { type: 'relace', repo_id: repoId, copy_metadata: true } });
+      expect(fork.repo_head).toBe(head);
+      expect((await client.repo.get(fork.repo_id)).metadata).toEqual({ purpose: 'every-method' });
+      const empty = await client.repo.create({});
+      expect(empty.repo_head).toBe(null);
+    },
+    'repo.list': async () => {
+      const all = await client.repo.list({ page_size: 1000 });
+      expect(all.items.map((r) => r.repo_id)).toContain(repoId);
+      const page = await client.repo.list({ page_size: 1, filter_metadata: JSON.stringify({ purpose: 'every-method' }) } as never);
+      expect(page.items).toHaveLength(1);
+      const { token } = await client.repoToken.create({ name: 'lister', repo_ids: [repoId] });
+      const asRepoToken = new Relace({ apiKey: token, baseURL: `${s.url}/v1`, maxRetries: 0 });
+      expect((await asRepoToken.repo.list()).items.map((r) => r.repo_id)).toEqual([repoId]);
+    },
+    'repo.get': async () => {
+      expect(await client.repo.get(repoId)).toMatchObject({ repo_id: repoId, metadata: { purpose: 'every-method' } });
+    },
+    'repo.update': async () => {
+      const { repo_id } = await client.repo.create({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a\n' }] } });
+      const r = await client.repo.update(repo_id, { source: { type: 'diff', operations: [{ type: 'write', filename: 'b.txt', content: 'b\n' }] } });
+      expect(r.changed_files).toEqual(['b.txt']);
+      expect(await client.repo.file.download('b.txt', { repo_id })).toBe('b\n');
+      await s.fsck(repo_id);
+    },
+    'repo.clone': async () => {
+      expect((await client.repo.clone(repoId)).files.map((f) => f.filename)).toEqual(['README.md', 'src/pool.ts']);
+      expect((await client.repo.clone(repoId, { commit: head })).files).toHaveLength(2);
+    },
+    'repo.retrieve': async () => {
+      const r = await client.repo.retrieve(repoId, { query: 'create pool', include_content: true });
+      expect(r.hash).toBe(head);
+      expect(r.results[0]).toMatchObject({ filename: 'src/pool.ts', content: 'export function createPool() {}\n' });
+    },
+    'repo.search': async () => {
+      const got = await readStream(await client.repo.search(repoId, { query: 'createPool' }));
+      expect(got.map((e) => e.event)).toEqual(['result', 'result', 'done']); // the exact match, then README.md sharing the term "pool"
+      expect(got[0]!.data).toMatchObject({ filename: 'src/pool.ts', matches: [{ line_number: 1, line: 'export function createPool() {}' }] });
+    },
+    'repo.agent': async () => {
+      const got = await readStream(await client.repo.agent(repoId, { agent_name: 'relace-search', agent_inputs: { query: 'pool', path_glob: '*.md' } }));
+      expect(got).toEqual([
+        { event: 'result', data: expect.objectContaining({ filename: 'README.md' }) },
+        { event: 'done', data: { hash: head, total: 1, truncated: false } },
+      ]);
+    },
+    'repo.embeddingStatus': async () => {
+      expect(await client.repo.embeddingStatus(repoId)).toEqual({ completed_embeddings: 2, pending_embeddings: 0, hash: head });
+    },
+    'repo.delete': async () => {
+      const { repo_id } = await client.repo.create({ source: { type: 'files', files: [{ filename: 'x', content: 'x' }] } });
+      const { token } = await client.repoToken.create({ name: 'doomed', repo_ids: [repo_id] });
+      await client.repo.delete(repo_id);
+      expect(await client.repo.get(repo_id).catch((e: unknown) => e)).toBeInstanceOf(Relace.NotFoundError);
+      expect((await git(['ls-remote', s.gitUrl(repo_id, token)])).code).not.toBe(0);
+    },
+    'repo.file.upload': async () => {
+      const { repo_id } = await client.repo.create({});
+      const r = await client.repo.file.upload('dir/new.txt', 'new\n', { repo_id });
+      expect(r.changed_files).toEqual(['dir/new.txt']);
+      await s.fsck(repo_id);
+    },
+    'repo.file.download': async () => {
+      expect(await client.repo.file.download('src/pool.ts', { repo_id: repoId })).toBe('export function createPool() {}\n');
+    },
+    'repo.file.delete': async () => {
+      const { repo_id } = await client.repo.create({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a' }, { filename: 'b.txt', content: 'b' }] } });
+      expect((await client.repo.file.delete('a.txt', { repo_id })).changed_files).toEqual(['a.txt']);
+      expect((await client.repo.clone(repo_id)).files.map((f) => f.filename)).toEqual(['b.txt']);
+      await s.fsck(repo_id);
+    },
+    'repoToken.create': async () => {
+      const t = await client.repoToken.create({ name: 'reader', repo_ids: [repoId], permission: 'read', ttl_seconds: 600 } as never);
+      expect(t).toMatchObject({ name: 'reader', repo_ids: [repoId], token: expect.stringMatching(/^ggr_/) });
+      const reader = new Relace({ apiKey: t.token, baseURL: `${s.url}/v1`, maxRetries: 0 });
+      expect((await reader.repo.file.upload('no.txt', 'no', { repo_id: repoId }).catch((e: unknown) => e))).toBeInstanceOf(Relace.PermissionDeniedError);
+    },
+    'repoToken.get': async () => {
+      const t = await client.repoToken.create({ name: 'looked-up', repo_ids: [repoId] });
+      const got = await client.repoToken.get(t.token);
+      expect(got).toMatchObject({ name: 'looked-up', repo_ids: [repoId] });
+      expect(JSON.stringify(got)).not.toContain(t.token);
+    },
+    'repoToken.delete': async () => {
+      const t = await client.repoToken.create({ name: 'revoked', repo_ids: [repoId] });
+      await client.repoToken.delete(t.token);
+      const revoked = new Relace({ apiKey: t.token, baseURL: `${s.url}/v1`, maxRetries: 0 });
+      expect(await revoked.repo.get(repoId).catch((e: unknown) => e)).toBeInstanceOf(Relace.AuthenticationError);
+    },
+  };
+
+  it('the checks below cover exactly the methods the SDK has', () => {
+    expect(Object.keys(checks).sort()).toEqual(sdkMethods(client));
+  });
+
+  for (const [method, check] of Object.entries(checks)) it(method, check);
+
+  it('client.git(path): its clone is hard-wired to the hosted service, but plain `git clone` then lets every other helper work', async () => {
+    const { token } = await client.repoToken.create({ name: 'git-helper', repo_ids: [repoId], permission: 'write' } as never);
+    const dir = path.join(tmpDir(), 'work');
+    // the README's equivalent of client.git(dir).clone({ repoId }): depth 1, the token as password
+    await gitOk(['clone', '--quiet', '--depth', '1', s.gitUrl(repoId, token), dir]);
+    await gitOk(['-C', dir, 'config', 'user.name', 'agent']);
+    await gitOk(['-C', dir, 'config', 'user.email', 'agent@example.com']);
+    fs.writeFileSync(path.join(dir, 'from-helper.txt'), 'hi\n');
+    const agent = new Relace({ apiKey: token, baseURL: `${s.url}/v1`, maxRetries: 0 });
+    agent.git(dir).add({ files: 'from-helper.txt' }).commit({ message: 'via the SDK git helper' });
+    agent.git(dir).checkoutBranch({ branch: 'agent/helper', newBranch: true });
+    // the helpers run git synchronously (execSync): a push must come from another process, or it
+    // would block this one, which serves it
+    await execFileAsync(
+      process.execPath,
+      ['--input-type=module', '-e', `import Relace from '@relace-ai/relace'; new Relace({ apiKey: process.env.T, baseURL: 'http://unused.invalid/v1' }).git(process.env.D).push({ branch: 'agent/helper' });`],
+      { cwd: path.resolve(__dirname, '../..'), env: { ...process.env, T: token, D: dir } },
+    );
+    const files = (await client.repo.clone(repoId, { branch: 'agent/helper' } as never)).files;
+    expect(files.find((f) => f.filename === 'from-helper.txt')?.content).toBe('hi\n');
+    await s.fsck(repoId);
   });
 });

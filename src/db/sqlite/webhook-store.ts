@@ -48,6 +48,17 @@ export class SqliteWebhookStore implements WebhookStore {
     return this.sql.run(() => this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0);
   }
 
+  deleteForRepo(repoId: string): Promise<number> {
+    return this.sql.run(() =>
+      this.db.db.transaction(() => {
+        // explicit, not only ON DELETE CASCADE, so it holds even with foreign_keys off
+        this.db.prepare('DELETE FROM webhook_attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = ?)').run(repoId);
+        this.db.prepare('DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = ?)').run(repoId);
+        return this.db.prepare('DELETE FROM webhooks WHERE repo_id = ?').run(repoId).changes;
+      })(),
+    );
+  }
+
   dispatchCursor(): Promise<number> {
     return this.sql.run(() => (this.db.prepare('SELECT last_event_id AS id FROM webhook_dispatch WHERE id = 1').get() as { id: number }).id);
   }

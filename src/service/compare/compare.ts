@@ -7,6 +7,7 @@ import { parseCommit, parseIdent } from '../../repo/objects.js';
 import type { Repository } from '../../repo/repository.js';
 import { commitTree, readObjectOfType } from '../content/tree.js';
 import { resolveCommitish } from '../revision.js';
+import type { WantPolicy } from '../../protocol/fetch-core.js';
 import { mergeBases, revList } from './history.js';
 import { fullMode, treeChanges, type FileChange, type Side } from './tree-changes.js';
 import { unifiedDiff } from './xdiff.js';
@@ -21,6 +22,8 @@ const ZERO = '0'.repeat(40);
 
 export interface CompareOptions {
   nameOnly?: boolean;
+  /** Which commit ids BASE and HEAD may name (default: those a ref reaches). */
+  reach?: WantPolicy;
 }
 
 interface Ident {
@@ -70,9 +73,9 @@ interface Prepared {
   changes: FileChange[];
 }
 
-async function prepare(repo: Repository, baseName: string, headName: string): Promise<Prepared> {
-  const base = (await resolveCommitish(repo, baseName)).commit;
-  const head = (await resolveCommitish(repo, headName)).commit;
+async function prepare(repo: Repository, baseName: string, headName: string, reach?: WantPolicy): Promise<Prepared> {
+  const base = (await resolveCommitish(repo, baseName, reach)).commit;
+  const head = (await resolveCommitish(repo, headName, reach)).commit;
   const [mergeBase] = await mergeBases(repo.objects, base, head);
   if (!mergeBase) throw new GitgateError('NO_MERGE_BASE', { base: baseName.slice(0, 200), head: headName.slice(0, 200) });
   const changes = await treeChanges(repo, await commitTree(repo, mergeBase), await commitTree(repo, head));
@@ -80,7 +83,7 @@ async function prepare(repo: Repository, baseName: string, headName: string): Pr
 }
 
 export async function compare(repo: Repository, baseName: string, headName: string, opts: CompareOptions = {}): Promise<Comparison> {
-  const p = await prepare(repo, baseName, headName);
+  const p = await prepare(repo, baseName, headName, opts.reach);
   const ahead = await revList(repo.objects, p.head, p.base);
   const behind = await revList(repo.objects, p.base, p.head);
   const files: CompareFile[] = [];
@@ -111,7 +114,7 @@ export async function compare(repo: Repository, baseName: string, headName: stri
 
 /** The bytes `git diff -M100% base...head` prints (with nameOnly: `--name-only`). */
 export async function comparePatch(repo: Repository, baseName: string, headName: string, opts: CompareOptions = {}): Promise<Buffer> {
-  const p = await prepare(repo, baseName, headName);
+  const p = await prepare(repo, baseName, headName, opts.reach);
   if (opts.nameOnly) return Buffer.from(p.changes.map((c) => `${quoteC((c.new ?? c.old)!.path)}\n`).join(''));
   const out: Buffer[] = [];
   for (const c of p.changes) out.push(await patchSection(repo, c));

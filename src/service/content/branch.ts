@@ -1,14 +1,15 @@
 // Which branch a REST write moves and where a new one starts: `branch` (default HEAD's
 // branch), `base` (branch, tag or commit a missing branch is created from; default HEAD) and
 // `expected_head` (the write's lease: the branch must still be at that commit).
-import { GitgateError, isGitgateError } from '../../errors.js';
-import { checkWants, type WantPolicy } from '../../protocol/fetch-core.js';
+import { GitgateError } from '../../errors.js';
+import type { WantPolicy } from '../../protocol/fetch-core.js';
 import { peelToCommit } from '../../repo/ancestry.js';
 import { isOid } from '../../repo/objects.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Context } from '../context.js';
+import { isReachable } from '../revision.js';
 import { writeBranch } from './commit.js';
 
 export interface BranchSelector {
@@ -60,7 +61,7 @@ export async function lookupCommitish(repo: Repository, name: string, policy: Wa
   if (isOid(lower)) {
     const info = await repo.objects.readType(lower);
     const commit = !info ? null : info.type === 'commit' ? lower : await peelToCommit(repo.objects, lower);
-    if (commit && (await reachable(repo, lower, policy))) return { commit, ref: null };
+    if (commit && (await isReachable(repo, lower, policy))) return { commit, ref: null };
   }
   for (const ref of candidates(name)) {
     if (ref !== 'HEAD' && !isValidRefName(ref)) continue;
@@ -70,16 +71,6 @@ export async function lookupCommitish(repo: Repository, name: string, policy: Wa
     return commit ? { commit, ref: ref === 'HEAD' ? await repo.headTarget() : ref } : null;
   }
   return null;
-}
-
-async function reachable(repo: Repository, oid: string, policy: WantPolicy): Promise<boolean> {
-  try {
-    await checkWants(repo, [oid], policy);
-    return true;
-  } catch (err) {
-    if (isGitgateError(err, 'PROTOCOL')) return false; // "not our ref"
-    throw err;
-  }
 }
 
 /** lookupCommitish's commit, or 404 COMMIT_NOT_FOUND. */

@@ -8,6 +8,7 @@
 import { RE2JS } from 're2js';
 import { GitgateError } from '../../errors.js';
 import type { Repository } from '../../repo/repository.js';
+import type { WantPolicy } from '../../protocol/fetch-core.js';
 import { indexFor, MAX_INDEXED_BYTES, rank, terms } from './search.js';
 import { commitTree, readObjectOfType, resolveReadCommit } from './tree.js';
 
@@ -32,6 +33,8 @@ export interface CodeSearchOptions {
   context_lines?: number;
   /** Wall-clock budget for the whole search. */
   timeBudgetMs?: number;
+  /** Which commit ids `hash` may name (default: those a ref reaches). */
+  reach?: WantPolicy;
 }
 
 export interface LineMatch {
@@ -140,7 +143,7 @@ export async function codeSearch(repo: Repository, opts: CodeSearchOptions): Pro
   const regex = opts.regex ?? false;
   const test = compile(opts.query, regex, opts.case_sensitive ?? false);
   const inGlob = opts.path_glob ? globMatcher(opts.path_glob) : () => true;
-  const commit = await resolveReadCommit(repo, { commit: opts.hash, branch: opts.branch });
+  const commit = await resolveReadCommit(repo, { commit: opts.hash, branch: opts.branch, reach: opts.reach });
   if (!commit) return { hash: '', results: [], truncated: false };
 
   const index = await indexFor(repo, await commitTree(repo, commit));
@@ -187,8 +190,8 @@ function round(x: number): number {
 }
 
 /** How many files of a commit the lexical index holds (the SDK's embedding status). */
-export async function indexStatus(repo: Repository, sel: { branch?: string | null; hash?: string | null }): Promise<{ completed_embeddings: number; pending_embeddings: 0; hash: string }> {
-  const commit = await resolveReadCommit(repo, { commit: sel.hash, branch: sel.branch });
+export async function indexStatus(repo: Repository, sel: { branch?: string | null; hash?: string | null; reach?: WantPolicy }): Promise<{ completed_embeddings: number; pending_embeddings: 0; hash: string }> {
+  const commit = await resolveReadCommit(repo, { commit: sel.hash, branch: sel.branch, reach: sel.reach });
   if (!commit) return { completed_embeddings: 0, pending_embeddings: 0, hash: '' };
   const index = await indexFor(repo, await commitTree(repo, commit));
   return { completed_embeddings: index.paths.length, pending_embeddings: 0, hash: commit };

@@ -244,7 +244,7 @@ export interface RetrieveResult {
  * that would exceed it ends the list. `hash` is the commit searched ('' for an empty repository).
  */
 export async function retrieve(repo: Repository, opts: RetrieveOptions): Promise<RetrieveResult> {
-  const commit = await resolveReadCommit(repo, { commit: opts.hash ?? opts.commit, branch: opts.branch });
+  const commit = await resolveReadCommit(repo, { commit: opts.hash ?? opts.commit, branch: opts.branch, reach: opts.reach });
   if (!commit) return { hash: '', pending_embeddings: 0, results: [] };
   const index = await indexFor(repo, await commitTree(repo, commit));
   const threshold = opts.score_threshold ?? DEFAULT_SCORE_THRESHOLD;

@@ -7,6 +7,8 @@ import { GitgateError } from '../../errors.js';
 import { hashObject, isOid, isTreeMode, parseCommit, parseTree, serializeTree, type ObjectType, type TreeEntry } from '../../repo/objects.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
+import type { WantPolicy } from '../../protocol/fetch-core.js';
+import { isReachable } from '../revision.js';
 
 export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 export const TREE_MODE = '40000';
@@ -122,6 +124,8 @@ function normMode(mode: string): string {
 export interface CommitSelector {
   commit?: string | null;
   branch?: string | null;
+  /** Which commit ids may be read (default: only those a ref reaches); see wantPolicy(). */
+  reach?: WantPolicy;
 }
 
 /** 400 for a malformed id. */
@@ -133,13 +137,14 @@ export function parseCommitId(raw: string, field = 'commit'): string {
 
 /**
  * The commit a read should use: an explicit commit (404 COMMIT_NOT_FOUND when it is not a commit of
- * this repository), a branch (404 BRANCH_NOT_FOUND), or HEAD. Null for an empty repository.
+ * this repository or no ref reaches it: a fetch could not get it either), a branch (404
+ * BRANCH_NOT_FOUND), or HEAD. Null for an empty repository.
  */
 export async function resolveReadCommit(repo: Repository, sel: CommitSelector = {}): Promise<string | null> {
   if (sel.commit) {
     const oid = parseCommitId(sel.commit);
     const info = await repo.objects.readType(oid);
-    if (!info || info.type !== 'commit') throw new GitgateError('COMMIT_NOT_FOUND', { commit: oid });
+    if (!info || info.type !== 'commit' || !(await isReachable(repo, oid, sel.reach))) throw new GitgateError('COMMIT_NOT_FOUND', { commit: oid });
     return oid;
   }
   if (sel.branch) {

@@ -11,6 +11,7 @@ import { ZERO_OID, type RefUpdateResult } from '../../repo/refs.js';
 import { withRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import { resolveCommitish } from '../revision.js';
+import type { WantPolicy } from '../../protocol/fetch-core.js';
 
 export interface RefItem {
   ref: string;
@@ -57,10 +58,10 @@ function assertWritableName(ref: string): void {
 }
 
 /** Create a branch or lightweight tag at the commit `target` names (an id, branch or tag). */
-export async function createRef(audit: AuditLog, repo: Repository, ref: string, target: string, check: RefCheck): Promise<RefItem> {
+export async function createRef(audit: AuditLog, repo: Repository, ref: string, target: string, check: RefCheck, reach?: WantPolicy): Promise<RefItem> {
   assertWritableName(ref);
   return withRepoLock(repo.refs.lockKey, async () => {
-    const { commit } = await resolveCommitish(repo, target);
+    const { commit } = await resolveCommitish(repo, target, reach);
     const reason = await check({ ref, oldOid: ZERO_OID, newOid: commit }, { repo });
     if (reason) throw new GitgateError('FORBIDDEN', { reason });
     const [result] = await repo.refs.update([{ name: ref, oldOid: null, newOid: commit }]);
