@@ -10,9 +10,13 @@ import { gitOk, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, leftovers, scratchRepo } from '../helpers/push.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-/** A repository filled by `pushes` pushes of 20 commits each (so it holds several packs). */
-async function pushedRepo(s: TestServer, pushes: number): Promise<{ id: string; url: string; work: string }> {
+/**
+ * A repository filled by `pushes` pushes of 20 commits each; with `packs`, background
+ * maintenance is off for it, so it keeps one pack per push.
+ */
+async function pushedRepo(s: TestServer, pushes: number, opts: { packs?: boolean } = {}): Promise<{ id: string; url: string; work: string }> {
   const id = await s.createRepo();
+  if (opts.packs) await s.ctx.manager.get(id).maintenance.close();
   const url = s.gitUrl(id, s.admin);
   const work = await scratchRepo();
   for (let i = 0; i < pushes; i++) {
@@ -71,7 +75,7 @@ describe('maintenance (fs storage)', () => {
   });
 
   it('repacks in a worker process at the lowest priority while real clones succeed', async () => {
-    const { id, url } = await pushedRepo(s, 6);
+    const { id, url } = await pushedRepo(s, 6, { packs: true });
     const repo = s.ctx.manager.get(id);
     await repo.maintenance.idle();
     const packsBefore = await packCount(s, id);
@@ -104,7 +108,7 @@ describe('maintenance (fs storage)', () => {
   });
 
   it.each(['while-writing', 'after-install'] as const)('a worker that dies %s leaves a valid repository, and the next run succeeds', async (fault) => {
-    const { id, url } = await pushedRepo(s, 4);
+    const { id, url } = await pushedRepo(s, 4, { packs: true });
     const repo = s.ctx.manager.get(id);
     await repo.maintenance.idle();
     const packsBefore = await packCount(s, id);
@@ -123,7 +127,7 @@ describe('maintenance (fs storage)', () => {
   });
 
   it('stops a running worker when the repository closes, leaving nothing behind', async () => {
-    const { id, url } = await pushedRepo(s, 4);
+    const { id, url } = await pushedRepo(s, 4, { packs: true });
     const repo = s.ctx.manager.get(id);
     await repo.maintenance.idle();
     const packsBefore = await packCount(s, id);
