@@ -9,7 +9,7 @@ import { git, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, scratchRepo } from '../helpers/push.js';
 import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
 
-const DELAY_MS = 3000;
+const DELAY_MS = 5000;
 /** Fail the transfer if it moves less than 1 byte/s for 2 s (like a proxy's idle timeout). */
 const IDLE_LIMIT = ['-c', 'http.lowSpeedLimit=1', '-c', 'http.lowSpeedTime=2'];
 
@@ -56,9 +56,11 @@ describe.each(STORAGE_KINDS)('progress during slow enumeration (%s storage)', (k
   it.each(['0', '2'])('protocol v%s with --no-progress: keepalives keep the connection alive', async (version) => {
     slow();
     const dir = path.join(tmpDir(), 'c');
-    const r = await git(['-c', `protocol.version=${version}`, ...IDLE_LIMIT, 'clone', '--no-progress', '--no-checkout', url, dir]);
+    const r = await git(['-c', `protocol.version=${version}`, ...IDLE_LIMIT, 'clone', '--no-progress', '--no-checkout', url, dir], { env: { GIT_TRACE_PACKET: '1' } });
     expect(r.stderr).not.toMatch(/Enumerating/);
     expect(r.code).toBe(0);
+    // keepalives: empty band-1 packets, as git traces them
+    expect((r.stderr.match(/sideband< \\1$/gm) ?? []).length).toBeGreaterThanOrEqual(4);
     expect((await git(['rev-list', '--count', 'main'], { cwd: dir })).stdout.trim()).toBe('30');
   });
 });
