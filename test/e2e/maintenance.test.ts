@@ -126,7 +126,7 @@ describe('maintenance (fs storage)', () => {
     await s.fsck(id);
   });
 
-  it('stops a running worker when the repository closes, leaving nothing behind', async () => {
+  it('stops a running worker when asked to (as at shutdown), leaving nothing behind', async () => {
     const { id, url } = await pushedRepo(s, 4, { packs: true });
     const repo = s.ctx.manager.get(id);
     await repo.maintenance.idle();
