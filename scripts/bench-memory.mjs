@@ -3,7 +3,7 @@
 // served by each, then for each workload the peak RSS during it and the idle RSS 5 s after it
 // (gitgate: the one process; C Git: the sum of its per-request processes' PSS, 0 when idle).
 //
-//   npm run build && node scripts/bench-memory.mjs [--quick]
+//   npm run build && node scripts/bench-memory.mjs [--quick] [--servers gitgate,gitgate-plain,cgit]
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { gitEnv, mkdirp, rmrf, run } from './bench-util.mjs';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const benchDir = mkdirp(path.join(root, '.bench'));
 const quick = process.argv.includes('--quick');
+const only = (() => { const i = process.argv.indexOf('--servers'); return i >= 0 ? process.argv[i + 1].split(',') : ['gitgate', 'gitgate-plain', 'cgit']; })();
 const repo = await buildRepo(benchDir, quick ? QUICK_PARAMS : DEFAULT_PARAMS, (l) => console.error(l));
 const env = gitEnv(benchDir);
 const mib = (kb) => Math.round(kb / 1024);
@@ -64,7 +65,8 @@ async function measure(name, server, rootPid) {
   console.table(rows);
 }
 
-for (const [name, extraEnv] of [['gitgate', {}], ['gitgate, GITGATE_LOW_MEMORY=0', { GITGATE_LOW_MEMORY: '0' }]]) {
+for (const [key, name, extraEnv] of [['gitgate', 'gitgate', {}], ['gitgate-plain', 'gitgate, GITGATE_LOW_MEMORY=0', { GITGATE_LOW_MEMORY: '0' }], ['gitgate-arena', 'gitgate, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }]]) {
+  if (!only.includes(key)) continue;
   const runDir = mkdirp(path.join(benchDir, `mem-run-${process.pid}`));
   const s = await startGitgate({ root, runDir, sourceGitDir: repo.gitDir, env: { ...env, ...extraEnv } });
   try {
@@ -74,7 +76,7 @@ for (const [name, extraEnv] of [['gitgate', {}], ['gitgate, GITGATE_LOW_MEMORY=0
     rmrf(runDir);
   }
 }
-{
+if (only.includes('cgit')) {
   const runDir = mkdirp(path.join(benchDir, `mem-run-${process.pid}`));
   const s = await startReference({ runDir, sourceGitDir: repo.gitDir, env });
   try {
