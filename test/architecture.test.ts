@@ -21,6 +21,7 @@ const LEAVES = ['errors.ts', 'redact.ts', 'event-loop.ts'];
  * listed themselves) or a single file; a file belongs to the longest unit that contains it.
  * The request chain is cli → http → service → protocol → repo → pack (skipping down is fine);
  * auth, audit and db sit beside it; repo/fsck checks objects and needs only their codec.
+ * db/ holds the store interfaces (db/stores.ts) and their implementations (db/sqlite/).
  */
 const LAYERS: Record<string, string[]> = {
   cli: ['http', 'service', 'protocol', 'repo', 'auth', 'audit', 'db', 'net', 'log', 'config.ts', ...LEAVES],
@@ -153,6 +154,14 @@ describe('architecture', () => {
 
   it('no runtime import cycle between files', () => {
     expect(cycles(runtime)).toEqual([]);
+  });
+
+  it('only the SQLite store implementation (src/db/sqlite/) imports better-sqlite3', () => {
+    const importers = sourceFiles(SRC)
+      .filter((file) => ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true).importedFiles.some((i) => i.fileName === 'better-sqlite3'))
+      .map((file) => path.relative(SRC, file));
+    expect(importers.length).toBeGreaterThan(0);
+    expect(importers.filter((f) => !f.startsWith(`db${path.sep}sqlite${path.sep}`))).toEqual([]);
   });
 
   it('finds a cycle where there is one', () => {

@@ -1,9 +1,10 @@
-// The audit trail (SQLite table audit_events, migration 2): every push (one `push` row plus a
+// The audit trail (an AuditStore: db/stores.ts): every push (one `push` row plus a
 // ref.update per ref), every ref moved by the REST API, every repository created and deleted,
 // every token minted, rotated and revoked (cascades included), every change to protected refs.
 // Append-only; listed newest first by admins (REST GET /v1/audit, CLI `gitgate audit list`).
 // It is also the one source of the event stream (src/events): the row id is the event cursor.
-import type { Db } from '../db/database.js';
+import type { AuditRow, Page } from '../db/records.js';
+import type { AuditStore } from '../db/stores.js';
 import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
@@ -27,19 +28,8 @@ export interface AuditInput {
   detail?: Record<string, unknown> | null;
 }
 
-export interface AuditEvent {
-  id: number;
-  at: string;
+export interface AuditEvent extends AuditRow {
   action: AuditAction;
-  actor_token_id: string | null;
-  client_ip: string | null;
-  repo_id: string | null;
-  repo_ids: string[];
-  ref: string | null;
-  old_oid: string | null;
-  new_oid: string | null;
-  target_token_id: string | null;
-  detail: Record<string, unknown> | null;
 }
 
 export interface AuditQuery {
@@ -51,17 +41,12 @@ export interface AuditQuery {
   withinRepos?: string[];
 }
 
-interface Row extends Omit<AuditEvent, 'repo_ids' | 'detail'> {
-  repo_ids: string;
-  detail: string | null;
-}
-
 const ZERO_OID = '0'.repeat(40);
 
 export class AuditLog {
   private readonly now: Clock;
   constructor(
-    private readonly db: Db,
+    private readonly store: AuditStore,
     opts: { now?: Clock; onError?: (err: unknown) => void } = {},
   ) {
     this.now = opts.now ?? systemClock;
@@ -76,38 +61,32 @@ export class AuditLog {
     return () => this.listeners.delete(listener);
   }
 
-  /** Record one event. Never throws: the change it describes has already happened. */
-  record(e: AuditInput): void {
-    this.recordMany([e]);
+  /** Record one event. Never rejects: the change it describes has already happened. */
+  record(e: AuditInput): Promise<void> {
+    return this.recordMany([e]);
   }
 
-  recordMany(events: AuditInput[]): void {
+  /** Records the events in one transaction; resolves once they are committed. */
+  async recordMany(events: AuditInput[]): Promise<void> {
     if (events.length === 0) return;
     const actor = currentActor();
     const at = isoAt(this.now());
     try {
-      const insert = this.db.prepare(
-        `INSERT INTO audit_events (at, action, actor_token_id, client_ip, repo_id, repo_ids, ref, old_oid, new_oid, target_token_id, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      await this.store.append(
+        events.map((e) => ({
+          at,
+          action: e.action,
+          actor_token_id: e.actorTokenId !== undefined ? e.actorTokenId : (actor?.tokenId ?? null),
+          client_ip: e.clientIp !== undefined ? e.clientIp : (actor?.ip ?? null),
+          repo_ids: e.repoIds ?? [],
+          ref: e.ref == null ? null : redactSecrets(e.ref),
+          old_oid: e.oldOid === ZERO_OID ? null : (e.oldOid ?? null),
+          new_oid: e.newOid === ZERO_OID ? null : (e.newOid ?? null),
+          target_token_id: e.targetTokenId ?? null,
+          // token names, paths: client text
+          detail: e.detail ? (JSON.parse(redactSecrets(JSON.stringify(e.detail))) as Record<string, unknown>) : null,
+        })),
       );
-      this.db.transaction(() => {
-        for (const e of events) {
-          const repoIds = e.repoIds ?? [];
-          insert.run(
-            at,
-            e.action,
-            e.actorTokenId !== undefined ? e.actorTokenId : (actor?.tokenId ?? null),
-            e.clientIp !== undefined ? e.clientIp : (actor?.ip ?? null),
-            repoIds.length === 1 ? repoIds[0]! : null,
-            JSON.stringify(repoIds),
-            e.ref == null ? null : redactSecrets(e.ref),
-            e.oldOid === ZERO_OID ? null : (e.oldOid ?? null),
-            e.newOid === ZERO_OID ? null : (e.newOid ?? null),
-            e.targetTokenId ?? null,
-            e.detail ? redactSecrets(JSON.stringify(e.detail)) : null, // token names, paths: client text
-          );
-        }
-      })();
     } catch (err) {
       this.onError(err);
       return;
@@ -122,52 +101,22 @@ export class AuditLog {
   }
 
   /** Events with id > `cursor`, oldest first (the event stream). */
-  after(cursor: number, limit: number): AuditEvent[] {
-    const rows = this.db.prepare('SELECT * FROM audit_events WHERE id > ? ORDER BY id LIMIT ?').all(cursor, limit) as Row[];
-    return rows.map(fromRow);
+  after(cursor: number, limit: number): Promise<AuditEvent[]> {
+    return this.store.after(cursor, limit) as Promise<AuditEvent[]>;
   }
 
   /** The newest event's id (0 when there is none). */
-  latestId(): number {
-    return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM audit_events').get() as { id: number }).id;
+  latestId(): Promise<number> {
+    return this.store.latestId();
   }
 
-  list(q: AuditQuery = {}): { items: AuditEvent[]; total_items: number; next_page: number | null } {
+  async list(q: AuditQuery = {}): Promise<Page<AuditEvent>> {
     const pageSize = q.pageSize ?? 100;
     const pageStart = q.pageStart ?? 0;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw validation('page_size must be an integer from 1 to 1000');
     if (!Number.isInteger(pageStart) || pageStart < 0) throw validation('page_start must be a non-negative integer');
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.repoId !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(e.repo_ids) j WHERE j.value = ?)');
-      params.push(q.repoId);
-    }
-    if (q.action !== undefined) {
-      where.push('e.action = ?');
-      params.push(q.action);
-    }
-    if (q.withinRepos !== undefined) {
-      // every repository the event mentions is one the viewer administers (and there is one)
-      where.push(
-        `json_array_length(e.repo_ids) > 0 AND NOT EXISTS (
-           SELECT 1 FROM json_each(e.repo_ids) j WHERE j.value NOT IN (SELECT value FROM json_each(?)))`,
-      );
-      params.push(JSON.stringify(q.withinRepos));
-    }
-    const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM audit_events e ${clause}`).get(...params) as { n: number }).n;
-    const rows = this.db
-      .prepare(`SELECT * FROM audit_events e ${clause} ORDER BY e.id DESC LIMIT ? OFFSET ?`)
-      .all(...params, pageSize, pageStart) as Row[];
-    const items = rows.map(fromRow);
-    const next = pageStart + items.length;
-    return { items, total_items: total, next_page: next < total ? next : null };
+    return (await this.store.list({ repoId: q.repoId, action: q.action, withinRepos: q.withinRepos, pageSize, pageStart })) as Page<AuditEvent>;
   }
-}
-
-function fromRow(r: Row): AuditEvent {
-  return { ...r, repo_ids: JSON.parse(r.repo_ids) as string[], detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null };
 }
 
 function validation(detail: string): GitgateError {

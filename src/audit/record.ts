@@ -1,6 +1,6 @@
 // Audit hooks for ref moves: pushes (receive-pack's onUpdated) and the REST content API
 // (moveBranch, repository creation from files).
-import { currentActor, type Actor } from './actor.js';
+import type { Actor } from './actor.js';
 import type { AuditLog } from './audit-log.js';
 
 export interface MovedRef {
@@ -11,10 +11,10 @@ export interface MovedRef {
 
 /** One ref.update event per ref a push moved, then one push event listing them all (the
  *  webhook/feed `push`), in one transaction. */
-export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: MovedRef[], actor: Actor | null): void {
+export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: MovedRef[], actor: Actor | null): Promise<void> {
   const who = { actorTokenId: actor?.tokenId ?? null, clientIp: actor?.ip ?? null, repoIds: [repoId] };
   const zeroToNull = (oid: string | null) => (oid === null || /^0+$/.test(oid) ? null : oid);
-  ctx.audit.recordMany([
+  return ctx.audit.recordMany([
     ...moved.map((m) => ({ action: 'ref.update' as const, ...who, ref: m.ref, oldOid: m.oldOid, newOid: m.newOid, detail: { via: 'push' } })),
     {
       action: 'push' as const,
@@ -24,8 +24,8 @@ export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: Move
   ]);
 }
 
-/** A ref moved by the REST API (commit, import, merge). Recorded in the audit log of the
- *  current request's actor (set by the authenticate middleware); a no-op outside a request. */
-export function recordApiRefMove(repoId: string, ref: string, oldOid: string | null, newOid: string | null, via = 'api'): void {
-  currentActor()?.audit?.record({ action: 'ref.update', repoIds: [repoId], ref, oldOid, newOid, detail: { via } });
+/** A ref moved by the REST API (commit, import, merge), also outside a request (the CLI):
+ *  the actor is the current request's, if any (AuditLog.record). */
+export async function recordApiRefMove(audit: AuditLog, repoId: string, ref: string, oldOid: string | null, newOid: string | null, via = 'api'): Promise<void> {
+  await audit.record({ action: 'ref.update', repoIds: [repoId], ref, oldOid, newOid, detail: { via } });
 }

@@ -5,12 +5,11 @@
 //   2. positive cache SHA-256(secret) -> id for cacheTtlMs, so a clone's several requests
 //      pay bcrypt once (concurrent first requests share one bcrypt run);
 //   3. on every request, cache hit or not, the row is re-read by primary key and checked
-//      for revocation and expiry, so a revocation by another process on the same SQLite
-//      file (the CLI) bites on the very next request;
+//      for revocation and expiry, so a revocation by another process on the same database
+//      (the CLI, another node) bites on the very next request;
 //   4. unknown ids still cost one bcrypt compare (against a dummy hash): no timing oracle.
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcrypt';
-import type { Db } from '../db/database.js';
 import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
 import { isPermission, type Permission } from './permissions.js';
@@ -19,7 +18,8 @@ import { normalizeRefPatterns, RefPatternError } from './ref-policy.js';
 import { randomBase62 } from './base62.js';
 import { generateSecret, isTokenId, looksLikeSecret, newTokenId, parseSecret, SECRET_LENGTH, type TokenKind } from './token-format.js';
 import type { TokenRecord } from './token-record.js';
-import { TokenRows, type SecretHashes } from './token-rows.js';
+import type { Page, SecretHashes } from '../db/records.js';
+import type { RepoStore, TokenStore } from '../db/stores.js';
 import type { AuditLog } from '../audit/audit-log.js';
 
 export type { TokenRecord };
@@ -91,7 +91,8 @@ interface CacheEntry {
 }
 
 export class TokenService {
-  private readonly rows: TokenRows;
+  private readonly rows: TokenStore;
+  private readonly repos: Pick<RepoStore, 'get'>;
   private readonly rounds: number;
   private readonly cacheTtlMs: number;
   private readonly now: Clock;
@@ -105,8 +106,10 @@ export class TokenService {
   private readonly audit: AuditLog | undefined;
   private readonly ttl: TokenTtlPolicy;
 
-  constructor(db: Db, opts: TokenServiceOptions = {}) {
-    this.rows = new TokenRows(db);
+  /** `stores`: where tokens are kept, and the repositories a scope may name. */
+  constructor(stores: { tokens: TokenStore; repos: Pick<RepoStore, 'get'> }, opts: TokenServiceOptions = {}) {
+    this.rows = stores.tokens;
+    this.repos = stores.repos;
     this.rounds = opts.bcryptRounds ?? 10;
     this.cacheTtlMs = opts.cacheTtlMs ?? 5 * 60_000;
     this.now = opts.now ?? systemClock;
@@ -123,7 +126,7 @@ export class TokenService {
     if (typeof name !== 'string' || name.length > MAX_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(name)) {
       throw validation(`name must be at most ${MAX_NAME_LENGTH} characters without control characters`);
     }
-    const repoIds = this.resolveScope(kind, input.repoIds, minter);
+    const repoIds = await this.resolveScope(kind, input.repoIds, minter);
     const nowMs = this.now();
     const expiresAt = this.expiry(input.ttlSeconds, nowMs, minter);
     const refs = this.refScope(input.refs, minter);
@@ -155,8 +158,8 @@ export class TokenService {
       created_by: minter?.id ?? null,
     };
     // the minter may have been revoked during bcrypt: the insert re-checks it atomically
-    if (!this.rows.insert(record, secretHash, isoAt(this.now()))) throw new GitgateError('UNAUTHENTICATED');
-    this.audit?.record({
+    if (!(await this.rows.insert(record, secretHash, isoAt(this.now())))) throw new GitgateError('UNAUTHENTICATED');
+    await this.audit?.record({
       action: 'token.create',
       actorTokenId: minter?.id ?? null,
       repoIds: repoIds,
@@ -186,7 +189,7 @@ export class TokenService {
     if (typeof grace !== 'number' || !Number.isFinite(grace) || grace < 0 || grace > MAX_ROTATION_GRACE_SECONDS) {
       throw validation(`grace_seconds must be a number of seconds from 0 to ${MAX_ROTATION_GRACE_SECONDS}`);
     }
-    const current = this.rows.get(id);
+    const current = await this.rows.get(id);
     if (!current) throw new GitgateError('TOKEN_NOT_FOUND');
     if (actor) this.authorizeManage(actor, current);
     if (!this.isLive(current, this.now())) throw validation('a revoked or expired token cannot be rotated');
@@ -194,14 +197,14 @@ export class TokenService {
     const secretHash = await bcrypt.hash(secret, this.rounds);
     const nowMs = this.now();
     const previousUntil = grace > 0 ? isoAt(nowMs + Math.round(grace * 1000)) : null;
-    const outcome = this.rows.rotate(id, secretHash, previousUntil, isoAt(nowMs), actor && actor.id !== id ? actor.id : null);
+    const outcome = await this.rows.rotate(id, secretHash, previousUntil, isoAt(nowMs), actor && actor.id !== id ? actor.id : null);
     if (outcome === 'actor_dead') throw new GitgateError('UNAUTHENTICATED');
     if (outcome === 'target_dead') throw validation('a revoked or expired token cannot be rotated');
     // without grace the old secret's cache entry must not answer again (verify also re-checks
     // the hash on every hit, which covers rotations by another process)
     if (previousUntil === null) this.dropCache(id);
-    const record = this.rows.get(id)!;
-    this.audit?.record({
+    const record = (await this.rows.get(id))!;
+    await this.audit?.record({
       action: 'token.rotate',
       actorTokenId: actor ? actor.id : null,
       repoIds: record.repo_ids,
@@ -221,7 +224,7 @@ export class TokenService {
 
     const cached = this.cache.get(key);
     if (cached && cached.until > nowMs) {
-      const row = this.rows.getWithHashes(cached.id);
+      const row = await this.rows.getWithHashes(cached.id);
       if (!row || !this.isLive(row.record, nowMs) || row.record.kind !== parsed.kind || !hashValid(row.hashes, cached.hash, nowMs)) {
         // revoked, expired, or the secret was rotated away (possibly by another process)
         this.dropKey(key);
@@ -231,11 +234,11 @@ export class TokenService {
     }
     if (cached) this.dropKey(key);
 
-    const hashes = this.rows.secretHashes(parsed.id);
+    const hashes = await this.rows.secretHashes(parsed.id);
     const matched = await this.match(key, secret, hashes, nowMs);
     if (matched === null) return null;
     const afterMs = this.now();
-    const row = this.rows.getWithHashes(parsed.id); // re-read: it may have been revoked or rotated during bcrypt
+    const row = await this.rows.getWithHashes(parsed.id); // re-read: it may have been revoked or rotated during bcrypt
     if (!row || !this.isLive(row.record, afterMs) || row.record.kind !== parsed.kind || !hashValid(row.hashes, matched, afterMs)) return null;
     this.remember(key, row.record.id, matched, afterMs);
     return this.noteUse(row.record, afterMs, clientIp);
@@ -267,8 +270,8 @@ export class TokenService {
    *  or one it could have minted. TOKEN_NOT_FOUND when it does not exist or lies outside the
    *  actor's reach, TOKEN_TOO_STRONG when it lies within the actor's repositories but is
    *  stronger. */
-  manageable(actor: TokenRecord, ref: string): TokenRecord {
-    const target = this.resolve(ref);
+  async manageable(actor: TokenRecord, ref: string): Promise<TokenRecord> {
+    const target = await this.resolve(ref);
     if (!target) throw new GitgateError('TOKEN_NOT_FOUND');
     this.authorizeManage(actor, target);
     return target;
@@ -281,7 +284,7 @@ export class TokenService {
   }
 
   /** Any token by id, live or not (metadata). */
-  get(id: string): TokenRecord | null {
+  get(id: string): Promise<TokenRecord | null> {
     return this.rows.get(id);
   }
 
@@ -289,15 +292,15 @@ export class TokenService {
    *  the checksum and no bcrypt runs, because a checksum-valid secret can be built from the
    *  public id alone, so proving the random part would add nothing; authority comes from
    *  the caller's own token (manageable). */
-  resolve(secretOrId: string): TokenRecord | null {
+  async resolve(secretOrId: string): Promise<TokenRecord | null> {
     if (isTokenId(secretOrId)) return this.rows.get(secretOrId);
     const parsed = looksLikeSecret(secretOrId) ? parseSecret(secretOrId) : null;
     if (!parsed) return null;
-    const record = this.rows.get(parsed.id);
+    const record = await this.rows.get(parsed.id);
     return record && record.kind === parsed.kind ? record : null;
   }
 
-  list(q: TokenListQuery = {}): { items: TokenRecord[]; total_items: number; next_page: number | null } {
+  async list(q: TokenListQuery = {}): Promise<Page<TokenRecord>> {
     const pageSize = q.page_size ?? 100;
     const pageStart = q.page_start ?? 0;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) throw validation('page_size must be an integer from 1 to 1000');
@@ -309,14 +312,15 @@ export class TokenService {
 
   /** Revokes the token and, transitively, every token it minted. Returns how many tokens
    *  became revoked (0 if all already were). TOKEN_NOT_FOUND for an unknown id. */
-  revoke(id: string): number {
-    if (!this.rows.exists(id)) throw new GitgateError('TOKEN_NOT_FOUND');
-    const { affected, changed, revoked } = this.rows.revokeTree(id, isoAt(this.now()));
+  async revoke(id: string): Promise<number> {
+    if (!(await this.rows.exists(id))) throw new GitgateError('TOKEN_NOT_FOUND');
+    const { affected, changed, revoked } = await this.rows.revokeTree(id, isoAt(this.now()));
     for (const tokenId of affected) this.dropCache(tokenId);
     if (this.audit && revoked.length) {
-      this.audit.recordMany(
-        revoked.map((tokenId) => {
-          const r = this.rows.get(tokenId);
+      const records = await Promise.all(revoked.map((tokenId) => this.rows.get(tokenId)));
+      await this.audit.recordMany(
+        revoked.map((tokenId, i) => {
+          const r = records[i];
           return {
             action: 'token.revoke' as const,
             repoIds: r?.repo_ids ?? [],
@@ -329,7 +333,7 @@ export class TokenService {
     return changed;
   }
 
-  count(): number {
+  count(): Promise<number> {
     return this.rows.count();
   }
 
@@ -337,7 +341,7 @@ export class TokenService {
     return record.revoked_at === null && (record.expires_at === null || Date.parse(record.expires_at) > nowMs);
   }
 
-  private resolveScope(kind: TokenKind, requested: string[] | undefined, minter: TokenRecord | null): string[] {
+  private async resolveScope(kind: TokenKind, requested: string[] | undefined, minter: TokenRecord | null): Promise<string[]> {
     if (requested !== undefined && !Array.isArray(requested)) throw validation('repo_ids must be a list');
     if (kind === 'workspace') {
       if (requested && requested.length > 0) throw validation('workspace tokens cover every repository; repo_ids must be empty');
@@ -348,7 +352,7 @@ export class TokenService {
     const ids: string[] = [];
     for (const ref of requested) {
       if (typeof ref !== 'string') throw validation('repo_ids must be strings');
-      const id = this.rows.repoId(ref);
+      const id = (await this.repos.get(ref))?.id ?? null;
       if (id === null) {
         // A scoped minter gets the same answer for missing and out-of-scope repositories.
         if (minter?.kind === 'repo') throw new GitgateError('ATTENUATION', { reason: `repository ${ref} is outside the minting token's scope` });
@@ -442,14 +446,14 @@ export class TokenService {
   }
 
   /** last_used_at/ip written at most once a minute per token by this process. */
-  private noteUse(record: TokenRecord, nowMs: number, clientIp: string | undefined): TokenRecord {
+  private async noteUse(record: TokenRecord, nowMs: number, clientIp: string | undefined): Promise<TokenRecord> {
     const last = this.lastUsedWrite.get(record.id);
     if (last !== undefined && nowMs - last < LAST_USED_INTERVAL_MS) return record;
     this.lastUsedWrite.set(record.id, nowMs);
     const at = isoAt(nowMs);
     const ip = clientIp ?? null;
     try {
-      this.rows.markUsed(record.id, at, ip);
+      await this.rows.markUsed(record.id, at, ip);
     } catch {
       // Bookkeeping only: a busy database must not fail an otherwise valid request.
       return record;

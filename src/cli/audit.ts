@@ -38,8 +38,8 @@ export function auditCommand(program: Command, dataOption: () => Option, withCon
     .addOption(dataOption())
     .action(async (opts: { repo?: string; action?: string; limit?: string; json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
-        const repoId = opts.repo === undefined ? undefined : (ctx.repos.get(opts.repo)?.id ?? opts.repo);
-        const page = ctx.audit.list({ repoId, action: opts.action, pageSize: opts.limit === undefined ? 100 : Number(opts.limit) });
+        const repoId = opts.repo === undefined ? undefined : ((await ctx.repos.get(opts.repo))?.id ?? opts.repo);
+        const page = await ctx.audit.list({ repoId, action: opts.action, pageSize: opts.limit === undefined ? 100 : Number(opts.limit) });
         if (opts.json) return out(JSON.stringify(page.items));
         for (const e of page.items) out(describeEvent(e));
       });

@@ -159,7 +159,7 @@ function buildProgram(): Command {
           if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
         }
         ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
-        if (ctx.tokens.count() === 0) {
+        if ((await ctx.tokens.count()) === 0) {
           // where the first token goes is checked before it is minted, and it is delivered
           // before the port is bound: neither a bad path nor a busy port may lose it
           const destination = bootstrapDestination(config.dataDir, process.env, process.stdout.isTTY === true);
@@ -225,18 +225,16 @@ function buildProgram(): Command {
     .action(async (opts: { repo?: string; all?: boolean; limit?: string; json?: boolean; data?: string }) => {
       const limit = parseLimit(opts.limit, 100);
       await withContext(opts, async (ctx) => {
-        const repoId = opts.repo === undefined ? undefined : (ctx.repos.get(opts.repo)?.id ?? opts.repo);
+        const repoId = opts.repo === undefined ? undefined : ((await ctx.repos.get(opts.repo))?.id ?? opts.repo);
         const query = { repo_id: repoId, include_revoked: !!opts.all };
         // stored oldest first: the newest `limit` are the last page
-        const total = ctx.tokens.list({ ...query, page_size: 1 }).total_items;
-        const items = ctx.tokens.list({ ...query, page_size: limit, page_start: Math.max(0, total - limit) }).items.reverse();
+        const total = (await ctx.tokens.list({ ...query, page_size: 1 })).total_items;
+        const items = (await ctx.tokens.list({ ...query, page_size: limit, page_start: Math.max(0, total - limit) })).items.reverse();
         if (opts.json) out(JSON.stringify(items));
         else {
           const names = new Map<string, string>();
-          const repoName = (id: string) => {
-            if (!names.has(id)) names.set(id, ctx.repos.get(id)?.name ?? id);
-            return names.get(id)!;
-          };
+          for (const id of new Set(items.flatMap((t) => t.repo_ids))) names.set(id, (await ctx.repos.get(id))?.name ?? id);
+          const repoName = (id: string) => names.get(id) ?? id;
           for (const t of items) out(describeToken(t, repoName));
         }
         // on stderr, so stdout stays one token a line (or one JSON array)
@@ -253,7 +251,7 @@ function buildProgram(): Command {
     .action(async (ref: string, opts: { grace?: string; json?: boolean; data?: string }) => {
       const graceSeconds = parseGrace(opts.grace);
       await withContext(opts, async (ctx) => {
-        const record = ctx.tokens.resolve(ref);
+        const record = await ctx.tokens.resolve(ref);
         if (!record) throw new GitgateError('TOKEN_NOT_FOUND');
         const rotated = await ctx.tokens.rotate(record.id, { graceSeconds });
         out(
@@ -271,9 +269,9 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (ref: string, opts: { json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
-        const record = ctx.tokens.resolve(ref);
+        const record = await ctx.tokens.resolve(ref);
         if (!record) throw new GitgateError('TOKEN_NOT_FOUND');
-        const n = ctx.tokens.revoke(record.id);
+        const n = await ctx.tokens.revoke(record.id);
         out(opts.json ? JSON.stringify({ id: record.id, revoked: n }) : `revoked ${record.id}${n > 1 ? ` and ${n - 1} token(s) it minted` : ''}`);
       });
     });
@@ -304,7 +302,7 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (opts: { json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
-        const page = ctx.repos.list({ page_size: 1000 });
+        const page = await ctx.repos.list({ page_size: 1000 });
         if (opts.json) return out(JSON.stringify(page.items.map(describeRepo)));
         for (const r of page.items) out(`${r.id}\t${r.name ?? ''}\t${r.created_at}`);
       });
@@ -318,7 +316,7 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (ref: string, opts: { yes?: boolean; json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
-        const row = ctx.repos.get(ref);
+        const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
         await confirm(opts.yes, `This deletes repository ${row.name ?? row.id} and all its data.`, row.name ?? row.id);
         await deleteRepo(ctx, row.id);
@@ -335,9 +333,9 @@ function buildProgram(): Command {
     .action(async (ref: string, patterns: string[], opts: { json?: boolean; data?: string }) => {
       const add = refPatterns(patterns, 'pattern');
       await withContext(opts, async (ctx) => {
-        const row = ctx.repos.get(ref);
+        const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
-        const now = setProtectedRefs(ctx, row.id, refPatterns([...ctx.repos.protectedRefs(row.id), ...add], 'pattern'));
+        const now = await setProtectedRefs(ctx, row.id, refPatterns([...(await ctx.repos.protectedRefs(row.id)), ...add], 'pattern'));
         printPatterns(now, opts.json);
       });
     });
@@ -350,12 +348,12 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (ref: string, patterns: string[], opts: { json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
-        const row = ctx.repos.get(ref);
+        const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
-        const current = ctx.repos.protectedRefs(row.id);
+        const current = await ctx.repos.protectedRefs(row.id);
         const missing = patterns.filter((p) => !current.includes(p));
         if (missing.length) throw new UsageError(`not protected: ${missing.join(', ')}`);
-        const now = setProtectedRefs(ctx, row.id, current.filter((p) => !patterns.includes(p)));
+        const now = await setProtectedRefs(ctx, row.id, current.filter((p) => !patterns.includes(p)));
         printPatterns(now, opts.json);
       });
     });
@@ -367,9 +365,9 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (ref: string, opts: { json?: boolean; data?: string }) => {
       await withContext(opts, async (ctx) => {
-        const row = ctx.repos.get(ref);
+        const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
-        printPatterns(ctx.repos.protectedRefs(row.id), opts.json);
+        printPatterns(await ctx.repos.protectedRefs(row.id), opts.json);
       });
     });
   addInitOption(program);

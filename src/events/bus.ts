@@ -9,6 +9,7 @@ export class EventBus {
   private readonly listeners = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
   private seen = 0;
+  private polling = false;
   stopped = false;
 
   constructor(
@@ -21,10 +22,22 @@ export class EventBus {
   /** Starts watching the database for events written by other processes. */
   start(): void {
     if (this.timer || this.stopped) return;
-    this.seen = this.audit.latestId();
+    void this.audit.latestId().then(
+      (id) => (this.seen = Math.max(this.seen, id)),
+      () => undefined,
+    );
     this.timer = setInterval(() => {
-      const latest = this.audit.latestId();
-      if (latest > this.seen) this.emit();
+      if (this.polling) return;
+      this.polling = true;
+      this.audit
+        .latestId()
+        .then((latest) => {
+          if (latest <= this.seen) return;
+          this.seen = latest;
+          this.emit();
+        })
+        .catch(() => undefined) // the database is closing, or briefly unavailable: poll again
+        .finally(() => (this.polling = false));
     }, this.pollMs);
     this.timer.unref();
   }
@@ -62,11 +75,10 @@ export class EventBus {
   }
 
   private emit(): void {
-    try {
-      this.seen = Math.max(this.seen, this.audit.latestId());
-    } catch {
-      // the database is closing: waiters re-read and find out
-    }
+    void this.audit.latestId().then(
+      (id) => (this.seen = Math.max(this.seen, id)),
+      () => undefined, // the database is closing: waiters re-read and find out
+    );
     for (const l of [...this.listeners]) l();
   }
 }

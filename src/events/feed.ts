@@ -14,13 +14,13 @@ export interface FeedPage {
   cursor: string;
 }
 
-export function readFeed(audit: AuditLog, viewer: TokenRecord, after: number, limit: number, lookup: TokenLookup): FeedPage {
+export async function readFeed(audit: AuditLog, viewer: TokenRecord, after: number, limit: number, lookup: TokenLookup): Promise<FeedPage> {
   const items: GitgateEvent[] = [];
   let cursor = after;
   for (let scanned = 0; scanned < MAX_SCAN; ) {
-    const rows = audit.after(cursor, BATCH);
+    const rows = await audit.after(cursor, BATCH);
     for (const row of rows) {
-      if (canSeeEvent(viewer, row, lookup)) items.push(toEvent(row));
+      if (await canSeeEvent(viewer, row, lookup)) items.push(toEvent(row));
       cursor = row.id;
       if (items.length >= limit) return { items, cursor: String(cursor) };
     }

@@ -6,13 +6,13 @@ import type { AuditEvent } from '../audit/audit-log.js';
 import { canManageToken, repoAccess } from '../auth/policy.js';
 import type { TokenRecord } from '../auth/token-record.js';
 
-export type TokenLookup = (id: string) => TokenRecord | null;
+export type TokenLookup = (id: string) => Promise<TokenRecord | null>;
 
-export function canSeeEvent(viewer: TokenRecord, e: AuditEvent, lookup: TokenLookup): boolean {
+export async function canSeeEvent(viewer: TokenRecord, e: AuditEvent, lookup: TokenLookup): Promise<boolean> {
   if (e.action.startsWith('token.')) {
     if (e.target_token_id === null) return false;
     if (e.target_token_id === viewer.id) return true;
-    const target = lookup(e.target_token_id);
+    const target = await lookup(e.target_token_id);
     return target !== null && canManageToken(viewer, target);
   }
   if (e.repo_ids.length === 0) return viewer.kind === 'workspace';

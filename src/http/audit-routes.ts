@@ -19,7 +19,7 @@ export function auditRoutes(ctx: Context): Router {
   const router = Router();
   const auth = authenticate(ctx);
 
-  router.get('/v1/audit', auth, (req, res) => {
+  router.get('/v1/audit', auth, async (req, res) => {
     const q = parseWith(listSchema, req.query);
     const tok = token(res);
     if (tok.permission !== 'admin') throw new GitgateError('FORBIDDEN', { reason: `this token has ${tok.permission} access; reading the audit trail needs admin` });
@@ -27,14 +27,14 @@ export function auditRoutes(ctx: Context): Router {
     if (q.repo_id !== undefined) {
       if (tok.kind === 'workspace') {
         // a deleted repository's events stay listable by its id
-        repoId = ctx.repos.get(q.repo_id)?.id ?? q.repo_id;
+        repoId = (await ctx.repos.get(q.repo_id))?.id ?? q.repo_id;
       } else {
-        repoId = resolveRepo(ctx, tok, q.repo_id, 'admin', 'reading the audit trail').id;
+        repoId = (await resolveRepo(ctx, tok, q.repo_id, 'admin', 'reading the audit trail')).id;
       }
     }
     res.setHeader('Cache-Control', 'no-cache');
     res.json(
-      ctx.audit.list({
+      await ctx.audit.list({
         repoId,
         action: q.action,
         pageSize: q.page_size,

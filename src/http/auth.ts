@@ -3,7 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { canUseControlPlane, repoAccess } from '../auth/policy.js';
 import type { Permission } from '../auth/permissions.js';
 import type { TokenRecord } from '../auth/token-record.js';
-import type { RepoRow } from '../db/repos-table.js';
+import type { RepoRow } from '../db/records.js';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { extractToken } from './credentials.js';
@@ -43,7 +43,7 @@ export function authenticate(ctx: Context): RequestHandler {
       }
       admitRequest(ctx, record.id, res); // 429 beyond the per-token concurrency limit
       res.locals.token = record;
-      const actor = { tokenId: record.id, ip, audit: ctx.audit };
+      const actor = { tokenId: record.id, ip };
       res.locals.actor = actor;
       runAsActor(actor, next);
     } catch (err) {
@@ -58,8 +58,8 @@ export function routeRepoId(raw: string): string {
 }
 
 /** Look the repository up and check the token may use it: 404 out of scope, 403 too weak. */
-export function resolveRepo(ctx: Context, tok: TokenRecord, rawId: string, need: Permission, action: string): RepoRow {
-  const row = ctx.repos.get(routeRepoId(rawId));
+export async function resolveRepo(ctx: Context, tok: TokenRecord, rawId: string, need: Permission, action: string): Promise<RepoRow> {
+  const row = await ctx.repos.get(routeRepoId(rawId));
   if (!row) throw new GitgateError('REPO_NOT_FOUND');
   const access = repoAccess(tok, row.id, need);
   const actor = currentActor() as (Actor & { repoId?: string }) | null;

@@ -13,7 +13,7 @@ const compareQuery = z.object({ format: z.enum(['json', 'patch', 'diff']).option
 export function compareRoutes(ctx: Context): Router {
   const router = Router();
   router.get('/v1/repo/:id/compare/*spec', authenticate(ctx), async (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'comparing commits');
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'comparing commits');
     const q = parseWith(compareQuery, req.query);
     const { base, head } = parseCompareSpec((req.params.spec as string[]).join('/'));
     const repo = ctx.manager.get(row.id);

@@ -92,8 +92,8 @@ export function contentRoutes(ctx: Context): Router {
   const raw = express.raw({ limit: ctx.config.maxJsonBytes, type: () => true });
 
   /** Resolve the repository and check the permission before any body is read. */
-  const repoWith = (need: Permission, action: string) => (req: Request, res: Response, next: NextFunction) => {
-    res.locals.repo = resolveRepo(ctx, token(res), String(req.params.id), need, action);
+  const repoWith = (need: Permission, action: string) => async (req: Request, res: Response, next: NextFunction) => {
+    res.locals.repo = await resolveRepo(ctx, token(res), String(req.params.id), need, action);
     next();
   };
   const repo = (res: Response): RepoRow => res.locals.repo!;
@@ -128,7 +128,7 @@ export function contentRoutes(ctx: Context): Router {
     } else {
       result = await applyContentChange(ctx, row, { kind: 'diff', operations: source.operations }, locked(res, sel));
     }
-    updateMetadata(ctx, row, body.metadata);
+    await updateMetadata(ctx, row, body.metadata);
     res.json(result);
   });
 
@@ -179,7 +179,11 @@ export function contentRoutes(ctx: Context): Router {
         expectedHead: body.expected_head,
         expectedBase: body.expected_base,
       },
-      { checkRefs: (changes) => changes.forEach((c) => assertRestRefChange(ctx, token(res), row, c.ref, c.change)) },
+      {
+        checkRefs: async (changes) => {
+          for (const c of changes) await assertRestRefChange(ctx, token(res), row, c.ref, c.change);
+        },
+      },
     );
     if (!done) res.status(204).end();
     else res.status(201).json(done);

@@ -53,7 +53,7 @@ export function eventRoutes(ctx: Context): Router {
       return;
     }
     const limit = q.limit ?? 100;
-    let page = readFeed(ctx.audit, tok, after, limit, lookup);
+    let page = await readFeed(ctx.audit, tok, after, limit, lookup);
     const waitMs = (q.wait ?? 0) * 1000;
     if (page.items.length === 0 && waitMs > 0) {
       holdSocket(ctx, req, res, waitMs + 5_000);
@@ -64,7 +64,7 @@ export function eventRoutes(ctx: Context): Router {
         if (left <= 0) break;
         const woke = await ctx.events.wait(left, gone);
         if (woke === 'aborted') return;
-        page = readFeed(ctx.audit, tok, Number(page.cursor), limit, lookup);
+        page = await readFeed(ctx.audit, tok, Number(page.cursor), limit, lookup);
         if (woke !== 'event') break;
       }
     }
@@ -85,8 +85,8 @@ async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecor
   res.write('retry: 3000\n\n');
   let cursor = after;
   while (!gone.aborted && !ctx.events.stopped) {
-    if (!isLive(ctx.tokens.get(tok.id), Date.now())) break; // revoked or expired while streaming
-    const page = readFeed(ctx.audit, tok, cursor, SSE_BATCH, (id) => ctx.tokens.get(id));
+    if (!isLive(await ctx.tokens.get(tok.id), Date.now())) break; // revoked or expired while streaming
+    const page = await readFeed(ctx.audit, tok, cursor, SSE_BATCH, (id) => ctx.tokens.get(id));
     for (const item of page.items) res.write(`id: ${item.id}\nevent: ${item.type}\ndata: ${JSON.stringify(item)}\n\n`);
     cursor = Number(page.cursor);
     if (page.items.length === SSE_BATCH) continue; // more are waiting

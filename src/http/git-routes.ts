@@ -39,7 +39,7 @@ export function gitRoutes(ctx: Context): Router {
     if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
       throw new GitgateError('BAD_SERVICE', { service: String(service).slice(0, 40) });
     }
-    const row = resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
     const repo = ctx.manager.get(row.id);
     // Protocol v2 is for fetches only; pushes stay on v0 as with C Git.
     const v2 = service === 'git-upload-pack' && wantsV2(req.header('git-protocol'));
@@ -55,7 +55,7 @@ export function gitRoutes(ctx: Context): Router {
   });
 
   const rpc = (service: Service) => async (req: Request, res: import('express').Response) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
     if (type !== `application/x-${service}-request`) throw new GitgateError('UNSUPPORTED_MEDIA', { type: type || '(none)' });
     const repo = ctx.manager.get(row.id);
@@ -72,9 +72,9 @@ export function gitRoutes(ctx: Context): Router {
             fsck: ctx.config.fsck,
             maxRefUpdates: ctx.config.maxPushRefs,
             checkCommand: pushRefCheck(ctx, token(res), row.id),
-            onUpdated: (moved) => {
-              ctx.repos.touch(row.id);
-              recordPush(ctx, row.id, moved, res.locals.actor ?? null);
+            onUpdated: async (moved) => {
+              await ctx.repos.touch(row.id);
+              await recordPush(ctx, row.id, moved, res.locals.actor ?? null);
             },
           });
     await streamResponse(res, `application/x-${service}-result`, gen);

@@ -3,7 +3,7 @@
 // write or pull would move). The rules themselves are in auth/ref-policy.ts.
 import { refUpdateRefusal, type RefChange } from '../auth/ref-policy.js';
 import type { TokenRecord } from '../auth/token-record.js';
-import type { RepoRow } from '../db/repos-table.js';
+import type { RepoRow } from '../db/records.js';
 import { GitgateError } from '../errors.js';
 import type { RefCommand } from '../protocol/receive-commands.js';
 import { isAncestor, peelToCommit } from '../repo/ancestry.js';
@@ -36,7 +36,7 @@ async function isForced(repo: Repository, ref: string, oldOid: string, newOid: s
 export function pushRefCheck(ctx: Context, tok: TokenRecord, repoId: string): (cmd: RefCommand, c: { repo: Repository }) => Promise<string | null> {
   let protectedRefs: string[] | null = null; // read once per push, under the lock
   return async (cmd, { repo }) => {
-    protectedRefs ??= ctx.repos.protectedRefs(repoId);
+    protectedRefs ??= await ctx.repos.protectedRefs(repoId);
     if (protectedRefs.length === 0 && unrestricted(tok)) return null;
     const change: RefChange = cmd.oldOid === ZERO_OID ? 'create' : cmd.newOid === ZERO_OID ? 'delete' : 'update';
     const first = refUpdateRefusal(tok, protectedRefs, { ref: cmd.ref, change, forced: false });
@@ -49,12 +49,12 @@ export function pushRefCheck(ctx: Context, tok: TokenRecord, repoId: string): (c
 /** 403 when `tok` may not move `ref` of `row` through the REST API (content writes only ever
  *  create or fast-forward a branch). */
 export async function assertRestRefWrite(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, exists: boolean): Promise<void> {
-  assertRestRefChange(ctx, tok, row, ref, exists ? 'update' : 'create');
+  await assertRestRefChange(ctx, tok, row, ref, exists ? 'update' : 'create');
 }
 
 /** 403 when `tok` may not make this (non-forced) change to `ref` of `row` through the REST API. */
-export function assertRestRefChange(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, change: RefChange): void {
-  const protectedRefs = ctx.repos.protectedRefs(row.id);
+export async function assertRestRefChange(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, change: RefChange): Promise<void> {
+  const protectedRefs = await ctx.repos.protectedRefs(row.id);
   if (protectedRefs.length === 0 && unrestricted(tok)) return;
   const reason = refUpdateRefusal(tok, protectedRefs, { ref, change, forced: false });
   if (reason) throw new GitgateError('FORBIDDEN', { reason });
@@ -62,7 +62,7 @@ export function assertRestRefChange(ctx: Context, tok: TokenRecord, row: RepoRow
 
 /** The branch a REST content write to `row` moves (`branch`, else HEAD's), checked against `tok`'s ref rules. */
 export async function assertRestBranchWrite(ctx: Context, tok: TokenRecord, row: RepoRow, branch?: string | null): Promise<void> {
-  if (tok.refs.length === 0 && ctx.repos.protectedRefs(row.id).length === 0) return;
+  if (tok.refs.length === 0 && (await ctx.repos.protectedRefs(row.id)).length === 0) return;
   const repo = ctx.manager.get(row.id);
   const ref = await targetRef(repo, row, branch);
   await assertRestRefWrite(ctx, tok, row, ref, (await repo.refs.resolve(ref)) !== null);

@@ -24,25 +24,25 @@ export function refsRoutes(ctx: Context): Router {
   const json = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
 
   router.get('/v1/repo/:id/refs', auth, async (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'listing refs');
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'listing refs');
     res.json(await listRefs(ctx.manager.get(row.id), parseWith(listQuery, req.query)));
   });
 
-  router.post('/v1/repo/:id/refs', auth, (req, res, next) => {
-    res.locals.repo = resolveRepo(ctx, token(res), String(req.params.id), 'write', 'creating refs');
+  router.post('/v1/repo/:id/refs', auth, async (req, res, next) => {
+    res.locals.repo = await resolveRepo(ctx, token(res), String(req.params.id), 'write', 'creating refs');
     next();
   }, json, async (req, res) => {
     const row = res.locals.repo!;
     const body = parseWith(createBody, jsonBodyOf(req));
-    const item = await createRef(ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id));
-    ctx.repos.touch(row.id);
+    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id));
+    await ctx.repos.touch(row.id);
     res.status(201).json(item);
   });
 
   router.delete('/v1/repo/:id/refs/*ref', auth, async (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'write', 'deleting refs');
-    await deleteRef(ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), pushRefCheck(ctx, token(res), row.id));
-    ctx.repos.touch(row.id);
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), 'write', 'deleting refs');
+    await deleteRef(ctx.audit, ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), pushRefCheck(ctx, token(res), row.id));
+    await ctx.repos.touch(row.id);
     res.status(204).end();
   });
 

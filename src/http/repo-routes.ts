@@ -67,7 +67,7 @@ export function repoRoutes(ctx: Context): Router {
     const source = body.source ?? null;
     if (source && source.type === 'relace') {
       // a fork: read on the source (404 outside the token's scope), every ref it copies in the token's ref scope
-      const sourceRow = resolveRepo(ctx, tok, source.repo_id, 'read', 'forking a repository');
+      const sourceRow = await resolveRepo(ctx, tok, source.repo_id, 'read', 'forking a repository');
       const fork = await forkRepo(ctx, sourceRow, {
         name: body.name ?? null,
         metadata: body.metadata ?? null,
@@ -91,21 +91,21 @@ export function repoRoutes(ctx: Context): Router {
     res.status(201).json(info);
   });
 
-  router.get('/v1/repo', (req, res) => {
+  router.get('/v1/repo', async (req, res) => {
     const tok = token(res);
     const q = parseWith(listSchema, req.query);
-    const page = ctx.repos.list({ ...q, ids: tok.kind === 'repo' ? tok.repo_ids : undefined });
+    const page = await ctx.repos.list({ ...q, ids: tok.kind === 'repo' ? tok.repo_ids : undefined });
     res.json({ items: page.items.map(describeRepo), total_items: page.total_items, next_page: page.next_page });
   });
 
-  router.get('/v1/repo/:id', (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading metadata');
+  router.get('/v1/repo/:id', async (req, res) => {
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading metadata');
     res.json(describeRepo(row));
   });
 
   router.delete('/v1/repo/:id', async (req, res) => {
     const tok = token(res);
-    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'deleting a repository');
+    const row = await resolveRepo(ctx, tok, String(req.params.id), 'admin', 'deleting a repository');
     const refused = repoAdminRefusal(tok, 'delete');
     if (refused) throw new GitgateError('FORBIDDEN', { reason: refused });
     await deleteRepo(ctx, row.id);
@@ -113,14 +113,14 @@ export function repoRoutes(ctx: Context): Router {
   });
 
   // Protected refs: patterns only admin tokens may create, update or delete (push and REST).
-  router.get('/v1/repo/:id/protected_refs', (req, res) => {
-    const row = resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading protected refs');
-    res.json({ patterns: ctx.repos.protectedRefs(row.id) });
+  router.get('/v1/repo/:id/protected_refs', async (req, res) => {
+    const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'reading protected refs');
+    res.json({ patterns: await ctx.repos.protectedRefs(row.id) });
   });
 
   router.put('/v1/repo/:id/protected_refs', async (req, res) => {
     const tok = token(res);
-    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'protecting refs');
+    const row = await resolveRepo(ctx, tok, String(req.params.id), 'admin', 'protecting refs');
     const refused = repoAdminRefusal(tok, 'protect');
     if (refused) throw new GitgateError('FORBIDDEN', { reason: refused });
     const body = parseWith(protectedRefsSchema, await readBody(req, res));

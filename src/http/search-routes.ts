@@ -49,8 +49,8 @@ export function searchRoutes(ctx: Context): Router {
   const router = Router();
   const auth = authenticate(ctx);
   const json = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
-  const readRepo = (action: string) => (req: Request, res: Response, next: () => void) => {
-    res.locals.repo = resolveRepo(ctx, token(res), String(req.params.id), 'read', action);
+  const readRepo = (action: string) => async (req: Request, res: Response, next: () => void) => {
+    res.locals.repo = await resolveRepo(ctx, token(res), String(req.params.id), 'read', action);
     next();
   };
   const run = (res: Response, opts: CodeSearchOptions) => codeSearch(ctx.manager.get(res.locals.repo!.id), opts);

@@ -76,7 +76,8 @@ export function tokenRoutes(ctx: Context): Router {
     const body = parseWith(repoTokenSchema, await readBody(req, res));
     const tok = token(res);
     // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
-    const repoIds = body.repo_ids.map((ref) => resolveRepo(ctx, tok, ref, 'read', 'minting tokens').id);
+    const repoIds: string[] = [];
+    for (const ref of body.repo_ids) repoIds.push((await resolveRepo(ctx, tok, ref, 'read', 'minting tokens')).id);
     const { secret, record } = await ctx.tokens.create(
       {
         kind: 'repo',
@@ -110,26 +111,26 @@ export function tokenRoutes(ctx: Context): Router {
     res.status(201).json(created(secret, record));
   });
 
-  router.get('/v1/repo_token', auth, (req, res) => {
+  router.get('/v1/repo_token', auth, async (req, res) => {
     const q = parseWith(listSchema, req.query);
-    res.json(ctx.tokens.list({ ...q, visibleTo: token(res) }));
+    res.json(await ctx.tokens.list({ ...q, visibleTo: token(res) }));
   });
 
   // Reading, revoking and rotating another token: only one the caller could have minted
   // (404 outside its repositories, 403 within them but stronger); itself always.
-  router.get('/v1/repo_token/:ref', auth, (req, res) => {
-    res.json(ctx.tokens.manageable(token(res), String(req.params.ref)));
+  router.get('/v1/repo_token/:ref', auth, async (req, res) => {
+    res.json(await ctx.tokens.manageable(token(res), String(req.params.ref)));
   });
 
-  router.delete('/v1/repo_token/:ref', auth, (req, res) => {
-    const target = ctx.tokens.manageable(token(res), String(req.params.ref));
-    ctx.tokens.revoke(target.id);
+  router.delete('/v1/repo_token/:ref', auth, async (req, res) => {
+    const target = await ctx.tokens.manageable(token(res), String(req.params.ref));
+    await ctx.tokens.revoke(target.id);
     res.status(204).end();
   });
 
   router.post('/v1/repo_token/:ref/rotate', auth, async (req, res) => {
     const actor = token(res);
-    const target = ctx.tokens.manageable(actor, String(req.params.ref));
+    const target = await ctx.tokens.manageable(actor, String(req.params.ref));
     const body = parseWith(rotateSchema, await readBody(req, res));
     const { secret, record, previous_secret_valid_until } = await ctx.tokens.rotate(target.id, { graceSeconds: body.grace_seconds ?? 0 }, actor);
     res.status(200).json({ ...created(secret, record), previous_secret_valid_until });
@@ -137,7 +138,7 @@ export function tokenRoutes(ctx: Context): Router {
 
   router.post('/v1/repo/:id/apikey', auth, async (req, res) => {
     const tok = token(res);
-    const row = resolveRepo(ctx, tok, String(req.params.id), 'admin', 'minting keys');
+    const row = await resolveRepo(ctx, tok, String(req.params.id), 'admin', 'minting keys');
     const body = parseWith(apikeySchema, await readBody(req, res));
     const { secret, record } = await ctx.tokens.create(
       { kind: 'repo', name: body.name, repoIds: [row.id], permission: body.accessType.toLowerCase() as 'read' | 'write' | 'admin' },

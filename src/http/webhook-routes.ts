@@ -8,7 +8,7 @@ import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { isLive } from '../webhooks/dispatcher.js';
 import { eventPatternProblem, MAX_EVENT_PATTERNS } from '../webhooks/patterns.js';
-import { publicWebhook, type WebhookWithSecret } from '../webhooks/store.js';
+import { publicWebhook, type WebhookWithSecret } from '../db/records.js';
 import { checkWebhookUrl, MAX_WEBHOOK_URL_LENGTH } from '../webhooks/url.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
@@ -52,9 +52,9 @@ export function webhookRoutes(ctx: Context): Router {
   const readBody = jsonBodyReader(ctx); // after authentication
   const { store, policy } = ctx.webhooks;
 
-  const describe = (h: WebhookWithSecret) => ({ ...publicWebhook(h), active: isLive(ctx.tokens.get(h.created_by), Date.now()) });
-  const find = (tok: TokenRecord, id: string): WebhookWithSecret => {
-    const hook = store.get(id);
+  const describe = async (h: WebhookWithSecret) => ({ ...publicWebhook(h), active: isLive(await ctx.tokens.get(h.created_by), Date.now()) });
+  const find = async (tok: TokenRecord, id: string): Promise<WebhookWithSecret> => {
+    const hook = await store.get(id);
     if (!hook || !canManage(tok, hook)) throw new GitgateError('WEBHOOK_NOT_FOUND');
     return hook;
   };
@@ -63,50 +63,50 @@ export function webhookRoutes(ctx: Context): Router {
     const tok = token(res);
     const body = parseWith(createSchema, await readBody(req, res));
     // out of scope is 404 before too weak is 403, as everywhere
-    const repoId = body.repo_id ? resolveRepo(ctx, tok, body.repo_id, 'admin', 'creating a webhook').id : null;
+    const repoId = body.repo_id ? (await resolveRepo(ctx, tok, body.repo_id, 'admin', 'creating a webhook')).id : null;
     needAdmin(tok, 'creating a webhook');
     await checkWebhookUrl(policy, body.url);
-    const hook = store.create({
+    const hook = await store.create({
       url: body.url,
       repoId,
       events: [...new Set(body.events ?? ['push'])],
       secret: body.secret,
       createdBy: tok.id,
-      afterEvent: ctx.audit.latestId(),
+      afterEvent: await ctx.audit.latestId(),
       nowMs: Date.now(),
     });
     req.log?.info({ webhook_id: hook.id, repo_id: repoId }, 'webhook created');
-    res.status(201).json(describe(hook));
+    res.status(201).json(await describe(hook));
   });
 
-  router.get('/v1/webhooks', (req, res) => {
+  router.get('/v1/webhooks', async (req, res) => {
     const tok = token(res);
     needAdmin(tok, 'listing webhooks');
     const q = parseWith(pageSchema, req.query);
     const pageSize = q.page_size ?? 100;
     const pageStart = q.page_start ?? 0;
-    const visible = store.all().filter((h) => canManage(tok, h));
-    const items = visible.slice(pageStart, pageStart + pageSize).map(describe);
+    const visible = (await store.all()).filter((h) => canManage(tok, h));
+    const items = await Promise.all(visible.slice(pageStart, pageStart + pageSize).map(describe));
     const next = pageStart + items.length;
     res.json({ items, total_items: visible.length, next_page: next < visible.length ? next : null });
   });
 
-  router.get('/v1/webhooks/:id', (req, res) => {
-    res.json(describe(find(token(res), String(req.params.id))));
+  router.get('/v1/webhooks/:id', async (req, res) => {
+    res.json(await describe(await find(token(res), String(req.params.id))));
   });
 
-  router.delete('/v1/webhooks/:id', (req, res) => {
-    const hook = find(token(res), String(req.params.id));
-    store.delete(hook.id);
+  router.delete('/v1/webhooks/:id', async (req, res) => {
+    const hook = await find(token(res), String(req.params.id));
+    await store.delete(hook.id);
     req.log?.info({ webhook_id: hook.id }, 'webhook deleted');
     res.status(204).end();
   });
 
-  router.get('/v1/webhooks/:id/deliveries', (req, res) => {
-    const hook = find(token(res), String(req.params.id));
+  router.get('/v1/webhooks/:id/deliveries', async (req, res) => {
+    const hook = await find(token(res), String(req.params.id));
     const q = parseWith(pageSchema, req.query);
     res.setHeader('Cache-Control', 'no-cache');
-    res.json(store.attempts(hook.id, q.page_size ?? 100, q.page_start ?? 0));
+    res.json(await store.attempts(hook.id, q.page_size ?? 100, q.page_start ?? 0));
   });
 
   return router;

@@ -53,7 +53,7 @@ export interface ReceivePackOptions {
    *  refusal reason (the `ng` text) or null. */
   checkCommand?: (cmd: RefCommand, ctx: { repo: Repository }) => Promise<string | null> | string | null;
   /** Called after refs moved, with what moved (audit, caches). */
-  onUpdated?: (moved: RefCommand[], req: ReceiveRequest) => void;
+  onUpdated?: (moved: RefCommand[], req: ReceiveRequest) => void | Promise<void>;
   /**
    * With side-band, while the pack is checked and refs are updated after the request body has
    * ended, an empty band-1 packet goes out this often (C Git's receive.keepAlive, default 5 s),
@@ -257,7 +257,7 @@ async function updateRefs(
   });
   const moved = toApply.filter((c) => resultOf.get(c)?.ok);
   if (headWasUnborn && moved.length) await pointUnbornHead(repo, headTarget, moved);
-  if (moved.length) opts.onUpdated?.(moved, req);
+  if (moved.length) await opts.onUpdated?.(moved, req);
   return { req, unpack: 'ok', messages, statuses };
 }
 

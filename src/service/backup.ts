@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
-import { backupDatabase, listRepoRows } from '../db/backup.js';
+import { backupDatabase, listRepoRows } from '../db/sqlite/backup.js';
 import { RefStore } from '../repo/refs.js';
 import { nodeStorage } from '../repo/storage.js';
 import { DB_FILE } from './context.js';

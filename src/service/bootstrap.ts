@@ -2,7 +2,7 @@
 import type { Context } from './context.js';
 
 export async function bootstrapAdminToken(ctx: Context): Promise<string | null> {
-  if (ctx.tokens.count() > 0) return null;
+  if ((await ctx.tokens.count()) > 0) return null;
   const { secret } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'bootstrap admin' }, null);
   return secret;
 }

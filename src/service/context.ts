@@ -3,8 +3,8 @@ import { applyCacheBudgets } from './cache-budgets.js';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
-import { openDatabase, type Db } from '../db/database.js';
-import { ReposTable } from '../db/repos-table.js';
+import { openStores } from '../db/open.js';
+import type { RepoStore, Stores, WebhookStore } from '../db/stores.js';
 import { TokenService } from '../auth/token-service.js';
 import { RepoManager } from '../repo/repo-manager.js';
 import { memoryStorage, nodeStorage, type Storage } from '../repo/storage.js';
@@ -15,13 +15,13 @@ import { redactSecrets } from '../redact.js';
 import { EventBus } from '../events/bus.js';
 import { RequestPolicy } from '../net/request-policy.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { WebhookStore } from '../webhooks/store.js';
 
 export interface Context extends Hardening {
   config: Config;
-  db: Db;
+  /** Tokens, repository records, audit trail, webhooks (db/stores.ts). */
+  stores: Stores;
   storage: Storage;
-  repos: ReposTable;
+  repos: RepoStore;
   tokens: TokenService;
   manager: RepoManager;
   log: Logger;
@@ -42,36 +42,36 @@ export function createLogger(level: string, format: 'json' | 'pretty' = 'json'):
 
 export function createContext(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Context {
   let storage: Storage;
-  let db: Db;
+  let stores: Stores;
   applyCacheBudgets(config.caches);
   if (config.memory) {
     storage = memoryStorage('/data');
-    db = openDatabase(':memory:');
+    stores = openStores({ sqliteFile: ':memory:' });
   } else {
     ensurePrivateDir(config.dataDir); // 0700: repositories below it need no mode of their own
     storage = nodeStorage(config.dataDir);
-    db = openDatabase(path.join(config.dataDir, DB_FILE));
+    stores = openStores({ sqliteFile: path.join(config.dataDir, DB_FILE) });
   }
   const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
-  const hardening = createHardening(config, db);
+  const hardening = createHardening(config, stores.audit);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
-  const tokens = new TokenService(db, {
+  const tokens = new TokenService(stores, {
     bcryptRounds: config.bcryptRounds,
     cacheTtlMs: config.tokenCacheTtlMs,
     audit: hardening.audit,
     ttl: { defaultSeconds: config.defaultTokenTtlSeconds, maxSeconds: config.maxTokenTtlSeconds },
   });
   const events = new EventBus(hardening.audit, config.eventsPollMs);
-  const store = new WebhookStore(db);
+  const store = stores.webhooks;
   const policy = new RequestPolicy(config.webhookAllowNetworks);
   // started by startServer: one-shot CLI commands never deliver
   const dispatcher = new WebhookDispatcher({ store, audit: hardening.audit, tokens, bus: events, config, policy, log });
   return {
     ...hardening,
     config,
-    db,
+    stores,
     storage,
-    repos: new ReposTable(db),
+    repos: stores.repos,
     tokens,
     manager,
     log,
@@ -81,7 +81,7 @@ export function createContext(config: Config, log: Logger = createLogger(config.
       events.stop();
       await dispatcher.stop();
       await manager.closeAll();
-      db.close();
+      await stores.close();
     },
   };
 }

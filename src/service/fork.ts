@@ -38,7 +38,7 @@ export async function forkRepo(ctx: Context, source: RepoRow, input: ForkInput):
   const src = ctx.manager.get(source.id);
   const id = crypto.randomUUID();
   const metadata = input.copyMetadata ? { ...(source.metadata ?? {}), ...(input.metadata ?? {}) } : (input.metadata ?? null);
-  ctx.repos.insert({ id, name: input.name ?? null, metadata, default_branch: source.default_branch });
+  await ctx.repos.insert({ id, name: input.name ?? null, metadata, default_branch: source.default_branch });
   try {
     const dst = await ctx.manager.create(id, source.default_branch);
     // pinned: background repacks of the source pause, and packs we read stay open
@@ -55,10 +55,10 @@ export async function forkRepo(ctx: Context, source: RepoRow, input: ForkInput):
       if (snap.head && snap.head !== `refs/heads/${source.default_branch}`) await dst.refs.setSymbolic('HEAD', snap.head);
       return { ...stats, refs: snap.refs.length };
     });
-    ctx.audit.record({ action: 'repo.fork', repoIds: [id], detail: { source: source.id, refs: result.refs } });
+    await ctx.audit.record({ action: 'repo.fork', repoIds: [id], detail: { source: source.id, refs: result.refs } });
     return { repo_id: id, repo_head: await dst.refs.resolve('HEAD'), stats: result };
   } catch (err) {
-    ctx.repos.delete(id);
+    await ctx.repos.delete(id);
     await ctx.manager.delete(id).catch(() => undefined);
     throw err;
   }

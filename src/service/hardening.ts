@@ -3,7 +3,7 @@
 import { AuditLog } from '../audit/audit-log.js';
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config.js';
-import type { Db } from '../db/database.js';
+import type { AuditStore } from '../db/stores.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Activity } from './activity.js';
 
@@ -18,7 +18,7 @@ export interface Hardening {
   shuttingDown: boolean;
 }
 
-export function createHardening(config: Config, db: Db): Hardening {
+export function createHardening(config: Config, auditStore: AuditStore): Hardening {
   const throttle = new AuthThrottle({ limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs });
   const activity = new Activity();
   const metrics = new Metrics();
@@ -27,5 +27,5 @@ export function createHardening(config: Config, db: Db): Hardening {
   metrics.gauge('gitgate_http_requests_in_flight', 'HTTP requests in progress', () => activity.count('request'));
   metrics.gauge('gitgate_auth_throttle_tracked_addresses', 'client addresses with recent failed authentications', () => throttle.size);
   metrics.gauge('gitgate_auth_throttle_blocked_addresses', 'client addresses (IPv6: /64 networks) blocked after failed authentications', () => throttle.blocked);
-  return { audit: new AuditLog(db), throttle, metrics, activity, inflightByToken: new Map(), shuttingDown: false };
+  return { audit: new AuditLog(auditStore), throttle, metrics, activity, inflightByToken: new Map(), shuttingDown: false };
 }

@@ -2,11 +2,14 @@
 // event saying what the list was and what it became.
 import type { Context } from './context.js';
 
-export function setProtectedRefs(ctx: Context, repoId: string, patterns: readonly string[]): string[] {
-  const before = ctx.repos.protectedRefs(repoId);
-  const after = ctx.repos.setProtectedRefs(repoId, patterns);
+export async function setProtectedRefs(ctx: Context, repoId: string, patterns: readonly string[]): Promise<string[]> {
+  // one transaction: `before` is exactly what the replacement replaced
+  const { before, after } = await ctx.stores.withTransaction(async (tx) => ({
+    before: await tx.repos.protectedRefs(repoId),
+    after: await tx.repos.setProtectedRefs(repoId, patterns),
+  }));
   if (before.join('\n') !== after.join('\n')) {
-    ctx.audit.record({ action: 'repo.protected_refs', repoIds: [repoId], detail: { before, after } });
+    await ctx.audit.record({ action: 'repo.protected_refs', repoIds: [repoId], detail: { before, after } });
   }
   return after;
 }

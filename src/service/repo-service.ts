@@ -47,13 +47,13 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
   if (input.git) checkGitSource(ctx.config, input.git);
   const id = crypto.randomUUID();
   const defaultBranch = input.defaultBranch ?? ctx.config.defaultBranch;
-  ctx.repos.insert({ id, name: input.name ?? null, metadata: input.metadata ?? null, default_branch: defaultBranch });
+  await ctx.repos.insert({ id, name: input.name ?? null, metadata: input.metadata ?? null, default_branch: defaultBranch });
   let created = false;
   try {
     const repo = await ctx.manager.create(id, defaultBranch);
     // recorded before any content, so the event stream sees the repository before its refs move
     const source = input.git ? 'git' : plan ? 'files' : 'empty';
-    ctx.audit.record({ action: 'repo.create', repoIds: [id], detail: { name: input.name ?? null, default_branch: defaultBranch, source } });
+    await ctx.audit.record({ action: 'repo.create', repoIds: [id], detail: { name: input.name ?? null, default_branch: defaultBranch, source } });
     created = true;
     let head: string | null = null;
     if (input.git) {
@@ -61,20 +61,20 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
     } else if (plan) {
       const n = input.files!.length;
       const message = `Initial commit: add ${n} file${n === 1 ? '' : 's'}`;
-      head = (await applyPlan(ctx, ctx.repos.get(id)!, plan, { message, via: 'api:create', initial: true })).repo_head;
+      head = (await applyPlan(ctx, (await ctx.repos.get(id))!, plan, { message, via: 'api:create', initial: true })).repo_head;
     }
     return { repo_id: id, repo_head: head };
   } catch (err) {
-    ctx.repos.delete(id);
+    await ctx.repos.delete(id);
     await ctx.manager.delete(id).catch(() => undefined);
-    if (created) ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name: input.name ?? null, reason: 'creation failed' } });
+    if (created) await ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name: input.name ?? null, reason: 'creation failed' } });
     throw err;
   }
 }
 
 export async function deleteRepo(ctx: Context, id: string): Promise<void> {
-  const name = ctx.repos.get(id)?.name ?? null;
-  ctx.repos.delete(id);
-  ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name } });
+  const name = (await ctx.repos.get(id))?.name ?? null;
+  await ctx.repos.delete(id);
+  await ctx.audit.record({ action: 'repo.delete', repoIds: [id], detail: { name } });
   await ctx.manager.delete(id);
 }

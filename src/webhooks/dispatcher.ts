@@ -3,7 +3,7 @@
 //     for each webhook whose filter matches and whose creator, still live, may see the event;
 //  2. sending: due deliveries are claimed with a lease and POSTed, at most `concurrency` at a
 //     time; a failure is retried with exponential backoff until the retry window closes.
-// Everything is in SQLite, so a restart loses nothing: queued deliveries wait, and one in flight
+// Everything is in the WebhookStore (db/), so a restart loses nothing: queued deliveries wait, and one in flight
 // when the process died is due again when its lease runs out.
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -16,7 +16,8 @@ import type { RequestPolicy } from '../net/request-policy.js';
 import { matchesEvent } from './patterns.js';
 import { sendDelivery } from './send.js';
 import { signatureHeader } from './signature.js';
-import type { Delivery, WebhookStore } from './store.js';
+import type { Delivery } from '../db/records.js';
+import type { WebhookStore } from '../db/stores.js';
 
 const FAN_OUT_BATCH = 500;
 const LEASE_MARGIN_MS = 5_000;
@@ -25,7 +26,7 @@ const KEEP_FINISHED_MS = 30 * 86_400_000;
 export interface DispatcherDeps {
   store: WebhookStore;
   audit: AuditLog;
-  tokens: { get(id: string): TokenRecord | null };
+  tokens: { get(id: string): Promise<TokenRecord | null> };
   bus: EventBus;
   config: WebhookConfig;
   policy: RequestPolicy;
@@ -42,6 +43,9 @@ export class WebhookDispatcher {
   private running = false;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  /** The dispatch round running now (rounds never overlap), and whether another was asked for meanwhile. */
+  private round: Promise<void> | null = null;
+  private again = false;
   private offBus: (() => void) | null = null;
   private readonly inflight = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly now: () => number;
@@ -53,9 +57,14 @@ export class WebhookDispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.deps.store.prune(this.now() - KEEP_FINISHED_MS);
     this.offBus = this.deps.bus.onEvent(() => this.kick());
-    this.kick();
+    this.round = this.deps.store
+      .prune(this.now() - KEEP_FINISHED_MS)
+      .catch((err: unknown) => this.deps.log.error({ err }, 'webhook queue pruning failed'))
+      .finally(() => {
+        this.round = null;
+        this.kick();
+      });
   }
 
   /** Stops sending: attempts in flight are aborted and left due at once (nothing recorded). */
@@ -65,49 +74,62 @@ export class WebhookDispatcher {
     this.offBus = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    await this.round;
     for (const { abort } of this.inflight.values()) abort.abort();
     await Promise.all([...this.inflight.values()].map((f) => f.done));
   }
 
   /** Run a dispatch round soon (coalesced). */
   kick(): void {
-    if (!this.running || this.scheduled) return;
+    if (!this.running) return;
+    if (this.round) {
+      this.again = true;
+      return;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.tick();
+      if (!this.running || this.round) return void (this.again = true);
+      this.round = this.tick().finally(() => {
+        this.round = null;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
     });
   }
 
-  private tick(): void {
+  private async tick(): Promise<void> {
     if (!this.running) return;
     try {
-      this.fanOut();
-      this.pump();
-      this.arm();
+      await this.fanOut();
+      await this.pump();
+      await this.arm();
     } catch (err) {
       this.deps.log.error({ err }, 'webhook dispatch failed');
     }
   }
 
-  private fanOut(): void {
+  private async fanOut(): Promise<void> {
     const { store, audit, tokens } = this.deps;
-    const hooks = store.all();
-    let cursor = store.dispatchCursor();
+    const hooks = await store.all();
+    let cursor = await store.dispatchCursor();
     if (hooks.length === 0) {
       // nobody to deliver to: a webhook created later starts after its creation anyway
-      const latest = audit.latestId();
-      if (latest > cursor) store.enqueue([], latest, this.now());
+      const latest = await audit.latestId();
+      if (latest > cursor) await store.enqueue([], latest, this.now());
       return;
     }
     const nowMs = this.now();
     const creators = new Map<string, TokenRecord | null>();
-    const creator = (id: string) => {
-      if (!creators.has(id)) creators.set(id, tokens.get(id));
+    const creator = async (id: string) => {
+      if (!creators.has(id)) creators.set(id, await tokens.get(id));
       return creators.get(id)!;
     };
     for (;;) {
-      const rows = audit.after(cursor, FAN_OUT_BATCH);
+      const rows = await audit.after(cursor, FAN_OUT_BATCH);
       if (rows.length === 0) return;
       const items: Parameters<WebhookStore['enqueue']>[0] = [];
       for (const row of rows) {
@@ -115,48 +137,50 @@ export class WebhookDispatcher {
         for (const hook of hooks) {
           if (row.id <= hook.after_event || !matchesEvent(hook.events, row.action)) continue;
           if (hook.repo_id !== null && !row.repo_ids.includes(hook.repo_id)) continue;
-          const who = creator(hook.created_by);
-          if (!isLive(who, nowMs) || !canSeeEvent(who, row, (id) => tokens.get(id))) continue;
+          const who = await creator(hook.created_by);
+          if (!isLive(who, nowMs) || !(await canSeeEvent(who, row, (id) => tokens.get(id)))) continue;
           body ??= JSON.stringify(toEvent(row));
           items.push({ webhookId: hook.id, eventId: row.id, eventType: row.action, body });
         }
       }
       cursor = rows[rows.length - 1]!.id;
-      store.enqueue(items, cursor, nowMs);
+      await store.enqueue(items, cursor, nowMs);
       if (rows.length < FAN_OUT_BATCH) return;
     }
   }
 
-  private pump(): void {
+  private async pump(): Promise<void> {
     const { store, config } = this.deps;
     const free = config.webhookConcurrency - this.inflight.size;
     if (free <= 0) return;
     const nowMs = this.now();
-    for (const d of store.due(nowMs, free, new Set(this.inflight.keys()))) {
-      if (!store.claim(d, nowMs + config.webhookTimeoutMs + LEASE_MARGIN_MS)) continue; // another process took it
-      this.attempt(d);
+    // claimed atomically: another process (or node) claiming at the same time gets others
+    for (const d of await store.claimDue(nowMs, free, nowMs + config.webhookTimeoutMs + LEASE_MARGIN_MS)) {
+      if (this.inflight.has(d.id)) continue; // cannot happen while leases outlast attempts; never send twice here
+      await this.attempt(d);
     }
   }
 
   /** Wake up when the next delivery falls due (deliveries finishing kick us anyway). */
-  private arm(): void {
+  private async arm(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.inflight.size >= this.deps.config.webhookConcurrency) return;
-    const next = this.deps.store.nextDue();
-    if (next === null) return;
+    const next = await this.deps.store.nextDue();
+    if (next === null || !this.running) return;
     const delay = Math.min(Math.max(0, next - this.now()), 2 ** 31 - 1);
     this.timer = setTimeout(() => this.kick(), delay);
     this.timer.unref();
   }
 
-  private attempt(d: Delivery): void {
+  /** Starts one attempt (resolves once it is under way, not when it ends). */
+  private async attempt(d: Delivery): Promise<void> {
     const { store, tokens, config, policy, log } = this.deps;
-    const hook = store.get(d.webhook_id);
+    const hook = await store.get(d.webhook_id);
     if (!hook) return; // deleted: its queue went with it
     const nowMs = this.now();
-    if (!isLive(tokens.get(hook.created_by), nowMs)) {
-      store.finish(d, { statusCode: null, durationMs: 0, error: 'not sent: the token that created the webhook is revoked or expired', state: 'failed', next: nowMs, nowMs });
+    if (!isLive(await tokens.get(hook.created_by), nowMs)) {
+      await store.finish(d, { statusCode: null, durationMs: 0, error: 'not sent: the token that created the webhook is revoked or expired', state: 'failed', next: nowMs, nowMs });
       return;
     }
     const body = Buffer.from(d.body);
@@ -169,10 +193,10 @@ export class WebhookDispatcher {
       'X-Gitgate-Signature-256': signatureHeader(hook.secret, body),
     };
     const abort = new AbortController();
-    const done = sendDelivery(policy, hook.url, headers, body, { timeoutMs: config.webhookTimeoutMs, signal: abort.signal }).then((result) => {
+    const done = sendDelivery(policy, hook.url, headers, body, { timeoutMs: config.webhookTimeoutMs, signal: abort.signal }).then(async (result) => {
       this.inflight.delete(d.id);
       if (abort.signal.aborted) {
-        store.release(d.id, this.now());
+        await store.release(d.id, this.now());
         return;
       }
       const at = this.now();
@@ -181,7 +205,7 @@ export class WebhookDispatcher {
       const delay = Math.min(config.webhookBackoffMs * 2 ** Math.min(attempt - 1, 40), config.webhookBackoffMaxMs);
       const giveUp = !ok && (result.refused || at + delay > d.first_at + config.webhookRetryMs);
       const state = ok ? 'delivered' : giveUp ? 'failed' : 'pending';
-      store.finish(d, { statusCode: result.statusCode, durationMs: result.durationMs, error: result.error, state, next: ok || giveUp ? at : at + delay, nowMs: at });
+      await store.finish(d, { statusCode: result.statusCode, durationMs: result.durationMs, error: result.error, state, next: ok || giveUp ? at : at + delay, nowMs: at });
       const fields = { webhook_id: hook.id, delivery_id: d.id, event: d.event_type, attempt, status_code: result.statusCode, ms: result.durationMs };
       if (ok) log.info(fields, 'webhook delivered');
       else log.warn({ ...fields, error: result.error, retry_in_ms: giveUp ? null : delay }, giveUp ? 'webhook delivery failed for good' : 'webhook delivery failed');

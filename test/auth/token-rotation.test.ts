@@ -8,27 +8,26 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { parseSecret } from '../../src/auth/token-format.js';
 import { TokenService, type CreateTokenInput, type TokenRecord } from '../../src/auth/token-service.js';
-import { openDatabase, type Db } from '../../src/db/database.js';
-import { ReposTable } from '../../src/db/repos-table.js';
+import { SqliteStores } from '../../src/db/sqlite/stores.js';
 import { isGitgateError } from '../../src/errors.js';
 
 const T0 = Date.parse('2024-05-01T00:00:00.000Z');
 let clock: number;
-let db: Db;
+let db: SqliteStores;
 let audit: AuditLog;
 let svc: TokenService;
 
-beforeEach(() => {
+beforeEach(async () => {
   clock = T0;
-  db = openDatabase(':memory:');
-  const repos = new ReposTable(db);
-  for (const id of ['a', 'b']) repos.insert({ id, name: `name-${id}` });
-  audit = new AuditLog(db, { now: () => clock });
+  db = new SqliteStores(':memory:');
+  const repos = db.repos;
+  for (const id of ['a', 'b']) await repos.insert({ id, name: `name-${id}` });
+  audit = new AuditLog(db.audit, { now: () => clock });
   svc = new TokenService(db, { bcryptRounds: 4, now: () => clock, audit });
 });
 afterEach(() => {
   vi.restoreAllMocks();
-  if (db.open) db.close();
+  if (db.db.open) db.db.close();
 });
 
 async function errorOf(p: Promise<unknown>): Promise<{ code: string; message: string } | undefined> {
@@ -52,8 +51,8 @@ describe('ref scopes and rights on minting', () => {
     const explicit = await mint({ kind: 'repo', repoIds: ['a'], refs: ['refs/heads/agent/*'], allowForce: true, allowDelete: true });
     expect(explicit.record).toMatchObject({ allow_force: true, allow_delete: true });
     // stored, not just echoed
-    expect(svc.get(scoped.record.id)).toMatchObject({ refs: ['refs/heads/agent/*', 'refs/tags/*'], allow_force: false, allow_delete: false });
-    expect(svc.get(explicit.record.id)).toMatchObject({ allow_force: true, allow_delete: true });
+    expect(await svc.get(scoped.record.id)).toMatchObject({ refs: ['refs/heads/agent/*', 'refs/tags/*'], allow_force: false, allow_delete: false });
+    expect(await svc.get(explicit.record.id)).toMatchObject({ allow_force: true, allow_delete: true });
   });
 
   it('rejects bad patterns with VALIDATION', async () => {
@@ -91,7 +90,7 @@ describe('rotate', () => {
     expect(rotated.record).toMatchObject({ id: record.id, repo_ids: ['a'], refs: ['refs/heads/x'], allow_force: false, permission: 'write' });
     expect(await svc.verify(old)).toBeNull();
     expect((await svc.verify(rotated.secret))?.id).toBe(record.id);
-    const events = audit.list({ action: 'token.rotate' }).items;
+    const events = (await audit.list({ action: 'token.rotate' })).items;
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ target_token_id: record.id, repo_ids: ['a'], actor_token_id: null, detail: { grace_seconds: 0, via: 'local' } });
   });
@@ -121,7 +120,7 @@ describe('rotate', () => {
     expect(await fresh.verify(old)).toBeNull();
     expect(await new TokenService(db, { bcryptRounds: 4, now: () => clock }).verify(old)).toBeNull();
     expect((await svc.verify(rotated.secret))?.id).toBe(record.id);
-    expect(audit.list({ action: 'token.rotate' }).items[0]?.detail).toMatchObject({ grace_seconds: 60, previous_secret_valid_until: rotated.previous_secret_valid_until });
+    expect((await audit.list({ action: 'token.rotate' })).items[0]?.detail).toMatchObject({ grace_seconds: 60, previous_secret_valid_until: rotated.previous_secret_valid_until });
   });
 
   it('rotating again ends the earlier grace period', async () => {
@@ -138,7 +137,7 @@ describe('rotate', () => {
     expect(await errorOf(svc.rotate(record.id, { graceSeconds: -1 }))).toMatchObject({ code: 'VALIDATION' });
     expect(await errorOf(svc.rotate(record.id, { graceSeconds: 8 * 24 * 3600 }))).toMatchObject({ code: 'VALIDATION' });
     expect(await errorOf(svc.rotate('tok_0000000000000000'))).toMatchObject({ code: 'TOKEN_NOT_FOUND' });
-    svc.revoke(record.id);
+    await svc.revoke(record.id);
     expect(await errorOf(svc.rotate(record.id))).toMatchObject({ code: 'VALIDATION', message: /revoked or expired/ });
   });
 
@@ -147,7 +146,7 @@ describe('rotate', () => {
     const rotated = await svc.rotate(record.id, { graceSeconds: 600 });
     expect(await svc.verify(old)).not.toBeNull();
     expect(await svc.verify(rotated.secret)).not.toBeNull();
-    svc.revoke(record.id);
+    await svc.revoke(record.id);
     expect(await svc.verify(old)).toBeNull();
     expect(await svc.verify(rotated.secret)).toBeNull();
   });
@@ -156,15 +155,15 @@ describe('rotate', () => {
 describe('last use', () => {
   it('records time and client address, coalesced to once a minute', async () => {
     const { secret, record } = await mint({ kind: 'repo', repoIds: ['a'] });
-    expect(svc.get(record.id)).toMatchObject({ last_used_at: null, last_used_ip: null });
+    expect(await svc.get(record.id)).toMatchObject({ last_used_at: null, last_used_ip: null });
     await svc.verify(secret, '10.0.0.7');
-    expect(svc.get(record.id)).toMatchObject({ last_used_at: new Date(T0).toISOString(), last_used_ip: '10.0.0.7' });
+    expect(await svc.get(record.id)).toMatchObject({ last_used_at: new Date(T0).toISOString(), last_used_ip: '10.0.0.7' });
     clock += 10_000;
     await svc.verify(secret, '10.0.0.8'); // within the minute: not written
-    expect(svc.get(record.id)).toMatchObject({ last_used_at: new Date(T0).toISOString(), last_used_ip: '10.0.0.7' });
+    expect(await svc.get(record.id)).toMatchObject({ last_used_at: new Date(T0).toISOString(), last_used_ip: '10.0.0.7' });
     clock += 60_000;
     await svc.verify(secret, '10.0.0.9');
-    expect(svc.get(record.id)).toMatchObject({ last_used_at: new Date(T0 + 70_000).toISOString(), last_used_ip: '10.0.0.9' });
+    expect(await svc.get(record.id)).toMatchObject({ last_used_at: new Date(T0 + 70_000).toISOString(), last_used_ip: '10.0.0.9' });
   });
 });
 
@@ -173,16 +172,16 @@ describe('file database', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitgate-rot-'));
     try {
       const file = path.join(dir, 'g.db');
-      const d1 = openDatabase(file);
-      new ReposTable(d1).insert({ id: 'r' });
+      const d1 = new SqliteStores(file);
+      await d1.repos.insert({ id: 'r' });
       const s1 = new TokenService(d1, { bcryptRounds: 4 });
       const { record } = await s1.create({ kind: 'repo', repoIds: ['r'], refs: ['refs/heads/a/*'], allowForce: true }, null);
       const { secret } = await s1.rotate(record.id);
-      d1.close();
-      const d2 = openDatabase(file);
+      await d1.close();
+      const d2 = new SqliteStores(file);
       const got = await new TokenService(d2, { bcryptRounds: 4 }).verify(secret);
       expect(got).toMatchObject({ id: record.id, refs: ['refs/heads/a/*'], allow_force: true, allow_delete: false });
-      d2.close();
+      await d2.close();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

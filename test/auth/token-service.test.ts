@@ -6,26 +6,29 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { canManageToken } from '../../src/auth/policy.js';
 import { generateSecret, parseSecret } from '../../src/auth/token-format.js';
 import { TokenService, type CreateTokenInput, type TokenRecord } from '../../src/auth/token-service.js';
-import { openDatabase, type Db } from '../../src/db/database.js';
-import { ReposTable } from '../../src/db/repos-table.js';
+import type { Db } from '../../src/db/sqlite/database.js';
+import { SqliteStores } from '../../src/db/sqlite/stores.js';
+import type { RepoStore } from '../../src/db/stores.js';
 import { isGitgateError } from '../../src/errors.js';
 
 const T0 = Date.parse('2024-05-01T00:00:00.000Z');
 let clock: number;
+let stores: SqliteStores;
 let db: Db;
-let repos: ReposTable;
+let repos: RepoStore;
 let svc: TokenService;
 const cleanups: (() => void)[] = [];
 
-function service(onDb: Db = db, opts: { cacheTtlMs?: number } = {}): TokenService {
-  return new TokenService(onDb, { bcryptRounds: 4, now: () => clock, ...opts });
+function service(on: SqliteStores = stores, opts: { cacheTtlMs?: number } = {}): TokenService {
+  return new TokenService(on, { bcryptRounds: 4, now: () => clock, ...opts });
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   clock = T0;
-  db = openDatabase(':memory:');
-  repos = new ReposTable(db);
-  for (const id of ['a', 'b', 'c']) repos.insert({ id, name: `name-${id}` });
+  stores = new SqliteStores(':memory:');
+  db = stores.db;
+  repos = stores.repos;
+  for (const id of ['a', 'b', 'c']) await repos.insert({ id, name: `name-${id}` });
   svc = service();
 });
 afterEach(() => {
@@ -70,14 +73,14 @@ describe('create', () => {
     expect(row.secret_hash).toMatch(/^\$2[aby]\$04\$/);
     expect(JSON.stringify(row)).not.toContain(secret.slice(20, 52));
     expect(await bcrypt.compare(secret, row.secret_hash)).toBe(true);
-    expect(svc.get(record.id)).toEqual(record);
+    expect(await svc.get(record.id)).toEqual(record);
   });
 
   it('mints repo tokens with write by default, resolving names and dropping duplicates', async () => {
     const { secret, record } = await mint({ kind: 'repo', repoIds: ['name-b', 'a', 'b'], name: 'agent' });
     expect(secret.startsWith('ggr_')).toBe(true);
     expect(record).toMatchObject({ kind: 'repo', permission: 'write', name: 'agent', repo_ids: ['b', 'a'] });
-    expect(svc.get(record.id)!.repo_ids).toEqual(['b', 'a']);
+    expect((await svc.get(record.id))!.repo_ids).toEqual(['b', 'a']);
   });
 
   it('sets expires_at from ttlSeconds', async () => {
@@ -95,7 +98,7 @@ describe('create', () => {
       expect(await errorCode(mint({ kind: 'repo', repoIds: ['a'], ttlSeconds: ttl })), String(ttl)).toBe('VALIDATION');
     }
     expect(await errorCode(mint({ kind: 'repo', repoIds: ['a'], name: 'x\ny' }))).toBe('VALIDATION');
-    expect(svc.count()).toBe(0);
+    expect(await svc.count()).toBe(0);
   });
 
   it('unknown repositories give REPO_NOT_FOUND to unrestricted minters', async () => {
@@ -158,7 +161,7 @@ describe('attenuation through create', () => {
   it('a refused mint stores nothing', async () => {
     const { record: repoAdmin } = await mint({ kind: 'repo', permission: 'admin', repoIds: ['a'] });
     await errorCode(mint({ kind: 'repo', repoIds: ['b'] }, repoAdmin));
-    expect(svc.count()).toBe(1);
+    expect(await svc.count()).toBe(1);
   });
 });
 
@@ -213,7 +216,7 @@ describe('verify', () => {
   it('reflects repository deletion in the scope at once, even for a cached token', async () => {
     const { secret } = await mint({ kind: 'repo', repoIds: ['a', 'b'] });
     expect((await svc.verify(secret))!.repo_ids).toEqual(['a', 'b']);
-    repos.delete('a');
+    await repos.delete('a');
     expect((await svc.verify(secret))!.repo_ids).toEqual(['b']);
   });
 });
@@ -235,7 +238,7 @@ describe('verification cache', () => {
   });
 
   it('entries lapse after cacheTtlMs', async () => {
-    const short = service(db, { cacheTtlMs: 1000 });
+    const short = service(stores, { cacheTtlMs: 1000 });
     const { secret } = await mint({ kind: 'repo', repoIds: ['a'] }, null, short);
     const spy = compareSpy();
     await short.verify(secret);
@@ -256,14 +259,14 @@ describe('verification cache', () => {
   it('revocation is visible at once through the cache', async () => {
     const { secret, record } = await mint({ kind: 'repo', repoIds: ['a'] });
     expect(await svc.verify(secret)).not.toBeNull();
-    svc.revoke(record.id);
+    await svc.revoke(record.id);
     expect(await svc.verify(secret)).toBeNull();
   });
 
   it('revocation also evicts the cache entry (a later bcrypt is needed even if the row came back)', async () => {
     const { secret, record } = await mint({ kind: 'repo', repoIds: ['a'] });
     await svc.verify(secret);
-    svc.revoke(record.id);
+    await svc.revoke(record.id);
     db.prepare('UPDATE tokens SET revoked_at = NULL WHERE id = ?').run(record.id); // operator surgery
     const spy = compareSpy();
     expect(await svc.verify(secret)).not.toBeNull();
@@ -273,11 +276,11 @@ describe('verification cache', () => {
   it('revocation by a second TokenService on the same database file is visible on the next request', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gitgate-tokens-'));
     const file = path.join(dir, 'gitgate.sqlite');
-    const serverDb = openDatabase(file);
-    const cliDb = openDatabase(file); // a separate connection, as the CLI process would have
+    const serverDb = new SqliteStores(file);
+    const cliDb = new SqliteStores(file); // a separate connection, as the CLI process would have
     cleanups.push(() => {
-      serverDb.close();
-      cliDb.close();
+      serverDb.db.close();
+      cliDb.db.close();
       fs.rmSync(dir, { recursive: true, force: true });
     });
     const server = service(serverDb);
@@ -286,7 +289,7 @@ describe('verification cache', () => {
     expect(await server.verify(secret)).not.toBeNull(); // cached in the server
     const spy = compareSpy();
     expect(await server.verify(secret)).not.toBeNull();
-    expect(cli.revoke(record.id)).toBe(1);
+    expect(await cli.revoke(record.id)).toBe(1);
     expect(await server.verify(secret)).toBeNull();
     expect(spy).not.toHaveBeenCalled(); // answered from the cache path, yet saw the revocation
   });
@@ -296,16 +299,16 @@ describe('revoke', () => {
   it('revokes, keeps the record for metadata, and counts only newly revoked tokens', async () => {
     const { secret, record } = await mint({ kind: 'repo', repoIds: ['a'] });
     clock += 5000;
-    expect(svc.revoke(record.id)).toBe(1);
-    expect(svc.get(record.id)!.revoked_at).toBe('2024-05-01T00:00:05.000Z');
+    expect(await svc.revoke(record.id)).toBe(1);
+    expect((await svc.get(record.id))!.revoked_at).toBe('2024-05-01T00:00:05.000Z');
     expect(await svc.verify(secret)).toBeNull();
-    expect(svc.revoke(record.id)).toBe(0);
+    expect(await svc.revoke(record.id)).toBe(0);
   });
 
-  it('unknown ids give TOKEN_NOT_FOUND', () => {
+  it('unknown ids give TOKEN_NOT_FOUND', async () => {
     let caught: unknown;
     try {
-      svc.revoke('tok_doesnotexist000');
+      await svc.revoke('tok_doesnotexist000');
     } catch (err) {
       caught = err;
     }
@@ -320,20 +323,20 @@ describe('revoke', () => {
     const sibling = await mint({ kind: 'repo', permission: 'read', repoIds: ['a'] }, root.record);
     for (const t of [root, a, b, c, sibling]) expect(await svc.verify(t.secret)).not.toBeNull(); // all cached
 
-    expect(svc.revoke(a.record.id)).toBe(3);
+    expect(await svc.revoke(a.record.id)).toBe(3);
     for (const t of [a, b, c]) {
       expect(await svc.verify(t.secret)).toBeNull();
-      expect(svc.get(t.record.id)!.revoked_at).not.toBeNull();
+      expect((await svc.get(t.record.id))!.revoked_at).not.toBeNull();
     }
     expect(await svc.verify(root.secret)).not.toBeNull();
     expect(await svc.verify(sibling.secret)).not.toBeNull();
-    expect(svc.revoke(b.record.id)).toBe(0);
+    expect(await svc.revoke(b.record.id)).toBe(0);
   });
 
   it('a revoked token can no longer mint', async () => {
     const { record } = await mint({ kind: 'workspace' });
-    svc.revoke(record.id);
-    expect(await errorCode(mint({ kind: 'repo', repoIds: ['a'] }, svc.get(record.id)))).toBe('ATTENUATION');
+    await svc.revoke(record.id);
+    expect(await errorCode(mint({ kind: 'repo', repoIds: ['a'] }, (await svc.get(record.id))))).toBe('ATTENUATION');
   });
 });
 
@@ -376,28 +379,28 @@ describe('last_used coalescing', () => {
 describe('get / resolve / count', () => {
   it('resolve accepts a public id or a full secret, and nothing else', async () => {
     const { secret, record } = await mint({ kind: 'repo', repoIds: ['a'] });
-    expect(svc.resolve(record.id)?.id).toBe(record.id);
-    expect(svc.resolve(secret)?.id).toBe(record.id);
+    expect((await svc.resolve(record.id))?.id).toBe(record.id);
+    expect((await svc.resolve(secret))?.id).toBe(record.id);
     const typo = secret.slice(0, 10) + (secret[10] === 'q' ? 'r' : 'q') + secret.slice(11);
-    expect(svc.resolve(typo)).toBeNull();
-    expect(svc.resolve(generateSecret('workspace', record.id))).toBeNull(); // kind mismatch
-    expect(svc.resolve('tok_doesnotexist000')).toBeNull();
-    expect(svc.resolve('anything')).toBeNull();
-    expect(svc.get('nope')).toBeNull();
+    expect(await svc.resolve(typo)).toBeNull();
+    expect(await svc.resolve(generateSecret('workspace', record.id))).toBeNull(); // kind mismatch
+    expect(await svc.resolve('tok_doesnotexist000')).toBeNull();
+    expect(await svc.resolve('anything')).toBeNull();
+    expect(await svc.get('nope')).toBeNull();
   });
 
   it('resolve returns revoked tokens too (their metadata stays readable)', async () => {
     const { record } = await mint({ kind: 'repo', repoIds: ['a'] });
-    svc.revoke(record.id);
-    expect(svc.resolve(record.id)?.revoked_at).not.toBeNull();
+    await svc.revoke(record.id);
+    expect((await svc.resolve(record.id))?.revoked_at).not.toBeNull();
   });
 
   it('count counts every token, revoked or not', async () => {
-    expect(svc.count()).toBe(0);
+    expect(await svc.count()).toBe(0);
     const { record } = await mint({ kind: 'workspace' });
     await mint({ kind: 'repo', repoIds: ['a'] });
-    svc.revoke(record.id);
-    expect(svc.count()).toBe(2);
+    await svc.revoke(record.id);
+    expect(await svc.count()).toBe(2);
   });
 });
 
@@ -414,17 +417,17 @@ describe('list', () => {
     const other = await mint({ kind: 'repo', permission: 'write', repoIds: ['c'], name: 'other' });
     clock += 1000;
     const revoked = await mint({ kind: 'repo', permission: 'read', repoIds: ['b'], name: 'revoked' });
-    svc.revoke(revoked.record.id);
+    await svc.revoke(revoked.record.id);
     return { root, repoAdmin, inside, straddling, other, revoked };
   }
   const names = (page: { items: TokenRecord[] }) => page.items.map((t) => t.name);
 
   it('lists live tokens oldest first, with offset pagination', async () => {
     await seed();
-    const p1 = svc.list({ page_size: 2 });
+    const p1 = await svc.list({ page_size: 2 });
     expect(names(p1)).toEqual(['root', 'ra']);
     expect(p1).toMatchObject({ total_items: 5, next_page: 2 });
-    const p3 = svc.list({ page_size: 2, page_start: 4 });
+    const p3 = await svc.list({ page_size: 2, page_start: 4 });
     expect(names(p3)).toEqual(['other']);
     expect(p3.next_page).toBeNull();
     expect(p1.items[1]!.repo_ids).toEqual(['a', 'b']);
@@ -432,33 +435,33 @@ describe('list', () => {
 
   it('include_revoked adds revoked tokens', async () => {
     await seed();
-    expect(svc.list({ include_revoked: true }).total_items).toBe(6);
-    expect(names(svc.list({ include_revoked: true })).at(-1)).toBe('revoked');
+    expect((await svc.list({ include_revoked: true })).total_items).toBe(6);
+    expect(names(await svc.list({ include_revoked: true })).at(-1)).toBe('revoked');
   });
 
   it('filters by repository scope', async () => {
     await seed();
-    expect(names(svc.list({ repo_id: 'a' }))).toEqual(['ra', 'inside', 'straddling']);
-    expect(names(svc.list({ repo_id: 'c' }))).toEqual(['straddling', 'other']);
-    expect(names(svc.list({ repo_id: 'b', include_revoked: true }))).toEqual(['ra', 'revoked']);
+    expect(names(await svc.list({ repo_id: 'a' }))).toEqual(['ra', 'inside', 'straddling']);
+    expect(names(await svc.list({ repo_id: 'c' }))).toEqual(['straddling', 'other']);
+    expect(names(await svc.list({ repo_id: 'b', include_revoked: true }))).toEqual(['ra', 'revoked']);
   });
 
   it('visibleTo matches policy.canManageToken for every viewer, counts included', async () => {
     const all = await seed();
-    const everyone = svc.list({ include_revoked: true }).items;
+    const everyone = (await svc.list({ include_revoked: true })).items;
     for (const viewer of Object.values(all).map((t) => t.record)) {
       const expected = everyone.filter((t) => canManageToken(viewer, t)).map((t) => t.name);
-      const page = svc.list({ include_revoked: true, visibleTo: viewer });
+      const page = await svc.list({ include_revoked: true, visibleTo: viewer });
       expect(names(page), viewer.name).toEqual(expected);
       expect(page.total_items).toBe(expected.length);
     }
     // and concretely: the repo admin sees itself and the token inside its scope only
-    expect(names(svc.list({ visibleTo: all.repoAdmin.record }))).toEqual(['ra', 'inside']);
-    expect(names(svc.list({ visibleTo: all.root.record }))).toHaveLength(5);
+    expect(names(await svc.list({ visibleTo: all.repoAdmin.record }))).toEqual(['ra', 'inside']);
+    expect(names(await svc.list({ visibleTo: all.root.record }))).toHaveLength(5);
   });
 
-  it('validates paging', () => {
-    expect(() => svc.list({ page_size: 0 })).toThrow(/page_size/);
-    expect(() => svc.list({ page_start: -1 })).toThrow(/page_start/);
+  it('validates paging', async () => {
+    await expect(svc.list({ page_size: 0 })).rejects.toThrow(/page_size/);
+    await expect(svc.list({ page_start: -1 })).rejects.toThrow(/page_start/);
   });
 });

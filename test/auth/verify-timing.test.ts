@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateSecret, newTokenId } from '../../src/auth/token-format.js';
 import { TokenService } from '../../src/auth/token-service.js';
-import { openDatabase } from '../../src/db/database.js';
+import { SqliteStores } from '../../src/db/sqlite/stores.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -19,7 +19,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 
 describe('token verification timing', () => {
   it('unknown ids and wrong secrets for known ids take comparable time', async () => {
-    const db = openDatabase(':memory:');
+    const db = new SqliteStores(':memory:');
     const svc = new TokenService(db, { bcryptRounds: 8, cacheTtlMs: 0 });
     const { record } = await svc.create({ kind: 'workspace', name: 'known' }, null);
     // warm up: the dummy hash is computed on first use

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openDatabase, type Db } from '../../src/db/database.js';
-import { LATEST_VERSION, MIGRATIONS, runMigrations, schemaVersion } from '../../src/db/migrations.js';
+import { openDatabase, type Db } from '../../src/db/sqlite/database.js';
+import { LATEST_VERSION, MIGRATIONS, runMigrations, schemaVersion } from '../../src/db/sqlite/migrations.js';
 import { isGitgateError } from '../../src/errors.js';
 
 let dir: string;

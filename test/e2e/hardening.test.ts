@@ -193,7 +193,7 @@ describe('operations: /healthz and /metrics', () => {
     ctx.shuttingDown = true;
     expect((await request(app).get('/healthz')).body.status).toBe('shutting_down');
     ctx.shuttingDown = false;
-    ctx.db.close();
+    await ctx.stores.close();
     const down = await request(app).get('/healthz');
     expect(down.status).toBe(503);
     expect(down.body).toEqual({ status: 'error', checks: { db: 'error' } });

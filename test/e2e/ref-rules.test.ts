@@ -207,7 +207,7 @@ describe.each(STORAGE_KINDS)('ref rules (%s storage)', (kind) => {
     expect((await s.api.put(`/v1/repo/${id}/file/rest3.txt`).set(bearer(writer.token)).send('z')).status).toBe(200);
     await s.fsck(id);
     expect((await s.api.delete(`/v1/repo/${id}`).set(bearer(s.admin))).status).toBe(204);
-    expect(s.ctx.db.prepare('SELECT COUNT(*) AS n FROM protected_refs WHERE repo_id = ?').get(id)).toEqual({ n: 0 });
+    expect(await s.ctx.repos.protectedRefs(id)).toEqual([]);
   });
 
   it('REST writes honour ref scopes', async () => {

@@ -157,7 +157,7 @@ describe('token authority: mints racing a revocation', () => {
         expect(use.status, `child ${r.body.name} minted before the revocation still works`).toBe(401);
       }
       // and nothing the parent's tree holds is live
-      const live = s.ctx.tokens.list({ page_size: 1000 }).items.filter((t) => t.name.startsWith(`child ${round}.`));
+      const live = (await s.ctx.tokens.list({ page_size: 1000 })).items.filter((t) => t.name.startsWith(`child ${round}.`));
       expect(live).toEqual([]);
     }
     // the race was real: some mints lost it

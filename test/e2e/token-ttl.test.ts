@@ -33,7 +33,7 @@ describe('token lifetimes: workspace default and maximum', () => {
   });
 
   it('an explicit ttl over the maximum is 400 TTL_TOO_LONG and mints nothing', async () => {
-    const before = s.ctx.tokens.count();
+    const before = await s.ctx.tokens.count();
     for (const [route, body] of [
       ['/v1/repo_token', { repo_ids: [repo], ttl_seconds: 3601 }],
       ['/v1/workspace_token', { ttl_seconds: 7 * 86400 }],
@@ -43,7 +43,7 @@ describe('token lifetimes: workspace default and maximum', () => {
       expect(r.body.error.code).toBe('TTL_TOO_LONG');
       expect(r.body.error.message).toMatch(/maximum token lifetime of 3600 seconds/);
     }
-    expect(s.ctx.tokens.count()).toBe(before);
+    expect(await s.ctx.tokens.count()).toBe(before);
     const atMax = await s.api.post('/v1/repo_token').set(bearer(s.admin)).send({ repo_ids: [repo], ttl_seconds: 3600 });
     expect(atMax.status).toBe(201);
   });

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { SqliteStores } from '../../src/db/sqlite/stores.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { ZERO } from '../helpers/push.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -310,7 +311,7 @@ describe('webhooks', () => {
     // the control webhook's delivery of that event proves the fan-out has run past it
     const seenA2 = async () => control.received.some((d) => d.body.data.repository?.id === repoA && Number(d.body.id) > Number(got[1]!.body.id));
     await eventually(seenA2);
-    const queued = s.ctx.db.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?').get(hook.body.id) as { n: number };
+    const queued = (s.ctx.stores as SqliteStores).db.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE webhook_id = ?').get(hook.body.id) as { n: number };
     expect(queued.n).toBe(before);
     expect(scoped.received.length).toBe(before);
   });

@@ -68,7 +68,7 @@ describe('retrieve', () => {
 
   it('searches a given commit or branch, and an empty repository', async () => {
     const { id, repo, head } = await env.repo({ 'old.txt': 'ancient relic\n' });
-    const row = env.ctx.repos.get(id)!;
+    const row = (await env.ctx.repos.get(id))!;
     const next = await applyContentChange(env.ctx, row, { kind: 'files', files: [{ filename: 'new.txt', content: 'modern gadget\n' }] });
     expect((await retrieve(repo, { query: 'relic', score_threshold: 0 })).results).toEqual([]);
     const past = await retrieve(repo, { query: 'relic', hash: head, score_threshold: 0 });
@@ -94,7 +94,7 @@ describe('retrieve', () => {
     for (let q = 0; q < 20; q++) await retrieve(repo, { query: `handler${q} compute${q}` });
     expect(searchStats.indexBuilds).toBe(builds + 1); // cached by tree
     // a commit changing one file: a new index, but only the changed blob is read again
-    await applyContentChange(env.ctx, env.ctx.repos.get(id)!, { kind: 'write', path: 'pkg1/fresh.ts', content: Buffer.from('const freshlyAdded = 1;\n') });
+    await applyContentChange(env.ctx, (await env.ctx.repos.get(id))!, { kind: 'write', path: 'pkg1/fresh.ts', content: Buffer.from('const freshlyAdded = 1;\n') });
     const after = searchStats.blobReads;
     const fresh = await retrieve(repo, { query: 'freshlyAdded' });
     expect(fresh.results[0]!.filename).toBe('pkg1/fresh.ts');

@@ -126,7 +126,7 @@ describe.each(['fs', 'memory'] as const)('tree editing (%s)', (kind) => {
     };
     const before = await listing();
     expect(before.length).toBeGreaterThan(0);
-    const row = env.ctx.repos.get(id)!;
+    const row = (await env.ctx.repos.get(id))!;
     await expect(
       applyContentChange(env.ctx, row, {
         kind: 'diff',
@@ -139,9 +139,19 @@ describe.each(['fs', 'memory'] as const)('tree editing (%s)', (kind) => {
     expect(await listing()).toEqual(before);
   });
 
+  it('records a ref the API moves outside any request (CLI, background) in the audit trail', async () => {
+    const { id } = await env.repo({ 'a.txt': 'a' });
+    const created = (await env.ctx.audit.list({ action: 'ref.update', repoId: id })).items;
+    expect(created).toHaveLength(1); // the initial commit of createRepo, outside a request too
+    const row = (await env.ctx.repos.get(id))!;
+    const done = await applyContentChange(env.ctx, row, { kind: 'write', path: 'b.txt', content: Buffer.from('b\n') });
+    const [latest] = (await env.ctx.audit.list({ action: 'ref.update', repoId: id })).items;
+    expect(latest).toMatchObject({ ref: 'refs/heads/main', old_oid: created[0]!.new_oid, new_oid: done.repo_head, actor_token_id: null, client_ip: null });
+  });
+
   it('moveBranch refuses a stale old value with STALE_REF', async () => {
     const { repo, head } = await env.repo({ 'a.txt': 'a' });
-    await expect(moveBranch(repo, 'refs/heads/main', 'f'.repeat(40), head!)).rejects.toMatchObject({ code: 'STALE_REF', status: 409 });
-    await expect(moveBranch(repo, 'refs/heads/main', null, head!)).rejects.toMatchObject({ code: 'STALE_REF' });
+    await expect(moveBranch(env.ctx.audit, repo, 'refs/heads/main', 'f'.repeat(40), head!)).rejects.toMatchObject({ code: 'STALE_REF', status: 409 });
+    await expect(moveBranch(env.ctx.audit, repo, 'refs/heads/main', null, head!)).rejects.toMatchObject({ code: 'STALE_REF' });
   });
 });

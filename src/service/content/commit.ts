@@ -5,6 +5,7 @@ import { serializeCommit } from '../../repo/objects.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Context } from '../context.js';
+import type { AuditLog } from '../../audit/audit-log.js';
 import { recordApiRefMove } from '../../audit/record.js';
 
 /** The branch API writes go to: HEAD's branch, or the repository's default branch when HEAD is detached. */
@@ -28,8 +29,8 @@ export async function writeCommit(ctx: Context, repo: Repository, opts: { tree: 
 }
 
 /** Move `ref` from `oldOid` to `newOid`; 423 when its lock is held, 409 when it moved meanwhile (a push won the race). */
-export async function moveBranch(repo: Repository, ref: string, oldOid: string | null, newOid: string, via = 'api'): Promise<void> {
-  await moveRefs(repo, [{ ref, oldOid, newOid }], via);
+export async function moveBranch(audit: AuditLog, repo: Repository, ref: string, oldOid: string | null, newOid: string, via = 'api'): Promise<void> {
+  await moveRefs(audit, repo, [{ ref, oldOid, newOid }], via);
 }
 
 export interface RefMove {
@@ -40,13 +41,13 @@ export interface RefMove {
 }
 
 /** Move refs in one atomic compare-and-swap transaction (all or none), each recorded in the audit trail. */
-export async function moveRefs(repo: Repository, moves: RefMove[], via = 'api'): Promise<void> {
+export async function moveRefs(audit: AuditLog, repo: Repository, moves: RefMove[], via = 'api'): Promise<void> {
   const results = await repo.refs.update(
     moves.map((m) => ({ name: m.ref, oldOid: m.oldOid, newOid: m.newOid })),
     { atomic: moves.length > 1 },
   );
   if (results.every((r) => r.ok)) {
-    for (const m of moves) recordApiRefMove(repo.id, m.ref, m.oldOid, m.newOid, via); // the one place API commits move branches
+    for (const m of moves) await recordApiRefMove(audit, repo.id, m.ref, m.oldOid, m.newOid, via); // the one place API commits move branches
     return;
   }
   // the first real failure names the cause (atomic siblings report 'atomic')

@@ -61,7 +61,7 @@ export async function importGitSource(ctx: Context, repo: Repository, defaultBra
   }
   const info = await repo.objects.readType(head);
   if (info?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
-  await moveBranch(repo, `refs/heads/${defaultBranch}`, null, head);
+  await moveBranch(ctx.audit, repo, `refs/heads/${defaultBranch}`, null, head);
   return head;
 }
 
@@ -89,8 +89,8 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
   return tryRepoLock(repo.refs.lockKey, async () => {
     const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const done = async (newHead: string | null, changed: string[]) => {
-      if (newHead !== null && newHead !== head) await moveBranch(repo, ref, head, newHead);
-      if (newHead !== head) ctx.repos.touch(row.id);
+      if (newHead !== null && newHead !== head) await moveBranch(ctx.audit, repo, ref, head, newHead);
+      if (newHead !== head) await ctx.repos.touch(row.id);
       return { repo_id: row.id, branch: branchName, repo_head: newHead, changed_files: changed };
     };
     if (start === theirs) return done(start, []);

@@ -86,8 +86,8 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
     }
     const moves: RefMove[] = [{ ref: baseRef, oldOid: baseHead, newOid: newHead }];
     if (headRef) moves.push({ ref: headRef, oldOid: head.commit, newOid: null });
-    await moveRefs(repo, moves, 'merge');
-    ctx.repos.touch(row.id);
+    await moveRefs(ctx.audit, repo, moves, 'merge');
+    await ctx.repos.touch(row.id);
     const changed = await diffTrees(repo, baseTree, tree);
     return {
       repo_id: row.id,

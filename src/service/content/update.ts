@@ -70,7 +70,7 @@ export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: Wr
     const built = await editor.build();
     if (built.tree === (baseTree ?? EMPTY_TREE)) {
       // nothing to commit; a missing branch is still created, at its base
-      if (head === null && start !== null) await moveBranch(repo, ref, null, start, opts.via);
+      if (head === null && start !== null) await moveBranch(ctx.audit, repo, ref, null, start, opts.via);
       return { repo_id: row.id, branch, repo_head: start, changed_files: [] };
     }
     checkTrees(built.objects);
@@ -82,8 +82,8 @@ export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: Wr
       parents: start ? [start] : [],
       message: opts.message ?? describeOperations(described.length ? described : changes.map((c) => c.path)),
     });
-    await moveBranch(repo, ref, head, commit, opts.via);
-    if (!opts.initial) ctx.repos.touch(row.id);
+    await moveBranch(ctx.audit, repo, ref, head, commit, opts.via);
+    if (!opts.initial) await ctx.repos.touch(row.id);
     return { repo_id: row.id, branch, repo_head: commit, changed_files: changes.map((c) => c.path) };
   });
 }
@@ -213,9 +213,9 @@ function planDiff(operations: DiffOperation[]): Plan {
 }
 
 /** Relace's `metadata` on update: replaces the repository's metadata (null or absent: unchanged). */
-export function updateMetadata(ctx: Context, row: RepoRow, metadata: Record<string, string> | null | undefined): void {
+export async function updateMetadata(ctx: Context, row: RepoRow, metadata: Record<string, string> | null | undefined): Promise<void> {
   if (metadata === undefined || metadata === null) return;
-  ctx.repos.update(row.id, { metadata });
+  await ctx.repos.update(row.id, { metadata });
 }
 
 /** The write branch's name and commit, for a call that changes nothing. */

@@ -1,6 +1,7 @@
 // Branches and tags over REST: list (paginated), create, delete. Writes take the repository
 // lock (the one pushes take), run the caller's ref-policy check under it, then move the ref by
 // compare-and-swap and audit it — the same path as a push's commands.
+import type { AuditLog } from '../../audit/audit-log.js';
 import { recordApiRefMove } from '../../audit/record.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../db/repos-table.js';
 import { GitgateError } from '../../errors.js';
@@ -56,7 +57,7 @@ function assertWritableName(ref: string): void {
 }
 
 /** Create a branch or lightweight tag at the commit `target` names (an id, branch or tag). */
-export async function createRef(repo: Repository, ref: string, target: string, check: RefCheck): Promise<RefItem> {
+export async function createRef(audit: AuditLog, repo: Repository, ref: string, target: string, check: RefCheck): Promise<RefItem> {
   assertWritableName(ref);
   return withRepoLock(repo.refs.lockKey, async () => {
     const { commit } = await resolveCommitish(repo, target);
@@ -64,13 +65,13 @@ export async function createRef(repo: Repository, ref: string, target: string, c
     if (reason) throw new GitgateError('FORBIDDEN', { reason });
     const [result] = await repo.refs.update([{ name: ref, oldOid: null, newOid: commit }]);
     throwUnlessOk(result, ref);
-    recordApiRefMove(repo.id, ref, null, commit, 'api:refs');
+    await recordApiRefMove(audit, repo.id, ref, null, commit, 'api:refs');
     return { ref, type: ref.startsWith('refs/heads/') ? 'branch' : 'tag', object: commit, commit };
   });
 }
 
 /** Delete a branch or tag (never HEAD's branch, as receive-pack refuses). */
-export async function deleteRef(repo: Repository, ref: string, check: RefCheck): Promise<void> {
+export async function deleteRef(audit: AuditLog, repo: Repository, ref: string, check: RefCheck): Promise<void> {
   assertWritableName(ref);
   await withRepoLock(repo.refs.lockKey, async () => {
     const current = await repo.refs.resolve(ref);
@@ -81,7 +82,7 @@ export async function deleteRef(repo: Repository, ref: string, check: RefCheck):
     if ((await repo.headTarget()) === ref) throw new GitgateError('REF_CONFLICT', { ref, reason: 'deletion of the current branch prohibited' });
     const [result] = await repo.refs.update([{ name: ref, oldOid: current, newOid: null }]);
     throwUnlessOk(result, ref);
-    recordApiRefMove(repo.id, ref, current, null, 'api:refs');
+    await recordApiRefMove(audit, repo.id, ref, current, null, 'api:refs');
   });
 }
 

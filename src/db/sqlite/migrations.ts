@@ -1,7 +1,7 @@
 // Schema migrations. Append only: never edit a migration that has shipped, add a new one.
 // The applied version lives in PRAGMA user_version (0 = empty database).
 import type Database from 'better-sqlite3'; // not database.ts's Db alias: database.ts imports this module
-import { GitgateError } from '../errors.js';
+import { GitgateError } from '../../errors.js';
 
 export interface Migration {
   version: number; // 1, 2, 3… in order, no gaps

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { runMigrations, schemaVersion, LATEST_VERSION } from './migrations.js';
-import { GitgateError } from '../errors.js';
+import { GitgateError } from '../../errors.js';
 
 export type Db = Database.Database;
 
