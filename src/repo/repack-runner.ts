@@ -27,6 +27,8 @@ export interface WorkerJob {
   factor?: number;
   all?: boolean;
   looseThreshold?: number;
+  /** Packs this server retired whose files still wait for deletion: the worker must not read them (a prune dropped objects from them). */
+  ignore: string[];
   fault?: WorkerFault;
 }
 

@@ -30,6 +30,7 @@ async function run(job: WorkerJob): Promise<void> {
   try {
     const storage = nodeStorage(job.root);
     const objects = new ObjectStore(storage, job.gitdir);
+    await objects.retirePacks(job.ignore); // on disk for a while yet, but replaced: never rolled up again
     const outcome = await repackFiles({ storage, gitdir: job.gitdir, objects }, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal: signalFor(job) });
     if (job.fault === 'after-install') process.exit(71);
     await objects.close();

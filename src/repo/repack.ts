@@ -83,7 +83,15 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     const offLoop = repo.storage.kind === 'fs' && opts.inline !== true;
     const outcome = offLoop
       ? await repackInWorker(
-          { root: repo.storage.root, gitdir: repo.gitdir, factor: opts.factor, all: opts.all, looseThreshold: opts.looseThreshold, fault: opts.fault },
+          {
+            root: repo.storage.root,
+            gitdir: repo.gitdir,
+            factor: opts.factor,
+            all: opts.all,
+            looseThreshold: opts.looseThreshold,
+            ignore: repo.objects.ignoredPacks,
+            fault: opts.fault,
+          },
           opts.signal,
         )
       : await repackFiles(repo, opts);

@@ -126,6 +126,25 @@ describe('maintenance (fs storage)', () => {
     await s.fsck(id);
   });
 
+  it('never reads packs it replaced whose files wait for deletion', async () => {
+    const { id, url, work } = await pushedRepo(s, 3, { packs: true });
+    const repo = s.ctx.manager.get(id);
+    let waiting: string[] = [];
+    const first = await repack(repo, { all: true, defer: (_files, packs) => (waiting = packs) });
+    expect(waiting.length).toBe(3);
+    expect(await packCount(s, id)).toBe(4); // still on disk, for C Git readers
+    await fastImportCommits(work, 'refs/heads/main', 5, { parent: 'refs/heads/main^0' });
+    await gitOk(['push', '-q', url, 'main'], { cwd: work });
+    await repo.objects.rescan();
+    const listed = (await repo.objects.packInfos()).map((p) => p.name);
+    expect(listed).toHaveLength(2); // the first repack's pack and the push's
+    expect(listed).toContain(first.pack);
+    const second = await repack(repo, { all: true, defer: () => undefined });
+    expect(second.rolledUp.sort()).toEqual(listed.sort());
+    expect(second.rolledUp.filter((n) => waiting.includes(n))).toEqual([]);
+    await cloneOk(url);
+  });
+
   it('stops a running worker when asked to (as at shutdown), leaving nothing behind', async () => {
     const { id, url } = await pushedRepo(s, 4, { packs: true });
     const repo = s.ctx.manager.get(id);
