@@ -1,15 +1,8 @@
 #!/usr/bin/env node
 // Thin launcher: the TypeScript is compiled to dist/ by `npm install` (prepare script).
-import v8 from 'node:v8';
-
-// Keep V8's young generation at its initial size (1 MiB semi-spaces) instead of letting it
-// grow to 16 MiB ones. A clone's object walk keeps many small objects alive for a while,
-// which makes V8 grow the young generation step by step to its maximum, about 32 MiB resident
-// for the life of the process; serving a 200 MB clone then peaks near 155 MiB instead of
-// ~120 MiB. The price is more (short) scavenges during walks. V8 reads this factor whenever
-// it considers growing, so setting it at run time works (unlike --max-semi-space-size, fixed
-// when the heap is created); it is set before anything else loads.
-v8.setFlagsFromString('--semi-space-growth-factor=1');
+// V8 memory settings (src/pack/low-memory.ts) before anything else loads.
+const { limitYoungGeneration } = await import('../dist/pack/low-memory.js');
+limitYoungGeneration();
 
 const { main } = await import('../dist/cli/main.js');
 

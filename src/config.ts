@@ -37,6 +37,17 @@ export interface Config extends LimitsConfig, WebhookConfig {
   pruneExpireMs: number;
   /** Serve HTTPS with these PEM files (both or neither). */
   tls: { cert: string; key: string } | null;
+  /** Byte budgets of the process-wide caches (each shared by every repository). */
+  caches: CacheBudgets;
+}
+
+export interface CacheBudgets {
+  /** Resolved objects of open packs (delta bases): GITGATE_PACK_CACHE_BYTES. */
+  packObjectBytes: number;
+  /** Full-clone object lists: GITGATE_CLONE_PLAN_CACHE_BYTES. */
+  clonePlanBytes: number;
+  /** Code-search indexes and blob terms: GITGATE_SEARCH_CACHE_BYTES. */
+  searchBytes: number;
 }
 
 export interface ConfigFlags extends LimitsFlags {
@@ -137,6 +148,11 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     allowAnySha1InWant: bool(env.GITGATE_ALLOW_ANY_SHA1_IN_WANT),
     pruneExpireMs: int('GITGATE_PRUNE_EXPIRE_SECONDS', env.GITGATE_PRUNE_EXPIRE_SECONDS, 14 * 86_400, 0) * 1000,
     tls: tlsFiles(flags.tlsCert ?? env.GITGATE_TLS_CERT, flags.tlsKey ?? env.GITGATE_TLS_KEY),
+    caches: {
+      packObjectBytes: int('GITGATE_PACK_CACHE_BYTES', env.GITGATE_PACK_CACHE_BYTES, 32 * 1024 ** 2, 0),
+      clonePlanBytes: int('GITGATE_CLONE_PLAN_CACHE_BYTES', env.GITGATE_CLONE_PLAN_CACHE_BYTES, 64 * 1024 ** 2, 0),
+      searchBytes: int('GITGATE_SEARCH_CACHE_BYTES', env.GITGATE_SEARCH_CACHE_BYTES, 384 * 1024 ** 2, 0),
+    },
     ...loadLimits(flags, env),
     ...loadWebhookConfig(env, importAllowNetworks),
   };

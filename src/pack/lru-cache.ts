@@ -1,14 +1,78 @@
-// A least-recently-used cache bounded by the total byte size of its values.
+// Least-recently-used caches bounded by the total byte size of their values. Several caches
+// may share one budget (a BytePool): the pack caches of every open pack of every repository
+// draw from one configured number of bytes, and the least recently used entry among all of
+// them goes first.
 
-export class ByteLru<K, V extends { bytes: number }> {
-  private readonly map = new Map<K, V>();
-  private total = 0;
+interface Slot<V> {
+  value: V;
+  stamp: number;
+}
+
+/** A byte budget shared by caches; the oldest entry among its members is evicted first. */
+export class BytePool {
+  total = 0;
+  private clock = 0;
+  /** Members holding entries (an empty cache leaves, so a dropped cache is never kept alive). */
+  private readonly members = new Set<ByteLru<unknown, { bytes: number }>>();
 
   constructor(
-    readonly maxBytes: number,
-    /** Values larger than this are never cached: one would evict everything else. */
-    readonly maxEntryBytes: number = Math.floor(maxBytes / 4),
+    public maxBytes: number,
+    /** Values larger than this fraction of the budget are never cached: one would evict everything else. */
+    private readonly maxEntryShare = 0.25,
   ) {}
+
+  get maxEntryBytes(): number {
+    return Math.floor(this.maxBytes * this.maxEntryShare);
+  }
+
+  /** Change the budget (configuration), evicting at once if it shrank. */
+  resize(maxBytes: number): void {
+    this.maxBytes = maxBytes;
+    this.evict();
+  }
+
+  /** @internal */
+  stamp(): number {
+    return ++this.clock;
+  }
+
+  /** @internal */
+  join(member: ByteLru<unknown, { bytes: number }>): void {
+    this.members.add(member);
+  }
+
+  /** @internal */
+  leave(member: ByteLru<unknown, { bytes: number }>): void {
+    this.members.delete(member);
+  }
+
+  /** @internal Drop least recently used entries until the pool fits its budget. */
+  evict(): void {
+    while (this.total > this.maxBytes) {
+      let victim: ByteLru<unknown, { bytes: number }> | null = null;
+      let oldest = Infinity;
+      for (const m of this.members) {
+        const s = m.oldestStamp();
+        if (s < oldest) {
+          oldest = s;
+          victim = m;
+        }
+      }
+      if (!victim) break;
+      victim.evictOldest();
+    }
+  }
+}
+
+export class ByteLru<K, V extends { bytes: number }> {
+  private readonly map = new Map<K, Slot<V>>();
+  private total = 0;
+  readonly pool: BytePool;
+
+  /** A cache with its own budget of `budget` bytes, or one drawing from a shared pool. */
+  constructor(budget: number | BytePool, maxEntryBytes?: number) {
+    this.pool = typeof budget === 'number' ? new BytePool(budget, maxEntryBytes !== undefined ? maxEntryBytes / budget : 0.25) : budget;
+  }
 
   get size(): number {
     return this.map.size;
@@ -19,41 +83,57 @@ export class ByteLru<K, V extends { bytes: number }> {
   }
 
   get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
-      // Map keeps insertion order: re-inserting marks the entry most recently used.
-      this.map.delete(key);
-      this.map.set(key, value);
-    }
-    return value;
+    const slot = this.map.get(key);
+    if (slot === undefined) return undefined;
+    // Map keeps insertion order: re-inserting marks the entry most recently used.
+    this.map.delete(key);
+    this.map.set(key, slot);
+    slot.stamp = this.pool.stamp();
+    return slot.value;
   }
 
   set(key: K, value: V): void {
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.map.delete(key);
-      this.total -= old.bytes;
-    }
-    if (value.bytes > this.maxEntryBytes) return;
-    this.map.set(key, value);
+    this.delete(key);
+    if (value.bytes > this.pool.maxEntryBytes) return;
+    if (this.map.size === 0) this.pool.join(this as ByteLru<unknown, { bytes: number }>);
+    this.map.set(key, { value, stamp: this.pool.stamp() });
     this.total += value.bytes;
-    for (const [k, v] of this.map) {
-      if (this.total <= this.maxBytes) break;
-      this.map.delete(k);
-      this.total -= v.bytes;
-    }
+    this.pool.total += value.bytes;
+    this.pool.evict();
   }
 
   delete(key: K): void {
     const old = this.map.get(key);
-    if (old !== undefined) {
-      this.map.delete(key);
-      this.total -= old.bytes;
-    }
+    if (old === undefined) return;
+    this.map.delete(key);
+    this.forget(old.value.bytes);
   }
 
   clear(): void {
-    this.map.clear();
+    this.pool.total -= this.total;
     this.total = 0;
+    this.map.clear();
+    this.pool.leave(this as ByteLru<unknown, { bytes: number }>);
+  }
+
+  /** @internal */
+  oldestStamp(): number {
+    for (const slot of this.map.values()) return slot.stamp;
+    return Infinity;
+  }
+
+  /** @internal */
+  evictOldest(): void {
+    for (const [key, slot] of this.map) {
+      this.map.delete(key);
+      this.forget(slot.value.bytes);
+      return;
+    }
+  }
+
+  private forget(bytes: number): void {
+    this.total -= bytes;
+    this.pool.total -= bytes;
+    if (this.map.size === 0) this.pool.leave(this as ByteLru<unknown, { bytes: number }>);
   }
 }

@@ -9,7 +9,7 @@ import type { FileHandleLike } from './file-handle.js';
 import { BlockReader, readRange } from './file-io.js';
 import type { PackIndex } from './idx.js';
 import { InflateError, SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
-import { ByteLru } from './lru-cache.js';
+import { ByteLru, BytePool } from './lru-cache.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH, parsePackHeader } from './pack-header.js';
 import {
   OBJ_OFS_DELTA,
@@ -36,7 +36,7 @@ export interface PackEntryInfo {
 }
 
 export interface PackFileOptions {
-  /** Byte budget of the resolved-object cache (default 32 MiB). */
+  /** Byte budget of this pack's own resolved-object cache (default: a share of packObjectPool). */
   cacheBytes?: number;
   /** Byte budget of the cache of raw pack blocks (default 4 MiB). */
   blockCacheBytes?: number;
@@ -71,6 +71,12 @@ function asCorrupt(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Resolved objects (delta bases above all) of every open pack of every repository share this
+ * budget (GITGATE_PACK_CACHE_BYTES), least recently used first out.
+ */
+export const packObjectPool = new BytePool(32 * 1024 * 1024);
+
 export class PackFile {
   readonly index: PackIndex;
   private readonly handle: FileHandleLike;
@@ -82,7 +88,7 @@ export class PackFile {
     this.handle = handle;
     this.index = index;
     this.packSize = packSize;
-    this.cache = new ByteLru(opts.cacheBytes ?? 32 * 1024 * 1024);
+    this.cache = new ByteLru(opts.cacheBytes ?? packObjectPool);
     this.blocks = new BlockReader(handle, packSize, 64 * 1024, opts.blockCacheBytes ?? 4 * 1024 * 1024);
   }
 

@@ -3,7 +3,7 @@
 import { GitgateError } from '../errors.js';
 import type { PackFile } from '../pack/pack-file.js';
 import { writePack } from '../pack/pack-writer.js';
-import { transientBytes } from '../pack/transient-memory.js';
+import { transientBytes } from '../pack/low-memory.js';
 import { CommitReader } from '../repo/commit-walk.js';
 import { allReachAny } from '../repo/reach-all.js';
 import { Yielder } from '../event-loop.js';
@@ -15,7 +15,7 @@ import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
 import { planPack } from './pack-stream.js';
 import { listAdvertisedRefs, listRefs, peel } from './ref-listing.js';
-import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, sidebandBuffer } from './sideband.js';
+import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, KEEPALIVE, sidebandBuffer, whileWaiting } from './sideband.js';
 import { FLUSH } from './pkt-line.js';
 
 export interface FetchArgs {
@@ -158,6 +158,15 @@ async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise
   return extra;
 }
 
+/** Tests only: a delay before enumeration, and how often a waiting fetch hears from us. */
+export const fetchHooks: { beforeEnumeration: (() => Promise<void>) | null; tickMs: number } = { beforeEnumeration: null, tickMs: 1000 };
+
+/** `await work` as a generator that yields nothing (no side-band: nothing can be sent meanwhile). */
+// eslint-disable-next-line require-yield
+async function* settle<T>(work: Promise<T>): AsyncGenerator<Buffer, T> {
+  return await work;
+}
+
 /** Side-band packets this many at a time: about 256 KiB per chunk for side-band-64k. */
 const PACKETS_PER_CHUNK = 4;
 
@@ -193,29 +202,41 @@ export async function* fetchPackStream(
 ): AsyncGenerator<Buffer> {
   const limit = out.sidebandLimit;
   const band = (n: number, data: Buffer | string) => sidebandBuffer(n, typeof data === 'string' ? Buffer.from(data) : data, limit!);
+  // Enumerating a big history takes a while before the first pack byte: the client hears
+  // progress (or a keepalive, with no-progress) meanwhile instead of an idle connection.
+  const progress = { objects: 0 };
+  const waiting = <T>(work: Promise<T>) =>
+    limit ? whileWaiting(work, fetchHooks.tickMs, () => (out.progress ? band(BAND_PROGRESS, `Enumerating objects: ${progress.objects}\r`) : KEEPALIVE)) : settle(work);
   try {
+    if (fetchHooks.beforeEnumeration) yield* waiting(fetchHooks.beforeEnumeration());
     const everything = common.length === 0 && shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
-    const plan = everything
-      ? await fullClonePlan(repo.objects, args.wants)
-      : await planObjects(repo.objects, args.wants, {
-          haves: common,
-          grafts: shallow.grafts,
-          extraWants: shallow.extraWants,
-          extraEdges: shallow.extraEdges,
-          filter,
-        });
+    const plan = yield* waiting(
+      everything
+        ? fullClonePlan(repo.objects, args.wants, progress)
+        : planObjects(repo.objects, args.wants, {
+            haves: common,
+            grafts: shallow.grafts,
+            extraWants: shallow.extraWants,
+            extraEdges: shallow.extraEdges,
+            filter,
+            progress,
+          }),
+    );
     let objects = plan.objects;
     if (args.includeTag) {
       const tags = await tagsToInclude(repo, objects);
       if (tags.length) objects = objects.concat(tags); // else keep the (cacheable) list itself
     }
     if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
-    const packPlan = await planPack(repo.objects, objects, {
-      thin: args.thinPack,
-      clientHas: plan.clientHas,
-      ofsDelta: args.ofsDelta,
-      deltaBases: plan.deltaBases,
-    });
+    progress.objects = objects.length;
+    const packPlan = yield* waiting(
+      planPack(repo.objects, objects, {
+        thin: args.thinPack,
+        clientHas: plan.clientHas,
+        ofsDelta: args.ofsDelta,
+        deltaBases: plan.deltaBases,
+      }),
+    );
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     if (packPlan.verbatim && limit) {

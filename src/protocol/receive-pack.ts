@@ -29,7 +29,7 @@ import { FLUSH, PktLineReader } from './pkt-line.js';
 import { parseReceiveCommands, type ParsedReceiveRequest, type ReceiveRequest, type RefCommand } from './receive-commands.js';
 import { writeReportStatus, type RefStatus } from './report-status.js';
 import { listAdvertisedRefs } from './ref-listing.js';
-import { BAND_DATA, BAND_PROGRESS, bandLimit, sidebandPackets } from './sideband.js';
+import { BAND_DATA, BAND_PROGRESS, KEEPALIVE, bandLimit, sidebandPackets, whileWaiting } from './sideband.js';
 
 export async function receivePackAdvertisement(repo: Repository): Promise<Buffer> {
   const refs = await listAdvertisedRefs(repo, { includeHead: false, peel: false });
@@ -62,8 +62,6 @@ export interface ReceivePackOptions {
   keepaliveMs?: number;
 }
 
-const KEEPALIVE = Buffer.from('0005\x01', 'latin1');
-
 export interface ReceiveOutcome {
   req: ReceiveRequest;
   statuses: RefStatus[];
@@ -89,23 +87,10 @@ async function* receive(repo: Repository, body: ByteSource, opts: ReceivePackOpt
   const req = await parseReceiveCommands(reader, { maxCommands: opts.maxRefUpdates ?? DEFAULT_MAX_REF_UPDATES, overLimit: 'count' });
   if (req.commands.length === 0) return;
   const received = { done: false };
-  const work = applyPush(repo, req, reader, opts, received);
+  // one push asks for one maintenance run, however many packs and ref updates it makes
+  const work = repo.maintenance.batch(() => applyPush(repo, req, reader, opts, received));
   if (req.capabilities.has('side-band-64k') || req.capabilities.has('side-band')) {
-    const interval = opts.keepaliveMs ?? 5000;
-    const finished = work.then(
-      () => 'done' as const,
-      () => 'done' as const, // the error surfaces from `await work` below
-    );
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const tick = new Promise<'tick'>((resolve) => {
-        timer = setTimeout(() => resolve('tick'), interval);
-      });
-      const state = await Promise.race([finished, tick]);
-      clearTimeout(timer);
-      if (state === 'done') break;
-      if (received.done) yield KEEPALIVE;
-    }
+    yield* whileWaiting(work, opts.keepaliveMs ?? 5000, () => (received.done ? KEEPALIVE : null));
   }
   yield* report(req, await work);
 }

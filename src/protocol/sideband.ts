@@ -39,3 +39,30 @@ export function sidebandBuffer(band: number, data: Buffer, limit: number): Buffe
 export function parseSideband(payload: Buffer): { band: number; data: Buffer } {
   return { band: payload[0] ?? 0, data: payload.subarray(1) };
 }
+
+/** An empty band-1 packet: C Git's keepalive while the other side waits for a slow step. */
+export const KEEPALIVE = Buffer.from('0005\x01', 'latin1');
+
+/**
+ * Await `work`, yielding `tick()`'s packet (if any) every `everyMs` until it settles, so that
+ * neither the client nor a proxy between gives up on a silent connection (C Git's
+ * uploadpack.keepAlive / receive.keepAlive). Returns what `work` resolves to; its rejection is
+ * thrown here.
+ */
+export async function* whileWaiting<T>(work: Promise<T>, everyMs: number, tick: () => Buffer | null): AsyncGenerator<Buffer, T> {
+  const settled = work.then(
+    () => 'done' as const,
+    () => 'done' as const, // surfaces from `await work` below (and is never unhandled)
+  );
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'tick'>((resolve) => {
+      timer = setTimeout(() => resolve('tick'), everyMs);
+    });
+    const state = await Promise.race([settled, timeout]);
+    clearTimeout(timer);
+    if (state === 'done') return await work;
+    const packet = tick();
+    if (packet) yield packet;
+  }
+}

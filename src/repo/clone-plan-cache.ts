@@ -1,25 +1,68 @@
 // Full clones of the same tips send the same objects, and objects never change: the walk's
-// result is cached per repository (a few entries, shared by concurrent clones), which
-// plays the part of C Git's reachability bitmaps for the common "clone everything" case.
+// result is cached per repository, which plays the part of C Git's reachability bitmaps for the
+// common "clone everything" case. Cached plans are compact (each id as 20 bytes and a type byte,
+// not hex strings: 21 bytes an object instead of ~100) and share one process-wide byte budget
+// (GITGATE_CLONE_PLAN_CACHE_BYTES); each clone expands its own list and drops it when done.
+// Concurrent clones of the same tips share one walk.
+import { ByteLru, BytePool } from '../pack/lru-cache.js';
+import type { ObjectType } from '../pack/types.js';
 import type { ObjectStore } from './object-store.js';
-import { planObjects, type SendPlan } from './reachability.js';
+import { planObjects, type ObjectToSend, type SendPlan } from './reachability.js';
 
-const MAX_ENTRIES = 4;
-const caches = new WeakMap<ObjectStore, Map<string, Promise<SendPlan>>>();
+/** Budget of all cached clone plans (one plan may take all of it). */
+export const clonePlanPool = new BytePool(64 * 1024 * 1024, 1);
+
+const TYPES: readonly ObjectType[] = ['commit', 'tree', 'blob', 'tag'];
+
+interface CompactPlan {
+  ids: Buffer;
+  types: Uint8Array;
+  commitCount: number;
+  bytes: number;
+}
+
+const cached = new WeakMap<ObjectStore, ByteLru<string, CompactPlan>>();
+const walking = new WeakMap<ObjectStore, Map<string, Promise<SendPlan>>>();
+const NOTHING = { has: () => false };
+
+function compact(plan: SendPlan): CompactPlan {
+  const n = plan.objects.length;
+  const ids = Buffer.allocUnsafe(20 * n);
+  const types = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = plan.objects[i]!;
+    ids.write(o.oid, 20 * i, 20, 'hex');
+    types[i] = TYPES.indexOf(o.type);
+  }
+  return { ids, types, commitCount: plan.commitCount, bytes: ids.length + types.length + 64 };
+}
+
+function expand(c: CompactPlan): SendPlan {
+  const objects = new Array<ObjectToSend>(c.types.length);
+  for (let i = 0; i < objects.length; i++) objects[i] = { oid: c.ids.toString('hex', 20 * i, 20 * i + 20), type: TYPES[c.types[i]!]! };
+  return { objects, clientHas: NOTHING, deltaBases: new Map(), commitCount: c.commitCount };
+}
 
 /** planObjects for a fetch with no haves, no shallow boundary and no filter. */
-export function fullClonePlan(store: ObjectStore, wants: string[]): Promise<SendPlan> {
-  let cache = caches.get(store);
-  if (!cache) caches.set(store, (cache = new Map()));
+export function fullClonePlan(store: ObjectStore, wants: string[], progress?: { objects: number }): Promise<SendPlan> {
   const key = [...new Set(wants)].sort().join(',');
-  let plan = cache.get(key);
-  if (plan) {
-    cache.delete(key); // refresh LRU position
-  } else {
-    plan = planObjects(store, wants, { haves: [] });
-    plan.catch(() => cache!.delete(key));
+  let cache = cached.get(store);
+  if (!cache) cached.set(store, (cache = new ByteLru(clonePlanPool)));
+  const hit = cache.get(key);
+  if (hit) return Promise.resolve(expand(hit));
+  let inflight = walking.get(store);
+  if (!inflight) walking.set(store, (inflight = new Map()));
+  let plan = inflight.get(key);
+  if (!plan) {
+    const done = cache;
+    const map = inflight;
+    plan = planObjects(store, wants, { haves: [], progress })
+      .then((p) => {
+        done.set(key, compact(p));
+        return p;
+      })
+      .finally(() => map.delete(key));
+    inflight.set(key, plan);
   }
-  cache.set(key, plan);
-  while (cache.size > MAX_ENTRIES) cache.delete(cache.keys().next().value!);
   return plan;
 }

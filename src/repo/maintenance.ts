@@ -1,7 +1,8 @@
 // Background upkeep of one repository (Repository.maintenance): after pushes and API commits,
 // prune (when configured) then a geometric repack, one run at a time, and the replaced files
-// deleted after a grace period. Apart from repack.ts and prune.ts, which it drives and which
-// know nothing of scheduling.
+// deleted after a grace period. One push makes one request (batch). Apart from repack.ts
+// (whose file work runs in a worker process) and prune.ts, which it drives and which know
+// nothing of scheduling.
 import { prune, type PruneResult } from './prune.js';
 import { deleteGarbage, repack, type RepackResult } from './repack.js';
 import type { Repository } from './repository.js';
@@ -45,11 +46,14 @@ export class Maintenance {
   private garbage: GarbageBatch[] = [];
   private garbageTimer: NodeJS.Timeout | null = null;
   private deleting: Promise<void> = Promise.resolve();
-  /** Completed runs and the last result (diagnostics and tests). */
+  /** Requests that reached the scheduler (after batching), completed runs, the last results (diagnostics and tests). */
+  requests = 0;
   runs = 0;
   lastResult: RepackResult | null = null;
   lastPrune: PruneResult | null = null;
   private lastPruneAt = -Infinity;
+  private holds = 0;
+  private heldRequest = false;
 
   constructor(
     private readonly repo: Repository,
@@ -59,6 +63,11 @@ export class Maintenance {
   /** Ask for a repack soon. Cheap; bursts coalesce. */
   schedule(): void {
     if (this.closed || this.opts.enabled === false) return;
+    if (this.holds > 0) {
+      this.heldRequest = true;
+      return;
+    }
+    this.requests++;
     if (this.running) {
       this.again = true;
       return;
@@ -69,6 +78,23 @@ export class Maintenance {
       this.start();
     }, this.opts.delayMs ?? 50);
     this.timer.unref?.();
+  }
+
+  /**
+   * Run `fn` (one push) with schedule() held back: however many times it asks, one request is
+   * made once it ends, so a push that adds a pack and then moves refs starts one run, not two.
+   */
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
+    this.holds++;
+    try {
+      return await fn();
+    } finally {
+      this.holds--;
+      if (this.holds === 0 && this.heldRequest) {
+        this.heldRequest = false;
+        this.schedule();
+      }
+    }
   }
 
   /**

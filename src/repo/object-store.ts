@@ -162,6 +162,11 @@ export class ObjectStore {
     });
   }
 
+  /** Retired packs whose files are still on disk (their deletion deferred): not to be read again. */
+  get ignoredPacks(): string[] {
+    return [...this.ignored];
+  }
+
   /** The retired packs' files are gone: forget them. */
   unignore(bases: string[]): void {
     for (const base of bases) this.ignored.delete(base);

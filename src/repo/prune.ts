@@ -12,7 +12,9 @@ import path from 'node:path';
 import type { PackFile } from '../pack/pack-file.js';
 import type { OidSet } from './oid-set.js';
 import { walkReachable } from './reach-objects.js';
-import { Courtesy, deleteGarbage, listLoose, plan, repackLockKey, writeAndInstall, type RepackOptions } from './repack.js';
+import { Courtesy } from './courtesy.js';
+import { listLoose, plan, writePackFiles } from './pack-rewrite.js';
+import { deleteGarbage, repackLockKey, type RepackOptions } from './repack.js';
 import { withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
 
@@ -107,8 +109,9 @@ async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResu
       const items = await plan(affected.map((p) => p.pack), others, [], courtesy, drop);
       if (opts.signal?.aborted) return result;
       if (items.length > 0) {
-        result.pack = await writeAndInstall(repo, items, opts, courtesy);
+        result.pack = await writePackFiles(repo, items, opts, courtesy);
         if (result.pack === null) return result; // aborted
+        await store.addPack(result.pack);
       }
     }
 

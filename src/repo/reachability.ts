@@ -24,6 +24,8 @@ export interface WalkOptions {
   /** Extra commits whose trees the client has (deepened commits). */
   extraEdges?: string[];
   filter?: ObjectFilter | null;
+  /** Kept up to date with the number of objects listed so far (progress reports). */
+  progress?: { objects: number };
 }
 
 /** Membership by hex object id. */
@@ -161,6 +163,7 @@ export async function planObjects(store: ObjectStore, wants: string[], opts: Wal
         out.push({ oid: entryOid, type: 'blob' });
       }
       explicit = false;
+      if (opts.progress) opts.progress.objects = out.length;
     }
   };
   for (const tree of explicitTrees) await walkTree(tree, true);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ObjectStore } from './object-store.js';
 import { RefStore, type RefUpdate, type RefUpdateResult } from './refs.js';
 import { Maintenance, type MaintenanceOptions } from './maintenance.js';
-import { beginForeground } from './repack.js';
+import { beginForeground } from './courtesy.js';
 import { ObjectUseGuard } from './object-use.js';
 import type { Storage } from './storage.js';
 

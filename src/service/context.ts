@@ -1,4 +1,5 @@
 // Everything one gitgate instance needs, wired once, shared by the HTTP server and the CLI.
+import { applyCacheBudgets } from './cache-budgets.js';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -42,6 +43,7 @@ export function createLogger(level: string, format: 'json' | 'pretty' = 'json'):
 export function createContext(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Context {
   let storage: Storage;
   let stores: Stores;
+  applyCacheBudgets(config.caches);
   if (config.memory) {
     storage = memoryStorage('/data');
     stores = openStores({ sqliteFile: ':memory:' });

@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockReader, WindowReader } from '../../src/pack/file-io.js';
 import { InflateError, inflateExact, inflateStreaming } from '../../src/pack/inflate.js';
-import { ByteLru } from '../../src/pack/lru-cache.js';
+import { ByteLru, BytePool } from '../../src/pack/lru-cache.js';
 import { caught, removeDir, rng, tempDir } from './helpers.js';
 
 let work: string;
@@ -37,6 +37,30 @@ describe('ByteLru', () => {
     expect(lru.bytes).toBe(80);
     lru.set('a', { bytes: 10 }); // replacing adjusts the total
     expect(lru.bytes).toBe(50);
+  });
+});
+
+describe('BytePool', () => {
+  it('bounds caches sharing it in total, evicting the least recently used entry among all of them', () => {
+    const pool = new BytePool(100, 0.5);
+    const a = new ByteLru<string, { bytes: number }>(pool);
+    const b = new ByteLru<string, { bytes: number }>(pool);
+    a.set('a1', { bytes: 30 });
+    b.set('b1', { bytes: 30 });
+    a.set('a2', { bytes: 30 });
+    expect(a.get('a1')).toBeDefined(); // a1 is now newer than b1
+    b.set('b2', { bytes: 30 }); // 120 > 100: the oldest of all (b1) goes
+    expect(b.get('b1')).toBeUndefined();
+    expect([a.size, b.size, pool.total]).toEqual([2, 1, 90]);
+    b.set('big', { bytes: 51 }); // over half the budget: never cached
+    expect(b.get('big')).toBeUndefined();
+    pool.resize(40); // shrinking evicts at once, oldest first
+    expect(pool.total).toBeLessThanOrEqual(40);
+    expect([a.size, b.size]).toEqual([0, 1]);
+    b.clear();
+    expect(pool.total).toBe(0);
+    a.set('a3', { bytes: 20 });
+    expect(pool.total).toBe(20);
   });
 });
 

@@ -7,7 +7,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { hashObject } from '../../src/pack/types.js';
 import { initBareRepo } from '../../src/repo/init.js';
 import { ingestPack } from '../../src/repo/pack-ingest.js';
-import { geometricSplit, listLoose, repack } from '../../src/repo/repack.js';
+import { geometricSplit } from '../../src/repo/geometric.js';
+import { listLoose } from '../../src/repo/pack-rewrite.js';
+import { repack } from '../../src/repo/repack.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { Storage } from '../../src/repo/storage.js';
 import { commitFiles, git as gitAsync, gitOk, tmpDir } from '../helpers/git.js';

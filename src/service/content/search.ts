@@ -6,7 +6,7 @@
 // An index is built per tree (commits sharing a tree share it) and kept in an LRU bounded by
 // bytes; the terms of each blob are cached by blob id, so the index of a commit that changed a
 // few files is rebuilt from cached blobs without re-reading them.
-import { ByteLru } from '../../pack/lru-cache.js';
+import { ByteLru, BytePool } from '../../pack/lru-cache.js';
 import type { Repository } from '../../repo/repository.js';
 import { commitTree, isBinary, isRegularFileMode, listFiles, readObjectOfType, resolveReadCommit, type CommitSelector } from './tree.js';
 
@@ -94,8 +94,17 @@ export interface SearchIndex {
   bytes: number;
 }
 
-const blobCache = new ByteLru<string, BlobTerms>(128 * 1024 * 1024, 16 * 1024 * 1024);
-const indexCache = new ByteLru<string, SearchIndex>(256 * 1024 * 1024, 128 * 1024 * 1024);
+// One budget (GITGATE_SEARCH_CACHE_BYTES, default 384 MiB): a third for blob terms, the rest for indexes.
+const blobPool = new BytePool(128 * 1024 * 1024, 1 / 8);
+const indexPool = new BytePool(256 * 1024 * 1024, 1 / 2);
+const blobCache = new ByteLru<string, BlobTerms>(blobPool);
+const indexCache = new ByteLru<string, SearchIndex>(indexPool);
+
+/** Set the search caches' byte budget (configuration). */
+export function setSearchCacheBytes(bytes: number): void {
+  blobPool.resize(Math.floor(bytes / 3));
+  indexPool.resize(bytes - Math.floor(bytes / 3));
+}
 const building = new Map<string, Promise<SearchIndex>>();
 
 /** For tests: how many indexes were built (cache misses) since the process started. */

@@ -1,0 +1,63 @@
+// The two V8 memory settings gitgate makes, in one place, both off with GITGATE_LOW_MEMORY=0
+// (measurements in ARCHITECTURE.md, "Memory"; `node scripts/bench-memory.mjs` repeats them).
+//
+// 1. limitYoungGeneration(): keep V8's young generation at its initial size (1 MiB
+//    semi-spaces) instead of letting it grow to 16 MiB ones. A clone's object walk keeps many
+//    small objects alive for a while, which makes V8 grow the young generation step by step to
+//    its maximum, about 32 MiB resident for the life of the process. V8 reads this factor
+//    whenever it considers growing, so setting it at run time works (unlike
+//    --max-semi-space-size, fixed when the heap is created); bin/gitgate.js calls it before
+//    anything else loads.
+// 2. transientBytes(): pack data on its way to a socket is a fresh Buffer per chunk, garbage a
+//    moment after the socket took it. V8 frees such buffers only when a young-generation
+//    collection runs, and starts one on its own only once about 32 MiB of them have piled up,
+//    so streaming a large pack keeps 30-40 MiB of dead chunks resident. Streams report the
+//    bytes they hand out here; every MINOR_GC_EVERY bytes, process wide, a scavenge (well under
+//    a millisecond: its cost is the few live young objects, not the dead buffers) releases
+//    them. V8's gc() is obtained without exposing it to the process: a fresh vm context
+//    created while --expose-gc is set gets one. Without it (a runtime that refuses the flag),
+//    this does nothing and V8's own trigger applies.
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+const MINOR_GC_EVERY = 8 * 1024 * 1024;
+const enabled = process.env.GITGATE_LOW_MEMORY !== '0';
+
+type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+let gc: GcFunction | null | undefined;
+let pending = 0;
+
+/** Setting 1 (see the file comment). Call before the server loads. */
+export function limitYoungGeneration(): void {
+  if (enabled) v8.setFlagsFromString('--semi-space-growth-factor=1');
+}
+
+function obtainGc(): GcFunction | null {
+  if (!enabled) return null;
+  const global = (globalThis as { gc?: unknown }).gc;
+  if (typeof global === 'function') return global as GcFunction;
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const fn: unknown = vm.runInNewContext('gc');
+    return typeof fn === 'function' ? (fn as GcFunction) : null;
+  } catch {
+    return null;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+}
+
+/** Setting 2: note `bytes` of short-lived buffers handed to a consumer that drops them once written. */
+export function transientBytes(bytes: number): void {
+  pending += bytes;
+  if (pending < MINOR_GC_EVERY) return;
+  pending = 0;
+  if (gc === undefined) gc = obtainGc();
+  if (!gc) return;
+  try {
+    gc({ type: 'minor' });
+  } catch {
+    gc = null;
+  }
+}

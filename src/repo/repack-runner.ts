@@ -1,0 +1,127 @@
+// Runs a repack's file work (repackFiles) in a child process, so its CPU (reading, CRC-checking,
+// inflating and writing hundreds of megabytes) never stalls the event loop that serves clones
+// and pushes, and its memory (the plan of every object) goes back to the system when it ends.
+//  - one worker at a time per server process (a queue shared by all repositories);
+//  - at the lowest CPU priority (nice 19): on a busy machine requests get the cores first, an
+//    idle one repacks at full speed;
+//  - aborting (shutdown) asks the worker to stop before it installs anything and kills it if
+//    it does not exit within ABORT_GRACE_MS;
+//  - a worker that dies leaves the repository valid: its temporary files are removed here, and
+//    a pack it already renamed into place is complete (its objects are also in the old packs).
+// A child process rather than a worker thread: it can be niced as a whole, crashes and runs out
+// of memory on its own, and its heap is returned to the system when it exits.
+import { fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RepackOutcome } from './repack.js';
+
+/** Tests only: where the worker process dies on purpose. */
+export type WorkerFault = 'while-writing' | 'after-install';
+
+export interface WorkerJob {
+  /** The data root (a node file system path) and the repository's git directory under it. */
+  root: string;
+  gitdir: string;
+  factor?: number;
+  all?: boolean;
+  looseThreshold?: number;
+  /** Packs this server retired whose files still wait for deletion: the worker must not read them (a prune dropped objects from them). */
+  ignore: string[];
+  fault?: WorkerFault;
+}
+
+export type ToWorker = { type: 'repack'; job: WorkerJob } | { type: 'abort' };
+export type FromWorker = { type: 'done'; outcome: RepackOutcome | null } | { type: 'error'; message: string };
+
+const WORKER_NICE = 19;
+const ABORT_GRACE_MS = 5_000;
+const POLL_MS = 20;
+
+let tail: Promise<unknown> = Promise.resolve();
+let runningPid: number | null = null;
+
+/** The pid of the worker running now (diagnostics and tests), or null. */
+export function repackWorkerPid(): number | null {
+  return runningPid;
+}
+
+/** repackFiles for `job` in a worker process, after any worker already running. Null when aborted. */
+export function repackInWorker(job: WorkerJob, signal?: { readonly aborted: boolean }): Promise<RepackOutcome | null> {
+  const run = tail.then(() => runOnce(job, signal));
+  tail = run.catch(() => undefined);
+  return run;
+}
+
+/** The worker's module: the compiled one, or the TypeScript source through a loader when running from source (tests). */
+function workerEntry(): { file: string; execArgv: string[] } {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    return { file: fileURLToPath(new URL('./repack-worker.ts', here)), execArgv: ['--import', new URL('../../scripts/ts-loader.mjs', here).href] };
+  }
+  return { file: fileURLToPath(new URL('./repack-worker.js', here)), execArgv: [] };
+}
+
+function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }): Promise<RepackOutcome | null> {
+  if (signal?.aborted) return Promise.resolve(null);
+  const { file, execArgv } = workerEntry();
+  const child = fork(file, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+  const pid = child.pid ?? null;
+  runningPid = pid;
+  if (pid !== null) {
+    try {
+      os.setPriority(pid, WORKER_NICE);
+    } catch {
+      // not permitted here: it still runs off the event loop
+    }
+  }
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 2048) stderr += d.toString('utf8');
+  });
+  return new Promise((resolve, reject) => {
+    let reply: FromWorker | null = null;
+    let spawnError: Error | null = null;
+    let abortSent = false;
+    let killTimer: NodeJS.Timeout | null = null;
+    const poll = setInterval(() => {
+      if (!signal?.aborted || abortSent) return;
+      abortSent = true;
+      send({ type: 'abort' });
+      killTimer = setTimeout(() => child.kill('SIGKILL'), ABORT_GRACE_MS);
+    }, POLL_MS);
+    const send = (msg: ToWorker) => {
+      if (child.connected) child.send(msg, () => undefined);
+    };
+    child.on('message', (m: FromWorker) => {
+      reply = m;
+    });
+    child.on('error', (err) => {
+      spawnError = err;
+    });
+    child.on('close', (code, sig) => {
+      clearInterval(poll);
+      if (killTimer) clearTimeout(killTimer);
+      runningPid = null;
+      const got = reply as FromWorker | null;
+      if (got?.type === 'done') return resolve(got.outcome);
+      void removeTemporaries(job.gitdir, pid).then(() => {
+        if (got?.type === 'error') reject(new Error(`repack worker: ${got.message}`));
+        else if (abortSent) resolve(null);
+        else if (spawnError) reject(new Error(`repack worker could not start: ${(spawnError as Error).message}`));
+        else reject(new Error(`repack worker exited with ${sig ?? `code ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`));
+      });
+    });
+    send({ type: 'repack', job });
+  });
+}
+
+/** A dead worker's temporary pack and index (named after its pid by pack-rewrite.ts). */
+async function removeTemporaries(gitdir: string, pid: number | null): Promise<void> {
+  if (pid === null) return;
+  const packDir = path.join(gitdir, 'objects', 'pack');
+  const mine = new RegExp(`^tmp_(pack|idx)_repack_${pid}_`);
+  const names = await fs.promises.readdir(packDir).catch(() => [] as string[]);
+  for (const name of names) if (mine.test(name)) await fs.promises.rm(path.join(packDir, name), { force: true });
+}

@@ -1,0 +1,24 @@
+// Cache budgets come from configuration, in bytes, one per process-wide cache.
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { packObjectPool } from '../../src/pack/pack-file.js';
+import { clonePlanPool } from '../../src/repo/clone-plan-cache.js';
+import { applyCacheBudgets } from '../../src/service/cache-budgets.js';
+
+describe('cache budgets', () => {
+  const defaults = loadConfig({}, {}).caches;
+  afterEach(() => applyCacheBudgets(defaults));
+
+  it('defaults, and GITGATE_*_CACHE_BYTES set each budget', () => {
+    expect(defaults).toEqual({ packObjectBytes: 32 * 1024 ** 2, clonePlanBytes: 64 * 1024 ** 2, searchBytes: 384 * 1024 ** 2 });
+    const config = loadConfig({}, { GITGATE_PACK_CACHE_BYTES: '1048576', GITGATE_CLONE_PLAN_CACHE_BYTES: '0', GITGATE_SEARCH_CACHE_BYTES: '3000000' });
+    applyCacheBudgets(config.caches);
+    expect(packObjectPool.maxBytes).toBe(1048576);
+    expect(clonePlanPool.maxBytes).toBe(0);
+  });
+
+  it('refuses a budget that is not a byte count', () => {
+    expect(() => loadConfig({}, { GITGATE_PACK_CACHE_BYTES: '32MiB' })).toThrow(/GITGATE_PACK_CACHE_BYTES must be an integer/);
+    expect(() => loadConfig({}, { GITGATE_CLONE_PLAN_CACHE_BYTES: '-1' })).toThrow(/GITGATE_CLONE_PLAN_CACHE_BYTES/);
+  });
+});
