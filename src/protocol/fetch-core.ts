@@ -13,6 +13,7 @@ import { unreachedFrom } from '../repo/reach-objects.js';
 import type { Repository } from '../repo/repository.js';
 import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
+import { bitmapAllReachAny, bitmapPlan } from '../repo/bitmap-plan.js';
 import { planPack } from './pack-stream.js';
 import { listAdvertisedRefs, listRefs, peel } from './ref-listing.js';
 import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, sidebandBuffer } from './sideband.js';
@@ -89,7 +90,8 @@ export async function negotiate(repo: Repository, wants: string[], haves: string
     await yielder.tick();
     if ((await repo.objects.readType(want))?.type === 'commit') commitWants.push(want);
   }
-  const ready = await allReachAny(new CommitReader(repo.objects, grafts), commitWants, new Set(common));
+  const byBitmap = grafts.size === 0 ? await bitmapAllReachAny(repo, commitWants, common) : null;
+  const ready = byBitmap ?? (await allReachAny(new CommitReader(repo.objects, grafts), commitWants, new Set(common)));
   return { common, ready };
 }
 
@@ -194,9 +196,12 @@ export async function* fetchPackStream(
   const limit = out.sidebandLimit;
   const band = (n: number, data: Buffer | string) => sidebandBuffer(n, typeof data === 'string' ? Buffer.from(data) : data, limit!);
   try {
-    const everything = common.length === 0 && shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
-    const plan = everything
-      ? await fullClonePlan(repo.objects, args.wants)
+    const unbounded = shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
+    const plan = unbounded
+      ? common.length === 0
+        ? await fullClonePlan(repo, args.wants)
+        : ((await bitmapPlan(repo, args.wants, common)) ??
+          (await planObjects(repo.objects, args.wants, { haves: common })))
       : await planObjects(repo.objects, args.wants, {
           haves: common,
           grafts: shallow.grafts,

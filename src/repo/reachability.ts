@@ -174,7 +174,12 @@ export async function planObjects(store: ObjectStore, wants: string[], opts: Wal
  * paired with the client's version at the same path. Only differing subtrees are read, so
  * this costs the change, not the tree.
  */
-async function thinBases(store: ObjectStore, commits: CommitInfo[], boundary: CommitInfo[], present: OidSet): Promise<Map<string, string>> {
+export async function thinBases(
+  store: ObjectStore,
+  commits: CommitInfo[],
+  boundary: CommitInfo[],
+  present: { hasHex(oid: string): boolean },
+): Promise<Map<string, string>> {
   const bases = new Map<string, string>();
   if (boundary.length === 0) return bases;
   const boundaryTrees = new Map(boundary.map((c) => [c.oid, c.tree]));

@@ -1,0 +1,67 @@
+// Fetch planning from the reachability bitmap: the object list of a clone or a fetch with
+// haves (SendPlan, as planObjects makes it by walking), and C Git's ok_to_give_up question.
+// Each returns null when the repository has no usable bitmap; the caller then walks.
+import { repositoryBitmap } from './bitmap-index.js';
+import { ObjectBits, reachBits } from './bitmap-walk.js';
+import { CommitReader, type CommitInfo } from './commit-walk.js';
+import { thinBases, type ObjectToSend, type SendPlan } from './reachability.js';
+import type { Repository } from './repository.js';
+import { nextTurn } from '../event-loop.js';
+
+/** Fetches sending more commits than this skip the thin-pack pairing of changed files. */
+const THIN_BASES_MAX_COMMITS = 5000;
+/** ok_to_give_up by bitmap for at most this many wants (one reachability set each). */
+const GIVE_UP_MAX_WANTS = 64;
+
+/**
+ * Objects for wants \ haves (haves: commits we have), without shallow boundaries or filters.
+ * Pack objects come in pack order, then the others.
+ */
+export async function bitmapPlan(repo: Repository, wants: string[], haves: string[]): Promise<SendPlan | null> {
+  const bi = await repositoryBitmap(repo);
+  if (!bi) return null;
+  const bits = new ObjectBits(bi);
+  const have = haves.length ? await reachBits(repo, bits, haves) : null;
+  const want = await reachBits(repo, bits, wants, have);
+  if (have) want.andNot(have);
+
+  const objects: ObjectToSend[] = [];
+  const commits: string[] = [];
+  let k = 0;
+  for (const pos of want) {
+    if (++k % 4096 === 0) await nextTurn();
+    const oid = bits.oidAt(pos);
+    const type = bits.typeAt(pos);
+    if (type === 'commit') commits.push(oid);
+    objects.push({ oid, type });
+  }
+  const present = { hasHex: (oid: string) => have !== null && have.has(bits.lookupHex(oid)) };
+  let deltaBases: Map<string, string> | undefined;
+  if (have && commits.length <= THIN_BASES_MAX_COMMITS) {
+    const reader = new CommitReader(repo.objects);
+    const sent: CommitInfo[] = [];
+    const boundary = new Map<string, CommitInfo>();
+    for (const oid of commits) {
+      const c = await reader.get(oid);
+      sent.push(c);
+      for (const p of c.parents) if (!boundary.has(p) && present.hasHex(p)) boundary.set(p, await reader.get(p));
+    }
+    deltaBases = await thinBases(repo.objects, sent, [...boundary.values()], present);
+  }
+  return { objects, clientHas: { has: present.hasHex }, deltaBases, commitCount: commits.length };
+}
+
+/** Whether every want reaches one of the commons, or null to walk instead. */
+export async function bitmapAllReachAny(repo: Repository, wants: string[], commons: string[]): Promise<boolean | null> {
+  if (wants.length > GIVE_UP_MAX_WANTS) return null;
+  const bi = await repositoryBitmap(repo);
+  if (!bi) return null;
+  const bits = new ObjectBits(bi);
+  const common = new Set(commons);
+  for (const want of new Set(wants)) {
+    if (common.has(want)) continue;
+    const reach = await reachBits(repo, bits, [want]);
+    if (!commons.some((c) => reach.has(bits.lookupHex(c)))) return false;
+  }
+  return true;
+}
