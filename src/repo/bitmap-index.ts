@@ -72,6 +72,10 @@ export function setBitmapWarningHandler(fn: Warn): void {
   warn = fn;
 }
 
+export function bitmapWarning(message: string, detail: { pack: string; reason: string }): void {
+  warn(message, detail);
+}
+
 interface Loaded {
   at: number;
   index: Promise<BitmapIndex | null>;

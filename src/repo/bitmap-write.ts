@@ -14,7 +14,7 @@ import { Bitset } from '../pack/ewah.js';
 import type { PackFile } from '../pack/pack-file.js';
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TAG, OBJ_TREE, type ObjectType } from '../pack/types.js';
 import { nextTurn } from '../event-loop.js';
-import { forgetBitmap } from './bitmap-index.js';
+import { bitmapWarning, forgetBitmap } from './bitmap-index.js';
 import { ObjectBits, reachBits, type ReachIndex } from './bitmap-walk.js';
 import { CommitReader, type CommitInfo } from './commit-walk.js';
 import { parseTag } from './objects.js';
@@ -96,6 +96,15 @@ export async function writeRepositoryBitmap(repo: Repository, opts: { signal?: {
     return { pack: largest.name, commits: built.commits, bitmaps: built.entries.length };
   } finally {
     release();
+  }
+}
+
+/** After a repack: give the largest pack a bitmap if it has none. Failures only warn (the repack stands). */
+export async function bitmapAfterRepack(repo: Repository, signal?: { readonly aborted: boolean }): Promise<void> {
+  try {
+    await writeRepositoryBitmap(repo, { signal });
+  } catch (err) {
+    bitmapWarning('could not write a reachability bitmap', { pack: repo.id, reason: (err as Error)?.message ?? String(err) });
   }
 }
 

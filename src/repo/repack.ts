@@ -31,6 +31,7 @@ import { PackFile } from '../pack/pack-file.js';
 import { writePack, type PackEntry } from '../pack/pack-writer.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, hashObject } from '../pack/types.js';
 import type { FileHandleLike } from './storage.js';
+import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
 
@@ -220,6 +221,7 @@ async function repackNow(repo: Repository, opts: RepackOptions): Promise<RepackR
     result.looseRemoved = garbage.length - result.rolledUp.length * (2 + PACK_COMPANIONS.length);
     if (opts.defer) opts.defer(garbage, result.rolledUp);
     else await deleteGarbage(repo, garbage, result.rolledUp);
+    await bitmapAfterRepack(repo, opts.signal);
     return result;
   } finally {
     release();
