@@ -182,11 +182,24 @@ export function writeBitmap(b: BitmapToWrite): Buffer {
 
 /** Pack order from a .idx's offsets: packOrder[pos] = index position of the pos-th object by offset. */
 export function packOrderFromOffsets(count: number, offsetAt: (i: number) => number): Uint32Array {
-  const offsets = new Float64Array(count);
-  for (let i = 0; i < count; i++) offsets[i] = offsetAt(i);
+  // offset and position packed into one double, sorted natively (a comparator is several times slower)
+  let shift = 1;
+  while (shift <= count) shift *= 2;
+  const keys = new Float64Array(count);
+  let max = 0;
+  for (let i = 0; i < count; i++) {
+    const off = offsetAt(i);
+    if (off > max) max = off;
+    keys[i] = off * shift + i;
+  }
   const order = new Uint32Array(count);
+  if ((max + 1) * shift <= Number.MAX_SAFE_INTEGER) {
+    keys.sort();
+    for (let p = 0; p < count; p++) order[p] = keys[p]! % shift;
+    return order;
+  }
   for (let i = 0; i < count; i++) order[i] = i;
-  return order.sort((a, b) => offsets[a]! - offsets[b]!);
+  return order.sort((a, b) => offsetAt(a) - offsetAt(b));
 }
 
 /** Parse a .rev file: the pack order, checked to be a permutation for this pack. */

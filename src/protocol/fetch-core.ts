@@ -133,7 +133,7 @@ export function parseFilterArg(spec: string | null): ObjectFilter | null {
  * Annotated tags whose target is being sent (include-tag). One pass over the refs (peeled
  * values from packed-refs) and one over the objects, against the few tag targets only.
  */
-async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise<ObjectToSend[]> {
+async function tagsToInclude(repo: Repository, sending: ObjectToSend[], wholePacks: PackFile[]): Promise<ObjectToSend[]> {
   const byTarget = new Map<string, string[]>();
   for (const ref of await listRefs(repo, { peel: true, prefix: 'refs/tags/' })) {
     if (!ref.peeled) continue;
@@ -148,6 +148,12 @@ async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise
   for (const o of sending) {
     if (byTarget.has(o.oid)) targetsSent.add(o.oid);
     if (o.type === 'tag' && candidates.has(o.oid)) tagsSent.add(o.oid);
+  }
+  // objects of packs sent whole are not listed: ask the packs
+  const inWhole = (oid: string) => wholePacks.some((p) => p.has(Buffer.from(oid, 'hex')));
+  if (wholePacks.length) {
+    for (const target of byTarget.keys()) if (inWhole(target)) targetsSent.add(target);
+    for (const tag of candidates) if (inWhole(tag)) tagsSent.add(tag);
   }
   const extra: ObjectToSend[] = [];
   for (const target of targetsSent) {
@@ -197,7 +203,7 @@ export async function* fetchPackStream(
   const band = (n: number, data: Buffer | string) => sidebandBuffer(n, typeof data === 'string' ? Buffer.from(data) : data, limit!);
   try {
     const unbounded = shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
-    const plan = unbounded
+    let plan = unbounded
       ? common.length === 0
         ? await fullClonePlan(repo, args.wants)
         : ((await bitmapPlan(repo, args.wants, common)) ??
@@ -209,17 +215,23 @@ export async function* fetchPackStream(
           extraEdges: shallow.extraEdges,
           filter,
         });
+    // a client without ofs-delta cannot take stored packs as they are (C Git's clients all can)
+    if (plan.wholePacks?.length && !args.ofsDelta) plan = await planObjects(repo.objects, args.wants, { haves: common });
+    const wholePacks = plan.wholePacks ?? [];
     let objects = plan.objects;
     if (args.includeTag) {
-      const tags = await tagsToInclude(repo, objects);
+      const tags = await tagsToInclude(repo, objects, wholePacks);
       if (tags.length) objects = objects.concat(tags); // else keep the (cacheable) list itself
     }
-    if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
+    const enumerated = objects.length + wholePacks.reduce((n, p) => n + p.index.count, 0);
+    if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${enumerated}, done.\n`);
     const packPlan = await planPack(repo.objects, objects, {
       thin: args.thinPack,
       clientHas: plan.clientHas,
       ofsDelta: args.ofsDelta,
       deltaBases: plan.deltaBases,
+      located: plan.located,
+      wholePacks,
     });
     let pending: Buffer[] = [];
     let pendingBytes = 0;

@@ -45,6 +45,11 @@ export class BitmapIndex {
     return this.pack.index.oidAt(this.packOrder[pos]!);
   }
 
+  /** Offset in the pack of the object at a bit position. */
+  offsetAt(pos: number): number {
+    return this.pack.index.offsetAt(this.packOrder[pos]!);
+  }
+
   typeAt(pos: number): ObjectType {
     const t = this.file.types;
     if (t.commits.has(pos)) return 'commit';

@@ -7,6 +7,7 @@ import { CommitReader, type CommitInfo } from './commit-walk.js';
 import { thinBases, type ObjectToSend, type SendPlan } from './reachability.js';
 import type { Repository } from './repository.js';
 import { nextTurn } from '../event-loop.js';
+import type { Bitset } from '../pack/ewah.js';
 
 /** Fetches sending more commits than this skip the thin-pack pairing of changed files. */
 const THIN_BASES_MAX_COMMITS = 5000;
@@ -27,13 +28,18 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
 
   const objects: ObjectToSend[] = [];
   const commits: string[] = [];
+  const offsets: number[] = [];
+  // every object of the pack wanted (a full clone): the pack goes as it is, unlisted
+  const whole = have === null && coversPrefix(want, bits.n);
   let k = 0;
   for (const pos of want) {
+    if (whole && pos < bits.n) continue;
     if (++k % 4096 === 0) await nextTurn();
     const oid = bits.oidAt(pos);
     const type = bits.typeAt(pos);
     if (type === 'commit') commits.push(oid);
     objects.push({ oid, type });
+    if (pos < bits.n) offsets.push(bi.offsetAt(pos)); // pack positions come first, in pack order
   }
   const present = { hasHex: (oid: string) => have !== null && have.has(bits.lookupHex(oid)) };
   let deltaBases: Map<string, string> | undefined;
@@ -48,7 +54,19 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
     }
     deltaBases = await thinBases(repo.objects, sent, [...boundary.values()], present);
   }
-  return { objects, clientHas: { has: present.hasHex }, deltaBases, commitCount: commits.length };
+  const located = { pack: bi.pack, offsets: Float64Array.from(offsets) };
+  const commitCount = commits.length + (whole ? bi.file.types.commits.size : 0);
+  return { objects, wholePacks: whole ? [bi.pack] : undefined, located, clientHas: { has: present.hasHex }, deltaBases, commitCount };
+}
+
+/** Are bits 0..n-1 all set? */
+function coversPrefix(bits: Bitset, n: number): boolean {
+  const w = bits.words;
+  const full = n >>> 5;
+  if (w.length < full + (n & 31 ? 1 : 0)) return false;
+  for (let k = 0; k < full; k++) if (w[k] !== 0xffffffff) return false;
+  const rest = n & 31;
+  return rest === 0 || (w[full]! & ((1 << rest) - 1)) >>> 0 === ((1 << rest) - 1) >>> 0;
 }
 
 /** Whether every want reaches one of the commons, or null to walk instead. */

@@ -2,6 +2,7 @@
 // reachable from what the client has, like `git rev-list --objects --not <haves>` with
 // "edge" commits whose trees count as present, shallow grafts, and partial-clone filters.
 import { GitgateError } from '../errors.js';
+import type { PackFile } from '../pack/pack-file.js';
 import type { ObjectType } from '../pack/types.js';
 import { CommitReader, commitRange, type CommitInfo } from './commit-walk.js';
 import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
@@ -33,6 +34,13 @@ export interface OidLookup {
 
 export interface SendPlan {
   objects: ObjectToSend[];
+  /**
+   * Packs every object of which is sent too, without being listed in `objects` (a bitmap
+   * showed the whole pack is wanted: a full clone). Sent first, copied as they are stored.
+   */
+  wholePacks?: PackFile[];
+  /** Where the first objects are stored, when the planner knows (bitmaps): offsets in `pack`, in list order. */
+  located?: { pack: PackFile; offsets: Float64Array };
   /** Trees and blobs known to be on the client: bases a thin pack may delta against. */
   clientHas: OidLookup;
   /** Sent tree or blob → the client's version of it (same path in a have commit's tree). */
