@@ -1,6 +1,7 @@
 // Reachability bitmaps: the EWAH and .bitmap/.rev codecs against files C Git wrote, the object
 // sets they give against C Git's rev-list over random histories (bitmaps by C Git and by
 // gitgate, with pushes after them), and corrupt bitmaps ignored.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -183,11 +184,36 @@ describe('object sets from bitmaps equal the walk over random histories', () => 
   }
 });
 
+/** A one-bit set. */
+function single(bit: number): Bitset {
+  const b = new Bitset(bit + 1);
+  b.add(bit);
+  return b;
+}
+
+/** A .bitmap parsed, edited and written again (well-formed, checksums right). */
+function rewritten(buf: Buffer, edit: (f: ReturnType<typeof parseBitmap>) => void): Buffer {
+  const checksum = buf.subarray(12, 32);
+  const f = parseBitmap(buf, lastObjects, Buffer.from(checksum));
+  edit(f);
+  return writeBitmap({ packChecksum: Buffer.from(checksum), types: f.types, entries: f.entries.map((e, i) => ({ indexPos: e.indexPos, bits: f.bitmap(i) })) });
+}
+let lastObjects = 0;
+
+/** Recompute a file's trailing SHA-1 after an edit. */
+function resum(b: Buffer): Buffer {
+  createHash('sha1').update(b.subarray(0, b.length - 20)).digest().copy(b, b.length - 20);
+  return b;
+}
+
 describe('a corrupt bitmap is ignored', () => {
   const corruptions: [string, (buf: Buffer) => Buffer][] = [
     ['a flipped byte in a bitmap', (b) => (b[b.length - 40]! ^= 0x40, b)],
     ['a truncated file', (b) => b.subarray(0, b.length - 30)],
-    ['another pack checksum', (b) => (b[20]! ^= 1, b)],
+    // a well-formed file (its own checksum right) for another pack
+    ['another pack checksum', (b) => ((b[20]! ^= 1), resum(b))],
+    // well-formed, but one object has no type
+    ['a type bitmap that misses an object', (b) => rewritten(b, (f) => f.types.commits.andNot(single(f.types.commits.length - 1)))],
     ['an empty file', () => Buffer.alloc(0)],
   ];
   for (const [what, corrupt] of corruptions) {
@@ -196,6 +222,7 @@ describe('a corrupt bitmap is ignored', () => {
       randomHistory(gitdir, 5, 40);
       git(['--git-dir', gitdir, 'repack', '-adb', '-q']);
       const file = packFiles(gitdir, '.bitmap')[0]!;
+      lastObjects = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!)).count;
       fs.writeFileSync(file, corrupt(Buffer.from(fs.readFileSync(file))));
       const warnings: string[] = [];
       setBitmapWarningHandler((m, d) => warnings.push(`${m}: ${d.reason}`));
