@@ -213,7 +213,7 @@ describe('a corrupt bitmap is ignored', () => {
     // a well-formed file (its own checksum right) for another pack
     ['another pack checksum', (b) => ((b[20]! ^= 1), resum(b))],
     // well-formed, but one object has no type
-    ['a type bitmap that misses an object', (b) => rewritten(b, (f) => f.types.commits.andNot(single(f.types.commits.length - 1)))],
+    ['a type bitmap that misses an object', (b) => rewritten(b, (f) => f.types.trees.andNot(single(f.types.trees.length - 1)))],
     ['an empty file', () => Buffer.alloc(0)],
   ];
   for (const [what, corrupt] of corruptions) {
