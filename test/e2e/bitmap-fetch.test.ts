@@ -67,6 +67,10 @@ describe.each(STORAGE_KINDS)('fetches with a bitmap gitgate wrote (%s storage)',
       await gitOk(['--git-dir', dir, '-c', `protocol.version=${k === 0 ? 0 : 2}`, 'fetch', '-q', 'origin']);
       await sameAs(dir, local);
     }
+    // a fresh clone now: the bitmapped pack whole, then the newer objects
+    const fresh = path.join(tmpDir(), 'fresh.git');
+    await gitOk(['clone', '-q', '--mirror', s.gitUrl(id, s.admin), fresh]);
+    await sameAs(fresh, local);
     await s.fsck(id);
   });
 });

@@ -90,13 +90,17 @@ describe('EWAH', () => {
 });
 
 describe('bitmap files written by C Git', () => {
-  it('give the type of every object and, per commit, exactly what rev-list --objects lists', () => {
+  it.each([
+    ['name-hash cache', []],
+    ['lookup table, no name-hash cache', ['-c', 'pack.writeBitmapLookupTable=true', '-c', 'pack.writeBitmapHashCache=false']],
+  ])('(%s) give the type of every object and, per commit, exactly what rev-list --objects lists', (_what, config) => {
     const gitdir = bareRepo();
     randomHistory(gitdir, 1, 120);
-    git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', 'repack', '-adb', '-q']);
+    git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', ...config, 'repack', '-adb', '-q']);
     const order = packOrder(gitdir);
     const idx = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!));
     const file = parseBitmap(fs.readFileSync(packFiles(gitdir, '.bitmap')[0]!), idx.count, idx.packChecksum);
+    expect(file.flags & 0x14).toBe(config.length ? 0x10 : 0x4); // the extensions C Git was asked for
     const types = { commit: file.types.commits, tree: file.types.trees, blob: file.types.blobs, tag: file.types.tags };
     order.forEach((o, pos) => expect(types[o.type as keyof typeof types].has(pos)).toBe(true));
 
