@@ -1,6 +1,7 @@
 // Fetch planning from the reachability bitmap: the object list of a clone or a fetch with
 // haves (SendPlan, as planObjects makes it by walking), and C Git's ok_to_give_up question.
 // Each returns null when the repository has no usable bitmap; the caller then walks.
+import { isGitgateError } from '../errors.js';
 import { repositoryBitmap } from './bitmap-index.js';
 import { ObjectBits, reachBits } from './bitmap-walk.js';
 import { CommitReader, type CommitInfo } from './commit-walk.js';
@@ -22,7 +23,16 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
   const bi = await repositoryBitmap(repo);
   if (!bi) return null;
   const bits = new ObjectBits(bi);
-  const have = haves.length ? await reachBits(repo, bits, haves) : null;
+  let have: Bitset | null = null;
+  if (haves.length) {
+    try {
+      have = await reachBits(repo, bits, haves);
+    } catch (err) {
+      // a have whose history is incomplete here: the walk only needs the edges
+      if (isGitgateError(err, 'OBJECT_NOT_FOUND')) return null;
+      throw err;
+    }
+  }
   const want = await reachBits(repo, bits, wants, have);
   if (have) want.andNot(have);
 
