@@ -12,6 +12,7 @@ import { backupCommands } from './backup.js';
 import { credentialCommand } from './credential.js';
 import { mcpCommand } from './mcp.js';
 import { recoverDataDir } from '../repo/recovery.js';
+import { setBitmapWarningHandler } from '../repo/bitmap-index.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
 import { acquireDataDirLock } from '../service/data-dir-lock.js';
 import { bootstrapDestination, deliverBootstrapToken } from './bootstrap-delivery.js';
@@ -160,6 +161,7 @@ function buildProgram(): Command {
           if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
         }
         ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
+        setBitmapWarningHandler((message, detail) => ctx.log.warn(detail, message));
         if ((await ctx.tokens.count()) === 0) {
           // where the first token goes is checked before it is minted, and it is delivered
           // before the port is bound: neither a bad path nor a busy port may lose it

@@ -13,6 +13,7 @@ import { unreachedFrom } from '../repo/reach-objects.js';
 import type { Repository } from '../repo/repository.js';
 import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
+import { bitmapAllReachAny, bitmapPlan } from '../repo/bitmap-plan.js';
 import { planPack } from './pack-stream.js';
 import { listAdvertisedRefs, listRefs, peel } from './ref-listing.js';
 import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, KEEPALIVE, sidebandBuffer, whileWaiting } from './sideband.js';
@@ -89,7 +90,8 @@ export async function negotiate(repo: Repository, wants: string[], haves: string
     await yielder.tick();
     if ((await repo.objects.readType(want))?.type === 'commit') commitWants.push(want);
   }
-  const ready = await allReachAny(new CommitReader(repo.objects, grafts), commitWants, new Set(common));
+  const byBitmap = grafts.size === 0 ? await bitmapAllReachAny(repo, commitWants, common) : null;
+  const ready = byBitmap ?? (await allReachAny(new CommitReader(repo.objects, grafts), commitWants, new Set(common)));
   return { common, ready };
 }
 
@@ -131,7 +133,7 @@ export function parseFilterArg(spec: string | null): ObjectFilter | null {
  * Annotated tags whose target is being sent (include-tag). One pass over the refs (peeled
  * values from packed-refs) and one over the objects, against the few tag targets only.
  */
-async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise<ObjectToSend[]> {
+async function tagsToInclude(repo: Repository, sending: ObjectToSend[], wholePacks: PackFile[]): Promise<ObjectToSend[]> {
   const byTarget = new Map<string, string[]>();
   for (const ref of await listRefs(repo, { peel: true, prefix: 'refs/tags/' })) {
     if (!ref.peeled) continue;
@@ -146,6 +148,12 @@ async function tagsToInclude(repo: Repository, sending: ObjectToSend[]): Promise
   for (const o of sending) {
     if (byTarget.has(o.oid)) targetsSent.add(o.oid);
     if (o.type === 'tag' && candidates.has(o.oid)) tagsSent.add(o.oid);
+  }
+  // objects of packs sent whole are not listed: ask the packs
+  const inWhole = (oid: string) => wholePacks.some((p) => p.has(Buffer.from(oid, 'hex')));
+  if (wholePacks.length) {
+    for (const target of byTarget.keys()) if (inWhole(target)) targetsSent.add(target);
+    for (const tag of candidates) if (inWhole(tag)) tagsSent.add(tag);
   }
   const extra: ObjectToSend[] = [];
   for (const target of targetsSent) {
@@ -209,32 +217,42 @@ export async function* fetchPackStream(
     limit ? whileWaiting(work, fetchHooks.tickMs, () => (out.progress ? band(BAND_PROGRESS, `Enumerating objects: ${progress.objects}\r`) : KEEPALIVE)) : settle(work);
   try {
     if (fetchHooks.beforeEnumeration) yield* waiting(fetchHooks.beforeEnumeration());
-    const everything = common.length === 0 && shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
-    const plan = yield* waiting(
-      everything
-        ? fullClonePlan(repo.objects, args.wants, progress)
-        : planObjects(repo.objects, args.wants, {
-            haves: common,
-            grafts: shallow.grafts,
-            extraWants: shallow.extraWants,
-            extraEdges: shallow.extraEdges,
-            filter,
-            progress,
-          }),
+    const unbounded = shallow.grafts.size === 0 && shallow.extraWants.length === 0 && !filter;
+    const walk = () =>
+      planObjects(repo.objects, args.wants, {
+        haves: common,
+        grafts: shallow.grafts,
+        extraWants: shallow.extraWants,
+        extraEdges: shallow.extraEdges,
+        filter,
+        progress,
+      });
+    let plan = yield* waiting(
+      unbounded
+        ? common.length === 0
+          ? fullClonePlan(repo, args.wants, progress)
+          : bitmapPlan(repo, args.wants, common).then((p) => p ?? walk())
+        : walk(),
     );
+    // a client without ofs-delta cannot take stored packs as they are (C Git's clients all can)
+    if (plan.wholePacks?.length && !args.ofsDelta) plan = yield* waiting(walk());
+    const wholePacks = plan.wholePacks ?? [];
     let objects = plan.objects;
     if (args.includeTag) {
-      const tags = await tagsToInclude(repo, objects);
+      const tags = await tagsToInclude(repo, objects, wholePacks);
       if (tags.length) objects = objects.concat(tags); // else keep the (cacheable) list itself
     }
-    if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${objects.length}, done.\n`);
-    progress.objects = objects.length;
+    const enumerated = objects.length + wholePacks.reduce((n, p) => n + p.index.count, 0);
+    if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${enumerated}, done.\n`);
+    progress.objects = enumerated;
     const packPlan = yield* waiting(
       planPack(repo.objects, objects, {
         thin: args.thinPack,
         clientHas: plan.clientHas,
         ofsDelta: args.ofsDelta,
         deltaBases: plan.deltaBases,
+        located: plan.located,
+        wholePacks,
       }),
     );
     let pending: Buffer[] = [];

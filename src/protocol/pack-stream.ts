@@ -29,6 +29,10 @@ export interface PackPlanOptions {
   ofsDelta?: boolean;
   /** Object → the client's version of it, to delta against in a thin pack. */
   deltaBases?: ReadonlyMap<string, string>;
+  /** Where the first objects are stored (SendPlan.located). */
+  located?: { pack: PackFile; offsets: Float64Array };
+  /** Packs sent whole before the objects, which are not in them (SendPlan.wholePacks; needs ofsDelta). */
+  wholePacks?: PackFile[];
 }
 
 /** Objects larger than this are not deltified here (both versions are held in memory). */
@@ -43,17 +47,27 @@ export interface PackPlan {
 }
 
 /** Order objects so that within each pack they follow stored offsets (bases before deltas). */
-async function order(store: ObjectStore, objects: ObjectToSend[]): Promise<{ ordered: Planned[]; whole: Set<PackFile> }> {
+async function order(store: ObjectStore, objects: ObjectToSend[], known?: Known): Promise<{ ordered: Planned[]; whole: Set<PackFile> }> {
   const located: Planned[] = [];
   const loose: Planned[] = [];
-  for (const obj of objects) {
+  // locations the planner gave (a bitmap's pack), while that pack is still in use
+  const given = known && (await store.allPacks()).includes(known.pack) ? known : null;
+  for (let i = 0; i < objects.length; i++) {
+    const obj = objects[i]!;
+    if (given && i < given.offsets.length) {
+      located.push({ obj, pack: given.pack, offset: given.offsets[i]! });
+      continue;
+    }
     const loc = await store.locate(obj.oid);
     if (loc) located.push({ obj, pack: loc.pack, offset: loc.offset });
     else loose.push({ obj, pack: null, offset: 0 });
   }
   const packIds = new Map<PackFile, number>();
   for (const p of located) if (!packIds.has(p.pack!)) packIds.set(p.pack!, packIds.size);
-  located.sort((a, b) => packIds.get(a.pack!)! - packIds.get(b.pack!)! || a.offset - b.offset);
+  const before = (a: Planned, b: Planned) => packIds.get(a.pack!)! - packIds.get(b.pack!)! || a.offset - b.offset;
+  let sorted = true;
+  for (let i = 1; i < located.length && sorted; i++) sorted = before(located[i - 1]!, located[i]!) < 0;
+  if (!sorted) located.sort(before);
   // A pack all of whose objects are sent is copied as one block (C Git's pack reuse): a
   // stored pack is self-contained, so its deltas stay valid at the same distances.
   const perPack = new Map<PackFile, number>();
@@ -65,27 +79,39 @@ async function order(store: ObjectStore, objects: ObjectToSend[]): Promise<{ ord
 // Orders for object lists that are themselves cached (full clones), while their packs live.
 const orderCache = new WeakMap<ObjectToSend[], { ordered: Planned[]; whole: Set<PackFile> }>();
 
-async function cachedOrder(store: ObjectStore, objects: ObjectToSend[]) {
+type Known = NonNullable<PackPlanOptions['located']>;
+
+async function cachedOrder(store: ObjectStore, objects: ObjectToSend[], known?: Known) {
   const hit = orderCache.get(objects);
   if (hit) {
     const live = new Set(await store.allPacks());
     if ([...new Set(hit.ordered.map((p) => p.pack))].every((p) => p === null || live.has(p))) return hit;
   }
-  const fresh = await order(store, objects);
+  const fresh = await order(store, objects, known);
   orderCache.set(objects, fresh);
   return fresh;
 }
 
 export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts: PackPlanOptions = {}): Promise<PackPlan> {
-  const { ordered, whole } = await cachedOrder(store, objects);
+  const { ordered, whole } = await cachedOrder(store, objects, opts.located);
   const stats = { reused: 0, reusedDeltas: 0, deltas: 0, packReused: 0 };
   const ofsDelta = opts.ofsDelta ?? true;
+  const wholePacks = opts.wholePacks ?? [];
+  if (wholePacks.length && !ofsDelta) throw new Error('planPack: whole packs need ofs-delta');
+  const wholeCount = wholePacks.reduce((n, p) => n + p.index.count, 0);
+  /** In a pack sent whole: earlier in this pack, usable as a ref-delta base. */
+  const sentWhole = (oid: Buffer) => wholePacks.some((p) => p.has(oid));
   const clientHas = opts.thin ? (opts.clientHas ?? new Set<string>()) : new Set<string>();
   const deltaBases = opts.thin ? opts.deltaBases : undefined;
 
   async function* entries(): AsyncGenerator<PackEntry> {
     const indexByOid = new Map<string, number>();
     let i = 0;
+    for (const pack of wholePacks) {
+      yield { kind: 'raw-stream', chunks: pack.bodyStream(), entries: pack.index.count };
+      stats.packReused += pack.index.count;
+      i += pack.index.count;
+    }
     for (let at = 0; at < ordered.length; ) {
       const pack = ordered[at]!.pack;
       if (pack && ofsDelta && whole.has(pack)) {
@@ -141,7 +167,8 @@ export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts
       const base = baseBin.toString('hex');
       const baseIndex = indexByOid.get(base);
       const inPack = baseIndex !== undefined;
-      if (!inPack && !clientHas.has(base)) return null;
+      // a base in a pack sent whole precedes this entry in the pack: a ref-delta to it is valid
+      if (!inPack && !clientHas.has(base) && !sentWhole(baseBin)) return null;
       const raw = await item.pack.rawEntry(item.offset);
       const compressed = raw.subarray(info.headerLength);
       if (inPack && ofsDelta) return { kind: 'ofs-delta', baseIndex, resultSize: info.size, compressed };
@@ -149,7 +176,8 @@ export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts
     }
   }
   const only = ordered[0]?.pack;
-  const verbatim = only && ofsDelta && whole.has(only) && only.index.count === ordered.length ? only : null;
-  if (verbatim) stats.packReused = ordered.length;
-  return { count: ordered.length, entries: entries(), stats, verbatim };
+  let verbatim = only && ofsDelta && wholePacks.length === 0 && whole.has(only) && only.index.count === ordered.length ? only : null;
+  if (ordered.length === 0 && wholePacks.length === 1) verbatim = wholePacks[0]!;
+  if (verbatim) stats.packReused = ordered.length + wholeCount;
+  return { count: ordered.length + wholeCount, entries: entries(), stats, verbatim };
 }

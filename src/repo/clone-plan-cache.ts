@@ -1,13 +1,16 @@
-// Full clones of the same tips send the same objects, and objects never change: the walk's
-// result is cached per repository, which plays the part of C Git's reachability bitmaps for the
-// common "clone everything" case. Cached plans are compact (each id as 20 bytes and a type byte,
-// not hex strings: 21 bytes an object instead of ~100) and share one process-wide byte budget
-// (GITGATE_CLONE_PLAN_CACHE_BYTES); each clone expands its own list and drops it when done.
-// Concurrent clones of the same tips share one walk.
+// Full clones of the same tips send the same objects, and objects never change. The plan comes
+// from the reachability bitmap when there is one (bitmap-plan.ts), else from a walk. A plan that
+// sends stored packs whole is cheap to recompute from the bitmap and is only good while those
+// packs are live, so it is not cached; any other plan is cached per repository, compact (each
+// id as 20 bytes and a type byte, not hex strings: 21 bytes an object instead of ~100), under
+// one process-wide byte budget (GITGATE_CLONE_PLAN_CACHE_BYTES); each clone expands its own
+// list and drops it when done. Concurrent clones of the same tips share one computation.
 import { ByteLru, BytePool } from '../pack/lru-cache.js';
 import type { ObjectType } from '../pack/types.js';
+import { bitmapPlan } from './bitmap-plan.js';
 import type { ObjectStore } from './object-store.js';
 import { planObjects, type ObjectToSend, type SendPlan } from './reachability.js';
+import type { Repository } from './repository.js';
 
 /** Budget of all cached clone plans (one plan may take all of it). */
 export const clonePlanPool = new BytePool(64 * 1024 * 1024, 1);
@@ -22,7 +25,7 @@ interface CompactPlan {
 }
 
 const cached = new WeakMap<ObjectStore, ByteLru<string, CompactPlan>>();
-const walking = new WeakMap<ObjectStore, Map<string, Promise<SendPlan>>>();
+const computing = new WeakMap<ObjectStore, Map<string, Promise<SendPlan>>>();
 const NOTHING = { has: () => false };
 
 function compact(plan: SendPlan): CompactPlan {
@@ -43,22 +46,24 @@ function expand(c: CompactPlan): SendPlan {
   return { objects, clientHas: NOTHING, deltaBases: new Map(), commitCount: c.commitCount };
 }
 
-/** planObjects for a fetch with no haves, no shallow boundary and no filter. */
-export function fullClonePlan(store: ObjectStore, wants: string[], progress?: { objects: number }): Promise<SendPlan> {
+/** planObjects for a fetch with no haves, no shallow boundary and no filter (from the bitmap when there is one). */
+export function fullClonePlan(repo: Repository, wants: string[], progress?: { objects: number }): Promise<SendPlan> {
+  const store = repo.objects;
   const key = [...new Set(wants)].sort().join(',');
   let cache = cached.get(store);
   if (!cache) cached.set(store, (cache = new ByteLru(clonePlanPool)));
   const hit = cache.get(key);
   if (hit) return Promise.resolve(expand(hit));
-  let inflight = walking.get(store);
-  if (!inflight) walking.set(store, (inflight = new Map()));
+  let inflight = computing.get(store);
+  if (!inflight) computing.set(store, (inflight = new Map()));
   let plan = inflight.get(key);
   if (!plan) {
     const done = cache;
     const map = inflight;
-    plan = planObjects(store, wants, { haves: [], progress })
+    plan = bitmapPlan(repo, wants, [])
+      .then((p) => p ?? planObjects(store, wants, { haves: [], progress }))
       .then((p) => {
-        done.set(key, compact(p));
+        if (!p.wholePacks?.length) done.set(key, compact(p));
         return p;
       })
       .finally(() => map.delete(key));

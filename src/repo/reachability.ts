@@ -2,6 +2,7 @@
 // reachable from what the client has, like `git rev-list --objects --not <haves>` with
 // "edge" commits whose trees count as present, shallow grafts, and partial-clone filters.
 import { GitgateError } from '../errors.js';
+import type { PackFile } from '../pack/pack-file.js';
 import type { ObjectType } from '../pack/types.js';
 import { CommitReader, commitRange, type CommitInfo } from './commit-walk.js';
 import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
@@ -35,6 +36,13 @@ export interface OidLookup {
 
 export interface SendPlan {
   objects: ObjectToSend[];
+  /**
+   * Packs every object of which is sent too, without being listed in `objects` (a bitmap
+   * showed the whole pack is wanted: a full clone). Sent first, copied as they are stored.
+   */
+  wholePacks?: PackFile[];
+  /** Where the first objects are stored, when the planner knows (bitmaps): offsets in `pack`, in list order. */
+  located?: { pack: PackFile; offsets: Float64Array };
   /** Trees and blobs known to be on the client: bases a thin pack may delta against. */
   clientHas: OidLookup;
   /** Sent tree or blob → the client's version of it (same path in a have commit's tree). */
@@ -177,7 +185,12 @@ export async function planObjects(store: ObjectStore, wants: string[], opts: Wal
  * paired with the client's version at the same path. Only differing subtrees are read, so
  * this costs the change, not the tree.
  */
-async function thinBases(store: ObjectStore, commits: CommitInfo[], boundary: CommitInfo[], present: OidSet): Promise<Map<string, string>> {
+export async function thinBases(
+  store: ObjectStore,
+  commits: CommitInfo[],
+  boundary: CommitInfo[],
+  present: { hasHex(oid: string): boolean },
+): Promise<Map<string, string>> {
   const bases = new Map<string, string>();
   if (boundary.length === 0) return bases;
   const boundaryTrees = new Map(boundary.map((c) => [c.oid, c.tree]));

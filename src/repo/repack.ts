@@ -23,6 +23,7 @@ import { chooseRollup } from './geometric.js';
 import { Courtesy } from './courtesy.js';
 import { PACK_COMPANIONS, listLoose, plan, writePackFiles, type RepackTarget } from './pack-rewrite.js';
 import { repackInWorker, type WorkerFault } from './repack-runner.js';
+import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
 
@@ -101,6 +102,9 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     if (result.rolledUp.length > 0) await repo.objects.retirePacks(result.rolledUp);
     if (opts.defer) opts.defer(garbage, result.rolledUp);
     else await deleteGarbage(repo, garbage, result.rolledUp);
+    // the largest pack gets a .bitmap/.rev if it has none (on this loop, yielding as it goes;
+    // it needs the refs, which the worker does not read)
+    await bitmapAfterRepack(repo, opts.signal);
     return result;
   });
 }
@@ -147,7 +151,6 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
       if (items.length > 0) {
         const name = await writePackFiles(target, items, opts, courtesy);
         if (name === null) return null; // aborted
-        // (reachability bitmaps for the new pack are written here, before the old packs go)
         outcome.pack = name;
         outcome.objects = items.length;
       }

@@ -126,7 +126,7 @@ describe.each(STORAGE_KINDS)('repack on %s', (kind) => {
     const counts = (await repo.objects.packInfos()).map((p) => p.count).sort((a, b) => a - b);
     for (let i = 1; i < counts.length; i++) expect(counts[i]!).toBeGreaterThanOrEqual(2 * counts[i - 1]!);
     expect(await packNames(storage, gitdir)).toHaveLength(counts.length);
-    expect((await storage.readdir(`${gitdir}/objects/pack`)).filter((f) => !/^pack-[0-9a-f]{40}\.(pack|idx)$/.test(f))).toEqual([]);
+    expect((await storage.readdir(`${gitdir}/objects/pack`)).filter((f) => !/^pack-[0-9a-f]{40}\.(pack|idx|bitmap|rev)$/.test(f))).toEqual([]);
     await expectReadable(await allObjects());
     await cgitFsck(storage, gitdir);
     // another run finds nothing to do

@@ -1,0 +1,156 @@
+// The reachability bitmap of a repository, if it has a usable one: like C Git, one pack's
+// .bitmap (the largest pack that has one), with its pack order from the .rev file or, without
+// one, from the .idx offsets. Loaded once per pack file and kept while the pack is open.
+// A bitmap that fails any check is ignored with a warning; callers then walk the history.
+import path from 'node:path';
+import type { PackFile } from '../pack/pack-file.js';
+import { BitmapFile, BitmapFormatError, packOrderFromOffsets, parseBitmap, parseRev } from '../pack/bitmap-format.js';
+import type { Bitset } from '../pack/ewah.js';
+import type { ObjectType } from '../pack/types.js';
+import type { Repository } from './repository.js';
+
+export class BitmapIndex {
+  /** Index position → pack position (bit number). */
+  private readonly posOf: Uint32Array;
+  /** .idx position of a commit → its entry number in the bitmap file. */
+  private readonly entryOf = new Map<number, number>();
+
+  constructor(
+    readonly pack: PackFile,
+    readonly file: BitmapFile,
+    /** Pack position → index position. */
+    readonly packOrder: Uint32Array,
+  ) {
+    this.posOf = new Uint32Array(packOrder.length);
+    for (let p = 0; p < packOrder.length; p++) this.posOf[packOrder[p]!] = p;
+    file.entries.forEach((e, i) => this.entryOf.set(e.indexPos, i));
+  }
+
+  get count(): number {
+    return this.packOrder.length;
+  }
+
+  /** Bit position of the object whose 20-byte id is at `buf[at]`, or -1 outside this pack. */
+  position(buf: Buffer, at = 0): number {
+    const i = this.pack.index.find(at === 0 && buf.length === 20 ? buf : buf.subarray(at, at + 20));
+    return i < 0 ? -1 : this.posOf[i]!;
+  }
+
+  positionHex(oid: string): number {
+    return this.position(Buffer.from(oid, 'hex'));
+  }
+
+  /** The object id at a bit position (a view: copy it to keep it). */
+  oidAt(pos: number): Buffer {
+    return this.pack.index.oidAt(this.packOrder[pos]!);
+  }
+
+  /** Offset in the pack of the object at a bit position. */
+  offsetAt(pos: number): number {
+    return this.pack.index.offsetAt(this.packOrder[pos]!);
+  }
+
+  typeAt(pos: number): ObjectType {
+    const t = this.file.types;
+    if (t.commits.has(pos)) return 'commit';
+    if (t.trees.has(pos)) return 'tree';
+    if (t.blobs.has(pos)) return 'blob';
+    return 'tag';
+  }
+
+  /** The stored reachability bitmap of the commit at this bit position, if it has one. Do not modify it. */
+  stored(pos: number): Bitset | null {
+    const entry = this.entryOf.get(this.packOrder[pos]!);
+    return entry === undefined ? null : this.file.bitmap(entry);
+  }
+
+  get storedCount(): number {
+    return this.entryOf.size;
+  }
+}
+
+type Warn = (message: string, detail: { pack: string; reason: string }) => void;
+let warn: Warn = (message, d) => process.stderr.write(`gitgate: ${message} (${d.pack}: ${d.reason})\n`);
+
+/** Where warnings about unusable bitmaps go (the server wires its logger here). */
+export function setBitmapWarningHandler(fn: Warn): void {
+  warn = fn;
+}
+
+export function bitmapWarning(message: string, detail: { pack: string; reason: string }): void {
+  warn(message, detail);
+}
+
+interface Loaded {
+  at: number;
+  index: Promise<BitmapIndex | null>;
+}
+/** Per pack: its bitmap, or null (then looked for again after a while: a bitmap may be written later). */
+const loaded = new WeakMap<PackFile, Loaded>();
+/** Packs whose bitmap failed a check: ignored for as long as the pack is open. */
+const broken = new WeakSet<PackFile>();
+const RECHECK_MISSING_MS = 10_000;
+
+/** Forget what is known of a pack's bitmap (one was just written). */
+export function forgetBitmap(pack: PackFile): void {
+  loaded.delete(pack);
+}
+
+/** The bitmap to use for this repository now, or null. Callers pin the object store while they use it. */
+export async function repositoryBitmap(repo: Repository): Promise<BitmapIndex | null> {
+  const infos = (await repo.objects.packInfos()).slice().sort((a, b) => b.count - a.count);
+  for (const { name, pack } of infos) {
+    const index = await packBitmap(repo, name, pack);
+    if (index) return index;
+  }
+  return null;
+}
+
+function packBitmap(repo: Repository, name: string, pack: PackFile): Promise<BitmapIndex | null> {
+  if (broken.has(pack)) return Promise.resolve(null);
+  const now = Date.now();
+  const known = loaded.get(pack);
+  if (known && (known.at === Infinity || now - known.at < RECHECK_MISSING_MS)) return known.index;
+  const index = load(repo, name, pack);
+  // a bitmap found (or found broken) is final for this pack; a missing one is looked for again
+  const entry: Loaded = { at: now, index };
+  loaded.set(pack, entry);
+  void index.then((bi) => {
+    if (bi) entry.at = Infinity;
+  });
+  return index;
+}
+
+async function load(repo: Repository, name: string, pack: PackFile): Promise<BitmapIndex | null> {
+  const base = path.join(repo.objects.packDir, name);
+  let buf: Buffer | null;
+  try {
+    buf = await repo.storage.readFileOrNull(`${base}.bitmap`);
+  } catch (err) {
+    warn('reachability bitmap unreadable, ignored', { pack: name, reason: (err as Error).message });
+    return null;
+  }
+  if (!buf) return null;
+  const { index } = pack;
+  try {
+    const file = parseBitmap(buf, index.count, index.packChecksum);
+    const rev = await repo.storage.readFileOrNull(`${base}.rev`).catch(() => null);
+    let order: Uint32Array;
+    if (rev) {
+      order = parseRev(rev, index.count, index.packChecksum);
+      for (let p = 1; p < order.length; p++) {
+        if (index.offsetAt(order[p - 1]!) >= index.offsetAt(order[p]!)) throw new BitmapFormatError('reverse index is not in pack order');
+      }
+    } else order = packOrderFromOffsets(index.count, (i) => index.offsetAt(i));
+    const bi = new BitmapIndex(pack, file, order);
+    for (const e of file.entries) {
+      if (!file.types.commits.has(bi.position(index.oidAt(e.indexPos)))) throw new BitmapFormatError('bitmap entry for an object that is not a commit');
+    }
+    return bi;
+  } catch (err) {
+    if (!(err instanceof BitmapFormatError)) throw err;
+    warn('reachability bitmap is corrupt, ignored', { pack: name, reason: err.message });
+    broken.add(pack); // never re-read and trusted
+    return null;
+  }
+}

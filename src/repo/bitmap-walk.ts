@@ -1,0 +1,171 @@
+// "Which objects does this fetch need", answered with the reachability bitmap (C Git's
+// find_objects in pack-bitmap.c): the objects of the wants are the OR of the stored bitmaps of
+// the commits they reach first; only commits newer than those (pushed since the bitmap was
+// written) are walked, with their trees down to objects already in the set. A fetch with haves
+// sends wants \ haves, both computed that way; the walk of the wants does not enter objects
+// the client has.
+//
+// Objects outside the bitmapped pack get positions after the pack's (C Git's "extended
+// index"). Shallow and filtered fetches are not answered here (the caller walks).
+import { GitgateError } from '../errors.js';
+import { nextTurn } from '../event-loop.js';
+import { Bitset } from '../pack/ewah.js';
+import type { ObjectType } from '../pack/types.js';
+import { CommitReader, DateQueue, type CommitInfo } from './commit-walk.js';
+import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, parseTag } from './objects.js';
+import type { Repository } from './repository.js';
+
+const YIELD_EVERY = 1024;
+
+/** What a walk needs of a bitmapped pack (BitmapIndex when reading, the writer's own when writing). */
+export interface ReachIndex {
+  readonly count: number;
+  /** Bit position of the 20-byte id at `buf[at]`, or -1 outside the pack. */
+  position(buf: Buffer, at?: number): number;
+  positionHex(oid: string): number;
+  oidAt(pos: number): Buffer;
+  typeAt(pos: number): ObjectType;
+  /** The complete reachability bitmap of the commit at `pos`, if known (not to be modified). */
+  stored(pos: number): Bitset | null;
+}
+
+/** Bit positions for one request: the pack's objects, then the others as they are met. */
+export class ObjectBits {
+  readonly n: number;
+  private readonly ext = new Map<string, number>();
+  private readonly extOids: string[] = [];
+  private readonly extTypes: ObjectType[] = [];
+
+  constructor(readonly bi: ReachIndex) {
+    this.n = bi.count;
+  }
+
+  /** Position of a known object, or -1. */
+  lookup(buf: Buffer, at = 0): number {
+    const p = this.bi.position(buf, at);
+    if (p >= 0) return p;
+    return this.ext.get(buf.toString('hex', at, at + 20)) ?? -1;
+  }
+
+  lookupHex(oid: string): number {
+    const p = this.bi.positionHex(oid);
+    return p >= 0 ? p : (this.ext.get(oid) ?? -1);
+  }
+
+  /** Position of an object outside the pack, given one the first time it is met. */
+  extend(oid: string, type: ObjectType): number {
+    let p = this.ext.get(oid);
+    if (p === undefined) {
+      p = this.n + this.extOids.length;
+      this.ext.set(oid, p);
+      this.extOids.push(oid);
+      this.extTypes.push(type);
+    }
+    return p;
+  }
+
+  oidAt(pos: number): string {
+    return pos < this.n ? this.bi.oidAt(pos).toString('hex') : this.extOids[pos - this.n]!;
+  }
+
+  typeAt(pos: number): ObjectType {
+    return pos < this.n ? this.bi.typeAt(pos) : this.extTypes[pos - this.n]!;
+  }
+}
+
+/**
+ * Every object reachable from `roots` that is not in `exclude` (which must itself be closed
+ * under reachability, e.g. another result of this function). The result may also contain
+ * objects of `exclude` (from stored bitmaps): subtract it when that matters.
+ */
+export async function reachBits(repo: Repository, bits: ObjectBits, roots: Iterable<string>, exclude: Bitset | null = null): Promise<Bitset> {
+  const store = repo.objects;
+  const { bi } = bits;
+  const result = new Bitset(bits.n);
+  const seen = (p: number) => result.has(p) || (exclude !== null && exclude.has(p));
+  const reader = new CommitReader(store);
+  const queue = new DateQueue<CommitInfo>();
+  const trees: string[] = [];
+  let steps = 0;
+  const tick = async () => {
+    if (++steps % YIELD_EVERY === 0) await nextTurn();
+  };
+
+  const missing = (oid: string) => new GitgateError('OBJECT_NOT_FOUND', { oid });
+
+  /** A commit (position known): its stored bitmap, or walk it. */
+  const enterCommit = async (oid: string, pos: number): Promise<void> => {
+    if (seen(pos)) return;
+    const stored = pos < bits.n ? bi.stored(pos) : null;
+    if (stored) {
+      result.or(stored);
+      return;
+    }
+    result.add(pos);
+    queue.push(await reader.get(oid));
+  };
+
+  const positionOf = async (oid: string): Promise<number> => {
+    const p = bits.lookupHex(oid);
+    if (p >= 0) return p;
+    const t = await store.readType(oid);
+    if (!t) throw missing(oid);
+    return bits.extend(oid, t.type);
+  };
+
+  for (const root of roots) {
+    let oid = root;
+    for (let depth = 0; depth < 64; depth++) {
+      await tick();
+      const pos = await positionOf(oid);
+      if (seen(pos)) break;
+      const type = bits.typeAt(pos);
+      if (type === 'commit') {
+        await enterCommit(oid, pos);
+        break;
+      }
+      if (type === 'tree') {
+        trees.push(oid); // marked and walked with the commits' trees
+        break;
+      }
+      result.add(pos);
+      if (type !== 'tag') break;
+      const tag = await store.read(oid);
+      if (!tag) throw missing(oid);
+      oid = parseTag(tag.content).object;
+    }
+  }
+
+  for (let c = queue.pop(); c; c = queue.pop()) {
+    await tick();
+    trees.push(c.tree);
+    for (const p of c.parents) await enterCommit(p, await positionOf(p));
+  }
+
+  const scanner = new TreeScanner();
+  for (const root of trees) {
+    const rootPos = await positionOf(root);
+    if (seen(rootPos)) continue;
+    result.add(rootPos);
+    const stack = [root];
+    while (stack.length) {
+      await tick();
+      const oid = stack.pop()!;
+      const obj = await store.read(oid);
+      if (!obj || obj.type !== 'tree') throw missing(oid);
+      const content = obj.content;
+      const n = scanner.scan(content);
+      for (let i = 0; i < n; i++) {
+        const kind = scanner.kind(i);
+        if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
+        const at = scanner.oidOffset(i);
+        let pos = bits.lookup(content, at);
+        if (pos < 0) pos = bits.extend(content.toString('hex', at, at + 20), kind === TREE_ENTRY_TREE ? 'tree' : 'blob');
+        if (seen(pos)) continue;
+        result.add(pos);
+        if (kind === TREE_ENTRY_TREE) stack.push(content.toString('hex', at, at + 20));
+      }
+    }
+  }
+  return result;
+}

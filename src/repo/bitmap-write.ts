@@ -1,0 +1,235 @@
+// Writing a reachability bitmap for the repository's largest pack (what `git repack -b` does),
+// so that repositories filled by pushes get one too. C Git reads what this writes: a .bitmap
+// v1 with full-closure type bitmaps and one bitmap per selected commit, and a .rev file.
+//
+// Commits are selected as C Git's bitmap_writer_select_commits does: newest first by date,
+// every one of the 100 newest, then one per 100, then one per 5,000 beyond 20,000 commits,
+// preferring ref tips and merges within each window. Each bitmap is computed oldest first by
+// the same walk that reads bitmaps (bitmap-walk.ts), so it ORs the bitmaps of the selected
+// ancestors and walks only the commits and trees in between. Any object reached outside the
+// pack means the pack is not closed under reachability: then no bitmap is written.
+import path from 'node:path';
+import { BitmapFormatError, packOrderFromOffsets, writeBitmap, writeRev, type BitmapTypes } from '../pack/bitmap-format.js';
+import { Bitset } from '../pack/ewah.js';
+import type { PackFile } from '../pack/pack-file.js';
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TAG, OBJ_TREE, type ObjectType } from '../pack/types.js';
+import { nextTurn } from '../event-loop.js';
+import { bitmapWarning, forgetBitmap } from './bitmap-index.js';
+import { ObjectBits, reachBits, type ReachIndex } from './bitmap-walk.js';
+import { CommitReader, type CommitInfo } from './commit-walk.js';
+import { parseTag } from './objects.js';
+import type { Repository } from './repository.js';
+
+const TYPES: ObjectType[] = ['commit', 'tree', 'blob', 'tag'];
+const CODE_TO_TYPE = new Map<number, number>([
+  [OBJ_COMMIT, 0],
+  [OBJ_TREE, 1],
+  [OBJ_BLOB, 2],
+  [OBJ_TAG, 3],
+]);
+
+/** Packs found not closed under reachability: not tried again while open. */
+const unclosed = new WeakSet<PackFile>();
+
+export interface BitmapWriteResult {
+  pack: string;
+  commits: number;
+  bitmaps: number;
+}
+
+class WriterIndex implements ReachIndex {
+  readonly count: number;
+  readonly posOf: Uint32Array;
+  readonly computed = new Map<number, Bitset>();
+
+  constructor(
+    readonly pack: PackFile,
+    readonly order: Uint32Array,
+    readonly types: Uint8Array,
+  ) {
+    this.count = order.length;
+    this.posOf = new Uint32Array(order.length);
+    for (let p = 0; p < order.length; p++) this.posOf[order[p]!] = p;
+  }
+  position(buf: Buffer, at = 0): number {
+    const i = this.pack.index.find(at === 0 && buf.length === 20 ? buf : buf.subarray(at, at + 20));
+    return i < 0 ? -1 : this.posOf[i]!;
+  }
+  positionHex(oid: string): number {
+    return this.position(Buffer.from(oid, 'hex'));
+  }
+  oidAt(pos: number): Buffer {
+    return this.pack.index.oidAt(this.order[pos]!);
+  }
+  typeAt(pos: number): ObjectType {
+    return TYPES[this.types[pos]!]!;
+  }
+  stored(pos: number): Bitset | null {
+    return this.computed.get(pos) ?? null;
+  }
+}
+
+/**
+ * Write a bitmap (and a .rev) for the largest pack if it has none. Null when there is nothing
+ * to do or the pack cannot have one (it is not closed under reachability).
+ */
+export async function writeRepositoryBitmap(repo: Repository, opts: { signal?: { readonly aborted: boolean } } = {}): Promise<BitmapWriteResult | null> {
+  const store = repo.objects;
+  await store.rescan();
+  const release = store.pin();
+  try {
+    const infos = (await store.packInfos()).slice().sort((a, b) => b.count - a.count);
+    const largest = infos[0];
+    if (!largest || unclosed.has(largest.pack)) return null;
+    const base = path.join(store.packDir, largest.name);
+    if (await repo.storage.exists(`${base}.bitmap`)) return null;
+    const built = await build(repo, largest.pack, opts.signal);
+    if (!built) {
+      unclosed.add(largest.pack);
+      return null;
+    }
+    if (opts.signal?.aborted) return null;
+    const { index } = largest.pack;
+    if (!(await repo.storage.exists(`${base}.rev`))) await repo.storage.writeFileAtomic(`${base}.rev`, writeRev(built.order, index.packChecksum));
+    await repo.storage.writeFileAtomic(`${base}.bitmap`, writeBitmap({ packChecksum: index.packChecksum, types: built.types, entries: built.entries }));
+    forgetBitmap(largest.pack);
+    return { pack: largest.name, commits: built.commits, bitmaps: built.entries.length };
+  } finally {
+    release();
+  }
+}
+
+/** After a repack: give the largest pack a bitmap if it has none. Failures only warn (the repack stands). */
+export async function bitmapAfterRepack(repo: Repository, signal?: { readonly aborted: boolean }): Promise<void> {
+  try {
+    await writeRepositoryBitmap(repo, { signal });
+  } catch (err) {
+    bitmapWarning('could not write a reachability bitmap', { pack: repo.id, reason: (err as Error)?.message ?? String(err) });
+  }
+}
+
+interface Built {
+  order: Uint32Array;
+  types: BitmapTypes;
+  entries: { indexPos: number; bits: Bitset }[];
+  commits: number;
+}
+
+async function build(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }): Promise<Built | null> {
+  const { index } = pack;
+  const order = packOrderFromOffsets(index.count, (i) => index.offsetAt(i));
+  const types = await packTypes(pack, order);
+  const wi = new WriterIndex(pack, order, types);
+
+  // Ref tips peeled to commits; only those in the pack can be selected.
+  const tips = new Set<string>();
+  for (const ref of await repo.refs.list()) {
+    let oid = ref.oid;
+    for (let depth = 0; depth < 16; depth++) {
+      const pos = wi.positionHex(oid);
+      if (pos < 0 || wi.typeAt(pos) === 'commit') break;
+      if (wi.typeAt(pos) !== 'tag') break;
+      const tag = await pack.read(Buffer.from(oid, 'hex'));
+      if (!tag) break;
+      oid = parseTag(tag.content).object;
+    }
+    tips.add(oid);
+  }
+
+  // Every commit of the pack reachable from the tips, newest first.
+  const reader = new CommitReader(repo.objects);
+  const commits: CommitInfo[] = [];
+  const seen = new Set<string>();
+  const stack = [...tips].filter((t) => {
+    const pos = wi.positionHex(t);
+    return pos >= 0 && wi.typeAt(pos) === 'commit';
+  });
+  for (const t of stack) seen.add(t);
+  let steps = 0;
+  while (stack.length) {
+    if (++steps % 1024 === 0) await nextTurn();
+    if (signal?.aborted) return null;
+    const c = await reader.get(stack.pop()!);
+    if (wi.positionHex(c.oid) < 0) return null; // a commit outside the pack below one inside
+    commits.push(c);
+    for (const p of c.parents) if (!seen.has(p)) seen.add(p), stack.push(p);
+  }
+  commits.sort((a, b) => b.time - a.time);
+  const selected = selectCommits(commits, tips);
+
+  // Oldest first, so each walk stops at bitmaps already computed.
+  const bits = new ObjectBits(wi);
+  for (const c of [...selected].reverse()) {
+    if (signal?.aborted) return null;
+    const pos = wi.positionHex(c.oid);
+    const reach = await reachBits(repo, bits, [c.oid]);
+    if (reach.length > wi.count) return null; // reached an object outside the pack
+    wi.computed.set(pos, reach);
+  }
+  const entries = selected.map((c) => {
+    const pos = wi.positionHex(c.oid);
+    return { indexPos: order[pos]!, bits: wi.computed.get(pos)! };
+  });
+  const typeSets: BitmapTypes = { commits: new Bitset(index.count), trees: new Bitset(index.count), blobs: new Bitset(index.count), tags: new Bitset(index.count) };
+  const byType = [typeSets.commits, typeSets.trees, typeSets.blobs, typeSets.tags];
+  for (let p = 0; p < types.length; p++) byType[types[p]!]!.add(p);
+  return { order, types: typeSets, entries, commits: commits.length };
+}
+
+/** Type of every object in pack order: stored types, deltas take their base's (bases come first for ofs-deltas). */
+async function packTypes(pack: PackFile, order: Uint32Array): Promise<Uint8Array> {
+  const { index } = pack;
+  const types = new Uint8Array(order.length);
+  const byOffset = new Map<number, number>();
+  for (let p = 0; p < order.length; p++) {
+    if (p % 4096 === 4095) await nextTurn();
+    const offset = index.offsetAt(order[p]!);
+    const info = await pack.entryAt(offset);
+    let t: number | undefined;
+    if (info.typeCode === OBJ_OFS_DELTA) t = byOffset.get(info.baseOffset!);
+    else if (info.typeCode !== OBJ_REF_DELTA) t = CODE_TO_TYPE.get(info.typeCode);
+    if (t === undefined) {
+      const rt = await pack.readType(index.oidAt(order[p]!));
+      if (!rt) throw new BitmapFormatError(`object at offset ${offset} has no type`);
+      t = TYPES.indexOf(rt.type);
+    }
+    types[p] = t;
+    byOffset.set(offset, t);
+  }
+  return types;
+}
+
+/** C Git's next_commit_index: how far the next selected commit lies in the newest-first list. */
+function nextCommitIndex(idx: number): number {
+  const MIN_COMMITS = 100;
+  const MAX_COMMITS = 5000;
+  const MUST_REGION = 100;
+  const MIN_REGION = 20000;
+  if (idx <= MUST_REGION) return 0;
+  if (idx <= MIN_REGION) return Math.min(idx - MUST_REGION, MIN_COMMITS);
+  return Math.min(idx - MIN_REGION, MAX_COMMITS);
+}
+
+/** bitmap_writer_select_commits: newest first, ref tips and merges preferred in each window. */
+export function selectCommits(commits: CommitInfo[], tips: ReadonlySet<string>): CommitInfo[] {
+  if (commits.length < 100) return commits.slice();
+  const out: CommitInfo[] = [];
+  for (let i = 0; ; ) {
+    const next = nextCommitIndex(i);
+    if (i + next >= commits.length) break;
+    let chosen = commits[i + next]!;
+    if (next > 0) {
+      for (let j = 0; j <= next; j++) {
+        const cm = commits[i + j]!;
+        if (tips.has(cm.oid)) {
+          chosen = cm;
+          break;
+        }
+        if (cm.parents.length > 1) chosen = cm;
+      }
+    } else chosen = commits[i]!;
+    out.push(chosen);
+    i += next + 1;
+  }
+  return out;
+}

@@ -1,0 +1,286 @@
+// Reachability bitmaps: the EWAH and .bitmap/.rev codecs against files C Git wrote, the object
+// sets they give against C Git's rev-list over random histories (bitmaps by C Git and by
+// gitgate, with pushes after them), and corrupt bitmaps ignored.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Bitset, decodeEwah, encodeEwah } from '../../src/pack/ewah.js';
+import { BitmapFormatError, parseBitmap, parseRev, writeBitmap, writeRev } from '../../src/pack/bitmap-format.js';
+import { PackIndex } from '../../src/pack/idx.js';
+import { repositoryBitmap, setBitmapWarningHandler } from '../../src/repo/bitmap-index.js';
+import { bitmapAllReachAny, bitmapPlan } from '../../src/repo/bitmap-plan.js';
+import { writeRepositoryBitmap } from '../../src/repo/bitmap-write.js';
+import { planObjects } from '../../src/repo/reachability.js';
+import { Repository } from '../../src/repo/repository.js';
+import { nodeStorage } from '../../src/repo/storage.js';
+import { rng } from '../pack/helpers.js';
+import { exactDifference, randomHistory, revListObjects } from './bitmap-history.js';
+import { git, gitRaw, tempDir } from './helpers.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+  setBitmapWarningHandler(() => undefined);
+});
+
+function bareRepo(): string {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  const gitdir = path.join(t.dir, 'r.git');
+  git(['init', '-q', '--bare', '-b', 'main', gitdir]);
+  return gitdir;
+}
+
+function open(gitdir: string): Repository {
+  const repo = new Repository(nodeStorage(path.dirname(gitdir)), 'r', gitdir, { maintenance: { enabled: false } });
+  cleanups.push(() => void repo.close());
+  return repo;
+}
+
+function packFiles(gitdir: string, ext: string): string[] {
+  const dir = path.join(gitdir, 'objects', 'pack');
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .map((f) => path.join(dir, f));
+}
+
+/** The one pack's objects in pack order, with their types (C Git's view). */
+function packOrder(gitdir: string): { oid: string; type: string }[] {
+  const [idx] = packFiles(gitdir, '.idx');
+  const shown = git(['show-index'], { input: fs.readFileSync(idx!) })
+    .split('\n')
+    .map((l) => l.split(' '))
+    .map(([off, oid]) => ({ off: Number(off), oid: oid! }))
+    .sort((a, b) => a.off - b.off);
+  const types = new Map(
+    git(['--git-dir', gitdir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname) %(objecttype)'])
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]),
+  );
+  return shown.map((s) => ({ oid: s.oid, type: types.get(s.oid)! }));
+}
+
+describe('EWAH', () => {
+  it('round-trips random bitsets of every density, including long runs of ones', () => {
+    const next = rng(7);
+    for (let round = 0; round < 200; round++) {
+      const size = 1 + (next() % 5000);
+      const b = new Bitset(size);
+      const density = next() % 4;
+      for (let i = 0; i < size; i++) {
+        const inRun = Math.floor(i / 300) % 2 === 1;
+        if (density === 0 ? next() % 50 === 0 : density === 1 ? next() % 2 === 0 : density === 2 ? inRun : next() % 50 !== 0) b.add(i);
+      }
+      const enc = encodeEwah(b);
+      const { bits, end } = decodeEwah(enc, 0, size);
+      expect(end).toBe(enc.length);
+      expect([...bits]).toEqual([...b]);
+    }
+  });
+
+  it('refuses bits beyond the object count and truncated words', () => {
+    const b = new Bitset(200);
+    b.add(199);
+    const enc = encodeEwah(b);
+    expect(() => decodeEwah(enc, 0, 150)).toThrow(/beyond|larger/);
+    expect(() => decodeEwah(enc.subarray(0, enc.length - 5), 0, 200)).toThrow(/truncated/);
+  });
+});
+
+describe('bitmap files written by C Git', () => {
+  it.each([
+    ['name-hash cache', []],
+    ['lookup table, no name-hash cache', ['-c', 'pack.writeBitmapLookupTable=true', '-c', 'pack.writeBitmapHashCache=false']],
+  ])('(%s) give the type of every object and, per commit, exactly what rev-list --objects lists', (_what, config) => {
+    const gitdir = bareRepo();
+    randomHistory(gitdir, 1, 120);
+    git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', ...config, 'repack', '-adb', '-q']);
+    const order = packOrder(gitdir);
+    const idx = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!));
+    const file = parseBitmap(fs.readFileSync(packFiles(gitdir, '.bitmap')[0]!), idx.count, idx.packChecksum);
+    expect(file.flags & 0x14).toBe(config.length ? 0x10 : 0x4); // the extensions C Git was asked for
+    const types = { commit: file.types.commits, tree: file.types.trees, blob: file.types.blobs, tag: file.types.tags };
+    order.forEach((o, pos) => expect(types[o.type as keyof typeof types].has(pos)).toBe(true));
+
+    const rev = packFiles(gitdir, '.rev');
+    expect(rev).toHaveLength(1);
+    const fromRev = parseRev(fs.readFileSync(rev[0]!), idx.count, idx.packChecksum);
+    expect([...fromRev].map((i) => idx.oidAt(i).toString('hex'))).toEqual(order.map((o) => o.oid));
+    expect(file.entries.length).toBeGreaterThan(0);
+    file.entries.forEach((e, i) => {
+      const commit = idx.oidAt(e.indexPos).toString('hex');
+      const expected = revListObjects(gitdir, [commit]);
+      const got = new Set([...file.bitmap(i)].map((pos) => order[pos]!.oid));
+      expect(got).toEqual(expected);
+    });
+    // what we write from it, C Git reads back the same
+    const again = writeBitmap({ packChecksum: idx.packChecksum, types: file.types, entries: file.entries.map((e, i) => ({ indexPos: e.indexPos, bits: file.bitmap(i) })) });
+    const reparsed = parseBitmap(again, idx.count, idx.packChecksum);
+    reparsed.entries.forEach((e, i) => expect([...reparsed.bitmap(i)]).toEqual([...file.bitmap(i)]));
+  });
+});
+
+/** Random wants and haves among the commits and refs; compares bitmap, walk and rev-list. */
+async function checkRandomFetches(gitdir: string, seed: number, rounds: number): Promise<void> {
+  const repo = open(gitdir);
+  await repo.objects.rescan();
+  expect(await repositoryBitmap(repo)).not.toBeNull();
+  const next = rng(seed);
+  const commits = git(['--git-dir', gitdir, 'rev-list', '--all']).split('\n');
+  const refs = git(['--git-dir', gitdir, 'for-each-ref', '--format=%(objectname)']).split('\n');
+  const pick = (n: number, from: string[]) => [...new Set(Array.from({ length: n }, () => from[next() % from.length]!))];
+  for (let round = 0; round < rounds; round++) {
+    const wants = round === 0 ? refs : pick(1 + (next() % 3), next() % 2 ? refs : commits);
+    const haves = round === 0 ? [] : pick(next() % 4, commits);
+    const plan = await bitmapPlan(repo, wants, haves);
+    expect(plan).not.toBeNull();
+    const got = plan!.objects.map((o) => o.oid);
+    // packs sent whole (a full clone) are not listed
+    for (const pack of plan!.wholePacks ?? []) for (let i = 0; i < pack.index.count; i++) got.push(pack.index.oidAt(i).toString('hex'));
+    expect(new Set(got).size).toBe(got.length);
+    const expected = exactDifference(gitdir, wants, haves);
+    expect(new Set(got)).toEqual(expected);
+    // types agree with the object store
+    for (const o of plan!.objects.slice(0, 50)) expect((await repo.objects.readType(o.oid))?.type).toBe(o.type);
+    // the walk sends at least these (it may send more: it does not know everything the client has)
+    const walked = new Set((await planObjects(repo.objects, wants, { haves })).objects.map((o) => o.oid));
+    for (const oid of got) expect(walked.has(oid)).toBe(true);
+    // ok_to_give_up agrees with rev-list
+    const commitWants = wants.filter((w) => git(['--git-dir', gitdir, 'cat-file', '-t', w]) === 'commit');
+    if (haves.length && commitWants.length) {
+      const byBitmap = await bitmapAllReachAny(repo, commitWants, haves);
+      const reach = commitWants.every((w) => haves.some((h) => gitRaw(['--git-dir', gitdir, 'merge-base', '--is-ancestor', h, w]).status === 0));
+      expect(byBitmap).toBe(reach);
+    }
+  }
+}
+
+describe('object sets from bitmaps equal the walk over random histories', () => {
+  for (const seed of [11, 12, 13]) {
+    it(`C Git's bitmap, then pushes on top (seed ${seed})`, async () => {
+      const gitdir = bareRepo();
+      const first = randomHistory(gitdir, seed, 80);
+      // with a .rev file for one seed; without, the pack order comes from the .idx
+      git(['--git-dir', gitdir, '-c', `pack.writeReverseIndex=${seed === 11}`, 'repack', '-adb', '-q']);
+      // later pushes: packs the bitmap does not cover
+      randomHistory(gitdir, seed + 100, 25, { from: first.commits.slice(-10), tagPrefix: 'late' });
+      await checkRandomFetches(gitdir, seed, 12);
+    });
+
+    it(`gitgate's bitmap, read by gitgate and by C Git (seed ${seed})`, async () => {
+      const gitdir = bareRepo();
+      // more than 100 commits: C Git's spaced selection, not every commit
+      const first = randomHistory(gitdir, seed, seed === 13 ? 260 : 90);
+      git(['--git-dir', gitdir, 'repack', '-ad', '-q']);
+      for (const f of packFiles(gitdir, '.bitmap')) fs.rmSync(f);
+      const repo = open(gitdir);
+      const written = await writeRepositoryBitmap(repo);
+      expect(written).not.toBeNull();
+      if (seed === 13) expect(written!.bitmaps).toBeLessThan(written!.commits);
+      git(['--git-dir', gitdir, 'rev-list', '--test-bitmap', 'main']);
+      const count = git(['--git-dir', gitdir, 'rev-list', '--use-bitmap-index', '--count', '--objects', '--all']);
+      expect(Number(count)).toBe(revListObjects(gitdir, ['--all']).size);
+      randomHistory(gitdir, seed + 200, 20, { from: first.commits.slice(-10), tagPrefix: 'late' });
+      await checkRandomFetches(gitdir, seed + 1, 12);
+    });
+  }
+});
+
+/** A one-bit set. */
+function single(bit: number): Bitset {
+  const b = new Bitset(bit + 1);
+  b.add(bit);
+  return b;
+}
+
+/** A .bitmap parsed, edited and written again (well-formed, checksums right). */
+function rewritten(buf: Buffer, edit: (f: ReturnType<typeof parseBitmap>) => void): Buffer {
+  const checksum = buf.subarray(12, 32);
+  const f = parseBitmap(buf, lastObjects, Buffer.from(checksum));
+  edit(f);
+  return writeBitmap({ packChecksum: Buffer.from(checksum), types: f.types, entries: f.entries.map((e, i) => ({ indexPos: e.indexPos, bits: f.bitmap(i) })) });
+}
+let lastObjects = 0;
+
+/** Recompute a file's trailing SHA-1 after an edit. */
+function resum(b: Buffer): Buffer {
+  createHash('sha1').update(b.subarray(0, b.length - 20)).digest().copy(b, b.length - 20);
+  return b;
+}
+
+describe('writing', () => {
+  it('a pack not closed under reachability gets no bitmap', async () => {
+    const gitdir = bareRepo();
+    // one pack with a blob, a larger one with every other object, one commit of which uses that blob
+    const blob = git(['--git-dir', gitdir, 'hash-object', '-w', '--stdin'], { input: 'kept elsewhere\n' });
+    const h = randomHistory(gitdir, 41, 30);
+    const stream = [`commit refs/heads/main`, `committer C <c@example.com> 1800000000 +0000`, 'data 3', 'use', `from ${h.commits.at(-1)}`, `M 100644 ${blob} elsewhere.txt`, ''].join('\n');
+    git(['fast-import', '--quiet', '--force'], { cwd: gitdir, input: stream });
+    const others = git(['--git-dir', gitdir, 'rev-list', '--objects', '--all'])
+      .split('\n')
+      .map((l) => l.slice(0, 40))
+      .filter((o) => o !== blob);
+    const old = packFiles(gitdir, '.pack');
+    git(['--git-dir', gitdir, 'pack-objects', '-q', path.join(gitdir, 'objects/pack/pack')], { input: others.join('\n') + '\n' });
+    git(['--git-dir', gitdir, 'pack-objects', '-q', path.join(gitdir, 'objects/pack/pack')], { input: `${blob}\n` });
+    for (const f of old) for (const ext of ['.pack', '.idx']) fs.rmSync(f.replace(/\.pack$/, ext));
+    git(['--git-dir', gitdir, 'prune-packed']);
+    expect(packFiles(gitdir, '.pack')).toHaveLength(2);
+    const repo = open(gitdir);
+    await repo.objects.rescan();
+    expect(await writeRepositoryBitmap(repo)).toBeNull();
+    expect(packFiles(gitdir, '.bitmap')).toEqual([]);
+  });
+});
+
+describe('a corrupt bitmap is ignored', () => {
+  const corruptions: [string, (buf: Buffer) => Buffer][] = [
+    ['a flipped byte in a bitmap', (b) => (b[b.length - 40]! ^= 0x40, b)],
+    ['a truncated file', (b) => b.subarray(0, b.length - 30)],
+    // a well-formed file (its own checksum right) for another pack
+    ['another pack checksum', (b) => ((b[20]! ^= 1), resum(b))],
+    // well-formed, but one object has no type
+    ['a type bitmap that misses an object', (b) => rewritten(b, (f) => f.types.trees.andNot(single(f.types.trees.length - 1)))],
+    ['an empty file', () => Buffer.alloc(0)],
+  ];
+  for (const [what, corrupt] of corruptions) {
+    it(`with ${what}: a warning, the walk answers`, async () => {
+      const gitdir = bareRepo();
+      randomHistory(gitdir, 5, 40);
+      git(['--git-dir', gitdir, 'repack', '-adb', '-q']);
+      const file = packFiles(gitdir, '.bitmap')[0]!;
+      lastObjects = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!)).count;
+      fs.writeFileSync(file, corrupt(Buffer.from(fs.readFileSync(file))));
+      const warnings: string[] = [];
+      setBitmapWarningHandler((m, d) => warnings.push(`${m}: ${d.reason}`));
+      const repo = open(gitdir);
+      expect(await repositoryBitmap(repo)).toBeNull();
+      expect(await bitmapPlan(repo, ['refs/heads/main'].map((r) => git(['--git-dir', gitdir, 'rev-parse', r])), [])).toBeNull();
+      expect(warnings.join('\n')).toMatch(/corrupt/);
+    });
+  }
+
+  it('a .rev out of pack order makes the bitmap unusable', async () => {
+    const gitdir = bareRepo();
+    randomHistory(gitdir, 6, 30);
+    git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', 'repack', '-adb', '-q']);
+    const revs = packFiles(gitdir, '.rev');
+    expect(revs).toHaveLength(1);
+    const idx = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!));
+    const order = parseRev(fs.readFileSync(revs[0]!), idx.count, idx.packChecksum);
+    [order[0], order[1]] = [order[1]!, order[0]!];
+    fs.writeFileSync(revs[0]!, writeRev(order, idx.packChecksum));
+    const warnings: string[] = [];
+    setBitmapWarningHandler((m, d) => warnings.push(`${m}: ${d.reason}`));
+    const repo = open(gitdir);
+    expect(await repositoryBitmap(repo)).toBeNull();
+    expect(warnings.join('\n')).toMatch(/pack order/);
+  });
+
+  it('parse errors are BitmapFormatError', () => {
+    expect(() => parseBitmap(Buffer.from('nope'), 1, Buffer.alloc(20))).toThrow(BitmapFormatError);
+  });
+});
+
