@@ -1,4 +1,4 @@
-// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, credential.
+// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, migrate, db copy, credential.
 import fs from 'node:fs';
 import readline from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
@@ -10,6 +10,7 @@ import { loadSecureContextOptions } from '../http/tls.js';
 import { auditCommand } from './audit.js';
 import { backupCommands } from './backup.js';
 import { credentialCommand } from './credential.js';
+import { dbCommands } from './db.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
 import { acquireDataDirLock } from '../service/data-dir-lock.js';
@@ -42,7 +43,7 @@ function packageVersion(): string {
  *  directory that does not exist is a typo far more often than a wish for an empty one:
  *  refused unless --init. */
 async function withContext<T>(flags: ConfigFlags & { init?: boolean }, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const config = loadConfig({ data: flags.data });
+  const config = loadConfig({ data: flags.data, databaseUrl: flags.databaseUrl });
   if (!flags.init && !fs.existsSync(config.dataDir)) throw new GitgateError('DATA_DIR_MISSING', { dir: config.dataDir });
   const ctx = createContext(config, createLogger('silent'));
   try {
@@ -132,6 +133,7 @@ function buildProgram(): Command {
     });
 
   const dataOption = () => new Option('--data <dir>', 'data directory (env GITGATE_DATA, default ./repos)');
+  const databaseOption = () => new Option('--database-url <url>', 'PostgreSQL for tokens, repositories, audit and webhooks: postgres://… (env GITGATE_DATABASE_URL; default SQLite in the data directory)');
 
   program
     .command('serve')
@@ -139,6 +141,7 @@ function buildProgram(): Command {
     .option('--port <n>', 'port to listen on, 0 picks a free one (env PORT, default 8080)')
     .option('--host <host>', 'interface to bind (env HOST, default 127.0.0.1)')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--memory', 'keep everything in memory (memfs + in-memory SQLite)')
     .option('--log-pretty', 'human-readable log lines instead of JSON (env LOG_FORMAT=pretty)')
     .option('--trust-proxy <value>', 'take the client address from X-Forwarded-For set by these proxies: loopback, CIDRs (comma-separated) or a hop count (env GITGATE_TRUST_PROXY, default off)')
@@ -278,6 +281,7 @@ function buildProgram(): Command {
 
   auditCommand(program, dataOption, withContext, out);
   backupCommands(program, dataOption, out);
+  dbCommands(program, dataOption, databaseOption, out);
   credentialCommand(program);
 
   const repo = program.command('repo').description('manage repositories');
@@ -383,8 +387,9 @@ function printPatterns(patterns: string[], json: boolean | undefined): void {
  *  restore) gets --init: create it when missing. */
 function addInitOption(cmd: Command): void {
   for (const sub of cmd.commands) {
-    if (!['serve', 'backup', 'restore'].includes(sub.name()) && sub.options.some((o) => o.long === '--data')) {
+    if (!['serve', 'backup', 'restore', 'migrate'].includes(sub.name()) && sub.options.some((o) => o.long === '--data')) {
       sub.option('--init', 'create the data directory when it does not exist');
+      sub.option('--database-url <url>', 'PostgreSQL instead of SQLite in the data directory (env GITGATE_DATABASE_URL)');
     }
     addInitOption(sub);
   }
