@@ -152,12 +152,15 @@ function buildProgram(): Command {
       if (config.tls) loadSecureContextOptions(config.tls); // a bad pair fails before anything is touched
       // one server owns a data directory: lock it before anything else touches it (a second
       // serve exits here), and keep the lock until the process exits
-      const lock = config.memory ? null : acquireDataDirLock(config.dataDir);
+      // on PostgreSQL (a cluster node) the lock is per node id: other nodes share the directory
+      const lock = config.memory ? null : acquireDataDirLock(config.dataDir, config.databaseUrl ? config.nodeId : undefined);
       if (lock) process.once('exit', () => lock.release());
       try {
         const ctx = createContext(config);
         // whatever a killed predecessor left half-done goes first
-        if (!config.memory) {
+        // A cluster node cannot tell another live node's temporary and lock files from a dead
+        // one's (they do not carry node ids yet): it leaves them alone (README, Running several nodes).
+        if (!config.memory && !config.databaseUrl) {
           const recovered = await recoverDataDir(ctx.storage);
           if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
         }

@@ -1,0 +1,117 @@
+// Three `gitgate serve` nodes (spawned, 127.0.0.1:0) on one data directory and one PostgreSQL
+// database: behaviour is the same through any node, racing pushes through different nodes
+// have exactly one winner, and a revocation on one node is refused on the others at once.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
+
+let data: string;
+let db: { url: string; drop: () => Promise<void> };
+const nodes: (ServeRun & { url: string })[] = [];
+let admin: string;
+
+async function node(id: string): Promise<ServeRun & { url: string }> {
+  const run = await runServe(['--port', '0', '--data', data], { env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: id } });
+  if (!run.url) throw new Error(`node ${id} did not start (${run.code}): ${run.stderr()}`);
+  return run as ServeRun & { url: string };
+}
+
+function api(n: number, route: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<Response> {
+  return fetch(`${nodes[n]!.url}${route}`, {
+    method: init.method ?? 'GET',
+    headers: { Authorization: `Bearer ${init.token ?? admin}`, ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
+    body: init.body ? JSON.stringify(init.body) : undefined,
+  });
+}
+
+function gitUrl(n: number, repo: string, secret = admin): string {
+  const u = new URL(`${nodes[n]!.url}/v1/repo/${repo}.git`);
+  u.username = 'token';
+  u.password = secret;
+  return u.toString();
+}
+
+async function createRepo(n: number): Promise<string> {
+  const res = await api(n, '/v1/repo', { method: 'POST', body: { source: { type: 'files', files: [{ filename: 'README', content: 'base\n' }] } } });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { repo_id: string }).repo_id;
+}
+
+async function fsck(repo: string): Promise<void> {
+  await gitOk(['--git-dir', path.join(data, `${repo}.git`), 'fsck', '--full', '--strict', '--no-dangling']);
+}
+
+beforeAll(async () => {
+  data = tmpDir('gitgate-cluster-');
+  db = await freshDatabase();
+  // the first node migrates and mints the bootstrap token; the others join
+  nodes.push(await node('node-a'));
+  admin = readBootstrapToken(data);
+  nodes.push(...(await Promise.all([node('node-b'), node('node-c')])));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => stopServe(n)));
+  await db?.drop();
+  if (data) fs.rmSync(data, { recursive: true, force: true });
+});
+
+describe('three nodes, one data directory, one PostgreSQL', () => {
+  it('each node reports itself and the shared database', async () => {
+    const health = await Promise.all([0, 1, 2].map(async (n) => (await api(n, '/healthz')).json()));
+    expect(health).toEqual(['node-a', 'node-b', 'node-c'].map((id) => ({ status: 'ok', checks: { db: 'ok' }, node: id, database: 'postgres' })));
+  });
+
+  it('a repository created on A is cloned through B, pushed through C, fetched through A', async () => {
+    const repo = await createRepo(0);
+    const bodies = await Promise.all([0, 1, 2].map(async (n) => (await api(n, `/v1/repo/${repo}`)).json()));
+    expect(bodies[1]).toEqual(bodies[0]);
+    expect(bodies[2]).toEqual(bodies[0]);
+    const work = tmpDir();
+    await gitOk(['clone', '-q', gitUrl(1, repo), work]);
+    const head = await commitFiles(work, { 'b.txt': 'from B\n' }, 'via C');
+    await gitOk(['push', '-q', gitUrl(2, repo), 'HEAD:main'], { cwd: work });
+    const remote = (await gitOk(['ls-remote', gitUrl(0, repo), 'refs/heads/main'])).split('\t')[0];
+    expect(remote).toBe(head);
+    await fsck(repo);
+  });
+
+  it('8 racing pushes to one ref through 3 nodes: exactly one wins, every loser is told', async () => {
+    const repo = await createRepo(1);
+    const works = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const w = tmpDir();
+        await gitOk(['clone', '-q', gitUrl(i % 3, repo), w]);
+        return { w, head: await commitFiles(w, { [`racer-${i}.txt`]: `${i}\n` }, `racer ${i}`) };
+      }),
+    );
+    const results = await Promise.all(works.map(({ w }, i) => git(['push', gitUrl(i % 3, repo), 'HEAD:main'], { cwd: w })));
+    const winners = results.flatMap((r, i) => (r.code === 0 ? [i] : []));
+    expect(winners, results.map((r) => r.stderr).join('\n---\n')).toHaveLength(1);
+    for (const [i, r] of results.entries()) {
+      if (i !== winners[0]) expect(r.stderr).toMatch(/rejected|failed|error/);
+    }
+    const remote = (await gitOk(['ls-remote', gitUrl(2, repo), 'refs/heads/main'])).split('\t')[0];
+    expect(remote).toBe(works[winners[0]!]!.head);
+    await fsck(repo);
+  });
+
+  it('a token revoked on A is refused on B and C at once', async () => {
+    const repo = await createRepo(0);
+    const minted = (await (await api(0, '/v1/repo_token', { method: 'POST', body: { repo_ids: [repo], permission: 'read' } })).json()) as { token: string; id: string };
+    for (const n of [1, 2]) expect((await api(n, `/v1/repo/${repo}`, { token: minted.token })).status).toBe(200);
+    expect((await api(0, `/v1/repo_token/${minted.id}`, { method: 'DELETE' })).status).toBeLessThan(300);
+    for (const n of [1, 2]) expect((await api(n, `/v1/repo/${repo}`, { token: minted.token })).status).toBe(401);
+    expect((await git(['ls-remote', gitUrl(2, repo, minted.token)])).code).not.toBe(0);
+  });
+
+  it('one node id runs once: a second node-b on the same directory is refused', async () => {
+    const twin = await runServe(['--port', '0', '--data', data], { env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: 'node-b' } });
+    if (twin.url) await stopServe(twin);
+    expect(twin.url).toBeNull();
+    expect(twin.stderr()).toMatch(/node-b|locked|lock/i);
+  });
+});
