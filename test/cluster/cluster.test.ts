@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
+import { webhookReceiver } from '../helpers/webhook-receiver.js';
 
 let data: string;
 let db: { url: string; drop: () => Promise<void> };
@@ -14,7 +15,9 @@ const nodes: (ServeRun & { url: string })[] = [];
 let admin: string;
 
 async function node(id: string): Promise<ServeRun & { url: string }> {
-  const run = await runServe(['--port', '0', '--data', data], { env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: id } });
+  const run = await runServe(['--port', '0', '--data', data], {
+    env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: id, GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8', GITGATE_EVENTS_POLL_MS: '200' },
+  });
   if (!run.url) throw new Error(`node ${id} did not start (${run.code}): ${run.stderr()}`);
   return run as ServeRun & { url: string };
 }
@@ -106,6 +109,55 @@ describe('three nodes, one data directory, one PostgreSQL', () => {
     expect((await api(0, `/v1/repo_token/${minted.id}`, { method: 'DELETE' })).status).toBeLessThan(300);
     for (const n of [1, 2]) expect((await api(n, `/v1/repo/${repo}`, { token: minted.token })).status).toBe(401);
     expect((await git(['ls-remote', gitUrl(2, repo, minted.token)])).code).not.toBe(0);
+  });
+
+  it('a REST write on A racing a push on B: no acknowledged update is lost', async () => {
+    const repo = await createRepo(0);
+    const work = tmpDir();
+    await gitOk(['clone', '-q', gitUrl(1, repo), work]);
+    const puts: string[] = [];
+    const pushes: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      await gitOk(['pull', '-q', '--rebase', gitUrl(1, repo), 'main'], { cwd: work });
+      const commit = await commitFiles(work, { [`push-${round}.txt`]: `${round}\n` }, `push ${round}`);
+      const [put, push] = await Promise.all([
+        fetch(`${nodes[0]!.url}/v1/repo/${repo}/file/rest-${round}.txt`, { method: 'PUT', headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'text/plain' }, body: `rest ${round}\n` }),
+        git(['push', gitUrl(1, repo), 'HEAD:main'], { cwd: work }),
+      ]);
+      if (put.status === 200) puts.push(`rest-${round}.txt`);
+      else expect(put.status, await put.text()).toBe(409);
+      if (push.code === 0) pushes.push(commit);
+      else await gitOk(['reset', '-q', '--hard', 'HEAD~1'], { cwd: work });
+    }
+    expect(puts.length + pushes.length).toBeGreaterThanOrEqual(6);
+    const check = tmpDir();
+    await gitOk(['clone', '-q', gitUrl(2, repo), check]);
+    for (const file of puts) expect(fs.existsSync(path.join(check, file)), `${file} was acknowledged and lost`).toBe(true);
+    for (const c of pushes) expect((await git(['merge-base', '--is-ancestor', c, 'HEAD'], { cwd: check })).code, `${c} was acknowledged and lost`).toBe(0);
+    await fsck(repo);
+  });
+
+  it('each webhook delivery happens once across the three nodes', async () => {
+    const repo = await createRepo(2);
+    const receiver = await webhookReceiver('cluster-secret');
+    try {
+      const hook = await api(0, '/v1/webhooks', { method: 'POST', body: { url: receiver.url, repo_id: repo, events: ['push'], secret: 'cluster-secret' } });
+      expect(hook.status).toBe(201);
+      const work = tmpDir();
+      await gitOk(['clone', '-q', gitUrl(0, repo), work]);
+      for (let i = 0; i < 6; i++) {
+        await commitFiles(work, { [`w-${i}.txt`]: `${i}\n` }, `w ${i}`);
+        await gitOk(['push', '-q', gitUrl(i % 3, repo), `HEAD:refs/heads/b${i}`], { cwd: work });
+      }
+      for (let i = 0; i < 6; i++) await receiver.next();
+      await new Promise((r) => setTimeout(r, 1500)); // time for a duplicate to show up
+      expect(receiver.received).toHaveLength(6);
+      expect(receiver.received.every((d) => d.signatureValid)).toBe(true);
+      expect(new Set(receiver.received.map((d) => d.body.id)).size).toBe(6);
+      expect(new Set(receiver.received.map((d) => d.headers['x-gitgate-delivery'])).size).toBe(6);
+    } finally {
+      await receiver.close();
+    }
   });
 
   it('one node id runs once: a second node-b on the same directory is refused', async () => {
