@@ -1,5 +1,6 @@
 // The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, migrate, db copy, credential.
 import fs from 'node:fs';
+import os from 'node:os';
 import readline from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type ConfigFlags } from '../config.js';
@@ -11,6 +12,7 @@ import { auditCommand } from './audit.js';
 import { backupCommands } from './backup.js';
 import { credentialCommand } from './credential.js';
 import { dbCommands } from './db.js';
+import { PostgresStores } from '../db/postgres/stores.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
 import { acquireDataDirLock } from '../service/data-dir-lock.js';
@@ -164,6 +166,8 @@ function buildProgram(): Command {
           const recovered = await recoverDataDir(ctx.storage);
           if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
         }
+        // a cluster node registers itself and keeps a heartbeat row (README, Running several nodes)
+        if (ctx.stores instanceof PostgresStores) await ctx.stores.startHeartbeat(config.nodeId, os.hostname(), process.pid);
         ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
         if ((await ctx.tokens.count()) === 0) {
           // where the first token goes is checked before it is minted, and it is delivered

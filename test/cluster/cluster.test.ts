@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresStores } from '../../src/db/postgres/stores.js';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
@@ -67,6 +68,13 @@ describe('three nodes, one data directory, one PostgreSQL', () => {
   it('each node reports itself and the shared database', async () => {
     const health = await Promise.all([0, 1, 2].map(async (n) => (await api(n, '/healthz')).json()));
     expect(health).toEqual(['node-a', 'node-b', 'node-c'].map((id) => ({ status: 'ok', checks: { db: 'ok' }, node: id, database: 'postgres' })));
+    // each registered with a fresh heartbeat row
+    const stores = new PostgresStores(db.url);
+    try {
+      expect(await stores.nodes(60_000)).toEqual({ live: ['node-a', 'node-b', 'node-c'], dead: [] });
+    } finally {
+      await stores.close();
+    }
   });
 
   it('a repository created on A is cloned through B, pushed through C, fetched through A', async () => {

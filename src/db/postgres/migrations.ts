@@ -143,6 +143,20 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       INSERT INTO webhook_dispatch (id, last_event_id) SELECT 1, COALESCE(MAX(id), 0) FROM audit_events;
     `,
   },
+  {
+    version: 4,
+    name: 'cluster nodes and their heartbeats',
+    sql: `
+      -- one row per node id; a node whose heartbeat_at is older than a few intervals is dead
+      CREATE TABLE gitgate_nodes (
+        node_id      TEXT PRIMARY KEY,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        started_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+        heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

@@ -86,12 +86,42 @@ export class PostgresStores implements Stores {
     });
   }
 
+  /** Registers `nodeId` in gitgate_nodes and refreshes its heartbeat every `intervalMs` until
+   *  the returned stop is called (or close()). Failed beats are retried at the next tick. */
+  async startHeartbeat(nodeId: string, host: string, pid: number, intervalMs = 10_000): Promise<() => void> {
+    await this.ready();
+    await this.pool.query(
+      `INSERT INTO gitgate_nodes (node_id, host, pid) VALUES ($1, $2, $3)
+       ON CONFLICT (node_id) DO UPDATE SET host = $2, pid = $3, started_at = now(), heartbeat_at = now()`,
+      [nodeId, host, pid],
+    );
+    const timer = setInterval(() => {
+      this.pool.query('UPDATE gitgate_nodes SET heartbeat_at = now() WHERE node_id = $1', [nodeId]).catch(() => {});
+    }, intervalMs);
+    timer.unref();
+    this.stopHeartbeat = () => clearInterval(timer);
+    return this.stopHeartbeat;
+  }
+
+  private stopHeartbeat: () => void = () => {};
+
+  /** Node ids whose heartbeat is younger than `maxAgeMs`, and those older (dead). */
+  async nodes(maxAgeMs: number): Promise<{ live: string[]; dead: string[] }> {
+    await this.ready();
+    const { rows } = await this.pool.query<{ node_id: string; live: boolean }>(
+      `SELECT node_id, heartbeat_at > now() - make_interval(secs => $1::float8 / 1000) AS live FROM gitgate_nodes ORDER BY node_id`,
+      [maxAgeMs],
+    );
+    return { live: rows.filter((r) => r.live).map((r) => r.node_id), dead: rows.filter((r) => !r.live).map((r) => r.node_id) };
+  }
+
   async ping(): Promise<void> {
     const { rows } = await this.pool.query<{ ok: number }>('SELECT 1 AS ok');
     if (rows[0]?.ok !== 1) throw new Error('PostgreSQL did not answer SELECT 1');
   }
 
   async close(): Promise<void> {
+    this.stopHeartbeat();
     await this.pool.end();
   }
 }
