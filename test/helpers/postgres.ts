@@ -4,7 +4,7 @@
 // dir, as a non-root user when run as root). Neither → the test fails with one clear line,
 // never a silent skip. Each caller gets its own fresh schema or database, so parallel test
 // files never collide.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +15,6 @@ const LOCAL_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const BIN_DIRS = ['/usr/local/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/14/bin', '/usr/bin'];
 
 let server: Promise<string> | null = null;
-let started: ChildProcess | null = null;
 
 /** The admin URL of the test PostgreSQL (a database we may create schemas and databases in). */
 export function testDatabaseUrl(): Promise<string> {
@@ -59,8 +58,8 @@ function binary(name: string): string | null {
   return null;
 }
 
-/** initdb + postgres in a temp dir, listening on a Unix socket only; stopped at exit. */
-async function startFromBinaries(): Promise<string | null> {
+/** initdb + postgres in a temp dir, listening on a Unix socket only; stopped when this process is gone. */
+export async function startFromBinaries(): Promise<string | null> {
   const initdb = binary('initdb');
   const postgres = binary('postgres');
   if (!initdb || !postgres) return null;
@@ -72,10 +71,12 @@ async function startFromBinaries(): Promise<string | null> {
   if (asRoot) execFileSync('chown', ['nobody', dir]);
   fs.chmodSync(dir, 0o755);
   execFileSync(...run(initdb, ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync']), { stdio: 'ignore' });
-  started = spawn(...run(postgres, ['-D', data, '-k', dir, '-c', 'listen_addresses=', '-c', 'fsync=off']), { stdio: 'ignore' });
-  process.once('exit', () => {
-    started?.kill('SIGINT');
-  });
+  // a watchdog shell stops this server (by the pid in postmaster.pid) and removes its files once
+  // the test process is gone, however it ends
+  const [cmd, args] = run(postgres, ['-D', data, '-k', dir, '-c', 'listen_addresses=', '-c', 'fsync=off']);
+  const quoted = [cmd, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const watchdog = `${quoted} & while [ -d /proc/${process.pid} ]; do sleep 1; done; kill -INT "$(head -1 '${data}/postmaster.pid')"; wait; rm -rf '${dir}'`;
+  spawn('/bin/sh', ['-c', watchdog], { stdio: 'ignore', detached: true }).unref();
   const url = `postgres://postgres@/postgres?host=${encodeURIComponent(dir)}`;
   for (let i = 0; i < 100; i++) {
     if (await answers(url)) return url;
