@@ -55,7 +55,9 @@ beforeAll(async () => {
   // the first node migrates and mints the bootstrap token; the others join
   nodes.push(await node('node-a'));
   admin = readBootstrapToken(data);
-  nodes.push(...(await Promise.all([node('node-b'), node('node-c')])));
+  const others = await Promise.allSettled([node('node-b'), node('node-c')]);
+  for (const o of others) if (o.status === 'fulfilled') nodes.push(o.value); // stopped in afterAll either way
+  for (const o of others) if (o.status === 'rejected') throw o.reason;
 }, 120_000);
 
 afterAll(async () => {
