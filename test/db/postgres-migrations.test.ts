@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPool } from '../../src/db/postgres/stores.js';
 import { PG_LATEST_VERSION, PG_MIGRATIONS, runPgMigrations } from '../../src/db/postgres/migrations.js';
 import { runCli } from '../helpers/cli.js';
+import { tmpDir } from '../helpers/git.js';
 import { freshDatabase, freshSchema } from '../helpers/postgres.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -47,5 +48,10 @@ describe('PostgreSQL migrations', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/must be a postgres:\/\/ or postgresql:\/\/ URL/);
     expect(bad.stderr).not.toContain('hunter2');
+    // gitgate backup copies SQLite only: with PostgreSQL it points to pg_dump instead of copying half
+    const data = tmpDir();
+    const backup = await runCli(['backup', '--to', `${data}/b`, '--data', data], { GITGATE_DATABASE_URL: url });
+    expect(backup.code).toBe(2);
+    expect(backup.stderr).toMatch(/pg_dump/);
   });
 });
