@@ -1,5 +1,6 @@
 // Configuration from flags and environment, with safe defaults (loopback, ./repos).
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { GitgateError } from './errors.js';
 import { loadLimits, type LimitsConfig, type LimitsFlags } from './config-limits.js';
@@ -12,6 +13,10 @@ export interface Config extends LimitsConfig, WebhookConfig {
   port: number;
   dataDir: string;
   memory: boolean;
+  /** PostgreSQL for the stores (GITGATE_DATABASE_URL, --database-url); null: SQLite in dataDir. */
+  databaseUrl: string | null;
+  /** This process in a cluster (GITGATE_NODE_ID; default hostname-pid). */
+  nodeId: string;
   defaultBranch: string;
   bcryptRounds: number;
   tokenCacheTtlMs: number;
@@ -55,6 +60,7 @@ export interface ConfigFlags extends LimitsFlags {
   port?: string | number;
   data?: string;
   memory?: boolean;
+  databaseUrl?: string;
   tlsCert?: string;
   tlsKey?: string;
 }
@@ -114,6 +120,23 @@ function tlsFiles(cert: string | undefined, key: string | undefined): Config['tl
   return { cert: path.resolve(cert), key: path.resolve(key) };
 }
 
+function databaseUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null;
+  if (!/^postgres(ql)?:\/\//.test(raw)) {
+    // never echo the value: it may carry a password
+    throw new GitgateError('CONFIG', { detail: 'GITGATE_DATABASE_URL (--database-url) must be a postgres:// or postgresql:// URL' });
+  }
+  return raw;
+}
+
+function nodeId(raw: string | undefined): string {
+  const id = raw || `${os.hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(id)) {
+    throw new GitgateError('CONFIG', { detail: `GITGATE_NODE_ID must be 1-100 letters, digits, ".", "_" or "-", got ${JSON.stringify(id)}` });
+  }
+  return id;
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const defaultBranch = env.GITGATE_DEFAULT_BRANCH || 'main';
   if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
@@ -130,6 +153,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     port: int('port', flags.port ?? env.PORT, 8080, 0, 65535),
     dataDir: path.resolve(flags.data ?? env.GITGATE_DATA ?? 'repos'),
     memory: flags.memory ?? bool(env.GITGATE_MEMORY),
+    databaseUrl: databaseUrl(flags.databaseUrl ?? env.GITGATE_DATABASE_URL),
+    nodeId: nodeId(env.GITGATE_NODE_ID),
     defaultBranch,
     bcryptRounds: int('GITGATE_BCRYPT_ROUNDS', env.GITGATE_BCRYPT_ROUNDS, 10, 4, 31),
     tokenCacheTtlMs: int('GITGATE_TOKEN_CACHE_SECONDS', env.GITGATE_TOKEN_CACHE_SECONDS, 300, 0) * 1000,

@@ -1,6 +1,7 @@
 // `gitgate backup --to DIR` and `gitgate restore --from DIR --data DIR` (src/service/backup.ts).
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.js';
+import { GitgateError } from '../errors.js';
 import { backupDataDir, restoreDataDir, type BackupManifest } from '../service/backup.js';
 
 function summary(m: BackupManifest): string {
@@ -17,6 +18,9 @@ export function backupCommands(program: Command, dataOption: () => Option, out: 
     .addOption(dataOption())
     .action(async (opts: { to: string; json?: boolean; data?: string }) => {
       const config = loadConfig({ data: opts.data });
+      if (config.databaseUrl) {
+        throw new GitgateError('CONFIG', { detail: 'gitgate backup copies SQLite; with GITGATE_DATABASE_URL back up PostgreSQL with pg_dump, then the repositories (README, Running several nodes)' });
+      }
       const manifest = await backupDataDir(config.dataDir, opts.to);
       out(opts.json ? JSON.stringify(manifest) : `backed up ${summary(manifest)} to ${opts.to}`);
     });

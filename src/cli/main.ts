@@ -1,5 +1,6 @@
-// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, credential, mcp.
+// The gitgate command line: serve, token create|list|revoke|rotate, repo create|list|delete|protect|unprotect|protected, audit, backup, restore, migrate, db copy, credential, mcp.
 import fs from 'node:fs';
+import os from 'node:os';
 import readline from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, type ConfigFlags } from '../config.js';
@@ -11,6 +12,8 @@ import { auditCommand } from './audit.js';
 import { backupCommands } from './backup.js';
 import { credentialCommand } from './credential.js';
 import { mcpCommand } from './mcp.js';
+import { dbCommands } from './db.js';
+import { PostgresStores } from '../db/postgres/stores.js';
 import { recoverDataDir } from '../repo/recovery.js';
 import { setBitmapWarningHandler } from '../repo/bitmap-index.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
@@ -44,7 +47,7 @@ function packageVersion(): string {
  *  directory that does not exist is a typo far more often than a wish for an empty one:
  *  refused unless --init. */
 async function withContext<T>(flags: ConfigFlags & { init?: boolean }, fn: (ctx: Context) => Promise<T>): Promise<T> {
-  const config = loadConfig({ data: flags.data });
+  const config = loadConfig({ data: flags.data, databaseUrl: flags.databaseUrl });
   if (!flags.init && !fs.existsSync(config.dataDir)) throw new GitgateError('DATA_DIR_MISSING', { dir: config.dataDir });
   const ctx = createContext(config, createLogger('silent'));
   try {
@@ -134,6 +137,7 @@ function buildProgram(): Command {
     });
 
   const dataOption = () => new Option('--data <dir>', 'data directory (env GITGATE_DATA, default ./repos)');
+  const databaseOption = () => new Option('--database-url <url>', 'PostgreSQL for tokens, repositories, audit and webhooks: postgres://… (env GITGATE_DATABASE_URL; default SQLite in the data directory)');
 
   program
     .command('serve')
@@ -141,6 +145,7 @@ function buildProgram(): Command {
     .option('--port <n>', 'port to listen on, 0 picks a free one (env PORT, default 8080)')
     .option('--host <host>', 'interface to bind (env HOST, default 127.0.0.1)')
     .addOption(dataOption())
+    .addOption(databaseOption())
     .option('--memory', 'keep everything in memory (memfs + in-memory SQLite)')
     .option('--log-pretty', 'human-readable log lines instead of JSON (env LOG_FORMAT=pretty)')
     .option('--trust-proxy <value>', 'take the client address from X-Forwarded-For set by these proxies: loopback, CIDRs (comma-separated) or a hop count (env GITGATE_TRUST_PROXY, default off)')
@@ -151,15 +156,20 @@ function buildProgram(): Command {
       if (config.tls) loadSecureContextOptions(config.tls); // a bad pair fails before anything is touched
       // one server owns a data directory: lock it before anything else touches it (a second
       // serve exits here), and keep the lock until the process exits
-      const lock = config.memory ? null : acquireDataDirLock(config.dataDir);
+      // on PostgreSQL (a cluster node) the lock is per node id: other nodes share the directory
+      const lock = config.memory ? null : acquireDataDirLock(config.dataDir, config.databaseUrl ? config.nodeId : undefined);
       if (lock) process.once('exit', () => lock.release());
       try {
         const ctx = createContext(config);
         // whatever a killed predecessor left half-done goes first
-        if (!config.memory) {
+        // A cluster node cannot tell another live node's temporary and lock files from a dead
+        // one's (they do not carry node ids yet): it leaves them alone (README, Running several nodes).
+        if (!config.memory && !config.databaseUrl) {
           const recovered = await recoverDataDir(ctx.storage);
           if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
         }
+        // a cluster node registers itself and keeps a heartbeat row (README, Running several nodes)
+        if (ctx.stores instanceof PostgresStores) await ctx.stores.startHeartbeat(config.nodeId, os.hostname(), process.pid);
         ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
         setBitmapWarningHandler((message, detail) => ctx.log.warn(detail, message));
         if ((await ctx.tokens.count()) === 0) {
@@ -281,6 +291,7 @@ function buildProgram(): Command {
 
   auditCommand(program, dataOption, withContext, out);
   backupCommands(program, dataOption, out);
+  dbCommands(program, dataOption, databaseOption, out);
   credentialCommand(program);
   mcpCommand(program);
 
@@ -387,8 +398,9 @@ function printPatterns(patterns: string[], json: boolean | undefined): void {
  *  restore) gets --init: create it when missing. */
 function addInitOption(cmd: Command): void {
   for (const sub of cmd.commands) {
-    if (!['serve', 'backup', 'restore'].includes(sub.name()) && sub.options.some((o) => o.long === '--data')) {
+    if (!['serve', 'backup', 'restore', 'migrate'].includes(sub.name()) && sub.options.some((o) => o.long === '--data')) {
       sub.option('--init', 'create the data directory when it does not exist');
+      sub.option('--database-url <url>', 'PostgreSQL instead of SQLite in the data directory (env GITGATE_DATABASE_URL)');
     }
     addInitOption(sub);
   }

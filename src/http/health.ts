@@ -1,4 +1,4 @@
-// GET /healthz: 200 {"status":"ok","checks":{"db":"ok"}} when the database answers (Stores.ping); 503 with
+// GET /healthz: 200 {"status":"ok","checks":{"db":"ok"},"node":"<node id>","database":"sqlite"|"postgres"} when the database answers (Stores.ping); 503 with
 // status "error" when it does not, or "shutting_down" once a graceful shutdown has begun (so a
 // load balancer stops routing here while running requests finish).
 import type { RequestHandler } from 'express';
@@ -15,6 +15,6 @@ export function healthHandler(ctx: Context): RequestHandler {
     }
     const status = db !== 'ok' ? 'error' : ctx.shuttingDown ? 'shutting_down' : 'ok';
     res.setHeader('Cache-Control', 'no-cache');
-    res.status(status === 'ok' ? 200 : 503).json({ status, checks: { db } });
+    res.status(status === 'ok' ? 200 : 503).json({ status, checks: { db }, node: ctx.config.nodeId, database: ctx.stores.kind });
   };
 }

@@ -289,8 +289,8 @@ const paths: Record<string, Record<string, unknown>> = {
       summary: 'Health: checks the database (SELECT 1)',
       security: [],
       responses: {
-        200: jsonResponse('Serving', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }) }, ['status'])),
-        503: jsonResponse('Database unavailable, or shutting down', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }) }, ['status'])),
+        200: jsonResponse('Serving', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }), node: str('This node (GITGATE_NODE_ID)'), database: str(undefined, { enum: ['sqlite', 'postgres'] }) }, ['status'])),
+        503: jsonResponse('Database unavailable, or shutting down', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }), node: str('This node (GITGATE_NODE_ID)'), database: str(undefined, { enum: ['sqlite', 'postgres'] }) }, ['status'])),
       },
     },
   },

@@ -46,11 +46,11 @@ export function createContext(config: Config, log: Logger = createLogger(config.
   applyCacheBudgets(config.caches);
   if (config.memory) {
     storage = memoryStorage('/data');
-    stores = openStores({ sqliteFile: ':memory:' });
+    stores = openStores({ sqliteFile: ':memory:', databaseUrl: config.databaseUrl });
   } else {
     ensurePrivateDir(config.dataDir); // 0700: repositories below it need no mode of their own
     storage = nodeStorage(config.dataDir);
-    stores = openStores({ sqliteFile: path.join(config.dataDir, DB_FILE) });
+    stores = openStores({ sqliteFile: path.join(config.dataDir, DB_FILE), databaseUrl: config.databaseUrl });
   }
   const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
   const hardening = createHardening(config, stores.audit);

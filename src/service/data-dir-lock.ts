@@ -26,9 +26,11 @@ export interface DataDirLock {
   release(): void;
 }
 
-export function acquireDataDirLock(dir: string): DataDirLock {
+/** `nodeId` (a cluster node on PostgreSQL): the lock is that node id's alone, so several nodes
+ *  share the directory but one node id never runs twice. */
+export function acquireDataDirLock(dir: string, nodeId?: string): DataDirLock {
   ensurePrivateDir(dir);
-  const file = path.join(dir, LOCK_FILE);
+  const file = path.join(dir, nodeId === undefined ? LOCK_FILE : `serve.${nodeId}.lock`);
   const content = `${JSON.stringify({ pid: process.pid, host: os.hostname(), started_at: new Date().toISOString() } satisfies LockHolder)}\n`;
   // a few rounds: each lost race (a stale lock removed or replaced under us) starts over
   for (let round = 0; round < 5; round++) {

@@ -185,18 +185,18 @@ describe('limits', () => {
 
 describe('operations: /healthz and /metrics', () => {
   it('/healthz checks the database', async () => {
-    const ctx = createContext(loadConfig({ memory: true }, {}), pino({ level: 'silent' }));
+    const ctx = createContext(loadConfig({ memory: true }, { GITGATE_NODE_ID: 'node-a' }), pino({ level: 'silent' }));
     const app = createApp(ctx);
     const ok = await request(app).get('/healthz');
     expect(ok.status).toBe(200);
-    expect(ok.body).toEqual({ status: 'ok', checks: { db: 'ok' } });
+    expect(ok.body).toEqual({ status: 'ok', checks: { db: 'ok' }, node: 'node-a', database: 'sqlite' });
     ctx.shuttingDown = true;
     expect((await request(app).get('/healthz')).body.status).toBe('shutting_down');
     ctx.shuttingDown = false;
     await ctx.stores.close();
     const down = await request(app).get('/healthz');
     expect(down.status).toBe(503);
-    expect(down.body).toEqual({ status: 'error', checks: { db: 'error' } });
+    expect(down.body).toEqual({ status: 'error', checks: { db: 'error' }, node: 'node-a', database: 'sqlite' });
     await ctx.manager.closeAll();
   });
 
