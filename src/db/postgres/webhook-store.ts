@@ -52,6 +52,15 @@ export class PgWebhookStore implements WebhookStore {
     return (await this.db.query('DELETE FROM webhooks WHERE id = $1', [id])).rowCount! > 0;
   }
 
+  async deleteForRepo(repoId: string): Promise<number> {
+    return this.db.atomic(async (q) => {
+      // explicit, not only ON DELETE CASCADE: attempts name the webhook too
+      await q.query('DELETE FROM webhook_attempts WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1)', [repoId]);
+      await q.query('DELETE FROM webhook_deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE repo_id = $1)', [repoId]);
+      return (await q.query('DELETE FROM webhooks WHERE repo_id = $1', [repoId])).rowCount ?? 0;
+    });
+  }
+
   async dispatchCursor(): Promise<number> {
     return (await this.db.query<{ id: number }>('SELECT last_event_id AS id FROM webhook_dispatch WHERE id = 1')).rows[0]!.id;
   }
