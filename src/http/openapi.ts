@@ -1,6 +1,9 @@
 // The OpenAPI 3.1 description of gitgate's HTTP surface, served at GET /v1/openapi.json.
 // test/e2e/openapi.test.ts walks the Express router and fails when a route is missing here or
 // a documented path+method has no route, so this document cannot drift from the code.
+// JSON request bodies are not written here: they are generated from the zod schemas the routes
+// validate with (request-schemas.ts); the hand-written components of the same names below only
+// lend their property descriptions (requestSchemas), never shapes or limits.
 import type { RequestHandler } from 'express';
 import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { ERRORS } from '../errors.js';
