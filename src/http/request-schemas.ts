@@ -7,7 +7,7 @@ import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
 import { MAX_CONTEXT_LINES, MAX_MAX_RESULTS } from '../service/content/code-search.js';
 import { eventPatternProblem, MAX_EVENT_PATTERNS } from '../webhooks/patterns.js';
 import { MAX_WEBHOOK_URL_LENGTH } from '../webhooks/url.js';
-import { metadataSchema, queryBool, queryInt } from './validate.js';
+import { metadataSchema, queryBool, queryIntIn } from './validate.js';
 
 const MAX_FILES = 100_000;
 const MAX_REF_LENGTH = 1024;
@@ -92,8 +92,8 @@ const searchFields = {
   path_glob: z.string().max(MAX_REF_LENGTH).nullable().optional(),
   branch: z.string().max(MAX_REF_LENGTH).nullable().optional(),
   hash: z.string().max(100).nullable().optional(),
-  max_results: queryInt.pipe(z.number().min(1).max(MAX_MAX_RESULTS)).optional(),
-  context_lines: queryInt.pipe(z.number().min(0).max(MAX_CONTEXT_LINES)).optional(),
+  max_results: queryIntIn(1, MAX_MAX_RESULTS).optional(),
+  context_lines: queryIntIn(0, MAX_CONTEXT_LINES).optional(),
 };
 export const searchSchema = z.object(searchFields);
 /** The SDK sends agent inputs as strings: the same fields, booleans and numbers as text. */

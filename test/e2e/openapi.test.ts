@@ -8,6 +8,7 @@ import { createApp } from '../../src/http/app.js';
 import { openApiDocument } from '../../src/http/openapi.js';
 import { createContext, type Context } from '../../src/service/context.js';
 import { REQUEST_BODIES } from '../../src/http/request-schemas.js';
+import { MAX_MAX_RESULTS } from '../../src/service/content/code-search.js';
 import { z } from 'zod';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -161,6 +162,7 @@ describe('OpenAPI request schemas are the zod schemas the routes validate with',
     expect(components.ProtectedRefs!.properties!.patterns).toMatchObject({ maxItems: 100 });
     expect(components.WebhookCreate!.properties!.url).toMatchObject({ minLength: 1, maxLength: 2048 });
     expect(components.MergeRequest!.properties!.base).toMatchObject({ minLength: 1, maxLength: 1024 });
+    expect(components.SearchRequest!.properties!.max_results).toMatchObject({ minimum: 1, maximum: MAX_MAX_RESULTS });
     // one git URL schema: create and update import with the same limits
     const gitUrl = (name: string) => {
       const source = components[name]!.properties!.source as { anyOf: JsonSchema[] };
