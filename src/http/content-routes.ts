@@ -18,60 +18,13 @@ import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { assertRestBranchWrite } from './ref-checks.js';
 import { sendError, toGitgateError } from './errors.js';
-import { metadataSchema, parseWith } from './validate.js';
+import { parseWith } from './validate.js';
+import { branchFields, mergeSchema, repoUpdateSchema, retrieveSchema } from './request-schemas.js';
 
-const fileSchema = z.object({ filename: z.string(), content: z.string() });
-
-const operationSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('write'), filename: z.string(), content: z.string() }),
-  z.object({ type: z.literal('delete'), filename: z.string() }),
-  z.object({ type: z.literal('rename'), old_filename: z.string(), new_filename: z.string() }),
-]);
-
-const oidSchema = z.string().regex(/^[0-9a-fA-F]{40}$/, 'must be a full 40-character hexadecimal commit id');
-
-/** Which branch a write moves: body fields, or the same names in the query string. */
-const branchFields = {
-  branch: z.string().min(1).max(1024).nullable().optional(),
-  base: z.string().min(1).max(1024).nullable().optional(),
-  expected_head: oidSchema.nullable().optional(),
-};
 const branchQuery = z.object(branchFields);
-
-const updateSchema = z.object({
-  ...branchFields,
-  metadata: metadataSchema,
-  source: z
-    .discriminatedUnion('type', [
-      z.object({ type: z.literal('files'), files: z.array(fileSchema).max(100_000) }),
-      z.object({ type: z.literal('diff'), operations: z.array(operationSchema).max(100_000) }),
-      z.object({ type: z.literal('git'), url: z.string().min(1).max(8192), branch: z.string().max(1024).nullable().optional() }),
-    ])
-    .nullable()
-    .optional(),
-});
-
-const retrieveSchema = z.object({
-  query: z.string().min(1).max(100_000),
-  include_content: z.boolean().optional(),
-  score_threshold: z.number().min(0).max(1).optional(),
-  token_limit: z.number().int().min(0).optional(),
-  hash: z.string().max(100).nullable().optional(),
-  branch: z.string().max(1024).nullable().optional(),
-  rerank: z.boolean().optional(),
-});
 
 const commitQuery = z.object({ commit: z.string().max(100).optional(), branch: z.string().min(1).max(1024).optional() });
 
-const mergeSchema = z.object({
-  base: z.string().min(1).max(1024),
-  head: z.string().min(1).max(1024),
-  method: z.enum(['merge', 'squash', 'fast-forward']).optional(),
-  message: z.string().min(1).max(65536).refine((m) => !m.includes('\0'), 'must not contain NUL').nullable().optional(),
-  delete_head: z.boolean().optional(),
-  expected_head: oidSchema.nullable().optional(),
-  expected_base: oidSchema.nullable().optional(),
-});
 
 const FILE_ROUTE = '/v1/repo/:id/file/*path';
 
@@ -108,7 +61,7 @@ export function contentRoutes(ctx: Context): Router {
   const locked = (res: Response, sel: z.infer<typeof branchQuery>): WriteOptions => lockedWrite(ctx, token(res), repo(res), sel);
 
   router.post('/v1/repo/:id/update', auth, repoWith('write', 'updating a repository'), json, async (req, res) => {
-    const body = parseWith(updateSchema, jsonBodyOf(req));
+    const body = parseWith(repoUpdateSchema, jsonBodyOf(req));
     const query = parseWith(branchQuery, req.query);
     const sel = { branch: body.branch ?? query.branch, base: body.base ?? query.base, expected_head: body.expected_head ?? query.expected_head };
     const row = repo(res);

@@ -1,11 +1,15 @@
 // The OpenAPI 3.1 description of gitgate's HTTP surface, served at GET /v1/openapi.json.
 // test/e2e/openapi.test.ts walks the Express router and fails when a route is missing here or
 // a documented path+method has no route, so this document cannot drift from the code.
+// JSON request bodies are not written here: they are generated from the zod schemas the routes
+// validate with (request-schemas.ts); the hand-written components of the same names below only
+// lend their property descriptions (requestSchemas), never shapes or limits.
 import type { RequestHandler } from 'express';
 import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { ERRORS } from '../errors.js';
 import { agentPaths, agentSchemas } from './openapi-agent.js';
 import { eventPaths, eventSchemas } from './openapi-events.js';
+import { REQUEST_BODIES, requestJsonSchema } from './request-schemas.js';
 
 type Schema = Record<string, unknown>;
 
@@ -69,6 +73,30 @@ const tokenRights = {
   allow_force: { type: 'boolean', description: 'May make non-fast-forward updates and move existing tags. Default: false with a ref scope, else the minting token\'s right. Never more than the minter\'s.' },
   allow_delete: { type: 'boolean', description: 'May delete refs. Default: false with a ref scope, else the minting token\'s right. Never more than the minter\'s.' },
 };
+
+/** Prose for the generated request components, by property name: descriptions only, never shapes or limits. */
+const requestDocs: Record<string, Record<string, string>> = {
+  RepoTokenCreate: { refs: tokenRights.refs.description, allow_force: tokenRights.allow_force.description, allow_delete: tokenRights.allow_delete.description },
+  WorkspaceTokenCreate: { refs: tokenRights.refs.description, allow_force: tokenRights.allow_force.description, allow_delete: tokenRights.allow_delete.description },
+  TokenRotate: { grace_seconds: 'Seconds the old secret keeps working (default 0: it stops at once)' },
+};
+
+/** The request components, generated from the zod schemas the routes validate with (src/http/request-schemas.ts). */
+function requestSchemas(prose: Record<string, Schema>): Record<string, Schema> {
+  const out: Record<string, Schema> = {};
+  for (const [name, schema] of Object.entries(REQUEST_BODIES)) {
+    const generated = requestJsonSchema(schema);
+    const props = generated.properties as Record<string, Schema> | undefined;
+    const old = (prose[name]?.properties ?? {}) as Record<string, Schema>;
+    for (const [key, prop] of Object.entries(props ?? {})) {
+      const description = requestDocs[name]?.[key] ?? (old[key]?.description as string | undefined);
+      if (description && !prop.description) prop.description = description;
+    }
+    if (prose[name]?.description) generated.description = prose[name].description;
+    out[name] = generated;
+  }
+  return out;
+}
 
 const schemas: Record<string, Schema> = {
   AuditEvent: obj(
@@ -462,7 +490,7 @@ const paths: Record<string, Record<string, unknown>> = {
       tags: ['tokens'],
       summary: 'Flashback form: mint a key for one repository (admin)',
       parameters: [repoId],
-      requestBody: jsonBody(obj({ name: str(), accessType: str(undefined, { enum: ['READ', 'WRITE', 'ADMIN'] }) }, ['accessType'])),
+      requestBody: jsonBody(ref('ApiKeyCreate')),
       responses: {
         201: jsonResponse('Minted', obj({ success: { type: 'boolean' }, id: str(), key: str(), secret: str() }, ['success', 'id', 'key', 'secret'])),
         ...errs(400, 401, 403, 404),
@@ -473,12 +501,7 @@ const paths: Record<string, Record<string, unknown>> = {
     post: {
       tags: ['tokens'],
       summary: 'Mint a repository token (admin; no stronger than the caller)',
-      requestBody: jsonBody(
-        obj(
-          { name: str(), repo_ids: { type: 'array', items: str(), minItems: 1 }, ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission'), ...tokenRights },
-          ['repo_ids'],
-        ),
-      ),
+      requestBody: jsonBody(ref('RepoTokenCreate')),
       responses: { 201: jsonResponse('Minted', ref('TokenCreated')), ...errs(400, 401, 403, 404) },
     },
     get: {
@@ -514,7 +537,7 @@ const paths: Record<string, Record<string, unknown>> = {
       description:
         'Allowed to the token itself, and to a token that could have minted it (permission, repositories, expiry, refs, allow_force, allow_delete and kind no wider than its own): 403 TOKEN_TOO_STRONG otherwise, 404 when the token lies outside the caller\'s repositories. The old secret stops working at once, or after grace_seconds (at most 7 days); rotating again ends an earlier grace period. Recorded in the audit trail as token.rotate.',
       parameters: [tokenRef],
-      requestBody: jsonBody(obj({ grace_seconds: { type: 'number', minimum: 0, maximum: 604800, default: 0 } }), false),
+      requestBody: jsonBody(ref('TokenRotate'), false),
       responses: { 200: jsonResponse('Rotated: the new secret, shown only here', ref('TokenRotated')), ...errs(400, 401, 403, 404) },
     },
   },
@@ -522,7 +545,7 @@ const paths: Record<string, Record<string, unknown>> = {
     post: {
       tags: ['tokens'],
       summary: 'Mint a workspace token (workspace admin)',
-      requestBody: jsonBody(obj({ name: str(), ttl_seconds: nullable({ type: 'integer', minimum: 1 }), permission: ref('Permission'), ...tokenRights })),
+      requestBody: jsonBody(ref('WorkspaceTokenCreate')),
       responses: { 201: jsonResponse('Minted', ref('TokenCreated')), ...errs(400, 401, 403) },
     },
   },
@@ -565,7 +588,7 @@ export const openApiDocument = {
   ],
   paths,
   components: {
-    schemas: { ...schemas, ...eventSchemas },
+    schemas: { ...schemas, ...eventSchemas, ...requestSchemas({ ...schemas, ...eventSchemas }) },
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A gitgate token (ggw_… or ggr_…)' },
       basic: { type: 'http', scheme: 'basic', description: 'Any user name; the token as the password' },

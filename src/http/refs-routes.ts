@@ -9,9 +9,9 @@ import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
 import { pushRefCheck } from './ref-checks.js';
 import { parseWith, queryInt } from './validate.js';
+import { refCreateSchema } from './request-schemas.js';
 
 const listQuery = z.object({ prefix: z.string().max(1024).optional(), page_size: queryInt.optional(), page_start: queryInt.optional() });
-const createBody = z.object({ ref: z.string().min(1).max(1024), commit: z.string().min(1).max(1024) });
 
 /** `heads/x` (GitHub's form) or `refs/heads/x` (also sent as one %2F-encoded segment). */
 function refFromSegments(segments: string | string[] | undefined): string {
@@ -34,7 +34,7 @@ export function refsRoutes(ctx: Context): Router {
     next();
   }, json, async (req, res) => {
     const row = res.locals.repo!;
-    const body = parseWith(createBody, jsonBodyOf(req));
+    const body = parseWith(refCreateSchema, jsonBodyOf(req));
     const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id), wantPolicy(ctx));
     await ctx.repos.touch(row.id);
     res.status(201).json(item);

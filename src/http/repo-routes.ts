@@ -9,25 +9,10 @@ import { withRepoLock } from '../repo/repo-lock.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { repoAdminRefusal } from '../auth/policy.js';
 import { jsonBodyReader } from './body.js';
-import { MAX_REF_PATTERNS, normalizeRefPatterns, RefPatternError } from '../auth/ref-policy.js';
+import { normalizeRefPatterns, RefPatternError } from '../auth/ref-policy.js';
 import { assertMayCreateRepos, createRepoAs, listReposAs } from './actions.js';
-import { metadataSchema, parseWith, queryBool, queryInt } from './validate.js';
-
-const fileSchema = z.object({ filename: z.string(), content: z.string() });
-
-const createSchema = z.object({
-  name: z.string().nullable().optional(),
-  metadata: metadataSchema,
-  auto_index: z.boolean().optional(),
-  source: z
-    .discriminatedUnion('type', [
-      z.object({ type: z.literal('files'), files: z.array(fileSchema).max(100_000) }),
-      z.object({ type: z.literal('git'), url: z.string(), branch: z.string().nullable().optional(), hash: z.string().nullable().optional() }),
-      z.object({ type: z.literal('relace'), repo_id: z.string().min(1).max(200), copy_metadata: z.boolean().optional(), copy_remote: z.boolean().optional() }),
-    ])
-    .nullable()
-    .optional(),
-});
+import { parseWith, queryBool, queryInt } from './validate.js';
+import { protectedRefsSchema, repoCreateSchema } from './request-schemas.js';
 
 const listSchema = z.object({
   page_size: queryInt.optional(),
@@ -52,8 +37,6 @@ const listSchema = z.object({
     }),
 });
 
-const protectedRefsSchema = z.object({ patterns: z.array(z.string()).max(MAX_REF_PATTERNS) });
-
 export function repoRoutes(ctx: Context): Router {
   const router = Router();
   router.use('/v1/repo', authenticate(ctx));
@@ -62,7 +45,7 @@ export function repoRoutes(ctx: Context): Router {
   router.post('/v1/repo', async (req, res) => {
     const tok = token(res);
     assertMayCreateRepos(tok); // before the body is read (createRepoAs checks again)
-    const body = parseWith(createSchema, await readBody(req, res));
+    const body = parseWith(repoCreateSchema, await readBody(req, res));
     res.status(201).json(await createRepoAs(ctx, tok, body));
   });
 

@@ -3,31 +3,14 @@
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Context } from '../service/context.js';
-import { codeSearch, indexStatus, MAX_CONTEXT_LINES, MAX_MAX_RESULTS, type CodeSearchOptions, type CodeSearchResult } from '../service/content/code-search.js';
+import { codeSearch, indexStatus, type CodeSearchOptions, type CodeSearchResult } from '../service/content/code-search.js';
 import { GitgateError } from '../errors.js';
 import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
-import { parseWith, queryBool, queryInt } from './validate.js';
+import { parseWith } from './validate.js';
+import { agentSchema, searchSchema } from './request-schemas.js';
 
-const searchFields = {
-  query: z.string().min(1).max(10_000),
-  regex: queryBool.optional(),
-  case_sensitive: queryBool.optional(),
-  path_glob: z.string().max(1024).nullable().optional(),
-  branch: z.string().max(1024).nullable().optional(),
-  hash: z.string().max(100).nullable().optional(),
-  max_results: queryInt.pipe(z.number().min(1).max(MAX_MAX_RESULTS)).optional(),
-  context_lines: queryInt.pipe(z.number().min(0).max(MAX_CONTEXT_LINES)).optional(),
-};
-const searchBody = z.object(searchFields);
-/** The SDK sends agent inputs as strings: the same fields, booleans and numbers as text. */
-const agentBody = z.object({
-  agent_name: z.string().max(200),
-  agent_inputs: z.object(searchFields),
-  continue: z.boolean().optional(),
-  overrides: z.unknown().optional(),
-});
 const statusQuery = z.object({ branch: z.string().max(1024).optional(), hash: z.string().max(100).optional() });
 
 /** Agents served by the code search engine (the SDK's `client.repo.search` names the first). */
@@ -57,7 +40,7 @@ export function searchRoutes(ctx: Context): Router {
   const run = (res: Response, opts: CodeSearchOptions) => codeSearch(ctx.manager.get(res.locals.repo!.id), { ...opts, reach: wantPolicy(ctx) });
 
   router.post('/v1/repo/:id/search', auth, readRepo('searching'), json, async (req, res) => {
-    const out = await run(res, parseWith(searchBody, jsonBodyOf(req)));
+    const out = await run(res, parseWith(searchSchema, jsonBodyOf(req)));
     if (wantsEventStream(req)) sendEvents(res, out);
     else res.json(out);
   });
@@ -67,7 +50,7 @@ export function searchRoutes(ctx: Context): Router {
     if (raw && typeof raw.agent_name === 'string' && !SEARCH_AGENTS.has(raw.agent_name)) {
       throw new GitgateError('VALIDATION', { detail: `unknown agent_name ${JSON.stringify(raw.agent_name.slice(0, 100))}: this server runs only relace-search` });
     }
-    const body = parseWith(agentBody, raw);
+    const body = parseWith(agentSchema, raw);
     sendEvents(res, await run(res, body.agent_inputs));
   });
 

@@ -2,43 +2,13 @@
 // Flashback's per-repository /apikey.
 import { Router } from 'express';
 import { z } from 'zod';
-import { MAX_REF_PATTERNS } from '../auth/ref-policy.js';
-import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
 import type { TokenRecord } from '../auth/token-record.js';
 import type { Context } from '../service/context.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
 import { mintRepoTokenAs } from './actions.js';
 import { parseWith, queryBool, queryInt } from './validate.js';
-
-const permission = z.enum(['read', 'write', 'admin']);
-const ttl = z.number().int().positive().max(100 * 365 * 24 * 3600).nullable().optional();
-
-// ref scope and rights; patterns are validated by TokenService (400 VALIDATION)
-const refRights = {
-  refs: z.array(z.string()).max(MAX_REF_PATTERNS).optional(),
-  allow_force: z.boolean().optional(),
-  allow_delete: z.boolean().optional(),
-};
-
-const repoTokenSchema = z.object({
-  name: z.string().max(200).optional(),
-  repo_ids: z.array(z.string()).min(1).max(1000),
-  ttl_seconds: ttl,
-  permission: permission.optional(),
-  ...refRights,
-});
-
-const workspaceTokenSchema = z.object({
-  name: z.string().max(200).optional(),
-  ttl_seconds: ttl,
-  permission: permission.optional(),
-  ...refRights,
-});
-
-const rotateSchema = z.object({
-  grace_seconds: z.number().min(0).max(MAX_ROTATION_GRACE_SECONDS).optional(),
-});
+import { apikeySchema, repoTokenSchema, rotateSchema, workspaceTokenSchema } from './request-schemas.js';
 
 const listSchema = z.object({
   page_size: queryInt.optional(),
@@ -47,10 +17,6 @@ const listSchema = z.object({
   include_revoked: queryBool.optional(),
 });
 
-const apikeySchema = z.object({
-  name: z.string().max(200).optional(),
-  accessType: z.enum(['READ', 'WRITE', 'ADMIN']),
-});
 
 function created(secret: string, r: TokenRecord) {
   return {

@@ -7,29 +7,12 @@ import type { TokenRecord } from '../auth/token-record.js';
 import { GitgateError } from '../errors.js';
 import type { Context } from '../service/context.js';
 import { isLive } from '../webhooks/dispatcher.js';
-import { eventPatternProblem, MAX_EVENT_PATTERNS } from '../webhooks/patterns.js';
 import { publicWebhook, type WebhookWithSecret } from '../db/records.js';
-import { checkWebhookUrl, MAX_WEBHOOK_URL_LENGTH } from '../webhooks/url.js';
+import { checkWebhookUrl } from '../webhooks/url.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
 import { parseWith, queryInt } from './validate.js';
-
-const createSchema = z.object({
-  url: z.string().min(1).max(MAX_WEBHOOK_URL_LENGTH),
-  repo_id: z.string().min(1).max(200).nullable().optional(),
-  events: z
-    .array(z.string().max(100))
-    .min(1)
-    .max(MAX_EVENT_PATTERNS)
-    .superRefine((list, c) => {
-      for (const p of list) {
-        const problem = eventPatternProblem(p);
-        if (problem) c.addIssue({ code: 'custom', message: problem });
-      }
-    })
-    .optional(),
-  secret: z.string().min(1).max(1024),
-});
+import { webhookCreateSchema } from './request-schemas.js';
 
 const pageSchema = z.object({
   page_size: queryInt.pipe(z.number().min(1).max(1000)).optional(),
@@ -61,7 +44,7 @@ export function webhookRoutes(ctx: Context): Router {
 
   router.post('/v1/webhooks', async (req, res) => {
     const tok = token(res);
-    const body = parseWith(createSchema, await readBody(req, res));
+    const body = parseWith(webhookCreateSchema, await readBody(req, res));
     // out of scope is 404 before too weak is 403, as everywhere
     const repoId = body.repo_id ? (await resolveRepo(ctx, tok, body.repo_id, 'admin', 'creating a webhook')).id : null;
     needAdmin(tok, 'creating a webhook');

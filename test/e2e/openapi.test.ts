@@ -7,6 +7,10 @@ import { loadConfig } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
 import { openApiDocument } from '../../src/http/openapi.js';
 import { createContext, type Context } from '../../src/service/context.js';
+import { REQUEST_BODIES } from '../../src/http/request-schemas.js';
+import { MAX_MAX_RESULTS } from '../../src/service/content/code-search.js';
+import { z } from 'zod';
+import { startTestServer, type TestServer } from '../helpers/server.js';
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
@@ -100,5 +104,117 @@ describe('OpenAPI document', () => {
     expect(res.body.openapi).toMatch(/^3\./);
     expect(Object.keys(res.body.paths)).toContain('/v1/repo/{id}/update');
     expect(res.body.components.schemas.Error.properties.error.properties.code.enum).toContain('FILE_NOT_FOUND');
+  });
+});
+
+type JsonSchema = Record<string, unknown> & { properties?: Record<string, JsonSchema>; description?: string };
+
+/** The document's component without the prose the document adds (descriptions), to compare shapes and limits. */
+function withoutProse(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutProse);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'description' && k !== '$schema').map(([k, v]) => [k, withoutProse(v)]));
+  }
+  return value;
+}
+
+/** Every JSON request body the document declares: `${METHOD} ${path}` → component name. */
+function documentedBodies(): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [p, item] of Object.entries(openApiDocument.paths) as [string, Record<string, { requestBody?: { content?: Record<string, { schema?: { $ref?: string } }> } }>][]) {
+    for (const [method, op] of Object.entries(item)) {
+      const schema = op.requestBody?.content?.['application/json']?.schema;
+      if (schema?.$ref) out.set(`${method.toUpperCase()} ${p}`, schema.$ref.replace('#/components/schemas/', ''));
+    }
+  }
+  return out;
+}
+
+describe('OpenAPI request schemas are the zod schemas the routes validate with', () => {
+  const components = openApiDocument.components.schemas as unknown as Record<string, JsonSchema>;
+
+  it('each request component equals z.toJSONSchema of its zod schema (descriptions aside)', () => {
+    expect(Object.keys(REQUEST_BODIES).length).toBeGreaterThanOrEqual(13);
+    for (const [name, schema] of Object.entries(REQUEST_BODIES)) {
+      const expected = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+      expect(withoutProse(components[name]), name).toEqual(withoutProse(expected));
+    }
+  });
+
+  it('every JSON request body the document declares is one of the generated components', () => {
+    const bodies = documentedBodies();
+    expect(bodies.size).toBeGreaterThanOrEqual(13);
+    for (const [op, name] of bodies) {
+      if (op === 'POST /mcp') continue; // JSON-RPC: validated by the MCP SDK, not by a gitgate schema
+      expect(Object.keys(REQUEST_BODIES), op).toContain(name);
+    }
+    expect(new Set(bodies.values())).toEqual(new Set(Object.keys(REQUEST_BODIES)));
+  });
+
+  it('carries the limits the routes enforce', () => {
+    const token = components.RepoTokenCreate!.properties!;
+    expect(token.repo_ids).toMatchObject({ minItems: 1, maxItems: 1000 });
+    expect(token.name).toMatchObject({ maxLength: 200 });
+    expect(components.WorkspaceTokenCreate!.properties!.name).toMatchObject({ maxLength: 200 });
+    expect(components.ApiKeyCreate!.properties!.name).toMatchObject({ maxLength: 200 });
+    expect(components.AgentRequest!.properties!.agent_name).toMatchObject({ maxLength: 200 });
+    expect(components.TokenRotate!.properties!.grace_seconds).toMatchObject({ minimum: 0, maximum: 604800 });
+    expect(components.ProtectedRefs!.properties!.patterns).toMatchObject({ maxItems: 100 });
+    expect(components.WebhookCreate!.properties!.url).toMatchObject({ minLength: 1, maxLength: 2048 });
+    expect(components.MergeRequest!.properties!.base).toMatchObject({ minLength: 1, maxLength: 1024 });
+    expect(components.SearchRequest!.properties!.max_results).toMatchObject({ minimum: 1, maximum: MAX_MAX_RESULTS });
+    // one git URL schema: create and update import with the same limits
+    const gitUrl = (name: string) => {
+      const source = components[name]!.properties!.source as { anyOf: JsonSchema[] };
+      const variants = (source.anyOf[0] as { oneOf?: JsonSchema[]; anyOf?: JsonSchema[] });
+      const git = (variants.oneOf ?? variants.anyOf)!.find((v) => (v.properties!.type as { const?: string }).const === 'git')!;
+      return git.properties!.url;
+    };
+    expect(gitUrl('RepoCreate')).toEqual(gitUrl('RepoUpdate'));
+    expect(gitUrl('RepoCreate')).toMatchObject({ minLength: 1, maxLength: 8192 });
+  });
+
+  describe('a request over a documented limit gets 400', () => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await startTestServer('memory');
+    });
+    afterAll(async () => {
+      await server.close();
+    });
+    const auth = () => ({ Authorization: `Bearer ${server.admin}` });
+    const maxOf = (name: string, prop: string, key: 'maxItems' | 'maxLength' | 'maximum') => components[name]!.properties![prop]![key] as number;
+
+    it('repo_ids: maxItems + 1', async () => {
+      const repo = await server.createRepo();
+      const at = (n: number) => Array.from({ length: n }, () => repo);
+      const over = await server.api.post('/v1/repo_token').set(auth()).send({ repo_ids: at(maxOf('RepoTokenCreate', 'repo_ids', 'maxItems') + 1) });
+      expect(over.status).toBe(400);
+      expect(over.body.error.code).toBe('VALIDATION');
+      expect(over.body.error.message).toMatch(/repo_ids/);
+      const at_limit = await server.api.post('/v1/repo_token').set(auth()).send({ repo_ids: at(maxOf('RepoTokenCreate', 'repo_ids', 'maxItems')) });
+      expect(at_limit.status).toBe(201);
+    });
+
+    it('token name: maxLength + 1', async () => {
+      const n = maxOf('WorkspaceTokenCreate', 'name', 'maxLength');
+      const over = await server.api.post('/v1/workspace_token').set(auth()).send({ name: 'n'.repeat(n + 1), permission: 'read' });
+      expect(over.status).toBe(400);
+      expect(over.body.error.message).toMatch(/name/);
+      const ok = await server.api.post('/v1/workspace_token').set(auth()).send({ name: 'n'.repeat(n), permission: 'read' });
+      expect(ok.status).toBe(201);
+    });
+
+    it('rotate grace_seconds over its maximum, a git URL over its maxLength', async () => {
+      const minted = await server.mint({ repo_ids: [await server.createRepo()], permission: 'read' });
+      const rot = await server.api.post(`/v1/repo_token/${minted.id}/rotate`).set(auth()).send({ grace_seconds: maxOf('TokenRotate', 'grace_seconds', 'maximum') + 1 });
+      expect(rot.status).toBe(400);
+      expect(rot.body.error.message).toMatch(/grace_seconds/);
+      const url = 'https://example.invalid/' + 'a'.repeat(8192);
+      const create = await server.api.post('/v1/repo').set(auth()).send({ source: { type: 'git', url } });
+      expect(create.status).toBe(400);
+      expect(create.body.error.code).toBe('VALIDATION');
+      expect(create.body.error.message).toMatch(/url/);
+    });
   });
 });
