@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve(__dirname, '../src');
 
-/** Imported by anything: the error catalogue, redaction, cooperative yielding. */
-const LEAVES = ['errors.ts', 'redact.ts', 'event-loop.ts'];
+/** Imported by anything: the error catalogue, redaction, cooperative yielding, object ids. */
+const LEAVES = ['errors.ts', 'redact.ts', 'event-loop.ts', 'oid.ts'];
 
 /**
  * Which unit may import which. A unit is a folder of src/ (its subfolders included unless
@@ -47,6 +47,7 @@ const LAYERS: Record<string, string[]> = {
   'errors.ts': ['redact.ts'],
   'redact.ts': [],
   'event-loop.ts': [],
+  'oid.ts': [],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -7,7 +7,7 @@ import type { RepoRow } from '../db/records.js';
 import { GitgateError } from '../errors.js';
 import type { RefCommand } from '../protocol/receive-commands.js';
 import { isAncestor, peelToCommit } from '../repo/ancestry.js';
-import { ZERO_OID } from '../repo/refs.js';
+import { ZERO_OID } from '../oid.js';
 import type { Repository } from '../repo/repository.js';
 import type { Context } from '../service/context.js';
 import { targetRef } from '../service/content/branch.js';

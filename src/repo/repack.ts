@@ -33,6 +33,7 @@ import { OBJ_OFS_DELTA, OBJ_REF_DELTA, hashObject } from '../pack/types.js';
 import type { FileHandleLike } from './storage.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
+import { PACK_KEEP } from './pack-names.js';
 
 /** Stored whole entries larger than this are copied in chunks rather than read whole. */
 const STREAM_ENTRY_BYTES = 1024 * 1024;
@@ -175,7 +176,7 @@ async function repackNow(repo: Repository, opts: RepackOptions): Promise<RepackR
   const release = store.pin(); // the PackFiles below are read across awaits
   try {
     const files = await storage.readdir(packDir);
-    const kept = new Set(files.filter((f) => /^pack-[0-9a-f]{40}\.keep$/.test(f)).map((f) => f.slice(0, -5)));
+    const kept = new Set(files.filter((f) => PACK_KEEP.test(f)).map((f) => f.slice(0, -5)));
     const all = await store.packInfos();
     const candidates = all.filter((p) => !kept.has(p.name)).sort((a, b) => a.count - b.count || (a.name < b.name ? -1 : 1));
 

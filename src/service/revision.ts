@@ -3,7 +3,7 @@
 // refs/heads/<n>, as `git rev-parse` does), so the API and `git diff a...b` agree on a name.
 import { GitgateError } from '../errors.js';
 import { peelToCommit } from '../repo/ancestry.js';
-import { isOid } from '../repo/objects.js';
+import { isOid } from '../oid.js';
 import { isStorableRefName } from '../repo/ref-names.js';
 import type { Repository } from '../repo/repository.js';
 
