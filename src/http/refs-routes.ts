@@ -6,7 +6,7 @@ import type { Context } from '../service/context.js';
 import { createRef, deleteRef, listRefs } from '../service/refs/ref-api.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
-import { pushRefCheck } from './ref-checks.js';
+import { refHooks } from './ref-checks.js';
 import { parseWith, queryInt } from './validate.js';
 
 const listQuery = z.object({ prefix: z.string().max(1024).optional(), page_size: queryInt.optional(), page_start: queryInt.optional() });
@@ -34,14 +34,14 @@ export function refsRoutes(ctx: Context): Router {
   }, json, async (req, res) => {
     const row = res.locals.repo!;
     const body = parseWith(createBody, jsonBodyOf(req));
-    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id));
+    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, refHooks(ctx, token(res), row.id));
     await ctx.repos.touch(row.id);
     res.status(201).json(item);
   });
 
   router.delete('/v1/repo/:id/refs/*ref', auth, async (req, res) => {
     const row = await resolveRepo(ctx, token(res), String(req.params.id), 'write', 'deleting refs');
-    await deleteRef(ctx.audit, ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), pushRefCheck(ctx, token(res), row.id));
+    await deleteRef(ctx.audit, ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), refHooks(ctx, token(res), row.id));
     await ctx.repos.touch(row.id);
     res.status(204).end();
   });
