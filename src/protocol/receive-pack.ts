@@ -19,8 +19,8 @@ import type { FsckPolicy } from '../repo/fsck/index.js';
 import { ingestPack, type IngestedPack } from '../repo/pack-ingest.js';
 import { isPushableRefName, refNameTooLong } from '../repo/ref-names.js';
 import { isZeroOid, oidOrNull } from '../oid.js';
-import { ReceiveCommand, runPreReceiveHooks, type PreReceiveHook } from '../repo/receive-command.js';
-import { oneLine, refResultOf, refResultText, type RefRejection } from '../repo/ref-result.js';
+import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../repo/receive-command.js';
+import { oneLine, refResultText, type RefRejection } from '../repo/ref-result.js';
 import type { RefUpdate } from '../repo/refs.js';
 import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
@@ -253,13 +253,12 @@ async function updateRefs(
   const toApply = cmds.filter((c) => c.ok);
   const updates: RefUpdate[] = toApply.map((c) => ({ name: c.ref, oldOid: oidOrNull(c.oldOid), newOid: oidOrNull(c.newOid) }));
   const results = updates.length ? await repo.refs.update(updates, { atomic }) : [];
-  toApply.forEach((c, i) => {
+  for (const [i, c] of toApply.entries()) {
     const r = results[i];
-    if (!r) return c.reject({ kind: 'REJECTED_OTHER', reason: 'failed to update ref' });
-    if (!r.ok && r.code !== 'atomic') messages.push(`error: ${oneLine(r.reason)}`);
-    const result = refResultOf(r);
+    if (r && !r.ok && r.code !== 'atomic') messages.push(`error: ${oneLine(r.reason)}`);
+    const result = await updateResult(repo, updates[i]!, r);
     if (result.kind !== 'OK') c.reject(result);
-  });
+  }
   const statuses = cmds.map(statusOf);
   const moved = toApply.filter((c) => c.ok);
   if (headWasUnborn && moved.length) await pointUnbornHead(repo, headTarget, moved);

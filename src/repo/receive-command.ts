@@ -2,8 +2,9 @@
 // hook interface every ref rule implements (JGit's ReceiveCommand and PreReceiveHook). Pushes
 // (protocol/receive-pack.ts) and REST ref writes (service/refs) build these and run the same
 // hooks, under the repository lock, before the compare-and-swap.
-import { ZERO_OID } from '../oid.js';
-import { REF_OK, type RefChange, type RefRejection, type RefResult } from './ref-result.js';
+import { oidOrNull, ZERO_OID } from '../oid.js';
+import { CAS_FAILURES, REF_OK, refResultOf, type RefChange, type RefRejection, type RefResult } from './ref-result.js';
+import type { RefUpdate, RefUpdateResult } from './refs.js';
 import type { Repository } from './repository.js';
 
 export class ReceiveCommand {
@@ -40,4 +41,13 @@ export async function runPreReceiveHooks(hooks: readonly PreReceiveHook[], repo:
     if (pending.length === 0) return;
     await hook.onPreReceive(repo, pending);
   }
+}
+
+/** The ref store's answer for `update` as a result. A lost compare-and-swap says what the ref
+ *  holds now (read again: the caller holds the repository lock, so it is what the swap saw). */
+export async function updateResult(repo: Repository, update: Pick<RefUpdate, 'name' | 'oldOid'>, r: RefUpdateResult | undefined): Promise<RefResult> {
+  if (!r) return { kind: 'REJECTED_OTHER', reason: 'failed to update ref' };
+  if (r.ok || !CAS_FAILURES.has(r.code ?? '')) return refResultOf(r);
+  const actual = r.code === 'missing' ? null : await repo.refs.resolve(update.name).catch(() => null);
+  return refResultOf(r, { expected: oidOrNull(update.oldOid), actual });
 }

@@ -42,17 +42,27 @@ export interface StoreOutcome {
   ok: boolean;
   reason?: string;
   code?: string;
-  found?: { expected: string | null; actual: string | null };
 }
 
-/** The ref store's answer for one update, as a result. */
-export function refResultOf(r: StoreOutcome): RefResult {
+/** A lost compare-and-swap: what the command expected and what the ref held (null: absent). */
+export interface CasFound {
+  expected: string | null;
+  actual: string | null;
+}
+
+/** Store failure codes that mean "the ref was not what the command expected". */
+export const CAS_FAILURES: ReadonlySet<string> = new Set(['stale', 'exists', 'missing']);
+
+/** The ref store's answer for one update, as a result (`found` for a lost compare-and-swap). */
+export function refResultOf(r: StoreOutcome, found?: CasFound): RefResult {
   if (r.ok) return REF_OK;
   switch (r.code) {
     case 'stale':
     case 'exists':
     case 'missing':
-      return { kind: 'REJECTED_STALE', expected: r.found?.expected ?? null, actual: r.found?.actual ?? null };
+      if (found) return { kind: 'REJECTED_STALE', expected: found.expected, actual: found.actual };
+      if (r.code === 'exists') return { kind: 'REJECTED_STALE', expected: null, actual: null };
+      return { kind: 'REJECTED_OTHER', reason: oneLine(r.reason ?? '') }; // callers pass `found` (receive-command.ts updateResult)
     case 'locked':
       return { kind: 'LOCK_FAILURE' };
     case 'atomic':

@@ -39,15 +39,9 @@ export type RefFailureCode = 'invalid' | 'locked' | 'stale' | 'exists' | 'missin
 
 export type RefUpdateResult =
   | { name: string; ok: true }
-  | { name: string; ok: false; reason: string; code?: RefFailureCode; found?: RefFound };
+  | { name: string; ok: false; reason: string; code?: RefFailureCode };
 
-/** For a failed compare-and-swap (stale/exists/missing): what was expected and what the ref held (null: absent). */
-export interface RefFound {
-  expected: string | null;
-  actual: string | null;
-}
-
-type Failure = { name: string; ok: false; reason: string; code: RefFailureCode; found?: RefFound };
+type Failure = { name: string; ok: false; reason: string; code: RefFailureCode };
 
 type LooseRef = { kind: 'oid'; oid: string } | { kind: 'symref'; target: string } | { kind: 'broken' };
 
@@ -309,13 +303,13 @@ export class RefStore {
       }
       const current = loose?.oid ?? packed.get(name) ?? null;
       if (oldOid === null && current !== null) {
-        return await this.abandon(lock, fail(name, 'exists', `cannot lock ref '${name}': reference already exists`, { expected: null, actual: current }));
+        return await this.abandon(lock, fail(name, 'exists', `cannot lock ref '${name}': reference already exists`));
       }
       if (oldOid !== null && current === null) {
-        return await this.abandon(lock, fail(name, 'missing', `cannot lock ref '${name}': reference is missing but expected ${oldOid}`, { expected: oldOid, actual: null }));
+        return await this.abandon(lock, fail(name, 'missing', `cannot lock ref '${name}': reference is missing but expected ${oldOid}`));
       }
       if (oldOid !== null && current !== oldOid) {
-        return await this.abandon(lock, fail(name, 'stale', `cannot lock ref '${name}': is at ${current} but expected ${oldOid}`, { expected: oldOid, actual: current }));
+        return await this.abandon(lock, fail(name, 'stale', `cannot lock ref '${name}': is at ${current} but expected ${oldOid}`));
       }
       if (newOid !== null) await this.writeLock(lock, `${newOid}\n`);
       return { name, lock, newOid, hadLoose: loose !== null, inPacked: packed.has(name) };
@@ -571,8 +565,8 @@ function failAtomically(results: (RefUpdateResult | undefined)[], updates: RefUp
   });
 }
 
-function fail(name: string, code: RefFailureCode, reason: string, found?: RefFound): Failure {
-  return found ? { name, ok: false, reason, code, found } : { name, ok: false, reason, code };
+function fail(name: string, code: RefFailureCode, reason: string): Failure {
+  return { name, ok: false, reason, code };
 }
 
 const nullIfZero = oidOrNull;

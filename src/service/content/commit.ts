@@ -1,7 +1,7 @@
 // Commits made by the content API: author from config, one commit per call, branch moved by
 // compare-and-swap from the head the change was computed against.
 import { serializeCommit } from '../../repo/objects.js';
-import { refResultOf } from '../../repo/ref-result.js';
+import { updateResult } from '../../repo/receive-command.js';
 import { refRejectionError } from '../refs/ref-errors.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
@@ -55,7 +55,7 @@ export async function moveRefs(audit: AuditLog, repo: Repository, moves: RefMove
   const result = results.find((r) => !r.ok && r.code !== 'atomic') ?? results.find((r) => !r.ok);
   const failed = result && !result.ok ? result : undefined;
   const move = moves.find((m) => m.ref === failed?.name) ?? moves[0]!;
-  const r = failed ? refResultOf(failed) : ({ kind: 'REJECTED_OTHER', reason: 'ref update failed' } as const);
+  const r = await updateResult(repo, { name: move.ref, oldOid: move.oldOid }, failed);
   throw refRejectionError(r.kind === 'OK' ? { kind: 'REJECTED_OTHER', reason: 'ref update failed' } : r, move.ref);
 }
 

@@ -9,9 +9,8 @@ import { refRejectionError, type RefErrorOptions } from './ref-errors.js';
 import { peelToCommit } from '../../repo/ancestry.js';
 import { isPushableRefName, refNameTooLong } from '../../repo/ref-names.js';
 import { ZERO_OID } from '../../oid.js';
-import { ReceiveCommand, runPreReceiveHooks, type PreReceiveHook } from '../../repo/receive-command.js';
-import { refResultOf } from '../../repo/ref-result.js';
-import type { RefUpdateResult } from '../../repo/refs.js';
+import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../../repo/receive-command.js';
+import type { RefUpdate, RefUpdateResult } from '../../repo/refs.js';
 import { withRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import { resolveCommitish } from '../revision.js';
@@ -64,8 +63,9 @@ export async function createRef(audit: AuditLog, repo: Repository, ref: string, 
   return withRepoLock(repo.refs.lockKey, async () => {
     const { commit } = await resolveCommitish(repo, target);
     await checkHooks(hooks, repo, new ReceiveCommand(ref, ZERO_OID, commit));
-    const [result] = await repo.refs.update([{ name: ref, oldOid: null, newOid: commit }]);
-    throwUnlessOk(result, ref, { createOnly: true });
+    const update = { name: ref, oldOid: null, newOid: commit };
+    const [result] = await repo.refs.update([update]);
+    await throwUnlessOk(repo, update, result, { createOnly: true });
     await recordApiRefMove(audit, repo.id, ref, null, commit, 'api:refs');
     return { ref, type: ref.startsWith('refs/heads/') ? 'branch' : 'tag', object: commit, commit };
   });
@@ -80,8 +80,9 @@ export async function deleteRef(audit: AuditLog, repo: Repository, ref: string, 
     // the token's rules first: a refused caller learns nothing more about the ref
     await checkHooks(hooks, repo, new ReceiveCommand(ref, current, ZERO_OID));
     if ((await repo.headTarget()) === ref) throw refRejectionError({ kind: 'REJECTED_CURRENT_BRANCH' }, ref);
-    const [result] = await repo.refs.update([{ name: ref, oldOid: current, newOid: null }]);
-    throwUnlessOk(result, ref);
+    const update = { name: ref, oldOid: current, newOid: null };
+    const [result] = await repo.refs.update([update]);
+    await throwUnlessOk(repo, update, result);
     await recordApiRefMove(audit, repo.id, ref, current, null, 'api:refs');
   });
 }
@@ -92,7 +93,7 @@ async function checkHooks(hooks: readonly PreReceiveHook[], repo: Repository, cm
   if (cmd.result.kind !== 'OK') throw refRejectionError(cmd.result, cmd.ref);
 }
 
-function throwUnlessOk(result: RefUpdateResult | undefined, ref: string, opts: RefErrorOptions = {}): void {
-  const r = result ? refResultOf(result) : ({ kind: 'REJECTED_OTHER', reason: 'ref update failed' } as const);
-  if (r.kind !== 'OK') throw refRejectionError(r, ref, opts);
+async function throwUnlessOk(repo: Repository, update: RefUpdate, result: RefUpdateResult | undefined, opts: RefErrorOptions = {}): Promise<void> {
+  const r = await updateResult(repo, update, result);
+  if (r.kind !== 'OK') throw refRejectionError(r, update.name, opts);
 }
