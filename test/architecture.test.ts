@@ -13,8 +13,8 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve(__dirname, '../src');
 
-/** Imported by anything: the error catalogue, redaction, cooperative yielding. */
-const LEAVES = ['errors.ts', 'redact.ts', 'event-loop.ts'];
+/** Imported by anything: the error catalogue, redaction, cooperative yielding, object ids. */
+const LEAVES = ['errors.ts', 'redact.ts', 'event-loop.ts', 'oid.ts'];
 
 /**
  * Which unit may import which. A unit is a folder of src/ (its subfolders included unless
@@ -25,17 +25,18 @@ const LEAVES = ['errors.ts', 'redact.ts', 'event-loop.ts'];
  */
 const LAYERS: Record<string, string[]> = {
   cli: ['http', 'service', 'protocol', 'repo', 'auth', 'audit', 'db', 'net', 'log', 'config.ts', ...LEAVES],
-  http: ['events', 'webhooks', 'service', 'protocol', 'repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'metrics', 'net', 'log', 'config.ts', ...LEAVES],
-  service: ['events', 'webhooks', 'protocol', 'repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'metrics', 'net', 'log', 'config.ts', ...LEAVES],
-  protocol: ['repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
-  repo: ['repo/fsck', 'repo/objects.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
+  http: ['events', 'webhooks', 'service', 'protocol', 'repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'metrics', 'net', 'log', 'config.ts', ...LEAVES],
+  service: ['events', 'webhooks', 'protocol', 'repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'metrics', 'net', 'log', 'config.ts', ...LEAVES],
+  protocol: ['repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
+  repo: ['repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
   'repo/fsck': ['repo/objects.ts', 'repo/ref-names.ts', ...LEAVES],
   'repo/objects.ts': LEAVES,
   'repo/ref-names.ts': LEAVES,
+  'repo/ref-result.ts': LEAVES,
   pack: LEAVES,
   events: ['audit', 'auth', ...LEAVES],
   webhooks: ['events', 'audit', 'auth', 'db', 'net', 'config-webhooks.ts', ...LEAVES],
-  auth: ['audit', 'db', 'repo/ref-names.ts', ...LEAVES],
+  auth: ['audit', 'db', 'repo/ref-names.ts', 'repo/ref-result.ts', ...LEAVES],
   audit: ['db', ...LEAVES],
   db: LEAVES,
   metrics: LEAVES,
@@ -47,6 +48,7 @@ const LAYERS: Record<string, string[]> = {
   'errors.ts': ['redact.ts'],
   'redact.ts': [],
   'event-loop.ts': [],
+  'oid.ts': [],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -9,6 +9,7 @@ import { isoAt, systemClock, type Clock } from '../db/time.js';
 import { GitgateError } from '../errors.js';
 import { redactSecrets } from '../redact.js';
 import { currentActor } from './actor.js';
+import { oidOrNull } from '../oid.js';
 
 /** Every kind of event, for validation and documentation (REST filter, CLI, OpenAPI). */
 export const AUDIT_ACTIONS = ['push', 'ref.update', 'repo.create', 'repo.delete', 'token.create', 'token.revoke', 'token.rotate', 'repo.protected_refs', 'repo.fork'] as const;
@@ -41,7 +42,6 @@ export interface AuditQuery {
   withinRepos?: string[];
 }
 
-const ZERO_OID = '0'.repeat(40);
 
 export class AuditLog {
   private readonly now: Clock;
@@ -80,8 +80,8 @@ export class AuditLog {
           client_ip: e.clientIp !== undefined ? e.clientIp : (actor?.ip ?? null),
           repo_ids: e.repoIds ?? [],
           ref: e.ref == null ? null : redactSecrets(e.ref),
-          old_oid: e.oldOid === ZERO_OID ? null : (e.oldOid ?? null),
-          new_oid: e.newOid === ZERO_OID ? null : (e.newOid ?? null),
+          old_oid: oidOrNull(e.oldOid),
+          new_oid: oidOrNull(e.newOid),
           target_token_id: e.targetTokenId ?? null,
           // token names, paths: client text
           detail: e.detail ? (JSON.parse(redactSecrets(JSON.stringify(e.detail))) as Record<string, unknown>) : null,

@@ -2,6 +2,7 @@
 // (moveBranch, repository creation from files).
 import type { Actor } from './actor.js';
 import type { AuditLog } from './audit-log.js';
+import { oidOrNull } from '../oid.js';
 
 export interface MovedRef {
   ref: string;
@@ -13,13 +14,12 @@ export interface MovedRef {
  *  webhook/feed `push`), in one transaction. */
 export function recordPush(ctx: { audit: AuditLog }, repoId: string, moved: MovedRef[], actor: Actor | null): Promise<void> {
   const who = { actorTokenId: actor?.tokenId ?? null, clientIp: actor?.ip ?? null, repoIds: [repoId] };
-  const zeroToNull = (oid: string | null) => (oid === null || /^0+$/.test(oid) ? null : oid);
   return ctx.audit.recordMany([
     ...moved.map((m) => ({ action: 'ref.update' as const, ...who, ref: m.ref, oldOid: m.oldOid, newOid: m.newOid, detail: { via: 'push' } })),
     {
       action: 'push' as const,
       ...who,
-      detail: { refs: moved.map((m) => ({ ref: m.ref, before: zeroToNull(m.oldOid), after: zeroToNull(m.newOid) })) },
+      detail: { refs: moved.map((m) => ({ ref: m.ref, before: oidOrNull(m.oldOid), after: oidOrNull(m.newOid) })) },
     },
   ]);
 }

@@ -7,6 +7,7 @@
 // `refs/heads/agent/*` matches refs/heads/agent/x and refs/heads/agent/x/y, `refs/tags/v*`
 // matches refs/tags/v1.2. A pattern without `*` matches exactly one ref.
 import { foldRefName, isValidRefName } from '../repo/ref-names.js';
+import { refResultText, type RefChange, type RefRejection } from '../repo/ref-result.js';
 import { permissionAtLeast, type Permission } from './permissions.js';
 
 export const MAX_REF_PATTERNS = 100;
@@ -98,7 +99,7 @@ export function refAttenuationProblem(minter: RefRights, child: Pick<RefRights, 
   return null;
 }
 
-export type RefChange = 'create' | 'update' | 'delete';
+export type { RefChange };
 
 export interface RefUpdateIntent {
   ref: string;
@@ -108,25 +109,25 @@ export interface RefUpdateIntent {
 }
 
 /**
- * Why `token` may not make this ref update in a repository with `protectedRefs`, or null when
- * it may. Order: ref scope, protection, deletion right, force right (the first that applies is
- * the reason shown).
+ * Why `token` may not make this ref update in a repository with `protectedRefs` (as data), or
+ * null when it may. Order: ref scope, protection, deletion right, force right (the first that
+ * applies is the reason shown).
  */
-export function refUpdateRefusal(token: RefRights, protectedRefs: readonly string[], u: RefUpdateIntent): string | null {
-  if (token.refs.length > 0 && !matchesAny(token.refs, u.ref)) {
-    return `refusing to ${u.change} ${u.ref}: outside this token's ref scope (${token.refs.join(', ')})`;
-  }
-  if (!permissionAtLeast(token.permission, 'admin') && matchesAny(protectedRefs, u.ref)) {
-    return `protected ref: only admins may ${u.change === 'delete' ? 'delete' : u.change === 'create' ? 'create' : 'update'} ${u.ref}`;
-  }
+export function refUpdateDecision(token: RefRights, protectedRefs: readonly string[], u: RefUpdateIntent): RefRejection | null {
+  if (token.refs.length > 0 && !matchesAny(token.refs, u.ref)) return { kind: 'REJECTED_SCOPE', ref: u.ref, change: u.change, scope: token.refs };
+  if (!permissionAtLeast(token.permission, 'admin') && matchesAny(protectedRefs, u.ref)) return { kind: 'REJECTED_PROTECTED', ref: u.ref, change: u.change };
   if (u.change === 'create') {
     // refs/heads/MAIN is refs/heads/main on macOS and Windows: nobody creates a case variant of a protected ref
     const variant = caseVariantOf(protectedRefs, u.ref);
-    if (variant) return `refname conflicts with protected ref ${variant} (case-insensitive)`;
+    if (variant) return { kind: 'REJECTED_PROTECTED_CASE', pattern: variant };
   }
-  if (u.change === 'delete' && !token.allow_delete) return `deletion refused: this token may not delete refs (${u.ref})`;
-  if (u.change === 'update' && u.forced && !token.allow_force) {
-    return `non-fast-forward update refused: this token may not force-push (${u.ref})`;
-  }
+  if (u.change === 'delete' && !token.allow_delete) return { kind: 'REJECTED_NODELETE', ref: u.ref };
+  if (u.change === 'update' && u.forced && !token.allow_force) return { kind: 'REJECTED_NOFORCE', ref: u.ref };
   return null;
+}
+
+/** refUpdateDecision's reason as the text a push's `ng` line and a REST 403 carry. */
+export function refUpdateRefusal(token: RefRights, protectedRefs: readonly string[], u: RefUpdateIntent): string | null {
+  const decision = refUpdateDecision(token, protectedRefs, u);
+  return decision && refResultText(decision);
 }

@@ -1,6 +1,7 @@
 // The event stream's public shape. Every audit row is one event (src/audit is the one source);
 // its row id is the cursor, so the order is the order of commitment and never changes.
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent } from '../audit/audit-log.js';
+import { ZERO_OID } from '../oid.js';
 
 export const EVENT_TYPES = AUDIT_ACTIONS;
 export type EventType = AuditAction;
@@ -19,8 +20,7 @@ export interface GitgateEvent {
 }
 
 // GitHub's push payloads spell "no commit" as 40 zeros
-const ZERO = '0'.repeat(40);
-const oid = (v: unknown): string => (typeof v === 'string' ? v : ZERO);
+const oid = (v: unknown): string => (typeof v === 'string' ? v : ZERO_OID);
 
 interface RefChange {
   ref: string;

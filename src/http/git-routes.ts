@@ -13,7 +13,7 @@ import { authenticate, resolveRepo, token } from './auth.js';
 import { streamResponse } from './stream.js';
 import { capBody, tracked } from './limits.js';
 import { recordPush } from '../audit/record.js';
-import { pushRefCheck } from './ref-checks.js';
+import { refHooks } from './ref-checks.js';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 
@@ -71,7 +71,7 @@ export function gitRoutes(ctx: Context): Router {
             maxObjects: ctx.config.maxPushObjects,
             fsck: ctx.config.fsck,
             maxRefUpdates: ctx.config.maxPushRefs,
-            checkCommand: pushRefCheck(ctx, token(res), row.id),
+            hooks: refHooks(ctx, token(res), row.id),
             onUpdated: async (moved) => {
               await ctx.repos.touch(row.id);
               await recordPush(ctx, row.id, moved, res.locals.actor ?? null);

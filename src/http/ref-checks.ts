@@ -1,16 +1,17 @@
-// Ref rules at the two places refs move on a token's behalf: pushes (receive-pack's
-// checkCommand, per command, under the repository lock) and REST writes (the branch a content
-// write or pull would move). The rules themselves are in auth/ref-policy.ts.
-import { refUpdateRefusal, type RefChange } from '../auth/ref-policy.js';
+// Ref rules at the two places refs move on a token's behalf: pushes and REST ref writes run
+// RefPolicyHook (a PreReceiveHook, per command, under the repository lock); REST content
+// writes, which only ever create or fast-forward a branch, ask the same hook for one change.
+// The rules themselves are in auth/ref-policy.ts; results are data (repo/ref-result.ts).
+import { refUpdateDecision, type RefChange } from '../auth/ref-policy.js';
 import type { TokenRecord } from '../auth/token-record.js';
 import type { RepoRow } from '../db/records.js';
-import { GitgateError } from '../errors.js';
-import type { RefCommand } from '../protocol/receive-commands.js';
 import { isAncestor, peelToCommit } from '../repo/ancestry.js';
-import { ZERO_OID } from '../repo/refs.js';
+import type { PreReceiveHook, ReceiveCommand } from '../repo/receive-command.js';
+import type { RefRejection } from '../repo/ref-result.js';
 import type { Repository } from '../repo/repository.js';
 import type { Context } from '../service/context.js';
 import { targetRef } from '../service/content/branch.js';
+import { refRejectionError } from '../service/refs/ref-errors.js';
 
 /** Does the token carry any ref restriction at all (else the checks can be skipped)? */
 function unrestricted(tok: TokenRecord): boolean {
@@ -32,18 +33,36 @@ async function isForced(repo: Repository, ref: string, oldOid: string, newOid: s
   return !(await isAncestor(repo.objects, from, to));
 }
 
-/** receive-pack's checkCommand for `tok` pushing to `repoId`. */
-export function pushRefCheck(ctx: Context, tok: TokenRecord, repoId: string): (cmd: RefCommand, c: { repo: Repository }) => Promise<string | null> {
-  let protectedRefs: string[] | null = null; // read once per push, under the lock
-  return async (cmd, { repo }) => {
-    protectedRefs ??= await ctx.repos.protectedRefs(repoId);
-    if (protectedRefs.length === 0 && unrestricted(tok)) return null;
-    const change: RefChange = cmd.oldOid === ZERO_OID ? 'create' : cmd.newOid === ZERO_OID ? 'delete' : 'update';
-    const first = refUpdateRefusal(tok, protectedRefs, { ref: cmd.ref, change, forced: false });
-    if (first || change !== 'update' || tok.allow_force) return first;
-    const forced = await isForced(repo, cmd.ref, cmd.oldOid, cmd.newOid);
-    return forced ? refUpdateRefusal(tok, protectedRefs, { ref: cmd.ref, change, forced: true }) : null;
-  };
+/** `tok`'s ref scope, force and delete rights, and `repoId`'s protected refs. */
+export class RefPolicyHook implements PreReceiveHook {
+  private protectedRefs: string[] | null = null; // read once per push, under the lock
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly tok: TokenRecord,
+    private readonly repoId: string,
+  ) {}
+
+  async onPreReceive(repo: Repository, commands: readonly ReceiveCommand[]): Promise<void> {
+    for (const cmd of commands) {
+      const refused = await this.decide(cmd.ref, cmd.change, () => isForced(repo, cmd.ref, cmd.oldOid, cmd.newOid));
+      if (refused) cmd.reject(refused);
+    }
+  }
+
+  /** The refusal of one change, or null; `forced` is asked only when it matters. */
+  async decide(ref: string, change: RefChange, forced: () => Promise<boolean | null>): Promise<RefRejection | null> {
+    this.protectedRefs ??= await this.ctx.repos.protectedRefs(this.repoId);
+    if (this.protectedRefs.length === 0 && unrestricted(this.tok)) return null;
+    const first = refUpdateDecision(this.tok, this.protectedRefs, { ref, change, forced: false });
+    if (first || change !== 'update' || this.tok.allow_force) return first;
+    return (await forced()) ? refUpdateDecision(this.tok, this.protectedRefs, { ref, change, forced: true }) : null;
+  }
+}
+
+/** The hooks a push or REST ref write by `tok` to `repoId` runs. */
+export function refHooks(ctx: Context, tok: TokenRecord, repoId: string): PreReceiveHook[] {
+  return [new RefPolicyHook(ctx, tok, repoId)];
 }
 
 /** 403 when `tok` may not move `ref` of `row` through the REST API (content writes only ever
@@ -54,10 +73,8 @@ export async function assertRestRefWrite(ctx: Context, tok: TokenRecord, row: Re
 
 /** 403 when `tok` may not make this (non-forced) change to `ref` of `row` through the REST API. */
 export async function assertRestRefChange(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, change: RefChange): Promise<void> {
-  const protectedRefs = await ctx.repos.protectedRefs(row.id);
-  if (protectedRefs.length === 0 && unrestricted(tok)) return;
-  const reason = refUpdateRefusal(tok, protectedRefs, { ref, change, forced: false });
-  if (reason) throw new GitgateError('FORBIDDEN', { reason });
+  const refused = await new RefPolicyHook(ctx, tok, row.id).decide(ref, change, async () => false);
+  if (refused) throw refRejectionError(refused, ref);
 }
 
 /** The branch a REST content write to `row` moves (`branch`, else HEAD's), checked against `tok`'s ref rules. */

@@ -7,7 +7,7 @@ import { createRef, deleteRef, listRefs } from '../service/refs/ref-api.js';
 import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
-import { pushRefCheck } from './ref-checks.js';
+import { refHooks } from './ref-checks.js';
 import { parseWith, queryInt } from './validate.js';
 import { refCreateSchema } from './request-schemas.js';
 
@@ -35,14 +35,14 @@ export function refsRoutes(ctx: Context): Router {
   }, json, async (req, res) => {
     const row = res.locals.repo!;
     const body = parseWith(refCreateSchema, jsonBodyOf(req));
-    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, pushRefCheck(ctx, token(res), row.id), wantPolicy(ctx));
+    const item = await createRef(ctx.audit, ctx.manager.get(row.id), body.ref, body.commit, refHooks(ctx, token(res), row.id), wantPolicy(ctx));
     await ctx.repos.touch(row.id);
     res.status(201).json(item);
   });
 
   router.delete('/v1/repo/:id/refs/*ref', auth, async (req, res) => {
     const row = await resolveRepo(ctx, token(res), String(req.params.id), 'write', 'deleting refs');
-    await deleteRef(ctx.audit, ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), pushRefCheck(ctx, token(res), row.id));
+    await deleteRef(ctx.audit, ctx.manager.get(row.id), refFromSegments(req.params.ref as string[] | undefined), refHooks(ctx, token(res), row.id));
     await ctx.repos.touch(row.id);
     res.status(204).end();
   });

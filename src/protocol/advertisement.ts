@@ -1,8 +1,8 @@
 // v0 ref advertisement codec: "# service=..." preamble for smart HTTP, then one pkt-line per
 // ref with capabilities after a NUL on the first, peeled tags as "<ref>^{}".
 import { FLUSH, PktLineReader, pktText, pktToText } from './pkt-line.js';
+import { ZERO_OID } from '../oid.js';
 
-export const ZERO_OID = '0000000000000000000000000000000000000000';
 
 export interface AdvertisedRef {
   name: string;

@@ -5,6 +5,7 @@ import { GitgateError } from '../errors.js';
 import { FLUSH, PktLineReader, pktText, pktToText } from './pkt-line.js';
 import { parseCapabilities } from './capabilities.js';
 import { Yielder } from '../event-loop.js';
+import { OID_PATTERN, OID_SOURCE } from '../oid.js';
 
 export interface RefCommand {
   oldOid: string;
@@ -47,8 +48,8 @@ export const DEFAULT_MAX_PUSH_OPTION_BYTES = 64 * 1024;
 /** Largest push certificate read (it is only read to be refused with a report). */
 export const MAX_PUSH_CERT_BYTES = 64 * 1024;
 
-const LINE = /^([0-9a-f]{40}) ([0-9a-f]{40}) (.+)$/;
-const OID = /^[0-9a-f]{40}$/;
+const LINE = new RegExp(`^(${OID_SOURCE}) (${OID_SOURCE}) (.+)$`);
+const OID = OID_PATTERN;
 
 function bad(detail: string): GitgateError {
   return new GitgateError('PROTOCOL', { detail });

@@ -18,7 +18,10 @@ import { isGitgateError } from '../errors.js';
 import type { FsckPolicy } from '../repo/fsck/index.js';
 import { ingestPack, type IngestedPack } from '../repo/pack-ingest.js';
 import { isPushableRefName, refNameTooLong } from '../repo/ref-names.js';
-import { ZERO_OID, type RefUpdate, type RefUpdateResult } from '../repo/refs.js';
+import { isZeroOid, oidOrNull } from '../oid.js';
+import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../repo/receive-command.js';
+import { oneLine, refResultText, type RefRejection } from '../repo/ref-result.js';
+import type { RefUpdate } from '../repo/refs.js';
 import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
 import { tipsNeedingShallowUpdate } from '../repo/shallow-push.js';
@@ -48,10 +51,9 @@ export interface ReceivePackOptions {
   maxRefUpdates?: number;
   /** Object check severities and skip list (C Git's receive.fsck.*). */
   fsck?: FsckPolicy;
-  /** Extra per-command check (ref scopes, force/delete rights, protected refs), run under the
-   *  repository lock after the built-in checks, with the push's objects readable; returns a
-   *  refusal reason (the `ng` text) or null. */
-  checkCommand?: (cmd: RefCommand, ctx: { repo: Repository }) => Promise<string | null> | string | null;
+  /** Ref rules (ref scopes, force/delete rights, protected refs), run under the repository lock
+   *  after the built-in checks, with the push's objects readable, on the commands still OK. */
+  hooks?: readonly PreReceiveHook[];
   /** Called after refs moved, with what moved (audit, caches). */
   onUpdated?: (moved: RefCommand[], req: ReceiveRequest) => void | Promise<void>;
   /**
@@ -72,8 +74,7 @@ export interface ReceiveOutcome {
 
 type ParsedRequest = ParsedReceiveRequest;
 
-const isZero = (oid: string) => oid === ZERO_OID;
-const short = (oid: string) => oid.slice(0, 7);
+const isZero = isZeroOid;
 
 /** Serve one POST /git-receive-pack; yields the response body. */
 export async function* serveReceivePack(repo: Repository, body: ByteSource, opts: ReceivePackOptions = {}): AsyncGenerator<Buffer> {
@@ -221,47 +222,38 @@ async function updateRefs(
   const headTarget = await repo.headTarget();
   const headWasUnborn = (await repo.refs.resolve('HEAD')) === null;
 
-  const refusals = new Map<RefCommand, string>();
+  const cmds = commands.map((c) => new ReceiveCommand(c.ref, c.oldOid, c.newOid));
   const shallow = await shallowRefusals(repo, req, pack, ours);
-  for (const cmd of commands) {
-    const reason = shallow.has(cmd) ? SHALLOW_REFUSAL : await refuse(repo, cmd, pack, headTarget, opts);
-    if (reason) refusals.set(cmd, reason);
+  for (const [i, cmd] of cmds.entries()) {
+    const refused = shallow.has(commands[i]!) ? SHALLOW_REFUSAL : await builtinRefusal(repo, cmd, pack, headTarget);
+    if (refused) cmd.reject(refused);
   }
+  await runPreReceiveHooks(opts.hooks ?? [], repo, cmds);
   const atomic = req.capabilities.has('atomic');
-  if (atomic && refusals.size > 0) {
-    return {
-      req,
-      unpack: 'ok',
-      messages,
-      statuses: commands.map((c) => ({ ref: c.ref, ok: false, reason: refusals.get(c) ?? 'atomic push failure' })),
-    };
+  if (atomic && cmds.some((c) => !c.ok)) {
+    for (const c of cmds) c.reject({ kind: 'REJECTED_ATOMIC' });
+    return { req, unpack: 'ok', messages, statuses: cmds.map(statusOf) };
   }
 
-  const toApply = commands.filter((c) => !refusals.has(c));
-  const updates: RefUpdate[] = toApply.map((c) => ({
-    name: c.ref,
-    oldOid: isZero(c.oldOid) ? null : c.oldOid,
-    newOid: isZero(c.newOid) ? null : c.newOid,
-  }));
+  const toApply = cmds.filter((c) => c.ok);
+  const updates: RefUpdate[] = toApply.map((c) => ({ name: c.ref, oldOid: oidOrNull(c.oldOid), newOid: oidOrNull(c.newOid) }));
   const results = updates.length ? await repo.refs.update(updates, { atomic }) : [];
-  const resultOf = new Map<RefCommand, RefUpdateResult>(toApply.map((c, i) => [c, results[i]!]));
-
-  const statuses: RefStatus[] = commands.map((c) => {
-    const refused = refusals.get(c);
-    if (refused) return { ref: c.ref, ok: false, reason: refused };
-    const r = resultOf.get(c);
-    if (!r) return { ref: c.ref, ok: false, reason: 'failed to update ref' };
-    if (r.ok) return { ref: c.ref, ok: true };
-    if (r.code !== 'atomic') messages.push(`error: ${oneLine(r.reason)}`);
-    return { ref: c.ref, ok: false, reason: failureReason(r) };
-  });
-  const moved = toApply.filter((c) => resultOf.get(c)?.ok);
+  for (const [i, c] of toApply.entries()) {
+    const r = results[i];
+    if (r && !r.ok && r.code !== 'atomic') messages.push(`error: ${oneLine(r.reason)}`);
+    const result = await updateResult(repo, updates[i]!, r);
+    if (result.kind !== 'OK') c.reject(result);
+  }
+  const statuses = cmds.map(statusOf);
+  const moved = toApply.filter((c) => c.ok);
   if (headWasUnborn && moved.length) await pointUnbornHead(repo, headTarget, moved);
   if (moved.length) await opts.onUpdated?.(moved, req);
   return { req, unpack: 'ok', messages, statuses };
 }
 
-const SHALLOW_REFUSAL = 'shallow update not allowed';
+const SHALLOW_REFUSAL: RefRejection = { kind: 'REJECTED_SHALLOW' };
+
+const statusOf = (c: ReceiveCommand): RefStatus => (c.result.kind === 'OK' ? { ref: c.ref, ok: true } : { ref: c.ref, ok: false, reason: refResultText(c.result) });
 
 /** Commands that would make our history shallow (C Git's update_shallow_info, receive.shallowUpdate=false). */
 async function shallowRefusals(repo: Repository, req: ParsedRequest, pack: IngestedPack | null, ours: string[]): Promise<Set<RefCommand>> {
@@ -284,55 +276,25 @@ async function shallowRefusals(repo: Repository, req: ParsedRequest, pack: Inges
   return refused;
 }
 
-/** Why a command may not run (C Git's wording where it has one), or null. */
-async function refuse(
-  repo: Repository,
-  cmd: RefCommand,
-  pack: IngestedPack | null,
-  headTarget: string | null,
-  opts: ReceivePackOptions,
-): Promise<string | null> {
-  if (!isPushableRefName(cmd.ref)) return 'funny refname';
+/** The built-in checks of one command (C Git's receive-pack), before any hook. */
+async function builtinRefusal(repo: Repository, cmd: ReceiveCommand, pack: IngestedPack | null, headTarget: string | null): Promise<RefRejection | null> {
+  if (!isPushableRefName(cmd.ref)) return { kind: 'REJECTED_BAD_NAME', reason: 'funny refname' };
   const tooLong = refNameTooLong(cmd.ref);
-  if (tooLong) return tooLong;
+  if (tooLong) return { kind: 'REJECTED_BAD_NAME', reason: tooLong };
   if (isZero(cmd.newOid)) {
-    if (cmd.ref === headTarget) return 'deletion of the current branch prohibited';
+    if (cmd.ref === headTarget) return { kind: 'REJECTED_CURRENT_BRANCH' };
   } else {
     // Connectivity: the new pack's objects were checked to reference only objects in the pack or
     // the repository, and every stored object passed the same check when it was stored, so the
     // tip being present means everything reachable from it is.
     const present = pack?.contains(cmd.newOid) || (await repo.objects.has(cmd.newOid));
-    if (!present) return 'missing necessary objects';
+    if (!present) return { kind: 'REJECTED_MISSING_OBJECT' };
     if (cmd.ref.startsWith('refs/heads/')) {
       const t = await repo.objects.readType(cmd.newOid);
-      if (t?.type !== 'commit') return `not a commit: branches must point at commits (${short(cmd.newOid)} is a ${t?.type ?? 'missing object'})`;
+      if (t?.type !== 'commit') return { kind: 'REJECTED_NOT_COMMIT', oid: cmd.newOid, type: t?.type ?? null };
     }
   }
-  return (await opts.checkCommand?.(cmd, { repo })) ?? null;
-}
-
-/** The ng reason for a failed ref transaction, in terms git users know. */
-function failureReason(r: Extract<RefUpdateResult, { ok: false }>): string {
-  switch (r.code) {
-    case 'stale': {
-      const m = /is at ([0-9a-f]{40}) but expected ([0-9a-f]{40})/.exec(r.reason);
-      return m ? `stale info: the ref is at ${short(m[1]!)}, not ${short(m[2]!)}; fetch first` : 'stale info; fetch first';
-    }
-    case 'exists':
-      return 'stale info: the ref already exists; fetch first';
-    case 'missing':
-      return 'stale info: the ref no longer exists; fetch first';
-    case 'locked':
-      return 'failed to lock';
-    case 'atomic':
-      return 'atomic push failure';
-    case 'invalid':
-      return r.reason === 'funny refname' ? r.reason : oneLine(r.reason);
-    case 'conflict':
-      return oneLine(r.reason);
-    default:
-      return 'failed to update ref';
-  }
+  return null;
 }
 
 /** First push into an empty repository: HEAD keeps the default branch if it was pushed, else takes the first branch pushed. */
@@ -361,6 +323,3 @@ function* report(req: ReceiveRequest, outcome: ReceiveOutcome): Generator<Buffer
   if (sideband) yield FLUSH;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/[\r\n]+/g, ' ').trim();
-}

@@ -63,7 +63,7 @@ async function* respond(repo: Repository, req: UploadRequest, policy: WantPolicy
   if (!req.negotiating) return;
 
   const caps = req.capabilities;
-  const multiAck = caps.has('multi_ack_detailed') ? 2 : caps.has('multi_ack') ? 1 : 0;
+  const multiAck = multiAckMode(caps);
   const noDone = caps.has('no-done');
   const { common, ready } = await negotiate(repo, args.wants, args.haves, shallow.grafts);
   const last = common[common.length - 1];
@@ -71,11 +71,11 @@ async function* respond(repo: Repository, req: UploadRequest, policy: WantPolicy
   if (!req.done) {
     const out: Buffer[] = [];
     for (const oid of common) {
-      if (multiAck === 2) out.push(pktText(`ACK ${oid} common`));
-      else if (multiAck === 1) out.push(pktText(`ACK ${oid} continue`));
+      if (multiAck === MultiAck.DETAILED) out.push(pktText(`ACK ${oid} common`));
+      else if (multiAck === MultiAck.CONTINUE) out.push(pktText(`ACK ${oid} continue`));
     }
-    if (ready && multiAck === 2 && last) out.push(pktText(`ACK ${last} ready`));
-    if (common.length === 0 || multiAck) out.push(pktText('NAK'));
+    if (ready && multiAck === MultiAck.DETAILED && last) out.push(pktText(`ACK ${last} ready`));
+    if (common.length === 0 || multiAck !== MultiAck.OFF) out.push(pktText('NAK'));
     if (!(noDone && ready && last)) {
       yield Buffer.concat(out);
       return;
@@ -91,4 +91,19 @@ async function* respond(repo: Repository, req: UploadRequest, policy: WantPolicy
     sidebandLimit: sideband ? bandLimit(caps.has('side-band-64k')) : null,
     progress: !args.noProgress,
   });
+}
+
+/** v0 negotiation modes (C Git's upload-pack.c): how each common commit is acknowledged. */
+export enum MultiAck {
+  /** Plain: one `ACK <id>` for the first common commit, else NAK. */
+  OFF = 'off',
+  /** multi_ack: `ACK <id> continue` per common commit, then NAK. */
+  CONTINUE = 'continue',
+  /** multi_ack_detailed: `ACK <id> common`, `ACK <id> ready` once enough is known, then NAK. */
+  DETAILED = 'detailed',
+}
+
+function multiAckMode(caps: ReadonlyMap<string, string>): MultiAck {
+  if (caps.has('multi_ack_detailed')) return MultiAck.DETAILED;
+  return caps.has('multi_ack') ? MultiAck.CONTINUE : MultiAck.OFF;
 }

@@ -4,6 +4,7 @@ import { GitgateError } from '../errors.js';
 import { FLUSH, PktLineReader, pktText, pktToText } from './pkt-line.js';
 import { parseCapabilities } from './capabilities.js';
 import { Yielder } from '../event-loop.js';
+import { OID_PATTERN } from '../oid.js';
 
 export interface UploadRequest {
   wants: string[];
@@ -20,7 +21,7 @@ export interface UploadRequest {
   negotiating: boolean;
 }
 
-const OID = /^[0-9a-f]{40}$/;
+const OID = OID_PATTERN;
 
 function bad(detail: string): GitgateError {
   return new GitgateError('PROTOCOL', { detail });

@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { GitgateError } from '../errors.js';
 import type { Storage } from './storage.js';
-import { hashObject, isObjectType, isOid, type ObjectType } from './objects.js';
+import { isOid } from '../oid.js';
+import { hashObject, isObjectType, type ObjectType } from './objects.js';
 
 const deflate = promisify(zlib.deflate);
 const inflate = promisify(zlib.inflate);

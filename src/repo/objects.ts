@@ -3,17 +3,11 @@
 import { createHash } from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { GitgateError } from '../errors.js';
+import { isOid } from '../oid.js';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 
 export const OBJECT_TYPES: readonly ObjectType[] = ['commit', 'tree', 'blob', 'tag'];
-
-/** A 40-digit lowercase hex SHA-1, the only object name form gitgate stores. */
-export const OID_PATTERN = /^[0-9a-f]{40}$/;
-
-export function isOid(s: string): boolean {
-  return OID_PATTERN.test(s);
-}
 
 export function isObjectType(s: string): s is ObjectType {
   return (OBJECT_TYPES as readonly string[]).includes(s);

@@ -2,9 +2,9 @@
 // for walks that test every tree entry: membership is checked straight from the tree's bytes,
 // without a hex string (and a Set entry) per entry. About 28 bytes per member.
 import { randomInt } from 'node:crypto';
+import { isOid } from '../oid.js';
 
 const OID_BYTES = 20;
-const HEX = /^[0-9a-f]{40}$/;
 
 // Random odd multipliers per process: bucket positions depend on 96 bits of the id and
 // cannot be predicted from outside (crafted ids sharing a bucket would make lookups linear).
@@ -50,11 +50,11 @@ export class OidSet {
 
   /** has() for a 40-digit lowercase hex id (false for anything else). */
   hasHex(oid: string): boolean {
-    return HEX.test(oid) && (this.scratch.write(oid, 'hex'), this.has(this.scratch));
+    return isOid(oid) && (this.scratch.write(oid, 'hex'), this.has(this.scratch));
   }
 
   addHex(oid: string): boolean {
-    if (!HEX.test(oid)) throw new TypeError(`not an object id: ${JSON.stringify(oid.slice(0, 60))}`);
+    if (!isOid(oid)) throw new TypeError(`not an object id: ${JSON.stringify(oid.slice(0, 60))}`);
     this.scratch.write(oid, 'hex');
     return this.add(this.scratch);
   }

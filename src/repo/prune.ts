@@ -17,6 +17,7 @@ import { listLoose, plan, writePackFiles } from './pack-rewrite.js';
 import { deleteGarbage, repackLockKey, type RepackOptions } from './repack.js';
 import { withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
+import { PACK_KEEP } from './pack-names.js';
 
 /** Files that belong to a pack besides .pack and .idx (deleted with it). */
 const PACK_FILES = ['.idx', '.pack', '.rev', '.bitmap', '.mtimes', '.promisor'];
@@ -70,7 +71,7 @@ async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResu
   try {
     // 1. What exists now, and which of it is old enough to go.
     const files = await storage.readdir(packDir);
-    const kept = new Set(files.filter((f) => /^pack-[0-9a-f]{40}\.keep$/.test(f)).map((f) => f.slice(0, -5)));
+    const kept = new Set(files.filter((f) => PACK_KEEP.test(f)).map((f) => f.slice(0, -5)));
     const packs = await store.packInfos();
     const knownPacks = new Set(packs.map((p) => p.name));
     const oldPacks: typeof packs = [];

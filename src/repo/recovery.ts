@@ -9,6 +9,7 @@
 // start, any such file is a leftover, not the work of a live process.
 import path from 'node:path';
 import type { Storage } from './storage.js';
+import { PACK_FILE } from './pack-names.js';
 
 export interface RecoveryReport {
   repositories: number;
@@ -46,7 +47,7 @@ export async function recoverRepository(storage: Storage, gitdir: string): Promi
   for (const name of packFiles) {
     const file = path.join(packDir, name);
     if (TEMP_FILE.test(name)) await remove(file);
-    else if (/^pack-[0-9a-f]{40}\.pack$/.test(name) && !packFiles.includes(`${name.slice(0, -5)}.idx`)) await remove(file);
+    else if (PACK_FILE.test(name) && !packFiles.includes(`${name.slice(0, -5)}.idx`)) await remove(file);
   }
 
   // loose objects being written

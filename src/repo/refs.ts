@@ -6,12 +6,10 @@
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike, Storage, StatLike } from './storage.js';
-import { isOid } from './objects.js';
+import { isOid, oidOrNull } from '../oid.js';
 import { EMPTY_PACKED, compareRefNames, namesWithPrefix, packedPeel, parsePackedRefs, type PackedRefs } from './packed-refs.js';
 import { RefCaseIndex, isStorableRefName, isValidRefName, refNameTooLong } from './ref-names.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
-
-export const ZERO_OID = '0000000000000000000000000000000000000000';
 
 /** A lock file older than this was left by a crashed writer and may be broken (as C Git advises). */
 export const STALE_LOCK_MS = 10 * 60 * 1000;
@@ -571,9 +569,7 @@ function fail(name: string, code: RefFailureCode, reason: string): Failure {
   return { name, ok: false, reason, code };
 }
 
-function nullIfZero(oid: string | null): string | null {
-  return oid === null || oid === ZERO_OID ? null : oid;
-}
+const nullIfZero = oidOrNull;
 
 function assertName(name: string): void {
   if (!isStorableRefName(name)) throw new GitgateError('BAD_REF_NAME', { ref: name });

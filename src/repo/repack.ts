@@ -26,6 +26,7 @@ import { repackInWorker, type WorkerFault } from './repack-runner.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
+import { PACK_KEEP } from './pack-names.js';
 
 /** Loose objects alone start a new pack from this many (with a roll-up they always go in). */
 export const LOOSE_OBJECT_THRESHOLD = 100;
@@ -125,7 +126,7 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
   const release = store.pin(); // the PackFiles below are read across awaits
   try {
     const files = await storage.readdir(packDir);
-    const kept = new Set(files.filter((f) => /^pack-[0-9a-f]{40}\.keep$/.test(f)).map((f) => f.slice(0, -5)));
+    const kept = new Set(files.filter((f) => PACK_KEEP.test(f)).map((f) => f.slice(0, -5)));
     const all = await store.packInfos();
     const candidates = all.filter((p) => !kept.has(p.name)).sort((a, b) => a.count - b.count || (a.name < b.name ? -1 : 1));
 

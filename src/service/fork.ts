@@ -12,6 +12,7 @@ import type { Repository } from '../repo/repository.js';
 import type { Storage } from '../repo/storage.js';
 import type { Context } from './context.js';
 import type { RepoInfo } from './repo-service.js';
+import { OID_SOURCE } from '../oid.js';
 
 export interface ForkInput {
   name?: string | null;
@@ -29,7 +30,7 @@ export interface ForkStats {
 }
 
 /** Files of a pack, including C Git's companions; the .idx last so a reader never finds an index without its pack. */
-const PACK_FILE = /^pack-[0-9a-f]{40}\.(pack|rev|bitmap|mtimes|promisor|keep|idx)$/;
+const PACK_FILE = new RegExp(`^pack-${OID_SOURCE}\\.(pack|rev|bitmap|mtimes|promisor|keep|idx)$`);
 const PACK_ORDER = ['pack', 'rev', 'bitmap', 'mtimes', 'promisor', 'keep', 'idx'];
 /** A repack may retire files while we link: re-list and link what is new, a few times at most. */
 const MAX_ROUNDS = 5;

@@ -4,7 +4,7 @@
 import { GitgateError, isGitgateError } from '../errors.js';
 import { checkWants, type WantPolicy } from '../protocol/fetch-core.js';
 import { peelToCommit } from '../repo/ancestry.js';
-import { isOid } from '../repo/objects.js';
+import { isOid } from '../oid.js';
 import { isStorableRefName } from '../repo/ref-names.js';
 import type { Repository } from '../repo/repository.js';
 

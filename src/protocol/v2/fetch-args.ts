@@ -1,6 +1,7 @@
 // v2 fetch argument codec (gitprotocol-v2 "fetch").
 import { GitgateError } from '../../errors.js';
 import type { FetchArgs } from '../fetch-core.js';
+import { OID_PATTERN } from '../../oid.js';
 
 export interface V2FetchArgs extends FetchArgs {
   wantRefs: string[];
@@ -9,7 +10,7 @@ export interface V2FetchArgs extends FetchArgs {
   sidebandAll: boolean;
 }
 
-const OID = /^[0-9a-f]{40}$/;
+const OID = OID_PATTERN;
 
 export function parseFetchArgs(args: string[]): V2FetchArgs {
   const out: V2FetchArgs = {

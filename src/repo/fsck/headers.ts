@@ -1,5 +1,5 @@
 // Header-level checks shared by commits and tags: verify_headers and fsck_ident (fsck.c).
-import { isOid } from '../objects.js';
+import { isOid } from '../../oid.js';
 import type { Reporter } from './reporter.js';
 
 export const LF = 0x0a;

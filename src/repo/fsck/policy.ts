@@ -1,6 +1,6 @@
 // What a finding does to a push: C Git's receive.fsckObjects (index-pack --strict) with
 // receive.fsck.<msg-id> overrides and receive.fsck.skipList. Parsed once at start-up.
-import { isOid } from '../objects.js';
+import { isOid } from '../../oid.js';
 import { FSCK_MESSAGES, findMsgId, type FsckMsgId } from './messages.js';
 
 /** How a finding is reported: an error refuses the object, a warning is printed, ignore drops it. */

@@ -14,6 +14,7 @@ import {
   isNtfsDotMailmap,
 } from './names.js';
 import type { Reporter } from './reporter.js';
+import { ZERO_OID } from '../../oid.js';
 
 /** Blobs named by trees for a content check (fsck_options.gitmodules_found / gitattributes_found). */
 export interface SpecialBlobs {
@@ -51,7 +52,6 @@ function decode(buf: Buffer, pos: number): Entry | null {
   return { mode, zeroPadded: buf[pos] === 0x30, name: buf.subarray(p + 1, nul), oid: buf.toString('hex', nul + 1, nul + 21), end: nul + 21 };
 }
 
-const NULL_OID = '0'.repeat(40);
 
 // reported after the walk, in fsck_tree's order
 const FLAG_MESSAGES: [FsckMsgId, string][] = [
@@ -80,7 +80,7 @@ export function fsckTree(buf: Buffer, r: Reporter, found: SpecialBlobs): void {
   while (entry) {
     const { mode, name: nameBytes, oid } = entry;
     const symlink = (mode & S_IFMT) === S_IFLNK;
-    if (oid === NULL_OID) flags.add('nullSha1');
+    if (oid === ZERO_OID) flags.add('nullSha1');
     if (nameBytes.includes(0x2f)) flags.add('fullPathname');
     if (nameBytes.length === 0) flags.add('emptyName');
     if (nameBytes.length === 1 && nameBytes[0] === 0x2e) flags.add('hasDot');

@@ -11,6 +11,7 @@ import type { WantPolicy } from '../../protocol/fetch-core.js';
 import { mergeBases, revList } from './history.js';
 import { fullMode, treeChanges, type FileChange, type Side } from './tree-changes.js';
 import { unifiedDiff } from './xdiff.js';
+import { oidOrZero } from '../../oid.js';
 
 /** GitHub lists at most this many commits in a comparison (total_commits still counts all). */
 export const MAX_COMPARE_COMMITS = 250;
@@ -18,7 +19,6 @@ export const MAX_COMPARE_COMMITS = 250;
 export const ABBREV = 7;
 /** git's binary test: a NUL in the first 8000 bytes. */
 const FIRST_FEW_BYTES = 8000;
-const ZERO = '0'.repeat(40);
 
 export interface CompareOptions {
   nameOnly?: boolean;
@@ -165,8 +165,8 @@ async function patchSection(repo: Repository, c: FileChange): Promise<Buffer> {
     if (c.old.mode !== c.new.mode) lines.push(`old mode ${fullMode(c.old.mode)}`, `new mode ${fullMode(c.new.mode)}`);
     if (c.status === 'renamed') lines.push('similarity index 100%', `rename from ${quoteC(oldName)}`, `rename to ${quoteC(newName)}`);
   }
-  const oldOid = c.old?.oid ?? ZERO;
-  const newOid = c.new?.oid ?? ZERO;
+  const oldOid = oidOrZero(c.old?.oid);
+  const newOid = oidOrZero(c.new?.oid);
   if (oldOid !== newOid) {
     const sameMode = c.old && c.new && c.old.mode === c.new.mode;
     lines.push(`index ${oldOid.slice(0, ABBREV)}..${newOid.slice(0, ABBREV)}${sameMode ? ` ${fullMode(c.old!.mode)}` : ''}`);

@@ -4,7 +4,7 @@
 import { GitgateError } from '../../errors.js';
 import type { WantPolicy } from '../../protocol/fetch-core.js';
 import { peelToCommit } from '../../repo/ancestry.js';
-import { isOid } from '../../repo/objects.js';
+import { isOid } from '../../oid.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';

@@ -1,7 +1,8 @@
 // Commits made by the content API: author from config, one commit per call, branch moved by
 // compare-and-swap from the head the change was computed against.
-import { GitgateError } from '../../errors.js';
 import { serializeCommit } from '../../repo/objects.js';
+import { updateResult } from '../../repo/receive-command.js';
+import { refRejectionError } from '../refs/ref-errors.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Context } from '../context.js';
@@ -54,13 +55,8 @@ export async function moveRefs(audit: AuditLog, repo: Repository, moves: RefMove
   const result = results.find((r) => !r.ok && r.code !== 'atomic') ?? results.find((r) => !r.ok);
   const failed = result && !result.ok ? result : undefined;
   const move = moves.find((m) => m.ref === failed?.name) ?? moves[0]!;
-  const code = failed?.code;
-  if (code === 'locked') throw new GitgateError('REF_LOCKED', { ref: move.ref });
-  if (code === 'stale' || code === 'exists' || code === 'missing') {
-    throw new GitgateError('STALE_REF', { ref: move.ref, expected: move.oldOid ?? 'no commit' });
-  }
-  if (code === 'conflict') throw new GitgateError('REF_CONFLICT', { ref: move.ref, reason: failed!.reason });
-  throw new GitgateError('INTERNAL', {}, { cause: new Error(failed ? failed.reason : 'ref update failed') });
+  const r = await updateResult(repo, { name: move.ref, oldOid: move.oldOid }, failed);
+  throw refRejectionError(r.kind === 'OK' ? { kind: 'REJECTED_OTHER', reason: 'ref update failed' } : r, move.ref);
 }
 
 /** "Update 3 files: write a.ts, delete b.ts, rename c.ts -> d.ts", with every operation in the body when the summary gets long. */

@@ -16,6 +16,9 @@ import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import { FLUSH, PktLineReader, pktText, pktToText } from '../../protocol/pkt-line.js';
 import { BAND_DATA, BAND_ERROR, BAND_PROGRESS } from '../../protocol/sideband.js';
+import { OID_SOURCE } from '../../oid.js';
+
+const REF_LINE = new RegExp(`^(${OID_SOURCE}) (.+)$`);
 
 export const DEFAULT_MAX_IMPORT_BYTES = 1024 ** 3;
 const IDLE_TIMEOUT_MS = 60_000;
@@ -259,7 +262,7 @@ async function parseAdvertisement(ep: RemoteEndpoint, reader: PktLineReader): Pr
       }
       firstRef = false;
     }
-    const m = /^([0-9a-f]{40}) (.+)$/.exec(line);
+    const m = REF_LINE.exec(line);
     if (!m) throw protocolError(ep, 'malformed ref line');
     const [, oid, name] = m as unknown as [string, string, string];
     if (name === 'capabilities^{}' || name.endsWith('^{}')) continue;

@@ -4,7 +4,8 @@
 // the caller has validated the whole request and calls writeObjects().
 import { isUtf8 } from 'node:buffer';
 import { GitgateError } from '../../errors.js';
-import { hashObject, isOid, isTreeMode, parseCommit, parseTree, serializeTree, type ObjectType, type TreeEntry } from '../../repo/objects.js';
+import { isOid } from '../../oid.js';
+import { hashObject, isTreeMode, parseCommit, parseTree, serializeTree, type ObjectType, type TreeEntry } from '../../repo/objects.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import type { WantPolicy } from '../../protocol/fetch-core.js';

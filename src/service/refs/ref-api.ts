@@ -5,9 +5,12 @@ import type { AuditLog } from '../../audit/audit-log.js';
 import { recordApiRefMove } from '../../audit/record.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../db/repos-table.js';
 import { GitgateError } from '../../errors.js';
+import { refRejectionError, type RefErrorOptions } from './ref-errors.js';
 import { peelToCommit } from '../../repo/ancestry.js';
 import { isPushableRefName, refNameTooLong } from '../../repo/ref-names.js';
-import { ZERO_OID, type RefUpdateResult } from '../../repo/refs.js';
+import { ZERO_OID } from '../../oid.js';
+import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../../repo/receive-command.js';
+import type { RefUpdate, RefUpdateResult } from '../../repo/refs.js';
 import { withRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import { resolveCommitish } from '../revision.js';
@@ -28,8 +31,6 @@ export interface RefPage {
   next_page: number | null;
 }
 
-/** Refused ref changes come back as a reason (403), decided under the lock by the caller's rules. */
-export type RefCheck = (cmd: { ref: string; oldOid: string; newOid: string }, c: { repo: Repository }) => Promise<string | null>;
 
 const LISTED = ['refs/heads/', 'refs/tags/'];
 
@@ -58,43 +59,42 @@ function assertWritableName(ref: string): void {
 }
 
 /** Create a branch or lightweight tag at the commit `target` names (an id, branch or tag). */
-export async function createRef(audit: AuditLog, repo: Repository, ref: string, target: string, check: RefCheck, reach?: WantPolicy): Promise<RefItem> {
+export async function createRef(audit: AuditLog, repo: Repository, ref: string, target: string, hooks: readonly PreReceiveHook[], reach?: WantPolicy): Promise<RefItem> {
   assertWritableName(ref);
   return withRepoLock(repo.refs.lockKey, async () => {
     const { commit } = await resolveCommitish(repo, target, reach);
-    const reason = await check({ ref, oldOid: ZERO_OID, newOid: commit }, { repo });
-    if (reason) throw new GitgateError('FORBIDDEN', { reason });
-    const [result] = await repo.refs.update([{ name: ref, oldOid: null, newOid: commit }]);
-    throwUnlessOk(result, ref);
+    await checkHooks(hooks, repo, new ReceiveCommand(ref, ZERO_OID, commit));
+    const update = { name: ref, oldOid: null, newOid: commit };
+    const [result] = await repo.refs.update([update]);
+    await throwUnlessOk(repo, update, result, { createOnly: true });
     await recordApiRefMove(audit, repo.id, ref, null, commit, 'api:refs');
     return { ref, type: ref.startsWith('refs/heads/') ? 'branch' : 'tag', object: commit, commit };
   });
 }
 
 /** Delete a branch or tag (never HEAD's branch, as receive-pack refuses). */
-export async function deleteRef(audit: AuditLog, repo: Repository, ref: string, check: RefCheck): Promise<void> {
+export async function deleteRef(audit: AuditLog, repo: Repository, ref: string, hooks: readonly PreReceiveHook[]): Promise<void> {
   assertWritableName(ref);
   await withRepoLock(repo.refs.lockKey, async () => {
     const current = await repo.refs.resolve(ref);
     if (!current) throw new GitgateError('REF_NOT_FOUND', { ref });
     // the token's rules first: a refused caller learns nothing more about the ref
-    const reason = await check({ ref, oldOid: current, newOid: ZERO_OID }, { repo });
-    if (reason) throw new GitgateError('FORBIDDEN', { reason });
-    if ((await repo.headTarget()) === ref) throw new GitgateError('REF_CONFLICT', { ref, reason: 'deletion of the current branch prohibited' });
-    const [result] = await repo.refs.update([{ name: ref, oldOid: current, newOid: null }]);
-    throwUnlessOk(result, ref);
+    await checkHooks(hooks, repo, new ReceiveCommand(ref, current, ZERO_OID));
+    if ((await repo.headTarget()) === ref) throw refRejectionError({ kind: 'REJECTED_CURRENT_BRANCH' }, ref);
+    const update = { name: ref, oldOid: current, newOid: null };
+    const [result] = await repo.refs.update([update]);
+    await throwUnlessOk(repo, update, result);
     await recordApiRefMove(audit, repo.id, ref, current, null, 'api:refs');
   });
 }
 
-function throwUnlessOk(result: RefUpdateResult | undefined, ref: string): void {
-  if (result?.ok) return;
-  const code = result && !result.ok ? result.code : undefined;
-  const reason = result && !result.ok ? result.reason : 'ref update failed';
-  if (code === 'exists') throw new GitgateError('REF_EXISTS', { ref });
-  if (code === 'conflict') throw new GitgateError('REF_CONFLICT', { ref, reason: reason });
-  if (code === 'locked') throw new GitgateError('REF_LOCKED', { ref });
-  if (code === 'stale' || code === 'missing') throw new GitgateError('STALE_REF', { ref, expected: 'its value when the request was checked' });
-  if (code === 'invalid') throw new GitgateError('BAD_REF_NAME', { ref });
-  throw new GitgateError('INTERNAL', {}, { cause: new Error(reason) });
+/** The same ref rules a push runs (under the lock); the first refusal is the answer. */
+async function checkHooks(hooks: readonly PreReceiveHook[], repo: Repository, cmd: ReceiveCommand): Promise<void> {
+  await runPreReceiveHooks(hooks, repo, [cmd]);
+  if (cmd.result.kind !== 'OK') throw refRejectionError(cmd.result, cmd.ref);
+}
+
+async function throwUnlessOk(repo: Repository, update: RefUpdate, result: RefUpdateResult | undefined, opts: RefErrorOptions = {}): Promise<void> {
+  const r = await updateResult(repo, update, result);
+  if (r.kind !== 'OK') throw refRejectionError(r, update.name, opts);
 }
