@@ -540,9 +540,11 @@ export function storeConformanceSuite(name: string, makeStores: MakeStores): voi
           await new Promise((resolve) => setTimeout(resolve, 20));
           finished = true;
         });
-        // whether the reader waited for the commit or read before it, it saw exactly the committed state
+        // a read answered while the transaction was still open must not see its write (a read
+        // answered after the commit was issued may see either state: MVCC engines answer from
+        // the snapshot they started in, SQLite's connection makes the reader wait)
         const read = await outside!;
-        expect(read.seen).toBe(read.finishedWhenRead);
+        expect(read.seen && !read.finishedWhenRead).toBe(false);
         expect(await s.repos.get('a')).not.toBeNull();
       });
     });
