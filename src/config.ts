@@ -17,6 +17,9 @@ export interface Config extends LimitsConfig, WebhookConfig {
   databaseUrl: string | null;
   /** This process in a cluster (GITGATE_NODE_ID; default hostname-pid). */
   nodeId: string;
+  /** Cluster: how often a node refreshes its heartbeat row, and after how long without one it
+   *  counts as dead (its temporary files, throttle slots and row are cleaned up). */
+  cluster: { heartbeatMs: number; nodeExpiryMs: number; staleLockMs: number };
   defaultBranch: string;
   bcryptRounds: number;
   tokenCacheTtlMs: number;
@@ -137,6 +140,17 @@ function nodeId(raw: string | undefined): string {
   return id;
 }
 
+function clusterTimes(env: Env): Config['cluster'] {
+  const heartbeatMs = int('GITGATE_HEARTBEAT_MS', env.GITGATE_HEARTBEAT_MS, 10_000, 50, 3_600_000);
+  const nodeExpiryMs = int('GITGATE_NODE_EXPIRY_MS', env.GITGATE_NODE_EXPIRY_MS, 60_000, 100, 86_400_000);
+  // one late beat must not make a live node look dead (and lose its temporary files)
+  if (nodeExpiryMs < 3 * heartbeatMs) {
+    throw new GitgateError('CONFIG', { detail: `GITGATE_NODE_EXPIRY_MS (${nodeExpiryMs}) must be at least 3 × GITGATE_HEARTBEAT_MS (${heartbeatMs})` });
+  }
+  const staleLockMs = int('GITGATE_STALE_LOCK_SECONDS', env.GITGATE_STALE_LOCK_SECONDS, 600, 1, 86_400) * 1000;
+  return { heartbeatMs, nodeExpiryMs, staleLockMs };
+}
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const defaultBranch = env.GITGATE_DEFAULT_BRANCH || 'main';
   if (!/^[A-Za-z0-9._\/-]+$/.test(defaultBranch) || defaultBranch.includes('..')) {
@@ -155,6 +169,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     memory: flags.memory ?? bool(env.GITGATE_MEMORY),
     databaseUrl: databaseUrl(flags.databaseUrl ?? env.GITGATE_DATABASE_URL),
     nodeId: nodeId(env.GITGATE_NODE_ID),
+    cluster: clusterTimes(env),
     defaultBranch,
     bcryptRounds: int('GITGATE_BCRYPT_ROUNDS', env.GITGATE_BCRYPT_ROUNDS, 10, 4, 31),
     tokenCacheTtlMs: int('GITGATE_TOKEN_CACHE_SECONDS', env.GITGATE_TOKEN_CACHE_SECONDS, 300, 0) * 1000,

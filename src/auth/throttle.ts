@@ -6,11 +6,12 @@
 // *before* any bcrypt work, so guessing also cannot burn CPU; the caller lets a secret through
 // that this process has already verified (many agents share one NAT or proxy address).
 //
-// An IPv6 client usually owns a whole /64, so IPv6 addresses count per /64. Failure counters
-// are an LRU of at most maxEntries addresses; bans are kept apart from it, so failing from
-// 10,000 other addresses cannot push a ban out. Bans are bounded too (maxBans): expired ones
-// go first, and only a flood beyond that drops the ban closest to its end.
+// An IPv6 client usually owns a whole /64, so IPv6 addresses count per /64. The counts live in
+// a GuardStore: in process on one node, shared PostgreSQL tables in a cluster, so failures
+// spread over several nodes are blocked at the same limit as on one.
 import net from 'node:net';
+import { MemoryGuardStore } from '../db/memory-guard-store.js';
+import type { GuardStore } from '../db/stores.js';
 
 export interface ThrottleOptions {
   /** Failures within windowMs that trigger a block (0 disables throttling). */
@@ -24,78 +25,36 @@ export interface ThrottleOptions {
 }
 
 export class AuthThrottle {
-  /** key -> times of recent failures, oldest first, at most `limit` of them (Map order = LRU). */
-  private readonly failures = new Map<string, number[]>();
-  /** key -> end of its ban; banMs is fixed, so Map order is also expiry order. */
-  private readonly bans = new Map<string, number>();
-  private readonly maxEntries: number;
-  private readonly maxBans: number;
-  private readonly now: () => number;
-
-  constructor(private readonly opts: ThrottleOptions) {
-    this.maxEntries = opts.maxEntries ?? 10_000;
-    this.maxBans = opts.maxBans ?? 100_000;
-    this.now = opts.now ?? Date.now;
-  }
+  /** `store` defaults to an in-process one under these options (one node). */
+  constructor(
+    private readonly opts: ThrottleOptions,
+    private readonly store: GuardStore = new MemoryGuardStore(opts),
+  ) {}
 
   get enabled(): boolean {
     return this.opts.limit > 0;
   }
 
   /** Seconds until `ip` may try again, or 0 when it is not blocked. */
-  retryAfter(ip: string): number {
+  async retryAfter(ip: string): Promise<number> {
     if (!this.enabled) return 0;
-    const until = this.bans.get(throttleKey(ip));
-    if (until === undefined) return 0;
-    const left = until - this.now();
-    return left > 0 ? Math.ceil(left / 1000) : 0;
+    return Math.ceil((await this.store.blockedFor(throttleKey(ip))) / 1000);
   }
 
   /** Count a rejected secret; returns the Retry-After seconds if `ip` is (now) blocked. */
-  fail(ip: string): number {
+  async fail(ip: string): Promise<number> {
     if (!this.enabled) return 0;
-    const now = this.now();
-    const key = throttleKey(ip);
-    const banned = this.bans.get(key);
-    if (banned !== undefined && banned > now) return Math.ceil((banned - now) / 1000);
-
-    let times = this.failures.get(key);
-    if (times) this.failures.delete(key); // re-insert: Map order is our LRU order
-    else times = [];
-    const since = now - this.opts.windowMs;
-    while (times.length && times[0]! <= since) times.shift();
-    times.push(now);
-    if (times.length > this.opts.limit) times.shift();
-    if (times.length >= this.opts.limit) {
-      this.ban(key, now + this.opts.banMs, now);
-      return Math.ceil(this.opts.banMs / 1000); // the count starts afresh after the ban
-    }
-    this.failures.set(key, times);
-    while (this.failures.size > this.maxEntries) this.failures.delete(this.failures.keys().next().value!);
-    return 0;
+    return Math.ceil((await this.store.fail(throttleKey(ip))) / 1000);
   }
 
   /** Addresses with recent failures (for tests and metrics). */
   get size(): number {
-    return this.failures.size;
+    return this.store.stats().tracked;
   }
 
   /** Addresses blocked right now. */
   get blocked(): number {
-    const now = this.now();
-    let n = 0;
-    for (const end of this.bans.values()) if (end > now) n++;
-    return n;
-  }
-
-  private ban(key: string, until: number, now: number): void {
-    this.bans.delete(key);
-    for (const [k, end] of this.bans) {
-      if (end > now) break; // the rest end later
-      this.bans.delete(k);
-    }
-    while (this.bans.size >= this.maxBans) this.bans.delete(this.bans.keys().next().value!);
-    this.bans.set(key, until);
+    return this.store.stats().blocked;
   }
 }
 

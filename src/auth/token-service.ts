@@ -118,6 +118,23 @@ export class TokenService {
   }
 
   async create(input: CreateTokenInput, minter: TokenRecord | null): Promise<{ secret: string; record: TokenRecord }> {
+    // the minter may have been revoked during bcrypt: the insert re-checks it atomically
+    const minted = await this.mint(input, minter, (record, hash) => this.rows.insert(record, hash, isoAt(this.now())));
+    if (!minted) throw new GitgateError('UNAUTHENTICATED');
+    return minted;
+  }
+
+  /** An operator token minted only while no token exists at all (the bootstrap admin token):
+   *  null when one does, also when another node minted it a moment ago. */
+  createFirst(input: CreateTokenInput): Promise<{ secret: string; record: TokenRecord } | null> {
+    return this.mint(input, null, (record, hash) => this.rows.insertFirst(record, hash));
+  }
+
+  private async mint(
+    input: CreateTokenInput,
+    minter: TokenRecord | null,
+    insert: (record: TokenRecord, secretHash: string) => Promise<boolean>,
+  ): Promise<{ secret: string; record: TokenRecord } | null> {
     const kind = input.kind;
     if (kind !== 'workspace' && kind !== 'repo') throw validation('kind must be "workspace" or "repo"');
     const permission = input.permission ?? (kind === 'repo' ? 'write' : 'admin');
@@ -157,8 +174,7 @@ export class TokenService {
       last_used_ip: null,
       created_by: minter?.id ?? null,
     };
-    // the minter may have been revoked during bcrypt: the insert re-checks it atomically
-    if (!(await this.rows.insert(record, secretHash, isoAt(this.now())))) throw new GitgateError('UNAUTHENTICATED');
+    if (!(await insert(record, secretHash))) return null;
     await this.audit?.record({
       action: 'token.create',
       actorTokenId: minter?.id ?? null,

@@ -18,6 +18,7 @@ import { recoverDataDir } from '../repo/recovery.js';
 import { setBitmapWarningHandler } from '../repo/bitmap-index.js';
 import { bootstrapAdminToken } from '../service/bootstrap.js';
 import { acquireDataDirLock } from '../service/data-dir-lock.js';
+import { ClusterRecovery } from '../service/cluster-recovery.js';
 import { bootstrapDestination, deliverBootstrapToken } from './bootstrap-delivery.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
 import { createContext, createLogger, type Context } from '../service/context.js';
@@ -162,14 +163,19 @@ function buildProgram(): Command {
       try {
         const ctx = createContext(config);
         // whatever a killed predecessor left half-done goes first
-        // A cluster node cannot tell another live node's temporary and lock files from a dead
-        // one's (they do not carry node ids yet): it leaves them alone (README, Running several nodes).
-        if (!config.memory && !config.databaseUrl) {
+        if (ctx.stores instanceof PostgresStores) {
+          // a cluster node removes only its own earlier run's files and dead nodes' (their
+          // names carry node ids), then registers with a heartbeat and keeps sweeping after
+          // nodes that die (README, Running several nodes)
+          const { heartbeatMs, nodeExpiryMs, staleLockMs } = config.cluster;
+          const recovery = new ClusterRecovery(ctx.storage, ctx.stores, { nodeId: config.nodeId, intervalMs: heartbeatMs, nodeExpiryMs, staleLockMs, also: () => ctx.guards.prune() }, ctx.log);
+          if (!config.memory) await recovery.atStart();
+          await ctx.stores.startHeartbeat(config.nodeId, os.hostname(), process.pid, heartbeatMs);
+          if (!config.memory) recovery.start();
+        } else if (!config.memory) {
           const recovered = await recoverDataDir(ctx.storage);
           if (recovered.removed.length) ctx.log.warn({ removed: recovered.removed }, 'removed leftovers of an interrupted run');
         }
-        // a cluster node registers itself and keeps a heartbeat row (README, Running several nodes)
-        if (ctx.stores instanceof PostgresStores) await ctx.stores.startHeartbeat(config.nodeId, os.hostname(), process.pid);
         ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
         setBitmapWarningHandler((message, detail) => ctx.log.warn(detail, message));
         if ((await ctx.tokens.count()) === 0) {

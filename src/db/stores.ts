@@ -40,6 +40,10 @@ export interface TokenStore {
    *  insert, so a concurrent revokeTree of an ancestor either makes this return false or sees
    *  (and revokes) the new row. False: nothing inserted. */
   insert(record: TokenRecord, secretHash: string, at: string): Promise<boolean>;
+  /** Inserts the token (no minter) only while the store holds no token at all, atomically: of N
+   *  nodes starting at once on an empty database, one mints the bootstrap token. False:
+   *  nothing inserted. */
+  insertFirst(record: TokenRecord, secretHash: string): Promise<boolean>;
   get(id: string): Promise<TokenRecord | null>;
   exists(id: string): Promise<boolean>;
   secretHashes(id: string): Promise<SecretHashes | null>;
@@ -164,4 +168,47 @@ export interface Stores extends TxStores {
   /** Resolves when the database answers a trivial query; rejects otherwise (health). */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Cluster membership (PostgreSQL only): one heartbeat row per node id. */
+export interface NodeRegistry {
+  /** Registers `nodeId` (dropping in-flight counts a previous run under that id left) and
+   *  refreshes its heartbeat every `intervalMs` until the returned stop is called. */
+  startHeartbeat(nodeId: string, host: string, pid: number, intervalMs: number): Promise<() => void>;
+  /** Node ids whose heartbeat is younger than `maxAgeMs`, and those older (dead). */
+  nodes(maxAgeMs: number): Promise<{ live: string[]; dead: string[] }>;
+  /** Deletes the rows (and in-flight counts) of those of `nodeIds` still dead by `maxAgeMs`, once
+   *  their files are cleaned up; a node that came back meanwhile keeps its row. How many went. */
+  forget(nodeIds: string[], maxAgeMs: number): Promise<number>;
+}
+
+/** When failed authentications block a client key: the `limit`-th failure within `windowMs`
+ *  blocks it for `banMs` (the count starts afresh with the block). */
+export interface ThrottleRule {
+  limit: number;
+  windowMs: number;
+  banMs: number;
+}
+
+/** Failed-authentication counts and blocks per client key (an address, an IPv6 /64; policy in
+ *  auth/throttle.ts), and requests in flight per token. One node: in process
+ *  (db/memory-guard-store.ts). A cluster: UNLOGGED PostgreSQL tables shared by every node
+ *  (db/postgres/guard-store.ts), so limits hold for the cluster, not per node. */
+export interface GuardStore {
+  /** Milliseconds until `key` may authenticate again (0: not blocked). */
+  blockedFor(key: string): Promise<number>;
+  /** Counts one failure of `key` under the store's rule, atomically across nodes; returns the
+   *  milliseconds `key` is now blocked for (0: not blocked). */
+  fail(key: string): Promise<number>;
+  /** Takes one of `limit` in-flight slots of `tokenId` (counted over live nodes); false, and
+   *  nothing taken, when all are in use. */
+  admit(tokenId: string, limit: number): Promise<boolean>;
+  /** Gives back a slot admit took. */
+  release(tokenId: string): Promise<void>;
+  /** Requests of `tokenId` in flight (over live nodes). */
+  inflight(tokenId: string): Promise<number>;
+  /** Drops expired failures and blocks, and refreshes stats(). */
+  prune(): Promise<void>;
+  /** Keys with recent failures and keys blocked (gauges: as of the last prune where shared). */
+  stats(): { tracked: number; blocked: number };
 }

@@ -31,17 +31,17 @@ export function authenticate(ctx: Context): RequestHandler {
       if (res.locals.token) return next(); // already authenticated by an earlier route
       const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
       const secret = extractToken(req.headers.authorization);
-      throttleCheck(ctx, ip, secret, res); // 429 for a blocked address, before any bcrypt work
+      await throttleCheck(ctx, ip, secret, res); // 429 for a blocked address, before any bcrypt work
       if (!secret) throw new GitgateError('UNAUTHENTICATED');
       // the client address goes with the (coalesced) last-use write: last_used_ip
       const record = await ctx.tokens.verify(secret, ip === 'unknown' ? undefined : ip);
       if (!record) {
         ctx.metrics.authFailures.inc();
-        const blocked = ctx.throttle.fail(ip);
+        const blocked = await ctx.throttle.fail(ip);
         if (blocked) req.log?.warn({ ip, retry_after: blocked }, 'too many failed authentications: address blocked');
         throw new GitgateError('UNAUTHENTICATED');
       }
-      admitRequest(ctx, record.id, res); // 429 beyond the per-token concurrency limit
+      await admitRequest(ctx, record.id, res); // 429 beyond the per-token concurrency limit
       res.locals.token = record;
       const actor = { tokenId: record.id, ip };
       res.locals.actor = actor;

@@ -66,7 +66,7 @@ export class LooseObjects {
     const dir = `${this.objectsDir}/${oid.slice(0, 2)}`;
     await this.storage.mkdir(dir);
     // 'tmp_obj_' is the prefix C Git uses, so `git prune` cleans up after a crash
-    const tmp = `${dir}/tmp_obj_${Math.random().toString(36).slice(2, 10)}`;
+    const tmp = `${dir}/tmp_obj_${this.storage.tempTag()}`;
     const fh = await this.storage.open(tmp, 'wx');
     try {
       try {

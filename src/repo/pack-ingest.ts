@@ -3,7 +3,6 @@
 // left behind when any step fails. A pack from a shallow client may hold its boundary commits
 // without their parents: such a pack is checked but never installed, since every stored object
 // must have its whole history stored (connectivity checks rely on it).
-import crypto from 'node:crypto';
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import { indexPack } from '../pack/indexer.js';
@@ -39,7 +38,7 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
   const { storage } = repo;
   const dir = repo.objects.packDir;
   await storage.mkdir(dir);
-  const tag = `${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
+  const tag = storage.tempTag();
   const tmpPack = path.join(dir, `tmp_pack_${tag}`);
   const tmpIdx = path.join(dir, `tmp_idx_${tag}`);
   const handle = await storage.open(tmpPack, 'wx+');

@@ -7,7 +7,6 @@
 //  - stored bytes are reused: whole entries verbatim (CRC-checked against the source index),
 //    deltas whose base is in the new pack as ofs-deltas (bases are written first), deltas
 //    whose base is outside it re-emitted whole (the new pack is self-contained, never thin).
-import crypto from 'node:crypto';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { GitgateError } from '../errors.js';
@@ -125,7 +124,7 @@ export async function writePackFiles(target: RepackTarget, items: Item[], opts: 
   const { storage } = target;
   const store = target.objects;
   const packDir = store.packDir;
-  const tag = `repack_${process.pid}_${crypto.randomBytes(6).toString('hex')}`;
+  const tag = `repack_${process.pid}_${storage.tempTag()}`;
   const tmpPack = path.join(packDir, `tmp_pack_${tag}`);
   const tmpIdx = path.join(packDir, `tmp_idx_${tag}`);
   let installed = false;

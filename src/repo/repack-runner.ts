@@ -24,6 +24,8 @@ export interface WorkerJob {
   /** The data root (a node file system path) and the repository's git directory under it. */
   root: string;
   gitdir: string;
+  /** The node id its temporary files carry (the parent's Storage.owner). */
+  owner: string;
   factor?: number;
   all?: boolean;
   looseThreshold?: number;

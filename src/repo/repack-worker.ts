@@ -28,7 +28,7 @@ function signalFor(job: WorkerJob): { readonly aborted: boolean } {
 
 async function run(job: WorkerJob): Promise<void> {
   try {
-    const storage = nodeStorage(job.root);
+    const storage = nodeStorage(job.root, job.owner);
     const objects = new ObjectStore(storage, job.gitdir);
     await objects.retirePacks(job.ignore); // on disk for a while yet, but replaced: never rolled up again
     const outcome = await repackFiles({ storage, gitdir: job.gitdir, objects }, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal: signalFor(job) });

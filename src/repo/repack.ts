@@ -88,6 +88,7 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
           {
             root: repo.storage.root,
             gitdir: repo.gitdir,
+            owner: repo.storage.owner,
             factor: opts.factor,
             all: opts.all,
             looseThreshold: opts.looseThreshold,

@@ -1,5 +1,6 @@
 // One storage interface over a POSIX-like file system. Two implementations: node `fs`
 // (production) and memfs (tests, `--memory`). Everything above talks to this, never to `fs`.
+import crypto from 'node:crypto';
 import nodeFs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -27,6 +28,11 @@ export interface Storage {
   readonly root: string;
   /** Raw fs module, for isomorphic-git. */
   readonly fs: IsoGitFs;
+  /** The node id every temporary name written through this storage carries (tempTag). */
+  readonly owner: string;
+
+  /** "<random>@<owner>": the unique tail of a temporary name, telling crash recovery whose it is. */
+  tempTag(): string;
 
   readFile(p: string): Promise<Buffer>;
   /** null when the file does not exist. */
@@ -61,7 +67,14 @@ class FsStorage implements Storage {
     readonly kind: 'fs' | 'memory',
     readonly root: string,
     readonly fs: FsModule,
-  ) {}
+    readonly owner: string,
+  ) {
+    if (!OWNER.test(owner)) throw new Error(`invalid temporary-file owner ${JSON.stringify(owner)}`);
+  }
+
+  tempTag(): string {
+    return `${crypto.randomBytes(6).toString('hex')}@${this.owner}`;
+  }
 
   private get p() {
     return this.fs.promises;
@@ -85,7 +98,7 @@ class FsStorage implements Storage {
   }
 
   async writeFileAtomic(p: string, data: Buffer | string): Promise<void> {
-    const tmp = `${p}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const tmp = `${p}.tmp-${this.tempTag()}`;
     const fh = await this.p.open(tmp, 'wx');
     try {
       const buf = typeof data === 'string' ? Buffer.from(data) : data;
@@ -186,16 +199,33 @@ export function isMissing(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'ENOENT';
 }
 
-export function nodeStorage(root: string): Storage {
-  return new FsStorage('fs', path.resolve(root), nodeFs);
+/** A node id as config.ts accepts it (GITGATE_NODE_ID): safe in a file name, never containing "@". */
+const OWNER = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** Without a node id (one-shot commands, the repack worker's parent passes its own): this process. */
+export function defaultOwner(): string {
+  return `pid-${process.pid}`;
+}
+
+/** Whose temporary file `name` is (the node id after its last "@"), or null for names without one
+ *  (written before temporary names carried owners, or by C Git). */
+export function tempOwner(name: string): string | null {
+  const at = name.lastIndexOf('@');
+  if (at < 0) return null;
+  const owner = name.slice(at + 1);
+  return OWNER.test(owner) ? owner : null;
+}
+
+export function nodeStorage(root: string, owner = defaultOwner()): Storage {
+  return new FsStorage('fs', path.resolve(root), nodeFs, owner);
 }
 
 // memfs is loaded only for in-memory servers and tests: it costs ~10 MB of RSS otherwise.
 const requireCjs = createRequire(import.meta.url);
 
-export function memoryStorage(root = '/data'): Storage {
+export function memoryStorage(root = '/data', owner = defaultOwner()): Storage {
   const { Volume } = requireCjs('memfs') as typeof import('memfs');
   const vol = new Volume();
   vol.mkdirSync(root, { recursive: true });
-  return new FsStorage('memory', root, vol as unknown as FsModule);
+  return new FsStorage('memory', root, vol as unknown as FsModule, owner);
 }

@@ -3,7 +3,7 @@ import { applyCacheBudgets } from './cache-budgets.js';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
-import { openStores } from '../db/open.js';
+import { openGuardStore, openStores } from '../db/open.js';
 import type { RepoStore, Stores, WebhookStore } from '../db/stores.js';
 import { TokenService } from '../auth/token-service.js';
 import { RepoManager } from '../repo/repo-manager.js';
@@ -45,15 +45,16 @@ export function createContext(config: Config, log: Logger = createLogger(config.
   let stores: Stores;
   applyCacheBudgets(config.caches);
   if (config.memory) {
-    storage = memoryStorage('/data');
+    storage = memoryStorage('/data', config.nodeId);
     stores = openStores({ sqliteFile: ':memory:', databaseUrl: config.databaseUrl });
   } else {
     ensurePrivateDir(config.dataDir); // 0700: repositories below it need no mode of their own
-    storage = nodeStorage(config.dataDir);
+    storage = nodeStorage(config.dataDir, config.nodeId);
     stores = openStores({ sqliteFile: path.join(config.dataDir, DB_FILE), databaseUrl: config.databaseUrl });
   }
   const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
-  const hardening = createHardening(config, stores.audit);
+  const guards = openGuardStore(stores, { limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs }, { nodeId: config.nodeId, nodeExpiryMs: config.cluster.nodeExpiryMs });
+  const hardening = createHardening(config, stores.audit, guards);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
   const tokens = new TokenService(stores, {
     bcryptRounds: config.bcryptRounds,

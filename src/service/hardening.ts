@@ -3,7 +3,7 @@
 import { AuditLog } from '../audit/audit-log.js';
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config.js';
-import type { AuditStore } from '../db/stores.js';
+import type { AuditStore, GuardStore } from '../db/stores.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Activity } from './activity.js';
 
@@ -12,14 +12,15 @@ export interface Hardening {
   throttle: AuthThrottle;
   metrics: Metrics;
   activity: Activity;
-  /** Requests in flight per token id (GITGATE_MAX_CONCURRENT_PER_TOKEN). */
-  inflightByToken: Map<string, number>;
+  /** Failed-auth counts and requests in flight per token (GITGATE_MAX_CONCURRENT_PER_TOKEN);
+   *  shared by every node of a cluster. */
+  guards: GuardStore;
   /** Set when shutdown begins: /healthz reports it. */
   shuttingDown: boolean;
 }
 
-export function createHardening(config: Config, auditStore: AuditStore): Hardening {
-  const throttle = new AuthThrottle({ limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs });
+export function createHardening(config: Config, auditStore: AuditStore, guards: GuardStore): Hardening {
+  const throttle = new AuthThrottle({ limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs }, guards);
   const activity = new Activity();
   const metrics = new Metrics();
   metrics.gauge('gitgate_active_clones', 'upload-pack requests (clones and fetches) in progress', () => activity.count('clone'));
@@ -27,5 +28,5 @@ export function createHardening(config: Config, auditStore: AuditStore): Hardeni
   metrics.gauge('gitgate_http_requests_in_flight', 'HTTP requests in progress', () => activity.count('request'));
   metrics.gauge('gitgate_auth_throttle_tracked_addresses', 'client addresses with recent failed authentications', () => throttle.size);
   metrics.gauge('gitgate_auth_throttle_blocked_addresses', 'client addresses (IPv6: /64 networks) blocked after failed authentications', () => throttle.blocked);
-  return { audit: new AuditLog(auditStore), throttle, metrics, activity, inflightByToken: new Map(), shuttingDown: false };
+  return { audit: new AuditLog(auditStore), throttle, metrics, activity, guards, shuttingDown: false };
 }

@@ -102,7 +102,8 @@ describe('limits', () => {
     const b = await stalled(s.url, head(token));
     open.push(a.socket, b.socket);
     // wait until both are admitted (authenticated and counted)
-    for (let i = 0; i < 100 && (s.ctx.inflightByToken.get((await s.ctx.tokens.verify(token))!.id) ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    const tokenId = (await s.ctx.tokens.verify(token))!.id;
+    for (let i = 0; i < 100 && (await s.ctx.guards.inflight(tokenId)) < 2; i++) await new Promise((r) => setTimeout(r, 20));
     const third = await s.api.get(`/v1/repo/${repo}`).set('Authorization', `Bearer ${token}`);
     expect(third.status).toBe(429);
     expect(third.headers['retry-after']).toBe('1');
@@ -111,7 +112,7 @@ describe('limits', () => {
     a.socket.destroy();
     b.socket.destroy();
     await Promise.all([a.closed, b.closed]);
-    for (let i = 0; i < 100 && s.ctx.inflightByToken.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && (await s.ctx.guards.inflight(tokenId)) > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect((await s.api.get(`/v1/repo/${repo}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
     expect((await s.api.get('/metrics')).text).toMatch(/^gitgate_throttled_total\{reason="concurrency"\} 1$/m);
   });

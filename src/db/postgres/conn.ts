@@ -19,6 +19,8 @@ export const LOCKS = {
   tokenTree: 0x67676102,
   /** Repository creation: the name/id cross-checks and the insert are one step. */
   repoNames: 0x67676103,
+  /** Failed authentications of one client key (with hashtext(key) as the second half). */
+  authFailures: 0x67676104,
 } as const;
 
 export function poolAccess(pool: pg.Pool, ready: () => Promise<void>): PgAccess {

@@ -157,6 +157,30 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'shared failed-auth throttle and per-token concurrency',
+    sql: `
+      -- UNLOGGED: a PostgreSQL crash empties them, which only forgives recent failures and
+      -- forgets in-flight counts (db/postgres/guard-store.ts). Times are the database's clock.
+      CREATE UNLOGGED TABLE gitgate_auth_failures (
+        key   TEXT NOT NULL,
+        at_ms BIGINT NOT NULL
+      );
+      CREATE INDEX gitgate_auth_failures_key ON gitgate_auth_failures (key, at_ms);
+      CREATE UNLOGGED TABLE gitgate_auth_bans (
+        key      TEXT PRIMARY KEY,
+        until_ms BIGINT NOT NULL
+      );
+      -- per (token, node): a dead node's counts stop counting with its heartbeat
+      CREATE UNLOGGED TABLE gitgate_inflight (
+        token_id TEXT NOT NULL,
+        node_id  TEXT NOT NULL,
+        n        INTEGER NOT NULL CHECK (n >= 0),
+        PRIMARY KEY (token_id, node_id)
+      );
+    `,
+  },
 ];
 
 export const PG_LATEST_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1]!.version;

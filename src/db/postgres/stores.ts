@@ -2,7 +2,7 @@
 // SQLite's) and migration is lazy: the first statement waits for runPgMigrations, which N nodes
 // starting at once apply exactly once (an advisory lock).
 import pg from 'pg';
-import type { Stores, TxStores } from '../stores.js';
+import type { NodeRegistry, Stores, TxStores } from '../stores.js';
 import { systemClock, type Clock } from '../time.js';
 import { PgAuditStore } from './audit-store.js';
 import { pgTypes, poolAccess, type PgAccess } from './conn.js';
@@ -44,7 +44,7 @@ export function createPool(url: string, opts: { schema?: string; max?: number } 
   return pool;
 }
 
-export class PostgresStores implements Stores {
+export class PostgresStores implements Stores, NodeRegistry {
   readonly kind = 'postgres';
   readonly tokens;
   readonly repos;
@@ -90,11 +90,15 @@ export class PostgresStores implements Stores {
    *  the returned stop is called (or close()). Failed beats are retried at the next tick. */
   async startHeartbeat(nodeId: string, host: string, pid: number, intervalMs = 10_000): Promise<() => void> {
     await this.ready();
-    await this.pool.query(
-      `INSERT INTO gitgate_nodes (node_id, host, pid) VALUES ($1, $2, $3)
-       ON CONFLICT (node_id) DO UPDATE SET host = $2, pid = $3, started_at = now(), heartbeat_at = now()`,
-      [nodeId, host, pid],
-    );
+    await poolAccess(this.pool, async () => {}).atomic(async (q) => {
+      await q.query(
+        `INSERT INTO gitgate_nodes (node_id, host, pid) VALUES ($1, $2, $3)
+         ON CONFLICT (node_id) DO UPDATE SET host = $2, pid = $3, started_at = now(), heartbeat_at = now()`,
+        [nodeId, host, pid],
+      );
+      // requests a previous run under this id had in flight ended with it
+      await q.query('DELETE FROM gitgate_inflight WHERE node_id = $1', [nodeId]);
+    });
     const timer = setInterval(() => {
       this.pool.query('UPDATE gitgate_nodes SET heartbeat_at = now() WHERE node_id = $1', [nodeId]).catch(() => {});
     }, intervalMs);
@@ -113,6 +117,20 @@ export class PostgresStores implements Stores {
       [maxAgeMs],
     );
     return { live: rows.filter((r) => r.live).map((r) => r.node_id), dead: rows.filter((r) => !r.live).map((r) => r.node_id) };
+  }
+
+  async forget(nodeIds: string[], maxAgeMs: number): Promise<number> {
+    if (nodeIds.length === 0) return 0;
+    await this.ready();
+    const { rows } = await this.pool.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM gitgate_nodes WHERE node_id = ANY($1::text[]) AND heartbeat_at <= now() - make_interval(secs => $2::float8 / 1000)
+         RETURNING node_id),
+       flights AS (DELETE FROM gitgate_inflight WHERE node_id IN (SELECT node_id FROM gone))
+       SELECT count(*)::int AS n FROM gone`,
+      [nodeIds, maxAgeMs],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   async ping(): Promise<void> {

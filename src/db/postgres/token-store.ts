@@ -27,6 +27,15 @@ const RECORD_COLUMNS = `t.id, t.kind, t.permission, t.name, t.created_at, t.expi
   COALESCE((SELECT json_agg(r.repo_id ORDER BY r.seq) FROM token_repos r WHERE r.token_id = t.id), '[]'::json) AS repo_ids`;
 const SELECT_RECORD = `SELECT ${RECORD_COLUMNS} FROM tokens t`;
 
+async function insertRow(q: PgAccess, record: TokenRecord, secretHash: string): Promise<void> {
+  await q.query(
+    `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, created_by, refs, allow_force, allow_delete)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+    [record.id, record.kind, record.permission, record.name, secretHash, record.created_at, record.expires_at, record.created_by, JSON.stringify(record.refs), record.allow_force, record.allow_delete],
+  );
+  for (const repoId of record.repo_ids) await q.query('INSERT INTO token_repos (token_id, repo_id) VALUES ($1, $2)', [record.id, repoId]);
+}
+
 export class PgTokenStore implements TokenStore {
   constructor(private readonly db: PgAccess) {}
 
@@ -36,12 +45,17 @@ export class PgTokenStore implements TokenStore {
         await q.query('SELECT pg_advisory_xact_lock($1)', [LOCKS.tokenTree]);
         if (!(await chainLive(q, record.created_by, at))) return false;
       }
-      await q.query(
-        `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, created_by, refs, allow_force, allow_delete)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [record.id, record.kind, record.permission, record.name, secretHash, record.created_at, record.expires_at, record.created_by, JSON.stringify(record.refs), record.allow_force, record.allow_delete],
-      );
-      for (const repoId of record.repo_ids) await q.query('INSERT INTO token_repos (token_id, repo_id) VALUES ($1, $2)', [record.id, repoId]);
+      await insertRow(q, record, secretHash);
+      return true;
+    });
+  }
+
+  insertFirst(record: TokenRecord, secretHash: string): Promise<boolean> {
+    return this.db.atomic(async (q) => {
+      // every mint takes this lock, so no token can appear between the check and the insert
+      await q.query('SELECT pg_advisory_xact_lock($1)', [LOCKS.tokenTree]);
+      if ((await q.query('SELECT 1 FROM tokens LIMIT 1')).rowCount! > 0) return false;
+      await insertRow(q, record, secretHash);
       return true;
     });
   }

@@ -43,24 +43,40 @@ export class SqliteTokenStore implements TokenStore {
       this.db.db
         .transaction(() => {
           if (record.created_by !== null && !this.chainLive(record.created_by, at)) return false;
-          this.db
-            .prepare(
-              `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, revoked_at, last_used_at, last_used_ip, created_by, refs, allow_force, allow_delete)
-               VALUES (@id, @kind, @permission, @name, @secret_hash, @created_at, @expires_at, NULL, NULL, NULL, @created_by, @refs, @allow_force, @allow_delete)`,
-            )
-            .run({
-              ...record,
-              secret_hash: secretHash,
-              refs: JSON.stringify(record.refs),
-              allow_force: record.allow_force ? 1 : 0,
-              allow_delete: record.allow_delete ? 1 : 0,
-            });
-          const scope = this.db.prepare('INSERT INTO token_repos (token_id, repo_id) VALUES (?, ?)');
-          for (const repoId of record.repo_ids) scope.run(record.id, repoId);
+          this.insertRow(record, secretHash);
           return true;
         })
         .immediate(),
     );
+  }
+
+  insertFirst(record: TokenRecord, secretHash: string): Promise<boolean> {
+    return this.sql.run(() =>
+      this.db.db
+        .transaction(() => {
+          if (this.db.prepare('SELECT 1 FROM tokens LIMIT 1').get() !== undefined) return false;
+          this.insertRow(record, secretHash);
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  private insertRow(record: TokenRecord, secretHash: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO tokens (id, kind, permission, name, secret_hash, created_at, expires_at, revoked_at, last_used_at, last_used_ip, created_by, refs, allow_force, allow_delete)
+         VALUES (@id, @kind, @permission, @name, @secret_hash, @created_at, @expires_at, NULL, NULL, NULL, @created_by, @refs, @allow_force, @allow_delete)`,
+      )
+      .run({
+        ...record,
+        secret_hash: secretHash,
+        refs: JSON.stringify(record.refs),
+        allow_force: record.allow_force ? 1 : 0,
+        allow_delete: record.allow_delete ? 1 : 0,
+      });
+    const scope = this.db.prepare('INSERT INTO token_repos (token_id, repo_id) VALUES (?, ?)');
+    for (const repoId of record.repo_ids) scope.run(record.id, repoId);
   }
 
   /** Is `id` and every token above it (created_by, transitively) present, unrevoked and

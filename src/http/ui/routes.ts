@@ -56,7 +56,7 @@ export function uiRoutes(ctx: Context): Router {
       sessions.delete(session.id);
       throw new GitgateError('UNAUTHENTICATED');
     }
-    admitRequest(ctx, record.id, res); // the token's concurrency limit holds here too
+    await admitRequest(ctx, record.id, res); // the token's concurrency limit holds here too
     res.locals.token = record;
     res.locals.uiSession = session;
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
@@ -112,14 +112,14 @@ You see what this token may read, and nothing else.</p>
     assertCsrf(form, expected);
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const secret = typeof form.token === 'string' ? form.token.trim() : '';
-    throttleCheck(ctx, ip, secret || null, res);
+    await throttleCheck(ctx, ip, secret || null, res);
     const stampBefore = secret ? await ctx.tokens.secretStamp(await tokenIdOf(ctx, secret)) : null;
     const record = secret ? await ctx.tokens.verify(secret, ip === 'unknown' ? undefined : ip) : null;
     const stamp = record ? await ctx.tokens.secretStamp(record.id) : null;
     // a rotation between the two reads would bind the session to a secret it was not opened with
     if (!record || stamp === null || stamp !== stampBefore) {
       ctx.metrics.authFailures.inc();
-      if (secret) ctx.throttle.fail(ip);
+      if (secret) await ctx.throttle.fail(ip);
       signInPage(req, res, 401, 'That token is not valid: unknown, mistyped, expired or revoked.');
       return;
     }
