@@ -1,6 +1,10 @@
 // Three `gitgate serve` nodes (spawned, 127.0.0.1:0) on one data directory and one PostgreSQL
 // database: behaviour is the same through any node, racing pushes through different nodes
 // have exactly one winner, and a revocation on one node is refused on the others at once.
+// Started all at once on an empty database, they mint one bootstrap token; a node killed
+// mid-push has its temporary files removed by a survivor once its heartbeat expires (and no
+// live node's); the failed-auth limit and the per-token concurrency limit hold for the cluster.
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,15 +14,32 @@ import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
 import { webhookReceiver } from '../helpers/webhook-receiver.js';
+import { basic, stalled, type Stalled } from '../helpers/stalled.js';
 
 let data: string;
 let db: { url: string; drop: () => Promise<void> };
 const nodes: (ServeRun & { url: string })[] = [];
 let admin: string;
 
+/** Heartbeats every 250 ms, dead after 3 s without one: crash recovery shows within seconds. */
+const EXPIRY_MS = 3000;
+const AUTH_FAIL_LIMIT = 6;
+const PER_TOKEN = 10;
+
 async function node(id: string): Promise<ServeRun & { url: string }> {
   const run = await runServe(['--port', '0', '--data', data], {
-    env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: id, GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8', GITGATE_EVENTS_POLL_MS: '200' },
+    env: {
+      GITGATE_DATABASE_URL: db.url,
+      GITGATE_NODE_ID: id,
+      GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8',
+      GITGATE_EVENTS_POLL_MS: '200',
+      GITGATE_HEARTBEAT_MS: '250',
+      GITGATE_NODE_EXPIRY_MS: String(EXPIRY_MS),
+      GITGATE_AUTH_FAIL_LIMIT: String(AUTH_FAIL_LIMIT),
+      GITGATE_MAX_CONCURRENT_PER_TOKEN: String(PER_TOKEN),
+      // the throttle test speaks for other client addresses through X-Forwarded-For
+      GITGATE_TRUST_PROXY: 'loopback',
+    },
   });
   if (!run.url) throw new Error(`node ${id} did not start (${run.code}): ${run.stderr()}`);
   return run as ServeRun & { url: string };
@@ -52,13 +73,50 @@ async function fsck(repo: string): Promise<void> {
 beforeAll(async () => {
   data = tmpDir('gitgate-cluster-');
   db = await freshDatabase();
-  // the first node migrates and mints the bootstrap token; the others join
-  nodes.push(await node('node-a'));
+  // all three at once on an empty database: they race to migrate and to mint the bootstrap token
+  const started = await Promise.allSettled([node('node-a'), node('node-b'), node('node-c')]);
+  for (const o of started) if (o.status === 'fulfilled') nodes.push(o.value); // stopped in afterAll either way
+  for (const o of started) if (o.status === 'rejected') throw o.reason;
   admin = readBootstrapToken(data);
-  const others = await Promise.allSettled([node('node-b'), node('node-c')]);
-  for (const o of others) if (o.status === 'fulfilled') nodes.push(o.value); // stopped in afterAll either way
-  for (const o of others) if (o.status === 'rejected') throw o.reason;
 }, 120_000);
+
+/** Run `fn` with a pool on the test database (reads of the shared tables). */
+async function withStores<T>(fn: (stores: PostgresStores) => Promise<T>): Promise<T> {
+  const stores = new PostgresStores(db.url);
+  try {
+    return await fn(stores);
+  } finally {
+    await stores.close();
+  }
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const packDir = (repo: string) => path.join(data, `${repo}.git`, 'objects', 'pack');
+const tempsOf = (repo: string, nodeId: string) => fs.readdirSync(packDir(repo)).filter((f) => f.startsWith('tmp_') && f.endsWith(`@${nodeId}`));
+
+/** A push whose pack stops halfway and then waits: the node spools into its temporary pack. */
+async function stalledPush(n: number, repo: string, work: string, ref: string): Promise<Stalled> {
+  const base = (await gitOk(['rev-parse', 'HEAD'], { cwd: work })).trim();
+  fs.writeFileSync(path.join(work, `${ref}.bin`), crypto.randomBytes(256 * 1024));
+  const tip = await commitFiles(work, {}, `stalled ${ref}`);
+  const pack = execFileSync('git', ['pack-objects', '--revs', '--stdout', '-q'], { cwd: work, input: `${tip}\n^${base}\n` });
+  await gitOk(['reset', '-q', '--hard', base], { cwd: work });
+  const command = `${'0'.repeat(40)} ${tip} refs/heads/${ref}\0report-status\n`;
+  const pkt = `${(command.length + 4).toString(16).padStart(4, '0')}${command}0000`;
+  const body = Buffer.concat([Buffer.from(pkt), pack.subarray(0, pack.length >> 1)]);
+  const u = new URL(nodes[n]!.url);
+  const head =
+    `POST /v1/repo/${repo}.git/git-receive-pack HTTP/1.1\r\nHost: ${u.host}\r\nAuthorization: ${basic(admin)}\r\n` +
+    `Content-Type: application/x-git-receive-pack-request\r\nContent-Length: ${pkt.length + pack.length}\r\n\r\n`;
+  return stalled(nodes[n]!.url, Buffer.concat([Buffer.from(head), body]));
+}
 
 afterAll(async () => {
   await Promise.all(nodes.map((n) => stopServe(n)));
@@ -67,6 +125,17 @@ afterAll(async () => {
 });
 
 describe('three nodes, one data directory, one PostgreSQL', () => {
+  it('three nodes started at once on an empty database mint exactly one bootstrap token', async () => {
+    const minted = nodes.filter((n) => /created the first workspace admin token/.test(n.stdout()));
+    expect(minted.map((n) => n.stdout())).toHaveLength(1);
+    await withStores(async (stores) => {
+      expect(await stores.tokens.count()).toBe(1);
+      const { items } = await stores.tokens.list({ pageSize: 10, pageStart: 0, includeRevoked: true });
+      expect(items.map((t) => [t.name, t.kind, t.permission])).toEqual([['bootstrap admin', 'workspace', 'admin']]);
+    });
+    expect((await api(2, '/v1/repo')).status).toBe(200); // the file holds that token
+  });
+
   it('each node reports itself and the shared database', async () => {
     const health = await Promise.all([0, 1, 2].map(async (n) => (await api(n, '/healthz')).json()));
     expect(health).toEqual(['node-a', 'node-b', 'node-c'].map((id) => ({ status: 'ok', checks: { db: 'ok' }, node: id, database: 'postgres' })));
@@ -180,12 +249,29 @@ describe('three nodes, one data directory, one PostgreSQL', () => {
     const victim = await node('node-d');
     nodes.push(victim);
     const d = nodes.length - 1;
+    // a push stopped mid-pack on the victim and one on a live node (each in its own repository):
+    // both nodes are spooling into temporary packs named after themselves
+    const [deadRepo, liveRepo] = [await createRepo(0), await createRepo(0)];
+    const [deadWork, liveWork] = [tmpDir(), tmpDir()];
+    await gitOk(['clone', '-q', gitUrl(0, deadRepo), deadWork]);
+    await gitOk(['clone', '-q', gitUrl(0, liveRepo), liveWork]);
+    const stuckOnVictim = await stalledPush(d, deadRepo, deadWork, 'dead-stalled');
+    const stuckOnLive = await stalledPush(1, liveRepo, liveWork, 'live-stalled');
+    await until('both nodes spool a temporary pack', () => tempsOf(deadRepo, 'node-d').length > 0 && tempsOf(liveRepo, 'node-b').length > 0);
+    // lock files carry no owner: one abandoned 20 minutes ago goes, a fresh one stays
+    const oldLock = path.join(data, `${deadRepo}.git`, 'refs', 'heads', 'abandoned.lock');
+    const freshLock = path.join(data, `${deadRepo}.git`, 'refs', 'heads', 'busy.lock');
+    fs.writeFileSync(oldLock, `${'1'.repeat(40)}\n`);
+    fs.utimesSync(oldLock, new Date(Date.now() - 20 * 60_000), new Date(Date.now() - 20 * 60_000));
+    fs.writeFileSync(freshLock, `${'2'.repeat(40)}\n`);
     fs.writeFileSync(path.join(work, 'big.bin'), crypto.randomBytes(24 * 1024 * 1024));
     await commitFiles(work, {}, 'big');
     const push = git(['push', gitUrl(d, repo), 'HEAD:main'], { cwd: work });
     await new Promise((r) => setTimeout(r, 400));
     victim.child.kill('SIGKILL');
     await victim.exited;
+    const leftBehind = tempsOf(deadRepo, 'node-d');
+    expect(leftBehind.length).toBeGreaterThan(0); // a dead node removes nothing itself
     const result = await push;
     const main = (await gitOk(['ls-remote', gitUrl(2, repo), 'refs/heads/main'])).split('\t')[0];
     // the big push either was acknowledged before the kill or left main where it was
@@ -195,7 +281,79 @@ describe('three nodes, one data directory, one PostgreSQL', () => {
     await gitOk(['clone', '-q', gitUrl(1, repo), check]);
     expect(fs.readFileSync(path.join(check, 'kept.txt'), 'utf8')).toBe('kept\n');
     await fsck(repo);
+
+    // once its heartbeat has expired, a survivor sweeps up after node-d and forgets its row
+    await until('node-d is swept and forgotten', () => withStores(async (st) => !Object.values(await st.nodes(EXPIRY_MS)).flat().includes('node-d')));
+    expect(tempsOf(deadRepo, 'node-d')).toEqual([]);
+    expect(tempsOf(repo, 'node-d')).toEqual([]);
+    expect(fs.existsSync(oldLock)).toBe(false);
+    // …and nothing a live node is working on
+    expect(fs.existsSync(freshLock)).toBe(true);
+    expect(tempsOf(liveRepo, 'node-b').length).toBeGreaterThan(0);
+    expect(stuckOnLive.socket.destroyed).toBe(false);
+    stuckOnLive.socket.destroy();
+    stuckOnVictim.socket.destroy();
+    await until('node-b drops its abandoned push', () => tempsOf(liveRepo, 'node-b').length === 0);
+    fs.rmSync(freshLock);
+    for (const r of [deadRepo, liveRepo]) await fsck(r);
+    expect((await gitOk(['ls-remote', gitUrl(2, liveRepo)])).includes('live-stalled')).toBe(false);
+  }, 120_000);
+
+  it('failed authentications spread over the three nodes are blocked at the limit, on every node', async () => {
+    const repo = await createRepo(0);
+    const attacker = '198.51.100.7';
+    const attempt = (n: number, from = attacker) =>
+      fetch(`${nodes[n]!.url}/v1/repo/${repo}`, { headers: { Authorization: `Bearer ggw_${crypto.randomBytes(24).toString('hex')}`, 'X-Forwarded-For': from } });
+    // AUTH_FAIL_LIMIT failures, round-robin: each node sees only a third of them
+    for (let i = 0; i < AUTH_FAIL_LIMIT; i++) expect((await attempt(i % 3)).status).toBe(401);
+    for (const n of [0, 1, 2]) {
+      const blocked = await attempt(n);
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect((await attempt(1, '198.51.100.8')).status).toBe(401); // another address is not blocked
+    // a token this node has verified before still gets through from the blocked address
+    expect((await fetch(`${nodes[2]!.url}/v1/repo/${repo}`, { headers: { Authorization: `Bearer ${admin}`, 'X-Forwarded-For': attacker } })).status).toBe(200);
   });
+
+  it('the per-token concurrency limit holds across nodes, and a killed node’s requests stop counting', async () => {
+    const repo = await createRepo(0);
+    const minted = (await (await api(0, '/v1/repo_token', { method: 'POST', body: { repo_ids: [repo], permission: 'read' } })).json()) as { token: string; id: string };
+    const extra = await node('node-e');
+    nodes.push(extra);
+    const e = nodes.length - 1;
+    const hold = (n: number) =>
+      stalled(
+        nodes[n]!.url,
+        `POST /v1/repo/${repo}.git/git-upload-pack HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic(minted.token)}\r\n` +
+          'Content-Type: application/x-git-upload-pack-request\r\nContent-Length: 1000\r\n\r\n0032want ',
+      );
+    const inflight = () => withStores(async (st) => Number((await st.pool.query('SELECT COALESCE(sum(n), 0) AS n FROM gitgate_inflight WHERE token_id = $1', [minted.id])).rows[0].n));
+    // PER_TOKEN requests held open: 4 on node-e, 3 on A, 3 on B
+    const held: Stalled[] = [];
+    for (const n of [e, e, e, e, 0, 0, 0, 1, 1, 1]) held.push(await hold(n));
+    await until('all held requests are admitted', async () => (await inflight()) === PER_TOKEN);
+    for (const n of [0, 1, 2]) {
+      const refused = await api(n, `/v1/repo/${repo}`, { token: minted.token });
+      expect(refused.status).toBe(429);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('TOO_MANY_REQUESTS');
+    }
+    expect((await api(2, `/v1/repo/${repo}`)).status).toBe(200); // other tokens are unaffected
+    // one request ends on A: its slot is free for a request through C
+    held[4]!.socket.destroy();
+    await until('the slot is given back', async () => (await inflight()) === PER_TOKEN - 1);
+    expect((await api(2, `/v1/repo/${repo}`, { token: minted.token })).status).toBe(200);
+    held.push(await hold(0));
+    await until('the limit is reached again', async () => (await inflight()) === PER_TOKEN);
+    expect((await api(2, `/v1/repo/${repo}`, { token: minted.token })).status).toBe(429);
+    // node-e dies holding 4: they stop counting once its heartbeat expires, and go with its row
+    extra.child.kill('SIGKILL');
+    await extra.exited;
+    await until('node-e’s requests stop counting', async () => (await api(2, `/v1/repo/${repo}`, { token: minted.token })).status === 200);
+    await until('node-e is forgotten with its counts', async () => (await inflight()) === PER_TOKEN - 4);
+    for (const h of held) h.socket.destroy();
+    await until('every slot is given back', async () => (await inflight()) === 0);
+  }, 120_000);
 
   it('one node id runs once: a second node-b on the same directory is refused', async () => {
     const twin = await runServe(['--port', '0', '--data', data], { env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: 'node-b' } });

@@ -95,6 +95,21 @@ export function storeConformanceSuite(name: string, makeStores: MakeStores): voi
         expect(await s.tokens.count()).toBe(2);
       });
 
+      it('insertFirst: of many racing first mints (on several connections) exactly one lands, none once a token exists', async () => {
+        const others = s.reopen ? await Promise.all([s.reopen(), s.reopen()]) : [];
+        extra.push(...others);
+        const all = [s, ...others];
+        const firsts = Array.from({ length: 24 }, () => token({ kind: 'workspace', permission: 'admin' }));
+        // connections open before the race, so the inserts really overlap
+        await Promise.all(firsts.map((_, i) => all[i % all.length]!.tokens.count()));
+        const results = await Promise.all(firsts.map((t, i) => all[i % all.length]!.tokens.insertFirst(t, 'h')));
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await s.tokens.count()).toBe(1);
+        expect(await s.tokens.get(firsts[results.indexOf(true)]!.id)).toEqual(firsts[results.indexOf(true)]);
+        expect(await s.tokens.insertFirst(token(), 'h')).toBe(false);
+        expect(await s.tokens.count()).toBe(1);
+      });
+
       it('mints under a minter only while it and every ancestor are live', async () => {
         const root = await mint({ kind: 'workspace' });
         const mid = await mint({ created_by: root.id, expires_at: at(T0 + 60_000) });

@@ -9,27 +9,7 @@ import { createApp } from '../../src/http/app.js';
 import { createContext } from '../../src/service/context.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-/** A raw connection that sent `head` (and maybe part of a body) and then went quiet. */
-function stalled(url: string, head: string): Promise<{ socket: net.Socket; closed: Promise<number>; data: () => string }> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname, () => {
-      socket.write(head);
-      const t0 = Date.now();
-      const closed = new Promise<number>((r) => socket.on('close', () => r(Date.now() - t0)));
-      resolve({ socket, closed, data: () => received });
-    });
-    let received = '';
-    socket.on('data', (d) => (received += d.toString('latin1')));
-    socket.on('error', () => undefined);
-    socket.once('error', reject);
-  });
-}
-
-function basic(secret: string): string {
-  return `Basic ${Buffer.from(`token:${secret}`).toString('base64')}`;
-}
+import { basic, stalled } from '../helpers/stalled.js';
 
 describe('failed-auth throttling (30 failures in 3 minutes)', () => {
   let s: TestServer;
