@@ -1,7 +1,8 @@
 // GET /metrics (the Prometheus text of src/metrics/metrics.ts) and the route label requests are
 // counted under.
 import type { Request, RequestHandler, Response } from 'express';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { authenticate } from './auth.js';
 import { GitgateError } from '../errors.js';
 
@@ -18,11 +19,11 @@ function isLoopback(ip: string | undefined): boolean {
 /** GET /metrics, guarded per GITGATE_METRICS: loopback (default: no auth from a loopback
  *  client — req.ip, so a request relayed by a trusted local proxy is not one — a workspace
  *  admin token from elsewhere), public, token (always a workspace admin token), off. */
-export function metricsHandler(ctx: Context): RequestHandler {
-  const auth = authenticate(ctx);
+export function metricsHandler(ctx: Services, rt: HttpRuntime): RequestHandler {
+  const auth = authenticate(ctx, rt);
   const send = (res: Response) => {
     res.setHeader('Cache-Control', 'no-cache');
-    res.type('text/plain; version=0.0.4; charset=utf-8').send(ctx.metrics.render());
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(rt.metrics.render());
   };
   return (req, res, next) => {
     const mode = ctx.config.metrics;

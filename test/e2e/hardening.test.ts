@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret, newTokenId } from '../../src/auth/token-format.js';
 import { loadConfig } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
-import { createContext } from '../../src/service/context.js';
+import { createHttpRuntime } from '../../src/http/runtime.js';
+import { createServices } from '../../src/service/services.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -102,7 +103,7 @@ describe('limits', () => {
     const b = await stalled(s.url, head(token));
     open.push(a.socket, b.socket);
     // wait until both are admitted (authenticated and counted)
-    for (let i = 0; i < 100 && (s.ctx.inflightByToken.get((await s.ctx.tokens.verify(token))!.id) ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && (s.http.runtime.inflightByToken.get((await s.ctx.tokens.verify(token))!.id) ?? 0) < 2; i++) await new Promise((r) => setTimeout(r, 20));
     const third = await s.api.get(`/v1/repo/${repo}`).set('Authorization', `Bearer ${token}`);
     expect(third.status).toBe(429);
     expect(third.headers['retry-after']).toBe('1');
@@ -111,7 +112,7 @@ describe('limits', () => {
     a.socket.destroy();
     b.socket.destroy();
     await Promise.all([a.closed, b.closed]);
-    for (let i = 0; i < 100 && s.ctx.inflightByToken.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && s.http.runtime.inflightByToken.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect((await s.api.get(`/v1/repo/${repo}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
     expect((await s.api.get('/metrics')).text).toMatch(/^gitgate_throttled_total\{reason="concurrency"\} 1$/m);
   });
@@ -185,14 +186,15 @@ describe('limits', () => {
 
 describe('operations: /healthz and /metrics', () => {
   it('/healthz checks the database', async () => {
-    const ctx = createContext(loadConfig({ memory: true }, { GITGATE_NODE_ID: 'node-a' }), pino({ level: 'silent' }));
-    const app = createApp(ctx);
+    const ctx = createServices(loadConfig({ memory: true }, { GITGATE_NODE_ID: 'node-a' }), pino({ level: 'silent' }));
+    const rt = createHttpRuntime(ctx.config);
+    const app = createApp(ctx, rt);
     const ok = await request(app).get('/healthz');
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ status: 'ok', checks: { db: 'ok' }, node: 'node-a', database: 'sqlite' });
-    ctx.shuttingDown = true;
+    rt.shuttingDown = true;
     expect((await request(app).get('/healthz')).body.status).toBe('shutting_down');
-    ctx.shuttingDown = false;
+    rt.shuttingDown = false;
     await ctx.stores.close();
     const down = await request(app).get('/healthz');
     expect(down.status).toBe(503);

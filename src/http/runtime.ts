@@ -1,14 +1,12 @@
-// The operational parts of a Context: audit trail, failed-auth throttle, per-token
-// concurrency, metrics and in-flight activity (created once per process, shared by every app).
-import { AuditLog } from '../audit/audit-log.js';
+// The state of one serving process, beside the core services: the failed-auth throttle,
+// per-token in-flight counts, running work (activity), the metrics registry and the shutdown
+// flag. Created by whoever serves (startServer, or a test's createApp); the CLI never has one.
 import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config.js';
-import type { AuditStore } from '../db/stores.js';
 import { Metrics } from '../metrics/metrics.js';
 import { Activity } from './activity.js';
 
-export interface Hardening {
-  audit: AuditLog;
+export interface HttpRuntime {
   throttle: AuthThrottle;
   metrics: Metrics;
   activity: Activity;
@@ -18,7 +16,7 @@ export interface Hardening {
   shuttingDown: boolean;
 }
 
-export function createHardening(config: Config, auditStore: AuditStore): Hardening {
+export function createHttpRuntime(config: Config): HttpRuntime {
   const throttle = new AuthThrottle({ limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs });
   const activity = new Activity();
   const metrics = new Metrics();
@@ -27,5 +25,5 @@ export function createHardening(config: Config, auditStore: AuditStore): Hardeni
   metrics.gauge('gitgate_http_requests_in_flight', 'HTTP requests in progress', () => activity.count('request'));
   metrics.gauge('gitgate_auth_throttle_tracked_addresses', 'client addresses with recent failed authentications', () => throttle.size);
   metrics.gauge('gitgate_auth_throttle_blocked_addresses', 'client addresses (IPv6: /64 networks) blocked after failed authentications', () => throttle.blocked);
-  return { audit: new AuditLog(auditStore), throttle, metrics, activity, inflightByToken: new Map(), shuttingDown: false };
+  return { throttle, metrics, activity, inflightByToken: new Map(), shuttingDown: false };
 }
