@@ -121,7 +121,7 @@ describe('request logs', () => {
     const audit = await api.get('/v1/audit').set('Authorization', `Bearer ${admin}`);
 
     const tail = victim.slice(victim.length - 20);
-    for (const text of [chunks.join(''), JSON.stringify(missing.body), JSON.stringify(audit.body), http.runtime.metrics.render()]) {
+    for (const text of [chunks.join(''), JSON.stringify(missing.body), JSON.stringify(audit.body), await http.runtime.metrics.render()]) {
       expect(text).not.toContain(tail);
       expect(text).not.toContain(victim.slice(20, 40));
     }
