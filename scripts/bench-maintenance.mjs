@@ -20,13 +20,13 @@ const cloners = Number(opt('cloners', '4'));
 
 const dist = new URL('../dist/', import.meta.url);
 const { loadConfig } = await import(new URL('config.js', dist));
-const { createContext } = await import(new URL('service/context.js', dist));
+const { createServices } = await import(new URL('service/services.js', dist));
 const { startServer } = await import(new URL('http/server.js', dist));
 const { repack } = await import(new URL('repo/repack.js', dist));
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gitgate-bench-maint-'));
 const config = loadConfig({ port: 0, host: '127.0.0.1', data: path.join(work, 'data') }, { GITGATE_BCRYPT_ROUNDS: '4' });
-const ctx = createContext(config, pino({ level: 'silent' }));
+const ctx = createServices(config, pino({ level: 'silent' }));
 const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'bench' }, null);
 const http = await startServer(ctx, config.host, config.port);
 const auth = { Authorization: `Bearer ${admin}`, 'Content-Type': 'application/json' };

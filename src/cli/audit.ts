@@ -4,9 +4,9 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { AUDIT_ACTIONS, type AuditEvent } from '../audit/audit-log.js';
 import type { ConfigFlags } from '../config.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
 
-type WithContext = <T>(flags: ConfigFlags, fn: (ctx: Context) => Promise<T>) => Promise<T>;
+type WithServices = <T>(flags: ConfigFlags, fn: (ctx: Services) => Promise<T>) => Promise<T>;
 
 function short(oid: string | null): string {
   return oid ? oid.slice(0, 12) : '-';
@@ -26,7 +26,7 @@ export function describeEvent(e: AuditEvent): string {
 }
 
 /** Adds `audit list` to the program (via .command, so it inherits exitOverride and output settings). */
-export function auditCommand(program: Command, dataOption: () => Option, withContext: WithContext, out: (line: string) => void): Command {
+export function auditCommand(program: Command, dataOption: () => Option, withServices: WithServices, out: (line: string) => void): Command {
   const audit = program.command('audit').description('read the audit trail (pushes, ref updates, repositories created and deleted, token creation, rotation and revocation)');
   audit
     .command('list')
@@ -37,7 +37,7 @@ export function auditCommand(program: Command, dataOption: () => Option, withCon
     .option('--json', 'print JSON')
     .addOption(dataOption())
     .action(async (opts: { repo?: string; action?: string; limit?: string; json?: boolean; data?: string }) => {
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const repoId = opts.repo === undefined ? undefined : ((await ctx.repos.get(opts.repo))?.id ?? opts.repo);
         const page = await ctx.audit.list({ repoId, action: opts.action, pageSize: opts.limit === undefined ? 100 : Number(opts.limit) });
         if (opts.json) return out(JSON.stringify(page.items));

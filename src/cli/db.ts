@@ -9,7 +9,7 @@ import { importRows } from '../db/postgres/import.js';
 import { runPgMigrations, PG_LATEST_VERSION } from '../db/postgres/migrations.js';
 import { createPool } from '../db/postgres/stores.js';
 import { SqliteStores } from '../db/sqlite/stores.js';
-import { DB_FILE } from '../service/context.js';
+import { DB_FILE } from '../service/services.js';
 
 export function dbCommands(program: Command, dataOption: () => Option, databaseOption: () => Option, out: (line: string) => void): void {
   program

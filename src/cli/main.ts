@@ -21,7 +21,7 @@ import { acquireDataDirLock } from '../service/data-dir-lock.js';
 import { ClusterRecovery } from '../service/cluster-recovery.js';
 import { bootstrapDestination, deliverBootstrapToken } from './bootstrap-delivery.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
-import { createContext, createLogger, type Context } from '../service/context.js';
+import { createServices, createLogger, type Services } from '../service/services.js';
 import { createRepo, deleteRepo, describeRepo } from '../service/repo-service.js';
 import type { Permission } from '../auth/permissions.js';
 import { normalizeRefPatterns, RefPatternError } from '../auth/ref-policy.js';
@@ -47,10 +47,10 @@ function packageVersion(): string {
 /** Open the data directory for a one-shot command (never memory: nothing would persist). A
  *  directory that does not exist is a typo far more often than a wish for an empty one:
  *  refused unless --init. */
-async function withContext<T>(flags: ConfigFlags & { init?: boolean }, fn: (ctx: Context) => Promise<T>): Promise<T> {
+async function withServices<T>(flags: ConfigFlags & { init?: boolean }, fn: (ctx: Services) => Promise<T>): Promise<T> {
   const config = loadConfig({ data: flags.data, databaseUrl: flags.databaseUrl });
   if (!flags.init && !fs.existsSync(config.dataDir)) throw new GitgateError('DATA_DIR_MISSING', { dir: config.dataDir });
-  const ctx = createContext(config, createLogger('silent'));
+  const ctx = createServices(config, createLogger('silent'));
   try {
     return await fn(ctx);
   } finally {
@@ -161,7 +161,7 @@ function buildProgram(): Command {
       const lock = config.memory ? null : acquireDataDirLock(config.dataDir, config.databaseUrl ? config.nodeId : undefined);
       if (lock) process.once('exit', () => lock.release());
       try {
-        const ctx = createContext(config);
+        const ctx = createServices(config);
         // whatever a killed predecessor left half-done goes first
         if (ctx.stores instanceof PostgresStores) {
           // a cluster node removes only its own earlier run's files and dead nodes' (their
@@ -216,7 +216,7 @@ function buildProgram(): Command {
       if (!!opts.workspace === !!opts.repo?.length) throw new UsageError('give exactly one of --workspace or --repo ID');
       const ttlSeconds = parseTtl(opts.ttl);
       const refs = opts.ref ? refPatterns(opts.ref, '--ref') : undefined;
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const { secret, record } = await ctx.tokens.create(
           {
             kind: opts.workspace ? 'workspace' : 'repo',
@@ -243,7 +243,7 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (opts: { repo?: string; all?: boolean; limit?: string; json?: boolean; data?: string }) => {
       const limit = parseLimit(opts.limit, 100);
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const repoId = opts.repo === undefined ? undefined : ((await ctx.repos.get(opts.repo))?.id ?? opts.repo);
         const query = { repo_id: repoId, include_revoked: !!opts.all };
         // stored oldest first: the newest `limit` are the last page
@@ -269,7 +269,7 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (ref: string, opts: { grace?: string; json?: boolean; data?: string }) => {
       const graceSeconds = parseGrace(opts.grace);
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const record = await ctx.tokens.resolve(ref);
         if (!record) throw new GitgateError('TOKEN_NOT_FOUND');
         const rotated = await ctx.tokens.rotate(record.id, { graceSeconds });
@@ -287,7 +287,7 @@ function buildProgram(): Command {
     .option('--json', 'print JSON {"id", "revoked"} (revoked: how many tokens this revoked, descendants included)')
     .addOption(dataOption())
     .action(async (ref: string, opts: { json?: boolean; data?: string }) => {
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const record = await ctx.tokens.resolve(ref);
         if (!record) throw new GitgateError('TOKEN_NOT_FOUND');
         const n = await ctx.tokens.revoke(record.id);
@@ -295,7 +295,7 @@ function buildProgram(): Command {
       });
     });
 
-  auditCommand(program, dataOption, withContext, out);
+  auditCommand(program, dataOption, withServices, out);
   backupCommands(program, dataOption, out);
   dbCommands(program, dataOption, databaseOption, out);
   credentialCommand(program);
@@ -311,7 +311,7 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (opts: { name?: string; metadata?: string[]; json?: boolean; data?: string }) => {
       const metadata = opts.metadata ? Object.fromEntries(opts.metadata.map(splitPair)) : null;
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const info = await createRepo(ctx, { name: opts.name ?? null, metadata });
         out(opts.json ? JSON.stringify(info) : info.repo_id);
       });
@@ -322,7 +322,7 @@ function buildProgram(): Command {
     .option('--json', 'print JSON')
     .addOption(dataOption())
     .action(async (opts: { json?: boolean; data?: string }) => {
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const page = await ctx.repos.list({ page_size: 1000 });
         if (opts.json) return out(JSON.stringify(page.items.map(describeRepo)));
         for (const r of page.items) out(`${r.id}\t${r.name ?? ''}\t${r.created_at}`);
@@ -336,7 +336,7 @@ function buildProgram(): Command {
     .option('--json', 'print JSON {"repo_id", "deleted": true}')
     .addOption(dataOption())
     .action(async (ref: string, opts: { yes?: boolean; json?: boolean; data?: string }) => {
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
         await confirm(opts.yes, `This deletes repository ${row.name ?? row.id} and all its data.`, row.name ?? row.id);
@@ -353,7 +353,7 @@ function buildProgram(): Command {
     .addOption(dataOption())
     .action(async (ref: string, patterns: string[], opts: { json?: boolean; data?: string }) => {
       const add = refPatterns(patterns, 'pattern');
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
         const now = await setProtectedRefs(ctx, row.id, refPatterns([...(await ctx.repos.protectedRefs(row.id)), ...add], 'pattern'));
@@ -368,7 +368,7 @@ function buildProgram(): Command {
     .option('--json', 'print JSON {"patterns": [...]}: what remains')
     .addOption(dataOption())
     .action(async (ref: string, patterns: string[], opts: { json?: boolean; data?: string }) => {
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
         const current = await ctx.repos.protectedRefs(row.id);
@@ -385,7 +385,7 @@ function buildProgram(): Command {
     .option('--json', 'print JSON {"patterns": [...]}')
     .addOption(dataOption())
     .action(async (ref: string, opts: { json?: boolean; data?: string }) => {
-      await withContext(opts, async (ctx) => {
+      await withServices(opts, async (ctx) => {
         const row = await ctx.repos.get(ref);
         if (!row) throw new GitgateError('REPO_NOT_FOUND');
         printPatterns(await ctx.repos.protectedRefs(row.id), opts.json);

@@ -5,7 +5,7 @@ import type { TokenRecord } from '../auth/token-record.js';
 import { refUpdateRefusal } from '../auth/ref-policy.js';
 import type { RepoRow } from '../db/repos-table.js';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
 import { mergeBranches, type MergeDone, type MergeRequest } from '../service/content/merge-branch.js';
 import { applyContentChange, type ContentChange, type UpdateResult, type WriteOptions } from '../service/content/update.js';
 import { forkRepo } from '../service/fork.js';
@@ -30,7 +30,7 @@ export function assertMayCreateRepos(tok: TokenRecord): void {
 }
 
 /** Create a repository (empty, from files, from a git URL) or fork one (`source.type: "relace"`). */
-export async function createRepoAs(ctx: Context, tok: TokenRecord, body: CreateRepoRequest): Promise<RepoInfo> {
+export async function createRepoAs(ctx: Services, tok: TokenRecord, body: CreateRepoRequest): Promise<RepoInfo> {
   assertMayCreateRepos(tok);
   const source = body.source ?? null;
   if (source && source.type === 'relace') {
@@ -57,10 +57,10 @@ export async function createRepoAs(ctx: Context, tok: TokenRecord, body: CreateR
   });
 }
 
-export type ListReposQuery = Parameters<Context['repos']['list']>[0];
+export type ListReposQuery = Parameters<Services['repos']['list']>[0];
 
 /** Repositories the token sees: a repo token its own, a workspace token all. */
-export async function listReposAs(ctx: Context, tok: TokenRecord, q: ListReposQuery): Promise<{ items: RepoMetadata[]; total_items: number; next_page: number | null }> {
+export async function listReposAs(ctx: Services, tok: TokenRecord, q: ListReposQuery): Promise<{ items: RepoMetadata[]; total_items: number; next_page: number | null }> {
   const page = await ctx.repos.list({ ...q, ids: tok.kind === 'repo' ? tok.repo_ids : undefined });
   return { items: page.items.map(describeRepo), total_items: page.total_items, next_page: page.next_page };
 }
@@ -72,7 +72,7 @@ export interface BranchFields {
 }
 
 /** The branch selection of a write, with the authoritative ref check under the repository lock. */
-export function lockedWrite(ctx: Context, tok: TokenRecord, row: RepoRow, sel: BranchFields): WriteOptions {
+export function lockedWrite(ctx: Services, tok: TokenRecord, row: RepoRow, sel: BranchFields): WriteOptions {
   return {
     branch: sel.branch,
     base: sel.base,
@@ -82,14 +82,14 @@ export function lockedWrite(ctx: Context, tok: TokenRecord, row: RepoRow, sel: B
 }
 
 /** One commit on a branch (write permission, the token's ref scope, protected refs). */
-export async function writeContentAs(ctx: Context, tok: TokenRecord, row: RepoRow, change: ContentChange, sel: BranchFields): Promise<UpdateResult> {
+export async function writeContentAs(ctx: Services, tok: TokenRecord, row: RepoRow, change: ContentChange, sel: BranchFields): Promise<UpdateResult> {
   await resolveRepo(ctx, tok, row.id, 'write', 'writing files');
   await assertRestBranchWrite(ctx, tok, row, sel.branch); // early, so a refused write reads nothing more
   return applyContentChange(ctx, row, change, lockedWrite(ctx, tok, row, sel));
 }
 
 /** Merge `head` into the branch `base` (write; admin for a protected base; delete_head needs allow_delete). */
-export async function mergeAs(ctx: Context, tok: TokenRecord, row: RepoRow, req: MergeRequest): Promise<MergeDone | null> {
+export async function mergeAs(ctx: Services, tok: TokenRecord, row: RepoRow, req: MergeRequest): Promise<MergeDone | null> {
   await resolveRepo(ctx, tok, row.id, 'write', 'merging');
   return mergeBranches(ctx, row, req, {
     checkRefs: async (changes) => {
@@ -109,7 +109,7 @@ export interface MintRequest {
 }
 
 /** A repo token no stronger than `tok` (TokenService refuses anything wider: 403 ATTENUATION). */
-export async function mintRepoTokenAs(ctx: Context, tok: TokenRecord, body: MintRequest) {
+export async function mintRepoTokenAs(ctx: Services, tok: TokenRecord, body: MintRequest) {
   // Scope names resolve like routes do; unknown or out-of-scope ids are both 404.
   const repoIds: string[] = [];
   for (const ref of body.repo_ids) repoIds.push((await resolveRepo(ctx, tok, ref, 'read', 'minting tokens')).id);

@@ -1,13 +1,14 @@
 // The Express application: JSON for REST, raw streams for Git, one error handler.
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
 import { errorHandler } from './errors.js';
 import { gitRoutes } from './git-routes.js';
 import { openApiHandler } from './openapi.js';
 import { requestId, requestLogger } from './request-log.js';
 import { healthHandler } from './health.js';
 import { metricsHandler } from './metrics.js';
+import { createHttpRuntime, type HttpRuntime } from './runtime.js';
 
 /**
  * A router whose module is imported on the first request that reaches it. The REST routes
@@ -32,7 +33,8 @@ function lazyRouter(load: () => Promise<Router>): RequestHandler {
   return handler;
 }
 
-export function createApp(ctx: Context): Express {
+/** `rt`: this server's runtime state (startServer makes one; a test may pass its own). */
+export function createApp(ctx: Services, rt: HttpRuntime = createHttpRuntime(ctx.config, ctx.guards)): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false); // Git and REST responses are not cached; ETags only add bytes
@@ -41,29 +43,29 @@ export function createApp(ctx: Context): Express {
   app.set('trust proxy', ctx.config.trustProxy);
   app.set('query parser', 'simple');
   app.use(requestId());
-  app.use(requestLogger(ctx.log, ctx.metrics, ctx.activity));
+  app.use(requestLogger(ctx.log, rt.metrics, rt.activity));
 
-  app.get('/healthz', healthHandler(ctx));
-  app.get('/metrics', metricsHandler(ctx));
+  app.get('/healthz', healthHandler(ctx, rt));
+  app.get('/metrics', metricsHandler(ctx, rt));
   app.get('/v1/openapi.json', openApiHandler);
 
   // Git routes read the raw body themselves; mount them before the JSON parser.
-  app.use(gitRoutes(ctx));
+  app.use(gitRoutes(ctx, rt));
   // REST handlers read their bodies themselves (src/http/body.ts), after authentication
-  app.use(lazyRouter(async () => (await import('./content-routes.js')).contentRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./content-routes.js')).contentRoutes(ctx, rt)));
   // branches and tags, compare, code search: each parses its own body after authentication
-  app.use(lazyRouter(async () => (await import('./refs-routes.js')).refsRoutes(ctx)));
-  app.use(lazyRouter(async () => (await import('./compare-routes.js')).compareRoutes(ctx)));
-  app.use(lazyRouter(async () => (await import('./search-routes.js')).searchRoutes(ctx)));
-  app.use(lazyRouter(async () => (await import('./token-routes.js')).tokenRoutes(ctx)));
-  app.use(lazyRouter(async () => (await import('./repo-routes.js')).repoRoutes(ctx)));
-  app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx)));
-  app.use(lazyRouter(async () => (await import('./webhook-routes.js')).webhookRoutes(ctx)));
-  app.use(lazyRouter(async () => (await import('./event-routes.js')).eventRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./refs-routes.js')).refsRoutes(ctx, rt)));
+  app.use(lazyRouter(async () => (await import('./compare-routes.js')).compareRoutes(ctx, rt)));
+  app.use(lazyRouter(async () => (await import('./search-routes.js')).searchRoutes(ctx, rt)));
+  app.use(lazyRouter(async () => (await import('./token-routes.js')).tokenRoutes(ctx, rt)));
+  app.use(lazyRouter(async () => (await import('./repo-routes.js')).repoRoutes(ctx, rt)));
+  app.use(lazyRouter(async () => (await import('./audit-routes.js')).auditRoutes(ctx, rt)));
+  app.use(lazyRouter(async () => (await import('./webhook-routes.js')).webhookRoutes(ctx, rt)));
+  app.use(lazyRouter(async () => (await import('./event-routes.js')).eventRoutes(ctx, rt)));
   // the web console: HTML pages under /ui with their own sessions, CSRF checks and error pages
-  app.use(lazyRouter(async () => (await import('./ui/routes.js')).uiRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./ui/routes.js')).uiRoutes(ctx, rt)));
   // MCP over Streamable HTTP (the same rules as REST: http/actions.ts, http/auth.ts)
-  app.use(lazyRouter(async () => (await import('./mcp/route.js')).mcpRoutes(ctx)));
+  app.use(lazyRouter(async () => (await import('./mcp/route.js')).mcpRoutes(ctx, rt)));
 
   app.use((req, _res, next) => {
     next(new GitgateError('ROUTE_NOT_FOUND', { method: req.method, path: req.path.slice(0, 200) }));

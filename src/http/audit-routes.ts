@@ -4,7 +4,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { parseWith, queryInt } from './validate.js';
 
@@ -15,9 +16,9 @@ const listSchema = z.object({
   page_start: queryInt.optional(),
 });
 
-export function auditRoutes(ctx: Context): Router {
+export function auditRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  const auth = authenticate(ctx);
+  const auth = authenticate(ctx, rt);
 
   router.get('/v1/audit', auth, async (req, res) => {
     const q = parseWith(listSchema, req.query);

@@ -5,7 +5,8 @@ import type { Permission } from '../auth/permissions.js';
 import type { TokenRecord } from '../auth/token-record.js';
 import type { RepoRow } from '../db/records.js';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { extractToken } from './credentials.js';
 import { runAsActor, currentActor, type Actor } from '../audit/actor.js';
 import { admitRequest, throttleCheck } from './guard.js';
@@ -25,23 +26,23 @@ export function token(res: Response): TokenRecord {
   return t;
 }
 
-export function authenticate(ctx: Context): RequestHandler {
+export function authenticate(ctx: Services, rt: HttpRuntime): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
       if (res.locals.token) return next(); // already authenticated by an earlier route
       const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
       const secret = extractToken(req.headers.authorization);
-      await throttleCheck(ctx, ip, secret, res); // 429 for a blocked address, before any bcrypt work
+      await throttleCheck(ctx, rt, ip, secret, res); // 429 for a blocked address, before any bcrypt work
       if (!secret) throw new GitgateError('UNAUTHENTICATED');
       // the client address goes with the (coalesced) last-use write: last_used_ip
       const record = await ctx.tokens.verify(secret, ip === 'unknown' ? undefined : ip);
       if (!record) {
-        ctx.metrics.authFailures.inc();
-        const blocked = await ctx.throttle.fail(ip);
+        rt.metrics.authFailures.inc();
+        const blocked = await rt.throttle.fail(ip);
         if (blocked) req.log?.warn({ ip, retry_after: blocked }, 'too many failed authentications: address blocked');
         throw new GitgateError('UNAUTHENTICATED');
       }
-      await admitRequest(ctx, record.id, res); // 429 beyond the per-token concurrency limit
+      await admitRequest(ctx, rt, record.id, res); // 429 beyond the per-token concurrency limit
       res.locals.token = record;
       const actor = { tokenId: record.id, ip };
       res.locals.actor = actor;
@@ -58,7 +59,7 @@ export function routeRepoId(raw: string): string {
 }
 
 /** Look the repository up and check the token may use it: 404 out of scope, 403 too weak. */
-export async function resolveRepo(ctx: Context, tok: TokenRecord, rawId: string, need: Permission, action: string): Promise<RepoRow> {
+export async function resolveRepo(ctx: Services, tok: TokenRecord, rawId: string, need: Permission, action: string): Promise<RepoRow> {
   const row = await ctx.repos.get(routeRepoId(rawId));
   if (!row) throw new GitgateError('REPO_NOT_FOUND');
   const access = repoAccess(tok, row.id, need);

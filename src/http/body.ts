@@ -2,13 +2,13 @@
 // checks have passed: an unauthenticated or unauthorised client never makes the server buffer
 // or parse a byte of its body (the error response closes the connection instead).
 import express, { type Request, type Response } from 'express';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
 
 export type BodyReader = (req: Request, res: Response) => Promise<unknown>;
 
 /** A reader for application/json bodies up to GITGATE_MAX_JSON_BYTES; other content types
  *  (and no body) read as `{}`, as the REST routes have always treated them. */
-export function jsonBodyReader(ctx: Context): BodyReader {
+export function jsonBodyReader(ctx: Services): BodyReader {
   const parse = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
   return (req, res) =>
     new Promise((resolve, reject) => {

@@ -2,7 +2,8 @@
 // the plain text of `git diff base...head` (?format=patch), paths only with ?name_only=true.
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { compare, comparePatch, parseCompareSpec } from '../service/compare/compare.js';
 import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
@@ -11,9 +12,9 @@ import { parseWith, queryBool } from './validate.js';
 
 const compareQuery = z.object({ format: z.enum(['json', 'patch', 'diff']).optional(), name_only: queryBool.optional() });
 
-export function compareRoutes(ctx: Context): Router {
+export function compareRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  router.get('/v1/repo/:id/compare/*spec', authenticate(ctx), async (req, res) => {
+  router.get('/v1/repo/:id/compare/*spec', authenticate(ctx, rt), async (req, res) => {
     const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'comparing commits');
     const q = parseWith(compareQuery, req.query);
     const { base, head } = parseCompareSpec((req.params.spec as string[]).join('/'));

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import type { Permission } from '../auth/permissions.js';
 import type { RepoRow } from '../db/repos-table.js';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { pullGitSource } from '../service/content/git-source.js';
 import { pathFromSegments } from '../service/content/paths.js';
 import { cloneFiles, readFileAt } from '../service/content/read.js';
@@ -38,9 +39,9 @@ export function jsonBodyOf(req: Request): unknown {
   return {};
 }
 
-export function contentRoutes(ctx: Context): Router {
+export function contentRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  const auth = authenticate(ctx);
+  const auth = authenticate(ctx, rt);
   const json = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
   // any content type: the SDK sends application/octet-stream, curl --data-binary form data
   const raw = express.raw({ limit: ctx.config.maxJsonBytes, type: () => true });

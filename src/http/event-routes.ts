@@ -7,7 +7,8 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { TokenRecord } from '../auth/token-record.js';
 import { readFeed } from '../events/feed.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { isLive } from '../webhooks/dispatcher.js';
 import { authenticate, token } from './auth.js';
 import { parseWith, queryInt } from './validate.js';
@@ -31,18 +32,18 @@ function clientGone(res: Response): AbortSignal {
 }
 
 /** Keep the socket's idle timeout from cutting a long poll or a quiet stream short. */
-function holdSocket(ctx: Context, req: Request, res: Response, ms: number): void {
+function holdSocket(ctx: Services, req: Request, res: Response, ms: number): void {
   const idle = ctx.config.idleTimeoutMs;
   if (idle === 0 || ms < idle) return;
   req.socket.setTimeout(ms);
   res.once('finish', () => req.socket.setTimeout(idle));
 }
 
-export function eventRoutes(ctx: Context): Router {
+export function eventRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
   const lookup = (id: string) => ctx.tokens.get(id);
 
-  router.get('/v1/events', authenticate(ctx), async (req, res) => {
+  router.get('/v1/events', authenticate(ctx, rt), async (req, res) => {
     const tok = token(res);
     const q = parseWith(querySchema, req.query);
     const lastEventId = req.header('last-event-id');
@@ -76,7 +77,7 @@ export function eventRoutes(ctx: Context): Router {
 
 /** SSE until the client leaves, the server shuts down or the token stops being valid (or, for
  *  the web console, `stillValid` says its session ended). */
-export async function stream(ctx: Context, req: Request, res: Response, tok: TokenRecord, after: number, stillValid: () => boolean = () => true): Promise<void> {
+export async function stream(ctx: Services, req: Request, res: Response, tok: TokenRecord, after: number, stillValid: () => boolean = () => true): Promise<void> {
   const heartbeatMs = Math.min(15_000, ctx.config.idleTimeoutMs > 0 ? Math.floor(ctx.config.idleTimeoutMs / 2) : 15_000);
   const gone = clientGone(res);
   res.status(200);

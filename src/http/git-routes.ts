@@ -4,7 +4,8 @@ import zlib from 'node:zlib';
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { receivePackAdvertisement, serveReceivePack } from '../protocol/receive-pack.js';
 import { serveUploadPack, uploadPackAdvertisement } from '../protocol/upload-pack.js';
 import { wantsV2, writeV2Advertisement } from '../protocol/v2/capability-advertisement.js';
@@ -29,9 +30,9 @@ function requestBody(req: Request): AsyncIterable<Buffer> {
   return req;
 }
 
-export function gitRoutes(ctx: Context): Router {
+export function gitRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  const auth = authenticate(ctx);
+  const auth = authenticate(ctx, rt);
 
   router.get('/v1/repo/:id/info/refs', auth, async (req, res) => {
     const service = req.query.service;
@@ -80,7 +81,7 @@ export function gitRoutes(ctx: Context): Router {
     await streamResponse(res, `application/x-${service}-result`, gen);
   };
 
-  router.post('/v1/repo/:id/git-upload-pack', auth, tracked(ctx, 'clone', rpc('git-upload-pack')));
-  router.post('/v1/repo/:id/git-receive-pack', auth, tracked(ctx, 'push', rpc('git-receive-pack')));
+  router.post('/v1/repo/:id/git-upload-pack', auth, tracked(rt.activity, 'clone', rpc('git-upload-pack')));
+  router.post('/v1/repo/:id/git-receive-pack', auth, tracked(rt.activity, 'push', rpc('git-receive-pack')));
   return router;
 }

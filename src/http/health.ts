@@ -2,9 +2,10 @@
 // status "error" when it does not, or "shutting_down" once a graceful shutdown has begun (so a
 // load balancer stops routing here while running requests finish).
 import type { RequestHandler } from 'express';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 
-export function healthHandler(ctx: Context): RequestHandler {
+export function healthHandler(ctx: Services, rt: HttpRuntime): RequestHandler {
   return async (req, res) => {
     let db: 'ok' | 'error' = 'ok';
     try {
@@ -13,7 +14,7 @@ export function healthHandler(ctx: Context): RequestHandler {
       db = 'error';
       req.log?.error({ err }, 'health check: database unavailable');
     }
-    const status = db !== 'ok' ? 'error' : ctx.shuttingDown ? 'shutting_down' : 'ok';
+    const status = db !== 'ok' ? 'error' : rt.shuttingDown ? 'shutting_down' : 'ok';
     res.setHeader('Cache-Control', 'no-cache');
     res.status(status === 'ok' ? 200 : 503).json({ status, checks: { db }, node: ctx.config.nodeId, database: ctx.stores.kind });
   };

@@ -1,8 +1,7 @@
 // Request-size limits for Git RPC bodies, and in-flight tracking of clones and pushes.
 import type { Request, RequestHandler } from 'express';
 import { GitgateError } from '../errors.js';
-import type { ActivityKind } from '../service/activity.js';
-import type { Context } from '../service/context.js';
+import type { Activity, ActivityKind } from './activity.js';
 
 /** The (decoded) body, failing with 413 BODY_TOO_LARGE past `limit` bytes. A declared
  *  Content-Length over the limit is refused before anything is read. */
@@ -21,9 +20,9 @@ export function capBody(body: AsyncIterable<Buffer>, req: Request, limit: number
 
 /** Counts the handler as a running clone or push (metrics gauges, graceful shutdown) until it
  *  has returned and its response has closed. */
-export function tracked(ctx: Context, kind: ActivityKind, handler: RequestHandler): RequestHandler {
+export function tracked(activity: Activity, kind: ActivityKind, handler: RequestHandler): RequestHandler {
   return async (req, res, next) => {
-    const done = ctx.activity.begin(kind);
+    const done = activity.begin(kind);
     let closed = res.writableFinished || res.destroyed;
     let returned = false;
     res.once('close', () => {

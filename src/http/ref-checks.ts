@@ -9,7 +9,7 @@ import { isAncestor, peelToCommit } from '../repo/ancestry.js';
 import type { PreReceiveHook, ReceiveCommand } from '../repo/receive-command.js';
 import type { RefRejection } from '../repo/ref-result.js';
 import type { Repository } from '../repo/repository.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
 import { targetRef } from '../service/content/branch.js';
 import { refRejectionError } from '../service/refs/ref-errors.js';
 
@@ -38,7 +38,7 @@ export class RefPolicyHook implements PreReceiveHook {
   private protectedRefs: string[] | null = null; // read once per push, under the lock
 
   constructor(
-    private readonly ctx: Context,
+    private readonly ctx: Services,
     private readonly tok: TokenRecord,
     private readonly repoId: string,
   ) {}
@@ -61,24 +61,24 @@ export class RefPolicyHook implements PreReceiveHook {
 }
 
 /** The hooks a push or REST ref write by `tok` to `repoId` runs. */
-export function refHooks(ctx: Context, tok: TokenRecord, repoId: string): PreReceiveHook[] {
+export function refHooks(ctx: Services, tok: TokenRecord, repoId: string): PreReceiveHook[] {
   return [new RefPolicyHook(ctx, tok, repoId)];
 }
 
 /** 403 when `tok` may not move `ref` of `row` through the REST API (content writes only ever
  *  create or fast-forward a branch). */
-export async function assertRestRefWrite(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, exists: boolean): Promise<void> {
+export async function assertRestRefWrite(ctx: Services, tok: TokenRecord, row: RepoRow, ref: string, exists: boolean): Promise<void> {
   await assertRestRefChange(ctx, tok, row, ref, exists ? 'update' : 'create');
 }
 
 /** 403 when `tok` may not make this (non-forced) change to `ref` of `row` through the REST API. */
-export async function assertRestRefChange(ctx: Context, tok: TokenRecord, row: RepoRow, ref: string, change: RefChange): Promise<void> {
+export async function assertRestRefChange(ctx: Services, tok: TokenRecord, row: RepoRow, ref: string, change: RefChange): Promise<void> {
   const refused = await new RefPolicyHook(ctx, tok, row.id).decide(ref, change, async () => false);
   if (refused) throw refRejectionError(refused, ref);
 }
 
 /** The branch a REST content write to `row` moves (`branch`, else HEAD's), checked against `tok`'s ref rules. */
-export async function assertRestBranchWrite(ctx: Context, tok: TokenRecord, row: RepoRow, branch?: string | null): Promise<void> {
+export async function assertRestBranchWrite(ctx: Services, tok: TokenRecord, row: RepoRow, branch?: string | null): Promise<void> {
   if (tok.refs.length === 0 && (await ctx.repos.protectedRefs(row.id)).length === 0) return;
   const repo = ctx.manager.get(row.id);
   const ref = await targetRef(repo, row, branch);

@@ -2,7 +2,8 @@
 // (write permission, ref scope, allow_delete, protected refs) via receive-pack's own check.
 import express, { Router } from 'express';
 import { z } from 'zod';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { createRef, deleteRef, listRefs } from '../service/refs/ref-api.js';
 import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
@@ -19,9 +20,9 @@ function refFromSegments(segments: string | string[] | undefined): string {
   return joined.startsWith('refs/') ? joined : `refs/${joined}`;
 }
 
-export function refsRoutes(ctx: Context): Router {
+export function refsRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  const auth = authenticate(ctx);
+  const auth = authenticate(ctx, rt);
   const json = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
 
   router.get('/v1/repo/:id/refs', auth, async (req, res) => {

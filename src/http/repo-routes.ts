@@ -2,7 +2,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
 import { withRepoLock } from '../repo/repo-lock.js';
@@ -37,9 +38,9 @@ const listSchema = z.object({
     }),
 });
 
-export function repoRoutes(ctx: Context): Router {
+export function repoRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  router.use('/v1/repo', authenticate(ctx));
+  router.use('/v1/repo', authenticate(ctx, rt));
   const readBody = jsonBodyReader(ctx);
 
   router.post('/v1/repo', async (req, res) => {

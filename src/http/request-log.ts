@@ -2,7 +2,7 @@
 import crypto from 'node:crypto';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { Activity } from '../service/activity.js';
+import type { Activity } from './activity.js';
 import { redactSecrets } from '../redact.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { routeOf } from './metrics.js';

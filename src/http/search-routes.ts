@@ -2,7 +2,8 @@
 // search agent (always SSE: `result` per file, then `done`), and the lexical index's status.
 import express, { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { codeSearch, indexStatus, type CodeSearchOptions, type CodeSearchResult } from '../service/content/code-search.js';
 import { GitgateError } from '../errors.js';
 import { wantPolicy } from '../service/content/branch.js';
@@ -29,9 +30,9 @@ function sendEvents(res: Response, out: CodeSearchResult): void {
   res.end(`event: done\ndata: ${JSON.stringify({ hash: out.hash, total: out.results.length, truncated: out.truncated })}\n\n`);
 }
 
-export function searchRoutes(ctx: Context): Router {
+export function searchRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  const auth = authenticate(ctx);
+  const auth = authenticate(ctx, rt);
   const json = express.json({ limit: ctx.config.maxJsonBytes, type: ['application/json', 'application/*+json'] });
   const readRepo = (action: string) => async (req: Request, res: Response, next: () => void) => {
     res.locals.repo = await resolveRepo(ctx, token(res), String(req.params.id), 'read', action);

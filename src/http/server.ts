@@ -1,22 +1,26 @@
-// Starts the HTTP (or HTTPS) server for a context; close() stops accepting and drains.
+// Starts the HTTP (or HTTPS) server over the core services with its own runtime state; close() stops accepting and drains.
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
 import { createApp } from './app.js';
+import { createHttpRuntime, type HttpRuntime } from './runtime.js';
 import { loadSecureContextOptions } from './tls.js';
 
 export interface RunningServer {
   url: string;
   server: http.Server | https.Server;
+  /** Throttle, in-flight counts, metrics and the shutdown flag of this server. */
+  runtime: HttpRuntime;
   /** Re-read the TLS certificate and key (HTTPS only): new handshakes use them, open connections
    *  keep theirs. Throws CONFIG (and keeps the old pair) when the files are not usable. */
   reloadTls(): void;
   close(): Promise<void>;
 }
 
-export async function startServer(ctx: Context, host: string, port: number): Promise<RunningServer> {
-  const app = createApp(ctx);
+export async function startServer(ctx: Services, host: string, port: number): Promise<RunningServer> {
+  const runtime = createHttpRuntime(ctx.config, ctx.guards);
+  const app = createApp(ctx, runtime);
   const tlsFiles = ctx.config.tls;
   const server = tlsFiles ? https.createServer(loadSecureContextOptions(tlsFiles), app) : http.createServer(app);
   server.headersTimeout = ctx.config.headersTimeoutMs; // a client that never finishes its headers
@@ -40,6 +44,7 @@ export async function startServer(ctx: Context, host: string, port: number): Pro
   return {
     url: `${tlsFiles ? 'https' : 'http'}://${shownHost}:${addr.port}`,
     server,
+    runtime,
     reloadTls() {
       if (!tlsFiles) return;
       (server as https.Server).setSecureContext(loadSecureContextOptions(tlsFiles));

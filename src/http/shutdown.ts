@@ -4,7 +4,7 @@
 // refs only after the whole pack has been received, indexed and verified, and an interrupted
 // ingest removes its temporary files (recoverDataDir sweeps any leftovers on the next start).
 import type { Logger } from 'pino';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
 import type { RunningServer } from './server.js';
 
 export interface ShutdownResult {
@@ -20,15 +20,16 @@ function sleep(ms: number): Promise<'timeout'> {
   return new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref());
 }
 
-export async function gracefulShutdown(running: RunningServer, ctx: Context, opts: { timeoutMs?: number; log?: Logger } = {}): Promise<ShutdownResult> {
+export async function gracefulShutdown(running: RunningServer, ctx: Services, opts: { timeoutMs?: number; log?: Logger } = {}): Promise<ShutdownResult> {
   const timeoutMs = opts.timeoutMs ?? ctx.config.shutdownTimeoutMs;
   const log = opts.log ?? ctx.log;
-  ctx.shuttingDown = true;
+  running.runtime.shuttingDown = true;
   // event feeds answer now and SSE streams end; webhook attempts in flight are aborted and stay queued
   ctx.events.stop();
   await ctx.webhooks.dispatcher.stop();
-  const inFlight = ctx.activity.count('request');
-  log.info({ in_flight: inFlight, clones: ctx.activity.count('clone'), pushes: ctx.activity.count('push'), timeout_ms: timeoutMs }, 'shutting down: no new connections');
+  const { activity } = running.runtime;
+  const inFlight = activity.count('request');
+  log.info({ in_flight: inFlight, clones: activity.count('clone'), pushes: activity.count('push'), timeout_ms: timeoutMs }, 'shutting down: no new connections');
 
   const { server } = running;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -39,12 +40,12 @@ export async function gracefulShutdown(running: RunningServer, ctx: Context, opt
 
   let forced = false;
   try {
-    const drained = Promise.all([closed, ctx.activity.idle()]).then(() => 'drained' as const);
+    const drained = Promise.all([closed, activity.idle()]).then(() => 'drained' as const);
     if ((await Promise.race([drained, sleep(timeoutMs)])) === 'timeout') {
       forced = true;
-      log.warn({ clones: ctx.activity.count('clone'), pushes: ctx.activity.count('push') }, 'shutdown deadline reached: cutting off running requests');
+      log.warn({ clones: activity.count('clone'), pushes: activity.count('push') }, 'shutdown deadline reached: cutting off running requests');
       server.closeAllConnections();
-      await Promise.race([Promise.all([closed, ctx.activity.idle()]), sleep(UNWIND_MS)]);
+      await Promise.race([Promise.all([closed, activity.idle()]), sleep(UNWIND_MS)]);
     }
   } finally {
     clearInterval(sweeper);
@@ -56,7 +57,7 @@ export async function gracefulShutdown(running: RunningServer, ctx: Context, opt
 
 /** serve's signal handling: the first SIGTERM/SIGINT shuts down gracefully and exits 0; a
  *  second one exits at once. With HTTPS, SIGHUP reloads the certificate. */
-export function installSignalHandlers(running: RunningServer, ctx: Context, exit: (code: number) => void = (c) => process.exit(c)): void {
+export function installSignalHandlers(running: RunningServer, ctx: Services, exit: (code: number) => void = (c) => process.exit(c)): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

@@ -3,7 +3,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { TokenRecord } from '../auth/token-record.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
 import { mintRepoTokenAs } from './actions.js';
@@ -34,9 +35,9 @@ function created(secret: string, r: TokenRecord) {
   };
 }
 
-export function tokenRoutes(ctx: Context): Router {
+export function tokenRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  const auth = authenticate(ctx);
+  const auth = authenticate(ctx, rt);
   const readBody = jsonBodyReader(ctx); // after the checks each handler makes first
 
   router.post('/v1/repo_token', auth, async (req, res) => {

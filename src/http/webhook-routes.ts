@@ -5,7 +5,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { TokenRecord } from '../auth/token-record.js';
 import { GitgateError } from '../errors.js';
-import type { Context } from '../service/context.js';
+import type { Services } from '../service/services.js';
+import type { HttpRuntime } from './runtime.js';
 import { isLive } from '../webhooks/dispatcher.js';
 import { publicWebhook, type WebhookWithSecret } from '../db/records.js';
 import { checkWebhookUrl } from '../webhooks/url.js';
@@ -29,9 +30,9 @@ function canManage(tok: TokenRecord, hook: WebhookWithSecret): boolean {
   return hook.repo_id !== null ? tok.repo_ids.includes(hook.repo_id) : hook.created_by === tok.id;
 }
 
-export function webhookRoutes(ctx: Context): Router {
+export function webhookRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
-  router.use('/v1/webhooks', authenticate(ctx));
+  router.use('/v1/webhooks', authenticate(ctx, rt));
   const readBody = jsonBodyReader(ctx); // after authentication
   const { store, policy } = ctx.webhooks;
 

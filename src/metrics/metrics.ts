@@ -1,86 +1,97 @@
-// Prometheus text exposition (format 0.0.4) without a client library: a few counters, gauges
-// and one histogram, labelled only by bounded values (method, route template, status), never
-// by repository ids or tokens. Below http/ so the core services can count too; GET /metrics
-// is http/metrics.ts.
+// The Prometheus metrics of one server, on prom-client: counters, gauges read at scrape time and
+// one histogram, labelled only by bounded values (method, route template, status, reason), never
+// by repository ids or tokens, and every label value passes through redactSecrets. The
+// process_*/nodejs_* defaults sit in one registry per process (they describe the process, and
+// their collectors run for its lifetime); each server's registry is merged with it when scraped.
+// The registry is created by the HTTP runtime (http/runtime.ts); GET /metrics is http/metrics.ts.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { redactSecrets } from '../redact.js';
-
-type Labels = Record<string, string>;
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-function key(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${redactSecrets(labels[k]!).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',');
+type Labels<L extends string> = Partial<Record<L, string>>;
+
+function safe<L extends string>(labels: Labels<L>): Labels<L> {
+  const out: Labels<L> = {};
+  for (const k of Object.keys(labels).sort() as L[]) out[k] = redactSecrets(labels[k]!);
+  return out;
 }
 
-class Counter {
-  readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const k = key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
+class SafeCounter<L extends string> {
+  private readonly counter: Counter<L>;
+  constructor(registry: Registry, name: string, help: string, labelNames: readonly L[] = []) {
+    this.counter = new Counter({ name, help, labelNames, registers: [registry] });
   }
-  get(labels: Labels = {}): number {
-    return this.values.get(key(labels)) ?? 0;
-  }
-  render(): string[] {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) out.push(`${this.name} 0`);
-    for (const [k, v] of this.values) out.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
-    return out;
+  inc(labels: Labels<L> = {}, by = 1): void {
+    this.counter.inc(safe(labels), by);
   }
 }
 
-class Histogram {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: number[]) {}
-  observe(labels: Labels, value: number): void {
-    const k = key(labels);
-    let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
-    s.sum += value;
-    s.count++;
+class SafeHistogram<L extends string> {
+  private readonly histogram: Histogram<L>;
+  constructor(registry: Registry, name: string, help: string, labelNames: readonly L[], buckets: number[]) {
+    const histogram = (this.histogram = new Histogram({ name, help, labelNames, buckets, registers: [] }));
+    // prom-client writes a bucket's `le` before the series labels; the exposition has always had
+    // it last ({method,route,le}), so the registry reads the series through get() with le moved
+    const leLast = {
+      name,
+      get: async () => {
+        const data = await histogram.get();
+        const values = data.values.map((v) => {
+          const { le, ...series } = v.labels as Record<string, string | number>;
+          return { ...v, labels: le === undefined ? series : { ...series, le } };
+        });
+        return { ...data, values };
+      },
+    };
+    registry.registerMetric(leLast as unknown as Histogram<L>);
   }
-  render(): string[] {
-    const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [k, s] of this.series) {
-      const sep = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`));
-      out.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
-      out.push(`${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`);
-      out.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);
-    }
-    return out;
+  observe(labels: Labels<L>, value: number): void {
+    this.histogram.observe(safe(labels), value);
   }
+}
+
+let processRegistry: Registry | null = null;
+
+/** process_* and nodejs_* (CPU, memory, handles, event-loop lag, GC), collected once per process. */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
 }
 
 export class Metrics {
-  readonly requests = new Counter('gitgate_http_requests_total', 'HTTP requests by method, route template and status');
-  readonly bytesIn = new Counter('gitgate_http_request_bytes_total', 'Request bytes received (headers and bodies), by route template');
-  readonly bytesOut = new Counter('gitgate_http_response_bytes_total', 'Response bytes sent (headers and bodies), by route template');
-  readonly duration = new Histogram('gitgate_http_request_duration_seconds', 'Request durations by method and route template', DURATION_BUCKETS);
-  readonly authFailures = new Counter('gitgate_auth_failures_total', 'Requests that presented a token which was rejected (malformed, unknown, expired, revoked)');
-  readonly throttled = new Counter('gitgate_throttled_total', 'Requests refused with 429, by reason (auth = blocked address, concurrency = per-token limit)');
-  /** Live gauges, read at scrape time. */
-  readonly gauges: { name: string; help: string; value: () => number }[] = [];
+  private readonly registry = new Registry();
+  readonly requests = new SafeCounter(this.registry, 'gitgate_http_requests_total', 'HTTP requests by method, route template and status', ['method', 'route', 'status']);
+  readonly bytesIn = new SafeCounter(this.registry, 'gitgate_http_request_bytes_total', 'Request bytes received (headers and bodies), by route template', ['route']);
+  readonly bytesOut = new SafeCounter(this.registry, 'gitgate_http_response_bytes_total', 'Response bytes sent (headers and bodies), by route template', ['route']);
+  readonly duration = new SafeHistogram(this.registry, 'gitgate_http_request_duration_seconds', 'Request durations by method and route template', ['method', 'route'], DURATION_BUCKETS);
+  readonly authFailures = new SafeCounter(this.registry, 'gitgate_auth_failures_total', 'Requests that presented a token which was rejected (malformed, unknown, expired, revoked)');
+  readonly throttled = new SafeCounter(this.registry, 'gitgate_throttled_total', 'Requests refused with 429, by reason (auth = blocked address, concurrency = per-token limit)', ['reason']);
 
-  gauge(name: string, help: string, value: () => number): void {
-    this.gauges.push({ name, help, value });
+  constructor() {
+    processMetrics();
+    // both reasons are known: a scrape shows them at 0 before the first refusal
+    this.throttled.inc({ reason: 'auth' }, 0);
+    this.throttled.inc({ reason: 'concurrency' }, 0);
   }
 
-  render(): string {
-    const lines = [
-      ...this.requests.render(),
-      ...this.bytesIn.render(),
-      ...this.bytesOut.render(),
-      ...this.duration.render(),
-      ...this.authFailures.render(),
-      ...this.throttled.render(),
-    ];
-    for (const g of this.gauges) lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, `${g.name} ${g.value()}`);
-    return `${lines.join('\n')}\n`;
+  /** A live gauge, read at scrape time. */
+  gauge(name: string, help: string, value: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(value());
+      },
+    });
+  }
+
+  /** The text exposition (format 0.0.4): this server's metrics, then the process's. */
+  render(): Promise<string> {
+    return Registry.merge([this.registry, processMetrics()]).metrics();
   }
 }

@@ -73,9 +73,10 @@ function asCorrupt(err: unknown): unknown {
 
 /**
  * Resolved objects (delta bases above all) of every open pack of every repository share this
- * budget (GITGATE_PACK_CACHE_BYTES), least recently used first out.
+ * budget (GITGATE_PACK_CACHE_BYTES), least recently used first out. Empty until the
+ * configuration sizes it (service/cache-budgets.ts; the repack worker takes its parent's).
  */
-export const packObjectPool = new BytePool(32 * 1024 * 1024);
+export const packObjectPool = new BytePool(0);
 
 export class PackFile {
   readonly index: PackIndex;

@@ -6,7 +6,6 @@ import { ByteReader, type ByteSource } from './byte-reader.js';
 export const MAX_PKT_PAYLOAD = 65516;
 export const FLUSH = Buffer.from('0000');
 export const DELIM = Buffer.from('0001');
-export const RESPONSE_END = Buffer.from('0002');
 
 export type Pkt = { type: 'data'; payload: Buffer } | { type: 'flush' } | { type: 'delim' } | { type: 'response-end' };
 

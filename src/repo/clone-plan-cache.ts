@@ -12,8 +12,8 @@ import type { ObjectStore } from './object-store.js';
 import { planObjects, type ObjectToSend, type SendPlan } from './reachability.js';
 import type { Repository } from './repository.js';
 
-/** Budget of all cached clone plans (one plan may take all of it). */
-export const clonePlanPool = new BytePool(64 * 1024 * 1024, 1);
+/** Budget of all cached clone plans (one plan may take all of it); empty until configured. */
+export const clonePlanPool = new BytePool(0, 1);
 
 const TYPES: readonly ObjectType[] = ['commit', 'tree', 'blob', 'tag'];
 

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packObjectPool } from '../pack/pack-file.js';
 import type { RepackOutcome } from './repack.js';
 
 /** Tests only: where the worker process dies on purpose. */
@@ -34,7 +35,8 @@ export interface WorkerJob {
   fault?: WorkerFault;
 }
 
-export type ToWorker = { type: 'repack'; job: WorkerJob } | { type: 'abort' };
+/** `packCacheBytes`: the configured pack object cache, which the worker uses as its own. */
+export type ToWorker = { type: 'repack'; job: WorkerJob; packCacheBytes: number } | { type: 'abort' };
 export type FromWorker = { type: 'done'; outcome: RepackOutcome | null } | { type: 'error'; message: string };
 
 const WORKER_NICE = 19;
@@ -115,7 +117,7 @@ function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }): Promis
         else reject(new Error(`repack worker exited with ${sig ?? `code ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`));
       });
     });
-    send({ type: 'repack', job });
+    send({ type: 'repack', job, packCacheBytes: packObjectPool.maxBytes });
   });
 }
 

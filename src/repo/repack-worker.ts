@@ -3,6 +3,7 @@
 // going away counts as an abort (nothing is installed after that).
 import fs from 'node:fs';
 import path from 'node:path';
+import { packObjectPool } from '../pack/pack-file.js';
 import { ObjectStore } from './object-store.js';
 import { repackFiles } from './repack.js';
 import type { FromWorker, ToWorker, WorkerJob } from './repack-runner.js';
@@ -42,7 +43,10 @@ async function run(job: WorkerJob): Promise<void> {
 
 process.on('message', (msg: ToWorker) => {
   if (msg.type === 'abort') abortRequested = true;
-  else if (msg.type === 'repack') void run(msg.job);
+  else if (msg.type === 'repack') {
+    packObjectPool.resize(msg.packCacheBytes);
+    void run(msg.job);
+  }
 });
 process.on('disconnect', () => {
   abortRequested = true;

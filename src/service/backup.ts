@@ -15,7 +15,7 @@ import { GitgateError } from '../errors.js';
 import { backupDatabase, listRepoRows } from '../db/sqlite/backup.js';
 import { RefStore } from '../repo/refs.js';
 import { nodeStorage } from '../repo/storage.js';
-import { DB_FILE } from './context.js';
+import { DB_FILE } from './services.js';
 import { acquireDataDirLock, LOCK_FILE } from './data-dir-lock.js';
 import { DATA_DIR_MODE, ensurePrivateDir, PRIVATE_FILE_MODE } from './data-dir.js';
 

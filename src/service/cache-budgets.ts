@@ -1,4 +1,4 @@
-// The configured byte budgets of the process-wide caches, applied once when a context is made.
+// The configured byte budgets of the process-wide caches, applied once when the services are made.
 import type { CacheBudgets } from '../config.js';
 import { packObjectPool } from '../pack/pack-file.js';
 import { clonePlanPool } from '../repo/clone-plan-cache.js';

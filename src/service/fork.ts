@@ -10,7 +10,7 @@ import { GitgateError } from '../errors.js';
 import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
 import type { Storage } from '../repo/storage.js';
-import type { Context } from './context.js';
+import type { Services } from './services.js';
 import type { RepoInfo } from './repo-service.js';
 import { OID_SOURCE } from '../oid.js';
 
@@ -35,7 +35,7 @@ const PACK_ORDER = ['pack', 'rev', 'bitmap', 'mtimes', 'promisor', 'keep', 'idx'
 /** A repack may retire files while we link: re-list and link what is new, a few times at most. */
 const MAX_ROUNDS = 5;
 
-export async function forkRepo(ctx: Context, source: RepoRow, input: ForkInput): Promise<RepoInfo & { stats: ForkStats }> {
+export async function forkRepo(ctx: Services, source: RepoRow, input: ForkInput): Promise<RepoInfo & { stats: ForkStats }> {
   const src = ctx.manager.get(source.id);
   const id = crypto.randomUUID();
   const metadata = input.copyMetadata ? { ...(source.metadata ?? {}), ...(input.metadata ?? {}) } : (input.metadata ?? null);

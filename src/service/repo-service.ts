@@ -1,7 +1,7 @@
 // Repository lifecycle shared by REST and CLI: create (empty or from files), describe, delete.
 import crypto from 'node:crypto';
 import type { RepoRow } from '../db/repos-table.js';
-import type { Context } from './context.js';
+import type { Services } from './services.js';
 import { checkGitSource, importGitSource, type GitSourceInput } from './content/git-source.js';
 import { applyPlan, planChange } from './content/update.js';
 
@@ -41,7 +41,7 @@ export function describeRepo(row: RepoRow): RepoMetadata {
   };
 }
 
-export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<RepoInfo> {
+export async function createRepo(ctx: Services, input: CreateRepoInput): Promise<RepoInfo> {
   // files take the one REST write path; every path is validated before anything is created
   const plan = input.files && input.files.length > 0 ? planChange({ kind: 'files', files: input.files }) : null;
   if (input.git) checkGitSource(ctx.config, input.git);
@@ -72,7 +72,7 @@ export async function createRepo(ctx: Context, input: CreateRepoInput): Promise<
   }
 }
 
-export async function deleteRepo(ctx: Context, id: string): Promise<void> {
+export async function deleteRepo(ctx: Services, id: string): Promise<void> {
   const name = (await ctx.repos.get(id))?.name ?? null;
   // its webhooks (and their queued deliveries) go first: nothing more is sent about it through them
   await ctx.webhooks.store.deleteForRepo(id);

@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { TokenRecord } from '../auth/token-record.js';
-import type { WebhookConfig } from '../config-webhooks.js';
+import type { WebhookConfig } from '../config.js';
 import type { EventBus } from '../events/bus.js';
 import { toEvent } from '../events/event.js';
 import { canSeeEvent } from '../events/visibility.js';

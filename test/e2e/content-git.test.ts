@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/http/server.js';
-import { createContext } from '../../src/service/context.js';
+import { createServices } from '../../src/service/services.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -233,7 +233,7 @@ describe('git source credentials never reach the logs', () => {
     });
     const dataDir = tmpDir('gitgate-data-');
     const config = loadConfig({ port: 0, host: '127.0.0.1', data: dataDir, memory: true }, { GITGATE_BCRYPT_ROUNDS: '4', ...ALLOW_LOOPBACK });
-    const ctx = createContext(config, pino({ level: 'debug' }, sink));
+    const ctx = createServices(config, pino({ level: 'debug' }, sink));
     const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'admin' }, null);
     const server = await startServer(ctx, '127.0.0.1', 0);
     try {

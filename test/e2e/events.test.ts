@@ -214,7 +214,7 @@ describe('events feed and shutdown', () => {
     const cursor = (await s.api.get('/v1/events?limit=1000').set('Authorization', `Bearer ${s.admin}`)).body.cursor as string;
     const poll = s.api.get(`/v1/events?after=${cursor}&wait=60`).set('Authorization', `Bearer ${s.admin}`).then((r) => r);
     // the poll is in flight once the server counts it
-    while (s.ctx.activity.count('request') === 0) await new Promise((r) => setTimeout(r, 10));
+    while (s.http.runtime.activity.count('request') === 0) await new Promise((r) => setTimeout(r, 10));
     const result = await gracefulShutdown(s.http, s.ctx, { timeoutMs: 30_000 });
     expect(result.forced).toBe(false);
     const res = await poll;

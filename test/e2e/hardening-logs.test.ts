@@ -9,7 +9,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
-import { createContext, type Context } from '../../src/service/context.js';
+import { createServices, type Services } from '../../src/service/services.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 
 interface LogLine {
@@ -29,7 +29,7 @@ interface LogLine {
 
 describe('request logs', () => {
   const chunks: string[] = [];
-  let ctx: Context;
+  let ctx: Services;
   let http: RunningServer;
   let dataDir: string;
   const lines = (): LogLine[] =>
@@ -48,7 +48,7 @@ describe('request logs', () => {
       },
     });
     const config = loadConfig({ port: 0, host: '127.0.0.1', data: dataDir }, { GITGATE_BCRYPT_ROUNDS: '4' });
-    ctx = createContext(config, pino({ level: 'debug' }, sink));
+    ctx = createServices(config, pino({ level: 'debug' }, sink));
     http = await startServer(ctx, config.host, config.port);
   });
   afterAll(async () => {
@@ -121,7 +121,7 @@ describe('request logs', () => {
     const audit = await api.get('/v1/audit').set('Authorization', `Bearer ${admin}`);
 
     const tail = victim.slice(victim.length - 20);
-    for (const text of [chunks.join(''), JSON.stringify(missing.body), JSON.stringify(audit.body), ctx.metrics.render()]) {
+    for (const text of [chunks.join(''), JSON.stringify(missing.body), JSON.stringify(audit.body), await http.runtime.metrics.render()]) {
       expect(text).not.toContain(tail);
       expect(text).not.toContain(victim.slice(20, 40));
     }

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateSecret, newTokenId } from '../../src/auth/token-format.js';
 import { loadConfig } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
-import { createContext } from '../../src/service/context.js';
+import { createHttpRuntime } from '../../src/http/runtime.js';
+import { createServices } from '../../src/service/services.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { basic, stalled } from '../helpers/stalled.js';
@@ -166,14 +167,15 @@ describe('limits', () => {
 
 describe('operations: /healthz and /metrics', () => {
   it('/healthz checks the database', async () => {
-    const ctx = createContext(loadConfig({ memory: true }, { GITGATE_NODE_ID: 'node-a' }), pino({ level: 'silent' }));
-    const app = createApp(ctx);
+    const ctx = createServices(loadConfig({ memory: true }, { GITGATE_NODE_ID: 'node-a' }), pino({ level: 'silent' }));
+    const rt = createHttpRuntime(ctx.config, ctx.guards);
+    const app = createApp(ctx, rt);
     const ok = await request(app).get('/healthz');
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ status: 'ok', checks: { db: 'ok' }, node: 'node-a', database: 'sqlite' });
-    ctx.shuttingDown = true;
+    rt.shuttingDown = true;
     expect((await request(app).get('/healthz')).body.status).toBe('shutting_down');
-    ctx.shuttingDown = false;
+    rt.shuttingDown = false;
     await ctx.stores.close();
     const down = await request(app).get('/healthz');
     expect(down.status).toBe(503);
@@ -209,6 +211,34 @@ describe('operations: /healthz and /metrics', () => {
       expect(text).not.toMatch(new RegExp(repo)); // no repository ids in labels
     } finally {
       await s.close();
+    }
+  });
+
+  it('/metrics adds the process_* and nodejs_* defaults, labels only bounded values, and counts per server', async () => {
+    const a = await startTestServer('memory');
+    const b = await startTestServer('memory');
+    try {
+      const repo = await a.createRepo();
+      await a.api.get(`/v1/repo/${repo}/info/refs?service=git-upload-pack`).set('Authorization', `Bearer ${a.admin}`);
+      await a.api.get(`/v1/repo/${repo}/no/such/route`);
+      const text = (await a.api.get('/metrics')).text;
+      expect(text).toMatch(/^# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes \d+$/m);
+      expect(text).toMatch(/^process_cpu_seconds_total [\d.e+-]+$/m);
+      expect(text).toMatch(/^nodejs_heap_size_used_bytes \d+$/m);
+      expect(text).toMatch(/^nodejs_eventloop_lag_seconds [\d.e+-]+$/m);
+      expect(text).toMatch(/^gitgate_throttled_total\{reason="auth"\} 0$/m);
+      // every label is one of a closed set of names, and no value carries the repository id
+      const names = new Set([...text.matchAll(/^[a-z_]+\{([^}]*)\}/gm)].flatMap((m) => [...m[1]!.matchAll(/([a-z_]+)="/g)].map((l) => l[1])));
+      expect([...names].filter((n) => !['method', 'route', 'status', 'reason', 'le', 'version', 'major', 'minor', 'patch', 'space', 'kind', 'type'].includes(n!))).toEqual([]);
+      expect(text).not.toContain(repo);
+      expect(text).toMatch(/^gitgate_http_requests_total\{method="GET",route="unmatched",status="401"\} 1$/m);
+      // a second server in the same process has its own counters (its registry is its runtime's)
+      const other = (await b.api.get('/metrics')).text;
+      expect(other).not.toMatch(/route="\/v1\/repo\/:id\/info\/refs"/);
+      expect(other).toMatch(/^process_resident_memory_bytes \d+$/m);
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
 import { openApiDocument } from '../../src/http/openapi.js';
-import { createContext, type Context } from '../../src/service/context.js';
+import { createServices, type Services } from '../../src/service/services.js';
 import { REQUEST_BODIES } from '../../src/http/request-schemas.js';
 import { MAX_MAX_RESULTS } from '../../src/service/content/code-search.js';
 import { z } from 'zod';
@@ -56,10 +56,10 @@ function documented(): Set<string> {
 }
 
 describe('OpenAPI document', () => {
-  let ctx: Context;
+  let ctx: Services;
   let app: ReturnType<typeof createApp>;
   beforeAll(async () => {
-    ctx = createContext(loadConfig({ memory: true }, {}), pino({ level: 'silent' }));
+    ctx = createServices(loadConfig({ memory: true }, {}), pino({ level: 'silent' }));
     app = createApp(ctx);
     // The REST routers load on the first request that reaches them (src/http/app.ts): a 404 loads them all.
     await request(app).get('/v1/no-such-route');

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
-import { createContext, type Context } from '../../src/service/context.js';
+import { createServices, type Services } from '../../src/service/services.js';
 import { gitOk, tmpDir } from './git.js';
 import { exportTree, type StorageKind } from './storage.js';
 
@@ -13,7 +13,7 @@ export { STORAGE_KINDS, type StorageKind } from './storage.js';
 
 export interface TestServer {
   kind: StorageKind;
-  ctx: Context;
+  ctx: Services;
   url: string;
   admin: string;
   dataDir: string;
@@ -37,7 +37,7 @@ export async function startTestServer(kind: StorageKind, env: Record<string, str
     { port: 0, host: '127.0.0.1', data: dataDir, memory: kind === 'memory' },
     { GITGATE_BCRYPT_ROUNDS: '4', ...env },
   );
-  const ctx = createContext(config, opts.log ?? pino({ level: 'silent' }));
+  const ctx = createServices(config, opts.log ?? pino({ level: 'silent' }));
   const { secret: admin } = await ctx.tokens.create({ kind: 'workspace', permission: 'admin', name: 'test admin' }, null);
   const http = await startServer(ctx, config.host, config.port);
   const api = request(http.url);

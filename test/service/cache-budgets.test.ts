@@ -9,6 +9,11 @@ describe('cache budgets', () => {
   const defaults = loadConfig({}, {}).caches;
   afterEach(() => applyCacheBudgets(defaults));
 
+  it('nothing is cached until the configuration is applied (the defaults live in the config schema only)', () => {
+    expect(packObjectPool.maxBytes).toBe(0);
+    expect(clonePlanPool.maxBytes).toBe(0);
+  });
+
   it('defaults, and GITGATE_*_CACHE_BYTES set each budget', () => {
     expect(defaults).toEqual({ packObjectBytes: 32 * 1024 ** 2, clonePlanBytes: 64 * 1024 ** 2, searchBytes: 384 * 1024 ** 2 });
     const config = loadConfig({}, { GITGATE_PACK_CACHE_BYTES: '1048576', GITGATE_CLONE_PLAN_CACHE_BYTES: '0', GITGATE_SEARCH_CACHE_BYTES: '3000000' });

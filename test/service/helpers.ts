@@ -3,13 +3,13 @@ import fs from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config.js';
 import type { Repository } from '../../src/repo/repository.js';
-import { createContext, type Context } from '../../src/service/context.js';
+import { createServices, type Services } from '../../src/service/services.js';
 import { createRepo } from '../../src/service/repo-service.js';
 import { tmpDir } from '../helpers/git.js';
 import type { StorageKind } from '../helpers/storage.js';
 
 export interface ServiceEnv {
-  ctx: Context;
+  ctx: Services;
   dataDir: string;
   repo(files?: Record<string, string>): Promise<{ id: string; head: string | null; repo: Repository }>;
   close(): Promise<void>;
@@ -17,7 +17,7 @@ export interface ServiceEnv {
 
 export function serviceEnv(kind: StorageKind, env: Record<string, string> = {}): ServiceEnv {
   const dataDir = tmpDir('gitgate-svc-');
-  const ctx = createContext(loadConfig({ data: dataDir, memory: kind === 'memory' }, env), pino({ level: 'silent' }));
+  const ctx = createServices(loadConfig({ data: dataDir, memory: kind === 'memory' }, env), pino({ level: 'silent' }));
   return {
     ctx,
     dataDir,

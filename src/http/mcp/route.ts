@@ -6,16 +6,17 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
 import { pino } from 'pino';
 import { GitgateError } from '../../errors.js';
-import type { Context } from '../../service/context.js';
+import type { Services } from '../../service/services.js';
+import type { HttpRuntime } from '../runtime.js';
 import { authenticate, token } from '../auth.js';
 import { jsonBodyReader } from '../body.js';
 import { sendError, toGitgateError } from '../errors.js';
 import { mcpServerFor } from './tools.js';
 
-export function mcpRoutes(ctx: Context): Router {
+export function mcpRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
   const readBody = jsonBodyReader(ctx);
-  router.post('/mcp', authenticate(ctx), async (req, res) => {
+  router.post('/mcp', authenticate(ctx, rt), async (req, res) => {
     const body = await readBody(req, res);
     const server = mcpServerFor(ctx, token(res), req.log ?? pino({ level: 'silent' }));
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
@@ -31,8 +32,8 @@ export function mcpRoutes(ctx: Context): Router {
     res.setHeader('Allow', 'POST');
     sendError(res, new GitgateError('METHOD_NOT_ALLOWED', { method: req.method, detail: 'this MCP endpoint is stateless; send JSON-RPC with POST' }), 'json');
   };
-  router.get('/mcp', authenticate(ctx), notAllowed);
-  router.delete('/mcp', authenticate(ctx), notAllowed);
+  router.get('/mcp', authenticate(ctx, rt), notAllowed);
+  router.delete('/mcp', authenticate(ctx, rt), notAllowed);
   router.use('/mcp', ((err, _req, res, _next) => {
     if (res.headersSent) return void res.destroy();
     sendError(res, toGitgateError(err), 'json');

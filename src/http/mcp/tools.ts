@@ -15,7 +15,7 @@ import { codeSearch, MAX_CONTEXT_LINES, MAX_MAX_RESULTS } from '../../service/co
 import { contentPath } from '../../service/content/paths.js';
 import { readFileAt } from '../../service/content/read.js';
 import { commitTree, listFiles, lookupPath, readTree, resolveReadCommit } from '../../service/content/tree.js';
-import type { Context } from '../../service/context.js';
+import type { Services } from '../../service/services.js';
 import { listRefs } from '../../service/refs/ref-api.js';
 import { createRepoAs, listReposAs, mergeAs, mintRepoTokenAs, writeContentAs } from '../actions.js';
 import { resolveRepo } from '../auth.js';
@@ -45,7 +45,7 @@ function failed(err: unknown, log: Logger): CallToolResult {
   return { isError: true, content: [{ type: 'text', text: JSON.stringify(body) }] };
 }
 
-export function mcpServerFor(ctx: Context, tok: TokenRecord, log: Logger): McpServer {
+export function mcpServerFor(ctx: Services, tok: TokenRecord, log: Logger): McpServer {
   const server = new McpServer({ name: 'gitgate', version: '1' }, { capabilities: { tools: {}, resources: {} } });
   const tool = <S extends z.ZodRawShape>(name: string, description: string, shape: S, run: (args: z.infer<z.ZodObject<S>>) => Promise<unknown>) =>
     server.registerTool(name, { description, inputSchema: shape }, (async (args: z.infer<z.ZodObject<S>>) => {

@@ -4,7 +4,7 @@
 import type { RequestHandler, Response, Router } from 'express';
 import { EVENT_TYPES, type GitgateEvent } from '../../events/event.js';
 import { readFeed } from '../../events/feed.js';
-import type { Context } from '../../service/context.js';
+import type { Services } from '../../service/services.js';
 import { stream } from '../event-routes.js';
 import { href, html, when, type Html } from './html.js';
 import { sendPage } from './layout.js';
@@ -24,7 +24,7 @@ function summary(e: GitgateEvent): string {
   return d.repository?.name ?? '';
 }
 
-export function eventPages(ctx: Context, router: Router, requireSession: RequestHandler, sessionOpen: (id: string) => boolean): void {
+export function eventPages(ctx: Services, router: Router, requireSession: RequestHandler, sessionOpen: (id: string) => boolean): void {
   router.get('/ui/events', requireSession, async (_req, res: Response) => {
     const { token, session } = signedIn(res);
     const latest = await ctx.audit.latestId();

@@ -7,7 +7,7 @@ import { GitgateError } from '../../errors.js';
 import { isTreeMode, type TreeEntry } from '../../repo/objects.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
-import type { Context } from '../../service/context.js';
+import type { Services } from '../../service/services.js';
 import { compare, describeCommit, MAX_COMPARE_COMMITS } from '../../service/compare/compare.js';
 import { logPage } from '../../service/compare/history.js';
 import { contentPath } from '../../service/content/paths.js';
@@ -49,7 +49,7 @@ export function queryPage(req: Request): number {
 
 const shortRef = (ref: string) => ref.replace(/^refs\/(heads|tags)\//, '');
 
-export function repoPages(ctx: Context, router: Router, requireSession: RequestHandler): void {
+export function repoPages(ctx: Services, router: Router, requireSession: RequestHandler): void {
   const view = (res: Response, title: string, body: Html, status = 200) => {
     const { token, session } = signedIn(res);
     sendPage(res, status, { title, body, section: 'repos', signedIn: { token, csrf: session.csrf } });

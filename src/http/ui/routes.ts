@@ -4,7 +4,8 @@
 import { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from 'express';
 import { runAsActor } from '../../audit/actor.js';
 import { GitgateError } from '../../errors.js';
-import type { Context } from '../../service/context.js';
+import type { Services } from '../../service/services.js';
+import type { HttpRuntime } from '../runtime.js';
 import { isLive } from '../../webhooks/dispatcher.js';
 import { formBodyReader } from '../body.js';
 import { toGitgateError } from '../errors.js';
@@ -30,7 +31,7 @@ import { tokenPages, type PostForm } from './token-pages.js';
 
 const SIGNIN_COOKIE_MS = 30 * 60_000;
 
-export function uiRoutes(ctx: Context): Router {
+export function uiRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
   const sessions = new SessionStore();
   const readForm = formBodyReader();
@@ -56,7 +57,7 @@ export function uiRoutes(ctx: Context): Router {
       sessions.delete(session.id);
       throw new GitgateError('UNAUTHENTICATED');
     }
-    await admitRequest(ctx, record.id, res); // the token's concurrency limit holds here too
+    await admitRequest(ctx, rt, record.id, res); // the token's concurrency limit holds here too
     res.locals.token = record;
     res.locals.uiSession = session;
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
@@ -112,14 +113,14 @@ You see what this token may read, and nothing else.</p>
     assertCsrf(form, expected);
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const secret = typeof form.token === 'string' ? form.token.trim() : '';
-    await throttleCheck(ctx, ip, secret || null, res);
+    await throttleCheck(ctx, rt, ip, secret || null, res);
     const stampBefore = secret ? await ctx.tokens.secretStamp(await tokenIdOf(ctx, secret)) : null;
     const record = secret ? await ctx.tokens.verify(secret, ip === 'unknown' ? undefined : ip) : null;
     const stamp = record ? await ctx.tokens.secretStamp(record.id) : null;
     // a rotation between the two reads would bind the session to a secret it was not opened with
     if (!record || stamp === null || stamp !== stampBefore) {
-      ctx.metrics.authFailures.inc();
-      if (secret) await ctx.throttle.fail(ip);
+      rt.metrics.authFailures.inc();
+      if (secret) await rt.throttle.fail(ip);
       signInPage(req, res, 401, 'That token is not valid: unknown, mistyped, expired or revoked.');
       return;
     }
@@ -149,7 +150,7 @@ You see what this token may read, and nothing else.</p>
 }
 
 /** The id a secret names (its public part), or '' — only to stamp the secret before verifying it. */
-async function tokenIdOf(ctx: Context, secret: string): Promise<string> {
+async function tokenIdOf(ctx: Services, secret: string): Promise<string> {
   return (await ctx.tokens.resolve(secret))?.id ?? '';
 }
 

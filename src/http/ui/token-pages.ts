@@ -4,7 +4,7 @@
 import type { Request, RequestHandler, Response, Router } from 'express';
 import type { TokenRecord } from '../../auth/token-record.js';
 import { GitgateError } from '../../errors.js';
-import type { Context } from '../../service/context.js';
+import type { Services } from '../../service/services.js';
 import { href, html, when, type Html } from './html.js';
 import { sendPage } from './layout.js';
 import { queryPage, queryString } from './repo-pages.js';
@@ -20,7 +20,7 @@ function state(t: TokenRecord, now: number): Html {
   return t.expires_at ? html`expires ${when(t.expires_at)}` : html`no expiry`;
 }
 
-export function tokenPages(ctx: Context, router: Router, requireSession: RequestHandler, postForm: PostForm): void {
+export function tokenPages(ctx: Services, router: Router, requireSession: RequestHandler, postForm: PostForm): void {
   router.get('/ui/tokens', requireSession, async (req, res) => {
     const { token, session } = signedIn(res);
     const pageNo = queryPage(req);

@@ -8,7 +8,7 @@ import { isOid } from '../../oid.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
-import type { Context } from '../context.js';
+import type { Services } from '../services.js';
 import { isReachable } from '../revision.js';
 import { writeBranch } from './commit.js';
 
@@ -106,6 +106,6 @@ export async function openBranch(
 }
 
 /** Which commit ids a REST call may name: those a ref reaches, or any with GITGATE_ALLOW_ANY_SHA1_IN_WANT. */
-export function wantPolicy(ctx: Context): WantPolicy {
+export function wantPolicy(ctx: Services): WantPolicy {
   return { allowAnySha1InWant: ctx.config.allowAnySha1InWant };
 }

@@ -5,7 +5,7 @@ import { updateResult } from '../../repo/receive-command.js';
 import { refRejectionError } from '../refs/ref-errors.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
-import type { Context } from '../context.js';
+import type { Services } from '../services.js';
 import type { AuditLog } from '../../audit/audit-log.js';
 import { recordApiRefMove } from '../../audit/record.js';
 
@@ -19,11 +19,11 @@ function identPart(s: string): string {
   return s.replace(/[<>\n\r\0]/g, '').trim() || 'unknown';
 }
 
-export function apiIdent(ctx: Context, when: Date = new Date()): string {
+export function apiIdent(ctx: Services, when: Date = new Date()): string {
   return `${identPart(ctx.config.authorName)} <${identPart(ctx.config.authorEmail)}> ${Math.floor(when.getTime() / 1000)} +0000`;
 }
 
-export async function writeCommit(ctx: Context, repo: Repository, opts: { tree: string; parents: string[]; message: string }): Promise<string> {
+export async function writeCommit(ctx: Services, repo: Repository, opts: { tree: string; parents: string[]; message: string }): Promise<string> {
   const ident = apiIdent(ctx);
   const message = opts.message.endsWith('\n') ? opts.message : `${opts.message}\n`;
   return repo.objects.write('commit', serializeCommit({ tree: opts.tree, parents: opts.parents, author: ident, committer: ident, message }));

@@ -5,7 +5,7 @@ import type { Config } from '../../config.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
-import type { Context } from '../context.js';
+import type { Services } from '../services.js';
 import { openBranch, wantPolicy } from './branch.js';
 import { moveBranch, writeCommit } from './commit.js';
 import { RequestPolicy } from '../../net/request-policy.js';
@@ -43,7 +43,7 @@ export interface GitSourceInput extends RemoteSource {
  * fetched verbatim (same ids) and the repository's default branch points at its tip (or at
  * `hash`). Returns the new head; null when the remote is empty.
  */
-export async function importGitSource(ctx: Context, repo: Repository, defaultBranch: string, source: GitSourceInput): Promise<string | null> {
+export async function importGitSource(ctx: Services, repo: Repository, defaultBranch: string, source: GitSourceInput): Promise<string | null> {
   checkGitSource(ctx.config, source); // 400 before any network traffic
   const hash = source.hash ? parseCommitId(source.hash, 'source.hash') : null;
   const fetched = await fetchBranch(repo, source, { policy: sourcePolicy(ctx.config), maxBytes: maxImportBytes(ctx.config) });
@@ -72,7 +72,7 @@ export async function importGitSource(ctx: Context, repo: Repository, defaultBra
  * overlap). Already merged: no change (a missing branch is still created at its base). The
  * fetch runs outside the repository lock; only the branch move holds it.
  */
-export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSource, opts: Pick<WriteOptions, 'checkBranch' | 'branch' | 'base' | 'expectedHead'> = {}): Promise<UpdateResult> {
+export async function pullGitSource(ctx: Services, row: RepoRow, source: RemoteSource, opts: Pick<WriteOptions, 'checkBranch' | 'branch' | 'base' | 'expectedHead'> = {}): Promise<UpdateResult> {
   const ep = parseRemoteUrl(source.url);
   checkDestination(ep, sourcePolicy(ctx.config));
   const repo = ctx.manager.get(row.id);

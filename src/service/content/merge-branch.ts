@@ -5,7 +5,7 @@
 import { GitgateError } from '../../errors.js';
 import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { RepoRow } from '../../db/repos-table.js';
-import type { Context } from '../context.js';
+import type { Services } from '../services.js';
 import { branchRef, lookupCommitish, shortBranch, wantPolicy } from './branch.js';
 import { moveRefs, writeCommit, type RefMove } from './commit.js';
 import { mergeBase, mergeConflict, mergeTrees } from './merge.js';
@@ -43,7 +43,7 @@ export interface MergeDone {
 }
 
 /** null: nothing to merge (head is already in base, or a squash would change nothing). */
-export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeRequest, checks: MergeChecks = {}): Promise<MergeDone | null> {
+export async function mergeBranches(ctx: Services, row: RepoRow, req: MergeRequest, checks: MergeChecks = {}): Promise<MergeDone | null> {
   const baseRef = branchRef(req.base);
   const repo = ctx.manager.get(row.id);
   return tryRepoLock(repo.refs.lockKey, async () => {

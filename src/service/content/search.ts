@@ -94,9 +94,9 @@ export interface SearchIndex {
   bytes: number;
 }
 
-// One budget (GITGATE_SEARCH_CACHE_BYTES, default 384 MiB): a third for blob terms, the rest for indexes.
-const blobPool = new BytePool(128 * 1024 * 1024, 1 / 8);
-const indexPool = new BytePool(256 * 1024 * 1024, 1 / 2);
+// One budget (GITGATE_SEARCH_CACHE_BYTES), empty until configured: a third for blob terms, the rest for indexes.
+const blobPool = new BytePool(0, 1 / 8);
+const indexPool = new BytePool(0, 1 / 2);
 const blobCache = new ByteLru<string, BlobTerms>(blobPool);
 const indexCache = new ByteLru<string, SearchIndex>(indexPool);
 

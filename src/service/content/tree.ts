@@ -15,8 +15,6 @@ export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
 export const TREE_MODE = '40000';
 export const FILE_MODE = '100644';
 export const EXEC_MODE = '100755';
-export const LINK_MODE = '120000';
-export const GITLINK_MODE = '160000';
 
 /** A regular file (or executable); symlinks and submodules are not "files" for the content API. */
 export function isRegularFileMode(mode: string): boolean {

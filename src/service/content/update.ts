@@ -9,7 +9,7 @@ import { checkObject } from '../../repo/fsck/index.js';
 import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
-import type { Context } from '../context.js';
+import type { Services } from '../services.js';
 import { openBranch, targetRef, wantPolicy, type BranchSelector } from './branch.js';
 import { describeOperations, moveBranch, writeCommit } from './commit.js';
 import { contentPath } from './paths.js';
@@ -54,12 +54,12 @@ export interface WriteOptions extends BranchSelector {
 }
 
 /** Apply one change to the repository's write branch; no-op changes make no commit. */
-export async function applyContentChange(ctx: Context, row: RepoRow, change: ContentChange, opts: WriteOptions = {}): Promise<UpdateResult> {
+export async function applyContentChange(ctx: Services, row: RepoRow, change: ContentChange, opts: WriteOptions = {}): Promise<UpdateResult> {
   return applyPlan(ctx, row, planChange(change), opts); // every path validated before anything is read or locked
 }
 
 /** Apply a validated change (planChange) to the write branch (opts.branch, else HEAD's), creating it from opts.base when missing. */
-export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
+export async function applyPlan(ctx: Services, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
   const repo = ctx.manager.get(row.id);
   return tryRepoLock(repo.refs.lockKey, async () => {
     const { ref, name: branch, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
@@ -213,7 +213,7 @@ function planDiff(operations: DiffOperation[]): Plan {
 }
 
 /** Relace's `metadata` on update: replaces the repository's metadata (null or absent: unchanged). */
-export async function updateMetadata(ctx: Context, row: RepoRow, metadata: Record<string, string> | null | undefined): Promise<void> {
+export async function updateMetadata(ctx: Services, row: RepoRow, metadata: Record<string, string> | null | undefined): Promise<void> {
   if (metadata === undefined || metadata === null) return;
   await ctx.repos.update(row.id, { metadata });
 }

@@ -1,14 +1,17 @@
-// Everything one gitgate instance needs, wired once, shared by the HTTP server and the CLI.
+// The core services of one gitgate instance, built once and shared by the HTTP server and the
+// CLI: configuration, log, stores, repository storage, tokens, the audit log, events, webhooks.
+// What only a serving process has (throttle, in-flight counts, metrics, shutdown) is the
+// HttpRuntime of http/runtime.ts.
 import { applyCacheBudgets } from './cache-budgets.js';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
 import { openGuardStore, openStores } from '../db/open.js';
-import type { RepoStore, Stores, WebhookStore } from '../db/stores.js';
+import type { GuardStore, RepoStore, Stores, WebhookStore } from '../db/stores.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { TokenService } from '../auth/token-service.js';
 import { RepoManager } from '../repo/repo-manager.js';
 import { memoryStorage, nodeStorage, type Storage } from '../repo/storage.js';
-import { createHardening, type Hardening } from './hardening.js';
 import { prettyDestination } from '../log/pretty.js';
 import { ensurePrivateDir } from './data-dir.js';
 import { redactSecrets } from '../redact.js';
@@ -16,7 +19,7 @@ import { EventBus } from '../events/bus.js';
 import { RequestPolicy } from '../net/request-policy.js';
 import { WebhookDispatcher } from '../webhooks/dispatcher.js';
 
-export interface Context extends Hardening {
+export interface Services {
   config: Config;
   /** Tokens, repository records, audit trail, webhooks (db/stores.ts). */
   stores: Stores;
@@ -25,6 +28,11 @@ export interface Context extends Hardening {
   tokens: TokenService;
   manager: RepoManager;
   log: Logger;
+  /** The audit trail, passed to whatever records (the actor only says who acts). */
+  audit: AuditLog;
+  /** Failed-auth counts and requests in flight per token: in process, or shared by every node
+   *  of a cluster (UNLOGGED PostgreSQL tables). */
+  guards: GuardStore;
   /** Wakes event feeds and the webhook dispatcher when events are recorded. */
   events: EventBus;
   webhooks: { store: WebhookStore; dispatcher: WebhookDispatcher; policy: RequestPolicy };
@@ -40,7 +48,7 @@ export function createLogger(level: string, format: 'json' | 'pretty' = 'json'):
   return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, hooks: { streamWrite: redactSecrets } }, dest);
 }
 
-export function createContext(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Context {
+export function createServices(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Services {
   let storage: Storage;
   let stores: Stores;
   applyCacheBudgets(config.caches);
@@ -54,21 +62,20 @@ export function createContext(config: Config, log: Logger = createLogger(config.
   }
   const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
   const guards = openGuardStore(stores, { limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs }, { nodeId: config.nodeId, nodeExpiryMs: config.cluster.nodeExpiryMs });
-  const hardening = createHardening(config, stores.audit, guards);
-  hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
+  const audit = new AuditLog(stores.audit);
+  audit.onError = (err) => log.error({ err }, 'could not record an audit event');
   const tokens = new TokenService(stores, {
     bcryptRounds: config.bcryptRounds,
     cacheTtlMs: config.tokenCacheTtlMs,
-    audit: hardening.audit,
+    audit,
     ttl: { defaultSeconds: config.defaultTokenTtlSeconds, maxSeconds: config.maxTokenTtlSeconds },
   });
-  const events = new EventBus(hardening.audit, config.eventsPollMs);
+  const events = new EventBus(audit, config.eventsPollMs);
   const store = stores.webhooks;
   const policy = new RequestPolicy(config.webhookAllowNetworks);
   // started by startServer: one-shot CLI commands never deliver
-  const dispatcher = new WebhookDispatcher({ store, audit: hardening.audit, tokens, bus: events, config, policy, log });
+  const dispatcher = new WebhookDispatcher({ store, audit, tokens, bus: events, config, policy, log });
   return {
-    ...hardening,
     config,
     stores,
     storage,
@@ -76,6 +83,8 @@ export function createContext(config: Config, log: Logger = createLogger(config.
     tokens,
     manager,
     log,
+    audit,
+    guards,
     events,
     webhooks: { store, dispatcher, policy },
     async close() {
