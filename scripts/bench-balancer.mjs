@@ -8,6 +8,7 @@
 //
 // Prints `listening on http://127.0.0.1:PORT` and, on SIGTERM, how many requests each upstream got.
 import http from 'node:http';
+import { pathToFileURL } from 'node:url';
 
 // hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'expect']);
@@ -18,8 +19,10 @@ function forwardHeaders(headers) {
   return out;
 }
 
-export function startBalancer(targets, { port = 0 } = {}) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+export function startBalancer(targets, { port = 0, log = () => {} } = {}) {
+  // A new upstream connection per request, as nginx without `keepalive`: a reused idle
+  // connection the node closes at that moment would fail a push whose body cannot be replayed.
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const upstreams = targets.map((t) => ({ url: new URL(t), active: 0, requests: 0 }));
   let turn = 0;
   const pick = () => {
@@ -46,6 +49,7 @@ export function startBalancer(targets, { port = 0 } = {}) {
       ur.on('error', () => res.destroy());
     });
     out.on('error', (e) => {
+      log(`${req.method} ${req.url.replace(/\?.*/, '')} → ${up.url.host}: ${e.code ?? e.message}${res.headersSent ? ' (response cut)' : ' (502)'}`);
       if (!res.headersSent) { res.writeHead(502, { 'content-type': 'text/plain' }); res.end(`balancer: ${up.url.host}: ${e.message}\n`); }
       else res.destroy();
     });
@@ -67,10 +71,10 @@ export function startBalancer(targets, { port = 0 } = {}) {
   });
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const targets = process.argv.slice(2);
   if (!targets.length) { console.error('usage: node scripts/bench-balancer.mjs http://127.0.0.1:PORT …'); process.exit(2); }
-  const lb = await startBalancer(targets);
+  const lb = await startBalancer(targets, { log: (m) => console.error(`${new Date().toISOString()} ${m}`) });
   console.log(`listening on http://127.0.0.1:${lb.port}`);
   const stop = () => {
     console.error(`requests per upstream: ${targets.map((t, i) => `${t} ${lb.counts()[i]}`).join(', ')}`);
