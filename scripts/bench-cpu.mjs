@@ -15,7 +15,7 @@ try { ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK']).toString().tr
 export const cpuSupported = fs.existsSync('/proc/self/stat');
 
 /** { self, children } CPU milliseconds of `pid`, or null if it is gone. */
-function readCpu(pid) {
+export function readCpu(pid) {
   try {
     const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // fields after "(comm)", which may itself hold spaces: state is field 3, utime field 14

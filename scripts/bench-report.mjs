@@ -29,7 +29,9 @@ function row(metric, kind, gg, ref, pick, fmt) {
 export function buildRows(results, { idleRssKb }) {
   const rows = [];
   for (const s of results) rows.push(row(s.label, 'time', s.gitgate, s.reference, (r) => r.medianMs, fmtMs));
-  for (const s of results) rows.push(row(`server CPU: ${s.label}`, 'cpu', s.gitgate, s.reference, (r) => r.medianCpuMs, fmtMs));
+  // on a cluster, the nodes' sum, then each node's and the balancer's share (not in the sum)
+  const cpuCell = (ms, r) => (r.medianCpuPartsMs ? `${fmtMs(ms)} (${r.medianCpuPartsMs.map(fmtMs).join(' · ')})` : fmtMs(ms));
+  for (const s of results) rows.push(row(`server CPU: ${s.label}`, 'cpu', s.gitgate, s.reference, (r) => r.medianCpuMs, cpuCell));
   for (const s of results) {
     if (s.key !== 'swarm') continue;
     rows.push(row(`p95 of one git operation: ${s.label}`, 'time', s.gitgate, s.reference, (r) => r.swarm?.p95Ms, fmtMs));
@@ -55,7 +57,8 @@ export function buildRows(results, { idleRssKb }) {
 
 export function renderMarkdown({ rows, header }) {
   const out = [];
-  out.push(`### gitgate vs git http-backend — medians of ${header.runs} runs`);
+  const cluster = header.cluster;
+  out.push(`### gitgate${cluster ? ` (${cluster.nodes} node${cluster.nodes > 1 ? 's' : ''}, PostgreSQL, behind a balancer)` : ''} vs git http-backend — medians of ${header.runs} runs`);
   out.push('');
   const repo = header.repo;
   out.push(`Repository: ${repo.external ? `${repo.external}: ` : ''}${repo.commits} commits, `
@@ -65,7 +68,7 @@ export function renderMarkdown({ rows, header }) {
     + `Machine: ${header.machine.cpus} CPUs, ${header.machine.memGiB} GiB, load average ${header.machine.load ?? '?'} at the start; `
     + `${header.machine.git}; node ${header.machine.node}.`);
   out.push('');
-  out.push('| metric | gitgate | git http-backend | ratio (gitgate/ref) |');
+  out.push(`| metric | gitgate${cluster ? ` ×${cluster.nodes}` : ''} | git http-backend | ratio (gitgate/ref) |`);
   out.push('| --- | ---: | ---: | ---: |');
   for (const r of rows) out.push(`| ${r.metric} | ${r.cells[0]} | ${r.cells[1]} | ${r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`} |`);
   out.push('');
@@ -76,6 +79,16 @@ export function renderMarkdown({ rows, header }) {
     + 'fresh process per scenario); for http-backend the PSS summed over its CGI processes (http-backend, upload-pack, pack-objects, '
     + 'receive-pack …), sampled every 20 ms, so very short-lived processes may be missed. "anon" excludes file-backed pages '
     + '(git mmaps its packs; those pages are reclaimable page cache).');
+  if (cluster) {
+    out.push('');
+    out.push(`gitgate ran as ${cluster.nodes} \`gitgate serve\` node(s) on one data directory and one PostgreSQL database, behind a local `
+      + 'least-connections HTTP balancer (per request, streaming; scripts/bench-balancer.mjs); git http-backend was reached directly. '
+      + `gitgate's server CPU is the sum over the nodes and the PostgreSQL backends serving them (found by process title on this machine; `
+      + `the server's shared writer and checkpointer are not counted), followed in brackets by each part's median (${cluster.parts.join(' · ')}); `
+      + 'the balancer (standing in for nginx) is shown but not in the sum. Peak RSS is the sum of the nodes\' peaks (PostgreSQL not included). '
+      + 'Wall times include the balancer hop. On a machine with fewer cores than nodes, the nodes share the same CPUs: '
+      + 'this shows correctness and overhead, not throughput scaling.');
+  }
   return out.join('\n');
 }
 

@@ -18,7 +18,7 @@ const live = new Set();
 process.on('exit', () => { for (const c of live) { try { c.kill('SIGKILL'); } catch { /* gone */ } } });
 
 /** Spawn a server, wait for its `listening on http://…` line; returns { child, url, lines }. */
-function spawnServer(cmd, args, { cwd, env, logFile, timeoutMs = 60_000 }) {
+export function spawnServer(cmd, args, { cwd, env, logFile, timeoutMs = 60_000 }) {
   const log = fs.openSync(logFile, 'a');
   const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', log] });
   fs.closeSync(log);
@@ -57,7 +57,7 @@ function spawnServer(cmd, args, { cwd, env, logFile, timeoutMs = 60_000 }) {
   });
 }
 
-async function stopChild(child) {
+export async function stopChild(child) {
   if (child.exitCode != null || child.signalCode != null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
@@ -67,7 +67,7 @@ async function stopChild(child) {
 }
 
 /** Replace the repository parts of `bareDir` (objects, refs, packed-refs, HEAD) with `src`'s. */
-function copyRepoInto(src, bareDir) {
+export function copyRepoInto(src, bareDir) {
   for (const part of ['objects', 'refs', 'packed-refs', 'HEAD', 'shallow']) rmrf(path.join(bareDir, part));
   for (const part of ['objects', 'refs', 'packed-refs', 'HEAD']) {
     const from = path.join(src, part);

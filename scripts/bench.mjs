@@ -3,12 +3,12 @@
 //
 //   node scripts/bench.mjs [--quick] [--runs N] [--only a,b] [--big-blob-mb N] [--commits N]
 //                          [--files N] [--seed N] [--concurrency N] [--no-bitmap] [--no-build]
-//                          [--agents N] [--keep] [--root DIR] [--repo PATH]
+//                          [--agents N] [--keep] [--root DIR] [--repo PATH] [--nodes N [--database-url URL]]
 //
 // Files: bench-repo.mjs (synthetic repository), bench-external.mjs (--repo), bench-servers.mjs (starting both servers),
 // bench-cgi-server.mjs (http-backend as CGI), bench-proxy.mjs (byte counting),
 // bench-rss.mjs (memory), bench-cpu.mjs (server CPU), bench-scenarios.mjs (what is measured), bench-swarm.mjs (the agent
-// swarm), bench-report.mjs (output).
+// swarm), bench-report.mjs (output); with --nodes, bench-cluster.mjs (N nodes on PostgreSQL) and bench-balancer.mjs.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,11 +20,14 @@ import { buildRows, renderMarkdown, writeJson } from './bench-report.mjs';
 import { rssSupported } from './bench-rss.mjs';
 import { NEEDS_PUSHER, SCENARIOS } from './bench-scenarios.mjs';
 import { startGitgate, startReference } from './bench-servers.mjs';
+import { createBenchDatabase, startGitgateCluster } from './bench-cluster.mjs';
 import { fmtMs, gitEnv, median, mkdirp, newestMtime, rmrf, run } from './bench-util.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = path.resolve(HERE, '..', '.bench');
 const GROUPS = { clones: ['clone-cold', 'clone-v0', 'clone-v2', 'clone-depth1'], fetch: ['fetch-noop', 'fetch-one'], push: ['push-1', 'push-1000', 'swarm'] };
+
+const DEFAULT_PG = 'postgres://postgres@127.0.0.1:5432/test';
 
 const HELP = `usage: npm run bench -- [options]
 
@@ -46,6 +49,11 @@ const HELP = `usage: npm run bench -- [options]
   --repo PATH          run every scenario on this repository (bare, or a clone: its branches
                        and tags) instead of the synthetic one; --commits, --files,
                        --big-blob-mb and --no-bitmap do not apply
+  --nodes N            gitgate as N nodes on one data directory and one PostgreSQL database
+                       (made fresh for the run, dropped after), behind a local least-connections
+                       balancer (scripts/bench-balancer.mjs); adds per-node CPU to the table
+  --database-url URL   the PostgreSQL to create that database in (default
+                       $GITGATE_TEST_DATABASE_URL, else ${DEFAULT_PG})
 
 Prints a Markdown table and writes .bench/last.json. Exits non-zero if anything failed.`;
 
@@ -55,11 +63,12 @@ function parse() {
       quick: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' }, 'big-blob-mb': { type: 'string' },
       commits: { type: 'string' }, files: { type: 'string' }, seed: { type: 'string' }, concurrency: { type: 'string' }, agents: { type: 'string' },
       'no-bitmap': { type: 'boolean' }, 'no-build': { type: 'boolean' }, keep: { type: 'boolean' }, root: { type: 'string' },
-      repo: { type: 'string' },
+      repo: { type: 'string' }, nodes: { type: 'string' }, 'database-url': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { console.log(HELP); process.exit(0); }
+  if (values['database-url'] && !values.nodes) throw new UsageError('--database-url needs --nodes');
   const int = (name, v, min) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
@@ -87,6 +96,8 @@ function parse() {
     keep: !!values.keep,
     root: path.resolve(values.root ?? path.join(HERE, '..')),
     repo: values.repo ?? null,
+    nodes: values.nodes ? int('nodes', values.nodes, 1) : null,
+    databaseUrl: values['database-url'] ?? process.env.GITGATE_TEST_DATABASE_URL ?? DEFAULT_PG,
   };
 }
 
@@ -112,8 +123,9 @@ function reportServerLog(file) {
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
   const odd = [...new Set(lines.filter((l) => !l.startsWith('{') && !/--trace-warnings/.test(l)))];
   const errors = lines.filter((l) => /^\{.*"level":(50|60)/.test(l));
-  if (odd.length) say(`\nnote: gitgate printed ${odd.length} distinct non-log line(s), e.g.:\n${odd.slice(0, 3).map((l) => `  ${l.slice(0, 200)}`).join('\n')}`);
-  if (errors.length) say(`\nnote: gitgate logged ${errors.length} error(s), e.g.:\n  ${errors[0].slice(0, 300)}`);
+  const who = path.basename(file, '.log');
+  if (odd.length) say(`\nnote: ${who} printed ${odd.length} distinct non-log line(s), e.g.:\n${odd.slice(0, 3).map((l) => `  ${l.slice(0, 200)}`).join('\n')}`);
+  if (errors.length) say(`\nnote: ${who} logged ${errors.length} error(s), e.g.:\n  ${errors[0].slice(0, 300)}`);
 }
 
 /** Run one scenario against both servers: verify once (untimed), then A B A B … timed runs. */
@@ -122,7 +134,7 @@ async function runScenario(sc, ctx, servers) {
     : sc.key === 'swarm' ? `agent swarm: ${ctx.agents} agents × (clone --depth 1, 3× commit + push, fetch)` : sc.label;
   say(`\n== ${sc.key}: ${label}`);
   const out = { key: sc.key, label, wire: sc.wire };
-  const res = new Map(servers.map((s) => [s, { status: 'ok', timesMs: [], cpuMs: [], rssRuns: [] }]));
+  const res = new Map(servers.map((s) => [s, { status: 'ok', timesMs: [], cpuMs: [], cpuPartsMs: [], rssRuns: [] }]));
   const state = new Map();
   const fail = (srv, phase, e) => {
     const r = res.get(srv);
@@ -174,7 +186,9 @@ async function runScenario(sc, ctx, servers) {
         const cpu = await srv.cpu.stop();
         res.get(srv).timesMs.push(ms);
         if (cpu != null) res.get(srv).cpuMs.push(cpu);
-        line.push(`${srv.name} ${fmtMs(ms)}${cpu != null ? ` (cpu ${fmtMs(cpu)})` : ''}`);
+        if (cpu != null && srv.cpu.parts) res.get(srv).cpuPartsMs.push(srv.cpu.parts);
+        const parts = srv.cpu.parts ? `: ${srv.cpu.parts.map((p, k) => `${srv.partNames[k]} ${fmtMs(p)}`).join(', ')}` : '';
+        line.push(`${srv.name} ${fmtMs(ms)}${cpu != null ? ` (cpu ${fmtMs(cpu)}${parts})` : ''}`);
         if (sc.after) await sc.after(ctx, srv, shared, st, i);
       } catch (e) { fail(srv, `run ${i + 1}`, e); }
     }
@@ -190,6 +204,9 @@ async function runScenario(sc, ctx, servers) {
     const r = res.get(srv);
     r.medianMs = median(r.timesMs);
     r.medianCpuMs = median(r.cpuMs);
+    // per node (and the balancer), each the median of its own share
+    r.medianCpuPartsMs = r.cpuPartsMs.length ? r.cpuPartsMs[0].map((_, k) => median(r.cpuPartsMs.map((p) => p[k]).filter((x) => x != null))) : undefined;
+    delete r.cpuPartsMs;
     r.rss = r.rssRuns.length ? {
       peakKb: Math.max(...r.rssRuns.map((x) => x.peakKb)),
       peakAnonKb: Math.max(...r.rssRuns.map((x) => x.peakAnonKb)),
@@ -221,13 +238,28 @@ async function main() {
   delete serverEnv.GITGATE_MEMORY;
 
   const servers = [];
-  const stopAll = async () => { for (const s of servers.splice(0)) await s.stop().catch(() => {}); };
+  let database = null;
+  let balanced = null;
+  const stopAll = async () => {
+    for (const s of servers.splice(0)) {
+      await s.stop().catch(() => {});
+      balanced ??= s.requestsPerNode?.() ?? null;
+    }
+    await database?.drop().catch((e) => say(`warning: could not drop the bench database ${database.name}: ${e.message}`));
+    database = null;
+  };
   const logs = [];
   process.once('SIGINT', () => { void stopAll().finally(() => { if (!opts.keep) rmrf(runDir); process.exit(130); }); });
   const results = [];
   let idleRssKb = null;
   try {
-    servers.push(await startGitgate({ root: opts.root, runDir, sourceGitDir: repo.gitDir, env: serverEnv }));
+    if (opts.nodes) {
+      database = await createBenchDatabase(opts.databaseUrl);
+      servers.push(await startGitgateCluster({ root: opts.root, runDir, sourceGitDir: repo.gitDir, env: serverEnv, nodes: opts.nodes, databaseUrl: database.url, databaseName: database.name }));
+      say(`gitgate: ${opts.nodes} node(s) (${servers[0].partNames.slice(0, -2).join(', ')}) on PostgreSQL database ${database.name}, behind the balancer`);
+    } else {
+      servers.push(await startGitgate({ root: opts.root, runDir, sourceGitDir: repo.gitDir, env: serverEnv }));
+    }
     servers.push(await startReference({ runDir, sourceGitDir: repo.gitDir, env }));
     idleRssKb = servers[0].idleRssKb;
     for (const s of servers) logs.push(...s.logs);
@@ -244,7 +276,8 @@ async function main() {
     for (const sc of opts.scenarios) results.push(await runScenario(sc, ctx, servers));
   } finally {
     await stopAll();
-    reportServerLog(logs[0]);
+    for (const f of logs.filter((l) => /gitgate[^/]*\.log$/.test(l))) reportServerLog(f);
+    if (balanced) say(`\nbalancer: requests per node ${balanced}`);
     // Keep the servers' logs of a run with failures; the rest of the run directory goes.
     const failed = results.some((s) => s.gitgate?.status === 'failed' || s.reference?.status === 'failed');
     if (failed || !results.length) {
@@ -257,6 +290,7 @@ async function main() {
 
   const header = {
     runs: opts.runs,
+    cluster: opts.nodes ? { nodes: opts.nodes, parts: [...Array.from({ length: opts.nodes }, (_, i) => `gw-${i + 1}`), 'PostgreSQL', 'balancer'], database: 'postgres' } : undefined,
     concurrency: opts.concurrency,
     agents: opts.agents,
     repo: { ...repo.params, ...repo.stats, params: undefined },
