@@ -40,6 +40,11 @@ export interface Config extends LimitsConfig, WebhookConfig {
   allowAnySha1InWant: boolean;
   /** Unreachable objects older than this are pruned by maintenance (C Git's gc.pruneExpire). */
   pruneExpireMs: number;
+  /**
+   * Replaced packs are renamed aside and deleted this long after, as other nodes may still be
+   * reading them (GITGATE_PACK_RETIRE_GRACE_MS; default 1 h with PostgreSQL, else null: deleted).
+   */
+  packRetireGraceMs: number | null;
   /** Serve HTTPS with these PEM files (both or neither). */
   tls: { cert: string; key: string } | null;
   /** Byte budgets of the process-wide caches (each shared by every repository). */
@@ -129,6 +134,14 @@ function databaseUrl(raw: string | undefined): string | null {
   return raw;
 }
 
+/** Longer than the longest request on any node: a clone of a large repository over a slow link. */
+const CLUSTER_PACK_RETIRE_GRACE_MS = 3600_000;
+
+function packRetireGraceMs(raw: string | undefined, cluster: boolean): number | null {
+  if (raw !== undefined && raw !== '') return int('GITGATE_PACK_RETIRE_GRACE_MS', raw, 0, 0);
+  return cluster ? CLUSTER_PACK_RETIRE_GRACE_MS : null;
+}
+
 function nodeId(raw: string | undefined): string {
   const id = raw || `${os.hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9._-]{1,100}$/.test(id)) {
@@ -172,6 +185,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     fsck: fsckPolicy(env),
     allowAnySha1InWant: bool(env.GITGATE_ALLOW_ANY_SHA1_IN_WANT),
     pruneExpireMs: int('GITGATE_PRUNE_EXPIRE_SECONDS', env.GITGATE_PRUNE_EXPIRE_SECONDS, 14 * 86_400, 0) * 1000,
+    packRetireGraceMs: packRetireGraceMs(env.GITGATE_PACK_RETIRE_GRACE_MS, databaseUrl(flags.databaseUrl ?? env.GITGATE_DATABASE_URL) !== null),
     tls: tlsFiles(flags.tlsCert ?? env.GITGATE_TLS_CERT, flags.tlsKey ?? env.GITGATE_TLS_KEY),
     caches: {
       packObjectBytes: int('GITGATE_PACK_CACHE_BYTES', env.GITGATE_PACK_CACHE_BYTES, 32 * 1024 ** 2, 0),

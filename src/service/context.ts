@@ -4,6 +4,8 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
 import { openStores } from '../db/open.js';
+import { PostgresStores } from '../db/postgres/stores.js';
+import { clusterLocker } from '../repo/repo-lock.js';
 import type { RepoStore, Stores, WebhookStore } from '../db/stores.js';
 import { TokenService } from '../auth/token-service.js';
 import { RepoManager } from '../repo/repo-manager.js';
@@ -52,7 +54,13 @@ export function createContext(config: Config, log: Logger = createLogger(config.
     storage = nodeStorage(config.dataDir);
     stores = openStores({ sqliteFile: path.join(config.dataDir, DB_FILE), databaseUrl: config.databaseUrl });
   }
-  const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
+  // several nodes on one PostgreSQL: repository locks span them (SQLite: in-process only)
+  const locks = stores instanceof PostgresStores ? stores.locks : null;
+  const manager = new RepoManager(storage, {
+    pruneExpireMs: config.pruneExpireMs,
+    ...(locks && { locker: clusterLocker(locks.writes, storage.root), maintenanceLocker: clusterLocker(locks.maintenance, storage.root) }),
+    packRetireGraceMs: config.packRetireGraceMs,
+  });
   const hardening = createHardening(config, stores.audit);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
   const tokens = new TokenService(stores, {
