@@ -171,6 +171,7 @@ function buildProgram(): Command {
         // a cluster node registers itself and keeps a heartbeat row (README, Running several nodes)
         if (ctx.stores instanceof PostgresStores) await ctx.stores.startHeartbeat(config.nodeId, os.hostname(), process.pid);
         ctx.manager.onMaintenanceError = (err, repoId) => ctx.log.error({ err, repo: repoId }, 'background repack failed');
+        ctx.manager.onMaintenanceRun = (outcome) => ctx.metrics.maintenance.inc({ outcome });
         setBitmapWarningHandler((message, detail) => ctx.log.warn(detail, message));
         if ((await ctx.tokens.count()) === 0) {
           // where the first token goes is checked before it is minted, and it is delivered

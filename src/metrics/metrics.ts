@@ -64,6 +64,10 @@ export class Metrics {
   readonly duration = new Histogram('gitgate_http_request_duration_seconds', 'Request durations by method and route template', DURATION_BUCKETS);
   readonly authFailures = new Counter('gitgate_auth_failures_total', 'Requests that presented a token which was rejected (malformed, unknown, expired, revoked)');
   readonly throttled = new Counter('gitgate_throttled_total', 'Requests refused with 429, by reason (auth = blocked address, concurrency = per-token limit)');
+  readonly maintenance = new Counter(
+    'gitgate_maintenance_runs_total',
+    "Background maintenance runs (prune, repack, bitmaps) by outcome: done, or skipped (another node held the repository's maintenance lock)",
+  );
   /** Live gauges, read at scrape time. */
   readonly gauges: { name: string; help: string; value: () => number }[] = [];
 
@@ -79,6 +83,7 @@ export class Metrics {
       ...this.duration.render(),
       ...this.authFailures.render(),
       ...this.throttled.render(),
+      ...this.maintenance.render(),
     ];
     for (const g of this.gauges) lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`, `${g.name} ${g.value()}`);
     return `${lines.join('\n')}\n`;

@@ -25,6 +25,8 @@ export interface MaintenanceOptions {
   deleteDelayMs?: number;
   /** Background failures (the repository stays as it was; the next run retries). */
   onError?: (err: unknown) => void;
+  /** Told of every run: done (under the lock), or skipped (another node held it). */
+  onRun?: (outcome: 'done' | 'skipped') => void;
   /** Off: schedule() does nothing (repack() still works). */
   enabled?: boolean;
   /** Unreachable objects older than this are pruned (at most once a day, or once per grace if shorter); unset: never. */
@@ -153,9 +155,13 @@ export class Maintenance {
         };
         try {
           await this.repo.maintenanceLocker.tryLock(maintenanceLockKey(this.repo.gitdir), () => this.runOnce(onError));
+          this.opts.onRun?.('done');
         } catch (err) {
-          if (isGitgateError(err, 'REPO_LOCKED')) this.skipped++;
-          else onError(err);
+          if (!isGitgateError(err, 'REPO_LOCKED')) onError(err);
+          else {
+            this.skipped++;
+            this.opts.onRun?.('skipped');
+          }
         }
       } while (this.again && !this.closed);
     })().finally(() => {
@@ -197,7 +203,8 @@ export class Maintenance {
 
   private defer(files: string[], packs: string[]): void {
     if (files.length === 0 && packs.length === 0) return;
-    const delay = this.opts.deleteDelayMs ?? 60_000;
+    // in cluster mode the retire grace bounds this too: renaming aside is itself a delay
+    const delay = Math.min(this.opts.deleteDelayMs ?? 60_000, this.opts.packRetireGraceMs ?? Infinity);
     this.garbage.push({ due: Date.now() + delay, files, packs });
     if (!this.garbageTimer) {
       this.garbageTimer = setTimeout(() => {

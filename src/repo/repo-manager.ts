@@ -11,6 +11,8 @@ const MAX_SCAN_AGE_MS = 60_000;
 
 export class RepoManager {
   private open = new Map<string, Repository>();
+  /** Told of each background maintenance run (the server counts them in its metrics). */
+  onMaintenanceRun: ((outcome: 'done' | 'skipped', repoId: string) => void) | null = null;
   /** Where background repack failures go (the server wires its logger here). */
   onMaintenanceError: ((err: unknown, repoId: string) => void) | null = null;
 
@@ -51,6 +53,7 @@ export class RepoManager {
         maintenance: {
           pruneExpireMs: this.opts.pruneExpireMs,
           packRetireGraceMs: grace ?? undefined,
+          onRun: (outcome) => this.onMaintenanceRun?.(outcome, id),
           onError: (err) => {
             if (this.onMaintenanceError) this.onMaintenanceError(err, id);
             else process.stderr.write(`gitgate: background repack of ${id} failed: ${(err as Error)?.message ?? String(err)}\n`);
