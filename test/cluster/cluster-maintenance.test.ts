@@ -67,7 +67,7 @@ async function maintenanceRuns(n: number, outcome: 'done' | 'skipped'): Promise<
 
 /** Wait until `ok()` holds (background work on a node); fails naming `what` if it never does. */
 async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 450; i++) {
     if (await ok()) return;
     await new Promise((r) => setTimeout(r, 100));
   }
