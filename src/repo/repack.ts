@@ -17,7 +17,10 @@
 // files. A worker that dies leaves at most an extra, complete pack (duplicates are valid).
 //
 // Scheduled in the background after pushes and API commits (maintenance.ts), serialised per
-// repository, never under the repository lock (pushes and the REST API are not blocked by it).
+// repository (here in-process; across cluster nodes by Maintenance's lock), never under the
+// repository lock (pushes and the REST API are not blocked by it). In cluster mode the replaced
+// packs are renamed aside (retireGarbage) and deleted past a grace (sweepRetired), as other
+// nodes may still be streaming from them.
 import path from 'node:path';
 import { chooseRollup } from './geometric.js';
 import { Courtesy } from './courtesy.js';

@@ -80,7 +80,8 @@ async function holdMaintenance(repo: string): Promise<() => Promise<void>> {
   client.on('error', () => {}); // the database is dropped at the end
   await client.connect();
   // waits while a node runs it (the creation's commit scheduled one)
-  await client.query('SELECT pg_advisory_lock($1::bigint)', [advisoryKey(`${repo}.git#maintenance`)]);
+  await client.query('BEGIN');
+  await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`${repo}.git#maintenance`)]);
   return () => client.end();
 }
 

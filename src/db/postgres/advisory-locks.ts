@@ -1,8 +1,10 @@
-// Repository locks shared by every node of a cluster: session-level PostgreSQL advisory locks,
-// each held on a client of its own pool for as long as the holder runs (the shape of
-// repo/repo-lock.ts SharedLocks, which service/context.ts hands them to). The pool bounds how
-// many clients holders can tie up; a holder whose connection fails loses its lock with its
-// session, so the client is destroyed rather than returned.
+// Repository locks shared by every node of a cluster: PostgreSQL advisory locks, each held by
+// an open transaction (pg_advisory_xact_lock) on a client of its own pool for as long as the
+// holder runs (the shape of repo/repo-lock.ts SharedLocks, which service/context.ts hands them
+// to). Transaction-scoped rather than session-scoped, so a PgBouncer in transaction mode keeps
+// the lock and its release on one server connection, and nothing outlives the transaction.
+// The pool bounds how many clients holders can tie up; a client whose query fails is destroyed
+// rather than returned (its transaction, and so the lock, goes with it).
 import crypto from 'node:crypto';
 import type pg from 'pg';
 
@@ -21,12 +23,13 @@ export class PgAdvisoryLocks {
     const key = advisoryKey(name);
     const client = await this.pool.connect();
     try {
-      await client.query('SELECT pg_advisory_lock($1::bigint)', [key]);
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
     } catch (err) {
       client.release(err as Error);
       throw err;
     }
-    return releaser(client, key);
+    return releaser(client);
   }
 
   /** `name` if nobody holds it right now, else null. */
@@ -35,7 +38,9 @@ export class PgAdvisoryLocks {
     const client = await this.pool.connect();
     let ok: boolean;
     try {
-      ok = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key])).rows[0]?.ok === true;
+      await client.query('BEGIN');
+      ok = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS ok', [key])).rows[0]?.ok === true;
+      if (!ok) await client.query('ROLLBACK');
     } catch (err) {
       client.release(err as Error);
       throw err;
@@ -44,7 +49,7 @@ export class PgAdvisoryLocks {
       client.release();
       return null;
     }
-    return releaser(client, key);
+    return releaser(client);
   }
 
   close(): Promise<void> {
@@ -52,16 +57,16 @@ export class PgAdvisoryLocks {
   }
 }
 
-function releaser(client: pg.PoolClient, key: string): ReleaseLock {
+function releaser(client: pg.PoolClient): ReleaseLock {
   let released = false;
   return async () => {
     if (released) return;
     released = true;
     try {
-      await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+      await client.query('ROLLBACK'); // nothing was written in it: ending it releases the lock
       client.release();
     } catch (err) {
-      client.release(err as Error); // the connection goes, and the session's lock with it
+      client.release(err as Error); // the connection goes, and the transaction's lock with it
     }
   };
 }
