@@ -8,6 +8,8 @@ import { processLocker, repoLockKey, type RepoLocker } from './repo-lock.js';
 
 /** Cluster mode: how stale a repository's pack list may get (at most a quarter of the retire grace). */
 const MAX_SCAN_AGE_MS = 60_000;
+/** …but not a directory listing per object lookup, however short the grace. */
+const MIN_SCAN_AGE_MS = 1000;
 
 export class RepoManager {
   private open = new Map<string, Repository>();
@@ -49,7 +51,7 @@ export class RepoManager {
         locker: this.opts.locker,
         maintenanceLocker: this.opts.maintenanceLocker,
         // packs other nodes retire are let go of well within their grace
-        maxScanAgeMs: grace === null ? undefined : Math.min(MAX_SCAN_AGE_MS, grace / 4),
+        maxScanAgeMs: grace === null ? undefined : Math.max(MIN_SCAN_AGE_MS, Math.min(MAX_SCAN_AGE_MS, grace / 4)),
         maintenance: {
           pruneExpireMs: this.opts.pruneExpireMs,
           packRetireGraceMs: grace ?? undefined,

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { ObjectStore } from '../../src/repo/object-store.js';
 import { repack, retireGarbage, sweepRetired } from '../../src/repo/repack.js';
 import { Repository } from '../../src/repo/repository.js';
@@ -88,5 +89,17 @@ describe('packs across nodes', () => {
     expect(packFiles().filter((f) => f.includes('.retired-'))).toEqual([]);
     git(['--git-dir', gitdir, 'fsck', '--full', '--strict', '--no-dangling']);
     await Promise.all([other.close(), quiet.close(), repo.close()]);
+  });
+});
+
+describe('GITGATE_PACK_RETIRE_GRACE_MS', () => {
+  it('is 1 h with PostgreSQL, none on a single node (deleted as before), and the variable wins', () => {
+    const pgUrl = { GITGATE_DATABASE_URL: 'postgres://db/gitgate' };
+    expect(loadConfig({}, {}).packRetireGraceMs).toBeNull();
+    expect(loadConfig({}, pgUrl).packRetireGraceMs).toBe(3_600_000);
+    expect(loadConfig({ databaseUrl: 'postgres://db/gitgate' }, {}).packRetireGraceMs).toBe(3_600_000);
+    expect(loadConfig({}, { ...pgUrl, GITGATE_PACK_RETIRE_GRACE_MS: '7200000' }).packRetireGraceMs).toBe(7_200_000);
+    expect(loadConfig({}, { GITGATE_PACK_RETIRE_GRACE_MS: '0' }).packRetireGraceMs).toBe(0);
+    for (const bad of ['-1', 'soon', '1.5']) expect(() => loadConfig({}, { ...pgUrl, GITGATE_PACK_RETIRE_GRACE_MS: bad }), bad).toThrow(/GITGATE_PACK_RETIRE_GRACE_MS/);
   });
 });
