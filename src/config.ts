@@ -139,6 +139,9 @@ function trustProxy(raw: string): TrustProxy {
 
 const MiB = 1024 ** 2;
 
+/** Longer than the longest request on any node: a clone of a large repository over a slow link. */
+const CLUSTER_PACK_RETIRE_GRACE_MS = 3600_000;
+
 interface Setting {
   /** The environment variable (README's configuration table lists each). */
   env: string;
@@ -189,6 +192,9 @@ const SETTINGS = {
   allowAnySha1InWant: { env: 'GITGATE_ALLOW_ANY_SHA1_IN_WANT', schema: bool },
   /** Unreachable objects older than this are pruned by maintenance (C Git's gc.pruneExpire). */
   pruneExpireMs: { env: 'GITGATE_PRUNE_EXPIRE_SECONDS', schema: seconds(0, undefined, 14 * 86_400) },
+  /** Replaced packs are renamed aside and deleted this long after, as other nodes may still be
+   *  reading them (null: the default, 1 h with PostgreSQL, else deleted at once). */
+  packRetireGraceMs: { env: 'GITGATE_PACK_RETIRE_GRACE_MS', schema: int(0).nullable().default(null) },
   packObjectBytes: { env: 'GITGATE_PACK_CACHE_BYTES', schema: int(0).default(32 * MiB) },
   clonePlanBytes: { env: 'GITGATE_CLONE_PLAN_CACHE_BYTES', schema: int(0).default(64 * MiB) },
   searchBytes: { env: 'GITGATE_SEARCH_CACHE_BYTES', schema: int(0).default(384 * MiB) },
@@ -256,6 +262,7 @@ function assemble(v: Raw): Config {
     fsck: { ...DEFAULT_FSCK_POLICY, ...fsckSeverities, skip: fsckSkip },
     caches: { packObjectBytes, clonePlanBytes, searchBytes },
     cluster: { heartbeatMs, nodeExpiryMs, staleLockMs },
+    packRetireGraceMs: rest.packRetireGraceMs ?? (rest.databaseUrl !== null ? CLUSTER_PACK_RETIRE_GRACE_MS : null),
     webhookAllowNetworks: webhookAllowNetworks ?? rest.importAllowNetworks,
   };
 }

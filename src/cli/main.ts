@@ -186,6 +186,7 @@ function buildProgram(): Command {
           if (secret) deliverBootstrapToken(secret, destination, out);
         }
         const running = await startServer(ctx, config.host, config.port);
+        ctx.manager.onMaintenanceRun = (outcome) => running.runtime.metrics.maintenance.inc({ outcome });
         // SIGTERM/SIGINT: stop accepting, let running requests finish (GITGATE_SHUTDOWN_TIMEOUT_SECONDS), close SQLite.
         // Installed before the listening line: whoever reads that line may signal at once.
         installSignalHandlers(running, ctx);

@@ -6,7 +6,6 @@ import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
 import { deleteRepo, describeRepo } from '../service/repo-service.js';
 import { setProtectedRefs } from '../service/protected-refs.js';
-import { withRepoLock } from '../repo/repo-lock.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { repoAdminRefusal } from '../auth/policy.js';
 import { jsonBodyReader } from './body.js';
@@ -88,7 +87,7 @@ export function repoRoutes(ctx: Services, rt: HttpRuntime): Router {
       throw err;
     }
     // under the repository lock: no REST write or push still checks against the old list once this returns
-    res.json({ patterns: await withRepoLock(ctx.manager.get(row.id).refs.lockKey, async () => setProtectedRefs(ctx, row.id, patterns)) });
+    res.json({ patterns: await ctx.manager.get(row.id).withLock(async () => setProtectedRefs(ctx, row.id, patterns)) });
   });
 
   return router;

@@ -70,6 +70,12 @@ export class Metrics {
   readonly duration = new SafeHistogram(this.registry, 'gitgate_http_request_duration_seconds', 'Request durations by method and route template', ['method', 'route'], DURATION_BUCKETS);
   readonly authFailures = new SafeCounter(this.registry, 'gitgate_auth_failures_total', 'Requests that presented a token which was rejected (malformed, unknown, expired, revoked)');
   readonly throttled = new SafeCounter(this.registry, 'gitgate_throttled_total', 'Requests refused with 429, by reason (auth = blocked address, concurrency = per-token limit)', ['reason']);
+  readonly maintenance = new SafeCounter(
+    this.registry,
+    'gitgate_maintenance_runs_total',
+    "Background maintenance runs (prune, repack, bitmaps) by outcome: done, or skipped (another node held the repository's maintenance lock)",
+    ['outcome'],
+  );
 
   constructor() {
     processMetrics();

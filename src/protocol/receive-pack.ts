@@ -22,7 +22,6 @@ import { isZeroOid, oidOrNull } from '../oid.js';
 import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../repo/receive-command.js';
 import { oneLine, refResultText, type RefRejection } from '../repo/ref-result.js';
 import type { RefUpdate } from '../repo/refs.js';
-import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
 import { tipsNeedingShallowUpdate } from '../repo/shallow-push.js';
 import { writeAdvertisement } from './advertisement.js';
@@ -160,7 +159,7 @@ async function applyPush(
       }
     }
     received.done = true;
-    return { pack, outcome: await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, ours, opts)) };
+    return { pack, outcome: await repo.withLock(() => updateRefs(repo, req, pack, ours, opts)) };
   });
   if (pack?.name) repo.maintenance.schedule(); // a new pack even if no ref moved
   return { ...outcome, messages: [...warnings.lines(), ...outcome.messages] };

@@ -3,8 +3,15 @@
 // deleted after a grace period. One push makes one request (batch). Apart from repack.ts
 // (whose file work runs in a worker process) and prune.ts, which it drives and which know
 // nothing of scheduling.
+// A run holds the maintenance lock (maintenanceLockKey, through Repository.maintenanceLocker): in a
+// cluster it spans nodes, and a run finding it held elsewhere is skipped (that node is doing
+// it). With packRetireGraceMs (cluster mode) the replaced packs' files are renamed aside rather
+// than deleted, since other nodes may still be streaming from them, and a later run (on any
+// node) deletes those past the grace.
+import { isGitgateError } from '../errors.js';
 import { prune, type PruneResult } from './prune.js';
-import { deleteGarbage, repack, type RepackResult } from './repack.js';
+import { deleteGarbage, repack, retireGarbage, sweepRetired, type RepackResult } from './repack.js';
+import { repoLockKey } from './repo-lock.js';
 import type { Repository } from './repository.js';
 
 export interface MaintenanceOptions {
@@ -18,10 +25,22 @@ export interface MaintenanceOptions {
   deleteDelayMs?: number;
   /** Background failures (the repository stays as it was; the next run retries). */
   onError?: (err: unknown) => void;
+  /** Told of every run: done (under the lock), or skipped (another node held it). */
+  onRun?: (outcome: 'done' | 'skipped') => void;
   /** Off: schedule() does nothing (repack() still works). */
   enabled?: boolean;
   /** Unreachable objects older than this are pruned (at most once a day, or once per grace if shorter); unset: never. */
   pruneExpireMs?: number;
+  /**
+   * Cluster mode: replaced packs are renamed to `<file>.retired-<ms>` instead of deleted, and
+   * deleted by a run this long after (longer than any request on any node); unset: deleted.
+   */
+  packRetireGraceMs?: number;
+}
+
+/** The lock one maintenance run holds (not the write lock: pushes and REST writes go on). */
+export function maintenanceLockKey(gitdir: string): string {
+  return `${repoLockKey(gitdir)}#maintenance`;
 }
 
 /** Pruning walks every object: at most this often per repository (or once per grace, if shorter). */
@@ -49,6 +68,8 @@ export class Maintenance {
   /** Requests that reached the scheduler (after batching), completed runs, the last results (diagnostics and tests). */
   requests = 0;
   runs = 0;
+  /** Runs skipped because another holder (another node) had the maintenance lock. */
+  skipped = 0;
   lastResult: RepackResult | null = null;
   lastPrune: PruneResult | null = null;
   private lastPruneAt = -Infinity;
@@ -132,25 +153,15 @@ export class Maintenance {
         const onError = (err: unknown) => {
           if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
         };
-        // prune first: garbage in old packs goes before a roll-up would make it young again
-        const expireMs = this.opts.pruneExpireMs;
-        if (expireMs !== undefined && Date.now() - this.lastPruneAt >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
-          this.lastPruneAt = Date.now(); // also when it fails: a broken repository is not re-walked on every push
-          try {
-            this.lastPrune = await prune(this.repo, { expireMs, signal: this.signal, courteous: true, defer: (files, packs) => this.defer(files, packs) });
-          } catch (err) {
-            onError(err);
-          }
-        }
         try {
-          this.lastResult = await repack(this.repo, {
-            signal: this.signal,
-            courteous: true,
-            defer: (files, packs) => this.defer(files, packs),
-          });
-          this.runs++;
+          await this.repo.maintenanceLocker.tryLock(maintenanceLockKey(this.repo.gitdir), () => this.runOnce(onError));
+          this.opts.onRun?.('done');
         } catch (err) {
-          onError(err);
+          if (!isGitgateError(err, 'REPO_LOCKED')) onError(err);
+          else {
+            this.skipped++;
+            this.opts.onRun?.('skipped');
+          }
         }
       } while (this.again && !this.closed);
     })().finally(() => {
@@ -158,9 +169,42 @@ export class Maintenance {
     });
   }
 
+  /** One run, under the maintenance lock; its steps report their own failures. */
+  private async runOnce(onError: (err: unknown) => void): Promise<void> {
+    const grace = this.opts.packRetireGraceMs;
+    if (grace !== undefined) {
+      try {
+        await sweepRetired(this.repo, grace);
+      } catch (err) {
+        onError(err);
+      }
+    }
+    // prune first: garbage in old packs goes before a roll-up would make it young again
+    const expireMs = this.opts.pruneExpireMs;
+    if (expireMs !== undefined && Date.now() - this.lastPruneAt >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
+      this.lastPruneAt = Date.now(); // also when it fails: a broken repository is not re-walked on every push
+      try {
+        this.lastPrune = await prune(this.repo, { expireMs, signal: this.signal, courteous: true, defer: (files, packs) => this.defer(files, packs) });
+      } catch (err) {
+        onError(err);
+      }
+    }
+    try {
+      this.lastResult = await repack(this.repo, {
+        signal: this.signal,
+        courteous: true,
+        defer: (files, packs) => this.defer(files, packs),
+      });
+      this.runs++;
+    } catch (err) {
+      onError(err);
+    }
+  }
+
   private defer(files: string[], packs: string[]): void {
     if (files.length === 0 && packs.length === 0) return;
-    const delay = this.opts.deleteDelayMs ?? 60_000;
+    // in cluster mode the retire grace bounds this too: renaming aside is itself a delay
+    const delay = Math.min(this.opts.deleteDelayMs ?? 60_000, this.opts.packRetireGraceMs ?? Infinity);
     this.garbage.push({ due: Date.now() + delay, files, packs });
     if (!this.garbageTimer) {
       this.garbageTimer = setTimeout(() => {
@@ -178,7 +222,8 @@ export class Maintenance {
       this.garbage = this.garbage.filter((b) => b.due > now);
       for (const batch of due) {
         try {
-          await deleteGarbage(this.repo, batch.files, batch.packs);
+          if (this.opts.packRetireGraceMs !== undefined) await retireGarbage(this.repo, batch.files, batch.packs);
+          else await deleteGarbage(this.repo, batch.files, batch.packs);
         } catch (err) {
           if (!this.closed) (this.opts.onError ?? defaultOnError)(err);
         }

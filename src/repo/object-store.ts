@@ -7,6 +7,8 @@
 // open until no pinned operation is running, so a clone that planned its pack from them keeps
 // reading. Operations that hold PackFiles or locations across awaits pin the store
 // (Repository.track); the store's own read/has/readType/locate pin themselves.
+// With maxScanAgeMs (cluster mode) the list is also re-read when older than that, so packs
+// another node retired are let go of (and their handles closed) well before their files go.
 import path from 'node:path';
 import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
@@ -31,6 +33,7 @@ export class ObjectStore {
   private packs = new Map<string, PackFile>(); // by pack base name
   private packOrder: PackFile[] = [];
   private scanned = false;
+  private scannedAt = 0;
   private scanning: Promise<void> | null = null;
   /** Serialises changes to the pack list (scans, additions, retirements). */
   private listTail: Promise<void> = Promise.resolve();
@@ -44,8 +47,14 @@ export class ObjectStore {
   constructor(
     private readonly storage: Storage,
     readonly gitdir: string,
+    private readonly opts: { maxScanAgeMs?: number } = {},
   ) {
     this.loose = new LooseObjects(storage, gitdir);
+  }
+
+  /** Never scanned, or (cluster mode) scanned longer ago than maxScanAgeMs. */
+  private get stale(): boolean {
+    return !this.scanned || (this.opts.maxScanAgeMs !== undefined && Date.now() - this.scannedAt > this.opts.maxScanAgeMs);
   }
 
   get packDir(): string {
@@ -92,6 +101,7 @@ export class ObjectStore {
   }
 
   private async doScan(): Promise<void> {
+    const startedAt = Date.now();
     const names = await this.storage.readdir(this.packDir);
     const files = new Set(names);
     const present = new Set<string>();
@@ -117,6 +127,7 @@ export class ObjectStore {
     }
     this.sortPacks();
     this.scanned = true;
+    this.scannedAt = startedAt;
   }
 
   private sortPacks(): void {
@@ -185,13 +196,13 @@ export class ObjectStore {
   }
 
   async allPacks(): Promise<PackFile[]> {
-    if (!this.scanned) await this.rescan();
+    if (this.stale) await this.rescan();
     return this.packOrder;
   }
 
   /** The packs in the lookup list with their names (for repacking). */
   async packInfos(): Promise<PackInfo[]> {
-    if (!this.scanned) await this.rescan();
+    if (this.stale) await this.rescan();
     return [...this.packs].map(([name, pack]) => ({ name, pack, count: pack.index.count }));
   }
 
@@ -210,14 +221,14 @@ export class ObjectStore {
 
   /** Where an object sits in a pack, for verbatim reuse; null for loose or missing objects. */
   async locate(oid: string): Promise<PackLocation | null> {
-    if (!this.scanned) await this.rescan();
+    if (this.stale) await this.rescan();
     return this.findInPacks(Buffer.from(oid, 'hex'));
   }
 
   async read(oid: string): Promise<GitObject | null> {
     const release = this.pin();
     try {
-      if (!this.scanned) await this.rescan();
+      if (this.stale) await this.rescan();
       const bin = Buffer.from(oid, 'hex');
       let loc = this.findInPacks(bin);
       if (loc) return await loc.pack.readAt(loc.offset);
@@ -232,7 +243,7 @@ export class ObjectStore {
   }
 
   async has(oid: string): Promise<boolean> {
-    if (!this.scanned) await this.rescan();
+    if (this.stale) await this.rescan();
     if (this.findInPacks(Buffer.from(oid, 'hex'))) return true;
     if (await this.loose.has(oid)) return true;
     // a repack may have moved it from loose into a pack meanwhile
@@ -243,7 +254,7 @@ export class ObjectStore {
   async readType(oid: string): Promise<{ type: ObjectType; size: number } | null> {
     const release = this.pin();
     try {
-      if (!this.scanned) await this.rescan();
+      if (this.stale) await this.rescan();
       const bin = Buffer.from(oid, 'hex');
       for (const pack of this.packOrder) {
         if (pack.has(bin)) return await pack.readType(bin);

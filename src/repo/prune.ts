@@ -118,7 +118,7 @@ async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResu
 
     // 4. Delete, with no push in flight and the refs held still, whatever is still garbage.
     const done = await repo.objectUse.exclusive(
-      () => withRepoLock(repo.refs.lockKey, () => finish(repo, { seen, knownPacks, knownLoose, newPack: result.pack, garbageLoose, dropped, result, opts })),
+      () => repo.withLock(() => finish(repo, { seen, knownPacks, knownLoose, newPack: result.pack, garbageLoose, dropped, result, opts })),
       opts.signal,
     );
     return done ?? result;

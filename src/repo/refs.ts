@@ -9,7 +9,7 @@ import type { FileHandleLike, Storage, StatLike } from './storage.js';
 import { isOid, oidOrNull } from '../oid.js';
 import { EMPTY_PACKED, compareRefNames, namesWithPrefix, packedPeel, parsePackedRefs, type PackedRefs } from './packed-refs.js';
 import { RefCaseIndex, isStorableRefName, isValidRefName, refNameTooLong } from './ref-names.js';
-import { repoLockKey, withRepoLock } from './repo-lock.js';
+import { processLocker, repoLockKey, type RepoLocker } from './repo-lock.js';
 
 /** A lock file older than this was left by a crashed writer and may be broken (as C Git advises). */
 export const STALE_LOCK_MS = 10 * 60 * 1000;
@@ -62,12 +62,15 @@ interface Prepared {
 
 export interface RefStoreOptions {
   staleLockMs?: number;
+  /** How transactions are serialised (default: in-process only; a cluster's also spans nodes). */
+  locker?: RepoLocker;
 }
 
 export class RefStore {
   readonly gitdir: string;
-  /** The withRepoLock key for this repository (update() and setSymbolic() take it themselves). */
+  /** The repository lock's key (update() and setSymbolic() take it themselves). */
   readonly lockKey: string;
+  readonly locker: RepoLocker;
   private readonly staleLockMs: number;
   /** packed-refs as last parsed, and the identity (inode, size, mtime) of the file it came from. */
   private packedCache: { key: string; packed: PackedRefs } | null = null;
@@ -80,6 +83,7 @@ export class RefStore {
     this.gitdir = gitdir.replace(/\/+$/, '');
     this.lockKey = repoLockKey(gitdir);
     this.staleLockMs = opts.staleLockMs ?? STALE_LOCK_MS;
+    this.locker = opts.locker ?? processLocker;
   }
 
   /** The object id `name` ('HEAD' or 'refs/...') points at, following symbolic refs; null if unborn/absent. */
@@ -110,7 +114,7 @@ export class RefStore {
   async setSymbolic(name: string, target: string): Promise<void> {
     assertName(name);
     if (!target.startsWith('refs/') || !isValidRefName(target)) throw new GitgateError('BAD_REF_NAME', { ref: target });
-    await withRepoLock(this.lockKey, async () => {
+    await this.locker.withLock(this.lockKey, async () => {
       const conflict = await this.directoryConflict(name, await this.readPacked());
       if (conflict) throw new GitgateError('VALIDATION', { detail: conflict });
       const lock = await this.acquire(name, `ref '${name}'`);
@@ -175,7 +179,7 @@ export class RefStore {
         throw new GitgateError('VALIDATION', { detail: `ref update for ${u.name} needs oldOid and newOid (null for none)` });
       }
     }
-    return withRepoLock(this.lockKey, () => this.transaction(updates, opts.atomic ?? false));
+    return this.locker.withLock(this.lockKey, () => this.transaction(updates, opts.atomic ?? false));
   }
 
   /**
@@ -187,7 +191,7 @@ export class RefStore {
     for (const e of entries) {
       if (!e.name.startsWith('refs/') || !isValidRefName(e.name) || !isOid(e.oid)) throw new GitgateError('BAD_REF_NAME', { ref: e.name });
     }
-    await withRepoLock(this.lockKey, async () => {
+    await this.locker.withLock(this.lockKey, async () => {
       if ((await this.list('refs/')).length > 0) throw new GitgateError('VALIDATION', { detail: 'the repository already has refs' });
       const lock = await this.acquire('packed-refs', 'packed-refs');
       if ('reason' in lock) throw new GitgateError('REF_LOCKED', { ref: 'packed-refs' });

@@ -17,7 +17,10 @@
 // files. A worker that dies leaves at most an extra, complete pack (duplicates are valid).
 //
 // Scheduled in the background after pushes and API commits (maintenance.ts), serialised per
-// repository, never under the repository lock (pushes and the REST API are not blocked by it).
+// repository (here in-process; across cluster nodes by Maintenance's lock), never under the
+// repository lock (pushes and the REST API are not blocked by it). In cluster mode the replaced
+// packs are renamed aside (retireGarbage) and deleted past a grace (sweepRetired), as other
+// nodes may still be streaming from them.
 import path from 'node:path';
 import { chooseRollup } from './geometric.js';
 import { Courtesy } from './courtesy.js';
@@ -27,6 +30,7 @@ import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
 import { PACK_KEEP } from './pack-names.js';
+import { isMissing } from './storage.js';
 
 /** Loose objects alone start a new pack from this many (with a roll-up they always go in). */
 export const LOOSE_OBJECT_THRESHOLD = 100;
@@ -181,4 +185,43 @@ export async function deleteGarbage(repo: Repository, files: string[], packs: st
   for (const file of files) await repo.storage.unlink(file);
   if (packs.length) await repo.storage.syncDir(repo.objects.packDir);
   repo.objects.unignore(packs);
+}
+
+/** A pack file renamed aside by retireGarbage: `<file>.retired-<ms since epoch>`. */
+const RETIRED = /^pack-[0-9a-f]+\.[a-z]+\.retired-(\d+)$/;
+
+/**
+ * Cluster mode's deleteGarbage: other nodes may be streaming from the replaced packs, so their
+ * files are renamed aside (no lookup on any node, nor C Git, finds them by name any more; open
+ * handles keep reading) and deleted by sweepRetired once the grace has passed. Loose files go
+ * at once: readers take them in one read and look in the packs on a miss.
+ */
+export async function retireGarbage(repo: Repository, files: string[], packs: string[], now = Date.now()): Promise<void> {
+  const packDir = repo.objects.packDir;
+  for (const file of files) {
+    if (path.dirname(file) !== packDir) {
+      await repo.storage.unlink(file);
+      continue;
+    }
+    try {
+      await repo.storage.rename(file, `${file}.retired-${now}`);
+    } catch (err) {
+      if (!isMissing(err)) throw err; // gone already (another node retired it, or it never had this companion)
+    }
+  }
+  if (packs.length) await repo.storage.syncDir(packDir);
+  repo.objects.unignore(packs);
+}
+
+/** Delete retired pack files older than `graceMs`; returns how many went. */
+export async function sweepRetired(repo: Repository, graceMs: number, now = Date.now()): Promise<number> {
+  const packDir = repo.objects.packDir;
+  let removed = 0;
+  for (const name of await repo.storage.readdir(packDir)) {
+    const at = RETIRED.exec(name)?.[1];
+    if (at === undefined || Number(at) + graceMs > now) continue;
+    await repo.storage.unlink(path.join(packDir, name));
+    removed++;
+  }
+  return removed;
 }

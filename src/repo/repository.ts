@@ -6,9 +6,16 @@ import { Maintenance, type MaintenanceOptions } from './maintenance.js';
 import { beginForeground } from './courtesy.js';
 import { ObjectUseGuard } from './object-use.js';
 import type { Storage } from './storage.js';
+import { processLocker, type RepoLocker } from './repo-lock.js';
 
 export interface RepositoryOptions {
   maintenance?: MaintenanceOptions;
+  /** Serialises this repository's read-modify-writes (default: in-process only). */
+  locker?: RepoLocker;
+  /** Serialises maintenance runs (default: in-process only; a cluster's skips a run another node holds). */
+  maintenanceLocker?: RepoLocker;
+  /** Re-read the pack list when it is older than this (cluster mode: other nodes retire packs). */
+  maxScanAgeMs?: number;
 }
 
 /** A RefStore that asks for maintenance after every transaction that moved a ref (pushes, API commits). */
@@ -17,8 +24,9 @@ class MaintainedRefStore extends RefStore {
     storage: Storage,
     gitdir: string,
     private readonly afterUpdate: () => void,
+    locker: RepoLocker | undefined,
   ) {
-    super(storage, gitdir);
+    super(storage, gitdir, { locker });
   }
 
   override async update(updates: RefUpdate[], opts: { atomic?: boolean } = {}): Promise<RefUpdateResult[]> {
@@ -33,6 +41,8 @@ export class Repository {
   readonly objects: ObjectStore;
   /** Background repacking; `await repo.maintenance.idle()` waits for it. */
   readonly maintenance: Maintenance;
+  /** What Maintenance takes its lock through. */
+  readonly maintenanceLocker: RepoLocker;
   /** Held shared by writers relying on stored objects until their refs move; prune deletes under it exclusively. */
   readonly objectUse = new ObjectUseGuard();
 
@@ -42,9 +52,20 @@ export class Repository {
     readonly gitdir: string,
     opts: RepositoryOptions = {},
   ) {
-    this.objects = new ObjectStore(storage, gitdir);
+    this.maintenanceLocker = opts.maintenanceLocker ?? processLocker;
+    this.objects = new ObjectStore(storage, gitdir, { maxScanAgeMs: opts.maxScanAgeMs });
     this.maintenance = new Maintenance(this, opts.maintenance);
-    this.refs = new MaintainedRefStore(storage, gitdir, () => this.maintenance.schedule());
+    this.refs = new MaintainedRefStore(storage, gitdir, () => this.maintenance.schedule(), opts.locker);
+  }
+
+  /** Run a read-modify-write of this repository under its lock (waits for earlier holders). */
+  withLock<T>(fn: () => Promise<T>): Promise<T> {
+    return this.refs.locker.withLock(this.refs.lockKey, fn);
+  }
+
+  /** withLock, but REPO_LOCKED (423) instead of waiting when someone holds it. */
+  tryLock<T>(fn: () => Promise<T>): Promise<T> {
+    return this.refs.locker.tryLock(this.refs.lockKey, fn);
   }
 
   /** Branch HEAD points at, e.g. refs/heads/main (null if HEAD is detached). */

@@ -7,7 +7,6 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import type { RepoRow } from '../db/repos-table.js';
 import { GitgateError } from '../errors.js';
-import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
 import type { Storage } from '../repo/storage.js';
 import type { Services } from './services.js';
@@ -45,7 +44,7 @@ export async function forkRepo(ctx: Services, source: RepoRow, input: ForkInput)
     // pinned: background repacks of the source pause, and packs we read stay open
     const result = await src.track(async () => {
       // refs are read under the source's lock: every object they reach is on disk by then
-      const snap = await withRepoLock(src.refs.lockKey, async () => ({ refs: await src.refs.list('refs/'), head: await src.headTarget() }));
+      const snap = await src.withLock(async () => ({ refs: await src.refs.list('refs/'), head: await src.headTarget() }));
       for (const r of snap.refs) {
         const reason = input.refCheck?.(r.name);
         if (reason) throw new GitgateError('FORBIDDEN', { reason });

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
 import { openGuardStore, openStores } from '../db/open.js';
+import { PostgresStores } from '../db/postgres/stores.js';
+import { clusterLocker } from '../repo/repo-lock.js';
 import type { GuardStore, RepoStore, Stores, WebhookStore } from '../db/stores.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { TokenService } from '../auth/token-service.js';
@@ -60,7 +62,13 @@ export function createServices(config: Config, log: Logger = createLogger(config
     storage = nodeStorage(config.dataDir, config.nodeId);
     stores = openStores({ sqliteFile: path.join(config.dataDir, DB_FILE), databaseUrl: config.databaseUrl });
   }
-  const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
+  // several nodes on one PostgreSQL: repository locks span them (SQLite: in-process only)
+  const locks = stores instanceof PostgresStores ? stores.locks : null;
+  const manager = new RepoManager(storage, {
+    pruneExpireMs: config.pruneExpireMs,
+    ...(locks && { locker: clusterLocker(locks.writes, storage.root), maintenanceLocker: clusterLocker(locks.maintenance, storage.root) }),
+    packRetireGraceMs: config.packRetireGraceMs,
+  });
   const guards = openGuardStore(stores, { limit: config.authFailLimit, windowMs: config.authFailWindowMs, banMs: config.authBanMs }, { nodeId: config.nodeId, nodeExpiryMs: config.cluster.nodeExpiryMs });
   const audit = new AuditLog(stores.audit);
   audit.onError = (err) => log.error({ err }, 'could not record an audit event');

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import type { NodeRegistry, Stores, TxStores } from '../stores.js';
 import { systemClock, type Clock } from '../time.js';
+import { PgAdvisoryLocks } from './advisory-locks.js';
 import { PgAuditStore } from './audit-store.js';
 import { pgTypes, poolAccess, type PgAccess } from './conn.js';
 import { runPgMigrations } from './migrations.js';
@@ -19,6 +20,11 @@ export interface PostgresStoresOptions {
   /** Pool size per process (default 10). */
   max?: number;
 }
+
+/** Clients per process holding repository write locks (more writers queue for a client). */
+const WRITE_LOCK_CLIENTS = 5;
+/** Clients per process holding maintenance locks (more runs queue; the repack worker runs one at a time anyway). */
+const MAINTENANCE_LOCK_CLIENTS = 2;
 
 function storesOver(access: PgAccess, now: Clock): Omit<TxStores, 'withTransaction'> {
   return {
@@ -51,12 +57,22 @@ export class PostgresStores implements Stores, NodeRegistry {
   readonly audit;
   readonly webhooks;
   readonly pool: pg.Pool;
+  /**
+   * Repository locks across nodes (repo/repo-lock.ts clusterLocker), each lane on a pool of its
+   * own: read-modify-writes hold a client for milliseconds, maintenance for a whole repack, and
+   * neither may starve the other or the stores.
+   */
+  readonly locks: { writes: PgAdvisoryLocks; maintenance: PgAdvisoryLocks };
   private readonly now: Clock;
   private migrated: Promise<void> | null = null;
 
   constructor(url: string, opts: PostgresStoresOptions = {}) {
     this.now = opts.now ?? systemClock;
     this.pool = createPool(url, opts);
+    this.locks = {
+      writes: new PgAdvisoryLocks(createPool(url, { max: WRITE_LOCK_CLIENTS })),
+      maintenance: new PgAdvisoryLocks(createPool(url, { max: MAINTENANCE_LOCK_CLIENTS })),
+    };
     ({ tokens: this.tokens, repos: this.repos, audit: this.audit, webhooks: this.webhooks } = storesOver(
       poolAccess(this.pool, () => this.ready()),
       this.now,
@@ -140,7 +156,7 @@ export class PostgresStores implements Stores, NodeRegistry {
 
   async close(): Promise<void> {
     this.stopHeartbeat();
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.locks.writes.close(), this.locks.maintenance.close()]);
   }
 }
 

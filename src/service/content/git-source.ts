@@ -3,7 +3,6 @@
 import { GitgateError } from '../../errors.js';
 import type { Config } from '../../config.js';
 import type { RepoRow } from '../../db/repos-table.js';
-import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { Services } from '../services.js';
 import { openBranch, wantPolicy } from './branch.js';
@@ -86,7 +85,7 @@ export async function pullGitSource(ctx: Services, row: RepoRow, source: RemoteS
   const theirsInfo = await repo.objects.readType(theirs);
   if (theirsInfo?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
 
-  return tryRepoLock(repo.refs.lockKey, async () => {
+  return repo.tryLock(async () => {
     const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const done = async (newHead: string | null, changed: string[]) => {
       if (newHead !== null && newHead !== head) await moveBranch(ctx.audit, repo, ref, head, newHead);

@@ -3,7 +3,6 @@
 // it under the repository lock: the ref rules run first, nothing is written on a conflict, and
 // `base` (with `head`, for delete_head) moves by one atomic compare-and-swap.
 import { GitgateError } from '../../errors.js';
-import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Services } from '../services.js';
 import { branchRef, lookupCommitish, shortBranch, wantPolicy } from './branch.js';
@@ -46,7 +45,7 @@ export interface MergeDone {
 export async function mergeBranches(ctx: Services, row: RepoRow, req: MergeRequest, checks: MergeChecks = {}): Promise<MergeDone | null> {
   const baseRef = branchRef(req.base);
   const repo = ctx.manager.get(row.id);
-  return tryRepoLock(repo.refs.lockKey, async () => {
+  return repo.tryLock(async () => {
     await checks.checkRefs?.([{ ref: baseRef, change: 'update' }]); // before anything about the repository is told
     const baseHead = await repo.refs.resolve(baseRef);
     if (!baseHead) throw new GitgateError('BRANCH_NOT_FOUND', { branch: req.base.slice(0, 200) });

@@ -6,7 +6,6 @@
 // compare-and-swap from the head it read, so a concurrent push is never lost.
 import { GitgateError } from '../../errors.js';
 import { checkObject } from '../../repo/fsck/index.js';
-import { tryRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Services } from '../services.js';
@@ -61,7 +60,7 @@ export async function applyContentChange(ctx: Services, row: RepoRow, change: Co
 /** Apply a validated change (planChange) to the write branch (opts.branch, else HEAD's), creating it from opts.base when missing. */
 export async function applyPlan(ctx: Services, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
   const repo = ctx.manager.get(row.id);
-  return tryRepoLock(repo.refs.lockKey, async () => {
+  return repo.tryLock(async () => {
     const { ref, name: branch, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const baseTree = start ? await commitTree(repo, start) : null;
     const base = new TreeEditor(repo, baseTree);

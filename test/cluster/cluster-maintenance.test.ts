@@ -1,0 +1,203 @@
+// Repository locks across nodes (spawned `gitgate serve` nodes on one data directory and one
+// PostgreSQL): REST read-modify-writes of one branch through two nodes never lose a commit,
+// maintenance of a repository runs on one node at a time, and a repack on one node while
+// another serves clones retires packs aside, deletes them after the grace, and every clone
+// succeeds.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { advisoryKey } from '../../src/db/postgres/advisory-locks.js';
+import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
+
+/** Short, so a test sees retired packs deleted; the in-process delay before retiring is bounded by it too. */
+const GRACE_MS = 3000;
+
+let data: string;
+let db: { url: string; drop: () => Promise<void> };
+const nodes: (ServeRun & { url: string })[] = [];
+let admin: string;
+
+async function node(id: string): Promise<ServeRun & { url: string }> {
+  const run = await runServe(['--port', '0', '--data', data], {
+    env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: id, GITGATE_PACK_RETIRE_GRACE_MS: String(GRACE_MS) },
+  });
+  if (!run.url) throw new Error(`node ${id} did not start (${run.code}): ${run.stderr()}`);
+  return run as ServeRun & { url: string };
+}
+
+function api(n: number, route: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+  return fetch(`${nodes[n]!.url}${route}`, {
+    method: init.method ?? 'GET',
+    headers: { Authorization: `Bearer ${admin}`, ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
+    body: init.body ? JSON.stringify(init.body) : undefined,
+  });
+}
+
+function gitUrl(n: number, repo: string): string {
+  const u = new URL(`${nodes[n]!.url}/v1/repo/${repo}.git`);
+  u.username = 'token';
+  u.password = admin;
+  return u.toString();
+}
+
+async function createRepo(n: number): Promise<string> {
+  const res = await api(n, '/v1/repo', { method: 'POST', body: { source: { type: 'files', files: [{ filename: 'README', content: 'base\n' }] } } });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { repo_id: string }).repo_id;
+}
+
+const packDir = (repo: string) => path.join(data, `${repo}.git`, 'objects', 'pack');
+const packs = (repo: string) => fs.readdirSync(packDir(repo)).filter((f) => /^pack-[0-9a-f]+\.pack$/.test(f));
+const retired = (repo: string) => fs.readdirSync(packDir(repo)).filter((f) => f.includes('.retired-'));
+
+async function fsck(repo: string): Promise<void> {
+  await gitOk(['--git-dir', path.join(data, `${repo}.git`), 'fsck', '--full', '--strict', '--no-dangling']);
+}
+
+/** This node's gitgate_maintenance_runs_total{outcome}. */
+async function maintenanceRuns(n: number, outcome: 'done' | 'skipped'): Promise<number> {
+  const text = await (await fetch(`${nodes[n]!.url}/metrics`)).text();
+  const m = new RegExp(`^gitgate_maintenance_runs_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Wait until `ok()` holds (background work on a node); fails naming `what` if it never does. */
+async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 450; i++) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+/** Hold `repo`'s maintenance lock as another node would; resolves to its release. */
+async function holdMaintenance(repo: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: db.url });
+  client.on('error', () => {}); // the database is dropped at the end
+  await client.connect();
+  // waits while a node runs it (the creation's commit scheduled one)
+  await client.query('BEGIN');
+  await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`${repo}.git#maintenance`)]);
+  return () => client.end();
+}
+
+async function push(work: string, n: number, repo: string, files: Record<string, string | Buffer>): Promise<string> {
+  for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(work, name), content);
+  const head = await commitFiles(work, {}, `add ${Object.keys(files).join(' ')}`);
+  await gitOk(['push', '-q', gitUrl(n, repo), 'HEAD:main'], { cwd: work });
+  return head;
+}
+
+beforeAll(async () => {
+  data = tmpDir('gitgate-cluster-maint-');
+  db = await freshDatabase();
+  nodes.push(await node('node-a'));
+  admin = readBootstrapToken(data);
+  nodes.push(await node('node-b'));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => stopServe(n)));
+  await db?.drop();
+  if (data) fs.rmSync(data, { recursive: true, force: true });
+});
+
+describe('repository locks across nodes', () => {
+  it('REST writes of one branch through two nodes at once, without expected_head: every write lands (busy is 423, never a stale head)', async () => {
+    const repo = await createRepo(0);
+    const statuses: number[] = [];
+    // a client that retries while the repository is busy, as 423 asks it to
+    const write = async (n: number, file: string) => {
+      for (;;) {
+        const res = await fetch(`${nodes[n]!.url}/v1/repo/${repo}/file/${file}`, {
+          method: 'PUT',
+          headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'text/plain' },
+          body: `${file}\n`,
+        });
+        statuses.push(res.status);
+        if (res.status === 200) return;
+        expect(res.status, `${file} through node ${n}: ${await res.text()}`).toBe(423);
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    };
+    const files: string[] = [];
+    for (let round = 0; round < 10; round++) {
+      const pair = [`a-${round}.txt`, `b-${round}.txt`];
+      files.push(...pair);
+      await Promise.all(pair.map((f, n) => write(n, f)));
+    }
+    const check = tmpDir();
+    await gitOk(['clone', '-q', gitUrl(1, repo), check]);
+    for (const f of files) expect(fs.existsSync(path.join(check, f)), `${f} was acknowledged and lost`).toBe(true);
+    expect((await gitOk(['rev-list', '--count', 'HEAD'], { cwd: check })).trim()).toBe(String(files.length + 1));
+    await fsck(repo);
+  });
+
+  it('maintenance runs on one node at a time: while the lock is held elsewhere both nodes skip, and once free one run rolls the packs up', async () => {
+    const repo = await createRepo(0);
+    const work = tmpDir();
+    await gitOk(['clone', '-q', gitUrl(0, repo), work]);
+    const skipped = [await maintenanceRuns(0, 'skipped'), await maintenanceRuns(1, 'skipped')];
+    const done = await maintenanceRuns(0, 'done');
+    const release = await holdMaintenance(repo);
+    try {
+      for (let i = 0; i < 4; i++) await push(work, i % 2, repo, { [`m-${i}.txt`]: `${i}\n` });
+      await until('both nodes skip their runs', async () => (await maintenanceRuns(0, 'skipped')) >= skipped[0]! + 2 && (await maintenanceRuns(1, 'skipped')) >= skipped[1]! + 2);
+      expect(packs(repo)).toHaveLength(4); // one per push (the creation's objects are loose): nothing rolled up
+    } finally {
+      await release();
+    }
+    const head = await push(work, 0, repo, { 'm-last.txt': 'last\n' });
+    await until('a run on node A', async () => (await maintenanceRuns(0, 'done')) > done);
+    await until('the packs rolled up', () => packs(repo).length < 5);
+    expect((await gitOk(['ls-remote', gitUrl(1, repo), 'refs/heads/main'])).split('\t')[0]).toBe(head);
+    await fsck(repo);
+  });
+
+  it('a repack on A while B serves 6 full clones: every clone succeeds, old packs are retired aside and deleted after the grace', async () => {
+    const repo = await createRepo(0);
+    const work = tmpDir();
+    await gitOk(['clone', '-q', gitUrl(0, repo), work]);
+    const release = await holdMaintenance(repo);
+    let head: string;
+    try {
+      // five equal packs of incompressible data: the geometric repack rolls them all up
+      for (let i = 0; i < 5; i++) head = await push(work, 0, repo, { [`blob-${i}.bin`]: crypto.randomBytes(1024 * 1024) });
+    } finally {
+      await release();
+    }
+    const before = packs(repo);
+    expect(before).toHaveLength(5);
+    await gitOk(['clone', '-q', '--bare', gitUrl(1, repo), path.join(tmpDir(), 'warm.git')]); // B opens every pack
+    const done = await maintenanceRuns(0, 'done');
+
+    const clones = Array.from({ length: 6 }, () => git(['clone', '-q', '--bare', gitUrl(1, repo), path.join(tmpDir(), 'c.git')]));
+    const last = await push(work, 0, repo, { 'trigger.txt': 'repack\n' }); // A's maintenance starts
+    const results = await Promise.all(clones);
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    await until('the repack on A', async () => (await maintenanceRuns(0, 'done')) > done);
+    await until('replaced packs renamed aside', () => before.some((p) => retired(repo).some((f) => f.startsWith(p))));
+    const rolled = before.filter((p) => !packs(repo).includes(p));
+    expect(rolled.length).toBeGreaterThan(1);
+    for (const p of rolled) expect(retired(repo).some((f) => f.startsWith(p)), `${p} retired, not deleted`).toBe(true);
+
+    // B never listed the new pack: it finds it for a clone of what A wrote
+    const check = path.join(tmpDir(), 'check.git');
+    await gitOk(['clone', '-q', '--bare', gitUrl(1, repo), check]);
+    expect(await gitOk(['--git-dir', check, 'rev-parse', 'HEAD'])).toContain(last);
+    expect(await gitOk(['--git-dir', check, 'merge-base', '--is-ancestor', head!, 'HEAD'])).toBe('');
+
+    // past the grace, the next run (on any node) deletes them
+    const retiredAt = Math.max(...retired(repo).map((f) => Number(/\.retired-(\d+)$/.exec(f)![1])));
+    await until('the grace to pass', () => Date.now() > retiredAt + GRACE_MS);
+    const doneB = await maintenanceRuns(1, 'done');
+    await push(work, 1, repo, { 'sweep.txt': 'sweep\n' });
+    await until('a run on node B', async () => (await maintenanceRuns(1, 'done')) > doneB);
+    await until('retired packs deleted', () => !retired(repo).some((f) => Number(/\.retired-(\d+)$/.exec(f)![1]) <= retiredAt));
+    await fsck(repo);
+  });
+});
