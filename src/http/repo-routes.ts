@@ -87,7 +87,7 @@ export function repoRoutes(ctx: Context): Router {
       throw err;
     }
     // under the repository lock: no REST write or push still checks against the old list once this returns
-    res.json({ patterns: await withRepoLock(ctx.manager.get(row.id).refs.lockKey, async () => setProtectedRefs(ctx, row.id, patterns)) });
+    res.json({ patterns: await withRepoLock(ctx.manager.get(row.id).lockKey, async () => setProtectedRefs(ctx, row.id, patterns)) });
   });
 
   return router;

@@ -21,7 +21,7 @@ import { isPushableRefName, refNameTooLong } from '../repo/ref-names.js';
 import { isZeroOid, oidOrNull } from '../oid.js';
 import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../repo/receive-command.js';
 import { oneLine, refResultText, type RefRejection } from '../repo/ref-result.js';
-import type { RefUpdate } from '../repo/refs.js';
+import type { RefUpdate } from '../repo/ref-database.js';
 import { withRepoLock } from '../repo/repo-lock.js';
 import type { Repository } from '../repo/repository.js';
 import { tipsNeedingShallowUpdate } from '../repo/shallow-push.js';
@@ -160,7 +160,7 @@ async function applyPush(
       }
     }
     received.done = true;
-    return { pack, outcome: await withRepoLock(repo.refs.lockKey, () => updateRefs(repo, req, pack, ours, opts)) };
+    return { pack, outcome: await withRepoLock(repo.lockKey, () => updateRefs(repo, req, pack, ours, opts)) };
   });
   if (pack?.name) repo.maintenance.schedule(); // a new pack even if no ref moved
   return { ...outcome, messages: [...warnings.lines(), ...outcome.messages] };

@@ -4,12 +4,15 @@
 // place), and ref lock files (<ref>.lock, packed-refs.lock, HEAD.lock) that would refuse every
 // later update of those refs. None of them holds data that a client was told is stored: refs
 // move only after their objects are installed, and a ref's lock is renamed over it in one step.
+// The one exception is an atomic ref batch past its commit point (its journal written): it is
+// rolled forward first (refs.ts rollForwardRefs), so it lands whole, never half.
 //
 // This assumes one gitgate server owns a data directory (as documented in the README): at
 // start, any such file is a leftover, not the work of a live process.
 import path from 'node:path';
 import type { Storage } from './storage.js';
 import { PACK_FILE } from './pack-names.js';
+import { rollForwardRefs } from './refs.js';
 
 export interface RecoveryReport {
   repositories: number;
@@ -59,6 +62,9 @@ export async function recoverRepository(storage: Storage, gitdir: string): Promi
       }
     } else if (dir.startsWith('tmp_obj_')) await remove(path.join(objectsDir, dir));
   }
+
+  // an atomic ref batch that had committed: finish it before its locks would be removed
+  await rollForwardRefs(storage, gitdir);
 
   // lock files and atomic-write temporaries at the top (HEAD.lock, packed-refs.lock, config.lock, …)
   for (const name of await storage.readdir(gitdir)) {

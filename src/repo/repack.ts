@@ -26,7 +26,8 @@ import { repackInWorker, type WorkerFault } from './repack-runner.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
-import { PACK_KEEP } from './pack-names.js';
+import { PACK_KEEP, packDirOf } from './pack-names.js';
+import { LooseObjects } from './loose.js';
 
 /** Loose objects alone start a new pack from this many (with a roll-up they always go in). */
 export const LOOSE_OBJECT_THRESHOLD = 100;
@@ -117,7 +118,8 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
 export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions, 'defer'>): Promise<RepackOutcome | null> {
   const { storage } = target;
   const store = target.objects;
-  const packDir = store.packDir;
+  const packDir = packDirOf(target.gitdir);
+  const looseFiles = new LooseObjects(storage, target.gitdir);
   const objectsDir = path.join(target.gitdir, 'objects');
   const aborted = () => opts.signal?.aborted === true;
   const outcome: RepackOutcome = { pack: null, rolledUp: [], objects: 0, looseRemoved: 0, garbage: [] };
@@ -164,10 +166,10 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
           for (const ext of ['.idx', '.pack', ...PACK_COMPANIONS]) garbage.push(path.join(packDir, `${base}${ext}`));
         }
       }
-      if (choice.loose) for (const oid of unpacked) garbage.push(store.loose.pathOf(oid));
+      if (choice.loose) for (const oid of unpacked) garbage.push(looseFiles.pathOf(oid));
     }
     // loose copies of packed objects (C Git's prune-packed)
-    for (const oid of packedLoose) garbage.push(store.loose.pathOf(oid));
+    for (const oid of packedLoose) garbage.push(looseFiles.pathOf(oid));
     outcome.looseRemoved = garbage.length - outcome.rolledUp.length * (2 + PACK_COMPANIONS.length);
     return outcome;
   } finally {
@@ -178,6 +180,6 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
 /** Delete replaced files, then let the object store forget the packs they belonged to. */
 export async function deleteGarbage(repo: Repository, files: string[], packs: string[]): Promise<void> {
   for (const file of files) await repo.storage.unlink(file);
-  if (packs.length) await repo.storage.syncDir(repo.objects.packDir);
+  if (packs.length) await repo.storage.syncDir(repo.packDir);
   repo.objects.unignore(packs);
 }

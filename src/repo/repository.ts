@@ -1,7 +1,11 @@
-// One bare repository: its refs, its objects and their upkeep, over a Storage.
-import path from 'node:path';
+// One bare repository over a Storage: its refs and objects (behind the RefDatabase and
+// ObjectDatabase interfaces, the files implementations here) and their upkeep.
 import { ObjectStore } from './object-store.js';
-import { RefStore, type RefUpdate, type RefUpdateResult } from './refs.js';
+import { RefStore } from './refs.js';
+import type { RefDatabase, RefUpdate, RefUpdateResult } from './ref-database.js';
+import type { ObjectDatabase } from './object-database.js';
+import { packDirOf } from './pack-names.js';
+import { repoLockKey } from './repo-lock.js';
 import { Maintenance, type MaintenanceOptions } from './maintenance.js';
 import { beginForeground } from './courtesy.js';
 import { ObjectUseGuard } from './object-use.js';
@@ -29,8 +33,10 @@ class MaintainedRefStore extends RefStore {
 }
 
 export class Repository {
-  readonly refs: RefStore;
-  readonly objects: ObjectStore;
+  readonly refs: RefDatabase;
+  readonly objects: ObjectDatabase;
+  /** The withRepoLock key of this repository: ref transactions and repository-wide writes run under it. */
+  readonly lockKey: string;
   /** Background repacking; `await repo.maintenance.idle()` waits for it. */
   readonly maintenance: Maintenance;
   /** Held shared by writers relying on stored objects until their refs move; prune deletes under it exclusively. */
@@ -42,6 +48,7 @@ export class Repository {
     readonly gitdir: string,
     opts: RepositoryOptions = {},
   ) {
+    this.lockKey = repoLockKey(gitdir);
     this.objects = new ObjectStore(storage, gitdir);
     this.maintenance = new Maintenance(this, opts.maintenance);
     this.refs = new MaintainedRefStore(storage, gitdir, () => this.maintenance.schedule());
@@ -52,8 +59,9 @@ export class Repository {
     return this.refs.readSymbolic('HEAD');
   }
 
-  get tmpDir(): string {
-    return path.join(this.gitdir, 'objects', 'pack');
+  /** Where the packs live on the Storage (maintenance and forks work on these files). */
+  get packDir(): string {
+    return packDirOf(this.gitdir);
   }
 
   /** Run an operation that may hold pack handles across awaits (packs it uses stay open until it ends). */

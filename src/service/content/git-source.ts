@@ -86,7 +86,7 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
   const theirsInfo = await repo.objects.readType(theirs);
   if (theirsInfo?.type !== 'commit') throw new GitgateError('VALIDATION', { detail: 'the source branch does not point at a commit' });
 
-  return tryRepoLock(repo.refs.lockKey, async () => {
+  return tryRepoLock(repo.lockKey, async () => {
     const { ref, name: branchName, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const done = async (newHead: string | null, changed: string[]) => {
       if (newHead !== null && newHead !== head) await moveBranch(ctx.audit, repo, ref, head, newHead);
@@ -120,5 +120,5 @@ export async function pullGitSource(ctx: Context, row: RepoRow, source: RemoteSo
 }
 
 async function writeObjects(repo: Repository, objects: PendingObject[]): Promise<void> {
-  for (const o of objects) await repo.objects.write(o.type, o.content);
+  for (const o of objects) await repo.objects.inserter.insert(o.type, o.content);
 }

@@ -46,7 +46,7 @@ export interface MergeDone {
 export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeRequest, checks: MergeChecks = {}): Promise<MergeDone | null> {
   const baseRef = branchRef(req.base);
   const repo = ctx.manager.get(row.id);
-  return tryRepoLock(repo.refs.lockKey, async () => {
+  return tryRepoLock(repo.lockKey, async () => {
     await checks.checkRefs?.([{ ref: baseRef, change: 'update' }]); // before anything about the repository is told
     const baseHead = await repo.refs.resolve(baseRef);
     if (!baseHead) throw new GitgateError('BRANCH_NOT_FOUND', { branch: req.base.slice(0, 200) });
@@ -80,7 +80,7 @@ export async function mergeBranches(ctx: Context, row: RepoRow, req: MergeReques
         ({ tree, objects } = merged);
       }
       if (req.method === 'squash' && tree === baseTree) return null;
-      for (const o of objects) await repo.objects.write(o.type, o.content);
+      for (const o of objects) await repo.objects.inserter.insert(o.type, o.content);
       parents = req.method === 'merge' ? [baseHead, head.commit] : [baseHead];
       newHead = await writeCommit(ctx, repo, { tree, parents, message: req.message ?? defaultMessage(req.method, head, into) });
     }

@@ -61,7 +61,7 @@ export async function applyContentChange(ctx: Context, row: RepoRow, change: Con
 /** Apply a validated change (planChange) to the write branch (opts.branch, else HEAD's), creating it from opts.base when missing. */
 export async function applyPlan(ctx: Context, row: RepoRow, plan: Plan, opts: WriteOptions = {}): Promise<UpdateResult> {
   const repo = ctx.manager.get(row.id);
-  return tryRepoLock(repo.refs.lockKey, async () => {
+  return tryRepoLock(repo.lockKey, async () => {
     const { ref, name: branch, head, start } = await openBranch(repo, row, opts, wantPolicy(ctx), opts.checkBranch);
     const baseTree = start ? await commitTree(repo, start) : null;
     const base = new TreeEditor(repo, baseTree);

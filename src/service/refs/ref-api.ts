@@ -10,7 +10,7 @@ import { peelToCommit } from '../../repo/ancestry.js';
 import { isPushableRefName, refNameTooLong } from '../../repo/ref-names.js';
 import { ZERO_OID } from '../../oid.js';
 import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../../repo/receive-command.js';
-import type { RefUpdate, RefUpdateResult } from '../../repo/refs.js';
+import type { RefUpdate, RefUpdateResult } from '../../repo/ref-database.js';
 import { withRepoLock } from '../../repo/repo-lock.js';
 import type { Repository } from '../../repo/repository.js';
 import { resolveCommitish } from '../revision.js';
@@ -61,7 +61,7 @@ function assertWritableName(ref: string): void {
 /** Create a branch or lightweight tag at the commit `target` names (an id, branch or tag). */
 export async function createRef(audit: AuditLog, repo: Repository, ref: string, target: string, hooks: readonly PreReceiveHook[], reach?: WantPolicy): Promise<RefItem> {
   assertWritableName(ref);
-  return withRepoLock(repo.refs.lockKey, async () => {
+  return withRepoLock(repo.lockKey, async () => {
     const { commit } = await resolveCommitish(repo, target, reach);
     await checkHooks(hooks, repo, new ReceiveCommand(ref, ZERO_OID, commit));
     const update = { name: ref, oldOid: null, newOid: commit };
@@ -75,7 +75,7 @@ export async function createRef(audit: AuditLog, repo: Repository, ref: string, 
 /** Delete a branch or tag (never HEAD's branch, as receive-pack refuses). */
 export async function deleteRef(audit: AuditLog, repo: Repository, ref: string, hooks: readonly PreReceiveHook[]): Promise<void> {
   assertWritableName(ref);
-  await withRepoLock(repo.refs.lockKey, async () => {
+  await withRepoLock(repo.lockKey, async () => {
     const current = await repo.refs.resolve(ref);
     if (!current) throw new GitgateError('REF_NOT_FOUND', { ref });
     // the token's rules first: a refused caller learns nothing more about the ref
