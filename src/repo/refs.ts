@@ -3,8 +3,9 @@
 // value verified under it, the new value written to the lock, fsynced and renamed over the
 // ref. Lock files are what C Git itself honours, so a `git gc` running beside us is safe; the
 // in-process repo lock orders our own transactions. An atomic batch of more than one step
-// also writes a journal (TRANSACTION_FILE) once every lock holds its new value: that is its
+// also writes a journal (gitgate-ref-txn-*) once every lock holds its new value: that is its
 // commit point, and recovery rolls a journalled batch forward after a crash (rollForwardRefs).
+import crypto from 'node:crypto';
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike, Storage, StatLike } from './storage.js';
@@ -34,8 +35,9 @@ import {
 /** A lock file older than this was left by a crashed writer and may be broken (as C Git advises). */
 export const STALE_LOCK_MS = 10 * 60 * 1000;
 
-/** The journal of an atomic batch being committed (relative to the gitdir; not a C Git file). */
-export const TRANSACTION_FILE = 'gitgate-ref-txn';
+/** Journals of atomic batches being committed, in the gitdir (not C Git files): one per batch, so writers in several processes never share one. */
+const TRANSACTION_PREFIX = 'gitgate-ref-txn-';
+const TRANSACTION_FILE = /^gitgate-ref-txn-[0-9]+-[0-9a-f]+$/;
 
 type LooseRef = { kind: 'oid'; oid: string } | { kind: 'symref'; target: string } | { kind: 'broken' };
 
@@ -280,11 +282,10 @@ export class RefStore implements RefDatabase {
         }
         packedLock = lock;
       }
-      // a journal left by a batch whose steps failed (I/O) goes first: its refs are still locked by it
-      await rollForwardRefs(this.storage, this.gitdir);
+      const journal = `${TRANSACTION_PREFIX}${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
       const lines = [JOURNAL_HEADER, ...(packedLock ? ['packed'] : []), ...live.map(({ p }) => (p.newOid !== null ? `update ${p.newOid} ${p.name}` : `delete ${p.name}`))];
       try {
-        await this.storage.writeFileAtomic(this.file(TRANSACTION_FILE), `${lines.join('\n')}\n`);
+        await this.storage.writeFileAtomic(this.file(journal), `${lines.join('\n')}\n`);
         await this.storage.syncDir(this.gitdir);
       } catch (err) {
         for (const { p, i } of live) results[i] = fail(p.name, 'error', `failed to update ref '${p.name}': ${errorCode(err)}`);
@@ -298,10 +299,10 @@ export class RefStore implements RefDatabase {
         await fh?.close().catch(() => undefined);
       }
       try {
-        await rollForwardRefs(this.storage, this.gitdir);
+        await rollForwardJournal(this.storage, this.gitdir, journal);
         for (const { p, i } of live) results[i] = { name: p.name, ok: true };
       } catch (err) {
-        // the refs stay locked until the journal is rolled forward (next atomic batch, or recovery)
+        // the refs stay locked until recovery rolls the journal forward
         for (const { p, i } of live) results[i] = fail(p.name, 'error', `failed to update ref '${p.name}': ${errorCode(err)}`);
       }
       return results as RefUpdateResult[];
@@ -580,26 +581,34 @@ const nullIfZero = oidOrNull;
 
 const JOURNAL_HEADER = '# gitgate atomic ref transaction';
 
+/** Finish every atomic batch a crash left committed but not done (recovery, at start); how many. */
+export async function rollForwardRefs(storage: Storage, gitdir: string): Promise<number> {
+  const dir = gitdir.replace(/\/+$/, '');
+  const journals = (await storage.readdir(dir)).filter((n) => TRANSACTION_FILE.test(n));
+  for (const name of journals) await rollForwardJournal(storage, dir, name);
+  return journals.length;
+}
+
 /**
- * Finish the atomic batch whose journal exists (see commitJournalled): packed-refs.lock over
+ * Finish the atomic batch of one journal (see commitJournalled): packed-refs.lock over
  * packed-refs, each update's lock over its ref (only a lock holding exactly the journalled
  * value), each deletion's loose file and lock removed; then the journal. Idempotent, so a
- * crash inside it is finished by the next call. False when there was no journal.
+ * crash inside it is finished by the next call.
  */
-export async function rollForwardRefs(storage: Storage, gitdir: string): Promise<boolean> {
+async function rollForwardJournal(storage: Storage, gitdir: string, name: string): Promise<void> {
   const dir = gitdir.replace(/\/+$/, '');
-  const journal = `${dir}/${TRANSACTION_FILE}`;
+  const journal = `${dir}/${name}`;
   const text = (await storage.readFileOrNull(journal))?.toString('utf8');
-  if (text === undefined) return false;
+  if (text === undefined) return;
   const lines = text.split('\n');
-  if (lines[0] !== JOURNAL_HEADER || lines[lines.length - 1] !== '') throw corrupt(`${TRANSACTION_FILE} is not a ref transaction journal`);
+  if (lines[0] !== JOURNAL_HEADER || lines[lines.length - 1] !== '') throw corrupt(`${name} is not a ref transaction journal`);
   for (const line of lines.slice(1, -1)) {
     if (line === 'packed') {
       if (await storage.exists(`${dir}/packed-refs.lock`)) await storage.rename(`${dir}/packed-refs.lock`, `${dir}/packed-refs`);
       continue;
     }
     const m = /^(?:update ([0-9a-f]{40})|delete) (refs\/.+)$/.exec(line);
-    if (!m || !isValidRefName(m[2]!)) throw corrupt(`unexpected line in ${TRANSACTION_FILE}: ${line}`);
+    if (!m || !isValidRefName(m[2]!)) throw corrupt(`unexpected line in ${name}: ${line}`);
     const file = `${dir}/${m[2]}`;
     if (m[1]) {
       const lock = await storage.readFileOrNull(`${file}.lock`);
@@ -613,7 +622,6 @@ export async function rollForwardRefs(storage: Storage, gitdir: string): Promise
   }
   await storage.syncDir(dir);
   await storage.unlink(journal);
-  return true;
 }
 
 /** 'ref: <target>' or '<40 hex>' followed by end or whitespace (files-backend parse_loose_ref_contents). */
