@@ -602,25 +602,28 @@ async function rollForwardJournal(storage: Storage, gitdir: string, name: string
   if (text === undefined) return;
   const lines = text.split('\n');
   if (lines[0] !== JOURNAL_HEADER || lines[lines.length - 1] !== '') throw corrupt(`${name} is not a ref transaction journal`);
-  for (const line of lines.slice(1, -1)) {
-    if (line === 'packed') {
-      if (await storage.exists(`${dir}/packed-refs.lock`)) await storage.rename(`${dir}/packed-refs.lock`, `${dir}/packed-refs`);
-      continue;
-    }
+  const body = lines.slice(1, -1);
+  // packed-refs first (it precedes the refs in the journal): a deleted ref's packed value must be gone before its loose file
+  if (body[0] === 'packed' && (await storage.exists(`${dir}/packed-refs.lock`))) await storage.rename(`${dir}/packed-refs.lock`, `${dir}/packed-refs`);
+  const steps = body.slice(body[0] === 'packed' ? 1 : 0).map((line) => {
     const m = /^(?:update ([0-9a-f]{40})|delete) (refs\/.+)$/.exec(line);
     if (!m || !isValidRefName(m[2]!)) throw corrupt(`unexpected line in ${name}: ${line}`);
-    const file = `${dir}/${m[2]}`;
-    if (m[1]) {
+    return { oid: m[1], file: `${dir}/${m[2]}` };
+  });
+  // the refs are independent files, done a few at a time as in a plain transaction
+  await forEachLimited(steps.length, PARALLEL_REF_IO, async (i) => {
+    const { oid, file } = steps[i]!;
+    if (oid) {
       const lock = await storage.readFileOrNull(`${file}.lock`);
-      if (lock?.toString('utf8') !== `${m[1]}\n`) continue; // done already
+      if (lock?.toString('utf8') !== `${oid}\n`) return; // done already
       await storage.rename(`${file}.lock`, file);
       await storage.syncDir(path.posix.dirname(file));
     } else if (await storage.exists(`${file}.lock`)) {
       await storage.unlink(file);
       await storage.unlink(`${file}.lock`);
     }
-  }
-  await storage.syncDir(dir);
+  });
+  // every rename is durable by now (each directory synced), so the journal may go
   await storage.unlink(journal);
 }
 
