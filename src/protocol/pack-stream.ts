@@ -10,7 +10,7 @@ import { createDelta } from '../pack/delta-encode.js';
 import type { PackEntry } from '../pack/pack-writer.js';
 import type { PackFile } from '../pack/pack-file.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA } from '../pack/types.js';
-import type { ObjectStore } from '../repo/object-store.js';
+import type { ObjectDatabase } from '../repo/object-database.js';
 import type { ObjectToSend } from '../repo/reachability.js';
 
 /** Stored entries larger than this are streamed from disk instead of read whole. */
@@ -47,7 +47,7 @@ export interface PackPlan {
 }
 
 /** Order objects so that within each pack they follow stored offsets (bases before deltas). */
-async function order(store: ObjectStore, objects: ObjectToSend[], known?: Known): Promise<{ ordered: Planned[]; whole: Set<PackFile> }> {
+async function order(store: ObjectDatabase, objects: ObjectToSend[], known?: Known): Promise<{ ordered: Planned[]; whole: Set<PackFile> }> {
   const located: Planned[] = [];
   const loose: Planned[] = [];
   // locations the planner gave (a bitmap's pack), while that pack is still in use
@@ -81,7 +81,7 @@ const orderCache = new WeakMap<ObjectToSend[], { ordered: Planned[]; whole: Set<
 
 type Known = NonNullable<PackPlanOptions['located']>;
 
-async function cachedOrder(store: ObjectStore, objects: ObjectToSend[], known?: Known) {
+async function cachedOrder(store: ObjectDatabase, objects: ObjectToSend[], known?: Known) {
   const hit = orderCache.get(objects);
   if (hit) {
     const live = new Set(await store.allPacks());
@@ -92,7 +92,7 @@ async function cachedOrder(store: ObjectStore, objects: ObjectToSend[], known?: 
   return fresh;
 }
 
-export async function planPack(store: ObjectStore, objects: ObjectToSend[], opts: PackPlanOptions = {}): Promise<PackPlan> {
+export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], opts: PackPlanOptions = {}): Promise<PackPlan> {
   const { ordered, whole } = await cachedOrder(store, objects, opts.located);
   const stats = { reused: 0, reusedDeltas: 0, deltas: 0, packReused: 0 };
   const ofsDelta = opts.ofsDelta ?? true;

@@ -21,7 +21,7 @@ import { isPushableRefName, refNameTooLong } from '../repo/ref-names.js';
 import { isZeroOid, oidOrNull } from '../oid.js';
 import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../repo/receive-command.js';
 import { oneLine, refResultText, type RefRejection } from '../repo/ref-result.js';
-import type { RefUpdate } from '../repo/refs.js';
+import type { RefUpdate } from '../repo/ref-database.js';
 import type { Repository } from '../repo/repository.js';
 import { tipsNeedingShallowUpdate } from '../repo/shallow-push.js';
 import { writeAdvertisement } from './advertisement.js';

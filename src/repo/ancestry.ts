@@ -4,7 +4,7 @@
 // short by default (imported or skewed histories would turn fast-forwards into "forced").
 import { CommitReader, DateQueue, type CommitInfo } from './commit-walk.js';
 import { parseTag } from './objects.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectDatabase } from './object-database.js';
 
 export interface AncestryOptions {
   /** Commits read at most before answering false (default 1,000,000). */
@@ -14,7 +14,7 @@ export interface AncestryOptions {
 }
 
 /** The commit an object peels to (annotated tags followed), or null. */
-export async function peelToCommit(store: ObjectStore, oid: string, depth = 0): Promise<string | null> {
+export async function peelToCommit(store: ObjectDatabase, oid: string, depth = 0): Promise<string | null> {
   if (depth > 20) return null;
   const obj = await store.read(oid);
   if (!obj) return null;
@@ -24,7 +24,7 @@ export async function peelToCommit(store: ObjectStore, oid: string, depth = 0): 
 }
 
 /** True when commit `ancestor` is reachable from commit `descendant` (or equal to it). */
-export async function isAncestor(store: ObjectStore, ancestor: string, descendant: string, opts: AncestryOptions = {}): Promise<boolean> {
+export async function isAncestor(store: ObjectDatabase, ancestor: string, descendant: string, opts: AncestryOptions = {}): Promise<boolean> {
   if (ancestor === descendant) return true;
   const reader = new CommitReader(store);
   const read = (oid: string): Promise<CommitInfo | null> => reader.get(oid).catch(() => null);

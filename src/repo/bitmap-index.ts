@@ -122,7 +122,7 @@ function packBitmap(repo: Repository, name: string, pack: PackFile): Promise<Bit
 }
 
 async function load(repo: Repository, name: string, pack: PackFile): Promise<BitmapIndex | null> {
-  const base = path.join(repo.objects.packDir, name);
+  const base = path.join(repo.packDir, name);
   let buf: Buffer | null;
   try {
     buf = await repo.storage.readFileOrNull(`${base}.bitmap`);

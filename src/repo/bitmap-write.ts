@@ -81,7 +81,7 @@ export async function writeRepositoryBitmap(repo: Repository, opts: { signal?: {
     const infos = (await store.packInfos()).slice().sort((a, b) => b.count - a.count);
     const largest = infos[0];
     if (!largest || unclosed.has(largest.pack)) return null;
-    const base = path.join(store.packDir, largest.name);
+    const base = path.join(repo.packDir, largest.name);
     if (await repo.storage.exists(`${base}.bitmap`)) return null;
     const built = await build(repo, largest.pack, opts.signal);
     if (!built) {

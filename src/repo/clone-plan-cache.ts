@@ -8,7 +8,7 @@
 import { ByteLru, BytePool } from '../pack/lru-cache.js';
 import type { ObjectType } from '../pack/types.js';
 import { bitmapPlan } from './bitmap-plan.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectDatabase } from './object-database.js';
 import { planObjects, type ObjectToSend, type SendPlan } from './reachability.js';
 import type { Repository } from './repository.js';
 
@@ -24,8 +24,8 @@ interface CompactPlan {
   bytes: number;
 }
 
-const cached = new WeakMap<ObjectStore, ByteLru<string, CompactPlan>>();
-const computing = new WeakMap<ObjectStore, Map<string, Promise<SendPlan>>>();
+const cached = new WeakMap<ObjectDatabase, ByteLru<string, CompactPlan>>();
+const computing = new WeakMap<ObjectDatabase, Map<string, Promise<SendPlan>>>();
 const NOTHING = { has: () => false };
 
 function compact(plan: SendPlan): CompactPlan {

@@ -3,7 +3,7 @@
 // incremental fetch touches the new commits, not the whole history.
 import { GitgateError } from '../errors.js';
 import { commitTime, parseCommit } from './objects.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectDatabase } from './object-database.js';
 
 export interface CommitInfo {
   oid: string;
@@ -17,7 +17,7 @@ export class CommitReader {
   private cache = new Map<string, CommitInfo>();
 
   constructor(
-    private readonly store: ObjectStore,
+    private readonly store: ObjectDatabase,
     private readonly shallow: ReadonlySet<string> = new Set(),
   ) {}
 

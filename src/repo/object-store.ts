@@ -1,4 +1,5 @@
-// A repository's object database: packs (via their .idx) first, loose objects second.
+// A repository's object database (the file implementation of ObjectDatabase, over any Storage):
+// packs (via their .idx) first, loose objects second; every write through `inserter`.
 // Pack handles stay open across requests; the pack list is rescanned on a miss so objects
 // written by another process are found.
 //
@@ -14,22 +15,16 @@ import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
 import { hashObject, type GitObject, type ObjectType } from '../pack/types.js';
 import { LooseObjects } from './loose.js';
+import { packDirOf } from './pack-names.js';
 import { isMissing, type Storage } from './storage.js';
+import type { ObjectDatabase, ObjectInserter, PackInfo, PackLocation, PackReceiver } from './object-database.js';
 
-export interface PackLocation {
-  pack: PackFile;
-  offset: number;
-}
-
-export interface PackInfo {
-  /** Base name, pack-<sha>. */
-  name: string;
-  pack: PackFile;
-  count: number;
-}
-
-export class ObjectStore {
+export class ObjectStore implements ObjectDatabase {
   readonly loose: LooseObjects;
+  readonly inserter: ObjectInserter = {
+    insert: (type, content) => this.insert(type, content),
+    newPack: () => this.newPack(),
+  };
   private packs = new Map<string, PackFile>(); // by pack base name
   private packOrder: PackFile[] = [];
   private scanned = false;
@@ -58,7 +53,7 @@ export class ObjectStore {
   }
 
   get packDir(): string {
-    return path.join(this.gitdir, 'objects', 'pack');
+    return packDirOf(this.gitdir);
   }
 
   /**
@@ -266,10 +261,43 @@ export class ObjectStore {
     }
   }
 
-  async write(type: ObjectType, content: Buffer): Promise<string> {
+  private async insert(type: ObjectType, content: Buffer): Promise<string> {
     const oid = hashObject(type, content).toString('hex');
     if (this.findInPacks(Buffer.from(oid, 'hex'))) return oid;
     return this.loose.write(type, content);
+  }
+
+  /**
+   * A pack is spooled under a temporary name in objects/pack and installed by renaming .pack,
+   * then .idx, into place: readers (and C Git) find packs through their .idx, so a crash in
+   * between leaves a .pack without index, which recovery removes.
+   */
+  private async newPack(): Promise<PackReceiver> {
+    const dir = this.packDir;
+    await this.storage.mkdir(dir);
+    const tag = this.storage.tempTag(); // carries the node id: cluster recovery knows whose it is
+    const tmpPack = path.join(dir, `tmp_pack_${tag}`);
+    const tmpIdx = path.join(dir, `tmp_idx_${tag}`);
+    const handle = await this.storage.open(tmpPack, 'wx+');
+    let installed = false;
+    return {
+      handle,
+      install: async (idx, checksum) => {
+        await this.storage.writeFileAtomic(tmpIdx, idx);
+        const name = `pack-${checksum.toString('hex')}`;
+        await this.storage.rename(tmpPack, path.join(dir, `${name}.pack`));
+        await this.storage.rename(tmpIdx, path.join(dir, `${name}.idx`));
+        await this.storage.syncDir(dir);
+        installed = true;
+        await this.addPack(name);
+        return name;
+      },
+      discard: async () => {
+        if (installed) return;
+        await this.storage.unlink(tmpPack).catch(() => undefined);
+        await this.storage.unlink(tmpIdx).catch(() => undefined);
+      },
+    };
   }
 
   /** Close every pack, retired ones included (the repository is going away). */

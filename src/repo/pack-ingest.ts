@@ -3,7 +3,6 @@
 // left behind when any step fails. A pack from a shallow client may hold its boundary commits
 // without their parents: such a pack is checked but never installed, since every stored object
 // must have its whole history stored (connectivity checks rely on it).
-import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import { indexPack } from '../pack/indexer.js';
 import { PackFile } from '../pack/pack-file.js';
@@ -35,15 +34,9 @@ export interface IngestOptions {
 }
 
 export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>, opts: IngestOptions = {}): Promise<IngestedPack> {
-  const { storage } = repo;
-  const dir = repo.objects.packDir;
-  await storage.mkdir(dir);
-  const tag = storage.tempTag();
-  const tmpPack = path.join(dir, `tmp_pack_${tag}`);
-  const tmpIdx = path.join(dir, `tmp_idx_${tag}`);
-  const handle = await storage.open(tmpPack, 'wx+');
+  const receiver = await repo.objects.inserter.newPack();
+  const { handle } = receiver;
   let closed = false;
-  let installed = false;
   try {
     const result = await indexPack({
       input,
@@ -69,21 +62,11 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
       await pack.close();
     }
     if (grafted.length) return { name: null, objectCount: result.objects.length, contains: () => false, grafted };
-    await storage.writeFileAtomic(tmpIdx, result.idx);
-    const name = `pack-${result.packChecksum.toString('hex')}`;
-    // Pack first, index last: readers discover packs through their .idx.
-    await storage.rename(tmpPack, path.join(dir, `${name}.pack`));
-    await storage.rename(tmpIdx, path.join(dir, `${name}.idx`));
-    await storage.syncDir(dir);
-    installed = true;
-    await repo.objects.addPack(name);
+    const name = await receiver.install(result.idx, result.packChecksum);
     return { name, objectCount: result.objects.length, contains, grafted: [] };
   } finally {
     if (!closed) await handle.close().catch(() => undefined);
-    if (!installed) {
-      await storage.unlink(tmpPack);
-      await storage.unlink(tmpIdx);
-    }
+    await receiver.discard();
   }
 }
 

@@ -16,7 +16,9 @@ import { PackFile } from '../pack/pack-file.js';
 import { writePack, type PackEntry } from '../pack/pack-writer.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, hashObject } from '../pack/types.js';
 import type { Courtesy } from './courtesy.js';
-import type { ObjectStore } from './object-store.js';
+import { LooseObjects } from './loose.js';
+import type { ObjectDatabase } from './object-database.js';
+import { packDirOf } from './pack-names.js';
 import type { FileHandleLike, Storage } from './storage.js';
 
 /** Stored whole entries larger than this are copied in chunks rather than read whole. */
@@ -30,7 +32,7 @@ export const PACK_COMPANIONS = ['.rev', '.bitmap', '.mtimes', '.promisor'];
 export interface RepackTarget {
   readonly storage: Storage;
   readonly gitdir: string;
-  readonly objects: ObjectStore;
+  readonly objects: ObjectDatabase;
 }
 
 export interface Item {
@@ -122,8 +124,8 @@ export async function plan(
  */
 export async function writePackFiles(target: RepackTarget, items: Item[], opts: { signal?: { readonly aborted: boolean } }, courtesy: Courtesy): Promise<string | null> {
   const { storage } = target;
-  const store = target.objects;
-  const packDir = store.packDir;
+  const loose = new LooseObjects(storage, target.gitdir);
+  const packDir = packDirOf(target.gitdir);
   const tag = `repack_${process.pid}_${storage.tempTag()}`;
   const tmpPack = path.join(packDir, `tmp_pack_${tag}`);
   const tmpIdx = path.join(packDir, `tmp_idx_${tag}`);
@@ -168,7 +170,7 @@ export async function writePackFiles(target: RepackTarget, items: Item[], opts: 
 
     async function entryFor(item: Item, k: number): Promise<PackEntry> {
       if (!item.pack) {
-        const obj = await store.loose.read(item.oid.toString('hex'), { verify: true });
+        const obj = await loose.read(item.oid.toString('hex'), { verify: true });
         if (!obj) throw new Error(`loose object ${item.oid.toString('hex')} vanished while repacking`);
         return { kind: 'object', type: obj.type, content: obj.content };
       }

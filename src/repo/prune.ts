@@ -18,6 +18,7 @@ import { deleteGarbage, repackLockKey, type RepackOptions } from './repack.js';
 import { withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
 import { PACK_KEEP } from './pack-names.js';
+import { LooseObjects } from './loose.js';
 
 /** Files that belong to a pack besides .pack and .idx (deleted with it). */
 const PACK_FILES = ['.idx', '.pack', '.rev', '.bitmap', '.mtimes', '.promisor'];
@@ -61,7 +62,8 @@ function packOids(pack: PackFile): string[] {
 async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResult> {
   const { storage } = repo;
   const store = repo.objects;
-  const packDir = store.packDir;
+  const packDir = repo.packDir;
+  const looseFiles = new LooseObjects(storage, repo.gitdir);
   const cutoff = (opts.now ?? Date.now()) - opts.expireMs;
   const result: PruneResult = { looseRemoved: 0, packedRemoved: 0, packsReplaced: [], pack: null };
   const isOld = async (file: string) => ((await storage.stat(file))?.mtimeMs ?? Infinity) <= cutoff;
@@ -84,7 +86,7 @@ async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResu
     const knownLoose = new Set(loose);
     const oldLoose: string[] = [];
     for (const oid of loose) {
-      if (await isOld(store.loose.pathOf(oid))) oldLoose.push(oid);
+      if (await isOld(looseFiles.pathOf(oid))) oldLoose.push(oid);
       else roots.push(oid);
     }
     if (oldPacks.length === 0 && oldLoose.length === 0) return result;
@@ -141,6 +143,7 @@ interface FinishState {
 async function finish(repo: Repository, st: FinishState): Promise<PruneResult> {
   const { storage } = repo;
   const store = repo.objects;
+  const looseFiles = new LooseObjects(storage, repo.gitdir);
   await store.rescan();
   // what appeared since the first walk: moved refs, pushed packs, loose objects written
   const roots = await refTips(repo);
@@ -153,7 +156,7 @@ async function finish(repo: Repository, st: FinishState): Promise<PruneResult> {
   const { result } = st;
   for (const oid of st.garbageLoose) {
     if (st.seen.hasHex(oid)) continue; // reached again meanwhile
-    await storage.unlink(store.loose.pathOf(oid));
+    await storage.unlink(looseFiles.pathOf(oid));
     result.looseRemoved++;
   }
   // a pack some of whose garbage came back to life stays (the new pack duplicates the rest: harmless)
@@ -161,9 +164,9 @@ async function finish(repo: Repository, st: FinishState): Promise<PruneResult> {
   for (const [, dead] of replaced) result.packedRemoved += dead.length;
   result.packsReplaced = replaced.map(([name]) => name);
   if (replaced.length > 0) {
-    await storage.unlink(path.join(store.packDir, 'multi-pack-index'));
+    await storage.unlink(path.join(repo.packDir, 'multi-pack-index'));
     await store.retirePacks(result.packsReplaced);
-    const garbage = result.packsReplaced.flatMap((base) => PACK_FILES.map((ext) => path.join(store.packDir, `${base}${ext}`)));
+    const garbage = result.packsReplaced.flatMap((base) => PACK_FILES.map((ext) => path.join(repo.packDir, `${base}${ext}`)));
     if (st.opts.defer) st.opts.defer(garbage, result.packsReplaced);
     else await deleteGarbage(repo, garbage, result.packsReplaced);
   }

@@ -4,7 +4,7 @@
 // number of targets; it stops as soon as every target has been seen.
 import { GitgateError } from '../errors.js';
 import { nextTurn } from '../event-loop.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectDatabase } from './object-database.js';
 import { OidSet } from './oid-set.js';
 import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, parseCommit, parseTag } from './objects.js';
 
@@ -29,7 +29,7 @@ export interface ReachResult {
   unreached: string[];
 }
 
-export async function walkReachable(store: ObjectStore, roots: Iterable<string>, opts: ReachOptions = {}): Promise<ReachResult> {
+export async function walkReachable(store: ObjectDatabase, roots: Iterable<string>, opts: ReachOptions = {}): Promise<ReachResult> {
   const seen = opts.seen ?? new OidSet(4096);
   const targetList = [...new Set(opts.targets ?? [])];
   const targets = new OidSet();
@@ -118,7 +118,7 @@ export async function walkReachable(store: ObjectStore, roots: Iterable<string>,
 }
 
 /** Per repository, the last complete walk and the tips it started from. */
-const completeWalks = new WeakMap<ObjectStore, { key: string; seen: OidSet }>();
+const completeWalks = new WeakMap<ObjectDatabase, { key: string; seen: OidSet }>();
 
 /** A want-check walk that has seen this many objects runs to the end and is remembered. */
 const REMEMBER_AFTER = 65_536;
@@ -128,7 +128,7 @@ const REMEMBER_AFTER = 65_536;
  * long: lazy fetches deep in history come in series) is kept for these tips, so the next
  * question costs lookups, not another walk.
  */
-export async function unreachedFrom(store: ObjectStore, tips: Iterable<string>, targets: string[], opts: { commitsOnly?: boolean } = {}): Promise<string[]> {
+export async function unreachedFrom(store: ObjectDatabase, tips: Iterable<string>, targets: string[], opts: { commitsOnly?: boolean } = {}): Promise<string[]> {
   const roots = [...new Set(tips)]; // in the caller's order: HEAD's trees first
   const key = [...roots].sort().join(',');
   const known = completeWalks.get(store);

@@ -6,7 +6,7 @@ import type { PackFile } from '../pack/pack-file.js';
 import type { ObjectType } from '../pack/types.js';
 import { CommitReader, commitRange, type CommitInfo } from './commit-walk.js';
 import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectDatabase } from './object-database.js';
 import { OidSet } from './oid-set.js';
 import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, isTreeMode, parseTag, parseTree } from './objects.js';
 
@@ -50,13 +50,13 @@ export interface SendPlan {
   commitCount: number;
 }
 
-async function mustRead(store: ObjectStore, oid: string) {
+async function mustRead(store: ObjectDatabase, oid: string) {
   const obj = await store.read(oid);
   if (!obj) throw new GitgateError('OBJECT_NOT_FOUND', { oid });
   return obj;
 }
 
-async function peelAll(store: ObjectStore, oids: string[]): Promise<string[]> {
+async function peelAll(store: ObjectDatabase, oids: string[]): Promise<string[]> {
   const out: string[] = [];
   for (let oid of oids) {
     for (let depth = 0; depth < 16; depth++) {
@@ -74,7 +74,7 @@ async function peelAll(store: ObjectStore, oids: string[]): Promise<string[]> {
 }
 
 /** Mark a tree and everything under it as present on the client. */
-async function markTreePresent(store: ObjectStore, tree: string, present: OidSet, scanner: TreeScanner): Promise<void> {
+async function markTreePresent(store: ObjectDatabase, tree: string, present: OidSet, scanner: TreeScanner): Promise<void> {
   const stack = [tree];
   while (stack.length) {
     const oid = stack.pop()!;
@@ -98,7 +98,7 @@ async function markTreePresent(store: ObjectStore, tree: string, present: OidSet
  * List the objects to pack: commits newest first, then tags, then trees and blobs in
  * traversal order (each tree next to its entries, as C Git orders them).
  */
-export async function planObjects(store: ObjectStore, wants: string[], opts: WalkOptions): Promise<SendPlan> {
+export async function planObjects(store: ObjectDatabase, wants: string[], opts: WalkOptions): Promise<SendPlan> {
   const filter = opts.filter ?? null;
   const reader = new CommitReader(store, opts.grafts);
   const tagsAndOthers: ObjectToSend[] = [];
@@ -186,7 +186,7 @@ export async function planObjects(store: ObjectStore, wants: string[], opts: Wal
  * this costs the change, not the tree.
  */
 export async function thinBases(
-  store: ObjectStore,
+  store: ObjectDatabase,
   commits: CommitInfo[],
   boundary: CommitInfo[],
   present: { hasHex(oid: string): boolean },

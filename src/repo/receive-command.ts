@@ -4,7 +4,7 @@
 // hooks, under the repository lock, before the compare-and-swap.
 import { oidOrNull, ZERO_OID } from '../oid.js';
 import { CAS_FAILURES, REF_OK, refResultOf, type RefChange, type RefRejection, type RefResult } from './ref-result.js';
-import type { RefUpdate, RefUpdateResult } from './refs.js';
+import type { RefUpdate, RefUpdateResult } from './ref-database.js';
 import type { Repository } from './repository.js';
 
 export class ReceiveCommand {

@@ -4,6 +4,8 @@
 // place), and ref lock files (<ref>.lock, packed-refs.lock, HEAD.lock) that would refuse every
 // later update of those refs. None of them holds data that a client was told is stored: refs
 // move only after their objects are installed, and a ref's lock is renamed over it in one step.
+// The one exception is an atomic ref batch past its commit point (its journal written): it is
+// rolled forward first (refs.ts rollForwardRefs), so it lands whole, never half.
 //
 // One gitgate server owning a data directory calls it without a scope at start: any such file
 // is a leftover, not the work of a live process. Nodes of a cluster share the directory, so
@@ -14,6 +16,7 @@
 import path from 'node:path';
 import { tempOwner, type Storage } from './storage.js';
 import { PACK_FILE } from './pack-names.js';
+import { rollForwardRefs } from './refs.js';
 
 export interface RecoveryScope {
   /** A node's temporary files go when it is dead (heartbeat expired, or us starting again),
@@ -60,10 +63,14 @@ export async function recoverRepository(storage: Storage, gitdir: string, scope?
     return st !== null && st.mtimeMs < scope.staleBefore;
   };
   /** A temporary file: its node's when it names one, else by age. */
-  const removeTemp = async (file: string) => {
+  /** A temporary file (or ref journal) is ours to clean up: its node is dead, or it has none and is stale. */
+  const leftover = async (file: string) => {
     const owner = tempOwner(path.basename(file));
     const state = scope && owner !== null ? scope.owner(owner) : 'unknown';
-    if (!scope || state === 'dead' || (state === 'unknown' && (await stale(file)))) await remove(file);
+    return !scope || state === 'dead' || (state === 'unknown' && (await stale(file)));
+  };
+  const removeTemp = async (file: string) => {
+    if (await leftover(file)) await remove(file);
   };
 
   // objects/pack: temporary files and packs that never got their index
@@ -85,6 +92,9 @@ export async function recoverRepository(storage: Storage, gitdir: string, scope?
       }
     } else if (dir.startsWith('tmp_obj_')) await removeTemp(path.join(objectsDir, dir));
   }
+
+  // an atomic ref batch that had committed: finish it before its locks would be removed
+  await rollForwardRefs(storage, gitdir, leftover);
 
   // lock files and atomic-write temporaries at the top (HEAD.lock, packed-refs.lock, config.lock, …)
   for (const name of await storage.readdir(gitdir)) {

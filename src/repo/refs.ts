@@ -2,46 +2,42 @@
 // Updates follow refs/files-backend.c: per ref, an exclusive <ref>.lock is created, the old
 // value verified under it, the new value written to the lock, fsynced and renamed over the
 // ref. Lock files are what C Git itself honours, so a `git gc` running beside us is safe; the
-// in-process repo lock orders our own transactions.
+// in-process repo lock orders our own transactions. An atomic batch of more than one step
+// also writes a journal (gitgate-ref-txn-*) once every lock holds its new value: that is its
+// commit point, and recovery rolls a journalled batch forward after a crash (rollForwardRefs).
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike, Storage, StatLike } from './storage.js';
 import { isOid, oidOrNull } from '../oid.js';
 import { EMPTY_PACKED, compareRefNames, namesWithPrefix, packedPeel, parsePackedRefs, type PackedRefs } from './packed-refs.js';
-import { RefCaseIndex, isStorableRefName, isValidRefName, refNameTooLong } from './ref-names.js';
+import { RefCaseIndex, isStorableRefName, isValidRefName } from './ref-names.js';
 import { processLocker, repoLockKey, type RepoLocker } from './repo-lock.js';
+import {
+  MAX_SYMREF_DEPTH,
+  assertRefName,
+  assertSeedEntries,
+  assertSymrefTarget,
+  assertUpdateShapes,
+  casFailure,
+  dfConflict,
+  failAtomically,
+  refFailure as fail,
+  staticChecks,
+  type PeeledRefEntry,
+  type RefDatabase,
+  type RefEntry,
+  type RefFailure as Failure,
+  type RefUpdate,
+  type RefUpdateResult,
+} from './ref-database.js';
 
 /** A lock file older than this was left by a crashed writer and may be broken (as C Git advises). */
 export const STALE_LOCK_MS = 10 * 60 * 1000;
 
-const MAX_SYMREF_DEPTH = 5; // C Git's SYMREF_MAXDEPTH
-
-export interface RefEntry {
-  name: string;
-  oid: string;
-}
-
-export interface PeeledRefEntry extends RefEntry {
-  /** What packed-refs says it peels to: an id, null (not a tag), undefined (not known). */
-  peeled: string | null | undefined;
-}
-
-export interface RefUpdate {
-  name: string;
-  /** null or ZERO_OID: the ref must not exist. */
-  oldOid: string | null;
-  /** null or ZERO_OID: delete the ref. */
-  newOid: string | null;
-}
-
-/** Why an update failed, for mapping to HTTP statuses (locked -> 423, stale/exists/missing -> 409). */
-export type RefFailureCode = 'invalid' | 'locked' | 'stale' | 'exists' | 'missing' | 'conflict' | 'atomic' | 'error';
-
-export type RefUpdateResult =
-  | { name: string; ok: true }
-  | { name: string; ok: false; reason: string; code?: RefFailureCode };
-
-type Failure = { name: string; ok: false; reason: string; code: RefFailureCode };
+/** Journals of atomic batches being committed, in the gitdir (not C Git files): one per batch, so writers in several processes never share one. */
+const TRANSACTION_PREFIX = 'gitgate-ref-txn-';
+/** `gitgate-ref-txn-<rand>@<node>` (Storage.tempTag), or `-<pid>-<rand>` as first written. */
+const TRANSACTION_FILE = /^gitgate-ref-txn-([0-9]+-[0-9a-f]+|[0-9a-f]+@[A-Za-z0-9._-]+)$/;
 
 type LooseRef = { kind: 'oid'; oid: string } | { kind: 'symref'; target: string } | { kind: 'broken' };
 
@@ -66,7 +62,7 @@ export interface RefStoreOptions {
   locker?: RepoLocker;
 }
 
-export class RefStore {
+export class RefStore implements RefDatabase {
   readonly gitdir: string;
   /** The repository lock's key (update() and setSymbolic() take it themselves). */
   readonly lockKey: string;
@@ -88,7 +84,7 @@ export class RefStore {
 
   /** The object id `name` ('HEAD' or 'refs/...') points at, following symbolic refs; null if unborn/absent. */
   async resolve(name: string): Promise<string | null> {
-    assertName(name);
+    assertRefName(name);
     let current = name;
     for (let depth = 0; depth <= MAX_SYMREF_DEPTH; depth++) {
       const loose = await this.readLoose(current);
@@ -105,15 +101,15 @@ export class RefStore {
 
   /** The target of a symbolic ref ('refs/heads/main' for a usual HEAD), null when `name` is not one. */
   async readSymbolic(name: string): Promise<string | null> {
-    assertName(name);
+    assertRefName(name);
     const loose = await this.readLoose(name);
     return loose?.kind === 'symref' ? loose.target : null;
   }
 
   /** Point `name` at `target` ('ref: <target>\n'), atomically. Throws REF_LOCKED if its lock is held. */
   async setSymbolic(name: string, target: string): Promise<void> {
-    assertName(name);
-    if (!target.startsWith('refs/') || !isValidRefName(target)) throw new GitgateError('BAD_REF_NAME', { ref: target });
+    assertRefName(name);
+    assertSymrefTarget(target);
     await this.locker.withLock(this.lockKey, async () => {
       const conflict = await this.directoryConflict(name, await this.readPacked());
       if (conflict) throw new GitgateError('VALIDATION', { detail: conflict });
@@ -174,11 +170,7 @@ export class RefStore {
    * Results come back in input order.
    */
   async update(updates: RefUpdate[], opts: { atomic?: boolean } = {}): Promise<RefUpdateResult[]> {
-    for (const u of updates) {
-      if (u.oldOid === undefined || u.newOid === undefined) {
-        throw new GitgateError('VALIDATION', { detail: `ref update for ${u.name} needs oldOid and newOid (null for none)` });
-      }
-    }
+    assertUpdateShapes(updates);
     return this.locker.withLock(this.lockKey, () => this.transaction(updates, opts.atomic ?? false));
   }
 
@@ -187,10 +179,8 @@ export class RefStore {
    * `git clone` writes): one file and one fsync however many refs there are. Refuses when any
    * ref exists already.
    */
-  async seedPacked(entries: RefEntry[]): Promise<void> {
-    for (const e of entries) {
-      if (!e.name.startsWith('refs/') || !isValidRefName(e.name) || !isOid(e.oid)) throw new GitgateError('BAD_REF_NAME', { ref: e.name });
-    }
+  async seed(entries: RefEntry[]): Promise<void> {
+    assertSeedEntries(entries);
     await this.locker.withLock(this.lockKey, async () => {
       if ((await this.list('refs/')).length > 0) throw new GitgateError('VALIDATION', { detail: 'the repository already has refs' });
       const lock = await this.acquire('packed-refs', 'packed-refs');
@@ -239,6 +229,8 @@ export class RefStore {
 
       // deletions must leave packed-refs before the loose files go, or the packed value would resurface
       const packedDeletes = prepared.filter((p): p is Prepared => !!p && p.newOid === null && p.inPacked);
+      const steps = prepared.filter((p) => p && (p.newOid !== null || p.hadLoose)).length + (packedDeletes.length > 0 ? 1 : 0);
+      if (atomic && steps > 1) return await this.commitJournalled(updates, prepared, packedDeletes, results);
       if (packedDeletes.length > 0) {
         const failure = await this.deleteFromPacked(new Set(packedDeletes.map((p) => p.name)));
         if (failure) {
@@ -270,6 +262,57 @@ export class RefStore {
       });
     }
     return results as RefUpdateResult[];
+  }
+
+  /**
+   * Commit an atomic batch of several steps so that a crash leaves all of it or none: the
+   * journal (written atomically, once every lock holds its new value) is the commit point;
+   * rollForwardRefs then does the steps, here or, after a crash, in recovery.
+   */
+  private async commitJournalled(
+    updates: RefUpdate[],
+    prepared: (Prepared | undefined)[],
+    packedDeletes: Prepared[],
+    results: (RefUpdateResult | undefined)[],
+  ): Promise<RefUpdateResult[]> {
+    let packedLock: Lock | null = null;
+    const live = prepared.flatMap((p, i) => (p ? [{ p, i }] : []));
+    try {
+      if (packedDeletes.length > 0) {
+        const lock = await this.preparePacked(new Set(packedDeletes.map((p) => p.name)));
+        if ('reason' in lock) {
+          for (const p of packedDeletes) results[prepared.indexOf(p)] = fail(p.name, lock.code, `cannot delete '${p.name}': ${lock.reason}`);
+          return failAtomically(results, updates);
+        }
+        packedLock = lock;
+      }
+      const journal = `${TRANSACTION_PREFIX}${this.storage.tempTag()}`; // carries the node id (cluster recovery)
+      const lines = [JOURNAL_HEADER, ...(packedLock ? ['packed'] : []), ...live.map(({ p }) => (p.newOid !== null ? `update ${p.newOid} ${p.name}` : `delete ${p.name}`))];
+      try {
+        await this.storage.writeFileAtomic(this.file(journal), `${lines.join('\n')}\n`);
+        await this.storage.syncDir(this.gitdir);
+      } catch (err) {
+        for (const { p, i } of live) results[i] = fail(p.name, 'error', `failed to update ref '${p.name}': ${errorCode(err)}`);
+        return results as RefUpdateResult[];
+      }
+      // committed: the locks belong to the journal now (never released, only rolled forward)
+      for (const lock of [...live.map(({ p }) => p.lock), ...(packedLock ? [packedLock] : [])]) {
+        const fh = lock.fh;
+        lock.fh = null;
+        lock.done = true;
+        await fh?.close().catch(() => undefined);
+      }
+      try {
+        await rollForwardJournal(this.storage, this.gitdir, journal);
+        for (const { p, i } of live) results[i] = { name: p.name, ok: true };
+      } catch (err) {
+        // the refs stay locked until recovery rolls the journal forward
+        for (const { p, i } of live) results[i] = fail(p.name, 'error', `failed to update ref '${p.name}': ${errorCode(err)}`);
+      }
+      return results as RefUpdateResult[];
+    } finally {
+      if (packedLock) await this.release(packedLock);
+    }
   }
 
   /**
@@ -306,15 +349,8 @@ export class RefStore {
         return await this.abandon(lock, fail(name, 'error', `cannot lock ref '${name}': unable to resolve reference '${name}': reference broken`));
       }
       const current = loose?.oid ?? packed.get(name) ?? null;
-      if (oldOid === null && current !== null) {
-        return await this.abandon(lock, fail(name, 'exists', `cannot lock ref '${name}': reference already exists`));
-      }
-      if (oldOid !== null && current === null) {
-        return await this.abandon(lock, fail(name, 'missing', `cannot lock ref '${name}': reference is missing but expected ${oldOid}`));
-      }
-      if (oldOid !== null && current !== oldOid) {
-        return await this.abandon(lock, fail(name, 'stale', `cannot lock ref '${name}': is at ${current} but expected ${oldOid}`));
-      }
+      const lost = casFailure(name, oldOid, current);
+      if (lost) return await this.abandon(lock, lost);
       if (newOid !== null) await this.writeLock(lock, `${newOid}\n`);
       return { name, lock, newOid, hadLoose: loose !== null, inPacked: packed.has(name) };
     } catch (err) {
@@ -335,15 +371,13 @@ export class RefStore {
     const parts = name.split('/');
     for (let i = 2; i < parts.length; i++) {
       const ancestor = parts.slice(0, i).join('/');
-      if (packed.has(ancestor) || (await this.stat(ancestor))?.isFile()) {
-        return `cannot lock ref '${name}': '${ancestor}' exists; cannot create '${name}'`;
-      }
+      if (packed.has(ancestor) || (await this.stat(ancestor))?.isFile()) return dfConflict(name, ancestor);
     }
     const packedChild = firstWithPrefix(packed, `${name}/`);
-    if (packedChild) return `cannot lock ref '${name}': '${packedChild}' exists; cannot create '${name}'`;
+    if (packedChild) return dfConflict(name, packedChild);
     if ((await this.stat(name))?.isDirectory()) {
       const inside = await this.firstFileUnder(name);
-      if (inside) return `cannot lock ref '${name}': '${inside}' exists; cannot create '${name}'`;
+      if (inside) return dfConflict(name, inside);
       await this.removeEmptyTree(name);
     }
     return null;
@@ -404,17 +438,29 @@ export class RefStore {
 
   /** Rewrite packed-refs without `names` (and their peeled lines) under packed-refs.lock. */
   private async deleteFromPacked(names: Set<string>): Promise<Failure | null> {
-    const lock = await this.acquire('packed-refs', 'packed-refs');
+    const lock = await this.preparePacked(names);
     if ('reason' in lock) return lock;
     try {
-      const text = (await this.storage.readFileOrNull(this.file('packed-refs')))?.toString('utf8') ?? '';
-      await this.writeLock(lock, removePackedRefs(text, names));
       await this.commitLock(lock, 'packed-refs');
       return null;
     } catch (err) {
       return fail('packed-refs', 'error', `unable to rewrite packed-refs: ${errorCode(err)}`);
     } finally {
       await this.release(lock);
+    }
+  }
+
+  /** packed-refs without `names`, written to packed-refs.lock (held on success, not yet renamed). */
+  private async preparePacked(names: Set<string>): Promise<Lock | Failure> {
+    const lock = await this.acquire('packed-refs', 'packed-refs');
+    if ('reason' in lock) return lock;
+    try {
+      const text = (await this.storage.readFileOrNull(this.file('packed-refs')))?.toString('utf8') ?? '';
+      await this.writeLock(lock, removePackedRefs(text, names));
+      return lock;
+    } catch (err) {
+      await this.release(lock);
+      return fail('packed-refs', 'error', `unable to rewrite packed-refs: ${errorCode(err)}`);
     }
   }
 
@@ -535,48 +581,59 @@ export class RefStore {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Per-update problems found before touching the disk: bad names/ids, duplicates, D/F within the batch. */
-function staticChecks(updates: RefUpdate[]): (RefUpdateResult | undefined)[] {
-  const results: (RefUpdateResult | undefined)[] = updates.map(() => undefined);
-  const firstIndex = new Map<string, number>();
-  updates.forEach((u, i) => {
-    if (!u.name.startsWith('refs/') || !isValidRefName(u.name)) results[i] = fail(u.name, 'invalid', 'funny refname');
-    else if (refNameTooLong(u.name)) results[i] = fail(u.name, 'invalid', refNameTooLong(u.name)!);
-    else if (![u.oldOid, u.newOid].every((o) => o === null || isOid(o))) {
-      const bad = [u.oldOid, u.newOid].find((o) => o !== null && !isOid(o));
-      results[i] = fail(u.name, 'invalid', `invalid object name '${bad}'`);
-    } else if (firstIndex.has(u.name)) results[i] = fail(u.name, 'invalid', `multiple updates for ref '${u.name}' not allowed`);
-    else firstIndex.set(u.name, i);
-  });
-  updates.forEach((u, i) => {
-    const parts = u.name.split('/');
-    for (let k = 2; k < parts.length; k++) {
-      const ancestor = parts.slice(0, k).join('/');
-      const j = firstIndex.get(ancestor);
-      if (j === undefined) continue;
-      const reason = `cannot process '${ancestor}' and '${u.name}' at the same time`;
-      results[i] ??= fail(u.name, 'conflict', reason);
-      results[j] ??= fail(ancestor, 'conflict', reason);
-    }
-  });
-  return results;
-}
-
-function failAtomically(results: (RefUpdateResult | undefined)[], updates: RefUpdate[]): RefUpdateResult[] {
-  return updates.map((u, i) => {
-    const r = results[i];
-    return r && !r.ok ? r : fail(u.name, 'atomic', 'atomic transaction failed');
-  });
-}
-
-function fail(name: string, code: RefFailureCode, reason: string): Failure {
-  return { name, ok: false, reason, code };
-}
-
 const nullIfZero = oidOrNull;
 
-function assertName(name: string): void {
-  if (!isStorableRefName(name)) throw new GitgateError('BAD_REF_NAME', { ref: name });
+const JOURNAL_HEADER = '# gitgate atomic ref transaction';
+
+/** Finish every atomic batch a crash left committed but not done (recovery, at start); how many. */
+export async function rollForwardRefs(storage: Storage, gitdir: string, include: (file: string) => Promise<boolean> = async () => true): Promise<number> {
+  const dir = gitdir.replace(/\/+$/, '');
+  let done = 0;
+  for (const name of (await storage.readdir(dir)).filter((n) => TRANSACTION_FILE.test(n))) {
+    // a cluster's recovery leaves a live node's batch to that node
+    if (!(await include(`${dir}/${name}`))) continue;
+    await rollForwardJournal(storage, dir, name);
+    done++;
+  }
+  return done;
+}
+
+/**
+ * Finish the atomic batch of one journal (see commitJournalled): packed-refs.lock over
+ * packed-refs, each update's lock over its ref (only a lock holding exactly the journalled
+ * value), each deletion's loose file and lock removed; then the journal. Idempotent, so a
+ * crash inside it is finished by the next call.
+ */
+async function rollForwardJournal(storage: Storage, gitdir: string, name: string): Promise<void> {
+  const dir = gitdir.replace(/\/+$/, '');
+  const journal = `${dir}/${name}`;
+  const text = (await storage.readFileOrNull(journal))?.toString('utf8');
+  if (text === undefined) return;
+  const lines = text.split('\n');
+  if (lines[0] !== JOURNAL_HEADER || lines[lines.length - 1] !== '') throw corrupt(`${name} is not a ref transaction journal`);
+  const body = lines.slice(1, -1);
+  // packed-refs first (it precedes the refs in the journal): a deleted ref's packed value must be gone before its loose file
+  if (body[0] === 'packed' && (await storage.exists(`${dir}/packed-refs.lock`))) await storage.rename(`${dir}/packed-refs.lock`, `${dir}/packed-refs`);
+  const steps = body.slice(body[0] === 'packed' ? 1 : 0).map((line) => {
+    const m = /^(?:update ([0-9a-f]{40})|delete) (refs\/.+)$/.exec(line);
+    if (!m || !isValidRefName(m[2]!)) throw corrupt(`unexpected line in ${name}: ${line}`);
+    return { oid: m[1], file: `${dir}/${m[2]}` };
+  });
+  // the refs are independent files, done a few at a time as in a plain transaction
+  await forEachLimited(steps.length, PARALLEL_REF_IO, async (i) => {
+    const { oid, file } = steps[i]!;
+    if (oid) {
+      const lock = await storage.readFileOrNull(`${file}.lock`);
+      if (lock?.toString('utf8') !== `${oid}\n`) return; // done already
+      await storage.rename(`${file}.lock`, file);
+      await storage.syncDir(path.posix.dirname(file));
+    } else if (await storage.exists(`${file}.lock`)) {
+      await storage.unlink(file);
+      await storage.unlink(`${file}.lock`);
+    }
+  });
+  // every rename is durable by now (each directory synced), so the journal may go
+  await storage.unlink(journal);
 }
 
 /** 'ref: <target>' or '<40 hex>' followed by end or whitespace (files-backend parse_loose_ref_contents). */

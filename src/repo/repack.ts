@@ -29,7 +29,8 @@ import { repackInWorker, type WorkerFault } from './repack-runner.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
-import { PACK_KEEP } from './pack-names.js';
+import { PACK_KEEP, packDirOf } from './pack-names.js';
+import { LooseObjects } from './loose.js';
 import { isMissing } from './storage.js';
 
 /** Loose objects alone start a new pack from this many (with a roll-up they always go in). */
@@ -122,7 +123,8 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
 export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions, 'defer'>): Promise<RepackOutcome | null> {
   const { storage } = target;
   const store = target.objects;
-  const packDir = store.packDir;
+  const packDir = packDirOf(target.gitdir);
+  const looseFiles = new LooseObjects(storage, target.gitdir);
   const objectsDir = path.join(target.gitdir, 'objects');
   const aborted = () => opts.signal?.aborted === true;
   const outcome: RepackOutcome = { pack: null, rolledUp: [], objects: 0, looseRemoved: 0, garbage: [] };
@@ -169,10 +171,10 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
           for (const ext of ['.idx', '.pack', ...PACK_COMPANIONS]) garbage.push(path.join(packDir, `${base}${ext}`));
         }
       }
-      if (choice.loose) for (const oid of unpacked) garbage.push(store.loose.pathOf(oid));
+      if (choice.loose) for (const oid of unpacked) garbage.push(looseFiles.pathOf(oid));
     }
     // loose copies of packed objects (C Git's prune-packed)
-    for (const oid of packedLoose) garbage.push(store.loose.pathOf(oid));
+    for (const oid of packedLoose) garbage.push(looseFiles.pathOf(oid));
     outcome.looseRemoved = garbage.length - outcome.rolledUp.length * (2 + PACK_COMPANIONS.length);
     return outcome;
   } finally {
@@ -183,7 +185,7 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
 /** Delete replaced files, then let the object store forget the packs they belonged to. */
 export async function deleteGarbage(repo: Repository, files: string[], packs: string[]): Promise<void> {
   for (const file of files) await repo.storage.unlink(file);
-  if (packs.length) await repo.storage.syncDir(repo.objects.packDir);
+  if (packs.length) await repo.storage.syncDir(repo.packDir);
   repo.objects.unignore(packs);
 }
 
@@ -197,7 +199,7 @@ const RETIRED = /^pack-[0-9a-f]+\.[a-z]+\.retired-(\d+)$/;
  * at once: readers take them in one read and look in the packs on a miss.
  */
 export async function retireGarbage(repo: Repository, files: string[], packs: string[], now = Date.now()): Promise<void> {
-  const packDir = repo.objects.packDir;
+  const packDir = repo.packDir;
   for (const file of files) {
     if (path.dirname(file) !== packDir) {
       await repo.storage.unlink(file);
@@ -215,7 +217,7 @@ export async function retireGarbage(repo: Repository, files: string[], packs: st
 
 /** Delete retired pack files older than `graceMs`; returns how many went. */
 export async function sweepRetired(repo: Repository, graceMs: number, now = Date.now()): Promise<number> {
-  const packDir = repo.objects.packDir;
+  const packDir = repo.packDir;
   let removed = 0;
   for (const name of await repo.storage.readdir(packDir)) {
     const at = RETIRED.exec(name)?.[1];

@@ -1,7 +1,11 @@
-// One bare repository: its refs, its objects and their upkeep, over a Storage.
-import path from 'node:path';
+// One bare repository over a Storage: its refs and objects (behind the RefDatabase and
+// ObjectDatabase interfaces, the files implementations here) and their upkeep.
 import { ObjectStore } from './object-store.js';
-import { RefStore, type RefUpdate, type RefUpdateResult } from './refs.js';
+import { RefStore } from './refs.js';
+import type { RefDatabase, RefUpdate, RefUpdateResult } from './ref-database.js';
+import type { ObjectDatabase } from './object-database.js';
+import { packDirOf } from './pack-names.js';
+import { repoLockKey } from './repo-lock.js';
 import { Maintenance, type MaintenanceOptions } from './maintenance.js';
 import { beginForeground } from './courtesy.js';
 import { ObjectUseGuard } from './object-use.js';
@@ -37,10 +41,14 @@ class MaintainedRefStore extends RefStore {
 }
 
 export class Repository {
-  readonly refs: RefStore;
-  readonly objects: ObjectStore;
+  readonly refs: RefDatabase;
+  readonly objects: ObjectDatabase;
+  /** The lock key of this repository: ref transactions and repository-wide writes run under it. */
+  readonly lockKey: string;
   /** Background repacking; `await repo.maintenance.idle()` waits for it. */
   readonly maintenance: Maintenance;
+  /** What read-modify-writes (and ref transactions) take the repository lock through. */
+  readonly locker: RepoLocker;
   /** What Maintenance takes its lock through. */
   readonly maintenanceLocker: RepoLocker;
   /** Held shared by writers relying on stored objects until their refs move; prune deletes under it exclusively. */
@@ -52,20 +60,22 @@ export class Repository {
     readonly gitdir: string,
     opts: RepositoryOptions = {},
   ) {
+    this.locker = opts.locker ?? processLocker;
     this.maintenanceLocker = opts.maintenanceLocker ?? processLocker;
+    this.lockKey = repoLockKey(gitdir);
     this.objects = new ObjectStore(storage, gitdir, { maxScanAgeMs: opts.maxScanAgeMs });
     this.maintenance = new Maintenance(this, opts.maintenance);
-    this.refs = new MaintainedRefStore(storage, gitdir, () => this.maintenance.schedule(), opts.locker);
+    this.refs = new MaintainedRefStore(storage, gitdir, () => this.maintenance.schedule(), this.locker);
   }
 
   /** Run a read-modify-write of this repository under its lock (waits for earlier holders). */
   withLock<T>(fn: () => Promise<T>): Promise<T> {
-    return this.refs.locker.withLock(this.refs.lockKey, fn);
+    return this.locker.withLock(this.lockKey, fn);
   }
 
   /** withLock, but REPO_LOCKED (423) instead of waiting when someone holds it. */
   tryLock<T>(fn: () => Promise<T>): Promise<T> {
-    return this.refs.locker.tryLock(this.refs.lockKey, fn);
+    return this.locker.tryLock(this.lockKey, fn);
   }
 
   /** Branch HEAD points at, e.g. refs/heads/main (null if HEAD is detached). */
@@ -73,8 +83,9 @@ export class Repository {
     return this.refs.readSymbolic('HEAD');
   }
 
-  get tmpDir(): string {
-    return path.join(this.gitdir, 'objects', 'pack');
+  /** Where the packs live on the Storage (maintenance and forks work on these files). */
+  get packDir(): string {
+    return packDirOf(this.gitdir);
   }
 
   /** Run an operation that may hold pack handles across awaits (packs it uses stay open until it ends). */

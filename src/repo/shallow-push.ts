@@ -5,7 +5,7 @@
 // behind by a force-push) would need that boundary recorded here: the update is refused.
 import { CommitReader } from './commit-walk.js';
 import { peelToCommit } from './ancestry.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectDatabase } from './object-database.js';
 import { nextTurn } from '../event-loop.js';
 
 const YIELD_EVERY = 1024;
@@ -20,7 +20,7 @@ export interface ShallowPush {
 }
 
 /** The new tips (of `tips`) whose update would make the repository shallow. */
-export async function tipsNeedingShallowUpdate(store: ObjectStore, push: ShallowPush, tips: string[]): Promise<Set<string>> {
+export async function tipsNeedingShallowUpdate(store: ObjectDatabase, push: ShallowPush, tips: string[]): Promise<Set<string>> {
   const refused = new Set<string>();
   if (push.ours.length === 0 && push.theirs.length === 0) return refused;
   const reader = new CommitReader(store);

@@ -2,7 +2,7 @@
 // old boundary commits are deepened (upload-pack.c's deepen / deepen_by_rev_list).
 import { GitgateError } from '../errors.js';
 import { CommitReader, commitRange } from './commit-walk.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectDatabase } from './object-database.js';
 import { parseTag } from './objects.js';
 
 export const INFINITE_DEPTH = 0x7fffffff;
@@ -31,7 +31,7 @@ export interface DeepenPlan {
   extraEdges: string[];
 }
 
-async function toCommit(store: ObjectStore, oid: string): Promise<string | null> {
+async function toCommit(store: ObjectDatabase, oid: string): Promise<string | null> {
   for (let i = 0; i < 16; i++) {
     const obj = await store.read(oid);
     if (!obj) return null;
@@ -107,7 +107,7 @@ async function shallowByRevList(reader: CommitReader, req: DeepenRequest, wants:
   return { shallow, notShallow };
 }
 
-export async function planDeepen(store: ObjectStore, req: DeepenRequest): Promise<DeepenPlan> {
+export async function planDeepen(store: ObjectDatabase, req: DeepenRequest): Promise<DeepenPlan> {
   const reader = new CommitReader(store);
   const clientShallows: string[] = [];
   for (const oid of req.clientShallows) {

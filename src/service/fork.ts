@@ -51,7 +51,7 @@ export async function forkRepo(ctx: Services, source: RepoRow, input: ForkInput)
       }
       const stats = await shareObjects(ctx.storage, src, dst);
       // one packed-refs file, like git clone: thousands of refs cost one write, not one fsync each
-      await dst.refs.seedPacked(snap.refs);
+      await dst.refs.seed(snap.refs);
       if (snap.head && snap.head !== `refs/heads/${source.default_branch}`) await dst.refs.setSymbolic('HEAD', snap.head);
       return { ...stats, refs: snap.refs.length };
     });
@@ -86,7 +86,7 @@ async function shareObjects(storage: Storage, src: Repository, dst: Repository):
       }
     }
     if (!vanished) {
-      await storage.syncDir(dst.objects.packDir);
+      await storage.syncDir(dst.packDir);
       return stats;
     }
   }
@@ -105,7 +105,7 @@ async function looseFiles(storage: Storage, repo: Repository): Promise<string[]>
 }
 
 async function packFiles(storage: Storage, repo: Repository): Promise<string[]> {
-  const names = (await storage.readdir(repo.objects.packDir)).filter((n) => PACK_FILE.test(n));
+  const names = (await storage.readdir(repo.packDir)).filter((n) => PACK_FILE.test(n));
   // only packs whose index has arrived are installed; a pack still being written is not ours
   const installed = new Set(names.filter((n) => n.endsWith('.idx')).map((n) => n.slice(0, -4)));
   const rank = (n: string) => PACK_ORDER.indexOf(n.slice(n.lastIndexOf('.') + 1));

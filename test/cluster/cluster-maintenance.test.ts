@@ -180,7 +180,8 @@ describe('repository locks across nodes', () => {
     const results = await Promise.all(clones);
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     await until('the repack on A', async () => (await maintenanceRuns(0, 'done')) > done);
-    await until('replaced packs renamed aside', () => before.some((p) => retired(repo).some((f) => f.startsWith(p))));
+    // the run renames the replaced packs one after another: wait for the roll-up to show whole
+    await until('replaced packs renamed aside', () => before.filter((p) => !packs(repo).includes(p) && retired(repo).some((f) => f.startsWith(p))).length > 1);
     const rolled = before.filter((p) => !packs(repo).includes(p));
     expect(rolled.length).toBeGreaterThan(1);
     for (const p of rolled) expect(retired(repo).some((f) => f.startsWith(p)), `${p} retired, not deleted`).toBe(true);

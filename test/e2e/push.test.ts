@@ -264,16 +264,16 @@ describe.each(STORAGE_KINDS)('push (%s storage)', (kind) => {
     const { id, url, w, base } = await seeded();
     const repo = s.ctx.manager.get(id);
     const mine = await commitFiles(w, { 'mine.txt': 'mine\n' }, 'mine');
-    const packsBefore = (await s.ctx.storage.readdir(repo.objects.packDir)).filter((f) => f.endsWith('.idx')).length;
+    const packsBefore = (await s.ctx.storage.readdir(repo.packDir)).filter((f) => f.endsWith('.idx')).length;
     let push!: Promise<Awaited<ReturnType<typeof git>>>;
     let apiStatus = 0;
     let apiCode = '';
     // hold the repository lock, as a concurrent REST update would
-    await withRepoLock(repo.refs.lockKey, async () => {
+    await withRepoLock(repo.lockKey, async () => {
       push = git(['push', 'origin', 'main'], { cwd: w });
       // the push uploads and installs its pack without the lock, then waits for it
       for (let i = 0; i < 400; i++) {
-        const packs = (await s.ctx.storage.readdir(repo.objects.packDir)).filter((f) => f.endsWith('.idx')).length;
+        const packs = (await s.ctx.storage.readdir(repo.packDir)).filter((f) => f.endsWith('.idx')).length;
         if (packs > packsBefore) break;
         await new Promise((r) => setTimeout(r, 25));
       }
@@ -283,8 +283,8 @@ describe.each(STORAGE_KINDS)('push (%s storage)', (kind) => {
       apiStatus = res.status;
       apiCode = res.body?.error?.code;
       // someone else moves main meanwhile
-      const other = await repo.objects.write('commit', Buffer.from(`tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent ${base}\nauthor A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\n\nother\n`));
-      await repo.objects.write('tree', Buffer.alloc(0));
+      const other = await repo.objects.inserter.insert('commit', Buffer.from(`tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent ${base}\nauthor A <a@b> 1700000000 +0000\ncommitter A <a@b> 1700000000 +0000\n\nother\n`));
+      await repo.objects.inserter.insert('tree', Buffer.alloc(0));
       const moved = await repo.refs.update([{ name: 'refs/heads/main', oldOid: base, newOid: other }]);
       expect(moved[0]!.ok).toBe(true);
     });

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { hashObject } from '../../src/pack/types.js';
 import { initBareRepo } from '../../src/repo/init.js';
 import { ingestPack } from '../../src/repo/pack-ingest.js';
+import { LooseObjects } from '../../src/repo/loose.js';
 import { geometricSplit } from '../../src/repo/geometric.js';
 import { listLoose } from '../../src/repo/pack-rewrite.js';
 import { repack } from '../../src/repo/repack.js';
@@ -160,7 +161,7 @@ describe.each(STORAGE_KINDS)('repack on %s', (kind) => {
     // a loose copy of an object some pack holds
     const packed = commits[1]!;
     const obj = (await repo.objects.read(packed))!;
-    await repo.objects.loose.write(obj.type, obj.content);
+    await new LooseObjects(storage, gitdir).write(obj.type, obj.content);
     const before = await listLoose(storage, `${gitdir}/objects`);
     expect(before.length).toBeGreaterThanOrEqual(4);
 

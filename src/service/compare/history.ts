@@ -3,7 +3,7 @@
 // (commit-reach.c paint_down_to_common, then redundant bases removed).
 import { isAncestor } from '../../repo/ancestry.js';
 import { CommitReader, type CommitInfo } from '../../repo/commit-walk.js';
-import type { ObjectStore } from '../../repo/object-store.js';
+import type { ObjectDatabase } from '../../repo/object-database.js';
 
 /** Newest date first; equal dates in insertion order (git's commit_list_insert_by_date). */
 class DateFifo {
@@ -55,7 +55,7 @@ class DateFifo {
 }
 
 /** `git rev-list include ^exclude` in `git log`'s default order (newest first). */
-export async function revList(store: ObjectStore, include: string, exclude: string): Promise<CommitInfo[]> {
+export async function revList(store: ObjectDatabase, include: string, exclude: string): Promise<CommitInfo[]> {
   const reader = new CommitReader(store);
   const bad = new Set<string>();
   const seen = new Set<string>();
@@ -106,7 +106,7 @@ const STALE = 4;
 const RESULT = 8;
 
 /** The merge bases of `a` and `b`, newest first (the first is what `git diff a...b` uses); [] when unrelated. */
-export async function mergeBases(store: ObjectStore, a: string, b: string): Promise<string[]> {
+export async function mergeBases(store: ObjectDatabase, a: string, b: string): Promise<string[]> {
   if (a === b) return [a];
   const reader = new CommitReader(store);
   const flags = new Map<string, number>();
@@ -150,7 +150,7 @@ export async function mergeBases(store: ObjectStore, a: string, b: string): Prom
 
 /** One page of `git log tip` in its default order (newest committer date first, ties in the
  *  order reached): the commits after the first `skip`, at most `limit`, and whether more follow. */
-export async function logPage(store: ObjectStore, tip: string, skip: number, limit: number): Promise<{ commits: CommitInfo[]; more: boolean }> {
+export async function logPage(store: ObjectDatabase, tip: string, skip: number, limit: number): Promise<{ commits: CommitInfo[]; more: boolean }> {
   const reader = new CommitReader(store);
   const seen = new Set<string>([tip]);
   const queue = new DateFifo();

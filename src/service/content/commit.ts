@@ -26,7 +26,7 @@ export function apiIdent(ctx: Services, when: Date = new Date()): string {
 export async function writeCommit(ctx: Services, repo: Repository, opts: { tree: string; parents: string[]; message: string }): Promise<string> {
   const ident = apiIdent(ctx);
   const message = opts.message.endsWith('\n') ? opts.message : `${opts.message}\n`;
-  return repo.objects.write('commit', serializeCommit({ tree: opts.tree, parents: opts.parents, author: ident, committer: ident, message }));
+  return repo.objects.inserter.insert('commit', serializeCommit({ tree: opts.tree, parents: opts.parents, author: ident, committer: ident, message }));
 }
 
 /** Move `ref` from `oldOid` to `newOid`; 423 when its lock is held, 409 when it moved meanwhile (a push won the race). */

@@ -119,5 +119,5 @@ export async function pullGitSource(ctx: Services, row: RepoRow, source: RemoteS
 }
 
 async function writeObjects(repo: Repository, objects: PendingObject[]): Promise<void> {
-  for (const o of objects) await repo.objects.write(o.type, o.content);
+  for (const o of objects) await repo.objects.inserter.insert(o.type, o.content);
 }

@@ -79,7 +79,7 @@ export async function mergeBranches(ctx: Services, row: RepoRow, req: MergeReque
         ({ tree, objects } = merged);
       }
       if (req.method === 'squash' && tree === baseTree) return null;
-      for (const o of objects) await repo.objects.write(o.type, o.content);
+      for (const o of objects) await repo.objects.inserter.insert(o.type, o.content);
       parents = req.method === 'merge' ? [baseHead, head.commit] : [baseHead];
       newHead = await writeCommit(ctx, repo, { tree, parents, message: req.message ?? defaultMessage(req.method, head, into) });
     }

@@ -274,7 +274,7 @@ export class TreeEditor {
 
   /** Store objects from build() (already present ones are skipped by the store). */
   async writeObjects(objects: PendingObject[]): Promise<void> {
-    for (const o of objects) await this.repo.objects.write(o.type, o.content);
+    for (const o of objects) await this.repo.objects.inserter.insert(o.type, o.content);
   }
 
   private async load(dir: Dir): Promise<Map<string, TreeEntry>> {

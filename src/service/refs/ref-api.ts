@@ -10,7 +10,7 @@ import { peelToCommit } from '../../repo/ancestry.js';
 import { isPushableRefName, refNameTooLong } from '../../repo/ref-names.js';
 import { ZERO_OID } from '../../oid.js';
 import { ReceiveCommand, runPreReceiveHooks, updateResult, type PreReceiveHook } from '../../repo/receive-command.js';
-import type { RefUpdate, RefUpdateResult } from '../../repo/refs.js';
+import type { RefUpdate, RefUpdateResult } from '../../repo/ref-database.js';
 import type { Repository } from '../../repo/repository.js';
 import { resolveCommitish } from '../revision.js';
 import type { WantPolicy } from '../../protocol/fetch-core.js';
