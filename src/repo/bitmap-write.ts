@@ -17,7 +17,7 @@ import { nextTurn } from '../event-loop.js';
 import { bitmapWarning, forgetBitmap } from './bitmap-index.js';
 import { ObjectBits, reachBits, type ReachIndex } from './bitmap-walk.js';
 import { CommitReader, type CommitInfo } from './commit-walk.js';
-import { parseTag } from './objects.js';
+import { parseTag } from './objects/tag.js';
 import type { Repository } from './repository.js';
 
 const TYPES: ObjectType[] = ['commit', 'tree', 'blob', 'tag'];

@@ -3,7 +3,8 @@
 // merge base against head), as JSON or as the exact text `git diff -M100% base...head` prints.
 import { GitgateError } from '../../errors.js';
 import type { CommitInfo } from '../../repo/commit-walk.js';
-import { parseCommit, parseIdent } from '../../repo/objects.js';
+import { parseCommit } from '../../repo/objects/commit.js';
+import { parseIdent } from '../../repo/objects/ident.js';
 import type { Repository } from '../../repo/repository.js';
 import { commitTree, readObjectOfType } from '../content/tree.js';
 import { resolveCommitish } from '../revision.js';

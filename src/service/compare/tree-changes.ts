@@ -1,7 +1,7 @@
 // File changes between two trees as `git diff -M100%` sees them: added, deleted, modified and
 // type-changed entries in path order, with exact renames (same blob) paired up. Inexact renames
 // (edited while moved) stay a deletion plus an addition.
-import { isTreeMode } from '../../repo/objects.js';
+import { isTreeMode } from '../../repo/objects/tree.js';
 import type { Repository } from '../../repo/repository.js';
 import { readTree } from '../content/tree.js';
 

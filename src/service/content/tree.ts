@@ -5,7 +5,9 @@
 import { isUtf8 } from 'node:buffer';
 import { GitgateError } from '../../errors.js';
 import { isOid } from '../../oid.js';
-import { hashObject, isTreeMode, parseCommit, parseTree, serializeTree, type ObjectType, type TreeEntry } from '../../repo/objects.js';
+import { hashObject, type ObjectType } from '../../pack/types.js';
+import { isTreeMode, parseTree, serializeTree, type TreeEntry } from '../../repo/objects/tree.js';
+import { parseCommit } from '../../repo/objects/commit.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import type { WantPolicy } from '../../protocol/fetch-core.js';
@@ -193,7 +195,7 @@ export class TreeEditor {
 
   /** Hash a blob now; it is written by writeObjects() only. */
   addBlob(content: Buffer): string {
-    const oid = hashObject('blob', content);
+    const oid = hashObject('blob', content).toString('hex');
     this.blobs.set(oid, content);
     return oid;
   }
@@ -264,7 +266,7 @@ export class TreeEditor {
       if (entries.size === 0) return null;
       const content = serializeTree([...entries.values()]);
       objects.push({ type: 'tree', content });
-      return hashObject('tree', content);
+      return hashObject('tree', content).toString('hex');
     };
     let tree = await buildDir(this.root);
     if (tree === null) {
