@@ -1,4 +1,5 @@
 // An in-process gitgate on 127.0.0.1:0 over node fs or memfs, with a workspace admin token.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
@@ -85,4 +86,19 @@ export async function startTestServer(kind: StorageKind, env: Record<string, str
     },
   };
   return server;
+}
+
+/** Every file of a repository directory with a hash of its content: "nothing changed on disk" is equality. */
+export async function diskState(s: TestServer, id: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for (const name of await s.ctx.storage.readdir(dir)) {
+      const p = `${dir}/${name}`;
+      const st = await s.ctx.storage.stat(p);
+      if (st?.isDirectory()) await walk(p);
+      else out.push(`${p} ${crypto.createHash('sha1').update(await s.ctx.storage.readFile(p)).digest('hex')}`);
+    }
+  };
+  await walk(s.ctx.manager.gitdirOf(id));
+  return out.sort();
 }
