@@ -1,15 +1,9 @@
 // OpenAPI entries for the agent workflow's read side and refs: branches and tags, compare,
 // code search (JSON or SSE), the search agent and the index status. Spread into openapi.ts
-// (its own small schema helpers: importing openapi.ts's would be a cycle). Request bodies and
-// query parameters are generated there from the routes' zod schemas: here only their prose.
+// (helpers from openapi-helpers.ts). Request bodies and query parameters are generated there
+// from the routes' zod schemas: here only their prose.
+import { jsonResponse as json, nullable, obj, ref, str, type Schema } from './openapi-helpers.js';
 
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str = (description?: string, extra: Schema = {}): Schema => ({ type: 'string', ...(description ? { description } : {}), ...extra });
-const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
-const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({ type: 'object', properties, ...(required.length ? { required } : {}), ...extra });
-const json = (description: string, schema: Schema) => ({ description, content: { 'application/json': { schema } } });
 const errs = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: 'Error (see error.code)', content: { 'application/json': { schema: ref('Error') } } }]));
 const repoId = { name: 'id', in: 'path', required: true, description: 'Repository id or unique name', schema: str() };
 

@@ -9,22 +9,10 @@ import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { ERRORS } from '../errors.js';
 import { agentPaths, agentQueryDocs, agentRequestDocs, agentSchemas } from './openapi-agent.js';
 import { eventPaths, eventQueryDocs, eventRequestDocs, eventSchemas } from './openapi-events.js';
+import { jsonResponse, nullable, obj, ref, str, type Schema } from './openapi-helpers.js';
 import { REQUEST_BODIES, REQUEST_QUERIES, requestJsonSchema } from './request-schemas.js';
 
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str = (description?: string, extra: Schema = {}): Schema => ({ type: 'string', ...(description ? { description } : {}), ...extra });
-const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
-const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({
-  type: 'object',
-  properties,
-  ...(required.length ? { required } : {}),
-  ...extra,
-});
-
 const jsonBody = (schema: Schema, required = true) => ({ required, content: { 'application/json': { schema } } });
-const jsonResponse = (description: string, schema: Schema) => ({ description, content: { 'application/json': { schema } } });
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
 
 const ERR = {
@@ -317,6 +305,16 @@ const gitService = (service: string) => ({
   },
 });
 
+const health = obj(
+  {
+    status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }),
+    checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }),
+    node: str('This node (GITGATE_NODE_ID)'),
+    database: str(undefined, { enum: ['sqlite', 'postgres'] }),
+  },
+  ['status'],
+);
+
 const paths: Record<string, Record<string, unknown>> = withQueryParameters({
   '/healthz': {
     get: {
@@ -324,8 +322,8 @@ const paths: Record<string, Record<string, unknown>> = withQueryParameters({
       summary: 'Health: checks the database (SELECT 1)',
       security: [],
       responses: {
-        200: jsonResponse('Serving', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }), node: str('This node (GITGATE_NODE_ID)'), database: str(undefined, { enum: ['sqlite', 'postgres'] }) }, ['status'])),
-        503: jsonResponse('Database unavailable, or shutting down', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }), node: str('This node (GITGATE_NODE_ID)'), database: str(undefined, { enum: ['sqlite', 'postgres'] }) }, ['status'])),
+        200: jsonResponse('Serving', health),
+        503: jsonResponse('Database unavailable, or shutting down', health),
       },
     },
   },

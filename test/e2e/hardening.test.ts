@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { createApp } from '../../src/http/app.js';
 import { createContext } from '../../src/service/context.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, useTestServer } from '../helpers/server.js';
 
 /** A raw connection that sent `head` (and maybe part of a body) and then went quiet. */
 function stalled(url: string, head: string): Promise<{ socket: net.Socket; closed: Promise<number>; data: () => string }> {
@@ -33,12 +33,7 @@ function basic(secret: string): string {
 
 describe('failed-auth throttling (30 failures in 3 minutes)', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('memory');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('memory', (started) => (s = started));
 
   it('blocks the address on the 31st attempt with 429 + Retry-After; a success in between resets nothing', async () => {
     const repo = await s.createRepo();

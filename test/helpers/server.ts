@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { pino, type Logger } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createContext, type Context } from '../../src/service/context.js';
@@ -29,6 +30,24 @@ export interface TestServer {
   bareRepo(id: string): Promise<string>;
   fsck(id: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** `Authorization` header of a bearer token. */
+export const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
+
+/**
+ * A server for the enclosing describe block: started before its tests (handed to `started`),
+ * closed after them.
+ */
+export function useTestServer(kind: StorageKind, started: (s: TestServer) => void, env: Record<string, string> = {}): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer(kind, env);
+    started(server);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
 }
 
 /** `opts.dataDir`: start on an existing data directory (a restart); `opts.log`: where logs go. */
