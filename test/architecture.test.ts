@@ -25,12 +25,12 @@ const LEAVES = ['errors.ts', 'redact.ts', 'event-loop.ts', 'oid.ts'];
  */
 const LAYERS: Record<string, string[]> = {
   cli: ['http', 'service', 'protocol', 'repo', 'auth', 'audit', 'db', 'net', 'log', 'config.ts', ...LEAVES],
-  http: ['events', 'webhooks', 'service', 'protocol', 'repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'metrics', 'net', 'log', 'config.ts', ...LEAVES],
-  service: ['events', 'webhooks', 'protocol', 'repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'net', 'log', 'config.ts', ...LEAVES],
-  protocol: ['repo', 'repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
-  repo: ['repo/fsck', 'repo/objects.ts', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
-  'repo/fsck': ['repo/objects.ts', 'repo/ref-names.ts', ...LEAVES],
-  'repo/objects.ts': LEAVES,
+  http: ['events', 'webhooks', 'service', 'protocol', 'repo', 'repo/fsck', 'repo/objects', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'metrics', 'net', 'log', 'config.ts', ...LEAVES],
+  service: ['events', 'webhooks', 'protocol', 'repo', 'repo/fsck', 'repo/objects', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', 'auth', 'audit', 'db', 'net', 'log', 'config.ts', ...LEAVES],
+  protocol: ['repo', 'repo/fsck', 'repo/objects', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
+  repo: ['repo/fsck', 'repo/objects', 'repo/ref-result.ts', 'repo/ref-names.ts', 'pack', ...LEAVES],
+  'repo/fsck': ['repo/objects', 'pack', 'repo/ref-names.ts', ...LEAVES],
+  'repo/objects': ['pack', ...LEAVES],
   'repo/ref-names.ts': LEAVES,
   'repo/ref-result.ts': LEAVES,
   pack: LEAVES,

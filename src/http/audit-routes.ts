@@ -1,27 +1,19 @@
 // REST: the audit trail. Admin tokens only: workspace admins see every event, repository
 // admins the events of their repositories (events whose repositories all lie in their scope).
 import { Router } from 'express';
-import { z } from 'zod';
-import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { GitgateError } from '../errors.js';
 import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
 import { authenticate, resolveRepo, token } from './auth.js';
-import { parseWith, queryInt } from './validate.js';
-
-const listSchema = z.object({
-  repo_id: z.string().min(1).max(200).optional(),
-  action: z.enum(AUDIT_ACTIONS).optional(),
-  page_size: queryInt.optional(),
-  page_start: queryInt.optional(),
-});
+import { parseWith } from './validate.js';
+import { auditListQuery } from './request-schemas.js';
 
 export function auditRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
   const auth = authenticate(ctx, rt);
 
   router.get('/v1/audit', auth, async (req, res) => {
-    const q = parseWith(listSchema, req.query);
+    const q = parseWith(auditListQuery, req.query);
     const tok = token(res);
     if (tok.permission !== 'admin') throw new GitgateError('FORBIDDEN', { reason: `this token has ${tok.permission} access; reading the audit trail needs admin` });
     let repoId: string | undefined;

@@ -1,16 +1,14 @@
 // REST: compare two commits (GitHub's GET /repos/:o/:r/compare/:base...:head), as JSON or as
 // the plain text of `git diff base...head` (?format=patch), paths only with ?name_only=true.
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
 import { compare, comparePatch, parseCompareSpec } from '../service/compare/compare.js';
 import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors } from './content-routes.js';
-import { parseWith, queryBool } from './validate.js';
-
-const compareQuery = z.object({ format: z.enum(['json', 'patch', 'diff']).optional(), name_only: queryBool.optional() });
+import { parseWith } from './validate.js';
+import { compareQuery } from './request-schemas.js';
 
 export function compareRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();

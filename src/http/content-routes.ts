@@ -20,12 +20,7 @@ import { authenticate, resolveRepo, token } from './auth.js';
 import { assertRestBranchWrite } from './ref-checks.js';
 import { sendError, toGitgateError } from './errors.js';
 import { parseWith } from './validate.js';
-import { branchFields, mergeSchema, repoUpdateSchema, retrieveSchema } from './request-schemas.js';
-
-const branchQuery = z.object(branchFields);
-
-const commitQuery = z.object({ commit: z.string().max(100).optional(), branch: z.string().min(1).max(1024).optional() });
-
+import { branchQuery, commitQuery, mergeSchema, repoUpdateSchema, retrieveSchema } from './request-schemas.js';
 
 const FILE_ROUTE = '/v1/repo/:id/file/*path';
 

@@ -4,25 +4,16 @@
 // streams Server-Sent Events (id = cursor; Last-Event-ID resumes). Any token; scoped by
 // src/events/visibility.ts.
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { TokenRecord } from '../auth/token-record.js';
 import { readFeed } from '../events/feed.js';
 import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
 import { isLive } from '../webhooks/dispatcher.js';
 import { authenticate, token } from './auth.js';
-import { parseWith, queryInt } from './validate.js';
+import { parseWith } from './validate.js';
+import { cursorSchema, eventsQuery } from './request-schemas.js';
 
-export const MAX_WAIT_SECONDS = 60;
 const SSE_BATCH = 100;
-
-const cursorSchema = z.string().regex(/^\d{1,15}$/, 'must be an event id (a non-negative integer)').transform(Number);
-
-const querySchema = z.object({
-  after: cursorSchema.optional(),
-  wait: queryInt.pipe(z.number().min(0).max(MAX_WAIT_SECONDS)).optional(),
-  limit: queryInt.pipe(z.number().min(1).max(1000)).optional(),
-});
 
 /** Aborts when the client goes away (the response closes before we end it). */
 function clientGone(res: Response): AbortSignal {
@@ -45,7 +36,7 @@ export function eventRoutes(ctx: Services, rt: HttpRuntime): Router {
 
   router.get('/v1/events', authenticate(ctx, rt), async (req, res) => {
     const tok = token(res);
-    const q = parseWith(querySchema, req.query);
+    const q = parseWith(eventsQuery, req.query);
     const lastEventId = req.header('last-event-id');
     const after = lastEventId !== undefined ? parseWith(cursorSchema, lastEventId) : (q.after ?? 0);
     res.setHeader('Cache-Control', 'no-cache');

@@ -15,6 +15,7 @@ import { streamResponse } from './stream.js';
 import { capBody, tracked } from './limits.js';
 import { recordPush } from '../audit/record.js';
 import { refHooks } from './ref-checks.js';
+import { infoRefsQuery } from './request-schemas.js';
 
 type Service = 'git-upload-pack' | 'git-receive-pack';
 
@@ -30,16 +31,21 @@ function requestBody(req: Request): AsyncIterable<Buffer> {
   return req;
 }
 
+/** ?service= through its schema; no service at all means a dumb-protocol client. */
+function serviceOf(query: unknown): Service {
+  const parsed = infoRefsQuery.safeParse(query);
+  if (parsed.success) return parsed.data.service;
+  const service = (query as Record<string, unknown>).service;
+  if (service === undefined) throw new GitgateError('DUMB_PROTOCOL');
+  throw new GitgateError('BAD_SERVICE', { service: String(service).slice(0, 40) });
+}
+
 export function gitRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
   const auth = authenticate(ctx, rt);
 
   router.get('/v1/repo/:id/info/refs', auth, async (req, res) => {
-    const service = req.query.service;
-    if (service === undefined) throw new GitgateError('DUMB_PROTOCOL');
-    if (service !== 'git-upload-pack' && service !== 'git-receive-pack') {
-      throw new GitgateError('BAD_SERVICE', { service: String(service).slice(0, 40) });
-    }
+    const service = serviceOf(req.query);
     const row = await resolveRepo(ctx, token(res), String(req.params.id), NEED[service], ACTION[service]);
     const repo = ctx.manager.get(row.id);
     // Protocol v2 is for fetches only; pushes stay on v0 as with C Git.

@@ -1,27 +1,44 @@
 // OpenAPI entries for the agent workflow's read side and refs: branches and tags, compare,
 // code search (JSON or SSE), the search agent and the index status. Spread into openapi.ts
-// (its own small schema helpers: importing openapi.ts's would be a cycle).
+// (helpers from openapi-helpers.ts). Request bodies and query parameters are generated there
+// from the routes' zod schemas: here only their prose.
+import { jsonResponse as json, nullable, obj, ref, str, type Schema } from './openapi-helpers.js';
 
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str = (description?: string, extra: Schema = {}): Schema => ({ type: 'string', ...(description ? { description } : {}), ...extra });
-const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
-const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({ type: 'object', properties, ...(required.length ? { required } : {}), ...extra });
-const json = (description: string, schema: Schema) => ({ description, content: { 'application/json': { schema } } });
 const errs = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: 'Error (see error.code)', content: { 'application/json': { schema: ref('Error') } } }]));
 const repoId = { name: 'id', in: 'path', required: true, description: 'Repository id or unique name', schema: str() };
 
 const identity = obj({ name: str(), email: str(), date: str(undefined, { format: 'date-time' }) });
-const searchFields = {
-  query: str('Literal text, or an RE2 regular expression with regex: true'),
-  regex: { type: 'boolean', default: false, description: 'RE2 syntax (linear time: no backreferences or lookaround)' },
-  case_sensitive: { type: 'boolean', default: false },
-  path_glob: nullable(str('* within a directory, ** across directories, ? one character; a glob without / matches file names in any directory')),
-  branch: nullable(str('Branch to search (default HEAD)')),
-  hash: nullable(str('Commit to search (full id)')),
-  max_results: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-  context_lines: { type: 'integer', minimum: 0, maximum: 20, default: 2 },
+const searchDocs: Record<string, string> = {
+  query: 'Literal text, or an RE2 regular expression with regex: true',
+  regex: 'RE2 syntax (linear time: no backreferences or lookaround; default false)',
+  case_sensitive: 'Default false',
+  path_glob: '* within a directory, ** across directories, ? one character; a glob without / matches file names in any directory',
+  branch: 'Branch to search (default HEAD)',
+  hash: 'Commit to search (full id)',
+  max_results: 'Default 50',
+  context_lines: 'Lines before and after each match (default 2)',
+};
+
+/** Prose for the generated request components (see requestDocs in openapi.ts). */
+export const agentRequestDocs: Record<string, Record<string, string>> = {
+  RefCreate: { ref: 'refs/heads/<name> or refs/tags/<name>', commit: 'A commit id, branch, tag or full ref name' },
+  SearchRequest: searchDocs,
+  AgentRequest: {
+    agent_name: 'relace-search (or search); anything else is 400',
+    agent_inputs: 'The fields of SearchRequest, each as a string or its JSON type',
+    continue: 'Accepted and ignored',
+    overrides: 'Accepted and ignored',
+  },
+};
+
+/** Prose for the generated query parameters, by operation (see queryDocs in openapi.ts). */
+export const agentQueryDocs: Record<string, Record<string, string>> = {
+  'GET /v1/repo/{id}/refs': { prefix: 'Only refs whose full name starts with this (refs/heads/agent/)' },
+  'GET /v1/repo/{id}/compare/{spec}': {
+    format: 'patch (or diff): plain text, byte for byte `git diff -M100% BASE...HEAD`',
+    name_only: 'Paths only: files without counts and patches (JSON), or `git diff --name-only` (text)',
+  },
+  'GET /v1/repo/{id}/embedding_status': { branch: 'Branch whose commit to describe (default HEAD)', hash: 'Commit to describe (wins over branch)' },
 };
 
 export const agentSchemas: Record<string, Schema> = {
@@ -35,7 +52,6 @@ export const agentSchemas: Record<string, Schema> = {
     ['ref', 'type', 'object', 'commit'],
   ),
   RefList: obj({ items: { type: 'array', items: ref('RefItem') }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
-  RefCreate: obj({ ref: str('refs/heads/<name> or refs/tags/<name>'), commit: str('A commit id, branch, tag or full ref name') }, ['ref', 'commit']),
   CompareCommit: obj(
     {
       sha: str(),
@@ -71,7 +87,6 @@ export const agentSchemas: Record<string, Schema> = {
     },
     ['status', 'ahead_by', 'behind_by', 'total_commits', 'merge_base_commit', 'commits', 'files'],
   ),
-  SearchRequest: obj(searchFields, ['query']),
   SearchResult: obj(
     {
       filename: str(),
@@ -84,15 +99,6 @@ export const agentSchemas: Record<string, Schema> = {
     ['filename', 'score', 'matches'],
   ),
   SearchResponse: obj({ hash: str('The commit searched'), results: { type: 'array', items: ref('SearchResult') }, truncated: { type: 'boolean', description: 'The time budget ran out' } }, ['hash', 'results', 'truncated']),
-  AgentRequest: obj(
-    {
-      agent_name: str('relace-search (or search); anything else is 400'),
-      agent_inputs: obj(Object.fromEntries(Object.entries(searchFields).map(([k, v]) => [k, { ...v, description: `${(v as { description?: string }).description ?? k} (as a string or its JSON type)` }])), ['query']),
-      continue: { type: 'boolean', description: 'Accepted and ignored' },
-      overrides: { description: 'Accepted and ignored' },
-    },
-    ['agent_name', 'agent_inputs'],
-  ),
   EmbeddingStatus: obj({ completed_embeddings: { type: 'integer', description: 'Files in the lexical index of the commit' }, pending_embeddings: { type: 'integer', const: 0 }, hash: str() }, [
     'completed_embeddings',
     'pending_embeddings',
@@ -110,12 +116,7 @@ export const agentPaths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['repos'],
       summary: 'Branches and tags with their commits (read)',
-      parameters: [
-        repoId,
-        { name: 'prefix', in: 'query', description: 'Only refs whose full name starts with this (refs/heads/agent/)', schema: str() },
-        { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-        { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-      ],
+      parameters: [repoId],
       responses: { 200: json('A page, in git order', ref('RefList')), ...errs(400, 401, 404) },
     },
     post: {
@@ -143,8 +144,6 @@ export const agentPaths: Record<string, Record<string, unknown>> = {
       parameters: [
         repoId,
         { name: 'spec', in: 'path', required: true, description: 'BASE...HEAD: commit ids, branches, tags or full ref names (slashes allowed)', schema: str() },
-        { name: 'format', in: 'query', description: 'patch (or diff): plain text, byte for byte `git diff -M100% BASE...HEAD`', schema: str(undefined, { enum: ['json', 'patch', 'diff'] }) },
-        { name: 'name_only', in: 'query', description: 'Paths only: files without counts and patches (JSON), or `git diff --name-only` (text)', schema: { type: 'boolean' } },
       ],
       responses: { 200: { description: 'The comparison', content: { 'application/json': { schema: ref('Comparison') }, 'text/plain': { schema: str() } } }, ...errs(400, 401, 404) },
     },
@@ -171,7 +170,7 @@ export const agentPaths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['content'],
       summary: 'Status of the lexical index of a commit (always complete: built on demand)',
-      parameters: [repoId, { name: 'branch', in: 'query', schema: str() }, { name: 'hash', in: 'query', schema: str() }],
+      parameters: [repoId],
       responses: { 200: json('Index status', ref('EmbeddingStatus')), ...errs(400, 401, 404) },
     },
   },

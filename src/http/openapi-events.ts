@@ -4,10 +4,6 @@ import { EVENT_TYPES } from '../events/event.js';
 
 const err = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
 const json = (description: string, name: string) => ({ description, content: { 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } } });
-const page = [
-  { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-  { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-];
 const hookId = { name: 'id', in: 'path', required: true, description: 'Webhook id (wh_…)', schema: { type: 'string' } };
 const E401 = err('Missing, unknown, expired or revoked token');
 const E403 = err('The token is not an admin token');
@@ -33,16 +29,6 @@ export const eventSchemas = {
     type: 'object',
     properties: { items: { type: 'array', items: { $ref: '#/components/schemas/Event' } }, cursor: { type: 'string', description: 'Pass as after= next time' } },
     required: ['items', 'cursor'],
-  },
-  WebhookCreate: {
-    type: 'object',
-    properties: {
-      url: { type: 'string', maxLength: 2048, description: 'http(s) URL; no credentials; must pass the server-side request policy (GITGATE_WEBHOOK_ALLOW_NETWORKS)' },
-      repo_id: { anyOf: [{ type: 'string' }, { type: 'null' }], description: 'Only events of this repository (needs admin on it). Omitted: every repository the creator may read, judged at each event' },
-      events: { type: 'array', items: { type: 'string' }, maxItems: 32, default: ['push'], description: `Event types (${EVENT_TYPES.join(', ')}), prefix patterns like token.*, or *` },
-      secret: { type: 'string', minLength: 1, maxLength: 1024, description: 'HMAC key for X-Gitgate-Signature-256. Write-only: never returned' },
-    },
-    required: ['url', 'secret'],
   },
   Webhook: {
     type: 'object',
@@ -85,6 +71,25 @@ export const eventSchemas = {
   },
 };
 
+/** Prose for the generated request components (see requestDocs in openapi.ts). */
+export const eventRequestDocs: Record<string, Record<string, string>> = {
+  WebhookCreate: {
+    url: 'http(s) URL; no credentials; must pass the server-side request policy (GITGATE_WEBHOOK_ALLOW_NETWORKS)',
+    repo_id: 'Only events of this repository (needs admin on it). Omitted: every repository the creator may read, judged at each event',
+    events: `Event types (${EVENT_TYPES.join(', ')}), prefix patterns like token.*, or * (default ["push"])`,
+    secret: 'HMAC key for X-Gitgate-Signature-256. Write-only: never returned',
+  },
+};
+
+/** Prose for the generated query parameters, by operation (see queryDocs in openapi.ts). */
+export const eventQueryDocs: Record<string, Record<string, string>> = {
+  'GET /v1/events': {
+    after: 'Cursor: events with a larger id (default 0)',
+    wait: 'Long poll: seconds to wait for an event when there is none',
+    limit: 'Items per page',
+  },
+};
+
 export const eventPaths = {
   '/v1/events': {
     get: {
@@ -93,9 +98,6 @@ export const eventPaths = {
       description:
         'Events after the cursor that the token may see, oldest first: repository events of repositories it may read, token events of tokens it may see. With wait, answers as soon as such an event is recorded (or after wait seconds with no items). With Accept: text/event-stream, an SSE stream (id: cursor, event: type, data: the Event; Last-Event-ID resumes) until the client leaves, the server shuts down or the token is revoked.',
       parameters: [
-        { name: 'after', in: 'query', schema: { type: 'string', pattern: '^\\d+$', default: '0' }, description: 'Cursor: events with a larger id' },
-        { name: 'wait', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 60, default: 0 }, description: 'Long poll: seconds to wait for an event when there is none' },
-        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
         { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' }, description: 'SSE resume: overrides after' },
       ],
       responses: {
@@ -117,7 +119,6 @@ export const eventPaths = {
     get: {
       tags: ['events'],
       summary: 'List the webhooks the token may manage',
-      parameters: page,
       responses: { 200: json('A page', 'WebhookList'), 400: err('Bad paging'), 401: E401, 403: E403 },
     },
   },
@@ -129,7 +130,7 @@ export const eventPaths = {
     get: {
       tags: ['events'],
       summary: 'Delivery attempts, newest first',
-      parameters: [hookId, ...page],
+      parameters: [hookId],
       responses: { 200: json('A page', 'WebhookAttemptList'), 400: err('Bad paging'), 401: E401, 404: E404 },
     },
   },

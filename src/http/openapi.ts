@@ -1,30 +1,18 @@
 // The OpenAPI 3.1 description of gitgate's HTTP surface, served at GET /v1/openapi.json.
 // test/e2e/openapi.test.ts walks the Express router and fails when a route is missing here or
 // a documented path+method has no route, so this document cannot drift from the code.
-// JSON request bodies are not written here: they are generated from the zod schemas the routes
-// validate with (request-schemas.ts); the hand-written components of the same names below only
-// lend their property descriptions (requestSchemas), never shapes or limits.
+// What clients send is not written here: the JSON request bodies and the query parameters are
+// generated from the zod schemas the routes validate with (request-schemas.ts); this file adds
+// only prose (requestDocs, queryDocs), never shapes or limits.
 import type { RequestHandler } from 'express';
 import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { ERRORS } from '../errors.js';
-import { agentPaths, agentSchemas } from './openapi-agent.js';
-import { eventPaths, eventSchemas } from './openapi-events.js';
-import { REQUEST_BODIES, requestJsonSchema } from './request-schemas.js';
-
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str = (description?: string, extra: Schema = {}): Schema => ({ type: 'string', ...(description ? { description } : {}), ...extra });
-const nullable = (s: Schema): Schema => ({ anyOf: [s, { type: 'null' }] });
-const obj = (properties: Record<string, Schema>, required: string[] = [], extra: Schema = {}): Schema => ({
-  type: 'object',
-  properties,
-  ...(required.length ? { required } : {}),
-  ...extra,
-});
+import { agentPaths, agentQueryDocs, agentRequestDocs, agentSchemas } from './openapi-agent.js';
+import { eventPaths, eventQueryDocs, eventRequestDocs, eventSchemas } from './openapi-events.js';
+import { jsonResponse, nullable, obj, ref, str, type Schema } from './openapi-helpers.js';
+import { REQUEST_BODIES, REQUEST_QUERIES, requestJsonSchema } from './request-schemas.js';
 
 const jsonBody = (schema: Schema, required = true) => ({ required, content: { 'application/json': { schema } } });
-const jsonResponse = (description: string, schema: Schema) => ({ description, content: { 'application/json': { schema } } });
 const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: ref('Error') } } });
 
 const ERR = {
@@ -50,14 +38,11 @@ const filePath = {
     'Repository-relative file path. Either URL-encoded as one segment (src%2Fa.ts, what the Relace SDK sends) or with plain slashes (src/a.ts). No "..", no absolute paths, no ".git" components.',
   schema: str(),
 };
-const commitParam = { name: 'commit', in: 'query', required: false, description: 'Full 40-character commit id (default: HEAD)', schema: str(undefined, { pattern: '^[0-9a-fA-F]{40}$' }) };
 const branchDoc = {
   branch: "Branch to write (short agent/x or full refs/heads/agent/x; default HEAD's branch). A missing branch is created from base: a ref creation, under the token's ref scope and the protected-ref and case rules",
   base: 'Branch, tag or full commit id a missing branch starts from (default HEAD); ignored when the branch exists',
   expected_head: 'Lease: the commit the change is based on; 409 STALE_REF when the branch is elsewhere (or missing)',
 };
-const branchParams = (['branch', 'base', 'expected_head'] as const).map((name) => ({ name, in: 'query', required: false, description: branchDoc[name], schema: str() }));
-const readBranchParam = { name: 'branch', in: 'query', required: false, description: 'Branch to read (default HEAD); commit wins when both are given', schema: str() };
 const tokenRef = { name: 'ref', in: 'path', required: true, description: 'The token id, or its secret', schema: str() };
 const refPatterns = {
   type: 'array',
@@ -74,28 +59,112 @@ const tokenRights = {
   allow_delete: { type: 'boolean', description: 'May delete refs. Default: false with a ref scope, else the minting token\'s right. Never more than the minter\'s.' },
 };
 
-/** Prose for the generated request components, by property name: descriptions only, never shapes or limits. */
-const requestDocs: Record<string, Record<string, string>> = {
+type Docs = Record<string, Record<string, string>>;
+
+/** Prose for the generated request components: component → property → description ('' is the component's own). */
+const requestDocs: Docs = {
+  RepoCreate: {
+    name: 'Unique name, usable in place of the id in URLs',
+    source:
+      "files: the repository's first commit. git: import an http(s) URL of a Git repository served over smart HTTP (credentials may be embedded, https://user:token@host/repo.git, and are never echoed; branch: default the remote HEAD branch; hash: start at this commit of the branch). relace: fork repo_id: every ref and HEAD of the source, sharing its pack files; needs read on the source and every ref copied in the token's ref scope (copy_remote is accepted and ignored: gitgate keeps no remotes).",
+  },
+  RepoUpdate: {
+    ...branchDoc,
+    metadata: 'Replaces the metadata; null or absent leaves it unchanged',
+    source:
+      'files: snapshot (the listed files are the whole tree; others are deleted). diff: operations applied in three phases: deletes (a file or a directory, recursive), writes (last write to a path wins), renames; a delete or rename of a missing path is 404 FILE_NOT_FOUND. git: pull & merge: fast-forward, or one merge commit (three-way, line by line in text files; 409 MERGE_CONFLICT).',
+  },
+  MergeRequest: {
+    base: 'The branch to merge into (moved by the merge: ref scope and protected refs apply to it)',
+    head: 'Branch, tag or full commit id to merge',
+    method:
+      'merge (default): always a merge commit (two parents); squash: one commit with the merged tree, base as its only parent; fast-forward: move base to head, 409 NOT_FAST_FORWARD when base has commits head lacks',
+    message: "Commit message (default Merge branch 'head' into base / Squash branch 'head' into base)",
+    delete_head: "Delete the head branch in the same atomic ref update (needs allow_delete and head in the ref scope; never HEAD's branch)",
+    expected_head: 'The commit head must still be at (what was reviewed); 409 STALE_REF otherwise',
+    expected_base: 'The commit base must still be at; 409 STALE_REF otherwise',
+  },
+  RetrieveRequest: {
+    include_content: 'Return each file\'s content (default false)',
+    score_threshold: 'Scores are relative: the best match scores 1 (default 0.3)',
+    token_limit: 'With include_content: results are taken best-first while their content (~4 characters per token) fits (default 30000)',
+    hash: 'Commit to search (default HEAD)',
+    branch: 'Branch to search',
+    rerank: 'Accepted and ignored',
+  },
+  ProtectedRefs: { patterns: 'Refs only admin tokens may create, update or delete' },
   RepoTokenCreate: { refs: tokenRights.refs.description, allow_force: tokenRights.allow_force.description, allow_delete: tokenRights.allow_delete.description },
   WorkspaceTokenCreate: { refs: tokenRights.refs.description, allow_force: tokenRights.allow_force.description, allow_delete: tokenRights.allow_delete.description },
   TokenRotate: { grace_seconds: 'Seconds the old secret keeps working (default 0: it stops at once)' },
+  ...agentRequestDocs,
+  ...eventRequestDocs,
+};
+
+/** Prose for the generated query parameters, by name; an operation's own entry (`${METHOD} ${path}`) wins. */
+const queryDocs: Docs = {
+  '': {
+    page_size: 'Items per page',
+    page_start: 'Index of the first item',
+    commit: 'Full 40-character commit id (default: HEAD)',
+    branch: 'Branch to read (default HEAD); commit wins when both are given',
+  },
+  'GET /v1/repo': {
+    order_by: 'Sort key (default created_at)',
+    filter_metadata: 'JSON object of string values that must all match',
+  },
+  'GET /v1/audit': { repo_id: 'Only events of this repository (id or name)', action: 'Only events of this action' },
+  'GET /v1/repo_token': { repo_id: 'Only tokens scoped to this repository', include_revoked: 'Also revoked tokens' },
+  'GET /v1/repo/{id}/info/refs': { service: 'The service to advertise refs for (missing: 400 DUMB_PROTOCOL: gitgate speaks only smart HTTP)' },
+  'POST /v1/repo/{id}/update': branchDoc,
+  'PUT /v1/repo/{id}/file/{path}': branchDoc,
+  'DELETE /v1/repo/{id}/file/{path}': branchDoc,
+  ...agentQueryDocs,
+  ...eventQueryDocs,
 };
 
 /** The request components, generated from the zod schemas the routes validate with (src/http/request-schemas.ts). */
-function requestSchemas(prose: Record<string, Schema>): Record<string, Schema> {
+function requestSchemas(): Record<string, Schema> {
   const out: Record<string, Schema> = {};
   for (const [name, schema] of Object.entries(REQUEST_BODIES)) {
     const generated = requestJsonSchema(schema);
-    const props = generated.properties as Record<string, Schema> | undefined;
-    const old = (prose[name]?.properties ?? {}) as Record<string, Schema>;
-    for (const [key, prop] of Object.entries(props ?? {})) {
-      const description = requestDocs[name]?.[key] ?? (old[key]?.description as string | undefined);
-      if (description && !prop.description) prop.description = description;
+    const props = (generated.properties ?? {}) as Record<string, Schema>;
+    for (const [key, description] of Object.entries(requestDocs[name] ?? {})) {
+      if (key === '') generated.description = description;
+      else if (!props[key]) throw new Error(`openapi: ${name} has no property ${key} to describe`);
+      else props[key].description = description;
     }
-    if (prose[name]?.description) generated.description = prose[name].description;
     out[name] = generated;
   }
   return out;
+}
+
+/** The query parameters of one operation, generated from the schema its route validates the query with. */
+function queryParameters(op: string): Schema[] {
+  const schema = (REQUEST_QUERIES as Record<string, Parameters<typeof requestJsonSchema>[0]>)[op];
+  if (!schema) return [];
+  const generated = requestJsonSchema(schema);
+  const required = new Set((generated.required ?? []) as string[]);
+  return Object.entries((generated.properties ?? {}) as Record<string, Schema>).map(([name, prop]) => {
+    const description = queryDocs[op]?.[name] ?? queryDocs['']![name];
+    return { name, in: 'query', required: required.has(name), ...(description ? { description } : {}), schema: prop };
+  });
+}
+
+/** Every operation's query parameters, generated (a hand-written one is an error: it could drift). */
+function withQueryParameters(all: Record<string, Record<string, unknown>>): Record<string, Record<string, unknown>> {
+  for (const [p, item] of Object.entries(all)) {
+    for (const [method, op] of Object.entries(item) as [string, { parameters?: Schema[] }][]) {
+      const key = `${method.toUpperCase()} ${p}`;
+      if ((op.parameters ?? []).some((x) => x.in === 'query')) throw new Error(`openapi: ${key} writes a query parameter by hand`);
+      const generated = queryParameters(key);
+      if (generated.length) op.parameters = [...(op.parameters ?? []), ...generated];
+    }
+  }
+  for (const op of Object.keys(REQUEST_QUERIES)) {
+    const [method, p] = op.split(' ') as [string, string];
+    if (!all[p]?.[method.toLowerCase()]) throw new Error(`openapi: query schema for ${op}, an operation the document lacks`);
+  }
+  return all;
 }
 
 const schemas: Record<string, Schema> = {
@@ -141,21 +210,6 @@ const schemas: Record<string, Schema> = {
     },
     ['repo_id', 'repo_head'],
   ),
-  MergeRequest: obj(
-    {
-      base: str('The branch to merge into (moved by the merge: ref scope and protected refs apply to it)'),
-      head: str('Branch, tag or full commit id to merge'),
-      method: str('merge: always a merge commit (two parents); squash: one commit with the merged tree, base as its only parent; fast-forward: move base to head, 409 NOT_FAST_FORWARD when base has commits head lacks', {
-        enum: ['merge', 'squash', 'fast-forward'],
-        default: 'merge',
-      }),
-      message: nullable(str("Commit message (default Merge branch 'head' into base / Squash branch 'head' into base)")),
-      delete_head: { type: 'boolean', default: false, description: 'Delete the head branch in the same atomic ref update (needs allow_delete and head in the ref scope; never HEAD\'s branch)' },
-      expected_head: nullable(str('The commit head must still be at (what was reviewed); 409 STALE_REF otherwise')),
-      expected_base: nullable(str('The commit base must still be at; 409 STALE_REF otherwise')),
-    },
-    ['base', 'head'],
-  ),
   MergeResult: obj(
     {
       repo_id: str(),
@@ -182,65 +236,7 @@ const schemas: Record<string, Schema> = {
     ['repo_id', 'created_at', 'updated_at', 'metadata', 'auto_index'],
   ),
   RepoList: obj({ items: { type: 'array', items: ref('RepoMetadata') }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
-  GitSource: obj(
-    {
-      type: { const: 'git' },
-      url: str('http(s) URL of a Git repository served over smart HTTP; credentials may be embedded (https://user:token@host/repo.git) and are never echoed'),
-      branch: nullable(str('Branch to import (default: the remote HEAD branch)')),
-      hash: nullable(str('Create only: start at this commit of the branch')),
-    },
-    ['type', 'url'],
-  ),
-  FilesSource: obj({ type: { const: 'files' }, files: { type: 'array', items: ref('File') } }, ['type', 'files']),
-  RelaceSource: obj(
-    { type: { const: 'relace' }, repo_id: str('The repository to fork'), copy_metadata: { type: 'boolean', default: false }, copy_remote: { type: 'boolean', description: 'Accepted and ignored: gitgate keeps no remotes' } },
-    ['type', 'repo_id'],
-    { description: "Fork: every ref and HEAD of the source, sharing its pack files. Needs read on the source; every ref copied must lie in the token's ref scope." },
-  ),
-  RepoCreate: obj({
-    name: nullable(str('Unique name, usable in place of the id in URLs')),
-    metadata: ref('Metadata'),
-    auto_index: { type: 'boolean' },
-    source: nullable({ oneOf: [ref('FilesSource'), ref('GitSource'), ref('RelaceSource')], discriminator: { propertyName: 'type' } }),
-  }),
-  DiffOperation: {
-    oneOf: [
-      obj({ type: { const: 'write' }, filename: str(), content: str() }, ['type', 'filename', 'content']),
-      obj({ type: { const: 'delete' }, filename: str('File or directory (recursive)') }, ['type', 'filename']),
-      obj({ type: { const: 'rename' }, old_filename: str(), new_filename: str() }, ['type', 'old_filename', 'new_filename']),
-    ],
-    discriminator: { propertyName: 'type' },
-  },
-  DiffSource: obj({ type: { const: 'diff' }, operations: { type: 'array', items: ref('DiffOperation') } }, ['type', 'operations'], {
-    description: 'Applied in three phases: deletes, writes (last write to a path wins), renames. A delete or rename of a missing path is 404 FILE_NOT_FOUND.',
-  }),
-  RepoUpdate: obj({
-    branch: nullable(str(branchDoc.branch)),
-    base: nullable(str(branchDoc.base)),
-    expected_head: nullable(str(branchDoc.expected_head)),
-    metadata: { ...ref('Metadata'), description: 'Replaces the metadata; null or absent leaves it unchanged' },
-    source: nullable({
-      oneOf: [
-        { ...ref('FilesSource'), description: 'Snapshot: the listed files are the whole tree; others are deleted' },
-        ref('DiffSource'),
-        { ...ref('GitSource'), description: 'Pull & merge: fast-forward, or one merge commit (three-way, line by line in text files; 409 MERGE_CONFLICT)' },
-      ],
-      discriminator: { propertyName: 'type' },
-    }),
-  }),
   CloneResponse: obj({ files: { type: 'array', items: ref('File') } }, ['files']),
-  RetrieveRequest: obj(
-    {
-      query: str(),
-      include_content: { type: 'boolean', default: false },
-      score_threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.3, description: 'Scores are relative: the best match scores 1' },
-      token_limit: { type: 'integer', minimum: 0, default: 30000, description: 'With include_content: results are taken best-first while their content (~4 characters per token) fits' },
-      hash: nullable(str('Commit to search (default HEAD)')),
-      branch: nullable(str('Branch to search')),
-      rerank: { type: 'boolean', description: 'Accepted and ignored' },
-    },
-    ['query'],
-  ),
   RetrieveResponse: obj(
     {
       hash: str('The commit searched'),
@@ -291,7 +287,6 @@ const schemas: Record<string, Schema> = {
       obj({ previous_secret_valid_until: nullable(str('When the replaced secret stops working (null: it already has)', { format: 'date-time' })) }, ['previous_secret_valid_until']),
     ],
   },
-  ProtectedRefs: obj({ patterns: { ...refPatterns, description: 'Refs only admin tokens may create, update or delete' } }, ['patterns']),
   TokenList: obj({ items: { type: 'array', items: ref('TokenRecord') }, total_items: { type: 'integer' }, next_page: nullable({ type: 'integer' }) }, ['items', 'total_items']),
   ...agentSchemas,
 };
@@ -310,15 +305,25 @@ const gitService = (service: string) => ({
   },
 });
 
-const paths: Record<string, Record<string, unknown>> = {
+const health = obj(
+  {
+    status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }),
+    checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }),
+    node: str('This node (GITGATE_NODE_ID)'),
+    database: str(undefined, { enum: ['sqlite', 'postgres'] }),
+  },
+  ['status'],
+);
+
+const paths: Record<string, Record<string, unknown>> = withQueryParameters({
   '/healthz': {
     get: {
       tags: ['meta'],
       summary: 'Health: checks the database (SELECT 1)',
       security: [],
       responses: {
-        200: jsonResponse('Serving', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }), node: str('This node (GITGATE_NODE_ID)'), database: str(undefined, { enum: ['sqlite', 'postgres'] }) }, ['status'])),
-        503: jsonResponse('Database unavailable, or shutting down', obj({ status: str(undefined, { enum: ['ok', 'error', 'shutting_down'] }), checks: obj({ db: str(undefined, { enum: ['ok', 'error'] }) }), node: str('This node (GITGATE_NODE_ID)'), database: str(undefined, { enum: ['sqlite', 'postgres'] }) }, ['status'])),
+        200: jsonResponse('Serving', health),
+        503: jsonResponse('Database unavailable, or shutting down', health),
       },
     },
   },
@@ -352,12 +357,6 @@ const paths: Record<string, Record<string, unknown>> = {
       summary: 'The audit trail, newest first (admin tokens)',
       description:
         'Pushes (one push event plus one ref.update per ref), ref moves by the REST API, repository creation and deletion, token creation, rotation and revocation (cascades included), protected-ref changes. Workspace admins see every event; repository admins the events whose repositories all lie in their scope.',
-      parameters: [
-        { name: 'repo_id', in: 'query', schema: str('Only events of this repository (id or name)') },
-        { name: 'action', in: 'query', schema: str(undefined, { enum: [...AUDIT_ACTIONS] }) },
-        { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-        { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-      ],
       responses: { 200: jsonResponse('A page', ref('AuditList')), ...errs(400, 401, 403, 404) },
     },
   },
@@ -375,15 +374,6 @@ const paths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['repos'],
       summary: 'List repositories',
-      parameters: [
-        { name: 'page_size', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-        { name: 'page_start', in: 'query', schema: { type: 'integer', minimum: 0, default: 0 } },
-        { name: 'order_by', in: 'query', schema: str(undefined, { enum: ['created_at', 'updated_at'] }) },
-        { name: 'order_descending', in: 'query', schema: { type: 'boolean' } },
-        { name: 'created_after', in: 'query', schema: str(undefined, { format: 'date-time' }) },
-        { name: 'created_before', in: 'query', schema: str(undefined, { format: 'date-time' }) },
-        { name: 'filter_metadata', in: 'query', description: 'JSON object of string values that must all match', schema: str() },
-      ],
       responses: { 200: jsonResponse('A page', ref('RepoList')), ...errs(400, 401) },
     },
   },
@@ -419,7 +409,7 @@ const paths: Record<string, Record<string, unknown>> = {
       summary: "Apply a snapshot, a diff or a git pull as one commit on a branch (default HEAD's) (write)",
       description:
         'At most one commit per call, authored by GITGATE_AUTHOR_NAME/EMAIL, with a message saying what changed. A no-op makes no commit and returns the current head with changed_files [] (a missing branch is still created at its base). branch, base and expected_head may be body fields or query parameters (the body wins). 423 REPO_LOCKED when another update holds the repository; 409 STALE_REF when a push moved the branch meanwhile (retry) or the expected_head lease failed.',
-      parameters: [repoId, ...branchParams],
+      parameters: [repoId],
       requestBody: jsonBody(ref('RepoUpdate'), false),
       responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 413, 423, 502) },
     },
@@ -428,7 +418,7 @@ const paths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['content'],
       summary: 'Every tracked text file (binary files, symlinks and submodules are skipped)',
-      parameters: [repoId, commitParam, readBranchParam],
+      parameters: [repoId],
       responses: { 200: jsonResponse('Files', ref('CloneResponse')), ...errs(400, 401, 404, 413) },
     },
   },
@@ -445,7 +435,7 @@ const paths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['content'],
       summary: 'Read a file (raw bytes)',
-      parameters: [repoId, filePath, commitParam, readBranchParam],
+      parameters: [repoId, filePath],
       responses: {
         200: {
           description: 'The file; X-Gitgate-Commit names the commit read',
@@ -458,14 +448,14 @@ const paths: Record<string, Record<string, unknown>> = {
     put: {
       tags: ['content'],
       summary: 'Write a file (raw body bytes, any content type) as one commit (write)',
-      parameters: [repoId, filePath, ...branchParams],
+      parameters: [repoId, filePath],
       requestBody: { required: true, content: { '*/*': { schema: str(undefined, { format: 'binary' }) } } },
       responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 413, 423) },
     },
     delete: {
       tags: ['content'],
       summary: 'Delete a file (or directory) as one commit (write)',
-      parameters: [repoId, filePath, ...branchParams],
+      parameters: [repoId, filePath],
       responses: { 200: jsonResponse('New head', ref('RepoInfo')), ...errs(400, 401, 403, 404, 409, 423) },
     },
   },
@@ -507,12 +497,6 @@ const paths: Record<string, Record<string, unknown>> = {
     get: {
       tags: ['tokens'],
       summary: 'List tokens the caller may see',
-      parameters: [
-        { name: 'page_size', in: 'query', schema: { type: 'integer' } },
-        { name: 'page_start', in: 'query', schema: { type: 'integer' } },
-        { name: 'repo_id', in: 'query', schema: str() },
-        { name: 'include_revoked', in: 'query', schema: { type: 'boolean' } },
-      ],
       responses: { 200: jsonResponse('A page', ref('TokenList')), ...errs(400, 401, 403) },
     },
   },
@@ -554,7 +538,7 @@ const paths: Record<string, Record<string, unknown>> = {
       tags: ['git'],
       summary: 'Git smart HTTP: ref advertisement',
       security: [{ basic: [] }, { bearer: [] }],
-      parameters: [repoId, { name: 'service', in: 'query', required: true, schema: str(undefined, { enum: ['git-upload-pack', 'git-receive-pack'] }) }],
+      parameters: [repoId],
       responses: {
         200: { description: 'pkt-line advertisement', content: { 'application/x-git-upload-pack-advertisement': {}, 'application/x-git-receive-pack-advertisement': {} } },
         ...errs(400, 401, 403, 404),
@@ -565,7 +549,7 @@ const paths: Record<string, Record<string, unknown>> = {
   '/v1/repo/{id}/git-receive-pack': gitService('git-receive-pack'),
   ...agentPaths,
   ...eventPaths,
-};
+});
 
 export const openApiDocument = {
   openapi: '3.1.0',
@@ -588,7 +572,7 @@ export const openApiDocument = {
   ],
   paths,
   components: {
-    schemas: { ...schemas, ...eventSchemas, ...requestSchemas({ ...schemas, ...eventSchemas }) },
+    schemas: { ...schemas, ...eventSchemas, ...requestSchemas() },
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A gitgate token (ggw_… or ggr_…)' },
       basic: { type: 'http', scheme: 'basic', description: 'Any user name; the token as the password' },

@@ -1,7 +1,6 @@
 // REST: branches and tags. Listing needs read; creating and deleting go through the push rules
 // (write permission, ref scope, allow_delete, protected refs) via receive-pack's own check.
 import express, { Router } from 'express';
-import { z } from 'zod';
 import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
 import { createRef, deleteRef, listRefs } from '../service/refs/ref-api.js';
@@ -9,10 +8,8 @@ import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
 import { refHooks } from './ref-checks.js';
-import { parseWith, queryInt } from './validate.js';
-import { refCreateSchema } from './request-schemas.js';
-
-const listQuery = z.object({ prefix: z.string().max(1024).optional(), page_size: queryInt.optional(), page_start: queryInt.optional() });
+import { parseWith } from './validate.js';
+import { refCreateSchema, refListQuery } from './request-schemas.js';
 
 /** `heads/x` (GitHub's form) or `refs/heads/x` (also sent as one %2F-encoded segment). */
 function refFromSegments(segments: string | string[] | undefined): string {
@@ -27,7 +24,7 @@ export function refsRoutes(ctx: Services, rt: HttpRuntime): Router {
 
   router.get('/v1/repo/:id/refs', auth, async (req, res) => {
     const row = await resolveRepo(ctx, token(res), String(req.params.id), 'read', 'listing refs');
-    res.json(await listRefs(ctx.manager.get(row.id), parseWith(listQuery, req.query)));
+    res.json(await listRefs(ctx.manager.get(row.id), parseWith(refListQuery, req.query)));
   });
 
   router.post('/v1/repo/:id/refs', auth, async (req, res, next) => {

@@ -1,6 +1,5 @@
 // REST: repositories (Relace Repos API shapes).
 import { Router } from 'express';
-import { z } from 'zod';
 import { GitgateError } from '../errors.js';
 import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
@@ -11,31 +10,8 @@ import { repoAdminRefusal } from '../auth/policy.js';
 import { jsonBodyReader } from './body.js';
 import { normalizeRefPatterns, RefPatternError } from '../auth/ref-policy.js';
 import { assertMayCreateRepos, createRepoAs, listReposAs } from './actions.js';
-import { parseWith, queryBool, queryInt } from './validate.js';
-import { protectedRefsSchema, repoCreateSchema } from './request-schemas.js';
-
-const listSchema = z.object({
-  page_size: queryInt.optional(),
-  page_start: queryInt.optional(),
-  order_by: z.enum(['created_at', 'updated_at']).optional(),
-  order_descending: queryBool.optional(),
-  created_after: z.string().optional(),
-  created_before: z.string().optional(),
-  filter_metadata: z
-    .union([z.string(), z.record(z.string(), z.string())])
-    .optional()
-    .transform((v, c) => {
-      if (typeof v !== 'string') return v;
-      try {
-        const parsed = JSON.parse(v) as unknown;
-        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, string>;
-      } catch {
-        // fall through
-      }
-      c.addIssue({ code: 'custom', message: 'must be a JSON object of string values' });
-      return z.NEVER;
-    }),
-});
+import { parseWith } from './validate.js';
+import { protectedRefsSchema, repoCreateSchema, repoListQuery } from './request-schemas.js';
 
 export function repoRoutes(ctx: Services, rt: HttpRuntime): Router {
   const router = Router();
@@ -50,7 +26,7 @@ export function repoRoutes(ctx: Services, rt: HttpRuntime): Router {
   });
 
   router.get('/v1/repo', async (req, res) => {
-    res.json(await listReposAs(ctx, token(res), parseWith(listSchema, req.query)));
+    res.json(await listReposAs(ctx, token(res), parseWith(repoListQuery, req.query)));
   });
 
   router.get('/v1/repo/:id', async (req, res) => {

@@ -1,13 +1,17 @@
-// The JSON request bodies of the REST API: the routes validate with these schemas and
-// src/http/openapi.ts generates the document's request components from the same objects
-// (z.toJSONSchema), so a limit changed here changes both. Query-string schemas stay in the routes.
+// What REST clients send: the JSON request bodies and the query strings. The routes validate
+// with these schemas and src/http/openapi.ts generates the document's request components and
+// query parameters from the same objects (z.toJSONSchema), so a limit changed here changes both.
 import { z } from 'zod';
+import { AUDIT_ACTIONS } from '../audit/audit-log.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../db/repos-table.js';
 import { MAX_REF_PATTERNS } from '../auth/ref-policy.js';
 import { MAX_ROTATION_GRACE_SECONDS } from '../auth/token-service.js';
 import { MAX_CONTEXT_LINES, MAX_MAX_RESULTS } from '../service/content/code-search.js';
 import { eventPatternProblem, MAX_EVENT_PATTERNS } from '../webhooks/patterns.js';
 import { MAX_WEBHOOK_URL_LENGTH } from '../webhooks/url.js';
 import { metadataSchema, queryBool, queryIntIn } from './validate.js';
+
+const MAX_WAIT_SECONDS = 60;
 
 const MAX_FILES = 100_000;
 const MAX_REF_LENGTH = 1024;
@@ -27,7 +31,7 @@ const operationSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rename'), old_filename: z.string(), new_filename: z.string() }),
 ]);
 
-/** Which branch a write moves: body fields, or the same names in the query string. */
+/** Which branch a write moves: body fields, or the same names in the query string (branchQuery). */
 export const branchFields = {
   branch: refName.nullable().optional(),
   base: refName.nullable().optional(),
@@ -165,6 +169,79 @@ export const REQUEST_BODIES = {
   TokenRotate: rotateSchema,
   ApiKeyCreate: apikeySchema,
 } as const satisfies Record<string, z.ZodType>;
+
+// ---------------------------------------------------------------------------------------------
+// query strings (values arrive as strings: queryIntIn and queryBool convert them)
+
+const page = { page_size: queryIntIn(1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE), page_start: queryIntIn(0, undefined, 0) };
+/** Listings paged by page_size/page_start only (webhooks, their deliveries). */
+export const pageQuery = z.object(page);
+
+export const repoListQuery = z.object({
+  ...page,
+  order_by: z.enum(['created_at', 'updated_at']).optional(),
+  order_descending: queryBool.optional(),
+  created_after: z.string().meta({ format: 'date-time' }).optional(),
+  created_before: z.string().meta({ format: 'date-time' }).optional(),
+  filter_metadata: z
+    .string()
+    .optional()
+    .transform((v, c) => {
+      if (v === undefined) return v;
+      try {
+        const parsed = JSON.parse(v) as unknown;
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, string>;
+      } catch {
+        // fall through
+      }
+      c.addIssue({ code: 'custom', message: 'must be a JSON object of string values' });
+      return z.NEVER;
+    }),
+});
+
+export const tokenListQuery = z.object({ ...page, repo_id: z.string().max(MAX_NAME_LENGTH).optional(), include_revoked: queryBool.optional() });
+
+export const auditListQuery = z.object({ repo_id: z.string().min(1).max(MAX_NAME_LENGTH).optional(), action: z.enum(AUDIT_ACTIONS).optional(), ...page });
+
+export const refListQuery = z.object({ prefix: z.string().max(MAX_REF_LENGTH).optional(), ...page });
+
+/** An event id as the feed's cursor (after=, Last-Event-ID). */
+export const cursorSchema = z.string().regex(/^\d{1,15}$/, 'must be an event id (a non-negative integer)').transform(Number);
+export const eventsQuery = z.object({
+  after: cursorSchema.optional(),
+  wait: queryIntIn(0, MAX_WAIT_SECONDS, 0),
+  limit: queryIntIn(1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
+});
+
+export const compareQuery = z.object({ format: z.enum(['json', 'patch', 'diff']).optional(), name_only: queryBool.optional() });
+
+/** Writes: which branch moves (the body fields of update, as query parameters: never null). */
+export const branchQuery = z.object({ branch: refName.optional(), base: refName.optional(), expected_head: oidSchema.optional() });
+/** Reads: a commit, or a branch (the commit wins). */
+export const commitQuery = z.object({ commit: oidSchema.optional(), branch: refName.optional() });
+export const indexStatusQuery = z.object({ branch: z.string().max(MAX_REF_LENGTH).optional(), hash: z.string().max(100).optional() });
+
+/** Smart HTTP's ?service=; the route answers a missing one DUMB_PROTOCOL and another value BAD_SERVICE. */
+export const infoRefsQuery = z.object({ service: z.enum(['git-upload-pack', 'git-receive-pack']) });
+
+/** `${METHOD} ${OpenAPI path}` → the schema its route validates the query string with. */
+export const REQUEST_QUERIES = {
+  'GET /v1/repo': repoListQuery,
+  'GET /v1/repo_token': tokenListQuery,
+  'GET /v1/audit': auditListQuery,
+  'GET /v1/repo/{id}/refs': refListQuery,
+  'GET /v1/webhooks': pageQuery,
+  'GET /v1/webhooks/{id}/deliveries': pageQuery,
+  'GET /v1/events': eventsQuery,
+  'GET /v1/repo/{id}/compare/{spec}': compareQuery,
+  'POST /v1/repo/{id}/update': branchQuery,
+  'PUT /v1/repo/{id}/file/{path}': branchQuery,
+  'DELETE /v1/repo/{id}/file/{path}': branchQuery,
+  'GET /v1/repo/{id}/file/{path}': commitQuery,
+  'GET /v1/repo/{id}/clone': commitQuery,
+  'GET /v1/repo/{id}/embedding_status': indexStatusQuery,
+  'GET /v1/repo/{id}/info/refs': infoRefsQuery,
+} as const satisfies Record<string, z.ZodObject>;
 
 /** The JSON Schema (2020-12, what OpenAPI 3.1 uses) of what a client sends. */
 export function requestJsonSchema(schema: z.ZodType): Record<string, unknown> {

@@ -1,7 +1,6 @@
 // REST: code search (JSON, or Server-Sent Events for `Accept: text/event-stream`), the SDK's
 // search agent (always SSE: `result` per file, then `done`), and the lexical index's status.
 import express, { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
 import { codeSearch, indexStatus, type CodeSearchOptions, type CodeSearchResult } from '../service/content/code-search.js';
@@ -10,9 +9,7 @@ import { wantPolicy } from '../service/content/branch.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { contentErrors, jsonBodyOf } from './content-routes.js';
 import { parseWith } from './validate.js';
-import { agentSchema, searchSchema } from './request-schemas.js';
-
-const statusQuery = z.object({ branch: z.string().max(1024).optional(), hash: z.string().max(100).optional() });
+import { agentSchema, indexStatusQuery, searchSchema } from './request-schemas.js';
 
 /** Agents served by the code search engine (the SDK's `client.repo.search` names the first). */
 const SEARCH_AGENTS = new Set(['relace-search', 'search']);
@@ -56,7 +53,7 @@ export function searchRoutes(ctx: Services, rt: HttpRuntime): Router {
   });
 
   router.get('/v1/repo/:id/embedding_status', auth, readRepo('reading the index status'), async (req, res) => {
-    const q = parseWith(statusQuery, req.query);
+    const q = parseWith(indexStatusQuery, req.query);
     res.json(await indexStatus(ctx.manager.get(res.locals.repo!.id), { ...q, reach: wantPolicy(ctx) }));
   });
 

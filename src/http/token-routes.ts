@@ -1,23 +1,14 @@
 // REST: tokens. Relace's /repo_token, a workspace-token endpoint, a paginated listing, and
 // Flashback's per-repository /apikey.
 import { Router } from 'express';
-import { z } from 'zod';
 import type { TokenRecord } from '../auth/token-record.js';
 import type { Services } from '../service/services.js';
 import type { HttpRuntime } from './runtime.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
 import { mintRepoTokenAs } from './actions.js';
-import { parseWith, queryBool, queryInt } from './validate.js';
-import { apikeySchema, repoTokenSchema, rotateSchema, workspaceTokenSchema } from './request-schemas.js';
-
-const listSchema = z.object({
-  page_size: queryInt.optional(),
-  page_start: queryInt.optional(),
-  repo_id: z.string().optional(),
-  include_revoked: queryBool.optional(),
-});
-
+import { parseWith } from './validate.js';
+import { apikeySchema, repoTokenSchema, rotateSchema, tokenListQuery, workspaceTokenSchema } from './request-schemas.js';
 
 function created(secret: string, r: TokenRecord) {
   return {
@@ -64,7 +55,7 @@ export function tokenRoutes(ctx: Services, rt: HttpRuntime): Router {
   });
 
   router.get('/v1/repo_token', auth, async (req, res) => {
-    const q = parseWith(listSchema, req.query);
+    const q = parseWith(tokenListQuery, req.query);
     res.json(await ctx.tokens.list({ ...q, visibleTo: token(res) }));
   });
 

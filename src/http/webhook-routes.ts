@@ -2,7 +2,6 @@
 // webhooks of their repositories (repo_id in scope) and the repository-less ones they created.
 // A webhook acts with its creator's rights at delivery time (see src/webhooks/dispatcher.ts).
 import { Router } from 'express';
-import { z } from 'zod';
 import type { TokenRecord } from '../auth/token-record.js';
 import { GitgateError } from '../errors.js';
 import type { Services } from '../service/services.js';
@@ -12,13 +11,8 @@ import { publicWebhook, type WebhookWithSecret } from '../db/records.js';
 import { checkWebhookUrl } from '../webhooks/url.js';
 import { authenticate, resolveRepo, token } from './auth.js';
 import { jsonBodyReader } from './body.js';
-import { parseWith, queryInt } from './validate.js';
-import { webhookCreateSchema } from './request-schemas.js';
-
-const pageSchema = z.object({
-  page_size: queryInt.pipe(z.number().min(1).max(1000)).optional(),
-  page_start: queryInt.pipe(z.number().min(0)).optional(),
-});
+import { parseWith } from './validate.js';
+import { pageQuery, webhookCreateSchema } from './request-schemas.js';
 
 function needAdmin(tok: TokenRecord, what: string): void {
   if (tok.permission !== 'admin') throw new GitgateError('FORBIDDEN', { reason: `this token has ${tok.permission} access; ${what} needs admin` });
@@ -66,7 +60,7 @@ export function webhookRoutes(ctx: Services, rt: HttpRuntime): Router {
   router.get('/v1/webhooks', async (req, res) => {
     const tok = token(res);
     needAdmin(tok, 'listing webhooks');
-    const q = parseWith(pageSchema, req.query);
+    const q = parseWith(pageQuery, req.query);
     const pageSize = q.page_size ?? 100;
     const pageStart = q.page_start ?? 0;
     const visible = (await store.all()).filter((h) => canManage(tok, h));
@@ -88,7 +82,7 @@ export function webhookRoutes(ctx: Services, rt: HttpRuntime): Router {
 
   router.get('/v1/webhooks/:id/deliveries', async (req, res) => {
     const hook = await find(token(res), String(req.params.id));
-    const q = parseWith(pageSchema, req.query);
+    const q = parseWith(pageQuery, req.query);
     res.setHeader('Cache-Control', 'no-cache');
     res.json(await store.attempts(hook.id, q.page_size ?? 100, q.page_start ?? 0));
   });

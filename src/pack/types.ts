@@ -4,6 +4,12 @@ import { GitgateError } from '../errors.js';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 
+export const OBJECT_TYPES: readonly ObjectType[] = ['commit', 'tree', 'blob', 'tag'];
+
+export function isObjectType(s: string): s is ObjectType {
+  return (OBJECT_TYPES as readonly string[]).includes(s);
+}
+
 export const OBJ_COMMIT = 1;
 export const OBJ_TREE = 2;
 export const OBJ_BLOB = 3;

@@ -2,7 +2,7 @@
 // annotated tags with their peeled value. Peeled values come from packed-refs' '^' lines
 // where it has them; other refs are peeled once per object id (an id's target never changes).
 import type { Repository } from '../repo/repository.js';
-import { parseTag } from '../repo/objects.js';
+import { parseTag } from '../repo/objects/tag.js';
 import type { AdvertisedRef } from './advertisement.js';
 
 /** Object id → what it peels to (null: not a tag), per repository. */

@@ -3,7 +3,7 @@
 // gives up after a bounded number of commits. Commit dates are not trusted to cut the walk
 // short by default (imported or skewed histories would turn fast-forwards into "forced").
 import { CommitReader, DateQueue, type CommitInfo } from './commit-walk.js';
-import { parseTag } from './objects.js';
+import { parseTag } from './objects/tag.js';
 import type { ObjectDatabase } from './object-database.js';
 
 export interface AncestryOptions {

@@ -7,42 +7,20 @@ import type { PackFile } from '../pack/pack-file.js';
 import { BitmapFile, BitmapFormatError, packOrderFromOffsets, parseBitmap, parseRev } from '../pack/bitmap-format.js';
 import type { Bitset } from '../pack/ewah.js';
 import type { ObjectType } from '../pack/types.js';
+import { PackPositions } from './pack-positions.js';
 import type { Repository } from './repository.js';
 
-export class BitmapIndex {
-  /** Index position → pack position (bit number). */
-  private readonly posOf: Uint32Array;
+export class BitmapIndex extends PackPositions {
   /** .idx position of a commit → its entry number in the bitmap file. */
   private readonly entryOf = new Map<number, number>();
 
   constructor(
-    readonly pack: PackFile,
+    pack: PackFile,
     readonly file: BitmapFile,
-    /** Pack position → index position. */
-    readonly packOrder: Uint32Array,
+    packOrder: Uint32Array,
   ) {
-    this.posOf = new Uint32Array(packOrder.length);
-    for (let p = 0; p < packOrder.length; p++) this.posOf[packOrder[p]!] = p;
+    super(pack, packOrder);
     file.entries.forEach((e, i) => this.entryOf.set(e.indexPos, i));
-  }
-
-  get count(): number {
-    return this.packOrder.length;
-  }
-
-  /** Bit position of the object whose 20-byte id is at `buf[at]`, or -1 outside this pack. */
-  position(buf: Buffer, at = 0): number {
-    const i = this.pack.index.find(at === 0 && buf.length === 20 ? buf : buf.subarray(at, at + 20));
-    return i < 0 ? -1 : this.posOf[i]!;
-  }
-
-  positionHex(oid: string): number {
-    return this.position(Buffer.from(oid, 'hex'));
-  }
-
-  /** The object id at a bit position (a view: copy it to keep it). */
-  oidAt(pos: number): Buffer {
-    return this.pack.index.oidAt(this.packOrder[pos]!);
   }
 
   /** Offset in the pack of the object at a bit position. */

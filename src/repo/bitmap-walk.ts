@@ -12,7 +12,8 @@ import { nextTurn } from '../event-loop.js';
 import { Bitset } from '../pack/ewah.js';
 import type { ObjectType } from '../pack/types.js';
 import { CommitReader, DateQueue, type CommitInfo } from './commit-walk.js';
-import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, parseTag } from './objects.js';
+import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner } from './objects/tree-scanner.js';
+import { parseTag } from './objects/tag.js';
 import type { Repository } from './repository.js';
 
 const YIELD_EVERY = 1024;

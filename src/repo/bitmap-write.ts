@@ -17,7 +17,8 @@ import { nextTurn } from '../event-loop.js';
 import { bitmapWarning, forgetBitmap } from './bitmap-index.js';
 import { ObjectBits, reachBits, type ReachIndex } from './bitmap-walk.js';
 import { CommitReader, type CommitInfo } from './commit-walk.js';
-import { parseTag } from './objects.js';
+import { parseTag } from './objects/tag.js';
+import { PackPositions } from './pack-positions.js';
 import type { Repository } from './repository.js';
 
 const TYPES: ObjectType[] = ['commit', 'tree', 'blob', 'tag'];
@@ -37,29 +38,15 @@ export interface BitmapWriteResult {
   bitmaps: number;
 }
 
-class WriterIndex implements ReachIndex {
-  readonly count: number;
-  readonly posOf: Uint32Array;
+class WriterIndex extends PackPositions implements ReachIndex {
   readonly computed = new Map<number, Bitset>();
 
   constructor(
-    readonly pack: PackFile,
-    readonly order: Uint32Array,
+    pack: PackFile,
+    order: Uint32Array,
     readonly types: Uint8Array,
   ) {
-    this.count = order.length;
-    this.posOf = new Uint32Array(order.length);
-    for (let p = 0; p < order.length; p++) this.posOf[order[p]!] = p;
-  }
-  position(buf: Buffer, at = 0): number {
-    const i = this.pack.index.find(at === 0 && buf.length === 20 ? buf : buf.subarray(at, at + 20));
-    return i < 0 ? -1 : this.posOf[i]!;
-  }
-  positionHex(oid: string): number {
-    return this.position(Buffer.from(oid, 'hex'));
-  }
-  oidAt(pos: number): Buffer {
-    return this.pack.index.oidAt(this.order[pos]!);
+    super(pack, order);
   }
   typeAt(pos: number): ObjectType {
     return TYPES[this.types[pos]!]!;

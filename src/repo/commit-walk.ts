@@ -2,7 +2,7 @@
 // first and stopped once only uninteresting commits remain (C Git's limit_list), so an
 // incremental fetch touches the new commits, not the whole history.
 import { GitgateError } from '../errors.js';
-import { commitTime, parseCommit } from './objects.js';
+import { commitTime, parseCommit } from './objects/commit.js';
 import type { ObjectDatabase } from './object-database.js';
 
 export interface CommitInfo {

@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import { GitgateError } from '../errors.js';
 import type { Storage } from './storage.js';
 import { isOid } from '../oid.js';
-import { hashObject, isObjectType, type ObjectType } from './objects.js';
+import { hashObject, isObjectType, type ObjectType } from '../pack/types.js';
 
 const deflate = promisify(zlib.deflate);
 const inflate = promisify(zlib.inflate);
@@ -51,7 +51,7 @@ export class LooseObjects {
       throw new GitgateError('CORRUPT_REPO', { detail: `loose object ${oid} does not inflate` }, { cause: err });
     }
     const obj = parseLoose(raw, oid);
-    if (opts.verify && hashObject(obj.type, obj.content) !== oid) {
+    if (opts.verify && hashObject(obj.type, obj.content).toString('hex') !== oid) {
       throw new GitgateError('CORRUPT_REPO', { detail: `loose object ${oid} hashes to a different id` });
     }
     return obj;
@@ -59,7 +59,7 @@ export class LooseObjects {
 
   /** Store an object; returns its id. A no-op when it is already present. */
   async write(type: ObjectType, content: Buffer): Promise<string> {
-    const oid = hashObject(type, content);
+    const oid = hashObject(type, content).toString('hex');
     if (await this.has(oid)) return oid;
     // level 1 is C Git's core.looseCompression default: loose objects are short-lived
     const data = await deflate(Buffer.concat([Buffer.from(`${type} ${content.length}\0`), content]), { level: 1 });

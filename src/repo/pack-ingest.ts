@@ -8,7 +8,7 @@ import { indexPack } from '../pack/indexer.js';
 import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
 import { DEFAULT_FSCK_POLICY, formatFinding, fsckObject, fsckSpecialBlob, type Finding, type FsckPolicy, type SpecialBlobs } from './fsck/index.js';
-import { referencedOids } from './objects.js';
+import { referencedOids } from './objects/references.js';
 import type { Repository } from './repository.js';
 
 export interface IngestedPack {

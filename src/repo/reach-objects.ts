@@ -6,7 +6,9 @@ import { GitgateError } from '../errors.js';
 import { nextTurn } from '../event-loop.js';
 import type { ObjectDatabase } from './object-database.js';
 import { OidSet } from './oid-set.js';
-import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, parseCommit, parseTag } from './objects.js';
+import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner } from './objects/tree-scanner.js';
+import { parseCommit } from './objects/commit.js';
+import { parseTag } from './objects/tag.js';
 
 const YIELD_EVERY = 1024;
 

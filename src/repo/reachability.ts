@@ -8,7 +8,9 @@ import { CommitReader, commitRange, type CommitInfo } from './commit-walk.js';
 import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
 import type { ObjectDatabase } from './object-database.js';
 import { OidSet } from './oid-set.js';
-import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, isTreeMode, parseTag, parseTree } from './objects.js';
+import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner } from './objects/tree-scanner.js';
+import { isTreeMode, parseTree } from './objects/tree.js';
+import { parseTag } from './objects/tag.js';
 
 export interface ObjectToSend {
   oid: string;

@@ -3,7 +3,7 @@
 import { GitgateError } from '../errors.js';
 import { CommitReader, commitRange } from './commit-walk.js';
 import type { ObjectDatabase } from './object-database.js';
-import { parseTag } from './objects.js';
+import { parseTag } from './objects/tag.js';
 
 export const INFINITE_DEPTH = 0x7fffffff;
 

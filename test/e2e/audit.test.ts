@@ -2,10 +2,10 @@
 // listed by admins over REST (scoped) and by the CLI.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../src/audit/audit-log.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 
 const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
 
@@ -13,12 +13,7 @@ type Event = AuditEvent;
 
 describe('audit trail', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('fs');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('fs', (started) => (s = started));
   const list = async (secret: string, query = '') => s.api.get(`/v1/audit${query}`).set('Authorization', `Bearer ${secret}`);
 
   it('records pushes, API commits, token creation and revocation cascades; admins list them by scope', async () => {

@@ -5,20 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
-import { readBootstrapToken } from '../helpers/serve.js';
-
-const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
-
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, GITGATE_BCRYPT_ROUNDS: '4', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+import { BIN, readBootstrapToken, runCli } from '../helpers/serve.js';
 
 function serve(args: string[]): Promise<{ child: ChildProcess; url: string; stdout: () => string }> {
   return new Promise((resolve, reject) => {
@@ -58,11 +45,11 @@ describe('gitgate CLI', () => {
   });
 
   it('mints a token whose only stdout is the secret, and it clones and pushes', async () => {
-    const repo = await run(['repo', 'create', '--name', 'cli-repo', '--data', data]);
+    const repo = await runCli(['repo', 'create', '--name', 'cli-repo', '--data', data]);
     expect(repo.code).toBe(0);
     const id = repo.stdout.trim();
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    const tok = await run(['token', 'create', '--repo', id, '--permission', 'write', '--ttl', '3600', '--name', 'ci', '--data', data]);
+    const tok = await runCli(['token', 'create', '--repo', id, '--permission', 'write', '--ttl', '3600', '--name', 'ci', '--data', data]);
     expect(tok.code).toBe(0);
     const secret = tok.stdout.trim();
     expect(secret).toMatch(/^ggr_[A-Za-z0-9_]+$/);
@@ -79,27 +66,27 @@ describe('gitgate CLI', () => {
     expect(log).toBe('from the cli test\n');
     await gitOk(['--git-dir', path.join(data, `${id}.git`), 'fsck', '--full']);
 
-    const json = await run(['token', 'create', '--workspace', '--permission', 'read', '--json', '--data', data]);
+    const json = await runCli(['token', 'create', '--workspace', '--permission', 'read', '--json', '--data', data]);
     expect(JSON.parse(json.stdout)).toMatchObject({ token: expect.stringMatching(/^ggw_/), kind: 'workspace', permission: 'read' });
 
-    const list = await run(['token', 'list', '--json', '--data', data]);
+    const list = await runCli(['token', 'list', '--json', '--data', data]);
     const items = JSON.parse(list.stdout) as { id: string; name: string }[];
     expect(items.some((t) => t.name === 'ci')).toBe(true);
     expect(list.stdout).not.toContain(secret);
 
     const ciId = items.find((t) => t.name === 'ci')!.id;
-    expect((await run(['token', 'revoke', ciId, '--data', data])).code).toBe(0);
+    expect((await runCli(['token', 'revoke', ciId, '--data', data])).code).toBe(0);
     const denied = await fetch(`${server.url}/v1/repo/${id}.git/info/refs?service=git-upload-pack`, { headers: { Authorization: `Bearer ${secret}` } });
     expect(denied.status).toBe(401);
 
-    const repos = await run(['repo', 'list', '--json', '--data', data]);
+    const repos = await runCli(['repo', 'list', '--json', '--data', data]);
     expect(JSON.parse(repos.stdout).map((r: { repo_id: string }) => r.repo_id)).toContain(id);
     // not a terminal: repo delete needs --yes, and refuses (exit 2, nothing deleted) without it
-    const unconfirmed = await run(['repo', 'delete', 'cli-repo', '--data', data]);
+    const unconfirmed = await runCli(['repo', 'delete', 'cli-repo', '--data', data]);
     expect(unconfirmed.code).toBe(2);
     expect(unconfirmed.stderr).toBe('gitgate: not a terminal: pass --yes to confirm\n');
     expect(fs.existsSync(path.join(data, `${id}.git`))).toBe(true);
-    expect((await run(['repo', 'delete', 'cli-repo', '--yes', '--data', data])).code).toBe(0);
+    expect((await runCli(['repo', 'delete', 'cli-repo', '--yes', '--data', data])).code).toBe(0);
     expect(fs.existsSync(path.join(data, `${id}.git`))).toBe(false);
   });
 
@@ -117,13 +104,13 @@ describe('gitgate CLI', () => {
       [1, ['token', 'revoke', 'nope', '--data', data]],
       [1, ['repo', 'delete', 'nope', '--yes', '--data', data]],
     ] as const) {
-      const r = await run([...args]);
+      const r = await runCli([...args]);
       expect(r.code, args.join(' ')).toBe(code);
       expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
       expect(r.stderr).toMatch(/^gitgate: /);
     }
     for (const args of [['--help'], ['serve', '--help'], ['token', '--help'], ['token', 'create', '--help'], ['repo', 'list', '--help']]) {
-      const r = await run(args);
+      const r = await runCli(args);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/Usage: gitgate/);
     }

@@ -1,18 +1,13 @@
 // The basic life of a repository through real git over HTTP, on node fs and on memfs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, type TestServer, useTestServer } from '../helpers/server.js';
 
 describe.each(STORAGE_KINDS)('clone and push over smart HTTP (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started));
 
   it('clones a repository created from files, pushes a commit, and a second clone sees it', async () => {
     const id = await s.createRepo({

@@ -6,12 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer } from '../../src/http/server.js';
 import { createServices } from '../../src/service/services.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, type TestServer, useTestServer } from '../helpers/server.js';
 
 const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
 // the sources here are on this loopback server: allowed explicitly, as an operator would
@@ -19,12 +19,7 @@ const ALLOW_LOOPBACK = { GITGATE_IMPORT_ALLOW_NETWORKS: '127.0.0.0/8' };
 
 describe.each(STORAGE_KINDS)('git sources (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind, ALLOW_LOOPBACK);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started), ALLOW_LOOPBACK);
 
   const repoCount = async () => (await s.api.get('/v1/repo').set(auth(s.admin))).body.total_items as number;
   const repoDirs = async () => (await s.ctx.storage.readdir(s.ctx.storage.root)).filter((n) => n.endsWith('.git')).sort();

@@ -1,39 +1,18 @@
 // The content API over real HTTP: paths, bodies, commits, permissions, locking, races.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repoLockKey, withRepoLock } from '../../src/repo/repo-lock.js';
 import { binary } from '../helpers/binary.js';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { diskState, STORAGE_KINDS, type TestServer, useTestServer } from '../helpers/server.js';
 
 const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every file of a repository directory with a hash of its content: "nothing changed on disk" is equality. */
-export async function diskState(s: TestServer, id: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (dir: string) => {
-    for (const name of await s.ctx.storage.readdir(dir)) {
-      const p = `${dir}/${name}`;
-      const st = await s.ctx.storage.stat(p);
-      if (st?.isDirectory()) await walk(p);
-      else out.push(`${p} ${crypto.createHash('sha1').update(await s.ctx.storage.readFile(p)).digest('hex')}`);
-    }
-  };
-  await walk(s.ctx.manager.gitdirOf(id));
-  return out.sort();
-}
-
 describe.each(STORAGE_KINDS)('content API (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind, { GITGATE_MAX_JSON_BYTES: '65536', GITGATE_AUTHOR_NAME: 'Content Bot', GITGATE_AUTHOR_EMAIL: 'bot@example.com' });
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started), { GITGATE_MAX_JSON_BYTES: '65536', GITGATE_AUTHOR_NAME: 'Content Bot', GITGATE_AUTHOR_EMAIL: 'bot@example.com' });
 
   const files = (entries: Record<string, string>) => ({ source: { type: 'files', files: Object.entries(entries).map(([filename, content]) => ({ filename, content })) } });
   const update = (id: string, body: object, token = s.admin) => s.api.post(`/v1/repo/${id}/update`).set(auth(token)).send(body);

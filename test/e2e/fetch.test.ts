@@ -5,7 +5,7 @@ import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitFiles, git as runGit, gitOk, tmpDir } from '../helpers/git.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, startTestServer, type TestServer, useTestServer } from '../helpers/server.js';
 
 interface Fixture {
   id: string;
@@ -195,12 +195,7 @@ async function looseCount(dir: string): Promise<number> {
 
 describe('other clients', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('memory');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('memory', (started) => (s = started));
 
   it('isomorphic-git clones over HTTP', async () => {
     const id = await s.createRepo({ source: { type: 'files', files: [{ filename: 'a/b.txt', content: 'iso\n' }] } });

@@ -4,22 +4,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Relace from '@relace-ai/relace';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repack } from '../../src/repo/repack.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
 import { leftovers } from '../helpers/push.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, type TestServer, bearer, useTestServer } from '../helpers/server.js';
 
 describe.each(STORAGE_KINDS)('forks (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started));
 
-  const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
 
   /** A source with several packs (pushes), loose objects (a REST write), branches, an annotated tag and HEAD on trunk. */
   async function source(): Promise<string> {

@@ -9,17 +9,12 @@ import { createApp } from '../../src/http/app.js';
 import { createHttpRuntime } from '../../src/http/runtime.js';
 import { createServices } from '../../src/service/services.js';
 import { commitFiles, gitOk, tmpDir } from '../helpers/git.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, useTestServer } from '../helpers/server.js';
 import { basic, stalled } from '../helpers/stalled.js';
 
 describe('failed-auth throttling (30 failures in 3 minutes)', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('memory');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('memory', (started) => (s = started));
 
   it('blocks the address on the 31st attempt with 429 + Retry-After; a success in between resets nothing', async () => {
     const repo = await s.createRepo();

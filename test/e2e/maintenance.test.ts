@@ -3,12 +3,12 @@
 // a valid repository behind.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { repack } from '../../src/repo/repack.js';
 import { repackWorkerPid } from '../../src/repo/repack-runner.js';
 import { gitOk, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, leftovers, scratchRepo } from '../helpers/push.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 
 /**
  * A repository filled by `pushes` pushes of 20 commits each; with `packs`, background
@@ -52,12 +52,7 @@ function alive(pid: number): boolean {
 
 describe('maintenance (fs storage)', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('fs');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('fs', (started) => (s = started));
 
   it('asks for one maintenance run per push, however many refs it moves', async () => {
     const { id, url, work } = await pushedRepo(s, 1);

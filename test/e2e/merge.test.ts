@@ -3,9 +3,9 @@
 // the same commits in a clone; refusals and conflicts change no ref and write no object.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, type TestServer, useTestServer } from '../helpers/server.js';
 
 const auth = (t: string) => ({ Authorization: `Bearer ${t}` });
 
@@ -14,12 +14,7 @@ const edit = (n: number, text: string) => BASE_FILE.replace(`line ${n}\n`, `${te
 
 describe.each(STORAGE_KINDS)('merge (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started));
 
   /** refname -> commit, as C Git sees the bare repository. */
   const refs = async (id: string): Promise<Record<string, string>> => {

@@ -10,7 +10,7 @@ import { createServices, type Services } from '../../src/service/services.js';
 import { REQUEST_BODIES } from '../../src/http/request-schemas.js';
 import { MAX_MAX_RESULTS } from '../../src/service/content/code-search.js';
 import { z } from 'zod';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { diskState, startTestServer, type TestServer } from '../helpers/server.js';
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
@@ -216,5 +216,170 @@ describe('OpenAPI request schemas are the zod schemas the routes validate with',
       expect(create.body.error.code).toBe('VALIDATION');
       expect(create.body.error.message).toMatch(/url/);
     });
+  });
+});
+
+// The query parameters of the document are generated from the schemas the routes validate with;
+// this walks every documented query parameter of every operation against the running server:
+// each value the document allows is accepted, each value it rules out is a 400 that changes nothing.
+describe('documented query parameters are what the routes accept', () => {
+  interface Param { name: string; in: string; required?: boolean; schema: JsonSchema & { anyOf?: JsonSchema[] } }
+  let s: TestServer;
+  let repo: string;
+  let branch: string;
+  let hook: string;
+  beforeAll(async () => {
+    s = await startTestServer('fs', { GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8' });
+    repo = await s.createRepo({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a\n' }] } });
+    branch = (await s.api.get(`/v1/repo/${repo}`).set(auth())).body.default_branch as string;
+    // never delivered: no repo.delete happens here
+    const created = await s.api.post('/v1/webhooks').set(auth()).send({ url: 'http://127.0.0.1:9/hook', secret: 's', events: ['repo.delete'] });
+    expect(created.status).toBe(201);
+    hook = created.body.id as string;
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+  const auth = () => ({ Authorization: `Bearer ${s.admin}` });
+  const head = async () => (await s.api.get(`/v1/repo/${repo}/refs`).set(auth())).body.items.find((r: { ref: string }) => r.ref === `refs/heads/${branch}`).commit as string;
+
+  /** The non-null alternative of a nullable schema. */
+  const plain = (schema: Param['schema']): JsonSchema => (schema.anyOf ? schema.anyOf.find((x) => x.type !== 'null')! : schema) as JsonSchema;
+
+  /** Values the document allows: every enum member, integer bounds and default, both booleans; strings by meaning. */
+  async function allowed(p: Param): Promise<string[]> {
+    const sc = plain(p.schema);
+    if (Array.isArray(sc.enum)) return (sc.enum as string[]).map(String);
+    if (sc.type === 'integer') return [sc.minimum, sc.maximum, sc.default].filter((v) => v !== undefined).map(String);
+    if (sc.type === 'boolean') return ['true', 'false'];
+    const byName: Record<string, () => Promise<string> | string> = {
+      commit: head,
+      hash: head,
+      expected_head: head,
+      branch: () => branch,
+      base: () => branch,
+      prefix: () => 'refs/heads/',
+      repo_id: () => repo,
+      created_after: () => '2000-01-01T00:00:00Z',
+      created_before: () => '2999-01-01T00:00:00Z',
+      filter_metadata: () => '{}',
+      after: () => '0',
+    };
+    expect(byName, `a sample value for the string parameter ${p.name}`).toHaveProperty(p.name);
+    const value = await byName[p.name]!();
+    // the sample itself must be a value the document allows
+    if (typeof sc.pattern === 'string') expect(value).toMatch(new RegExp(sc.pattern));
+    if (typeof sc.maxLength === 'number') expect(value.length).toBeLessThanOrEqual(sc.maxLength);
+    return [value];
+  }
+
+  /** Values the document rules out: past each bound, outside the enum, not the type, against the pattern. */
+  function refused(p: Param): string[] {
+    const sc = plain(p.schema);
+    const out: string[] = [];
+    if (Array.isArray(sc.enum)) out.push('no-such-value');
+    if (sc.type === 'integer') {
+      out.push('x', '1.5');
+      if (typeof sc.minimum === 'number') out.push(String(sc.minimum - 1));
+      if (typeof sc.maximum === 'number') out.push(String(sc.maximum + 1));
+    }
+    if (sc.type === 'boolean') out.push('maybe');
+    if (typeof sc.maxLength === 'number') out.push('a'.repeat(sc.maxLength + 1));
+    if (typeof sc.minLength === 'number' && sc.minLength > 0) out.push('');
+    if (typeof sc.pattern === 'string') out.push(['x', '-1', 'zz'].find((v) => !new RegExp(sc.pattern as string).test(v))!);
+    return out;
+  }
+
+  /** The required parameters of an operation, each at its first allowed value. */
+  const requiredOf = async (params: Param[]) => Object.fromEntries(await Promise.all(params.filter((x) => x.required).map(async (x) => [x.name, (await allowed(x))[0]!] as const)));
+
+  function url(template: string, query: Record<string, string>): string {
+    const filled = template
+      .replace('{id}', template.startsWith('/v1/webhooks') ? hook : repo)
+      .replace('{path}', 'a.txt')
+      .replace('{spec}', `${branch}...${branch}`);
+    return `${filled}?${new URLSearchParams(query).toString()}`;
+  }
+
+  /** Something to delete, so an accepted DELETE of a file is 200. */
+  async function prepare(method: string, template: string): Promise<void> {
+    if (method !== 'delete' || !template.includes('{path}')) return;
+    const put = await s.api.put(url(template, {})).set(auth()).set('Content-Type', 'application/octet-stream').send(Buffer.from('a\n'));
+    expect(put.status).toBe(200);
+  }
+
+  /** One request; `query` is built just before it is sent (an expected_head must be the head of that moment). */
+  async function call(method: string, template: string, query: () => Promise<Record<string, string>>) {
+    await prepare(method, template);
+    return send(method, template, await query());
+  }
+
+  function send(method: string, template: string, query: Record<string, string>) {
+    const req = (s.api as unknown as Record<string, (u: string) => request.Test>)[method]!(url(template, query)).set(auth());
+    if (method === 'put') return req.set('Content-Type', 'application/octet-stream').send(Buffer.from(`x ${Math.random()}\n`));
+    if (method === 'post') return req.send({});
+    return req;
+  }
+
+  function operations(): { method: string; path: string; params: Param[] }[] {
+    const out = [];
+    for (const [p, item] of Object.entries(openApiDocument.paths) as [string, Record<string, { parameters?: Param[] }>][]) {
+      for (const [method, op] of Object.entries(item)) {
+        const params = (op.parameters ?? []).filter((x) => x.in === 'query');
+        if (params.length) out.push({ method, path: p, params });
+      }
+    }
+    return out;
+  }
+
+  it('covers the operations the routes read a query string in', () => {
+    const ops = operations().map((o) => `${o.method.toUpperCase()} ${o.path}`);
+    expect(ops).toEqual(expect.arrayContaining(['GET /v1/repo', 'GET /v1/audit', 'GET /v1/events', 'GET /v1/repo/{id}/info/refs', 'PUT /v1/repo/{id}/file/{path}']));
+    expect(ops.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it('accepts every value the document allows', async () => {
+    let calls = 0;
+    for (const { method, path: p, params } of operations()) {
+      for (const param of params) {
+        for (let i = 0; i < (await allowed(param)).length; i++) {
+          let value = '';
+          const res = await call(method, p, async () => {
+            value = (await allowed(param))[i]!;
+            return { ...(await requiredOf(params)), [param.name]: value };
+          });
+          calls++;
+          expect(res.status, `${method.toUpperCase()} ${p} ${param.name}=${value}: ${JSON.stringify(res.body)}`).toBe(200);
+        }
+      }
+    }
+    expect(calls).toBeGreaterThan(40);
+    await s.fsck(repo);
+  });
+
+  it('refuses every value the document rules out with 400, changing nothing', async () => {
+    let calls = 0;
+    for (const { method, path: p, params } of operations()) {
+      const required = await requiredOf(params);
+      for (const param of params) {
+        for (const value of refused(param)) {
+          const before = await diskState(s, repo);
+          const res = await send(method, p, { ...required, [param.name]: value });
+          calls++;
+          const what = `${method.toUpperCase()} ${p} ${param.name}=${value.slice(0, 40)}`;
+          expect(res.status, what).toBe(400);
+          // JSON errors carry the code; the Git routes answer Git clients in text
+          expect(res.body.error?.code ?? res.text, what).toMatch(/^VALIDATION$|^Invalid request|^Unknown service/);
+          if (method !== 'get') expect(await diskState(s, repo), what).toEqual(before);
+        }
+        if (param.required) {
+          const { [param.name]: _omitted, ...rest } = required;
+          // 403 DUMB_PROTOCOL: info/refs without ?service= is a dumb-HTTP client
+          expect([400, 403], `${method.toUpperCase()} ${p} without ${param.name}`).toContain((await send(method, p, rest)).status);
+        }
+      }
+    }
+    expect(calls).toBeGreaterThan(40);
+    await s.fsck(repo);
   });
 });

@@ -5,13 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { generateSecret, newTokenId } from '../../src/auth/token-format.js';
 import { loadConfig } from '../../src/config.js';
 import { bootstrapDestination } from '../../src/cli/bootstrap-delivery.js';
 import { gitOk, tmpDir } from '../helpers/git.js';
 import { BIN, readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, useTestServer } from '../helpers/server.js';
 import { execFileSync } from 'node:child_process';
 
 function cli(args: string[]): { code: number; stdout: string; stderr: string } {
@@ -266,12 +266,7 @@ describe('behind a reverse proxy (point 12)', () => {
 
 describe('the throttle and an agent fleet behind one address (point 13)', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('fs');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('fs', (started) => (s = started));
 
   it('30 bad attempts block the address for unknown secrets only; known-good tokens keep working until revoked', async () => {
     const created = await s.api.post('/v1/repo').set('Authorization', `Bearer ${s.admin}`).send({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a\n' }] } });

@@ -2,20 +2,15 @@
 // and long pushes, thin packs, first pushes and HEAD, concurrency, and what git prints.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { withRepoLock } from '../../src/repo/repo-lock.js';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, leftovers, randomFile, remoteRef, rev } from '../helpers/push.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, type TestServer, useTestServer } from '../helpers/server.js';
 
 describe.each(STORAGE_KINDS)('push (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started));
 
   /** A repository with one commit on main, and a clone of it. */
   async function seeded(): Promise<{ id: string; url: string; w: string; base: string }> {

@@ -2,20 +2,14 @@
 // (or directory) differs only in case from an existing ref or a protected pattern is refused,
 // on every platform, for pushes and REST writes alike.
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { type TestServer, bearer, useTestServer } from '../helpers/server.js';
 
 describe('ref names that differ only in case', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('fs');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('fs', (started) => (s = started));
 
-  const bearer = (t: string) => ({ Authorization: `Bearer ${t}` });
   const refsOf = async (repo: string) => (await gitOk(['ls-remote', s.gitUrl(repo, s.admin)])).trim().split('\n').map((l) => l.split('\t')[1]);
 
   /** A repository with main and refs/heads/feat/a, and a work tree on main pushing with `secret`. */

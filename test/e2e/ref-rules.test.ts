@@ -1,23 +1,17 @@
 // Ref scopes, force/delete rights and protected refs, end to end: real git pushes over smart
 // HTTP (the refusal reasons must reach git's output), REST writes, and attenuation when minting.
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { leftovers, rev } from '../helpers/push.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, type TestServer, bearer, useTestServer } from '../helpers/server.js';
 
 const AGENT_SCOPE_REFUSAL = "refusing to update refs/heads/main: outside this token's ref scope (refs/heads/agent/*)";
 
 describe.each(STORAGE_KINDS)('ref rules (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started));
 
-  const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
 
   /** A repository with one commit on main. */
   async function seeded(): Promise<{ id: string; base: string }> {

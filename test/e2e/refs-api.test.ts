@@ -2,21 +2,15 @@
 // (write permission, ref scope, allow_delete, protected refs), run under the repository lock
 // with compare-and-swap, are audited, and what they write is what git then clones.
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { leftovers } from '../helpers/push.js';
-import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
+import { STORAGE_KINDS, type TestServer, bearer, useTestServer } from '../helpers/server.js';
 
 describe.each(STORAGE_KINDS)('refs API (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started));
 
-  const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
 
   /** A repository with two commits on main and an annotated tag, pushed by git. */
   async function seeded(): Promise<{ id: string; first: string; second: string; w: string }> {

@@ -1,17 +1,12 @@
 // Issue 13 point 16: the ref rules for the branch a REST write moves are checked under the
 // repository lock, so protecting a branch while a write is on its way cannot be slipped past.
 import http from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 
 describe('REST branch check under the repository lock', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('fs');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('fs', (started) => (s = started));
 
   it('a file PUT whose early check passed is refused when the branch got protected before it committed', async () => {
     const repo = await s.createRepo({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a\n' }] } });

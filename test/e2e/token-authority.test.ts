@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, gitOk, tmpDir } from '../helpers/git.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer, useTestServer } from '../helpers/server.js';
 
 const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
 const SECRET = /gg[rw]_[0-9A-Za-z]{20,}/;
@@ -192,12 +192,7 @@ describe('token authority: mints racing a revocation', () => {
 
 describe('token authority: a ref scope bounds repository administration', () => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer('fs');
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer('fs', (started) => (s = started));
 
   it('a ref-scoped admin (repository or workspace) cannot delete the repository or change its protected refs', async () => {
     const repo = await s.createRepo({ source: { type: 'files', files: [{ filename: 'f.txt', content: '1\n' }] } });

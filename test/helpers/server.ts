@@ -1,8 +1,10 @@
 // An in-process gitgate on 127.0.0.1:0 over node fs or memfs, with a workspace admin token.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { pino, type Logger } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/http/server.js';
 import { createServices, type Services } from '../../src/service/services.js';
@@ -28,6 +30,24 @@ export interface TestServer {
   bareRepo(id: string): Promise<string>;
   fsck(id: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** `Authorization` header of a bearer token. */
+export const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
+
+/**
+ * A server for the enclosing describe block: started before its tests (handed to `started`),
+ * closed after them.
+ */
+export function useTestServer(kind: StorageKind, started: (s: TestServer) => void, env: Record<string, string> = {}): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    server = await startTestServer(kind, env);
+    started(server);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
 }
 
 /** `opts.dataDir`: start on an existing data directory (a restart); `opts.log`: where logs go. */
@@ -85,4 +105,19 @@ export async function startTestServer(kind: StorageKind, env: Record<string, str
     },
   };
   return server;
+}
+
+/** Every file of a repository directory with a hash of its content: "nothing changed on disk" is equality. */
+export async function diskState(s: TestServer, id: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for (const name of await s.ctx.storage.readdir(dir)) {
+      const p = `${dir}/${name}`;
+      const st = await s.ctx.storage.stat(p);
+      if (st?.isDirectory()) await walk(p);
+      else out.push(`${p} ${crypto.createHash('sha1').update(await s.ctx.storage.readFile(p)).digest('hex')}`);
+    }
+  };
+  await walk(s.ctx.manager.gitdirOf(id));
+  return out.sort();
 }

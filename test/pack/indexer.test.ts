@@ -167,7 +167,7 @@ describe('indexPack on packs made by git', () => {
     expect(PackIndex.parse(result.idx).count).toBe(0);
   });
 
-  it('works over memfs, and the result reads back through PackFile', async () => {
+  it('works over the memory storage (memfs), and the result reads back through PackFile', async () => {
     const { Volume } = await import('memfs');
     const vol = new Volume();
     const output = (await vol.promises.open('/tmp_pack', 'w+')) as unknown as FileHandleLike;

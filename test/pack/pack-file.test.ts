@@ -47,8 +47,8 @@ type Opener = (file: string) => Promise<FileHandleLike>;
 
 const nodeOpen: Opener = (file) => fs.promises.open(file, 'r');
 
-/** Copies the file into a memfs volume and opens it there, as production does with --memory. */
-const memfsOpen: Opener = async (file) => {
+/** Copies the file into a memfs volume and opens it there: the memory storage kind, as production does with --memory. */
+const memoryOpen: Opener = async (file) => {
   const { Volume } = await import('memfs');
   const vol = new Volume();
   vol.writeFileSync('/p.pack', fs.readFileSync(file));
@@ -61,8 +61,8 @@ async function openPack(kind: 'ofs' | 'ref', open: Opener = nodeOpen, cacheBytes
 }
 
 describe.each([
-  ['node fs', nodeOpen],
-  ['memfs', memfsOpen],
+  ['fs', nodeOpen],
+  ['memory', memoryOpen],
 ] as const)('PackFile over %s', (_name, open) => {
   it.each(['ofs', 'ref'] as const)('reads every object of a %s-delta pack as git cat-file does', async (kind) => {
     const pack = await openPack(kind, open);

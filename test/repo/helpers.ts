@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Storage } from '../../src/repo/storage.js';
 import { LooseObjects } from '../../src/repo/loose.js';
-import { serializeCommit } from '../../src/repo/objects.js';
+import { serializeCommit } from '../../src/repo/objects/commit.js';
 import { gitSync } from '../helpers/git.js';
 
 export { STORAGE_KINDS, makeStorage, walkFiles, type StorageKind, type TestStorage } from '../helpers/storage.js';

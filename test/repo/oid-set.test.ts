@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { OidSet } from '../../src/repo/oid-set.js';
-import { TREE_ENTRY_BLOB, TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner, parseTree } from '../../src/repo/objects.js';
+import { TREE_ENTRY_BLOB, TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner } from '../../src/repo/objects/tree-scanner.js';
+import { parseTree } from '../../src/repo/objects/tree.js';
 
 const oid = (i: number) => createHash('sha1').update(String(i)).digest();
 

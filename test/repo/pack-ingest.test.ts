@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FSCK_POLICY, fsckObject } from '../../src/repo/fsck/index.js';
-import { referencedOids } from '../../src/repo/objects.js';
+import { referencedOids } from '../../src/repo/objects/references.js';
 import { plainTreeLinks } from '../../src/repo/pack-ingest.js';
 
 const NAMES = ['a', 'b', 'B', 'a.txt', 'a-b', 'a!', 'a b', 'a0', 'src', 'README', 'Makefile', 'z', 'x y', '.git', '.gitmodules', 'git~1', 'GIT~1', '.GIT', 'gitmod~1',

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initBareRepo } from '../../src/repo/init.js';
 import { LooseObjects } from '../../src/repo/loose.js';
-import { serializeTag } from '../../src/repo/objects.js';
+import { serializeTag } from '../../src/repo/objects/tag.js';
 import { ZERO_OID } from '../../src/oid.js';
 import { RefStore } from '../../src/repo/refs.js';
 import type { RefUpdateResult } from '../../src/repo/ref-database.js';

@@ -3,7 +3,7 @@
 // and loose files gone, .keep packs untouched), aborts, and readers that hold old packs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hashObject } from '../../src/pack/types.js';
 import { initBareRepo } from '../../src/repo/init.js';
 import { ingestPack } from '../../src/repo/pack-ingest.js';
@@ -15,7 +15,7 @@ import { Repository } from '../../src/repo/repository.js';
 import type { Storage } from '../../src/repo/storage.js';
 import { commitFiles, git as gitAsync, gitOk, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, leftovers, packRevs } from '../helpers/push.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { type TestServer, useTestServer } from '../helpers/server.js';
 import { exportTree } from '../helpers/storage.js';
 import { STORAGE_KINDS, makeCommit, makeStorage, type TestStorage } from './helpers.js';
 
@@ -246,12 +246,7 @@ describe.each(STORAGE_KINDS)('repack on %s', (kind) => {
 
 describe.each(STORAGE_KINDS)('repacking under a cloning reader (%s storage)', (kind) => {
   let s: TestServer;
-  beforeAll(async () => {
-    s = await startTestServer(kind);
-  });
-  afterAll(async () => {
-    await s.close();
-  });
+  useTestServer(kind, (started) => (s = started));
 
   it('clones keep succeeding while pushes and repacks replace packs under them', async () => {
     const id = await s.createRepo({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a\n' }] } });

@@ -2,9 +2,10 @@
 // until they commit, so ids follow commit order on every node (the event-stream cursor's rule).
 import type { AuditListQuery, AuditRow, NewAuditRow, Page } from '../records.js';
 import type { AuditStore } from '../stores.js';
+import { AUDIT_INSERT_COLUMNS, auditFromRow, auditInsertValues, type AuditDbRow } from '../rows.js';
 import { LOCKS, type PgAccess } from './conn.js';
 
-type Raw = AuditRow & Record<string, unknown>;
+type Raw = AuditDbRow & Record<string, unknown>;
 
 export class PgAuditStore implements AuditStore {
   constructor(private readonly db: PgAccess) {}
@@ -14,29 +15,13 @@ export class PgAuditStore implements AuditStore {
     await this.db.atomic(async (q) => {
       await q.query('SELECT pg_advisory_xact_lock($1)', [LOCKS.audit]);
       for (const e of events) {
-        await q.query(
-          `INSERT INTO audit_events (at, action, actor_token_id, client_ip, repo_id, repo_ids, ref, old_oid, new_oid, target_token_id, detail)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [
-            e.at,
-            e.action,
-            e.actor_token_id,
-            e.client_ip,
-            e.repo_ids.length === 1 ? e.repo_ids[0]! : null,
-            JSON.stringify(e.repo_ids),
-            e.ref,
-            e.old_oid,
-            e.new_oid,
-            e.target_token_id,
-            e.detail === null ? null : JSON.stringify(e.detail),
-          ],
-        );
+        await q.query(`INSERT INTO audit_events (${AUDIT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, auditInsertValues(e));
       }
     });
   }
 
   async after(cursor: number, limit: number): Promise<AuditRow[]> {
-    return (await this.db.query<Raw>('SELECT * FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2', [cursor, limit])).rows.map(fromRaw);
+    return (await this.db.query<Raw>('SELECT * FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2', [cursor, limit])).rows.map(auditFromRow);
   }
 
   async latestId(): Promise<number> {
@@ -57,25 +42,8 @@ export class PgAuditStore implements AuditStore {
     const total = (await this.db.query<{ n: number }>(`SELECT COUNT(*)::int AS n FROM audit_events e ${clause}`, params)).rows[0]!.n;
     const limit = p(q.pageSize);
     const offset = p(q.pageStart);
-    const items = (await this.db.query<Raw>(`SELECT * FROM audit_events e ${clause} ORDER BY e.id DESC LIMIT ${limit} OFFSET ${offset}`, params)).rows.map(fromRaw);
+    const items = (await this.db.query<Raw>(`SELECT * FROM audit_events e ${clause} ORDER BY e.id DESC LIMIT ${limit} OFFSET ${offset}`, params)).rows.map(auditFromRow);
     const next = q.pageStart + items.length;
     return { items, total_items: total, next_page: next < total ? next : null };
   }
-}
-
-function fromRaw(r: Raw): AuditRow {
-  return {
-    id: r.id,
-    at: r.at,
-    action: r.action,
-    actor_token_id: r.actor_token_id,
-    client_ip: r.client_ip,
-    repo_id: r.repo_id,
-    repo_ids: r.repo_ids,
-    ref: r.ref,
-    old_oid: r.old_oid,
-    new_oid: r.new_oid,
-    target_token_id: r.target_token_id,
-    detail: r.detail,
-  };
 }

@@ -4,9 +4,10 @@ import type { RepoListQuery, RepoPage, RepoRow } from '../records.js';
 import { isoParam, repoPaging, validateMetadata, validateRepoName } from '../repos-table.js';
 import type { RepoStore } from '../stores.js';
 import { isoAt, type Clock } from '../time.js';
+import { repoFromRow, type RepoDbRow } from '../rows.js';
 import { isUniqueViolation, LOCKS, type PgAccess } from './conn.js';
 
-type RawRepo = RepoRow & Record<string, unknown>;
+type RawRepo = RepoDbRow & Record<string, unknown>;
 const COLUMNS = 'id, name, metadata, default_branch, created_at, updated_at';
 
 export class PgRepoStore implements RepoStore {
@@ -50,7 +51,7 @@ export class PgRepoStore implements RepoStore {
       `SELECT ${COLUMNS}, id = $1 AS by_id FROM repos WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1`,
       [idOrName],
     );
-    return rows[0] ? toRow(rows[0]) : null;
+    return rows[0] ? repoFromRow(rows[0]) : null;
   }
 
   async list(q: RepoListQuery = {}): Promise<RepoPage> {
@@ -74,7 +75,7 @@ export class PgRepoStore implements RepoStore {
     const offset = p(pageStart);
     const raws = (await this.db.query<RawRepo>(`SELECT ${COLUMNS} FROM repos ${whereSql} ORDER BY ${key} ${dir}, seq ${dir} LIMIT ${limit} OFFSET ${offset}`, params)).rows;
     const end = pageStart + raws.length;
-    return { items: raws.map(toRow), total_items: total, next_page: end < total ? end : null };
+    return { items: raws.map(repoFromRow), total_items: total, next_page: end < total ? end : null };
   }
 
   async touch(id: string): Promise<void> {
@@ -94,7 +95,7 @@ export class PgRepoStore implements RepoStore {
       sets.push(`default_branch = $${params.length}`);
     }
     const { rows } = await this.db.query<RawRepo>(`UPDATE repos SET ${sets.join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`, params);
-    return rows[0] ? toRow(rows[0]) : null;
+    return rows[0] ? repoFromRow(rows[0]) : null;
   }
 
   delete(id: string): Promise<boolean> {
@@ -132,13 +133,3 @@ async function byName(q: PgAccess, name: string): Promise<boolean> {
   return (await q.query('SELECT 1 FROM repos WHERE name = $1', [name])).rowCount! > 0;
 }
 
-function toRow(raw: RawRepo): RepoRow {
-  return {
-    id: raw.id,
-    name: raw.name,
-    metadata: raw.metadata,
-    default_branch: raw.default_branch,
-    created_at: raw.created_at,
-    updated_at: raw.updated_at,
-  };
-}

@@ -3,24 +3,10 @@
 // a revocation on any node.
 import type { Page, SecretHashes, TokenRecord } from '../records.js';
 import type { TokenListQuery, TokenStore } from '../stores.js';
+import { tokenFromRow, type TokenDbRow } from '../rows.js';
 import { LOCKS, type PgAccess } from './conn.js';
 
-type RawToken = {
-  id: string;
-  kind: TokenRecord['kind'];
-  permission: TokenRecord['permission'];
-  name: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  last_used_ip: string | null;
-  created_by: string | null;
-  repo_ids: string[];
-  refs: string[];
-  allow_force: boolean;
-  allow_delete: boolean;
-};
+type RawToken = TokenDbRow & Record<string, unknown>;
 
 const RECORD_COLUMNS = `t.id, t.kind, t.permission, t.name, t.created_at, t.expires_at, t.revoked_at,
   t.last_used_at, t.last_used_ip, t.created_by, t.refs, t.allow_force, t.allow_delete,
@@ -62,7 +48,7 @@ export class PgTokenStore implements TokenStore {
 
   async get(id: string): Promise<TokenRecord | null> {
     const { rows } = await this.db.query<RawToken & Record<string, unknown>>(`${SELECT_RECORD} WHERE t.id = $1`, [id]);
-    return rows[0] ? toRecord(rows[0]) : null;
+    return rows[0] ? tokenFromRow(rows[0]) : null;
   }
 
   async exists(id: string): Promise<boolean> {
@@ -86,7 +72,7 @@ export class PgTokenStore implements TokenStore {
     const raw = rows[0];
     if (!raw) return null;
     const { secret_hash, prev_secret_hash, prev_secret_until, ...rest } = raw;
-    return { record: toRecord(rest), hashes: { current: secret_hash, previous: prev_secret_hash, previousUntil: prev_secret_until } };
+    return { record: tokenFromRow(rest), hashes: { current: secret_hash, previous: prev_secret_hash, previousUntil: prev_secret_until } };
   }
 
   rotate(id: string, newHash: string, previousUntil: string | null, at: string, actorId: string | null): Promise<'ok' | 'actor_dead' | 'target_dead'> {
@@ -148,7 +134,7 @@ export class PgTokenStore implements TokenStore {
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = 'ORDER BY t.created_at, t.seq';
     if (q.keep) {
-      const kept = (await this.db.query<RawToken & Record<string, unknown>>(`${SELECT_RECORD} ${whereSql} ${order}`, params)).rows.map(toRecord).filter(q.keep);
+      const kept = (await this.db.query<RawToken & Record<string, unknown>>(`${SELECT_RECORD} ${whereSql} ${order}`, params)).rows.map(tokenFromRow).filter(q.keep);
       const items = kept.slice(q.pageStart, q.pageStart + q.pageSize);
       const end = q.pageStart + items.length;
       return { items, total_items: kept.length, next_page: end < kept.length ? end : null };
@@ -158,7 +144,7 @@ export class PgTokenStore implements TokenStore {
     const offset = p(q.pageStart);
     const raws = (await this.db.query<RawToken & Record<string, unknown>>(`${SELECT_RECORD} ${whereSql} ${order} LIMIT ${limit} OFFSET ${offset}`, params)).rows;
     const end = q.pageStart + raws.length;
-    return { items: raws.map(toRecord), total_items: total, next_page: end < total ? end : null };
+    return { items: raws.map(tokenFromRow), total_items: total, next_page: end < total ? end : null };
   }
 }
 
@@ -177,21 +163,3 @@ async function chainLive(q: PgAccess, id: string, at: string): Promise<boolean> 
   return rows[0]!.n > 0 && rows[0]!.dead === 0;
 }
 
-function toRecord(raw: RawToken): TokenRecord {
-  return {
-    id: raw.id,
-    kind: raw.kind,
-    permission: raw.permission,
-    name: raw.name,
-    repo_ids: raw.repo_ids,
-    refs: raw.refs,
-    allow_force: raw.allow_force,
-    allow_delete: raw.allow_delete,
-    created_at: raw.created_at,
-    expires_at: raw.expires_at,
-    revoked_at: raw.revoked_at,
-    last_used_at: raw.last_used_at,
-    last_used_ip: raw.last_used_ip,
-    created_by: raw.created_by,
-  };
-}

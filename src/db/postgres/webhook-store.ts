@@ -4,14 +4,11 @@ import crypto from 'node:crypto';
 import type { Attempt, Delivery, Page, WebhookWithSecret } from '../records.js';
 import type { DeliveryResult, NewWebhook, WebhookStore } from '../stores.js';
 import { isoAt } from '../time.js';
+import { webhookFromRow, type WebhookDbRow } from '../rows.js';
 import type { PgAccess } from './conn.js';
 
-type HookRow = WebhookWithSecret & Record<string, unknown>;
+type HookRow = WebhookDbRow & Record<string, unknown>;
 type DeliveryRow = Delivery & Record<string, unknown>;
-
-function fromRow(r: HookRow): WebhookWithSecret {
-  return { id: r.id, url: r.url, repo_id: r.repo_id, events: r.events, secret: r.secret, created_by: r.created_by, created_at: r.created_at, after_event: r.after_event };
-}
 
 function delivery(r: DeliveryRow): Delivery {
   return {
@@ -36,16 +33,16 @@ export class PgWebhookStore implements WebhookStore {
       'INSERT INTO webhooks (id, url, repo_id, events, secret, created_by, created_at, after_event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *',
       [id, input.url, input.repoId, JSON.stringify(input.events), input.secret, input.createdBy, isoAt(input.nowMs), input.afterEvent],
     );
-    return fromRow(rows[0]!);
+    return webhookFromRow(rows[0]!);
   }
 
   async get(id: string): Promise<WebhookWithSecret | null> {
     const { rows } = await this.db.query<HookRow>('SELECT * FROM webhooks WHERE id = $1', [id]);
-    return rows[0] ? fromRow(rows[0]) : null;
+    return rows[0] ? webhookFromRow(rows[0]) : null;
   }
 
   async all(): Promise<WebhookWithSecret[]> {
-    return (await this.db.query<HookRow>('SELECT * FROM webhooks ORDER BY created_at, id')).rows.map(fromRow);
+    return (await this.db.query<HookRow>('SELECT * FROM webhooks ORDER BY created_at, id')).rows.map(webhookFromRow);
   }
 
   async delete(id: string): Promise<boolean> {

@@ -2,12 +2,9 @@
 // event id and the event-stream cursor.
 import type { AuditListQuery, AuditRow, NewAuditRow, Page } from '../records.js';
 import type { AuditStore } from '../stores.js';
+import { AUDIT_INSERT_COLUMNS, auditFromRow, auditInsertValues, type AuditDbRow } from '../rows.js';
 import type { SqliteAccess } from './conn.js';
 
-interface Raw extends Omit<AuditRow, 'repo_ids' | 'detail'> {
-  repo_ids: string;
-  detail: string | null;
-}
 
 export class SqliteAuditStore implements AuditStore {
   constructor(private readonly sql: SqliteAccess) {}
@@ -18,32 +15,17 @@ export class SqliteAuditStore implements AuditStore {
 
   append(events: NewAuditRow[]): Promise<void> {
     return this.sql.run(() => {
-      const insert = this.db.prepare(
-        `INSERT INTO audit_events (at, action, actor_token_id, client_ip, repo_id, repo_ids, ref, old_oid, new_oid, target_token_id, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
+      const insert = this.db.prepare(`INSERT INTO audit_events (${AUDIT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
       this.db.db.transaction(() => {
         for (const e of events) {
-          insert.run(
-            e.at,
-            e.action,
-            e.actor_token_id,
-            e.client_ip,
-            e.repo_ids.length === 1 ? e.repo_ids[0]! : null,
-            JSON.stringify(e.repo_ids),
-            e.ref,
-            e.old_oid,
-            e.new_oid,
-            e.target_token_id,
-            e.detail === null ? null : JSON.stringify(e.detail),
-          );
+          insert.run(...auditInsertValues(e));
         }
       })();
     });
   }
 
   after(cursor: number, limit: number): Promise<AuditRow[]> {
-    return this.sql.run(() => (this.db.prepare('SELECT * FROM audit_events WHERE id > ? ORDER BY id LIMIT ?').all(cursor, limit) as Raw[]).map(fromRaw));
+    return this.sql.run(() => (this.db.prepare('SELECT * FROM audit_events WHERE id > ? ORDER BY id LIMIT ?').all(cursor, limit) as AuditDbRow[]).map(auditFromRow));
   }
 
   latestId(): Promise<number> {
@@ -74,14 +56,10 @@ export class SqliteAuditStore implements AuditStore {
       const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM audit_events e ${clause}`).get(...params) as { n: number }).n;
       const rows = this.db
         .prepare(`SELECT * FROM audit_events e ${clause} ORDER BY e.id DESC LIMIT ? OFFSET ?`)
-        .all(...params, q.pageSize, q.pageStart) as Raw[];
-      const items = rows.map(fromRaw);
+        .all(...params, q.pageSize, q.pageStart) as AuditDbRow[];
+      const items = rows.map(auditFromRow);
       const next = q.pageStart + items.length;
       return { items, total_items: total, next_page: next < total ? next : null };
     });
   }
-}
-
-function fromRaw(r: Raw): AuditRow {
-  return { ...r, repo_ids: JSON.parse(r.repo_ids) as string[], detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null };
 }

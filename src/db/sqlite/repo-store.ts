@@ -4,16 +4,10 @@ import type { RepoListQuery, RepoPage, RepoRow } from '../records.js';
 import { isoParam, repoPaging, validateMetadata, validateRepoName } from '../repos-table.js';
 import type { RepoStore } from '../stores.js';
 import { isoAt, type Clock } from '../time.js';
+import { repoFromRow, type RepoDbRow } from '../rows.js';
 import type { SqliteAccess } from './conn.js';
 
-interface RawRepo {
-  id: string;
-  name: string | null;
-  metadata: string | null;
-  default_branch: string;
-  created_at: string;
-  updated_at: string | null;
-}
+type RawRepo = RepoDbRow;
 
 export class SqliteRepoStore implements RepoStore {
   constructor(
@@ -54,7 +48,7 @@ export class SqliteRepoStore implements RepoStore {
             if (isConstraint(err, 'SQLITE_CONSTRAINT_PRIMARYKEY')) throw new GitgateError('VALIDATION', { detail: `repository id ${row.id} already exists` }, { cause: err });
             throw err;
           }
-          return toRow(created);
+          return repoFromRow(created);
         })
         .immediate(),
     );
@@ -63,7 +57,7 @@ export class SqliteRepoStore implements RepoStore {
   get(idOrName: string): Promise<RepoRow | null> {
     return this.sql.run(() => {
       const raw = this.byId(idOrName) ?? this.byName(idOrName);
-      return raw ? toRow(raw) : null;
+      return raw ? repoFromRow(raw) : null;
     });
   }
 
@@ -102,7 +96,7 @@ export class SqliteRepoStore implements RepoStore {
         .prepare(`SELECT * FROM repos ${whereSql} ORDER BY ${key} ${dir}, rowid ${dir} LIMIT ? OFFSET ?`)
         .all(...params, pageSize, pageStart) as RawRepo[];
       const end = pageStart + raws.length;
-      return { items: raws.map(toRow), total_items: total, next_page: end < total ? end : null };
+      return { items: raws.map(repoFromRow), total_items: total, next_page: end < total ? end : null };
     });
   }
 
@@ -124,7 +118,7 @@ export class SqliteRepoStore implements RepoStore {
         updated_at: isoAt(this.now()),
       };
       this.db.prepare('UPDATE repos SET metadata = @metadata, default_branch = @default_branch, updated_at = @updated_at WHERE id = @id').run(next);
-      return toRow(next);
+      return repoFromRow(next);
     });
   }
 
@@ -169,16 +163,6 @@ export class SqliteRepoStore implements RepoStore {
   }
 }
 
-function toRow(raw: RawRepo): RepoRow {
-  return {
-    id: raw.id,
-    name: raw.name,
-    metadata: raw.metadata === null ? null : (JSON.parse(raw.metadata) as Record<string, string>),
-    default_branch: raw.default_branch,
-    created_at: raw.created_at,
-    updated_at: raw.updated_at,
-  };
-}
 
 function isConstraint(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;

@@ -1,24 +1,10 @@
 // TokenStore over SQLite: tokens and their scopes. TokenService holds the rules, this the queries.
 import type { Page, SecretHashes, TokenRecord } from '../records.js';
 import type { TokenListQuery, TokenStore } from '../stores.js';
+import { tokenFromRow, type TokenDbRow } from '../rows.js';
 import type { SqliteAccess } from './conn.js';
 
-interface RawToken {
-  id: string;
-  kind: TokenRecord['kind'];
-  permission: TokenRecord['permission'];
-  name: string;
-  created_at: string;
-  expires_at: string | null;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  last_used_ip: string | null;
-  created_by: string | null;
-  repo_ids: string; // JSON array, in the order the scope was given
-  refs: string; // JSON array
-  allow_force: number;
-  allow_delete: number;
-}
+type RawToken = TokenDbRow;
 
 // Scope travels with the row in one statement, so a verify is a single primary-key lookup.
 const RECORD_COLUMNS = `
@@ -98,7 +84,7 @@ export class SqliteTokenStore implements TokenStore {
   get(id: string): Promise<TokenRecord | null> {
     return this.sql.run(() => {
       const raw = this.db.prepare(`${SELECT_RECORD} WHERE t.id = ?`).get(id) as RawToken | undefined;
-      return raw ? toRecord(raw) : null;
+      return raw ? tokenFromRow(raw) : null;
     });
   }
 
@@ -122,7 +108,7 @@ export class SqliteTokenStore implements TokenStore {
         | undefined;
       if (!raw) return null;
       const { secret_hash, prev_secret_hash, prev_secret_until, ...rest } = raw;
-      return { record: toRecord(rest), hashes: { current: secret_hash, previous: prev_secret_hash, previousUntil: prev_secret_until } };
+      return { record: tokenFromRow(rest), hashes: { current: secret_hash, previous: prev_secret_hash, previousUntil: prev_secret_until } };
     });
   }
 
@@ -208,7 +194,7 @@ export class SqliteTokenStore implements TokenStore {
     const whereSql = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const order = 'ORDER BY t.created_at, t.rowid';
     if (q.keep) {
-      const kept = (this.db.prepare(`${SELECT_RECORD} ${whereSql} ${order}`).all(...params) as RawToken[]).map(toRecord).filter(q.keep);
+      const kept = (this.db.prepare(`${SELECT_RECORD} ${whereSql} ${order}`).all(...params) as RawToken[]).map(tokenFromRow).filter(q.keep);
       const items = kept.slice(q.pageStart, q.pageStart + q.pageSize);
       const end = q.pageStart + items.length;
       return { items, total_items: kept.length, next_page: end < kept.length ? end : null };
@@ -218,16 +204,7 @@ export class SqliteTokenStore implements TokenStore {
       .prepare(`${SELECT_RECORD} ${whereSql} ${order} LIMIT ? OFFSET ?`)
       .all(...params, q.pageSize, q.pageStart) as RawToken[];
     const end = q.pageStart + raws.length;
-    return { items: raws.map(toRecord), total_items: total, next_page: end < total ? end : null };
+    return { items: raws.map(tokenFromRow), total_items: total, next_page: end < total ? end : null };
   }
 }
 
-function toRecord(raw: RawToken): TokenRecord {
-  return {
-    ...raw,
-    repo_ids: JSON.parse(raw.repo_ids) as string[],
-    refs: JSON.parse(raw.refs) as string[],
-    allow_force: raw.allow_force === 1,
-    allow_delete: raw.allow_delete === 1,
-  };
-}

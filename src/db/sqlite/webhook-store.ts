@@ -4,15 +4,10 @@ import crypto from 'node:crypto';
 import type { Attempt, Delivery, Page, WebhookWithSecret } from '../records.js';
 import type { DeliveryResult, NewWebhook, WebhookStore } from '../stores.js';
 import { isoAt } from '../time.js';
+import { webhookFromRow, type WebhookDbRow } from '../rows.js';
 import type { SqliteAccess } from './conn.js';
 
-interface HookRow extends Omit<WebhookWithSecret, 'events'> {
-  events: string;
-}
-
-function fromRow(r: HookRow): WebhookWithSecret {
-  return { ...r, events: JSON.parse(r.events) as string[] };
-}
+type HookRow = WebhookDbRow;
 
 export class SqliteWebhookStore implements WebhookStore {
   constructor(private readonly sql: SqliteAccess) {}
@@ -37,11 +32,11 @@ export class SqliteWebhookStore implements WebhookStore {
 
   private hook(id: string): WebhookWithSecret | null {
     const row = this.db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as HookRow | undefined;
-    return row ? fromRow(row) : null;
+    return row ? webhookFromRow(row) : null;
   }
 
   all(): Promise<WebhookWithSecret[]> {
-    return this.sql.run(() => (this.db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as HookRow[]).map(fromRow));
+    return this.sql.run(() => (this.db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as HookRow[]).map(webhookFromRow));
   }
 
   delete(id: string): Promise<boolean> {

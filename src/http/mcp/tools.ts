@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { TokenRecord } from '../../auth/token-record.js';
 import { GitgateError } from '../../errors.js';
-import { isTreeMode } from '../../repo/objects.js';
+import { isTreeMode } from '../../repo/objects/tree.js';
 import { compare, comparePatch } from '../../service/compare/compare.js';
 import { wantPolicy } from '../../service/content/branch.js';
 import { codeSearch, MAX_CONTEXT_LINES, MAX_MAX_RESULTS } from '../../service/content/code-search.js';

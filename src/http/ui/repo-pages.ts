@@ -4,7 +4,7 @@
 // 404, exactly as for REST.
 import type { Request, RequestHandler, Response, Router } from 'express';
 import { GitgateError } from '../../errors.js';
-import { isTreeMode, type TreeEntry } from '../../repo/objects.js';
+import { isTreeMode, type TreeEntry } from '../../repo/objects/tree.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Services } from '../../service/services.js';

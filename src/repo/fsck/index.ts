@@ -1,7 +1,7 @@
 // fsck as C Git's receive-pack runs it (receive.fsckObjects): per-object checks with message
 // ids and severities from fsck.h, a policy for overrides and the skip list, and the blob
 // checks that can only run once every tree of a pack has been seen.
-import type { ObjectType } from '../objects.js';
+import type { ObjectType } from '../../pack/types.js';
 import { fsckGitattributes } from './blob.js';
 import { fsckCommit } from './commit.js';
 import { fsckGitmodules } from './gitmodules.js';

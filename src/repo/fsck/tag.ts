@@ -1,5 +1,5 @@
 // fsck_tag_standalone (fsck.c): object, type, tag name, tagger, an optional gpgsig block.
-import { isObjectType } from '../objects.js';
+import { isObjectType } from '../../pack/types.js';
 import { isValidRefName } from '../ref-names.js';
 import { fsckIdent, LF, nextLine, oidLineAt, skipPrefix, verifyHeaders } from './headers.js';
 import type { Reporter } from './reporter.js';

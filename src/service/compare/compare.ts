@@ -3,13 +3,14 @@
 // merge base against head), as JSON or as the exact text `git diff -M100% base...head` prints.
 import { GitgateError } from '../../errors.js';
 import type { CommitInfo } from '../../repo/commit-walk.js';
-import { parseCommit, parseIdent } from '../../repo/objects.js';
+import { parseCommit } from '../../repo/objects/commit.js';
+import { parseIdent } from '../../repo/objects/ident.js';
 import type { Repository } from '../../repo/repository.js';
-import { commitTree, readObjectOfType } from '../content/tree.js';
+import { commitTree, readObjectOfType, type Side } from '../content/tree.js';
 import { resolveCommitish } from '../revision.js';
 import type { WantPolicy } from '../../protocol/fetch-core.js';
 import { mergeBases, revList } from './history.js';
-import { fullMode, treeChanges, type FileChange, type Side } from './tree-changes.js';
+import { fullMode, treeChanges, type FileChange } from './tree-changes.js';
 import { unifiedDiff } from './xdiff.js';
 import { oidOrZero } from '../../oid.js';
 

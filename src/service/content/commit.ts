@@ -1,6 +1,6 @@
 // Commits made by the content API: author from config, one commit per call, branch moved by
 // compare-and-swap from the head the change was computed against.
-import { serializeCommit } from '../../repo/objects.js';
+import { serializeCommit } from '../../repo/objects/commit.js';
 import { updateResult } from '../../repo/receive-command.js';
 import { refRejectionError } from '../refs/ref-errors.js';
 import type { Repository } from '../../repo/repository.js';

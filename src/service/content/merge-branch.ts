@@ -8,7 +8,7 @@ import type { Services } from '../services.js';
 import { branchRef, lookupCommitish, shortBranch, wantPolicy } from './branch.js';
 import { moveRefs, writeCommit, type RefMove } from './commit.js';
 import { mergeBase, mergeConflict, mergeTrees } from './merge.js';
-import { parseCommit } from '../../repo/objects.js';
+import { parseCommit } from '../../repo/objects/commit.js';
 import { commitTree, diffTrees, readObjectOfType, type PendingObject } from './tree.js';
 
 export type MergeMethod = 'merge' | 'squash' | 'fast-forward';

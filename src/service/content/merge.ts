@@ -3,7 +3,9 @@
 // on both sides line by line (diff3.ts).
 import { GitgateError } from '../../errors.js';
 import { redactSecrets } from '../../redact.js';
-import { hashObject, isTreeMode, parseCommit, serializeTree, type TreeEntry } from '../../repo/objects.js';
+import { hashObject } from '../../pack/types.js';
+import { isTreeMode, serializeTree, type TreeEntry } from '../../repo/objects/tree.js';
+import { parseCommit } from '../../repo/objects/commit.js';
 import type { Repository } from '../../repo/repository.js';
 import { merge3 } from './diff3.js';
 import { EMPTY_TREE, TREE_MODE, isBinary, isRegularFileMode, readObjectOfType, readTree, type PendingObject } from './tree.js';
@@ -113,7 +115,7 @@ export async function mergeTrees(repo: Repository, base: string | null, ours: st
     if (out.length === 0) return null;
     const content = serializeTree(out);
     objects.push({ type: 'tree', content });
-    return hashObject('tree', content);
+    return hashObject('tree', content).toString('hex');
   };
 
   const tree = (await merge(base, ours, theirs, '')) ?? EMPTY_TREE;
@@ -145,7 +147,7 @@ async function mergeFile(repo: Repository, eb: TreeEntry, eo: TreeEntry, et: Tre
   if (!merged.clean) return null;
   const content = Buffer.from(merged.text, 'utf8');
   objects.push({ type: 'blob', content });
-  return { mode, name: eo.name, oid: hashObject('blob', content) };
+  return { mode, name: eo.name, oid: hashObject('blob', content).toString('hex') };
 }
 
 /** 409 MERGE_CONFLICT naming the paths (all of them in `conflicts`, the first ten in the message). */

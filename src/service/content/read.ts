@@ -1,6 +1,6 @@
 // Reads through the content API: every tracked text file as JSON, or one file's raw bytes.
 import { GitgateError } from '../../errors.js';
-import { isTreeMode } from '../../repo/objects.js';
+import { isTreeMode } from '../../repo/objects/tree.js';
 import type { Repository } from '../../repo/repository.js';
 import { contentPath } from './paths.js';
 import { commitTree, isBinary, isRegularFileMode, listFiles, lookupPath, readObjectOfType, resolveReadCommit, type CommitSelector } from './tree.js';

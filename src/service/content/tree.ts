@@ -5,7 +5,9 @@
 import { isUtf8 } from 'node:buffer';
 import { GitgateError } from '../../errors.js';
 import { isOid } from '../../oid.js';
-import { hashObject, isTreeMode, parseCommit, parseTree, serializeTree, type ObjectType, type TreeEntry } from '../../repo/objects.js';
+import { hashObject, type ObjectType } from '../../pack/types.js';
+import { isTreeMode, parseTree, serializeTree, type TreeEntry } from '../../repo/objects/tree.js';
+import { parseCommit } from '../../repo/objects/commit.js';
 import { isValidRefName } from '../../repo/ref-names.js';
 import type { Repository } from '../../repo/repository.js';
 import type { WantPolicy } from '../../protocol/fetch-core.js';
@@ -82,15 +84,31 @@ export async function lookupPath(repo: Repository, tree: string | null, path: st
   return null;
 }
 
-export type ChangeStatus = 'A' | 'M' | 'D';
-export interface Change {
+export interface Side {
   path: string;
-  status: ChangeStatus;
+  mode: string;
+  oid: string;
 }
 
-/** Files added, modified (content or mode) or deleted between two trees, sorted by path. Identical subtrees are skipped. */
-export async function diffTrees(repo: Repository, a: string | null, b: string | null): Promise<Change[]> {
-  const out: Change[] = [];
+/** A file that differs between two trees. 'changed': its file type changed (file, symlink, submodule). */
+export interface FileDiff {
+  status: 'added' | 'removed' | 'modified' | 'changed';
+  old: Side | null;
+  new: Side | null;
+}
+
+/** The file type bits of a mode (regular file, symlink, gitlink). */
+export function fileType(mode: string): number {
+  return parseInt(mode, 8) & 0o170000;
+}
+
+/**
+ * Files added, removed, modified (content or mode) or type-changed between two trees, in
+ * bytewise path order (tree order for full paths). Identical subtrees are skipped. The one tree
+ * walk behind REST writes' changed_files (diffTrees) and compare's file list (compare/tree-changes.ts).
+ */
+export async function fileDiffs(repo: Repository, a: string | null, b: string | null): Promise<FileDiff[]> {
+  const out: FileDiff[] = [];
   const walk = async (x: string | null, y: string | null, prefix: string): Promise<void> => {
     if (x === y) return;
     const xs = new Map((x ? await readTree(repo, x) : []).map((e) => [e.name, e]));
@@ -98,23 +116,38 @@ export async function diffTrees(repo: Repository, a: string | null, b: string | 
     for (const name of new Set([...xs.keys(), ...ys.keys()])) {
       const ex = xs.get(name);
       const ey = ys.get(name);
-      if (ex && ey && ex.oid === ey.oid && normMode(ex.mode) === normMode(ey.mode)) continue;
+      const path = prefix + name;
       const xTree = !!ex && isTreeMode(ex.mode);
       const yTree = !!ey && isTreeMode(ey.mode);
-      if (xTree || yTree) await walk(xTree ? ex.oid : null, yTree ? ey.oid : null, `${prefix}${name}/`);
-      const xFile = !!ex && !xTree;
-      const yFile = !!ey && !yTree;
-      if (xFile && yFile) out.push({ path: prefix + name, status: 'M' });
-      else if (xFile) out.push({ path: prefix + name, status: 'D' });
-      else if (yFile) out.push({ path: prefix + name, status: 'A' });
+      if (xTree || yTree) await walk(xTree ? ex.oid : null, yTree ? ey.oid : null, `${path}/`);
+      const xf = ex && !xTree ? { path, mode: ex.mode, oid: ex.oid } : null;
+      const yf = ey && !yTree ? { path, mode: ey.mode, oid: ey.oid } : null;
+      if (xf && yf) {
+        if (xf.oid === yf.oid && xf.mode === yf.mode) continue;
+        out.push({ status: fileType(xf.mode) !== fileType(yf.mode) ? 'changed' : 'modified', old: xf, new: yf });
+      } else if (xf) out.push({ status: 'removed', old: xf, new: null });
+      else if (yf) out.push({ status: 'added', old: null, new: yf });
     }
   };
   await walk(a, b, '');
-  return out.sort((p, q) => (p.path < q.path ? -1 : p.path > q.path ? 1 : 0));
+  return out
+    .map((c) => ({ c, key: Buffer.from((c.new ?? c.old)!.path) }))
+    .sort((p, q) => Buffer.compare(p.key, q.key))
+    .map((e) => e.c);
 }
 
-function normMode(mode: string): string {
-  return isTreeMode(mode) ? TREE_MODE : mode;
+export type ChangeStatus = 'A' | 'M' | 'D';
+export interface Change {
+  path: string;
+  status: ChangeStatus;
+}
+
+const CHANGE_STATUS: Record<FileDiff['status'], ChangeStatus> = { added: 'A', removed: 'D', modified: 'M', changed: 'M' };
+
+/** fileDiffs as the REST writes report them: A, M or D per path, sorted by path (as a JS string). */
+export async function diffTrees(repo: Repository, a: string | null, b: string | null): Promise<Change[]> {
+  const out = (await fileDiffs(repo, a, b)).map((d) => ({ path: (d.new ?? d.old)!.path, status: CHANGE_STATUS[d.status] }));
+  return out.sort((p, q) => (p.path < q.path ? -1 : p.path > q.path ? 1 : 0));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,7 +224,7 @@ export class TreeEditor {
 
   /** Hash a blob now; it is written by writeObjects() only. */
   addBlob(content: Buffer): string {
-    const oid = hashObject('blob', content);
+    const oid = hashObject('blob', content).toString('hex');
     this.blobs.set(oid, content);
     return oid;
   }
@@ -262,7 +295,7 @@ export class TreeEditor {
       if (entries.size === 0) return null;
       const content = serializeTree([...entries.values()]);
       objects.push({ type: 'tree', content });
-      return hashObject('tree', content);
+      return hashObject('tree', content).toString('hex');
     };
     let tree = await buildDir(this.root);
     if (tree === null) {
