@@ -22,7 +22,7 @@ import path from 'node:path';
 import { chooseRollup } from './geometric.js';
 import { Courtesy } from './courtesy.js';
 import { PACK_COMPANIONS, listLoose, plan, writePackFiles, type RepackTarget } from './pack-rewrite.js';
-import { repackInWorker, type WorkerFault } from './repack-runner.js';
+import { runInWorker, type WorkerFault } from './repack-runner.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
@@ -84,8 +84,9 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     if (opts.signal?.aborted) return empty;
     const offLoop = repo.storage.kind === 'fs' && opts.inline !== true;
     const outcome = offLoop
-      ? await repackInWorker(
+      ? await runInWorker<RepackOutcome>(
           {
+            kind: 'repack',
             root: repo.storage.root,
             gitdir: repo.gitdir,
             factor: opts.factor,
@@ -103,9 +104,8 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     if (result.rolledUp.length > 0) await repo.objects.retirePacks(result.rolledUp);
     if (opts.defer) opts.defer(garbage, result.rolledUp);
     else await deleteGarbage(repo, garbage, result.rolledUp);
-    // the largest pack gets a .bitmap/.rev if it has none (on this loop, yielding as it goes;
-    // it needs the refs, which the worker does not read)
-    await bitmapAfterRepack(repo, opts.signal);
+    // the largest pack gets a .bitmap/.rev if it has none (in the worker too, as its own job)
+    await bitmapAfterRepack(repo, { signal: opts.signal, inline: !offLoop });
     return result;
   });
 }
