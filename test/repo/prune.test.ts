@@ -96,12 +96,11 @@ describe('prune', () => {
     const holding = repo.objectUse.shared(() => new Promise<void>((r) => (release = r)));
     let settled = false;
     const job = prune(repo, { expireMs: HOUR }).finally(() => (settled = true));
-    let w = runningWorker();
-    while (!settled && !(w?.kind === 'prune' && w.ready)) {
-      await new Promise((r) => setTimeout(r, 5));
-      w = runningWorker();
-    }
+    // the worker has written its pack and waits; this process waits for the push to leave
+    while (!settled && !repo.objectUse.exclusiveWaiting) await new Promise((r) => setTimeout(r, 5));
     expect(settled).toBe(false);
+    const w = runningWorker();
+    expect(w).toMatchObject({ kind: 'prune', ready: true });
     expect(w!.pid).not.toBe(process.pid);
     // its pack is written and listed; nothing deleted while the push holds the guard
     for (const oid of [o.secret, o.tag, o.scratch, o.scratchBlob]) expect(await has(oid), oid).toBe(true);
