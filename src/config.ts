@@ -53,6 +53,12 @@ export interface CacheBudgets {
   clonePlanBytes: number;
   /** Code-search indexes and blob terms: GITGATE_SEARCH_CACHE_BYTES. */
   searchBytes: number;
+  /** Raw blocks read from open packs: GITGATE_PACK_BLOCK_CACHE_BYTES. */
+  packBlockBytes: number;
+  /** Loaded reachability bitmaps: GITGATE_BITMAP_CACHE_BYTES. */
+  bitmapBytes: number;
+  /** Cache entries unused this long are dropped: GITGATE_CACHE_IDLE_SECONDS (0: never). */
+  idleMs: number;
 }
 
 export interface ConfigFlags extends LimitsFlags {
@@ -177,6 +183,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       packObjectBytes: int('GITGATE_PACK_CACHE_BYTES', env.GITGATE_PACK_CACHE_BYTES, 32 * 1024 ** 2, 0),
       clonePlanBytes: int('GITGATE_CLONE_PLAN_CACHE_BYTES', env.GITGATE_CLONE_PLAN_CACHE_BYTES, 64 * 1024 ** 2, 0),
       searchBytes: int('GITGATE_SEARCH_CACHE_BYTES', env.GITGATE_SEARCH_CACHE_BYTES, 384 * 1024 ** 2, 0),
+      packBlockBytes: int('GITGATE_PACK_BLOCK_CACHE_BYTES', env.GITGATE_PACK_BLOCK_CACHE_BYTES, 16 * 1024 ** 2, 0),
+      bitmapBytes: int('GITGATE_BITMAP_CACHE_BYTES', env.GITGATE_BITMAP_CACHE_BYTES, 64 * 1024 ** 2, 0),
+      idleMs: int('GITGATE_CACHE_IDLE_SECONDS', env.GITGATE_CACHE_IDLE_SECONDS, 10, 0) * 1000,
     },
     ...loadLimits(flags, env),
     ...loadWebhookConfig(env, importAllowNetworks),
