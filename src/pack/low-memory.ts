@@ -57,7 +57,9 @@ export function collectNow(): void {
   if (gc === undefined) gc = obtainGc();
   if (!gc) return;
   try {
-    gc({ type: 'major' });
+    // no options: gc({ type: 'major' }) leaves the freed buffers' memory allocated (measured on
+    // Node 20: 94 MiB of dropped 64 KiB Buffers stayed in arrayBuffers; gc() freed them)
+    gc();
   } catch {
     gc = null;
   }

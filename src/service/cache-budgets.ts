@@ -1,7 +1,10 @@
 // The configured byte budgets of the process-wide caches, applied once when a context is made,
 // and their release when idle: entries unused for GITGATE_CACHE_IDLE_SECONDS are dropped, and
-// when that frees a good amount a full collection returns it to the system at once (an idle
-// process allocates nothing, so V8 would not collect on its own).
+// when the process is idle with that or other garbage behind it (the heap grew since the last
+// collection), one full collection returns it to the system: an idle process allocates
+// nothing, so V8 would keep it until the next request (measured: 35-45 MiB of dead heap and
+// buffers kept after a push or clones, scripts/bench-memory.mjs).
+import v8 from 'node:v8';
 import type { CacheBudgets } from '../config.js';
 import type { BytePool } from '../pack/lru-cache.js';
 import { collectNow } from '../pack/low-memory.js';
@@ -10,8 +13,22 @@ import { bitmapPool } from '../repo/bitmap-index.js';
 import { clonePlanPool } from '../repo/clone-plan-cache.js';
 import { searchPools, setSearchCacheBytes } from './content/search.js';
 
-/** Freed bytes worth a full collection. */
+/** Freed or grown bytes worth a full collection. */
 const COLLECT_AFTER_BYTES = 4 * 1024 * 1024;
+/** Heap and buffers in use right after the last collection (or at start). */
+let lastCollected = 0;
+/** Whether requests are in progress (wired by the server; by default never busy). */
+let busy: () => boolean = () => false;
+
+/** Tell the idle release how to know the process is serving requests (it collects only when not). */
+export function setBusyCheck(fn: () => boolean): void {
+  busy = fn;
+}
+
+function inUse(): number {
+  const h = v8.getHeapStatistics();
+  return h.used_heap_size + h.external_memory;
+}
 
 /** Every process-wide cache pool, by the name its metric carries. */
 export function cachePools(): [string, readonly BytePool[]][] {
@@ -40,10 +57,13 @@ export function applyCacheBudgets(budgets: CacheBudgets): void {
   }
 }
 
-/** Drop cache entries unused for `idleMs`; returns the bytes freed. */
+/** Drop cache entries unused for `idleMs`, then collect if idle and worth it; returns the bytes freed. */
 export function releaseIdle(idleMs: number, now = Date.now()): number {
   let freed = 0;
   for (const [, pools] of cachePools()) for (const pool of pools) freed += pool.trimIdle(now - idleMs);
-  if (freed >= COLLECT_AFTER_BYTES) collectNow();
+  if (!busy() && (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES)) {
+    collectNow();
+    lastCollected = inUse();
+  }
   return freed;
 }

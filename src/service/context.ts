@@ -1,5 +1,5 @@
 // Everything one gitgate instance needs, wired once, shared by the HTTP server and the CLI.
-import { applyCacheBudgets } from './cache-budgets.js';
+import { applyCacheBudgets, setBusyCheck } from './cache-budgets.js';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -55,6 +55,7 @@ export function createContext(config: Config, log: Logger = createLogger(config.
   const manager = new RepoManager(storage, { pruneExpireMs: config.pruneExpireMs });
   const hardening = createHardening(config, stores.audit);
   hardening.audit.onError = (err) => log.error({ err }, 'could not record an audit event');
+  setBusyCheck(() => hardening.activity.count('request') > 0);
   const tokens = new TokenService(stores, {
     bcryptRounds: config.bcryptRounds,
     cacheTtlMs: config.tokenCacheTtlMs,
