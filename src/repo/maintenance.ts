@@ -1,8 +1,8 @@
 // Background upkeep of one repository (Repository.maintenance): after pushes and API commits,
 // prune (when configured) then a geometric repack, one run at a time, and the replaced files
-// deleted after a grace period. One push makes one request (batch). Apart from repack.ts
-// (whose file work runs in a worker process) and prune.ts, which it drives and which know
-// nothing of scheduling.
+// deleted after a grace period. One push makes one request (batch). Apart from repack.ts and
+// prune.ts (whose work runs in the maintenance worker process, repack-runner.ts), which it
+// drives and which know nothing of scheduling.
 import { prune, type PruneResult } from './prune.js';
 import { deleteGarbage, repack, type RepackResult } from './repack.js';
 import type { Repository } from './repository.js';

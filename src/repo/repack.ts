@@ -15,6 +15,7 @@
 // first, and only then does this process list the new pack, retire the old ones (readers that
 // still hold them keep their open handles until they finish: ObjectStore.pin) and delete their
 // files. A worker that dies leaves at most an extra, complete pack (duplicates are valid).
+// The bitmap for the largest pack (bitmap-write.ts) is then built by the worker as its own job.
 //
 // Scheduled in the background after pushes and API commits (maintenance.ts), serialised per
 // repository, never under the repository lock (pushes and the REST API are not blocked by it).
