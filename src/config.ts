@@ -22,6 +22,12 @@ export interface CacheBudgets {
   clonePlanBytes: number;
   /** Code-search indexes and blob terms: GITGATE_SEARCH_CACHE_BYTES. */
   searchBytes: number;
+  /** Raw blocks read from open packs: GITGATE_PACK_BLOCK_CACHE_BYTES. */
+  packBlockBytes: number;
+  /** Loaded reachability bitmaps: GITGATE_BITMAP_CACHE_BYTES. */
+  bitmapBytes: number;
+  /** Cache entries unused this long are dropped: GITGATE_CACHE_IDLE_SECONDS (0: never). */
+  idleMs: number;
 }
 
 export interface ConfigFlags {
@@ -198,6 +204,9 @@ const SETTINGS = {
   packObjectBytes: { env: 'GITGATE_PACK_CACHE_BYTES', schema: int(0).default(32 * MiB) },
   clonePlanBytes: { env: 'GITGATE_CLONE_PLAN_CACHE_BYTES', schema: int(0).default(64 * MiB) },
   searchBytes: { env: 'GITGATE_SEARCH_CACHE_BYTES', schema: int(0).default(384 * MiB) },
+  packBlockBytes: { env: 'GITGATE_PACK_BLOCK_CACHE_BYTES', schema: int(0).default(16 * MiB) },
+  bitmapBytes: { env: 'GITGATE_BITMAP_CACHE_BYTES', schema: int(0).default(64 * MiB) },
+  cacheIdleMs: { env: 'GITGATE_CACHE_IDLE_SECONDS', schema: seconds(0, undefined, 10) },
   authorName: { env: 'GITGATE_AUTHOR_NAME', schema: z.string().default('gitgate') },
   authorEmail: { env: 'GITGATE_AUTHOR_EMAIL', schema: z.string().default('gitgate@localhost') },
   logLevel: { env: 'LOG_LEVEL', schema: z.string().default('info') },
@@ -247,7 +256,7 @@ export const CONFIG_ENV_VARS: readonly string[] = Object.values(SETTINGS).map((s
 const SCHEMA = z.object(Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [k, s.schema])) as { [K in Key]: (typeof SETTINGS)[K]['schema'] });
 
 function assemble(v: Raw): Config {
-  const { tlsCert, tlsKey, fsckSeverities, fsckSkip, packObjectBytes, clonePlanBytes, searchBytes, webhookAllowNetworks, heartbeatMs, nodeExpiryMs, staleLockMs, ...rest } = v;
+  const { tlsCert, tlsKey, fsckSeverities, fsckSkip, packObjectBytes, clonePlanBytes, searchBytes, packBlockBytes, bitmapBytes, cacheIdleMs, webhookAllowNetworks, heartbeatMs, nodeExpiryMs, staleLockMs, ...rest } = v;
   // one late beat must not make a live node look dead (and lose its temporary files)
   if (nodeExpiryMs < 3 * heartbeatMs) {
     throw new GitgateError('CONFIG', { detail: `GITGATE_NODE_EXPIRY_MS (${nodeExpiryMs}) must be at least 3 × GITGATE_HEARTBEAT_MS (${heartbeatMs})` });
@@ -260,14 +269,14 @@ function assemble(v: Raw): Config {
     ...rest,
     tls: tlsCert && tlsKey ? { cert: path.resolve(tlsCert), key: path.resolve(tlsKey) } : null,
     fsck: { ...DEFAULT_FSCK_POLICY, ...fsckSeverities, skip: fsckSkip },
-    caches: { packObjectBytes, clonePlanBytes, searchBytes },
+    caches: { packObjectBytes, clonePlanBytes, searchBytes, packBlockBytes, bitmapBytes, idleMs: cacheIdleMs },
     cluster: { heartbeatMs, nodeExpiryMs, staleLockMs },
     packRetireGraceMs: rest.packRetireGraceMs ?? (rest.databaseUrl !== null ? CLUSTER_PACK_RETIRE_GRACE_MS : null),
     webhookAllowNetworks: webhookAllowNetworks ?? rest.importAllowNetworks,
   };
 }
 
-export type Config = Omit<Raw, 'tlsCert' | 'tlsKey' | 'fsckSeverities' | 'fsckSkip' | 'packObjectBytes' | 'clonePlanBytes' | 'searchBytes' | 'webhookAllowNetworks' | 'heartbeatMs' | 'nodeExpiryMs' | 'staleLockMs'> & {
+export type Config = Omit<Raw, 'tlsCert' | 'tlsKey' | 'fsckSeverities' | 'fsckSkip' | 'packObjectBytes' | 'clonePlanBytes' | 'searchBytes' | 'packBlockBytes' | 'bitmapBytes' | 'cacheIdleMs' | 'webhookAllowNetworks' | 'heartbeatMs' | 'nodeExpiryMs' | 'staleLockMs'> & {
   /** Cluster: heartbeat interval, node expiry, stale lock bound (ms). */
   cluster: { heartbeatMs: number; nodeExpiryMs: number; staleLockMs: number };
   /** Serve HTTPS with these PEM files (both or neither). */

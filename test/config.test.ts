@@ -37,7 +37,7 @@ describe('configuration', () => {
   it('defaults come from the schema; seconds become milliseconds; an empty variable is unset', () => {
     const c = loadConfig({}, { GITGATE_MAX_PUSH_REFS: '', GITGATE_AUTH_BAN_SECONDS: '7', HOST: '' });
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, maxPushRefs: 100_000, authBanMs: 7000, shutdownTimeoutMs: 30_000, webhookBackoffMs: 10_000, logFormat: 'json', metrics: 'loopback' });
-    expect(c.caches).toEqual({ packObjectBytes: 32 * 1024 ** 2, clonePlanBytes: 64 * 1024 ** 2, searchBytes: 384 * 1024 ** 2 });
+    expect(c.caches).toEqual({ packObjectBytes: 32 * 1024 ** 2, clonePlanBytes: 64 * 1024 ** 2, searchBytes: 384 * 1024 ** 2, packBlockBytes: 16 * 1024 ** 2, bitmapBytes: 64 * 1024 ** 2, idleMs: 10_000 });
     expect(loadConfig({ port: 0, logPretty: true }, { PORT: '9', LOG_FORMAT: 'json' })).toMatchObject({ port: 0, logFormat: 'pretty' });
   });
 

@@ -5,6 +5,7 @@ import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config.js';
 import type { GuardStore } from '../db/stores.js';
 import { Metrics } from '../metrics/metrics.js';
+import { cachePools, setBusyCheck } from '../service/cache-budgets.js';
 import { Activity } from './activity.js';
 
 export interface HttpRuntime {
@@ -25,5 +26,16 @@ export function createHttpRuntime(config: Config, guards: GuardStore): HttpRunti
   metrics.gauge('gitgate_http_requests_in_flight', 'HTTP requests in progress', () => activity.count('request'));
   metrics.gauge('gitgate_auth_throttle_tracked_addresses', 'client addresses with recent failed authentications', () => throttle.size);
   metrics.gauge('gitgate_auth_throttle_blocked_addresses', 'client addresses (IPv6: /64 networks) blocked after failed authentications', () => throttle.blocked);
+  // where the process's memory is: V8 heap, buffers outside it, and the byte-bounded caches
+  const mem = (key: 'rss' | 'heapUsed' | 'heapTotal' | 'external' | 'arrayBuffers') => () => process.memoryUsage()[key];
+  metrics.gauge('gitgate_memory_rss_bytes', 'resident set size of the process', () => process.memoryUsage.rss());
+  metrics.gauge('gitgate_memory_heap_used_bytes', 'V8 heap in use', mem('heapUsed'));
+  metrics.gauge('gitgate_memory_heap_total_bytes', 'V8 heap reserved', mem('heapTotal'));
+  metrics.gauge('gitgate_memory_external_bytes', 'memory of buffers and other objects outside the V8 heap', mem('external'));
+  metrics.gauge('gitgate_memory_array_buffers_bytes', 'memory of ArrayBuffers and Buffers (part of external)', mem('arrayBuffers'));
+  for (const [name, pools] of cachePools()) {
+    metrics.gauge(`gitgate_cache_${name}_bytes`, `bytes held by the ${name.replace('_', ' ')} cache`, () => pools.reduce((n, p) => n + p.total, 0));
+  }
+  setBusyCheck(() => activity.count('request') > 0); // idle cache release waits for a quiet process
   return { throttle, metrics, activity, shuttingDown: false };
 }

@@ -50,6 +50,11 @@ export class BitmapFile {
     readonly entries: BitmapEntry[],
   ) {}
 
+  /** Bytes of the file it reads from. */
+  get byteLength(): number {
+    return this.buf.length;
+  }
+
   /** The full reachability bitmap of entry `i` (XOR chains resolved). Do not modify it. */
   bitmap(i: number): Bitset {
     const hit = this.decoded.get(i);

@@ -1,5 +1,6 @@
 // Positional reads over a FileHandleLike that never return short (read() may).
 import type { FileHandleLike } from './file-handle.js';
+import { ByteLru, type BytePool } from './lru-cache.js';
 
 /** Fills buf[offset, offset+length) from file position `position`; returns bytes read (short only at EOF). */
 export async function readFully(
@@ -86,24 +87,29 @@ export class WindowReader {
   }
 }
 
+interface Block {
+  buf: Buffer;
+  bytes: number;
+}
+
 /**
  * Random-access reads through an LRU of fixed-size blocks. A promise read on a FileHandle
  * costs tens of microseconds however small, so many small entry reads are served from a
- * few block reads instead. Reads much larger than a block bypass the cache.
+ * few block reads instead. Reads much larger than a block bypass the cache. The blocks of
+ * every reader given the same BytePool share its budget (pack-file.ts: packBlockPool).
  */
 export class BlockReader {
-  private readonly blocks = new Map<number, Buffer>();
+  private readonly blocks: ByteLru<number, Block>;
   private readonly loading = new Map<number, Promise<Buffer>>();
-  private readonly maxBlocks: number;
 
   constructor(
     private readonly handle: FileHandleLike,
     /** Reads past this position fail. */
     readonly size: number,
     private readonly blockSize = 64 * 1024,
-    cacheBytes = 8 * 1024 * 1024,
+    cache: number | BytePool = 8 * 1024 * 1024,
   ) {
-    this.maxBlocks = Math.max(2, Math.floor(cacheBytes / blockSize));
+    this.blocks = new ByteLru(cache);
   }
 
   /**
@@ -138,11 +144,7 @@ export class BlockReader {
 
   private async block(b: number, onShort: (got: number) => Error): Promise<Buffer> {
     const cached = this.blocks.get(b);
-    if (cached) {
-      this.blocks.delete(b); // re-insert: most recently used last
-      this.blocks.set(b, cached);
-      return cached;
-    }
+    if (cached) return cached.buf;
     let pending = this.loading.get(b);
     if (!pending) {
       const start = b * this.blockSize;
@@ -151,8 +153,7 @@ export class BlockReader {
       pending.then(
         (block) => {
           this.loading.delete(b);
-          this.blocks.set(b, block);
-          if (this.blocks.size > this.maxBlocks) this.blocks.delete(this.blocks.keys().next().value as number);
+          this.blocks.set(b, { buf: block, bytes: block.length });
         },
         () => this.loading.delete(b),
       );

@@ -48,6 +48,23 @@ function obtainGc(): GcFunction | null {
   }
 }
 
+/**
+ * A full collection now, after caches dropped entries while idle (service/cache-budgets.ts): an
+ * idle process allocates nothing, so V8 would keep the dropped buffers and their pages until
+ * the next request. Nothing without gc().
+ */
+export function collectNow(): void {
+  if (gc === undefined) gc = obtainGc();
+  if (!gc) return;
+  try {
+    // no options: gc({ type: 'major' }) leaves the freed buffers' memory allocated (measured on
+    // Node 20: 94 MiB of dropped 64 KiB Buffers stayed in arrayBuffers; gc() freed them)
+    gc();
+  } catch {
+    gc = null;
+  }
+}
+
 /** Setting 2: note `bytes` of short-lived buffers handed to a consumer that drops them once written. */
 export function transientBytes(bytes: number): void {
   pending += bytes;

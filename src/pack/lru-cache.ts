@@ -1,11 +1,14 @@
 // Least-recently-used caches bounded by the total byte size of their values. Several caches
 // may share one budget (a BytePool): the pack caches of every open pack of every repository
 // draw from one configured number of bytes, and the least recently used entry among all of
-// them goes first.
+// them goes first. An entry not used for a while can be dropped (trimIdle), so an idle server
+// gives its cache memory back.
 
 interface Slot<V> {
   value: V;
   stamp: number;
+  /** Date.now() of its last use. */
+  at: number;
 }
 
 /** A byte budget shared by caches; the oldest entry among its members is evicted first. */
@@ -44,6 +47,13 @@ export class BytePool {
   /** @internal */
   leave(member: ByteLru<unknown, { bytes: number }>): void {
     this.members.delete(member);
+  }
+
+  /** Drop every entry last used before `cutoff` (a Date.now() time); returns the bytes freed. */
+  trimIdle(cutoff: number): number {
+    const before = this.total;
+    for (const m of [...this.members]) m.evictUsedBefore(cutoff);
+    return before - this.total;
   }
 
   /** @internal Drop least recently used entries until the pool fits its budget. */
@@ -89,6 +99,7 @@ export class ByteLru<K, V extends { bytes: number }> {
     this.map.delete(key);
     this.map.set(key, slot);
     slot.stamp = this.pool.stamp();
+    slot.at = Date.now();
     return slot.value;
   }
 
@@ -96,7 +107,7 @@ export class ByteLru<K, V extends { bytes: number }> {
     this.delete(key);
     if (value.bytes > this.pool.maxEntryBytes) return;
     if (this.map.size === 0) this.pool.join(this as ByteLru<unknown, { bytes: number }>);
-    this.map.set(key, { value, stamp: this.pool.stamp() });
+    this.map.set(key, { value, stamp: this.pool.stamp(), at: Date.now() });
     this.total += value.bytes;
     this.pool.total += value.bytes;
     this.pool.evict();
@@ -120,6 +131,15 @@ export class ByteLru<K, V extends { bytes: number }> {
   oldestStamp(): number {
     for (const slot of this.map.values()) return slot.stamp;
     return Infinity;
+  }
+
+  /** @internal The map is in order of use: drop from the front while entries are older than `cutoff`. */
+  evictUsedBefore(cutoff: number): void {
+    for (const [key, slot] of this.map) {
+      if (slot.at >= cutoff) return;
+      this.map.delete(key);
+      this.forget(slot.value.bytes);
+    }
   }
 
   /** @internal */

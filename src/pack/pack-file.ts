@@ -38,7 +38,7 @@ export interface PackEntryInfo {
 export interface PackFileOptions {
   /** Byte budget of this pack's own resolved-object cache (default: a share of packObjectPool). */
   cacheBytes?: number;
-  /** Byte budget of the cache of raw pack blocks (default 4 MiB). */
+  /** Byte budget of this pack's own cache of raw pack blocks (default: a share of packBlockPool). */
   blockCacheBytes?: number;
 }
 
@@ -78,19 +78,27 @@ function asCorrupt(err: unknown): unknown {
  */
 export const packObjectPool = new BytePool(0);
 
+/**
+ * Raw 64 KiB blocks of every open pack share this budget (GITGATE_PACK_BLOCK_CACHE_BYTES): a
+ * fixed cache per pack made memory grow with the number of packs open.
+ */
+export const packBlockPool = new BytePool(16 * 1024 * 1024, 1);
+
 export class PackFile {
   readonly index: PackIndex;
   private readonly handle: FileHandleLike;
   private readonly packSize: number;
   private readonly cache: ByteLru<number, CachedObject>;
   private readonly blocks: BlockReader;
+  private isClosed = false;
+  private readonly closers: (() => void)[] = [];
 
   private constructor(handle: FileHandleLike, index: PackIndex, packSize: number, opts: PackFileOptions) {
     this.handle = handle;
     this.index = index;
     this.packSize = packSize;
     this.cache = new ByteLru(opts.cacheBytes ?? packObjectPool);
-    this.blocks = new BlockReader(handle, packSize, 64 * 1024, opts.blockCacheBytes ?? 4 * 1024 * 1024);
+    this.blocks = new BlockReader(handle, packSize, 64 * 1024, opts.blockCacheBytes ?? packBlockPool);
   }
 
   static async open(handle: FileHandleLike, index: PackIndex, opts: PackFileOptions = {}): Promise<PackFile> {
@@ -231,7 +239,19 @@ export class PackFile {
     }
   }
 
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Call `fn` when the pack is closed (caches kept elsewhere let go of it). */
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
   async close(): Promise<void> {
+    this.isClosed = true;
+    for (const fn of this.closers.splice(0)) fn();
     this.cache.clear();
     this.blocks.clear();
     await this.handle.close();

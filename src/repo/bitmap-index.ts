@@ -1,14 +1,28 @@
 // The reachability bitmap of a repository, if it has a usable one: like C Git, one pack's
 // .bitmap (the largest pack that has one), with its pack order from the .rev file or, without
-// one, from the .idx offsets. Loaded once per pack file and kept while the pack is open.
+// one, from the .idx offsets. Loaded once per pack file and kept while the pack is open and
+// the bitmap cache's byte budget (GITGATE_BITMAP_CACHE_BYTES, bitmapPool) holds it.
 // A bitmap that fails any check is ignored with a warning; callers then walk the history.
 import path from 'node:path';
 import type { PackFile } from '../pack/pack-file.js';
 import { BitmapFile, BitmapFormatError, packOrderFromOffsets, parseBitmap, parseRev } from '../pack/bitmap-format.js';
 import type { Bitset } from '../pack/ewah.js';
 import type { ObjectType } from '../pack/types.js';
+import { ByteLru, BytePool } from '../pack/lru-cache.js';
 import { PackPositions } from './pack-positions.js';
 import type { Repository } from './repository.js';
+
+/** Bytes of a decoded bitmap (BitmapFile keeps this many resolved ones, a bit per object each). */
+const DECODED_KEPT = 64;
+
+/**
+ * Loaded bitmaps of every repository share this budget (GITGATE_BITMAP_CACHE_BYTES); one
+ * bitmap may take all of it (a large repository's is worth keeping whole, or not at all).
+ */
+export const bitmapPool = new BytePool(64 * 1024 * 1024, 1);
+const cache = new ByteLru<PackFile, { index: BitmapIndex; bytes: number }>(bitmapPool);
+/** Packs whose closing drops their cached bitmap. */
+const watched = new WeakSet<PackFile>();
 
 export class BitmapIndex extends PackPositions {
   /** .idx position of a commit → its entry number in the bitmap file. */
@@ -45,6 +59,12 @@ export class BitmapIndex extends PackPositions {
   get storedCount(): number {
     return this.entryOf.size;
   }
+
+  /** What it may hold: the file, two position tables, the type bitmaps and the decoded bitmaps it keeps, the entry map. */
+  get bytes(): number {
+    const bitset = Math.ceil(this.count / 8);
+    return this.file.byteLength + this.count * 8 + (4 + DECODED_KEPT) * bitset + this.entryOf.size * 64;
+  }
 }
 
 type Warn = (message: string, detail: { pack: string; reason: string }) => void;
@@ -63,7 +83,10 @@ interface Loaded {
   at: number;
   index: Promise<BitmapIndex | null>;
 }
-/** Per pack: its bitmap, or null (then looked for again after a while: a bitmap may be written later). */
+/**
+ * Per pack: its bitmap being loaded, or found missing (then looked for again after a while: a
+ * bitmap may be written later). A loaded bitmap moves to the byte-bounded cache.
+ */
 const loaded = new WeakMap<PackFile, Loaded>();
 /** Packs whose bitmap failed a check: ignored for as long as the pack is open. */
 const broken = new WeakSet<PackFile>();
@@ -72,6 +95,7 @@ const RECHECK_MISSING_MS = 10_000;
 /** Forget what is known of a pack's bitmap (one was just written). */
 export function forgetBitmap(pack: PackFile): void {
   loaded.delete(pack);
+  cache.delete(pack);
 }
 
 /** The bitmap to use for this repository now, or null. Callers pin the object store while they use it. */
@@ -86,6 +110,8 @@ export async function repositoryBitmap(repo: Repository): Promise<BitmapIndex | 
 
 function packBitmap(repo: Repository, name: string, pack: PackFile): Promise<BitmapIndex | null> {
   if (broken.has(pack)) return Promise.resolve(null);
+  const hit = cache.get(pack);
+  if (hit) return Promise.resolve(hit.index);
   const now = Date.now();
   const known = loaded.get(pack);
   if (known && (known.at === Infinity || now - known.at < RECHECK_MISSING_MS)) return known.index;
@@ -93,9 +119,17 @@ function packBitmap(repo: Repository, name: string, pack: PackFile): Promise<Bit
   // a bitmap found (or found broken) is final for this pack; a missing one is looked for again
   const entry: Loaded = { at: now, index };
   loaded.set(pack, entry);
-  void index.then((bi) => {
-    if (bi) entry.at = Infinity;
-  });
+  void index.then(
+    (bi) => {
+      if (!bi || loaded.get(pack) !== entry) return;
+      // kept while the budget allows (too large for it: read again on each use)
+      loaded.delete(pack);
+      if (pack.closed) return;
+      cache.set(pack, { index: bi, bytes: bi.bytes });
+      if (!watched.has(pack)) watched.add(pack), pack.onClose(() => cache.delete(pack));
+    },
+    () => undefined,
+  );
   return index;
 }
 

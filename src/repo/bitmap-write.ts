@@ -19,6 +19,7 @@ import { ObjectBits, reachBits, type ReachIndex } from './bitmap-walk.js';
 import { CommitReader, type CommitInfo } from './commit-walk.js';
 import { parseTag } from './objects/tag.js';
 import { PackPositions } from './pack-positions.js';
+import { runInWorker } from './repack-runner.js';
 import type { Repository } from './repository.js';
 
 const TYPES: ObjectType[] = ['commit', 'tree', 'blob', 'tag'];
@@ -56,40 +57,80 @@ class WriterIndex extends PackPositions implements ReachIndex {
   }
 }
 
+/** What one attempt did: the pack it looked at, what it wrote (null: nothing), and whether that pack cannot have a bitmap. */
+export interface BitmapAttempt {
+  pack: string;
+  written: BitmapWriteResult | null;
+  unclosed: boolean;
+}
+
 /**
  * Write a bitmap (and a .rev) for the largest pack if it has none. Null when there is nothing
  * to do or the pack cannot have one (it is not closed under reachability).
  */
 export async function writeRepositoryBitmap(repo: Repository, opts: { signal?: { readonly aborted: boolean } } = {}): Promise<BitmapWriteResult | null> {
+  return (await bitmapLargestPack(repo, { ...opts, skip: (pack) => unclosed.has(pack) }))?.written ?? null;
+}
+
+/** writeRepositoryBitmap's work, without its memory of unclosed packs (the worker process has none). Null: no pack, or skipped. */
+export async function bitmapLargestPack(
+  repo: Repository,
+  opts: { signal?: { readonly aborted: boolean }; skip?: (pack: PackFile, name: string) => boolean } = {},
+): Promise<BitmapAttempt | null> {
   const store = repo.objects;
   await store.rescan();
   const release = store.pin();
   try {
     const infos = (await store.packInfos()).slice().sort((a, b) => b.count - a.count);
     const largest = infos[0];
-    if (!largest || unclosed.has(largest.pack)) return null;
+    if (!largest || opts.skip?.(largest.pack, largest.name)) return null;
+    const attempt: BitmapAttempt = { pack: largest.name, written: null, unclosed: false };
     const base = path.join(repo.packDir, largest.name);
-    if (await repo.storage.exists(`${base}.bitmap`)) return null;
+    if (await repo.storage.exists(`${base}.bitmap`)) return attempt;
     const built = await build(repo, largest.pack, opts.signal);
     if (!built) {
-      unclosed.add(largest.pack);
-      return null;
+      if (!opts.signal?.aborted) {
+        unclosed.add(largest.pack);
+        attempt.unclosed = true;
+      }
+      return attempt;
     }
-    if (opts.signal?.aborted) return null;
+    if (opts.signal?.aborted) return attempt;
     const { index } = largest.pack;
     if (!(await repo.storage.exists(`${base}.rev`))) await repo.storage.writeFileAtomic(`${base}.rev`, writeRev(built.order, index.packChecksum));
     await repo.storage.writeFileAtomic(`${base}.bitmap`, writeBitmap({ packChecksum: index.packChecksum, types: built.types, entries: built.entries }));
     forgetBitmap(largest.pack);
-    return { pack: largest.name, commits: built.commits, bitmaps: built.entries.length };
+    attempt.written = { pack: largest.name, commits: built.commits, bitmaps: built.entries.length };
+    return attempt;
   } finally {
     release();
   }
 }
 
-/** After a repack: give the largest pack a bitmap if it has none. Failures only warn (the repack stands). */
-export async function bitmapAfterRepack(repo: Repository, signal?: { readonly aborted: boolean }): Promise<void> {
+/** Packs (gitdir/name) found not closed under reachability by a worker: not tried again by this process. */
+const unclosedByName = new Set<string>();
+
+/**
+ * After a repack: give the largest pack a bitmap if it has none. Failures only warn (the repack
+ * stands). Repositories on disk build it in the maintenance worker process (repack-runner.ts):
+ * selecting commits and ORing bitmaps over every object is seconds of CPU on a large history.
+ */
+export async function bitmapAfterRepack(repo: Repository, opts: { signal?: { readonly aborted: boolean }; inline?: boolean } = {}): Promise<void> {
   try {
-    await writeRepositoryBitmap(repo, { signal });
+    if (repo.storage.kind !== 'fs' || opts.inline === true) {
+      await writeRepositoryBitmap(repo, { signal: opts.signal });
+      return;
+    }
+    const largest = (await repo.objects.packInfos()).slice().sort((a, b) => b.count - a.count)[0];
+    if (!largest || unclosedByName.has(path.join(repo.gitdir, largest.name))) return;
+    const attempt = await runInWorker<BitmapAttempt | null>({ kind: 'bitmap', root: repo.storage.root, gitdir: repo.gitdir, owner: repo.storage.owner, ignore: repo.objects.ignoredPacks }, opts.signal);
+    if (!attempt) return;
+    if (attempt.unclosed) unclosedByName.add(path.join(repo.gitdir, attempt.pack));
+    if (attempt.written) {
+      // the pack's "no bitmap" is remembered for a while: look again now
+      const info = (await repo.objects.packInfos()).find((p) => p.name === attempt.pack);
+      if (info) forgetBitmap(info.pack);
+    }
   } catch (err) {
     bitmapWarning('could not write a reachability bitmap', { pack: repo.id, reason: (err as Error)?.message ?? String(err) });
   }

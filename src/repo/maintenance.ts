@@ -1,8 +1,8 @@
 // Background upkeep of one repository (Repository.maintenance): after pushes and API commits,
 // prune (when configured) then a geometric repack, one run at a time, and the replaced files
-// deleted after a grace period. One push makes one request (batch). Apart from repack.ts
-// (whose file work runs in a worker process) and prune.ts, which it drives and which know
-// nothing of scheduling.
+// deleted after a grace period. One push makes one request (batch). Apart from repack.ts and
+// prune.ts (whose work runs in the maintenance worker process, repack-runner.ts), which it
+// drives and which know nothing of scheduling.
 // A run holds the maintenance lock (maintenanceLockKey, through Repository.maintenanceLocker): in a
 // cluster it spans nodes, and a run finding it held elsewhere is skipped (that node is doing
 // it). With packRetireGraceMs (cluster mode) the replaced packs' files are renamed aside rather

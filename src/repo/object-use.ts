@@ -9,6 +9,12 @@ export class ObjectUseGuard {
   private excluding = false;
   private waiters: (() => void)[] = [];
   private drained: (() => void) | null = null;
+  private exclusiveWaiters = 0;
+
+  /** Whether an exclusive caller waits for shared holders to leave (diagnostics and tests). */
+  get exclusiveWaiting(): boolean {
+    return this.exclusiveWaiters > 0;
+  }
 
   async shared<T>(fn: () => Promise<T>): Promise<T> {
     while (this.excluding) await new Promise<void>((r) => this.waiters.push(r));
@@ -24,14 +30,19 @@ export class ObjectUseGuard {
   /** Run `fn` with no shared holder; null (fn not run) when `signal` aborts while waiting. */
   async exclusive<T>(fn: () => Promise<T>, signal?: { readonly aborted: boolean }): Promise<T | null> {
     while (this.excluding) await nextTurn();
-    while (this.users > 0) {
-      if (signal?.aborted) return null;
-      // woken by the last holder leaving, or after a turn to look at the signal again
-      await new Promise<void>((resolve) => {
-        this.drained = resolve;
-        setTimeout(resolve, 50).unref?.();
-      });
-      this.drained = null;
+    this.exclusiveWaiters++;
+    try {
+      while (this.users > 0) {
+        if (signal?.aborted) return null;
+        // woken by the last holder leaving, or after a turn to look at the signal again
+        await new Promise<void>((resolve) => {
+          this.drained = resolve;
+          setTimeout(resolve, 50).unref?.();
+        });
+        this.drained = null;
+      }
+    } finally {
+      this.exclusiveWaiters--;
     }
     if (signal?.aborted) return null;
     this.excluding = true;

@@ -8,6 +8,11 @@
 //    appeared since the first walk; anything that walk reaches is kept.
 // Old packs holding garbage are rewritten without it (through the repack writer); the packs
 // themselves leave the object store at once and their files go after `defer`'s delay.
+//
+// For repositories on disk the walks and the rewrite run in the maintenance worker process
+// (repack-runner.ts; pruneNow is the same code there, with hooks): when it is ready to delete,
+// this process takes the push guard and the ref lock, lets it finish, and retires the packs
+// it replaced before letting go.
 import path from 'node:path';
 import type { PackFile } from '../pack/pack-file.js';
 import type { OidSet } from './oid-set.js';
@@ -15,6 +20,7 @@ import { walkReachable } from './reach-objects.js';
 import { Courtesy } from './courtesy.js';
 import { listLoose, plan, writePackFiles } from './pack-rewrite.js';
 import { deleteGarbage, repackLockKey, type RepackOptions } from './repack.js';
+import { runInWorker } from './repack-runner.js';
 import { withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
 import { PACK_KEEP } from './pack-names.js';
@@ -23,7 +29,7 @@ import { LooseObjects } from './loose.js';
 /** Files that belong to a pack besides .pack and .idx (deleted with it). */
 const PACK_FILES = ['.idx', '.pack', '.rev', '.bitmap', '.mtimes', '.promisor'];
 
-export interface PruneOptions extends Pick<RepackOptions, 'signal' | 'courteous' | 'defer'> {
+export interface PruneOptions extends Pick<RepackOptions, 'signal' | 'courteous' | 'defer' | 'inline'> {
   /** Grace period: unreachable objects younger than this are kept. */
   expireMs: number;
   now?: number;
@@ -40,9 +46,76 @@ export interface PruneResult {
   pack: string | null;
 }
 
+/** What pruneNow leaves to its caller: the result, and the files of the replaced packs (already retired in-process). */
+export interface PruneOutcome extends PruneResult {
+  garbage: string[];
+}
+
+/** The steps of pruneNow that touch this process's state (different in the worker process). */
+export interface PruneHooks {
+  /** List the pack just written. */
+  installPack(name: string): Promise<void>;
+  /** Run the deletion with no push in flight and the refs held still; null when aborted meanwhile. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T | null>;
+  /** Stop reading the replaced packs and delete (or defer) their files, still inside `exclusive`. */
+  retire(packs: string[], garbage: string[]): Promise<void>;
+}
+
 export function prune(repo: Repository, opts: PruneOptions): Promise<PruneResult> {
   // under the repack lock: the pack list holds still except for packs pushes add
-  return withRepoLock(repackLockKey(repo.gitdir), () => pruneNow(repo, opts));
+  return withRepoLock(repackLockKey(repo.gitdir), async () => {
+    const offLoop = repo.storage.kind === 'fs' && opts.inline !== true;
+    const { garbage: _files, ...result } = offLoop ? await pruneInWorker(repo, opts) : await pruneNow(repo, opts, localHooks(repo, opts));
+    return result;
+  });
+}
+
+function localHooks(repo: Repository, opts: PruneOptions): PruneHooks {
+  return {
+    installPack: (name) => repo.objects.addPack(name),
+    exclusive: (fn) => repo.objectUse.exclusive(() => repo.withLock(fn), opts.signal),
+    async retire(packs, garbage) {
+      await repo.objects.retirePacks(packs);
+      if (opts.defer) opts.defer(garbage, packs);
+      else await deleteGarbage(repo, garbage, packs);
+    },
+  };
+}
+
+/** pruneNow in the worker process; its deletion step runs while this process holds the locks. */
+async function pruneInWorker(repo: Repository, opts: PruneOptions): Promise<PruneOutcome> {
+  const empty: PruneOutcome = { looseRemoved: 0, packedRemoved: 0, packsReplaced: [], pack: null, garbage: [] };
+  const hooks = localHooks(repo, opts);
+  let settle: (out: PruneOutcome | null) => void = () => undefined;
+  const ended = new Promise<PruneOutcome | null>((r) => (settle = r));
+  let locked: Promise<unknown> | null = null;
+  const run = runInWorker<PruneOutcome>(
+    { kind: 'prune', root: repo.storage.root, gitdir: repo.gitdir, owner: repo.storage.owner, ignore: repo.objects.ignoredPacks, expireMs: opts.expireMs, now: opts.now },
+    opts.signal,
+    (pack, reply) => {
+      locked = (async () => {
+        if (pack) await repo.objects.addPack(pack);
+        const done = await hooks.exclusive(async () => {
+          reply({ type: 'finish' });
+          // the worker deletes the loose garbage now; the packs it replaced are retired before the locks go
+          const out = await ended;
+          if (out && out.packsReplaced.length > 0) await hooks.retire(out.packsReplaced, out.garbage);
+          return true;
+        });
+        if (done === null) reply({ type: 'abort' });
+      })();
+    },
+  );
+  try {
+    const out = await run;
+    settle(out);
+    await locked;
+    return out ?? empty;
+  } catch (err) {
+    settle(null);
+    await locked;
+    throw err;
+  }
 }
 
 /** Ref tips, HEAD included. */
@@ -59,13 +132,13 @@ function packOids(pack: PackFile): string[] {
   return out;
 }
 
-async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResult> {
+/** One prune of `repo` (see the file comment), its process-specific steps through `hooks`. */
+export async function pruneNow(repo: Repository, opts: PruneOptions, hooks: PruneHooks): Promise<PruneOutcome> {
   const { storage } = repo;
   const store = repo.objects;
   const packDir = repo.packDir;
-  const looseFiles = new LooseObjects(storage, repo.gitdir);
   const cutoff = (opts.now ?? Date.now()) - opts.expireMs;
-  const result: PruneResult = { looseRemoved: 0, packedRemoved: 0, packsReplaced: [], pack: null };
+  const result: PruneOutcome = { looseRemoved: 0, packedRemoved: 0, packsReplaced: [], pack: null, garbage: [] };
   const isOld = async (file: string) => ((await storage.stat(file))?.mtimeMs ?? Infinity) <= cutoff;
 
   await store.rescan();
@@ -86,7 +159,7 @@ async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResu
     const knownLoose = new Set(loose);
     const oldLoose: string[] = [];
     for (const oid of loose) {
-      if (await isOld(looseFiles.pathOf(oid))) oldLoose.push(oid);
+      if (await isOld(new LooseObjects(storage, repo.gitdir).pathOf(oid))) oldLoose.push(oid);
       else roots.push(oid);
     }
     if (oldPacks.length === 0 && oldLoose.length === 0) return result;
@@ -114,15 +187,12 @@ async function pruneNow(repo: Repository, opts: PruneOptions): Promise<PruneResu
       if (items.length > 0) {
         result.pack = await writePackFiles(repo, items, opts, courtesy);
         if (result.pack === null) return result; // aborted
-        await store.addPack(result.pack);
+        await hooks.installPack(result.pack);
       }
     }
 
     // 4. Delete, with no push in flight and the refs held still, whatever is still garbage.
-    const done = await repo.objectUse.exclusive(
-      () => repo.withLock(() => finish(repo, { seen, knownPacks, knownLoose, newPack: result.pack, garbageLoose, dropped, result, opts })),
-      opts.signal,
-    );
+    const done = await hooks.exclusive(() => finish(repo, hooks, { seen, knownPacks, knownLoose, newPack: result.pack, garbageLoose, dropped, result }));
     return done ?? result;
   } finally {
     release();
@@ -136,14 +206,12 @@ interface FinishState {
   newPack: string | null;
   garbageLoose: string[];
   dropped: Map<string, string[]>;
-  result: PruneResult;
-  opts: PruneOptions;
+  result: PruneOutcome;
 }
 
-async function finish(repo: Repository, st: FinishState): Promise<PruneResult> {
+async function finish(repo: Repository, hooks: PruneHooks, st: FinishState): Promise<PruneOutcome> {
   const { storage } = repo;
   const store = repo.objects;
-  const looseFiles = new LooseObjects(storage, repo.gitdir);
   await store.rescan();
   // what appeared since the first walk: moved refs, pushed packs, loose objects written
   const roots = await refTips(repo);
@@ -156,7 +224,7 @@ async function finish(repo: Repository, st: FinishState): Promise<PruneResult> {
   const { result } = st;
   for (const oid of st.garbageLoose) {
     if (st.seen.hasHex(oid)) continue; // reached again meanwhile
-    await storage.unlink(looseFiles.pathOf(oid));
+    await storage.unlink(new LooseObjects(storage, repo.gitdir).pathOf(oid));
     result.looseRemoved++;
   }
   // a pack some of whose garbage came back to life stays (the new pack duplicates the rest: harmless)
@@ -165,10 +233,8 @@ async function finish(repo: Repository, st: FinishState): Promise<PruneResult> {
   result.packsReplaced = replaced.map(([name]) => name);
   if (replaced.length > 0) {
     await storage.unlink(path.join(repo.packDir, 'multi-pack-index'));
-    await store.retirePacks(result.packsReplaced);
-    const garbage = result.packsReplaced.flatMap((base) => PACK_FILES.map((ext) => path.join(repo.packDir, `${base}${ext}`)));
-    if (st.opts.defer) st.opts.defer(garbage, result.packsReplaced);
-    else await deleteGarbage(repo, garbage, result.packsReplaced);
+    result.garbage = result.packsReplaced.flatMap((base) => PACK_FILES.map((ext) => path.join(repo.packDir, `${base}${ext}`)));
+    await hooks.retire(result.packsReplaced, result.garbage);
   }
   return result;
 }

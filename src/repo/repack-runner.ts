@@ -1,6 +1,8 @@
-// Runs a repack's file work (repackFiles) in a child process, so its CPU (reading, CRC-checking,
-// inflating and writing hundreds of megabytes) never stalls the event loop that serves clones
-// and pushes, and its memory (the plan of every object) goes back to the system when it ends.
+// Runs maintenance in a child process: a repack's file work (repackFiles), writing a
+// reachability bitmap (bitmap-write.ts) and a prune's walk and rewrite (prune.ts), so their CPU
+// (reading, CRC-checking, inflating, walking and writing hundreds of megabytes) never stalls the
+// event loop that serves clones and pushes, and their memory (the plan of every object, the
+// bitmaps being built, the set of reachable ids) goes back to the system when the child ends.
 //  - one worker at a time per server process (a queue shared by all repositories);
 //  - at the lowest CPU priority (nice 19): on a busy machine requests get the cores first, an
 //    idle one repacks at full speed;
@@ -16,46 +18,60 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packObjectPool } from '../pack/pack-file.js';
-import type { RepackOutcome } from './repack.js';
 
 /** Tests only: where the worker process dies on purpose. */
 export type WorkerFault = 'while-writing' | 'after-install';
 
-export interface WorkerJob {
+interface JobBase {
   /** The data root (a node file system path) and the repository's git directory under it. */
   root: string;
   gitdir: string;
   /** The node id its temporary files carry (the parent's Storage.owner). */
   owner: string;
-  factor?: number;
-  all?: boolean;
-  looseThreshold?: number;
   /** Packs this server retired whose files still wait for deletion: the worker must not read them (a prune dropped objects from them). */
   ignore: string[];
   fault?: WorkerFault;
 }
 
+export type WorkerJob =
+  | (JobBase & { kind: 'repack'; factor?: number; all?: boolean; looseThreshold?: number })
+  | (JobBase & { kind: 'bitmap' })
+  | (JobBase & { kind: 'prune'; expireMs: number; now?: number });
+
+/**
+ * `finish`: a prune waiting in `ready` may delete now (this process holds the locks that keep
+ * pushes out until the worker ends); `abort`: stop before installing or deleting anything.
+ */
 /** `packCacheBytes`: the configured pack object cache, which the worker uses as its own. */
-export type ToWorker = { type: 'repack'; job: WorkerJob; packCacheBytes: number } | { type: 'abort' };
-export type FromWorker = { type: 'done'; outcome: RepackOutcome | null } | { type: 'error'; message: string };
+export type ToWorker = { type: 'job'; job: WorkerJob; packCacheBytes: number } | { type: 'abort' } | { type: 'finish' };
+/** `ready`: a prune wrote its pack (if any) and waits for `finish` to delete. */
+export type FromWorker = { type: 'done'; outcome: unknown } | { type: 'error'; message: string } | { type: 'ready'; pack: string | null };
 
 const WORKER_NICE = 19;
 const ABORT_GRACE_MS = 5_000;
 const POLL_MS = 20;
 
 let tail: Promise<unknown> = Promise.resolve();
-let runningPid: number | null = null;
+let running: { pid: number; kind: WorkerJob['kind']; ready: boolean } | null = null;
 
 /** The pid of the worker running now (diagnostics and tests), or null. */
 export function repackWorkerPid(): number | null {
-  return runningPid;
+  return running?.pid ?? null;
 }
 
-/** repackFiles for `job` in a worker process, after any worker already running. Null when aborted. */
-export function repackInWorker(job: WorkerJob, signal?: { readonly aborted: boolean }): Promise<RepackOutcome | null> {
-  const run = tail.then(() => runOnce(job, signal));
+/** The worker running now: its pid, its job, and (prune) whether it waits for `finish`. Diagnostics and tests. */
+export function runningWorker(): { readonly pid: number; readonly kind: WorkerJob['kind']; readonly ready: boolean } | null {
+  return running;
+}
+
+/**
+ * `job` in a worker process, after any worker already running; resolves with the worker's
+ * outcome (its type is the job's), null when aborted. `onReady` answers a prune's `ready`.
+ */
+export function runInWorker<T>(job: WorkerJob, signal?: { readonly aborted: boolean }, onReady?: (pack: string | null, reply: (msg: ToWorker) => void) => void): Promise<T | null> {
+  const run = tail.then(() => runOnce(job, signal, onReady));
   tail = run.catch(() => undefined);
-  return run;
+  return run as Promise<T | null>;
 }
 
 /** The worker's module: the compiled one, or the TypeScript source through a loader when running from source (tests). */
@@ -67,12 +83,12 @@ function workerEntry(): { file: string; execArgv: string[] } {
   return { file: fileURLToPath(new URL('./repack-worker.js', here)), execArgv: [] };
 }
 
-function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }): Promise<RepackOutcome | null> {
+function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }, onReady?: (pack: string | null, reply: (msg: ToWorker) => void) => void): Promise<unknown> {
   if (signal?.aborted) return Promise.resolve(null);
   const { file, execArgv } = workerEntry();
   const child = fork(file, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
   const pid = child.pid ?? null;
-  runningPid = pid;
+  running = pid === null ? null : { pid, kind: job.kind, ready: false };
   if (pid !== null) {
     try {
       os.setPriority(pid, WORKER_NICE);
@@ -99,7 +115,12 @@ function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }): Promis
       if (child.connected) child.send(msg, () => undefined);
     };
     child.on('message', (m: FromWorker) => {
-      reply = m;
+      if (m.type !== 'ready') reply = m;
+      else if (onReady) {
+        if (running) running.ready = true;
+        onReady(m.pack, send);
+      }
+      else send({ type: 'abort' });
     });
     child.on('error', (err) => {
       spawnError = err;
@@ -107,7 +128,7 @@ function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }): Promis
     child.on('close', (code, sig) => {
       clearInterval(poll);
       if (killTimer) clearTimeout(killTimer);
-      runningPid = null;
+      running = null;
       const got = reply as FromWorker | null;
       if (got?.type === 'done') return resolve(got.outcome);
       void removeTemporaries(job.gitdir, pid).then(() => {
@@ -117,7 +138,7 @@ function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }): Promis
         else reject(new Error(`repack worker exited with ${sig ?? `code ${code}`}${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`));
       });
     });
-    send({ type: 'repack', job, packCacheBytes: packObjectPool.maxBytes });
+    send({ type: 'job', job, packCacheBytes: packObjectPool.maxBytes });
   });
 }
 

@@ -1,22 +1,30 @@
-// The worker process of repack-runner.ts: receives one job, runs repackFiles over the
-// repository's files with its own object store, replies with the outcome and exits. Its parent
-// going away counts as an abort (nothing is installed after that).
+// The worker process of repack-runner.ts: receives one job (a repack's file work, a bitmap, a
+// prune), runs it over the repository's files with its own object store, replies with the
+// outcome and exits. Its parent going away counts as an abort (nothing is installed after that).
 import fs from 'node:fs';
 import path from 'node:path';
 import { packObjectPool } from '../pack/pack-file.js';
-import { ObjectStore } from './object-store.js';
+import { bitmapLargestPack } from './bitmap-write.js';
+import { pruneNow, type PruneHooks } from './prune.js';
 import { repackFiles } from './repack.js';
 import type { FromWorker, ToWorker, WorkerJob } from './repack-runner.js';
+import { Repository } from './repository.js';
 import { nodeStorage } from './storage.js';
 
 let abortRequested = false;
+/** A prune waiting for its parent's go-ahead (true) or abort (false). */
+let goAhead: ((go: boolean) => void) | null = null;
 
-function reply(msg: FromWorker): void {
+function send(msg: FromWorker, then: () => void = () => undefined): void {
   if (!process.send) process.exit(1);
-  process.send(msg, () => process.exit(0));
+  process.send(msg, then);
 }
 
-/** The abort flag repackFiles polls; with a test fault, also the place to die mid-write. */
+function reply(msg: FromWorker): void {
+  send(msg, () => process.exit(0));
+}
+
+/** The abort flag the jobs poll; with a test fault, also the place to die mid-write. */
 function signalFor(job: WorkerJob): { readonly aborted: boolean } {
   const packDir = path.join(job.gitdir, 'objects', 'pack');
   return {
@@ -27,13 +35,43 @@ function signalFor(job: WorkerJob): { readonly aborted: boolean } {
   };
 }
 
+/** Prune's deletion step: ask the parent, which takes the push guard and the ref lock, then go. */
+const pruneHooks: Omit<PruneHooks, 'installPack'> = {
+  async exclusive(fn) {
+    const go = await new Promise<boolean>((resolve) => {
+      goAhead = resolve;
+      send({ type: 'ready', pack: pendingPack });
+    });
+    goAhead = null;
+    return go && !abortRequested ? fn() : null;
+  },
+  // the parent retires the packs and deletes their files (under the same locks)
+  async retire() {},
+};
+let pendingPack: string | null = null;
+
 async function run(job: WorkerJob): Promise<void> {
   try {
-    const storage = nodeStorage(job.root, job.owner);
-    const objects = new ObjectStore(storage, job.gitdir);
+    // maintenance off: this process only does the one job
+    const repo = new Repository(nodeStorage(job.root, job.owner), path.basename(job.gitdir), job.gitdir, { maintenance: { enabled: false } });
+    const objects = repo.objects;
     await objects.retirePacks(job.ignore); // on disk for a while yet, but replaced: never rolled up again
-    const outcome = await repackFiles({ storage, gitdir: job.gitdir, objects }, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal: signalFor(job) });
-    if (job.fault === 'after-install') process.exit(71);
+    const signal = signalFor(job);
+    let outcome: unknown;
+    if (job.kind === 'repack') {
+      outcome = await repackFiles(repo, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal });
+      if (job.fault === 'after-install') process.exit(71);
+    } else if (job.kind === 'bitmap') {
+      outcome = await bitmapLargestPack(repo, { signal });
+    } else {
+      outcome = await pruneNow(repo, { expireMs: job.expireMs, now: job.now, signal }, {
+        ...pruneHooks,
+        async installPack(name) {
+          pendingPack = name;
+          await objects.addPack(name);
+        },
+      });
+    }
     await objects.close();
     reply({ type: 'done', outcome });
   } catch (err) {
@@ -42,12 +80,16 @@ async function run(job: WorkerJob): Promise<void> {
 }
 
 process.on('message', (msg: ToWorker) => {
-  if (msg.type === 'abort') abortRequested = true;
-  else if (msg.type === 'repack') {
+  if (msg.type === 'abort') {
+    abortRequested = true;
+    goAhead?.(false);
+  } else if (msg.type === 'finish') goAhead?.(true);
+  else {
     packObjectPool.resize(msg.packCacheBytes);
     void run(msg.job);
   }
 });
 process.on('disconnect', () => {
   abortRequested = true;
+  goAhead?.(false);
 });

@@ -15,6 +15,7 @@
 // first, and only then does this process list the new pack, retire the old ones (readers that
 // still hold them keep their open handles until they finish: ObjectStore.pin) and delete their
 // files. A worker that dies leaves at most an extra, complete pack (duplicates are valid).
+// The bitmap for the largest pack (bitmap-write.ts) is then built by the worker as its own job.
 //
 // Scheduled in the background after pushes and API commits (maintenance.ts), serialised per
 // repository (here in-process; across cluster nodes by Maintenance's lock), never under the
@@ -25,7 +26,7 @@ import path from 'node:path';
 import { chooseRollup } from './geometric.js';
 import { Courtesy } from './courtesy.js';
 import { PACK_COMPANIONS, listLoose, plan, writePackFiles, type RepackTarget } from './pack-rewrite.js';
-import { repackInWorker, type WorkerFault } from './repack-runner.js';
+import { runInWorker, type WorkerFault } from './repack-runner.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
@@ -89,8 +90,9 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     if (opts.signal?.aborted) return empty;
     const offLoop = repo.storage.kind === 'fs' && opts.inline !== true;
     const outcome = offLoop
-      ? await repackInWorker(
+      ? await runInWorker<RepackOutcome>(
           {
+            kind: 'repack',
             root: repo.storage.root,
             gitdir: repo.gitdir,
             owner: repo.storage.owner,
@@ -109,9 +111,8 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     if (result.rolledUp.length > 0) await repo.objects.retirePacks(result.rolledUp);
     if (opts.defer) opts.defer(garbage, result.rolledUp);
     else await deleteGarbage(repo, garbage, result.rolledUp);
-    // the largest pack gets a .bitmap/.rev if it has none (on this loop, yielding as it goes;
-    // it needs the refs, which the worker does not read)
-    await bitmapAfterRepack(repo, opts.signal);
+    // the largest pack gets a .bitmap/.rev if it has none (in the worker too, as its own job)
+    await bitmapAfterRepack(repo, { signal: opts.signal, inline: !offLoop });
     return result;
   });
 }

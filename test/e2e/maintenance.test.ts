@@ -1,11 +1,12 @@
-// Background maintenance through real git: one maintenance request per push; repacks run in
-// a niced worker process while clones are served, and a worker that dies or is stopped leaves
-// a valid repository behind.
+// Background maintenance through real git: one maintenance request per push; repacks, bitmap
+// writing and prunes run in a niced worker process while clones are served, and a worker that
+// dies or is stopped leaves a valid repository behind.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repack } from '../../src/repo/repack.js';
-import { repackWorkerPid } from '../../src/repo/repack-runner.js';
+import { repositoryBitmap } from '../../src/repo/bitmap-index.js';
+import { repackWorkerPid, runningWorker } from '../../src/repo/repack-runner.js';
 import { gitOk, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, leftovers, scratchRepo } from '../helpers/push.js';
 import { type TestServer, useTestServer } from '../helpers/server.js';
@@ -99,6 +100,43 @@ describe('maintenance (fs storage)', () => {
     expect(await packCount(s, id)).toBe(1);
     await cloneOk(url);
     expect(await leftovers(s, id)).toEqual([]);
+    await s.fsck(id);
+  });
+
+  it('writes the bitmap in a worker process while /healthz and clones are answered, and serves from it', async () => {
+    const { id, url } = await pushedRepo(s, 8, { packs: true });
+    const other = await pushedRepo(s, 1);
+    await s.ctx.manager.get(other.id).maintenance.idle(); // its background prune and repack are not the ones watched
+    const repo = s.ctx.manager.get(id);
+    const seen = new Map<string, { pid: number; nice: number }>();
+    const answered: Promise<unknown>[] = [];
+    const watcher = setInterval(() => {
+      const w = runningWorker();
+      if (!w || seen.has(w.kind) || !alive(w.pid)) return;
+      seen.set(w.kind, { pid: w.pid, nice: niceOf(w.pid) });
+      if (w.kind === 'bitmap') {
+        // asked while the bitmap is being built: answered by this process's event loop
+        answered.push(fetch(`${s.url}/healthz`).then(async (r) => [r.status, await r.text()]));
+        answered.push(cloneOk(other.url));
+      }
+    }, 2);
+    const result = await repack(repo, { all: true });
+    clearInterval(watcher);
+    expect([...seen.keys()]).toEqual(['repack', 'bitmap']);
+    for (const { pid, nice } of seen.values()) {
+      expect(pid).not.toBe(process.pid);
+      expect(nice).toBe(19);
+    }
+    expect(seen.get('bitmap')!.pid).not.toBe(seen.get('repack')!.pid); // one at a time, each its own process
+    const [health] = await Promise.all(answered);
+    expect(health).toEqual([200, expect.stringContaining('"ok"')]);
+    const gitdir = s.ctx.manager.gitdirOf(id);
+    expect(fs.existsSync(path.join(gitdir, 'objects', 'pack', `${result.pack}.bitmap`))).toBe(true);
+    // read back at once by this process (its earlier "no bitmap" forgotten), and by C Git
+    const bitmap = await repositoryBitmap(repo);
+    expect(bitmap?.pack.index.count).toBe(result.objects);
+    await gitOk(['--git-dir', gitdir, 'rev-list', '--test-bitmap', 'main']);
+    await cloneOk(url);
     await s.fsck(id);
   });
 

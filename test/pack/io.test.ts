@@ -1,7 +1,8 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BlockReader, WindowReader } from '../../src/pack/file-io.js';
 import { InflateError, inflateExact, inflateStreaming } from '../../src/pack/inflate.js';
 import { ByteLru, BytePool } from '../../src/pack/lru-cache.js';
@@ -64,7 +65,52 @@ describe('BytePool', () => {
   });
 });
 
+describe('idle release', () => {
+  it('drops the entries of every cache in a pool that were not used since the cutoff, and only those', () => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    try {
+      const pool = new BytePool(1000, 1);
+      const a = new ByteLru<string, { bytes: number }>(pool);
+      const b = new ByteLru<string, { bytes: number }>(pool);
+      a.set('old', { bytes: 100 });
+      b.set('old', { bytes: 200 });
+      a.set('used', { bytes: 10 });
+      vi.setSystemTime(1_010_000);
+      a.get('used'); // used again: kept
+      b.set('new', { bytes: 20 });
+      expect(pool.trimIdle(1_005_000)).toBe(300);
+      expect([a.get('old'), b.get('old')]).toEqual([undefined, undefined]);
+      expect([a.size, b.size, pool.total]).toEqual([1, 1, 30]);
+      expect(pool.trimIdle(Infinity)).toBe(30);
+      expect(pool.total).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('BlockReader', () => {
+  it('keeps the blocks of all readers sharing a pool within its budget', async () => {
+    const file = path.join(work, 'pooled.bin');
+    const data = crypto.randomBytes(64 * 1024);
+    fs.writeFileSync(file, data);
+    const pool = new BytePool(8 * 1024, 1);
+    const handles = await Promise.all([fs.promises.open(file), fs.promises.open(file)]);
+    try {
+      const readers = handles.map((h) => new BlockReader(h, data.length, 1024, pool));
+      for (let i = 0; i < 64; i++) {
+        for (const r of readers) {
+          const got = await r.read(i * 1000, 500, () => new Error('short'));
+          expect(got.equals(data.subarray(i * 1000, i * 1000 + 500))).toBe(true);
+          expect(pool.total).toBeLessThanOrEqual(8 * 1024);
+        }
+      }
+      expect(pool.total).toBeGreaterThan(4 * 1024);
+    } finally {
+      await Promise.all(handles.map((h) => h.close()));
+    }
+  });
+
   it('returns exact ranges within, across and beyond blocks, from one shared cache', async () => {
     const handle = await fs.promises.open(file, 'r');
     let reads = 0;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ObjectUseGuard } from '../../src/repo/object-use.js';
 import { prune } from '../../src/repo/prune.js';
+import { runningWorker } from '../../src/repo/repack-runner.js';
 import { Repository } from '../../src/repo/repository.js';
 import { nodeStorage } from '../../src/repo/storage.js';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
@@ -68,11 +69,14 @@ describe('prune', () => {
     for (const oid of Object.values(o)) expect(await has(oid), oid).toBe(true);
   });
 
-  it('removes old unreachable objects, loose and packed, keeps what refs and young objects reach', async () => {
+  it.each([
+    ['in the worker process', false],
+    ['inline', true],
+  ])('removes old unreachable objects, loose and packed, keeps what refs and young objects reach (%s)', async (_where, inline) => {
     age(bare, 2 * HOUR);
     // a young unreachable commit (a push in flight, say) on the old secret tree: both must stay
     const young = (await gitOk(['--git-dir', bare, 'commit-tree', '-m', 'young', (await gitOk(['--git-dir', bare, 'mktree'], { input: `040000 tree ${o.secretTree}\tdir\n` })).trim()])).trim();
-    const r = await prune(repo, { expireMs: HOUR });
+    const r = await prune(repo, { expireMs: HOUR, inline });
 
     expect(r.packedRemoved).toBe(3); // the secret commit, its root tree and the tag object
     for (const oid of [o.secret, o.tag, o.scratch, o.scratchBlob]) expect(await has(oid), oid).toBe(false);
@@ -83,6 +87,31 @@ describe('prune', () => {
     // gitgate's own view agrees, and C Git's
     expect(await repo.objects.has(o.secret)).toBe(false);
     expect(await repo.objects.has(o.secretBlob)).toBe(true);
+    await gitOk(['--git-dir', bare, 'fsck', '--full', '--strict', '--no-dangling']);
+  });
+
+  it('in the worker process, deletes only once no push holds the object guard', async () => {
+    age(bare, 2 * HOUR);
+    let release!: () => void;
+    const holding = repo.objectUse.shared(() => new Promise<void>((r) => (release = r)));
+    let settled = false;
+    const job = prune(repo, { expireMs: HOUR }).finally(() => (settled = true));
+    // the worker has written its pack and waits; this process waits for the push to leave
+    while (!settled && !repo.objectUse.exclusiveWaiting) await new Promise((r) => setTimeout(r, 5));
+    expect(settled).toBe(false);
+    const w = runningWorker();
+    expect(w).toMatchObject({ kind: 'prune', ready: true });
+    expect(w!.pid).not.toBe(process.pid);
+    // its pack is written and listed; nothing deleted while the push holds the guard
+    for (const oid of [o.secret, o.tag, o.scratch, o.scratchBlob]) expect(await has(oid), oid).toBe(true);
+    expect(await repo.objects.has(o.secret)).toBe(true);
+    release();
+    await holding;
+    const r = await job;
+    expect(r).toMatchObject({ looseRemoved: 3, packedRemoved: 5 }); // no young commit here: the secret tree and blob go too
+    for (const oid of [o.secret, o.tag, o.scratch, o.scratchBlob]) expect(await has(oid), oid).toBe(false);
+    expect(await repo.objects.has(o.secret)).toBe(false);
+    expect(runningWorker()).toBeNull();
     await gitOk(['--git-dir', bare, 'fsck', '--full', '--strict', '--no-dangling']);
   });
 

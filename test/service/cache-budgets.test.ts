@@ -1,7 +1,8 @@
 // Cache budgets come from configuration, in bytes, one per process-wide cache.
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { packObjectPool } from '../../src/pack/pack-file.js';
+import { packBlockPool, packObjectPool } from '../../src/pack/pack-file.js';
+import { bitmapPool } from '../../src/repo/bitmap-index.js';
 import { clonePlanPool } from '../../src/repo/clone-plan-cache.js';
 import { applyCacheBudgets } from '../../src/service/cache-budgets.js';
 
@@ -15,15 +16,37 @@ describe('cache budgets', () => {
   });
 
   it('defaults, and GITGATE_*_CACHE_BYTES set each budget', () => {
-    expect(defaults).toEqual({ packObjectBytes: 32 * 1024 ** 2, clonePlanBytes: 64 * 1024 ** 2, searchBytes: 384 * 1024 ** 2 });
-    const config = loadConfig({}, { GITGATE_PACK_CACHE_BYTES: '1048576', GITGATE_CLONE_PLAN_CACHE_BYTES: '0', GITGATE_SEARCH_CACHE_BYTES: '3000000' });
+    expect(defaults).toEqual({
+      packObjectBytes: 32 * 1024 ** 2,
+      clonePlanBytes: 64 * 1024 ** 2,
+      searchBytes: 384 * 1024 ** 2,
+      packBlockBytes: 16 * 1024 ** 2,
+      bitmapBytes: 64 * 1024 ** 2,
+      idleMs: 10_000,
+    });
+    const config = loadConfig(
+      {},
+      {
+        GITGATE_PACK_CACHE_BYTES: '1048576',
+        GITGATE_CLONE_PLAN_CACHE_BYTES: '0',
+        GITGATE_SEARCH_CACHE_BYTES: '3000000',
+        GITGATE_PACK_BLOCK_CACHE_BYTES: '262144',
+        GITGATE_BITMAP_CACHE_BYTES: '5000000',
+        GITGATE_CACHE_IDLE_SECONDS: '0',
+      },
+    );
+    expect(config.caches.idleMs).toBe(0);
     applyCacheBudgets(config.caches);
     expect(packObjectPool.maxBytes).toBe(1048576);
     expect(clonePlanPool.maxBytes).toBe(0);
+    expect(packBlockPool.maxBytes).toBe(262144);
+    expect(bitmapPool.maxBytes).toBe(5000000);
   });
 
   it('refuses a budget that is not a byte count', () => {
     expect(() => loadConfig({}, { GITGATE_PACK_CACHE_BYTES: '32MiB' })).toThrow(/GITGATE_PACK_CACHE_BYTES must be an integer/);
     expect(() => loadConfig({}, { GITGATE_CLONE_PLAN_CACHE_BYTES: '-1' })).toThrow(/GITGATE_CLONE_PLAN_CACHE_BYTES/);
+    expect(() => loadConfig({}, { GITGATE_BITMAP_CACHE_BYTES: 'lots' })).toThrow(/GITGATE_BITMAP_CACHE_BYTES/);
+    expect(() => loadConfig({}, { GITGATE_CACHE_IDLE_SECONDS: '-5' })).toThrow(/GITGATE_CACHE_IDLE_SECONDS/);
   });
 });

@@ -100,6 +100,9 @@ const indexPool = new BytePool(0, 1 / 2);
 const blobCache = new ByteLru<string, BlobTerms>(blobPool);
 const indexCache = new ByteLru<string, SearchIndex>(indexPool);
 
+/** The pools behind the search caches (idle release, metrics). */
+export const searchPools: readonly BytePool[] = [blobPool, indexPool];
+
 /** Set the search caches' byte budget (configuration). */
 export function setSearchCacheBytes(bytes: number): void {
   blobPool.resize(Math.floor(bytes / 3));
