@@ -43,8 +43,14 @@ async function expectRef(ctx, gitDir, ref, sha, what) {
   if (got !== sha) throw new Error(`${what}: ${ref} is ${got || 'missing'}, expected ${sha}`);
 }
 
-async function fsck(ctx, gitDir, what) {
-  const res = await git(ctx, ['--git-dir', gitDir, 'fsck', '--no-progress', '--no-dangling'], { allowFail: true });
+/**
+ * `git fsck` of a repository. A client's copy of a real repository (--repo) is checked for
+ * connectivity only: its index-pack already hashed every object it received, and a full fsck
+ * of a few hundred thousand objects per scenario and server would take longer than the runs.
+ */
+async function fsck(ctx, gitDir, what, { client = false } = {}) {
+  const quick = client && ctx.external ? ['--connectivity-only'] : [];
+  const res = await git(ctx, ['--git-dir', gitDir, 'fsck', '--no-progress', '--no-dangling', ...quick], { allowFail: true });
   if (res.code !== 0 || /^(error|fatal|missing|broken)/m.test(res.stderr)) {
     throw new CommandError('git', ['fsck', `(${what})`], res.code, null, res.stderr || res.stdout);
   }
@@ -62,7 +68,7 @@ function cloneScenario(key, label, cloneArgs, check) {
       const bytes = srv.proxy.measure();
       await git(ctx, [...cloneArgs, srv.proxyUrl, dest]);
       const wire = bytes();
-      await fsck(ctx, dest, `${key} clone from ${srv.name}`);
+      await fsck(ctx, dest, `${key} clone from ${srv.name}`, { client: true });
       await check(ctx, srv, dest);
       rmrf(dest);
       return { wire };
@@ -98,7 +104,7 @@ const cloneCold = {
     const bytes = srv.proxy.measure();
     await git(ctx, ['clone', '--bare', '-q', srv.proxyUrl, dest]);
     const wire = bytes();
-    await fsck(ctx, dest, `cold clone from ${srv.name}`);
+    await fsck(ctx, dest, `cold clone from ${srv.name}`, { client: true });
     await expectSameRefs(ctx, srv, dest, 'cold clone');
     rmrf(dest);
     return { wire };
@@ -138,7 +144,7 @@ const fetchNoop = {
     const bytes = srv.proxy.measure();
     await fetchInto(ctx, dir, srv.proxyUrl);
     const wire = bytes();
-    await fsck(ctx, dir, `mirror of ${srv.name}`);
+    await fsck(ctx, dir, `mirror of ${srv.name}`, { client: true });
     await expectSameRefs(ctx, srv, dir, 'no-op fetch');
     return { wire };
   },
@@ -163,7 +169,7 @@ const fetchOne = {
     const bytes = srv.proxy.measure();
     await fetchInto(ctx, dir, srv.proxyUrl);
     const wire = bytes();
-    await fsck(ctx, dir, `mirror of ${srv.name}`);
+    await fsck(ctx, dir, `mirror of ${srv.name}`, { client: true });
     await expectRef(ctx, dir, sh.ref, sh.commits[0], 'one-commit fetch');
     return { wire };
   },
@@ -203,6 +209,112 @@ function pushScenario(key, label, count) {
   };
 }
 
+/**
+ * The initial push of the whole repository (its branches and tags) into a new, empty one:
+ * moving an existing project in. A fresh repository per run, made untimed before it.
+ */
+const pushInitial = {
+  key: 'push-initial',
+  label: 'initial push of the whole repository',
+  wire: true,
+  async verify(ctx, srv) {
+    const target = await srv.createRepo('initial-verify');
+    const bytes = srv.proxy.measure();
+    await git(ctx, ['--git-dir', ctx.pusher, 'push', '-q', target.proxyUrl, ...INITIAL_SPECS]);
+    const wire = bytes();
+    await expectSameHeadsAndTags(ctx, ctx.pusher, target.bareDir, `initial push to ${srv.name}`);
+    await srv.deleteRepo(target);
+    return { wire };
+  },
+  async before(ctx, srv, _sh, st, i) {
+    st.target = await srv.createRepo(`initial-${i}`);
+  },
+  setup: () => ({}),
+  run: (ctx, srv, _sh, st) => git(ctx, ['--git-dir', ctx.pusher, 'push', '-q', st.target.url, ...INITIAL_SPECS]),
+  async after(ctx, srv, _sh, st, i) {
+    await expectSameHeadsAndTags(ctx, ctx.pusher, st.target.bareDir, `initial push to ${srv.name}`);
+    // C Git's own copy needs no check by C Git; gitgate's is checked in full once
+    if (i === ctx.runs - 1 && srv.name === 'gitgate') await fsck(ctx, st.target.bareDir, 'gitgate\'s repository after the initial push');
+    await srv.deleteRepo(st.target);
+  },
+};
+const INITIAL_SPECS = ['refs/heads/*:refs/heads/*', 'refs/tags/*:refs/tags/*'];
+
+async function expectSameHeadsAndTags(ctx, fromDir, toDir, what) {
+  const want = await refsOf(ctx, fromDir);
+  const got = await refsOf(ctx, toDir);
+  if (want !== got) throw new Error(`${what}: the pushed repository's branches and tags differ from the source's`);
+}
+
+// ------------------------------------------------------------------ advertisement
+
+/** http(s) URL without the user:secret part (fetch() refuses those) and the header carrying it. */
+function plainUrl(srv, url) {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return { base: u.toString().replace(/\/$/, ''), headers: srv.authHeader() };
+}
+
+/** Payloads of a pkt-line stream, as text (flush/delim packets skipped). */
+function pktLines(buf) {
+  const out = [];
+  for (let i = 0; i + 4 <= buf.length;) {
+    const n = parseInt(buf.toString('latin1', i, i + 4), 16);
+    if (n < 4) { i += 4; continue; }
+    out.push(buf.toString('utf8', i + 4, i + n).replace(/\n$/, ''));
+    i += n;
+  }
+  return out;
+}
+
+const pkt = (s) => `${(s.length + 5).toString(16).padStart(4, '0')}${s}\n`;
+const LS_REFS_BODY = `${pkt('command=ls-refs')}${pkt('object-format=sha1')}0001${pkt('peel')}${pkt('symrefs')}${pkt('unborn')}`
+  + `${pkt('ref-prefix refs/heads/')}${pkt('ref-prefix refs/tags/')}0000`;
+
+/**
+ * One advertisement request by itself (what every fetch, clone and push starts with): the time of
+ * the HTTP exchange, and a check that every branch and tag is in it.
+ */
+function advertisementScenario(key, label, request) {
+  const once = async (ctx, srv, url) => {
+    const { base, headers } = plainUrl(srv, url);
+    const r = request(base);
+    const res = await fetch(r.url, { method: r.method ?? 'GET', headers: { ...headers, ...r.headers }, body: r.body });
+    const body = Buffer.from(await res.arrayBuffer());
+    if (res.status !== 200) throw new Error(`${key}: HTTP ${res.status}: ${body.toString('utf8').slice(0, 200)}`);
+    return body;
+  };
+  return {
+    key,
+    label,
+    wire: true,
+    async verify(ctx, srv) {
+      const bytes = srv.proxy.measure();
+      const body = await once(ctx, srv, srv.proxyUrl);
+      const wire = bytes();
+      const names = new Set(pktLines(body).map((l) => l.split('\0')[0].split(' ')[1]));
+      const want = (await refsOf(ctx, srv.bareDir)).split('\n').map((l) => l.split(' ')[1]);
+      const missing = want.filter((n) => !names.has(n));
+      const peeled = [...names].filter((n) => n?.endsWith('^{}')).length + pktLines(body).filter((l) => l.includes(' peeled:')).length;
+      if (missing.length) throw new Error(`${key}: ${missing.length} refs missing from the answer, e.g. ${missing[0]}`);
+      return { wire, refs: want.length, peeled };
+    },
+    run: (ctx, srv) => once(ctx, srv, srv.url),
+  };
+}
+
+const advUpload = advertisementScenario('adv-upload', 'upload-pack advertisement (GET info/refs, v0)',
+  (base) => ({ url: `${base}/info/refs?service=git-upload-pack` }));
+const advReceive = advertisementScenario('adv-receive', 'receive-pack advertisement (GET info/refs)',
+  (base) => ({ url: `${base}/info/refs?service=git-receive-pack` }));
+const lsRefsV2 = advertisementScenario('ls-refs', 'v2 ls-refs (heads and tags, peeled)', (base) => ({
+  url: `${base}/git-upload-pack`,
+  method: 'POST',
+  headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result', 'git-protocol': 'version=2' },
+  body: LS_REFS_BODY,
+}));
+
 // ------------------------------------------------------------------ concurrency
 
 const concurrent = {
@@ -228,7 +340,7 @@ const concurrent = {
   async after(ctx, srv, _sh, _st, i) {
     const dests = Array.from({ length: ctx.concurrency }, (_, k) => path.join(ctx.tmp, `conc-${slug(srv)}-${i}-${k}`));
     if (i === 0) {
-      await fsck(ctx, dests[0], `concurrent clone from ${srv.name}`);
+      await fsck(ctx, dests[0], `concurrent clone from ${srv.name}`, { client: true });
       for (const d of dests) await expectSameRefs(ctx, srv, d, 'concurrent clone');
     }
     for (const d of dests) rmrf(d);
@@ -236,6 +348,9 @@ const concurrent = {
 };
 
 export const SCENARIOS = [
+  advUpload,
+  advReceive,
+  lsRefsV2,
   cloneCold,
   cloneScenario('clone-v0', 'full clone, protocol v0', ['-c', 'protocol.version=0', 'clone', '--bare', '-q'], fullCloneCheck),
   cloneScenario('clone-v2', 'full clone, protocol v2', ['-c', 'protocol.version=2', 'clone', '--bare', '-q'], fullCloneCheck),
@@ -245,8 +360,9 @@ export const SCENARIOS = [
   fetchOne,
   pushScenario('push-1', 'push 1 commit (new branch)', 1),
   pushScenario('push-1000', 'push 1,000 commits (new branch)', 1000),
+  pushInitial,
   swarm, // last: its agents' branches differ from one server to the other only in name
 ];
 
 /** Scenarios that need the local "pusher" repository (a clone of the synthetic one). */
-export const NEEDS_PUSHER = new Set(['clone-cold', 'fetch-one', 'push-1', 'push-1000']);
+export const NEEDS_PUSHER = new Set(['clone-cold', 'fetch-one', 'push-1', 'push-1000', 'push-initial']);

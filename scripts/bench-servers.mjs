@@ -100,7 +100,9 @@ export async function startGitgate({ root, runDir, sourceGitDir, env }) {
     urlFor: (p) => `http://token:${secret}@127.0.0.1:${p}/v1/repo/${id}.git`,
     async restart() {
       if (child) await stopChild(child);
-      const started = await spawnServer(process.execPath, [bin, 'serve', '--port', '0', '--data', data],
+      // BENCH_GITGATE_NODE_ARGS: node flags for the gitgate process only (e.g. --cpu-prof --cpu-prof-dir=DIR)
+      const nodeArgs = (process.env.BENCH_GITGATE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+      const started = await spawnServer(process.execPath, [...nodeArgs, bin, 'serve', '--port', '0', '--data', data],
         { cwd: root, env, logFile: path.join(runDir, 'gitgate.log') });
       child = started.child;
       // stdout is a pipe, so serve wrote the bootstrap token into the data directory
@@ -117,6 +119,25 @@ export async function startGitgate({ root, runDir, sourceGitDir, env }) {
       this.cpu = new CpuMeter(child.pid, { includeSelf: true });
       this.idleRssKb = currentRssKb(child.pid);
     },
+    /** An empty repository on the same server (the initial-push scenario): { url, proxyUrl, bareDir }. */
+    async createRepo(name) {
+      const res = await fetch(`http://127.0.0.1:${this.port}/v1/repo`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
+      if (res.status !== 201) throw new Error(`POST /v1/repo: ${res.status} ${(await res.text()).slice(0, 200)}`);
+      const repoId = (await res.json()).repo_id;
+      const at = (p) => `http://token:${secret}@127.0.0.1:${p}/v1/repo/${repoId}.git`;
+      return { url: at(this.port), proxyUrl: at(this.proxy.port), bareDir: path.join(data, `${repoId}.git`) };
+    },
+    async deleteRepo(r) {
+      const id = path.basename(r.bareDir).replace(/\.git$/, '');
+      const res = await fetch(`http://127.0.0.1:${this.port}/v1/repo/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${secret}` } });
+      if (res.status !== 204) throw new Error(`DELETE /v1/repo/${id}: ${res.status}`);
+    },
+    /** The token, for scenarios that make HTTP requests themselves. */
+    authHeader: () => ({ authorization: `Basic ${Buffer.from(`token:${secret}`).toString('base64')}` }),
     async stop() { await this.proxy.close(); if (child) await stopChild(child); },
     /** Why requests may be failing: the process died. */
     crashInfo: () => (child && (child.exitCode != null || child.signalCode != null)
@@ -155,6 +176,15 @@ export async function startReference({ runDir, sourceGitDir, env }) {
     sampler: new RssSampler(child.pid, { includeRoot: false, pss: true }),
     cpu: new CpuMeter(child.pid, { includeSelf: false }),
     async restart() { /* a CGI keeps no state between requests */ },
+    async createRepo(name) {
+      const dir = path.join(projectRoot, `${name}.git`);
+      await run('git', ['init', '--bare', '-q', dir], { env });
+      await run('git', ['--git-dir', dir, 'config', 'http.receivepack', 'true'], { env });
+      await run('git', ['--git-dir', dir, 'config', 'receive.fsckObjects', 'true'], { env });
+      return { url: urlFor(port).replace(/bench\.git$/, `${name}.git`), proxyUrl: urlFor(proxy.port).replace(/bench\.git$/, `${name}.git`), bareDir: dir };
+    },
+    async deleteRepo(r) { rmrf(r.bareDir); },
+    authHeader: () => ({}),
     crashInfo: () => (child.exitCode != null || child.signalCode != null ? `the CGI server has exited (${child.exitCode ?? child.signalCode})` : null),
     logs: [path.join(runDir, 'http-backend.log')],
     async stop() { await proxy.close(); await stopChild(child); },

@@ -25,7 +25,12 @@ import { fmtMs, gitEnv, median, mkdirp, newestMtime, rmrf, run } from './bench-u
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = path.resolve(HERE, '..', '.bench');
-const GROUPS = { clones: ['clone-cold', 'clone-v0', 'clone-v2', 'clone-depth1'], fetch: ['fetch-noop', 'fetch-one'], push: ['push-1', 'push-1000', 'swarm'] };
+const GROUPS = {
+  adv: ['adv-upload', 'adv-receive', 'ls-refs'],
+  clones: ['clone-cold', 'clone-v0', 'clone-v2', 'clone-depth1'],
+  fetch: ['fetch-noop', 'fetch-one'],
+  push: ['push-1', 'push-1000', 'push-initial', 'swarm'],
+};
 
 const DEFAULT_PG = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -48,12 +53,15 @@ const HELP = `usage: npm run bench -- [options]
   --root DIR           the gitgate checkout to benchmark (default: this one)
   --repo PATH          run every scenario on this repository (bare, or a clone: its branches
                        and tags) instead of the synthetic one; --commits, --files,
-                       --big-blob-mb and --no-bitmap do not apply
+                       --big-blob-mb and --no-bitmap do not apply; clients' copies are
+                       fsck'ed for connectivity only (servers' repositories in full)
   --nodes N            gitgate as N nodes on one data directory and one PostgreSQL database
                        (made fresh for the run, dropped after), behind a local least-connections
                        balancer (scripts/bench-balancer.mjs); adds per-node CPU to the table
   --database-url URL   the PostgreSQL to create that database in (default
                        $GITGATE_TEST_DATABASE_URL, else ${DEFAULT_PG})
+
+BENCH_GITGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" passes node flags to the gitgate process only.
 
 Prints a Markdown table and writes .bench/last.json. Exits non-zero if anything failed.`;
 
@@ -265,7 +273,7 @@ async function main() {
     for (const s of servers) logs.push(...s.logs);
     say(`gitgate on 127.0.0.1:${new URL(servers[0].url).port}, git http-backend on 127.0.0.1:${new URL(servers[1].url).port}; ${opts.runs} runs each`);
 
-    const ctx = { env, tmp, runs: opts.runs, concurrency: opts.concurrency, agents: opts.agents, seed: opts.params.seed, pusher: null, mainTip: null };
+    const ctx = { external: !!opts.repo, env, tmp, runs: opts.runs, concurrency: opts.concurrency, agents: opts.agents, seed: opts.params.seed, pusher: null, mainTip: null };
     // the default branch: main in the synthetic repository, whatever HEAD names in another
     ctx.mainBranch = (await run('git', ['--git-dir', repo.gitDir, 'symbolic-ref', '--short', 'HEAD'], { env })).stdout.trim();
     ctx.mainTip = (await run('git', ['--git-dir', repo.gitDir, 'rev-parse', 'HEAD'], { env })).stdout.trim();

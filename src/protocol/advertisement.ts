@@ -1,6 +1,6 @@
 // v0 ref advertisement codec: "# service=..." preamble for smart HTTP, then one pkt-line per
 // ref with capabilities after a NUL on the first, peeled tags as "<ref>^{}".
-import { FLUSH, PktLineReader, pktText, pktToText } from './pkt-line.js';
+import { PktLineReader, PktTextWriter, pktToText } from './pkt-line.js';
 import { ZERO_OID } from '../oid.js';
 
 
@@ -16,18 +16,42 @@ export interface Advertisement {
   capabilities: string[];
 }
 
-export function writeAdvertisement(ad: Advertisement): Buffer {
-  const out: Buffer[] = [pktText(`# service=${ad.service}`), FLUSH];
+/**
+ * The advertisement: `head` (when given) first, then `refs`; capabilities after a NUL on the
+ * first line. The lines after the first are rendered once per `refs` array (listRefs hands out
+ * the same one while the refs are unchanged), so a repository with 20,000 tags is not re-encoded
+ * per request.
+ */
+export function writeAdvertisement(ad: {
+  service: string;
+  head?: Readonly<AdvertisedRef> | null;
+  refs: readonly Readonly<AdvertisedRef>[];
+  capabilities: string[];
+}): Buffer {
+  const out = new PktTextWriter().line(`# service=${ad.service}`).flush();
   const caps = ad.capabilities.join(' ');
-  if (ad.refs.length === 0) {
-    out.push(pktText(`${ZERO_OID} capabilities^{}\0${caps}`));
+  const first = ad.head ?? ad.refs[0];
+  if (!first) return out.line(`${ZERO_OID} capabilities^{}\0${caps}`).flush().toBuffer();
+  out.line(`${first.oid} ${first.name}\0${caps}`);
+  if (first.peeled) out.line(`${first.peeled} ${first.name}^{}`);
+  return out.append(renderRefs(ad.refs, ad.head ? 0 : 1)).flush().toBuffer();
+}
+
+const renderings = new WeakMap<object, PktTextWriter[]>();
+
+function renderRefs(refs: readonly Readonly<AdvertisedRef>[], from: number): PktTextWriter {
+  let memo = renderings.get(refs);
+  if (!memo) renderings.set(refs, (memo = []));
+  const hit = memo[from];
+  if (hit) return hit;
+  const out = new PktTextWriter();
+  for (let i = from; i < refs.length; i++) {
+    const ref = refs[i]!;
+    out.line(`${ref.oid} ${ref.name}`);
+    if (ref.peeled) out.line(`${ref.peeled} ${ref.name}^{}`);
   }
-  ad.refs.forEach((ref, i) => {
-    out.push(pktText(i === 0 ? `${ref.oid} ${ref.name}\0${caps}` : `${ref.oid} ${ref.name}`));
-    if (ref.peeled) out.push(pktText(`${ref.peeled} ${ref.name}^{}`));
-  });
-  out.push(FLUSH);
-  return Buffer.concat(out);
+  memo[from] = out;
+  return out;
 }
 
 export async function parseAdvertisement(body: Buffer): Promise<Advertisement> {

@@ -15,7 +15,7 @@ import { planDeepen, type DeepenPlan } from '../repo/shallow.js';
 import { fullClonePlan } from '../repo/clone-plan-cache.js';
 import { bitmapAllReachAny, bitmapPlan } from '../repo/bitmap-plan.js';
 import { planPack } from './pack-stream.js';
-import { listAdvertisedRefs, listRefs, peel } from './ref-listing.js';
+import { advertisedTips, listRefs, peel } from './ref-listing.js';
 import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, KEEPALIVE, sidebandBuffer, whileWaiting } from './sideband.js';
 import { FLUSH } from './pkt-line.js';
 
@@ -48,12 +48,7 @@ const notOurRef = (oid: string) => new GitgateError('PROTOCOL', { detail: `uploa
  * unreachable is remembered until the refs move).
  */
 export async function checkWants(repo: Repository, wants: string[], policy: WantPolicy = {}): Promise<void> {
-  const refs = await listAdvertisedRefs(repo, { includeHead: true, peel: true });
-  const tips = new Set<string>();
-  for (const r of refs) {
-    tips.add(r.oid);
-    if (r.peeled) tips.add(r.peeled);
-  }
+  const tips = await advertisedTips(repo);
   const pending: string[] = [];
   let commitsOnly = true;
   const yielder = new Yielder();
@@ -66,7 +61,7 @@ export async function checkWants(repo: Repository, wants: string[], policy: Want
     pending.push(want);
   }
   if (pending.length === 0 || policy.allowAnySha1InWant) return;
-  const unreached = await unreachedFrom(repo.objects, tips, pending, { commitsOnly });
+  const unreached = await unreachedFrom(repo.objects, tips.ids, pending, { commitsOnly });
   if (unreached.length) throw notOurRef(unreached[0]!);
 }
 

@@ -21,6 +21,42 @@ export function pktText(line: string): Buffer {
   return pktLine(line.endsWith('\n') ? line : `${line}\n`);
 }
 
+/**
+ * Many text pkt-lines (with flush and delim packets between them) built as one string and
+ * encoded once: a listing of tens of thousands of refs costs one buffer, not two per line.
+ */
+export class PktTextWriter {
+  private text = '';
+
+  line(line: string): this {
+    const payload = line.endsWith('\n') ? line : `${line}\n`;
+    const n = Buffer.byteLength(payload);
+    if (n > MAX_PKT_PAYLOAD) throw new RangeError(`pkt-line payload too long: ${n}`);
+    this.text += (n + 4).toString(16).padStart(4, '0') + payload;
+    return this;
+  }
+
+  flush(): this {
+    this.text += '0000';
+    return this;
+  }
+
+  delim(): this {
+    this.text += '0001';
+    return this;
+  }
+
+  /** The packets another writer holds (e.g. a block rendered once and kept). */
+  append(other: PktTextWriter): this {
+    this.text += other.text;
+    return this;
+  }
+
+  toBuffer(): Buffer {
+    return Buffer.from(this.text);
+  }
+}
+
 function protocolError(detail: string): GitgateError {
   return new GitgateError('PROTOCOL', { detail });
 }

@@ -30,11 +30,11 @@ import type { ByteSource } from './byte-reader.js';
 import { FLUSH, PktLineReader } from './pkt-line.js';
 import { parseReceiveCommands, type ParsedReceiveRequest, type ReceiveRequest, type RefCommand } from './receive-commands.js';
 import { writeReportStatus, type RefStatus } from './report-status.js';
-import { listAdvertisedRefs } from './ref-listing.js';
+import { listRefs } from './ref-listing.js';
 import { BAND_DATA, BAND_PROGRESS, KEEPALIVE, bandLimit, sidebandPackets, whileWaiting } from './sideband.js';
 
 export async function receivePackAdvertisement(repo: Repository): Promise<Buffer> {
-  const refs = await listAdvertisedRefs(repo, { includeHead: false, peel: false });
+  const refs = await listRefs(repo, { peel: false });
   return writeAdvertisement({ service: 'git-receive-pack', refs, capabilities: RECEIVE_PACK_CAPS });
 }
 

@@ -33,10 +33,22 @@ async function peelUncached(repo: Repository, oid: string): Promise<string | nul
   return current;
 }
 
+/**
+ * What listRefs made from a listing of the RefStore, by peel flag. The store hands out the same
+ * listing while the refs are unchanged, and what an id peels to never changes, so 20,000 tags
+ * are turned into advertised refs once per change of the refs, not once per request.
+ */
+const derived = new WeakMap<object, { peeled?: readonly AdvertisedRef[]; plain?: readonly AdvertisedRef[] }>();
+
 /** Refs under `prefix` (default refs/), sorted, each with its peeled value when `peel` is set. */
-export async function listRefs(repo: Repository, opts: { peel: boolean; prefix?: string }): Promise<AdvertisedRef[]> {
+export async function listRefs(repo: Repository, opts: { peel: boolean; prefix?: string }): Promise<readonly Readonly<AdvertisedRef>[]> {
+  const listing = await repo.refs.listPeeled(opts.prefix ?? 'refs/');
+  let memo = derived.get(listing);
+  if (!memo) derived.set(listing, (memo = {}));
+  const hit = opts.peel ? memo.peeled : memo.plain;
+  if (hit) return hit;
   const out: AdvertisedRef[] = [];
-  for (const ref of await repo.refs.listPeeled(opts.prefix ?? 'refs/')) {
+  for (const ref of listing) {
     const entry: AdvertisedRef = { name: ref.name, oid: ref.oid };
     if (opts.peel) {
       const peeled = ref.peeled !== undefined ? ref.peeled : await peel(repo, ref.oid);
@@ -44,15 +56,30 @@ export async function listRefs(repo: Repository, opts: { peel: boolean; prefix?:
     }
     out.push(entry);
   }
+  if (opts.peel) memo.peeled = out;
+  else memo.plain = out;
   return out;
 }
 
-export async function listAdvertisedRefs(repo: Repository, opts: { includeHead: boolean; peel: boolean }): Promise<AdvertisedRef[]> {
-  const out: AdvertisedRef[] = [];
-  if (opts.includeHead) {
-    const head = await repo.refs.resolve('HEAD');
-    if (head) out.push({ name: 'HEAD', oid: head });
+const tipSets = new WeakMap<object, ReadonlySet<string>>();
+
+/**
+ * Every id the upload-pack advertisement shows (HEAD, refs, their peeled values): the tips a
+ * want must be reachable from. The set is built once per listing, not per fetch.
+ */
+export async function advertisedTips(repo: Repository): Promise<{ has(oid: string): boolean; readonly ids: Iterable<string> }> {
+  const refs = await listRefs(repo, { peel: true });
+  let tips = tipSets.get(refs);
+  if (!tips) {
+    const set = new Set<string>();
+    for (const r of refs) {
+      set.add(r.oid);
+      if (r.peeled) set.add(r.peeled);
+    }
+    tipSets.set(refs, (tips = set));
   }
-  out.push(...(await listRefs(repo, { peel: opts.peel })));
-  return out;
+  const head = await repo.refs.resolve('HEAD');
+  const all = tips;
+  // HEAD first: a walk from the tips reaches the wanted trees of HEAD soonest
+  return { has: (oid) => oid === head || all.has(oid), ids: head ? [head, ...all] : all };
 }

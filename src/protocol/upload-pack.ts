@@ -7,17 +7,18 @@ import { UPLOAD_PACK_CAPS } from './capabilities.js';
 import { GitgateError } from '../errors.js';
 import { checkWants, fetchPackStream, negotiate, parseFilterArg, planShallow, type FetchArgs, type WantPolicy } from './fetch-core.js';
 import { FLUSH, PktLineReader, pktText } from './pkt-line.js';
-import { listAdvertisedRefs } from './ref-listing.js';
+import { listRefs } from './ref-listing.js';
 import { bandLimit } from './sideband.js';
 import { parseUploadRequest, type UploadRequest } from './upload-request.js';
 import { refusalsAsErr } from './err-packet.js';
 
 export async function uploadPackAdvertisement(repo: Repository): Promise<Buffer> {
-  const refs = await listAdvertisedRefs(repo, { includeHead: true, peel: true });
+  const refs = await listRefs(repo, { peel: true });
+  const headOid = await repo.refs.resolve('HEAD');
   const caps = [...UPLOAD_PACK_CAPS];
-  const head = await repo.headTarget();
-  if (head && refs.some((r) => r.name === 'HEAD')) caps.push(`symref=HEAD:${head}`);
-  return writeAdvertisement({ service: 'git-upload-pack', refs, capabilities: caps });
+  const target = await repo.headTarget();
+  if (target && headOid) caps.push(`symref=HEAD:${target}`);
+  return writeAdvertisement({ service: 'git-upload-pack', head: headOid ? { name: 'HEAD', oid: headOid } : null, refs, capabilities: caps });
 }
 
 function fetchArgs(req: UploadRequest): FetchArgs {

@@ -153,7 +153,9 @@ export async function pruneNow(repo: Repository, opts: PruneOptions, hooks: Prun
     const roots = await refTips(repo);
     for (const p of packs) {
       if (!kept.has(p.name) && (await isOld(path.join(packDir, `${p.name}.pack`)))) oldPacks.push(p);
-      else roots.push(...packOids(p.pack)); // young (or kept) objects count as reachable, and so does what they reach
+      // young (or kept) objects count as reachable, and so does what they reach (one by one:
+      // spreading a pack of 100k+ ids into push() overflows the stack)
+      else for (const oid of packOids(p.pack)) roots.push(oid);
     }
     const loose = await listLoose(storage, path.join(repo.gitdir, 'objects'));
     const knownLoose = new Set(loose);
@@ -216,7 +218,7 @@ async function finish(repo: Repository, hooks: PruneHooks, st: FinishState): Pro
   // what appeared since the first walk: moved refs, pushed packs, loose objects written
   const roots = await refTips(repo);
   for (const p of await store.packInfos()) {
-    if (!st.knownPacks.has(p.name) && p.name !== st.newPack) roots.push(...packOids(p.pack));
+    if (!st.knownPacks.has(p.name) && p.name !== st.newPack) for (const oid of packOids(p.pack)) roots.push(oid);
   }
   for (const oid of await listLoose(storage, path.join(repo.gitdir, 'objects'))) if (!st.knownLoose.has(oid)) roots.push(oid);
   await walkReachable(store, roots, { seen: st.seen, missing: 'throw' });

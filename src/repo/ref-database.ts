@@ -43,8 +43,8 @@ export interface RefDatabase {
   setSymbolic(name: string, target: string): Promise<void>;
   /** Refs whose names start with `prefix`, symbolic ones resolved (dangling ones left out), sorted bytewise as git does. */
   list(prefix?: string): Promise<RefEntry[]>;
-  /** list() with what each ref is known to peel to. */
-  listPeeled(prefix?: string): Promise<PeeledRefEntry[]>;
+  /** list() with what each ref is known to peel to (the same array while no ref moved: do not modify it). */
+  listPeeled(prefix?: string): Promise<readonly Readonly<PeeledRefEntry>[]>;
   /**
    * Compare-and-swap on the old values. Non-atomic: each ref succeeds or fails on its own.
    * Atomic: if any ref fails, none changes. Results come back in input order.

@@ -38,6 +38,8 @@ export const STALE_LOCK_MS = 10 * 60 * 1000;
 const TRANSACTION_PREFIX = 'gitgate-ref-txn-';
 /** `gitgate-ref-txn-<rand>@<node>` (Storage.tempTag), or `-<pid>-<rand>` as first written. */
 const TRANSACTION_FILE = /^gitgate-ref-txn-([0-9]+-[0-9a-f]+|[0-9a-f]+@[A-Za-z0-9._-]+)$/;
+/** Listings kept per RefStore (one per prefix asked: refs/, refs/heads/, refs/tags/ …). */
+const MAX_CACHED_LISTINGS = 8;
 
 type LooseRef = { kind: 'oid'; oid: string } | { kind: 'symref'; target: string } | { kind: 'broken' };
 
@@ -70,6 +72,11 @@ export class RefStore implements RefDatabase {
   private readonly staleLockMs: number;
   /** packed-refs as last parsed, and the identity (inode, size, mtime) of the file it came from. */
   private packedCache: { key: string; packed: PackedRefs } | null = null;
+  /**
+   * The last listing per prefix: the same array again while packed-refs (the same parse) and
+   * the loose refs under the prefix are unchanged, so callers may cache what they derive from it.
+   */
+  private listings = new Map<string, { packed: PackedRefs; loose: string; entries: readonly Readonly<PeeledRefEntry>[] }>();
 
   constructor(
     private readonly storage: Storage,
@@ -137,7 +144,7 @@ export class RefStore implements RefDatabase {
    * of them: packed-refs is parsed once per version of the file and searched by prefix; only
    * the loose refs below the prefix's directory are read.
    */
-  async listPeeled(prefix = 'refs/'): Promise<PeeledRefEntry[]> {
+  async listPeeled(prefix = 'refs/'): Promise<readonly Readonly<PeeledRefEntry>[]> {
     const packed = await this.readPackedRefs();
     const loose = new Map<string, string | null>();
     for (const name of await this.looseNames(walkBase(prefix))) {
@@ -147,11 +154,21 @@ export class RefStore implements RefDatabase {
       // a broken or dangling loose ref hides its packed value, like C Git's "ignoring broken ref"
       loose.set(name, ref.kind === 'oid' ? ref.oid : ref.kind === 'symref' ? await this.resolveQuietly(ref.target) : null);
     }
+    const looseNames = [...loose.keys()].sort(compareRefNames);
+    const looseKey = looseNames.map((n) => `${n}\0${loose.get(n)}`).join('\n');
+    const last = this.listings.get(prefix);
+    if (last && last.packed === packed && last.loose === looseKey) return last.entries;
+    const entries = this.mergeListing(packed, prefix, looseNames, loose);
+    if (this.listings.size >= MAX_CACHED_LISTINGS) this.listings.clear();
+    this.listings.set(prefix, { packed, loose: looseKey, entries });
+    return entries;
+  }
+
+  private mergeListing(packed: PackedRefs, prefix: string, looseNames: string[], loose: Map<string, string | null>): PeeledRefEntry[] {
     const fromPacked = (name: string): PeeledRefEntry => ({ name, oid: packed.oids.get(name)!, peeled: packedPeel(packed, name) });
     const names = namesWithPrefix(packed, prefix);
     if (loose.size === 0) return names.map(fromPacked);
     // merge two sorted lists; a loose ref overrides its packed namesake (and its peeled value)
-    const looseNames = [...loose.keys()].sort(compareRefNames);
     const out: PeeledRefEntry[] = [];
     let i = 0;
     for (const name of looseNames) {

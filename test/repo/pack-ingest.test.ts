@@ -43,7 +43,7 @@ describe('plainTreeLinks', () => {
       if (fast === null) continue;
       vouched++;
       expect(fsckObject('', 'tree', tree, DEFAULT_FSCK_POLICY), tree.toString('latin1')).toEqual([]);
-      expect(fast.map((k) => Buffer.from(k, 'latin1').toString('hex'))).toEqual(referencedOids('tree', tree).map((r) => r.oid));
+      expect(fast.map((at) => tree.toString('hex', at, at + 20))).toEqual(referencedOids('tree', tree).map((r) => r.oid));
     }
     expect(vouched).toBeGreaterThan(2000);
   });
@@ -58,6 +58,7 @@ describe('plainTreeLinks', () => {
     // the same name as a file and a directory, apart: sorted, but a duplicate
     expect(plainTreeLinks(Buffer.concat([entry('100644', 'a', oid), entry('100644', 'a-b', oid), entry('40000', 'a', oid)]))).toBeNull();
     expect(plainTreeLinks(entry('100664', 'a', oid))).toBeNull();
+    for (const mode of ['120644', '160644', '100000', '100645', '40001', '50000', '1006440', '10064']) expect(plainTreeLinks(entry(mode, 'a', oid)), mode).toBeNull();
     for (const mode of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) expect(plainTreeLinks(entry(mode, 'a', oid))).toBeNull();
     expect(plainTreeLinks(entry('040000', 'a', oid))).toBeNull();
     expect(plainTreeLinks(entry('100644', 'a', Buffer.alloc(20)))).toBeNull();

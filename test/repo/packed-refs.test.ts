@@ -83,4 +83,38 @@ describe('RefStore and packed-refs rewritten by C Git (fs)', () => {
     expect(await refs.resolve('refs/tags/light')).toBeNull();
     expect((await refs.list('refs/tags/')).map((r) => r.name)).toEqual(['refs/tags/v1']);
   });
+
+  it('hands out the same listing while the refs are unchanged, and a new one as soon as any moves', async () => {
+    const c1 = await makeCommit(ts.storage, gitdir, 'one');
+    const c2 = await makeCommit(ts.storage, gitdir, 'two', [c1]);
+    cgit('update-ref', 'refs/heads/main', c1);
+    cgit('tag', '-a', '-m', 'one', 'v1', c1);
+    cgit('pack-refs', '--all');
+    const refs = new RefStore(ts.storage, gitdir);
+    const first = await refs.listPeeled('refs/');
+    expect(await refs.listPeeled('refs/')).toBe(first); // derived caches may key on it
+
+    // a loose ref written by another process (C Git), same name as a packed one
+    cgit('update-ref', 'refs/heads/main', c2);
+    const second = await refs.listPeeled('refs/');
+    expect(second).not.toBe(first);
+    expect(second.find((r) => r.name === 'refs/heads/main')?.oid).toBe(c2);
+    expect(await refs.listPeeled('refs/')).toBe(second);
+
+    // moved back by this RefStore: a new loose value again
+    expect((await refs.update([{ name: 'refs/heads/main', oldOid: c2, newOid: c1 }]))[0]!.ok).toBe(true);
+    const third = await refs.listPeeled('refs/');
+    expect(third.find((r) => r.name === 'refs/heads/main')?.oid).toBe(c1);
+
+    // a new loose ref, then everything packed by C Git: the listing follows both
+    cgit('update-ref', 'refs/tags/light', c2);
+    expect((await refs.listPeeled('refs/tags/')).map((r) => r.name)).toEqual(['refs/tags/light', 'refs/tags/v1']);
+    cgit('update-ref', 'refs/tags/light', c1);
+    cgit('pack-refs', '--all');
+    const packed = await refs.listPeeled('refs/tags/');
+    expect(packed).toEqual([
+      { name: 'refs/tags/light', oid: c1, peeled: null },
+      { name: 'refs/tags/v1', oid: cgit('rev-parse', 'refs/tags/v1').trim(), peeled: c1 },
+    ]);
+  });
 });

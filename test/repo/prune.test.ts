@@ -115,6 +115,18 @@ describe('prune', () => {
     await gitOk(['--git-dir', bare, 'fsck', '--full', '--strict', '--no-dangling']);
   });
 
+  it('walks from a young pack of 150,000 objects (a repository just moved in) without overflowing the stack', async () => {
+    age(bare, 2 * HOUR);
+    const n = 150_000;
+    let input = '';
+    for (let i = 0; i < n; i++) input += `blob\ndata ${String(i).length}\n${i}\n`;
+    await gitOk(['--git-dir', bare, 'fast-import', '--quiet'], { input });
+    const r = await prune(repo, { expireMs: HOUR });
+    expect(r.looseRemoved).toBe(3); // the old garbage still goes
+    expect(await has((await gitOk(['--git-dir', bare, 'hash-object', '--stdin'], { input: `${n - 1}` })).trim())).toBe(true);
+    await gitOk(['--git-dir', bare, 'fsck', '--full', '--no-dangling']);
+  }, 120_000);
+
   it('lets a push relying on stored objects finish before deleting (ObjectUseGuard)', async () => {
     const guard = new ObjectUseGuard();
     let release!: () => void;

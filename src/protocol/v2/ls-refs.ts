@@ -2,8 +2,9 @@
 // and the unborn HEAD when asked.
 import { GitgateError } from '../../errors.js';
 import type { Repository } from '../../repo/repository.js';
-import { FLUSH, pktText } from '../pkt-line.js';
+import { PktTextWriter } from '../pkt-line.js';
 import { compareRefNames } from '../../repo/packed-refs.js';
+import type { AdvertisedRef } from '../advertisement.js';
 import { listRefs, peel } from '../ref-listing.js';
 
 export interface LsRefsArgs {
@@ -27,24 +28,38 @@ export function parseLsRefsArgs(args: string[]): LsRefsArgs {
 
 export async function lsRefs(repo: Repository, args: LsRefsArgs): Promise<Buffer> {
   const matches = (name: string) => args.prefixes.length === 0 || args.prefixes.some((p) => name.startsWith(p));
-  const out: Buffer[] = [];
+  const out = new PktTextWriter();
   const describe = (name: string, oid: string, target: string | null, peeled: string | null | undefined) => {
     let line = `${oid} ${name}`;
     if (args.symrefs && target) line += ` symref-target:${target}`;
     if (args.peel && peeled) line += ` peeled:${peeled}`;
-    out.push(pktText(line));
+    out.line(line);
   };
   if (matches('HEAD')) {
     const target = await repo.headTarget();
     const head = await repo.refs.resolve('HEAD');
     if (head) describe('HEAD', head, target, args.peel ? await peel(repo, head) : null);
-    else if (args.unborn && target) out.push(pktText(args.symrefs ? `unborn HEAD symref-target:${target}` : 'unborn HEAD'));
+    else if (args.unborn && target) out.line(args.symrefs ? `unborn HEAD symref-target:${target}` : 'unborn HEAD');
   }
   for (const prefix of listingPrefixes(args.prefixes)) {
-    for (const ref of await listRefs(repo, { peel: args.peel, prefix })) describe(ref.name, ref.oid, null, ref.peeled);
+    out.append(rendered(await listRefs(repo, { peel: args.peel, prefix }), args.peel));
   }
-  out.push(FLUSH);
-  return Buffer.concat(out);
+  return out.flush().toBuffer();
+}
+
+/** The lines of a listing, rendered once per listing (listRefs hands out the same one while the refs are unchanged). */
+const renderings = new WeakMap<object, { peeled?: PktTextWriter; plain?: PktTextWriter }>();
+
+function rendered(refs: readonly Readonly<AdvertisedRef>[], peel: boolean): PktTextWriter {
+  let memo = renderings.get(refs);
+  if (!memo) renderings.set(refs, (memo = {}));
+  const hit = peel ? memo.peeled : memo.plain;
+  if (hit) return hit;
+  const out = new PktTextWriter();
+  for (const ref of refs) out.line(peel && ref.peeled ? `${ref.oid} ${ref.name} peeled:${ref.peeled}` : `${ref.oid} ${ref.name}`);
+  if (peel) memo.peeled = out;
+  else memo.plain = out;
+  return out;
 }
 
 /**
