@@ -12,6 +12,9 @@ export const OID_SOURCE = '[0-9a-f]{40}';
 /** A whole string that is one id. */
 export const OID_PATTERN = new RegExp(`^${OID_SOURCE}$`);
 
+/** One id in either case: what callers may type and what C Git's hex parser accepts in packed-refs; lowercase before comparing. */
+export const OID_ANY_CASE_PATTERN = new RegExp(`^${OID_SOURCE}$`, 'i');
+
 /** "No object": a ref's old value when it is created, its new value when it is deleted. */
 export const ZERO_OID = '0'.repeat(OID_HEX_LENGTH);
 

@@ -41,7 +41,7 @@ export function eventRoutes(ctx: Services, rt: HttpRuntime): Router {
     const after = lastEventId !== undefined ? parseWith(cursorSchema, lastEventId) : (q.after ?? 0);
     res.setHeader('Cache-Control', 'no-cache');
     if (req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream') {
-      await stream(ctx, req, res, tok, after);
+      await stream(ctx, res, tok, after);
       return;
     }
     const limit = q.limit ?? 100;
@@ -68,7 +68,7 @@ export function eventRoutes(ctx: Services, rt: HttpRuntime): Router {
 
 /** SSE until the client leaves, the server shuts down or the token stops being valid (or, for
  *  the web console, `stillValid` says its session ended). */
-export async function stream(ctx: Services, req: Request, res: Response, tok: TokenRecord, after: number, stillValid: () => boolean = () => true): Promise<void> {
+export async function stream(ctx: Services, res: Response, tok: TokenRecord, after: number, stillValid: () => boolean = () => true): Promise<void> {
   const heartbeatMs = Math.min(15_000, ctx.config.idleTimeoutMs > 0 ? Math.floor(ctx.config.idleTimeoutMs / 2) : 15_000);
   const gone = clientGone(res);
   res.status(200);

@@ -2,6 +2,7 @@
 // with these schemas and src/http/openapi.ts generates the document's request components and
 // query parameters from the same objects (z.toJSONSchema), so a limit changed here changes both.
 import { z } from 'zod';
+import { OID_ANY_CASE_PATTERN } from '../oid.js';
 import { AUDIT_ACTIONS } from '../audit/audit-log.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../db/repos-table.js';
 import { MAX_REF_PATTERNS } from '../auth/ref-policy.js';
@@ -22,7 +23,7 @@ export const MAX_TOKEN_REPO_IDS = 1000;
 export const fileSchema = z.object({ filename: z.string(), content: z.string() });
 /** A git source URL (create and update import from it; the request policy decides where it may point). */
 export const gitUrlSchema = z.string().min(1).max(8192);
-export const oidSchema = z.string().regex(/^[0-9a-fA-F]{40}$/, 'must be a full 40-character hexadecimal commit id');
+export const oidSchema = z.string().regex(OID_ANY_CASE_PATTERN, 'must be a full 40-character hexadecimal commit id');
 const refName = z.string().min(1).max(MAX_REF_LENGTH);
 
 const operationSchema = z.discriminatedUnion('type', [

@@ -8,12 +8,28 @@ import type { Storage } from './storage.js';
 import { isOid } from '../oid.js';
 import { hashObject, isObjectType, type ObjectType } from '../pack/types.js';
 
+/** A fan-out directory objects/<2 hex>/ (what else sits in objects/ is info/, pack/ and temporaries). */
+export const LOOSE_DIR = /^[0-9a-f]{2}$/;
+const LOOSE_FILE = /^[0-9a-f]{38}$/;
+
 const deflate = promisify(zlib.deflate);
 const inflate = promisify(zlib.inflate);
 
 export interface LooseObject {
   type: ObjectType;
   content: Buffer;
+}
+
+/** Loose object ids (objects/xx/yyyy…), sorted. */
+export async function listLoose(storage: Storage, objectsDir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const dir of await storage.readdir(objectsDir)) {
+    if (!LOOSE_DIR.test(dir)) continue;
+    for (const file of await storage.readdir(`${objectsDir}/${dir}`)) {
+      if (LOOSE_FILE.test(file)) out.push(dir + file);
+    }
+  }
+  return out.sort();
 }
 
 export class LooseObjects {

@@ -283,15 +283,3 @@ class BlockWriter {
     this.used = 0;
   }
 }
-
-/** Loose object ids (objects/xx/yyyy…), sorted. */
-export async function listLoose(storage: Storage, objectsDir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const dir of await storage.readdir(objectsDir)) {
-    if (!/^[0-9a-f]{2}$/.test(dir)) continue;
-    for (const file of await storage.readdir(path.join(objectsDir, dir))) {
-      if (/^[0-9a-f]{38}$/.test(file)) out.push(dir + file);
-    }
-  }
-  return out.sort();
-}

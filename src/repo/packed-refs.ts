@@ -3,6 +3,7 @@
 // traits promise is kept, as C Git's packed-backend does: "fully-peeled" means a ref without a
 // '^' line peels to nothing; plain "peeled" promises that only for refs/tags/.
 import { GitgateError } from '../errors.js';
+import { OID_ANY_CASE_PATTERN as OID } from '../oid.js';
 
 export interface PackedRefs {
   /** Names, sorted bytewise. */
@@ -14,8 +15,6 @@ export interface PackedRefs {
 }
 
 export const EMPTY_PACKED: PackedRefs = { names: [], oids: new Map(), peeled: new Map(), trait: 'none' };
-
-const OID = /^[0-9a-fA-F]{40}$/;
 
 export function parsePackedRefs(text: string): PackedRefs {
   const oids = new Map<string, string>();

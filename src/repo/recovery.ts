@@ -15,6 +15,7 @@
 // owner either) go only once older than the staleness bound no live writer holds them for.
 import path from 'node:path';
 import { tempOwner, type Storage } from './storage.js';
+import { LOOSE_DIR } from './loose.js';
 import { PACK_FILE } from './pack-names.js';
 import { rollForwardRefs } from './refs.js';
 
@@ -86,7 +87,7 @@ export async function recoverRepository(storage: Storage, gitdir: string, scope?
   // loose objects being written
   const objectsDir = path.join(gitdir, 'objects');
   for (const dir of await storage.readdir(objectsDir)) {
-    if (/^[0-9a-f]{2}$/.test(dir)) {
+    if (LOOSE_DIR.test(dir)) {
       for (const name of await storage.readdir(path.join(objectsDir, dir))) {
         if (name.startsWith('tmp_obj_')) await removeTemp(path.join(objectsDir, dir, name));
       }

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike, Storage, StatLike } from './storage.js';
-import { isOid, oidOrNull } from '../oid.js';
+import { OID_SOURCE, isOid, oidOrNull } from '../oid.js';
 import { EMPTY_PACKED, compareRefNames, namesWithPrefix, packedPeel, parsePackedRefs, type PackedRefs } from './packed-refs.js';
 import { RefCaseIndex, isStorableRefName, isValidRefName } from './ref-names.js';
 import { processLocker, repoLockKey, type RepoLocker } from './repo-lock.js';
@@ -632,7 +632,7 @@ async function rollForwardJournal(storage: Storage, gitdir: string, name: string
   // packed-refs first (it precedes the refs in the journal): a deleted ref's packed value must be gone before its loose file
   if (body[0] === 'packed' && (await storage.exists(`${dir}/packed-refs.lock`))) await storage.rename(`${dir}/packed-refs.lock`, `${dir}/packed-refs`);
   const steps = body.slice(body[0] === 'packed' ? 1 : 0).map((line) => {
-    const m = /^(?:update ([0-9a-f]{40})|delete) (refs\/.+)$/.exec(line);
+    const m = new RegExp(`^(?:update (${OID_SOURCE})|delete) (refs/.+)$`).exec(line);
     if (!m || !isValidRefName(m[2]!)) throw corrupt(`unexpected line in ${name}: ${line}`);
     return { oid: m[1], file: `${dir}/${m[2]}` };
   });

@@ -25,7 +25,8 @@
 import path from 'node:path';
 import { chooseRollup } from './geometric.js';
 import { Courtesy } from './courtesy.js';
-import { PACK_COMPANIONS, listLoose, plan, writePackFiles, type RepackTarget } from './pack-rewrite.js';
+import { listLoose } from './loose.js';
+import { PACK_COMPANIONS, plan, writePackFiles, type RepackTarget } from './pack-rewrite.js';
 import { runInWorker, type WorkerFault } from './repack-runner.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';

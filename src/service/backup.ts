@@ -13,6 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { GitgateError } from '../errors.js';
 import { backupDatabase, listRepoRows } from '../db/sqlite/backup.js';
+import { LOOSE_DIR } from '../repo/loose.js';
+import { PACK_FILE } from '../repo/pack-names.js';
 import { RefStore } from '../repo/refs.js';
 import { nodeStorage } from '../repo/storage.js';
 import { DB_FILE } from './services.js';
@@ -42,8 +44,6 @@ export interface BackupManifest {
   copied: number;
 }
 
-const PACK = /^pack-[0-9a-f]{40,64}\.pack$/;
-const LOOSE_DIR = /^[0-9a-f]{2}$/;
 /** Never part of a repository's state: in-flight writes and locks (recovery removes them). */
 const TRANSIENT = /(^tmp_|\.lock$)/;
 
@@ -154,7 +154,7 @@ function copyPacks(srcDir: string, dstDir: string, copier: Copier, id: string): 
   for (let round = 0; round < 20; round++) {
     let vanished = false;
     for (const f of readdirOrEmpty(srcDir)) {
-      if (!PACK.test(f)) continue;
+      if (!PACK_FILE.test(f)) continue;
       const base = f.slice(0, -'.pack'.length);
       const idx = `${base}.idx`;
       if (exists(path.join(dstDir, idx))) continue;

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import type { RepoRow } from '../db/repos-table.js';
 import { GitgateError } from '../errors.js';
+import { listLoose } from '../repo/loose.js';
 import type { Repository } from '../repo/repository.js';
 import type { Storage } from '../repo/storage.js';
 import type { Services } from './services.js';
@@ -94,14 +95,7 @@ async function shareObjects(storage: Storage, src: Repository, dst: Repository):
 }
 
 async function looseFiles(storage: Storage, repo: Repository): Promise<string[]> {
-  const out: string[] = [];
-  for (const dir of await storage.readdir(path.join(repo.gitdir, 'objects'))) {
-    if (!/^[0-9a-f]{2}$/.test(dir)) continue;
-    for (const name of await storage.readdir(path.join(repo.gitdir, 'objects', dir))) {
-      if (/^[0-9a-f]{38}$/.test(name)) out.push(`objects/${dir}/${name}`);
-    }
-  }
-  return out;
+  return (await listLoose(storage, path.join(repo.gitdir, 'objects'))).map((oid) => `objects/${oid.slice(0, 2)}/${oid.slice(2)}`);
 }
 
 async function packFiles(storage: Storage, repo: Repository): Promise<string[]> {

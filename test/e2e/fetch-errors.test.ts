@@ -37,14 +37,14 @@ describe('fetch error handling', () => {
     ['v0 bad filter', false, (h: string) => v0(`want ${h} filter side-band-64k`, 'filter blob:whatever', '', 'done'), /invalid filter-spec/],
     ['v0 bad deepen', false, (h: string) => v0(`want ${h} side-band-64k`, 'deepen zero', '', 'done'), /deepen/],
     ['v0 deepen with deepen-since', false, (h: string) => v0(`want ${h} side-band-64k`, 'deepen 1', 'deepen-since 5', '', 'done'), /cannot be used together/],
-    ['v0 garbage', false, (h: string) => Buffer.from('00zzgarbage'), /Protocol error/],
+    ['v0 garbage', false, (_h: string) => Buffer.from('00zzgarbage'), /Protocol error/],
     ['v0 sha256 client', false, (h: string) => v0(`want ${h} side-band-64k object-format=sha256`, '', 'done'), /unsupported object-format=sha256/],
-    ['v2 unknown command', true, (h: string) => Buffer.concat([pktText('command=frobnicate'), DELIM, FLUSH]), /invalid command/],
-    ['v2 unknown want', true, (h: string) => v2fetch(`want ${'e'.repeat(40)}`, 'done'), /not our ref/],
+    ['v2 unknown command', true, (_h: string) => Buffer.concat([pktText('command=frobnicate'), DELIM, FLUSH]), /invalid command/],
+    ['v2 unknown want', true, (_h: string) => v2fetch(`want ${'e'.repeat(40)}`, 'done'), /not our ref/],
     ['v2 bad filter', true, (h: string) => v2fetch(`want ${h}`, 'filter tree:x', 'done'), /invalid filter-spec/],
     ['v2 bad deepen', true, (h: string) => v2fetch(`want ${h}`, 'deepen -3', 'done'), /Invalid deepen/],
-    ['v2 unknown want-ref', true, (h: string) => v2fetch('want-ref refs/heads/nope', 'done'), /unknown ref/],
-    ['v2 truncated', true, (h: string) => Buffer.from('0014command=fetch\n00'), /Protocol error/],
+    ['v2 unknown want-ref', true, (_h: string) => v2fetch('want-ref refs/heads/nope', 'done'), /unknown ref/],
+    ['v2 truncated', true, (_h: string) => Buffer.from('0014command=fetch\n00'), /Protocol error/],
   ])('%s → a clear error', async (_name, isV2, body, message) => {
     const res = await post(body(head), isV2);
     const text = res.body.toString();

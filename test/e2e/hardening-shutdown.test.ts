@@ -8,10 +8,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gitOk, tmpDir } from '../helpers/git.js';
+import { ZERO } from '../helpers/push.js';
 import { readBootstrapToken } from '../helpers/serve.js';
 
 const BIN = path.resolve(__dirname, '../../bin/gitgate.js');
-const ZERO = '0'.repeat(40);
 
 function pkt(s: string): string {
   return (s.length + 4).toString(16).padStart(4, '0') + s;

@@ -11,7 +11,7 @@ import { walkFiles } from './storage.js';
 import { git, gitBytes, gitOk, tmpDir } from './git.js';
 import type { TestServer } from './server.js';
 
-export const ZERO = '0000000000000000000000000000000000000000';
+export { ZERO_OID as ZERO } from '../../src/oid.js';
 
 export interface RawCommand {
   old: string;

@@ -118,7 +118,7 @@ describe('bitmap files written by C Git', () => {
     // what we write from it, C Git reads back the same
     const again = writeBitmap({ packChecksum: idx.packChecksum, types: file.types, entries: file.entries.map((e, i) => ({ indexPos: e.indexPos, bits: file.bitmap(i) })) });
     const reparsed = parseBitmap(again, idx.count, idx.packChecksum);
-    reparsed.entries.forEach((e, i) => expect([...reparsed.bitmap(i)]).toEqual([...file.bitmap(i)]));
+    reparsed.entries.forEach((_e, i) => expect([...reparsed.bitmap(i)]).toEqual([...file.bitmap(i)]));
   });
 });
 

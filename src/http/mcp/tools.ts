@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { TokenRecord } from '../../auth/token-record.js';
 import { GitgateError } from '../../errors.js';
+import { OID_ANY_CASE_PATTERN } from '../../oid.js';
 import { isTreeMode } from '../../repo/objects/tree.js';
 import { compare, comparePatch } from '../../service/compare/compare.js';
 import { wantPolicy } from '../../service/content/branch.js';
@@ -19,6 +20,7 @@ import type { Services } from '../../service/services.js';
 import { listRefs } from '../../service/refs/ref-api.js';
 import { createRepoAs, listReposAs, mergeAs, mintRepoTokenAs, writeContentAs } from '../actions.js';
 import { resolveRepo } from '../auth.js';
+import { oidSchema } from '../request-schemas.js';
 import { toGitgateError } from '../errors.js';
 
 /** Tokens minted through MCP are short-lived: at most a day (and never past the caller's expiry). */
@@ -26,11 +28,11 @@ export const MCP_MAX_TOKEN_TTL_SECONDS = 24 * 3600;
 
 const repoId = z.string().min(1).max(200).describe('repository id or unique name');
 const branch = z.string().min(1).max(1024).optional().describe("branch (short like agent/x, or refs/heads/…); default HEAD's");
-const commit = z.string().regex(/^[0-9a-fA-F]{40}$/).optional().describe('a full commit id a ref reaches (instead of branch)');
+const commit = oidSchema.optional().describe('a full commit id a ref reaches (instead of branch)');
 const lease = {
   branch,
   base: z.string().min(1).max(1024).optional().describe('what a missing branch is created from (branch, tag or commit; default HEAD)'),
-  expected_head: z.string().regex(/^[0-9a-fA-F]{40}$/).optional().describe('the commit the change is based on: refused with STALE_REF if the branch moved'),
+  expected_head: oidSchema.optional().describe('the commit the change is based on: refused with STALE_REF if the branch moved'),
 };
 
 function ok(value: unknown): CallToolResult {
@@ -182,7 +184,7 @@ export function mcpServerFor(ctx: Services, tok: TokenRecord, log: Logger): McpS
       message: z.string().min(1).max(65536).optional(),
       delete_head: z.boolean().optional(),
       expected_head: lease.expected_head,
-      expected_base: z.string().regex(/^[0-9a-fA-F]{40}$/).optional(),
+      expected_base: oidSchema.optional(),
     },
     async (a) => {
       const row = await resolveRepo(ctx, tok, a.repo_id, 'write', 'merging');
@@ -226,7 +228,7 @@ export function mcpServerFor(ctx: Services, tok: TokenRecord, log: Logger): McpS
     try {
       const row = await readRow(decodeURIComponent(one(vars.repo_id) ?? ''), 'reading files');
       const ref = one(vars.ref) ? decodeURIComponent(one(vars.ref)!) : undefined;
-      const sel = ref && /^[0-9a-fA-F]{40}$/.test(ref) ? { commit: ref } : { branch: ref };
+      const sel = ref && OID_ANY_CASE_PATTERN.test(ref) ? { commit: ref } : { branch: ref };
       const { content } = await readFileAt(ctx.manager.get(row.id), decodeURIComponent(one(vars.path) ?? ''), { ...sel, reach: wantPolicy(ctx), maxBytes: ctx.config.maxReadBytes });
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: content.toString('utf8') }] };
     } catch (err) {

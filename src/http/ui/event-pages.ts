@@ -59,6 +59,6 @@ ${rows.length ? '' : html`<p class="muted">No events yet.</p>`}
     const raw = req.header('last-event-id') ?? queryString(req, 'after', 15) ?? '0';
     const after = /^\d{1,15}$/.test(raw) ? Number(raw) : 0;
     res.setHeader('Cache-Control', 'no-store');
-    await stream(ctx, req, res, token, after, () => sessionOpen(session.id));
+    await stream(ctx, res, token, after, () => sessionOpen(session.id));
   });
 }
