@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, gitOk, tmpDir } from '../helpers/git.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { diskState, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ALIASES = ['.git./x', 'GIT~1/config', '.git /x', 'a/.git\u200c/x', 'git~1/hooks/post-checkout', '.git::$INDEX_ALLOCATION/x', '.GIT/config', 'a/.git'];
 
@@ -110,5 +110,46 @@ describe('.git aliases', () => {
     await gitOk(['push', '-q', 'origin', `${goodCommit}:refs/heads/ok`], { cwd: work });
     expect((await gitOk(['ls-remote', s.gitUrl(repo, s.admin), 'refs/heads/main'])).split('\t')[0]).toBe(before);
     await s.fsck(repo);
+  });
+});
+
+// A server whose operator let '.git' names through pushes (receive.fsck.hasDotgit=ignore): a REST
+// merge must still never build such a tree itself. Merges write through the same one writer as
+// updates (service/content/tree.ts writeObjects), so they refuse as an update does.
+describe('.git names pushed under a relaxed fsck policy', () => {
+  let s: TestServer;
+  const auth = () => ({ Authorization: `Bearer ${s.admin}` });
+  beforeAll(async () => {
+    s = await startTestServer('fs', { GITGATE_FSCK: 'hasDotgit=ignore' });
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('a REST merge that would write a tree holding .GIT is refused with 400 BAD_PATH and writes nothing', async () => {
+    const repo = await s.createRepo({ source: { type: 'files', files: [{ filename: 'a.txt', content: 'a\n' }] } });
+    const work = path.join(tmpDir(), 'w');
+    await gitOk(['clone', '-q', s.gitUrl(repo, s.admin), work]);
+    // the branch adds a root entry '.GIT' (git add refuses the name: built with mktree)
+    const a = (await gitOk(['rev-parse', 'HEAD:a.txt'], { cwd: work })).trim();
+    const payload = (await gitOk(['hash-object', '-w', '--stdin'], { cwd: work, input: '[core]\n\tfsmonitor = evil\n' })).trim();
+    const evilTree = (await gitOk(['mktree'], { cwd: work, input: `100644 blob ${payload}\t.GIT\n100644 blob ${a}\ta.txt\n` })).trim();
+    const evil = (await gitOk(['commit-tree', evilTree, '-p', 'HEAD', '-m', 'evil'], { cwd: work })).trim();
+    await gitOk(['push', '-q', 'origin', `${evil}:refs/heads/evil`], { cwd: work });
+    // main moves on with another root file, so the merge must build a new root tree
+    const put = await s.api.put(`/v1/repo/${repo}/file/b.txt`).set(auth()).send('b\n');
+    expect(put.status).toBe(200);
+    await s.ctx.manager.get(repo).maintenance.idle();
+    const main = (await gitOk(['ls-remote', s.gitUrl(repo, s.admin), 'refs/heads/main'])).split('\t')[0];
+    const before = await diskState(s, repo);
+
+    const res = await s.api.post(`/v1/repo/${repo}/merge`).set(auth()).send({ base: 'main', head: 'evil', method: 'merge' });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.code).toBe('BAD_PATH');
+    expect((await gitOk(['ls-remote', s.gitUrl(repo, s.admin), 'refs/heads/main'])).split('\t')[0]).toBe(main);
+    await s.ctx.manager.get(repo).maintenance.idle();
+    expect(await diskState(s, repo)).toEqual(before);
+    // the pushed '.GIT' is a warning to plain fsck (the operator allowed it), nothing is broken
+    await gitOk(['--git-dir', await s.bareRepo(repo), 'fsck', '--full', '--no-dangling']);
   });
 });

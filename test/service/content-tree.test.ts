@@ -1,7 +1,7 @@
 // TreeEditor, diffTrees and the update service against C Git's view of the same objects.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGitgateError } from '../../src/errors.js';
-import { EMPTY_TREE, TreeEditor, commitTree, diffTrees, isBinary, listFiles } from '../../src/service/content/tree.js';
+import { EMPTY_TREE, TreeEditor, commitTree, diffTrees, isBinary, listFiles, writeObjects } from '../../src/service/content/tree.js';
 import { applyContentChange } from '../../src/service/content/update.js';
 import { describeOperations, moveBranch, apiIdent } from '../../src/service/content/commit.js';
 import { contentPath, pathFromSegments } from '../../src/service/content/paths.js';
@@ -82,7 +82,7 @@ describe.each(['fs', 'memory'] as const)('tree editing (%s)', (kind) => {
     const taken = await editor.take('dir/sub');
     await editor.put('moved/sub', taken!);
     const built = await editor.build();
-    await editor.writeObjects(built.objects);
+    await writeObjects(repo, built.objects);
     const files = await listFiles(repo, built.tree);
     expect(files.map((f) => f.path)).toEqual(['a.txt', 'dir/b.txt', 'moved/sub/c.txt', 'moved/sub/new.txt']);
     expect(await diffTrees(repo, base, built.tree)).toEqual([

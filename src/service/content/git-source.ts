@@ -10,7 +10,7 @@ import { moveBranch, writeCommit } from './commit.js';
 import { RequestPolicy } from '../../net/request-policy.js';
 import { checkDestination, fetchBranch, parseRemoteUrl, type RemoteSource } from './git-remote.js';
 import { ancestors, mergeBase, mergeConflict, mergeTrees } from './merge.js';
-import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, type PendingObject } from './tree.js';
+import { EMPTY_TREE, commitTree, diffTrees, parseCommitId, writeObjects } from './tree.js';
 import { currentHead, type UpdateResult, type WriteOptions } from './update.js';
 
 /** The import limit (GITGATE_MAX_IMPORT_BYTES, default 1 GiB). */
@@ -116,8 +116,4 @@ export async function pullGitSource(ctx: Services, row: RepoRow, source: RemoteS
     const changes = await diffTrees(repo, start ? await commitTree(repo, start) : null, newTree === EMPTY_TREE ? null : newTree);
     return done(newHead, changes.map((c) => c.path));
   });
-}
-
-async function writeObjects(repo: Repository, objects: PendingObject[]): Promise<void> {
-  for (const o of objects) await repo.objects.inserter.insert(o.type, o.content);
 }

@@ -9,7 +9,7 @@ import { branchRef, lookupCommitish, shortBranch, wantPolicy } from './branch.js
 import { moveRefs, writeCommit, type RefMove } from './commit.js';
 import { mergeBase, mergeConflict, mergeTrees } from './merge.js';
 import { parseCommit } from '../../repo/objects/commit.js';
-import { commitTree, diffTrees, readObjectOfType, type PendingObject } from './tree.js';
+import { commitTree, diffTrees, readObjectOfType, writeObjects, type PendingObject } from './tree.js';
 
 export type MergeMethod = 'merge' | 'squash' | 'fast-forward';
 
@@ -79,7 +79,7 @@ export async function mergeBranches(ctx: Services, row: RepoRow, req: MergeReque
         ({ tree, objects } = merged);
       }
       if (req.method === 'squash' && tree === baseTree) return null;
-      for (const o of objects) await repo.objects.inserter.insert(o.type, o.content);
+      await writeObjects(repo, objects);
       parents = req.method === 'merge' ? [baseHead, head.commit] : [baseHead];
       newHead = await writeCommit(ctx, repo, { tree, parents, message: req.message ?? defaultMessage(req.method, head, into) });
     }

@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { GitgateError } from '../../errors.js';
 import { isOid } from '../../oid.js';
 import { hashObject, type ObjectType } from '../../pack/types.js';
+import { checkObject } from '../../repo/fsck/index.js';
 import { isTreeMode, parseTree, serializeTree, type TreeEntry } from '../../repo/objects/tree.js';
 import { parseCommit } from '../../repo/objects/commit.js';
 import { isValidRefName } from '../../repo/ref-names.js';
@@ -197,6 +198,21 @@ export interface PendingObject {
   content: Buffer;
 }
 
+/**
+ * The one way the content API stores what it built (TreeEditor.build, mergeTrees): every tree
+ * must pass the fsck tree check first (a last line of defence behind contentPath: names git
+ * refuses, e.g. NTFS aliases of .git), then all go through the repository's one inserter
+ * (objects already present are skipped there).
+ */
+export async function writeObjects(repo: Repository, objects: PendingObject[]): Promise<void> {
+  for (const o of objects) {
+    if (o.type !== 'tree') continue;
+    const problem = checkObject('tree', o.content);
+    if (problem) throw new GitgateError('BAD_PATH', { detail: problem });
+  }
+  for (const o of objects) await repo.objects.inserter.insert(o.type, o.content);
+}
+
 export class Dir {
   /** Entries by name, loaded on first use. Subdirectories held in `subdirs` override their entry's oid. */
   entries: Map<string, TreeEntry> | null = null;
@@ -303,11 +319,6 @@ export class TreeEditor {
       objects.push({ type: 'tree', content: Buffer.alloc(0) });
     }
     return { tree, objects };
-  }
-
-  /** Store objects from build() (already present ones are skipped by the store). */
-  async writeObjects(objects: PendingObject[]): Promise<void> {
-    for (const o of objects) await this.repo.objects.inserter.insert(o.type, o.content);
   }
 
   private async load(dir: Dir): Promise<Map<string, TreeEntry>> {

@@ -5,14 +5,13 @@
 // lock (423 REPO_LOCKED when it is busy), ends in at most one commit, and moves the branch with
 // compare-and-swap from the head it read, so a concurrent push is never lost.
 import { GitgateError } from '../../errors.js';
-import { checkObject } from '../../repo/fsck/index.js';
 import type { Repository } from '../../repo/repository.js';
 import type { RepoRow } from '../../db/repos-table.js';
 import type { Services } from '../services.js';
 import { openBranch, targetRef, wantPolicy, type BranchSelector } from './branch.js';
 import { describeOperations, moveBranch, writeCommit } from './commit.js';
 import { contentPath } from './paths.js';
-import { EMPTY_TREE, EXEC_MODE, FILE_MODE, TreeEditor, commitTree, diffTrees, isRegularFileMode, type PendingObject } from './tree.js';
+import { EMPTY_TREE, EXEC_MODE, FILE_MODE, TreeEditor, commitTree, diffTrees, isRegularFileMode, writeObjects } from './tree.js';
 
 export type DiffOperation =
   | { type: 'write'; filename: string; content: string }
@@ -72,8 +71,7 @@ export async function applyPlan(ctx: Services, row: RepoRow, plan: Plan, opts: W
       if (head === null && start !== null) await moveBranch(ctx.audit, repo, ref, null, start, opts.via);
       return { repo_id: row.id, branch, repo_head: start, changed_files: [] };
     }
-    checkTrees(built.objects);
-    await editor.writeObjects(built.objects);
+    await writeObjects(repo, built.objects);
     const changes = await diffTrees(repo, baseTree, built.tree);
     const described = ops ?? changes.map((c) => `${c.status === 'A' ? 'add' : c.status === 'M' ? 'modify' : 'delete'} ${c.path}`);
     const commit = await writeCommit(ctx, repo, {
@@ -85,15 +83,6 @@ export async function applyPlan(ctx: Services, row: RepoRow, plan: Plan, opts: W
     if (!opts.initial) await ctx.repos.touch(row.id);
     return { repo_id: row.id, branch, repo_head: commit, changed_files: changes.map((c) => c.path) };
   });
-}
-
-/** A last line of defence: trees we are about to store must pass fsck (names git refuses, e.g. NTFS aliases of .git). */
-function checkTrees(objects: PendingObject[]): void {
-  for (const o of objects) {
-    if (o.type !== 'tree') continue;
-    const problem = checkObject('tree', o.content);
-    if (problem) throw new GitgateError('BAD_PATH', { detail: problem });
-  }
 }
 
 /** Mode for writing text to `path`: an executable stays executable; anything else becomes a regular file. */
