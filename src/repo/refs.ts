@@ -563,14 +563,9 @@ export class RefStore implements RefDatabase {
     }
   }
 
-  /** rmdir: removes only an empty directory, so a ref created meanwhile (by C Git) is never lost. */
-  private async rmdir(rel: string): Promise<boolean> {
-    try {
-      await this.storage.fs.promises.rmdir(this.file(rel));
-      return true;
-    } catch {
-      return false;
-    }
+  /** Only an empty directory goes, so a ref created meanwhile (by C Git) is never lost. */
+  private rmdir(rel: string): Promise<boolean> {
+    return this.storage.rmdir(this.file(rel));
   }
 
   private async readdir(rel: string): Promise<string[]> {

@@ -18,16 +18,12 @@ export interface StatLike {
   isFile(): boolean;
 }
 
-/** What isomorphic-git wants as its `fs` argument (a module with a `promises` member). */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type IsoGitFs = any;
-
 export interface Storage {
   readonly kind: 'fs' | 'memory';
   /** Absolute root directory (the data dir); repositories live below it. */
   readonly root: string;
-  /** Raw fs module, for isomorphic-git. */
-  readonly fs: IsoGitFs;
+  /** The fs module underneath (node fs or a memfs volume): for tests that set file times; gitgate's code uses the methods below. */
+  readonly fs: FsModule;
   /** The node id every temporary name written through this storage carries (tempTag). */
   readonly owner: string;
 
@@ -47,6 +43,8 @@ export interface Storage {
   rename(from: string, to: string): Promise<void>;
   unlink(p: string): Promise<void>; // no error if missing
   rmrf(p: string): Promise<void>;
+  /** Remove `p` only if it is an empty directory: false when it is not (or is gone), so nothing created meanwhile is lost. */
+  rmdir(p: string): Promise<boolean>;
   /** flags as for fs.open: 'r', 'r+', 'w', 'w+', 'wx', 'wx+'. */
   open(p: string, flags: string): Promise<FileHandleLike>;
   createReadStream(p: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable;
@@ -60,7 +58,7 @@ export interface Storage {
   linkOrCopy(from: string, to: string): Promise<'link' | 'copy'>;
 }
 
-type FsModule = typeof nodeFs;
+export type FsModule = typeof nodeFs;
 
 class FsStorage implements Storage {
   constructor(
@@ -156,6 +154,15 @@ class FsStorage implements Storage {
 
   async rmrf(p: string): Promise<void> {
     await this.p.rm(p, { recursive: true, force: true });
+  }
+
+  async rmdir(p: string): Promise<boolean> {
+    try {
+      await this.fs.promises.rmdir(p);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async open(p: string, flags: string): Promise<FileHandleLike> {

@@ -4,7 +4,6 @@
 // Started all at once on an empty database, they mint one bootstrap token; a node killed
 // mid-push has its temporary files removed by a survivor once its heartbeat expires (and no
 // live node's); the failed-auth limit and the per-token concurrency limit hold for the cluster.
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStores } from '../../src/db/postgres/stores.js';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
 import { freshDatabase } from '../helpers/postgres.js';
+import { packRevs, ZERO } from '../helpers/push.js';
 import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
 import { webhookReceiver } from '../helpers/webhook-receiver.js';
 import { basic, stalled, type Stalled } from '../helpers/stalled.js';
@@ -106,9 +106,9 @@ async function stalledPush(n: number, repo: string, work: string, ref: string): 
   const base = (await gitOk(['rev-parse', 'HEAD'], { cwd: work })).trim();
   fs.writeFileSync(path.join(work, `${ref}.bin`), crypto.randomBytes(256 * 1024));
   const tip = await commitFiles(work, {}, `stalled ${ref}`);
-  const pack = execFileSync('git', ['pack-objects', '--revs', '--stdout', '-q'], { cwd: work, input: `${tip}\n^${base}\n` });
+  const pack = await packRevs(work, [tip, `^${base}`]);
   await gitOk(['reset', '-q', '--hard', base], { cwd: work });
-  const command = `${'0'.repeat(40)} ${tip} refs/heads/${ref}\0report-status\n`;
+  const command = `${ZERO} ${tip} refs/heads/${ref}\0report-status\n`;
   const pkt = `${(command.length + 4).toString(16).padStart(4, '0')}${command}0000`;
   const body = Buffer.concat([Buffer.from(pkt), pack.subarray(0, pack.length >> 1)]);
   const u = new URL(nodes[n]!.url);

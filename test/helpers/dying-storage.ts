@@ -13,7 +13,7 @@ export interface DyingStorage {
   readonly changes: number;
 }
 
-const MUTATING = new Set(['writeFile', 'writeFileAtomic', 'rename', 'unlink', 'mkdir', 'rmrf', 'syncDir', 'linkOrCopy']);
+const MUTATING = new Set(['writeFile', 'writeFileAtomic', 'rename', 'unlink', 'mkdir', 'rmrf', 'rmdir', 'syncDir', 'linkOrCopy']);
 
 export function dyingStorage(storage: Storage, k: number): DyingStorage {
   let count = 0;
