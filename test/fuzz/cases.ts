@@ -6,7 +6,7 @@ import type { Corpus, PushSample } from './corpus.js';
 import { gzipRepeat, pieces, repeatLine } from './gzip.js';
 import { CAPABILITIES, WEIRD_REFS, WEIRD_STRINGS, mutateBytes, mutatePkts, oidChoices } from './mutators.js';
 import { buildPack, entryHeader, fixTrailer, mutatePack, packHeader, zlibZeros } from './pack.js';
-import { pkt, textPkt } from './pkt.js';
+import { ZERO, pkt, textPkt } from './pkt.js';
 import { Rng } from './prng.js';
 import { tokenCase, type TokenPlan } from './token-cases.js';
 
@@ -98,7 +98,6 @@ export interface GenEnv {
   heavyTimeoutMs: number;
 }
 
-const ZERO = '0'.repeat(40);
 const SCRATCH = 'fuzz-scratch';
 
 function bearer(secret: string): [string, string] {

@@ -10,6 +10,7 @@ import zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { git, gitBytes, gitOk, tmpDir } from '../helpers/git.js';
 import { Rng } from './prng.js';
+import { ZERO } from './pkt.js';
 
 export interface Captured {
   name: string;
@@ -226,7 +227,6 @@ async function packObjects(dir: string, args: string[], revs: string): Promise<B
   return r.stdout;
 }
 
-const ZERO = '0'.repeat(40);
 
 function pktLine(s: string): Buffer {
   const b = Buffer.from(s.endsWith('\n') ? s : `${s}\n`);

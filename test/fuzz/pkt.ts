@@ -3,6 +3,9 @@
 // a server response is a well-formed Git protocol stream.
 import { createHash } from 'node:crypto';
 
+/** The all-zero id of ref creations and deletions (kept apart from src/oid.ts: the fuzzer is written independently). */
+export const ZERO = '0'.repeat(40);
+
 export type FPkt =
   | { t: 'data'; payload: Buffer }
   | { t: 'flush' }

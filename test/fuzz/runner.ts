@@ -16,7 +16,7 @@ import { git, gitOk, tmpDir } from '../helpers/git.js';
 import { CATEGORIES, generateCase, type Category, type FuzzCase, type GenEnv, type Tokens } from './cases.js';
 import { buildCorpus, gitUrl, SCRATCH_NAME, TARGET_NAME, type Corpus } from './corpus.js';
 import { sendRaw, type RawResponse } from './http-raw.js';
-import { checkGitStream } from './pkt.js';
+import { ZERO, checkGitStream } from './pkt.js';
 import { diffFiles, diffRefs, filesEqual, objectsEqual, refsEqual, snapshot, strayFiles, type RepoSnapshot } from './snapshot.js';
 import { inProcessServer, spawnServer, type FuzzServer } from './target.js';
 import { fillRoles, judgeTokenCase, mintFamily, type Api, type Family } from './token-cases.js';
@@ -89,7 +89,6 @@ export interface FuzzReport {
   outDir: string;
 }
 
-const ZERO = '0'.repeat(40);
 
 interface Setup {
   server: FuzzServer;
