@@ -75,6 +75,12 @@ export class PackReuse {
     return offset >= 0 && this.wanted.has(lowerBound(this.offsets, offset));
   }
 
+  /** Ids of the entries sent, in pack order (views: copy to keep). */
+  *ids(): Generator<Buffer> {
+    const n = this.offsets.length;
+    for (let p = 0; p < n; p++) if (this.wanted.has(p)) yield this.pack.index.oidAtOffset(this.offsets[p]!)!;
+  }
+
   /**
    * The entries, in pack order, as they are to appear in a pack whose byte `start` is the
    * first of them (ofs-delta distances count from there).
