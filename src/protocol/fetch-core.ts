@@ -2,6 +2,7 @@
 // pack stream on side-band with progress.
 import { GitgateError } from '../errors.js';
 import type { PackFile } from '../pack/pack-file.js';
+import type { PackReuse } from '../pack/pack-reuse.js';
 import { writePack } from '../pack/pack-writer.js';
 import { transientBytes } from '../pack/low-memory.js';
 import { CommitReader } from '../repo/commit-walk.js';
@@ -128,7 +129,7 @@ export function parseFilterArg(spec: string | null): ObjectFilter | null {
  * Annotated tags whose target is being sent (include-tag). One pass over the refs (peeled
  * values from packed-refs) and one over the objects, against the few tag targets only.
  */
-async function tagsToInclude(repo: Repository, sending: ObjectToSend[], wholePacks: PackFile[]): Promise<ObjectToSend[]> {
+async function tagsToInclude(repo: Repository, sending: ObjectToSend[], wholePacks: PackFile[], reuse?: PackReuse): Promise<ObjectToSend[]> {
   const byTarget = new Map<string, string[]>();
   for (const ref of await listRefs(repo, { peel: true, prefix: 'refs/tags/' })) {
     if (!ref.peeled) continue;
@@ -144,9 +145,12 @@ async function tagsToInclude(repo: Repository, sending: ObjectToSend[], wholePac
     if (byTarget.has(o.oid)) targetsSent.add(o.oid);
     if (o.type === 'tag' && candidates.has(o.oid)) tagsSent.add(o.oid);
   }
-  // objects of packs sent whole are not listed: ask the packs
-  const inWhole = (oid: string) => wholePacks.some((p) => p.has(Buffer.from(oid, 'hex')));
-  if (wholePacks.length) {
+  // objects of packs sent whole or by pack reuse are not listed: ask the packs
+  const inWhole = (oid: string) => {
+    const bin = Buffer.from(oid, 'hex');
+    return wholePacks.some((p) => p.has(bin)) || (reuse?.has(bin) ?? false);
+  };
+  if (wholePacks.length || reuse) {
     for (const target of byTarget.keys()) if (inWhole(target)) targetsSent.add(target);
     for (const tag of candidates) if (inWhole(tag)) tagsSent.add(tag);
   }
@@ -230,14 +234,14 @@ export async function* fetchPackStream(
         : walk(),
     );
     // a client without ofs-delta cannot take stored packs as they are (C Git's clients all can)
-    if (plan.wholePacks?.length && !args.ofsDelta) plan = yield* waiting(walk());
+    if ((plan.wholePacks?.length || plan.reuse) && !args.ofsDelta) plan = yield* waiting(walk());
     const wholePacks = plan.wholePacks ?? [];
     let objects = plan.objects;
     if (args.includeTag) {
-      const tags = await tagsToInclude(repo, objects, wholePacks);
+      const tags = await tagsToInclude(repo, objects, wholePacks, plan.reuse);
       if (tags.length) objects = objects.concat(tags); // else keep the (cacheable) list itself
     }
-    const enumerated = objects.length + wholePacks.reduce((n, p) => n + p.index.count, 0);
+    const enumerated = objects.length + wholePacks.reduce((n, p) => n + p.index.count, 0) + (plan.reuse?.count ?? 0);
     if (out.progress && limit) yield band(BAND_PROGRESS, `Enumerating objects: ${enumerated}, done.\n`);
     progress.objects = enumerated;
     const packPlan = yield* waiting(
@@ -248,6 +252,7 @@ export async function* fetchPackStream(
         deltaBases: plan.deltaBases,
         located: plan.located,
         wholePacks,
+        reuse: plan.reuse,
       }),
     );
     let pending: Buffer[] = [];

@@ -9,6 +9,8 @@ import zlib from 'node:zlib';
 import { createDelta } from '../pack/delta-encode.js';
 import type { PackEntry } from '../pack/pack-writer.js';
 import type { PackFile } from '../pack/pack-file.js';
+import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from '../pack/pack-header.js';
+import type { PackReuse, ReuseStats } from '../pack/pack-reuse.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA } from '../pack/types.js';
 import type { ObjectDatabase } from '../repo/object-database.js';
 import type { ObjectToSend } from '../repo/reachability.js';
@@ -33,6 +35,8 @@ export interface PackPlanOptions {
   located?: { pack: PackFile; offsets: Float64Array };
   /** Packs sent whole before the objects, which are not in them (SendPlan.wholePacks; needs ofsDelta). */
   wholePacks?: PackFile[];
+  /** Entries of a stored pack sent as a copied run after the whole packs (SendPlan.reuse; needs ofsDelta). */
+  reuse?: PackReuse;
 }
 
 /** Objects larger than this are not deltified here (both versions are held in memory). */
@@ -97,10 +101,11 @@ export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], o
   const stats = { reused: 0, reusedDeltas: 0, deltas: 0, packReused: 0 };
   const ofsDelta = opts.ofsDelta ?? true;
   const wholePacks = opts.wholePacks ?? [];
-  if (wholePacks.length && !ofsDelta) throw new Error('planPack: whole packs need ofs-delta');
-  const wholeCount = wholePacks.reduce((n, p) => n + p.index.count, 0);
-  /** In a pack sent whole: earlier in this pack, usable as a ref-delta base. */
-  const sentWhole = (oid: Buffer) => wholePacks.some((p) => p.has(oid));
+  const reusePack = opts.reuse;
+  if ((wholePacks.length || reusePack) && !ofsDelta) throw new Error('planPack: whole packs and pack reuse need ofs-delta');
+  const wholeCount = wholePacks.reduce((n, p) => n + p.index.count, 0) + (reusePack?.count ?? 0);
+  /** In a pack sent whole or in the reused run: earlier in this pack, usable as a ref-delta base. */
+  const sentWhole = (oid: Buffer) => wholePacks.some((p) => p.has(oid)) || (reusePack?.has(oid) ?? false);
   const clientHas = opts.thin ? (opts.clientHas ?? new Set<string>()) : new Set<string>();
   const deltaBases = opts.thin ? opts.deltaBases : undefined;
 
@@ -111,6 +116,15 @@ export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], o
       yield { kind: 'raw-stream', chunks: pack.bodyStream(), entries: pack.index.count };
       stats.packReused += pack.index.count;
       i += pack.index.count;
+    }
+    if (reusePack && reusePack.count > 0) {
+      const start = PACK_HEADER_LENGTH + wholePacks.reduce((n, p) => n + p.size - PACK_HEADER_LENGTH - PACK_TRAILER_LENGTH, 0);
+      const copied: ReuseStats = { copied: 0, copiedDeltas: 0, inflated: 0 };
+      yield { kind: 'raw-stream', chunks: reusePack.entries(start, copied), entries: reusePack.count };
+      stats.packReused += copied.copied;
+      stats.reusedDeltas += copied.copiedDeltas;
+      stats.deltas += copied.copiedDeltas;
+      i += reusePack.count;
     }
     for (let at = 0; at < ordered.length; ) {
       const pack = ordered[at]!.pack;
@@ -175,9 +189,9 @@ export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], o
       return { kind: 'ref-delta', baseOid: Buffer.from(baseBin), size: info.size, compressed };
     }
   }
-  const only = ordered[0]?.pack;
+  const only = reusePack ? null : ordered[0]?.pack;
   let verbatim = only && ofsDelta && wholePacks.length === 0 && whole.has(only) && only.index.count === ordered.length ? only : null;
-  if (ordered.length === 0 && wholePacks.length === 1) verbatim = wholePacks[0]!;
+  if (ordered.length === 0 && wholePacks.length === 1 && !reusePack) verbatim = wholePacks[0]!;
   if (verbatim) stats.packReused = ordered.length + wholeCount;
   return { count: ordered.length + wholeCount, entries: entries(), stats, verbatim };
 }

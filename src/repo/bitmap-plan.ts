@@ -9,6 +9,7 @@ import { thinBases, type ObjectToSend, type SendPlan } from './reachability.js';
 import type { Repository } from './repository.js';
 import { nextTurn } from '../event-loop.js';
 import type { Bitset } from '../pack/ewah.js';
+import { PackReuse } from '../pack/pack-reuse.js';
 
 /** Fetches sending more commits than this skip the thin-pack pairing of changed files. */
 const THIN_BASES_MAX_COMMITS = 5000;
@@ -39,11 +40,13 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
   const objects: ObjectToSend[] = [];
   const commits: string[] = [];
   const offsets: number[] = [];
-  // every object of the pack wanted (a full clone): the pack goes as it is, unlisted
+  // every object of the pack wanted (a full clone): the pack goes as it is, unlisted; else,
+  // for a full clone, its wanted entries go as one copied run (pack reuse), unlisted too
   const whole = have === null && coversPrefix(want, bits.n);
+  const reuse = have === null && !whole ? new PackReuse(bi.pack, want) : undefined;
   let k = 0;
   for (const pos of want) {
-    if (whole && pos < bits.n) continue;
+    if ((whole || reuse) && pos < bits.n) continue;
     if (++k % 4096 === 0) await nextTurn();
     const oid = bits.oidAt(pos);
     const type = bits.typeAt(pos);
@@ -65,8 +68,9 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
     deltaBases = await thinBases(repo.objects, sent, [...boundary.values()], present);
   }
   const located = { pack: bi.pack, offsets: Float64Array.from(offsets) };
-  const commitCount = commits.length + (whole ? bi.file.types.commits.size : 0);
-  return { objects, wholePacks: whole ? [bi.pack] : undefined, located, clientHas: { has: present.hasHex }, deltaBases, commitCount };
+  let commitCount = commits.length + (whole ? bi.file.types.commits.size : 0);
+  if (reuse) for (const pos of bi.file.types.commits) if (pos < bits.n && want.has(pos)) commitCount++;
+  return { objects, wholePacks: whole ? [bi.pack] : undefined, reuse, located, clientHas: { has: present.hasHex }, deltaBases, commitCount };
 }
 
 /** Are bits 0..n-1 all set? */

@@ -1,7 +1,7 @@
 // Full clones of the same tips send the same objects, and objects never change. The plan comes
 // from the reachability bitmap when there is one (bitmap-plan.ts), else from a walk. A plan that
-// sends stored packs whole is cheap to recompute from the bitmap and is only good while those
-// packs are live, so it is not cached; any other plan is cached per repository, compact (each
+// sends stored packs whole, or entries of one by pack reuse, is cheap to recompute from the
+// bitmap and is only good while those packs are live, so it is not cached; any other plan is cached per repository, compact (each
 // id as 20 bytes and a type byte, not hex strings: 21 bytes an object instead of ~100), under
 // one process-wide byte budget (GITGATE_CLONE_PLAN_CACHE_BYTES); each clone expands its own
 // list and drops it when done. Concurrent clones of the same tips share one computation.
@@ -63,7 +63,7 @@ export function fullClonePlan(repo: Repository, wants: string[], progress?: { ob
     plan = bitmapPlan(repo, wants, [])
       .then((p) => p ?? planObjects(store, wants, { haves: [], progress }))
       .then((p) => {
-        if (!p.wholePacks?.length) done.set(key, compact(p));
+        if (!p.wholePacks?.length && !p.reuse) done.set(key, compact(p));
         return p;
       })
       .finally(() => map.delete(key));

@@ -3,6 +3,7 @@
 // "edge" commits whose trees count as present, shallow grafts, and partial-clone filters.
 import { GitgateError } from '../errors.js';
 import type { PackFile } from '../pack/pack-file.js';
+import type { PackReuse } from '../pack/pack-reuse.js';
 import type { ObjectType } from '../pack/types.js';
 import { CommitReader, commitRange, type CommitInfo } from './commit-walk.js';
 import { keepBlob, keepTree, type ObjectFilter } from './object-filter.js';
@@ -43,6 +44,11 @@ export interface SendPlan {
    * showed the whole pack is wanted: a full clone). Sent first, copied as they are stored.
    */
   wholePacks?: PackFile[];
+  /**
+   * Entries of one stored pack sent as a copied run, not listed in `objects` (a bitmap showed
+   * which: a full clone of a pack that also holds objects not wanted). Sent first.
+   */
+  reuse?: PackReuse;
   /** Where the first objects are stored, when the planner knows (bitmaps): offsets in `pack`, in list order. */
   located?: { pack: PackFile; offsets: Float64Array };
   /** Trees and blobs known to be on the client: bases a thin pack may delta against. */

@@ -137,8 +137,9 @@ async function checkRandomFetches(gitdir: string, seed: number, rounds: number):
     const plan = await bitmapPlan(repo, wants, haves);
     expect(plan).not.toBeNull();
     const got = plan!.objects.map((o) => o.oid);
-    // packs sent whole (a full clone) are not listed
+    // packs sent whole (a full clone), and entries sent by pack reuse, are not listed
     for (const pack of plan!.wholePacks ?? []) for (let i = 0; i < pack.index.count; i++) got.push(pack.index.oidAt(i).toString('hex'));
+    for (const oid of plan!.reuse?.ids() ?? []) got.push(oid.toString('hex'));
     expect(new Set(got).size).toBe(got.length);
     const expected = exactDifference(gitdir, wants, haves);
     expect(new Set(got)).toEqual(expected);
