@@ -34,6 +34,8 @@ async function seed(s: TestServer): Promise<Seeded> {
   await gitOk(['tag', '-a', '-m', 'secret tag', 'v-secret'], { cwd: w });
   const gone = { blob: await revParse(w, 'HEAD:hidden/secret.txt'), tree: await revParse(w, 'HEAD:hidden'), commit, tag: await revParse(w, 'v-secret') };
   await gitOk(['push', '-q', 'origin', 'main', 'secret', 'v-secret'], { cwd: w });
+  // the push's maintenance (a roll-up) ends first, so the deletion's run is the one that prunes
+  await s.ctx.manager.get(repo).maintenance.idle();
   await gitOk(['push', '-q', 'origin', '--delete', 'secret', 'v-secret'], { cwd: w });
   const { token: reader } = await s.mint({ name: 'reader', repo_ids: [repo], permission: 'read' });
   return { repo, w, reader, gone, oldBlob, oldCommit };
@@ -109,9 +111,7 @@ describe('objects no ref reaches', () => {
     await s.ctx.manager.get(seeded.repo).maintenance.idle(); // the deletion's push scheduled a run
     for (const oid of Object.values(seeded.gone)) expect(await present(s, seeded.repo, oid), oid).toBe(false);
     for (const oid of [seeded.oldBlob, seeded.oldCommit]) expect(await present(s, seeded.repo, oid), oid).toBe(true);
-    // packed, or still loose when the first run came after the deletion: the four went by prune either way
-    const pruned = s.ctx.manager.get(seeded.repo).maintenance.lastPrune;
-    expect((pruned?.packedRemoved ?? 0) + (pruned?.looseRemoved ?? 0)).toBeGreaterThanOrEqual(4);
+    expect(s.ctx.manager.get(seeded.repo).maintenance.lastPrune?.packedRemoved ?? 0).toBeGreaterThanOrEqual(4);
     await s.fsck(seeded.repo);
     // and the repository still clones whole
     const clone = path.join(tmpDir(), 'full');
