@@ -150,7 +150,7 @@ const lessThanSlash = (c: number) => c > 0 && c < 0x2f;
  */
 function verifyOrdered(mode1: number, name1: Buffer, mode2: number, name2: Buffer, candidates: Buffer[]): 'ok' | 'unordered' | 'dups' {
   const len = Math.min(name1.length, name2.length);
-  const cmp = Buffer.compare(name1.subarray(0, len), name2.subarray(0, len));
+  const cmp = name1.compare(name2, 0, len, 0, len);
   if (cmp < 0) return 'ok';
   if (cmp > 0) return 'unordered';
   let c1 = name1[len] ?? 0;
@@ -164,7 +164,7 @@ function verifyOrdered(mode1: number, name1: Buffer, mode2: number, name2: Buffe
     for (;;) {
       const f = candidates.pop();
       if (!f) break;
-      if (f.length > name2.length || !name2.subarray(0, f.length).equals(f)) continue;
+      if (f.length > name2.length || name2.compare(f, 0, f.length, 0, f.length) !== 0) continue;
       if (f.length === name2.length) return 'dups';
       if (lessThanSlash(name2[f.length]!)) {
         candidates.push(f);
