@@ -8,6 +8,7 @@ import type { EntryTable } from './entry-table.js';
 import type { FileHandleLike } from './file-handle.js';
 import { BlockReader, writeFully } from './file-io.js';
 import { SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
+import { transientBytes } from './low-memory.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, codeFromType, hashObject, typeFromCode, type BaseLookup, type ObjectType } from './types.js';
 
 const STREAM_CHUNK = 1024 * 1024;
@@ -162,6 +163,8 @@ export class DeltaResolver {
         throw bad(`delta at offset ${table.offset[child]}: ${err.params.detail}`);
       }
       table.oid[child] = hashObject(type, content);
+      // the delta is garbage now, and so is the result unless it is a base: let a scavenge free them
+      transientBytes(delta.length + content.length);
       table.type[child] = typeCode;
       const children = this.takeChildren(child);
       if (children.length > 0) stack.push({ content, children, next: 0 });

@@ -9,6 +9,7 @@ import { EntryTable } from './entry-table.js';
 import type { FileHandleLike } from './file-handle.js';
 import { WindowReader } from './file-io.js';
 import { InflateError, SYNC_INFLATE_LIMIT, compressedBound, inflateExact, inflateStreaming } from './inflate.js';
+import { transientBytes } from './low-memory.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from './pack-header.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, hashObject, objectHeader, typeFromCode } from './types.js';
 
@@ -90,6 +91,8 @@ export async function scanPack(handle: FileHandleLike, fileSize: number, count: 
         if (retainedBytes + size <= RETAIN_BUDGET) {
           kept = data;
           retainedBytes += size;
+        } else {
+          transientBytes(size);
         }
       } catch (err) {
         if (!(err instanceof InflateError)) throw err;

@@ -98,9 +98,12 @@ async function verifyObjects(
     if (links === null) {
       const hex = entry.oid.toString('hex');
       settle(hex, fsckObject(hex, obj.type, obj.content, policy, found), opts);
-      const refs = referencedOids(obj.type, obj.content);
-      bytes = Buffer.allocUnsafe(20 * refs.length);
-      links = refs.map((r, i) => (bytes.write(r.oid, 20 * i, 'hex'), 20 * i));
+      links = obj.type === 'tree' ? treeLinks(obj.content) : null;
+      if (links === null) {
+        const refs = referencedOids(obj.type, obj.content);
+        bytes = Buffer.allocUnsafe(20 * refs.length);
+        links = refs.map((r, i) => (bytes.write(r.oid, 20 * i, 'hex'), 20 * i));
+      }
     }
     // a commit's links are its tree, then its parents
     const boundary = obj.type === 'commit' && shallow.size > 0 && shallow.has(entry.oid.toString('hex'));
@@ -175,7 +178,7 @@ function modeKind(buf: Buffer, pos: number, end: number): number {
 /**
  * Fast path of the tree check for the usual tree: canonical modes, plain ASCII names that
  * cannot be an alias of .git, .gitmodules, .mailmap and the like on any file system (no
- * leading '.', 'g' or 'G', no '~', '\\', '/'), no name longer than largePathname allows, no
+ * leading '.', no '~', '\\', '/'), no name longer than largePathname allows, no
  * null ids, strictly sorted, no name twice. Such a tree has no fsck finding at all, so the
  * offsets of its links (ids in `buf`, gitlinks skipped) are returned; anything else returns
  * null and gets the full check. Most pushed objects are trees, and this is several times
@@ -196,7 +199,8 @@ export function plainTreeLinks(buf: Buffer, maxNameLength = 4096): number[] | nu
     const nul = buf.indexOf(0, start);
     if (nul <= start || nul + 21 > buf.length || nul - start > maxNameLength) return null;
     const first = buf[start]!;
-    if (first === 0x2e || first === 0x67 || first === 0x47) return null; // '.', 'g', 'G'
+    // aliases of .git & co start with '.' or hold '~' (HFS-ignored code points are non-ASCII)
+    if (first === 0x2e) return null;
     for (let i = start; i < nul; i++) {
       const c = buf[i]!;
       if (c >= 0x80 || c === 0x2f || c === 0x5c || c === 0x7e) return null; // non-ASCII, '/', '\\', '~'
@@ -215,6 +219,29 @@ export function plainTreeLinks(buf: Buffer, maxNameLength = 4096): number[] | nu
     ends.push(nul);
     dirs.push(dir);
     if (kind !== GITLINK) links.push(nul + 1);
+    pos = nul + 21;
+  }
+  return links;
+}
+
+/**
+ * Links of a tree that the full check accepted (perhaps with warnings): offsets of its ids,
+ * gitlinks skipped, read from the bytes; null when it does not parse (referencedOids decides).
+ */
+export function treeLinks(buf: Buffer): number[] | null {
+  const links: number[] = [];
+  for (let pos = 0; pos < buf.length; ) {
+    let mode = 0;
+    let p = pos;
+    for (; p < buf.length && buf[p] !== 0x20; p++) {
+      const c = buf[p]!;
+      if (c < 0x30 || c > 0x37) return null;
+      mode = mode * 8 + (c - 0x30);
+    }
+    if (p === pos || p >= buf.length) return null;
+    const nul = buf.indexOf(0, p + 1);
+    if (nul < 0 || nul + 21 > buf.length) return null;
+    if (mode !== 0o160000) links.push(nul + 1);
     pos = nul + 21;
   }
   return links;

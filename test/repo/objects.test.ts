@@ -297,6 +297,7 @@ const MALFORMED: [ObjectType, Buffer, string, (string | null)?][] = [
   ['tree', tree(entry('0100644', 'a')), 'zeroPaddedFilemode'],
   ['tree', tree(entry('100644', 'a'), entry('100644', 'a')), 'duplicateEntries'],
   ['tree', tree(entry('100644', 'a'), entry('40000', 'a')), 'duplicateEntries'],
+  ['tree', tree(entry('100644', 'a'), entry('100644', 'a-b'), entry('40000', 'a')), 'duplicateEntries'], // not adjacent
   ['tree', tree(entry('100644', 'b'), entry('100644', 'a')), 'treeNotSorted'],
   ['tree', tree(entry('40000', 'a'), entry('100644', 'a.b')), 'treeNotSorted'],
   ['tree', tree(entry('120000', '.gitmodules')), 'gitmodulesSymlink'],

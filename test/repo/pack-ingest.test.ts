@@ -4,10 +4,10 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FSCK_POLICY, fsckObject } from '../../src/repo/fsck/index.js';
 import { referencedOids } from '../../src/repo/objects/references.js';
-import { plainTreeLinks } from '../../src/repo/pack-ingest.js';
+import { plainTreeLinks, treeLinks } from '../../src/repo/pack-ingest.js';
 
 const NAMES = ['a', 'b', 'B', 'a.txt', 'a-b', 'a!', 'a b', 'a0', 'src', 'README', 'Makefile', 'z', 'x y', '.git', '.gitmodules', 'git~1', 'GIT~1', '.GIT', 'gitmod~1',
-  '..', '.', 'g', 'good', 'a/b', 'a\\b', '~1234567', 'ä', 'a\u200c', '.g\u200cit', 'foo.', 'n:s', ''];
+  '..', '.', 'g', 'good', 'git', 'GIT', 'git.c', 'gitmodules', 'Gitignore', 'mailmap', 'gi7eba~1', 'a/b', 'a\\b', '~1234567', 'ä', 'a\u200c', '.g\u200cit', 'foo.', 'n:s', ''];
 const MODES = ['100644', '100755', '120000', '40000', '160000', '040000', '100664', '644', '140000'];
 
 function entry(mode: string, name: string, oid: Buffer): Buffer {
@@ -48,9 +48,28 @@ describe('plainTreeLinks', () => {
     expect(vouched).toBeGreaterThan(2000);
   });
 
+  it('treeLinks finds what referencedOids finds, and gives up exactly where it throws', () => {
+    let parsed = 0;
+    for (let t = 0; t < 5000; t++) {
+      const parts: Buffer[] = [];
+      for (let i = rnd(6); i > 0; i--) parts.push(entry(MODES[rnd(MODES.length)]!, NAMES[rnd(NAMES.length)]!, crypto.randomBytes(20)));
+      let tree = Buffer.concat(parts);
+      if (rnd(4) === 0 && tree.length > 0) tree = tree.subarray(0, rnd(tree.length)); // cut anywhere
+      if (rnd(8) === 0 && tree.length > 0) tree = Buffer.concat([Buffer.from([[0x20, 0x38, 0x41, 0][rnd(4)]!]), tree]);
+      const fast = treeLinks(tree);
+      if (fast === null) {
+        expect(() => referencedOids('tree', tree), tree.toString('latin1')).toThrow();
+        continue;
+      }
+      parsed++;
+      expect(fast.map((at) => tree.toString('hex', at, at + 20))).toEqual(referencedOids('tree', tree).map((r) => r.oid));
+    }
+    expect(parsed).toBeGreaterThan(1000);
+  });
+
   it('leaves suspicious trees to the full check', () => {
     const oid = crypto.randomBytes(20);
-    for (const name of ['.git', 'GIT~1', '.gitmodules', 'gitmod~1', '.g\u200cit', 'a\\.git', '~1234567']) {
+    for (const name of ['.git', 'GIT~1', '.gitmodules', 'gitmod~1', 'gi7eba~1', '.g\u200cit', 'a\\.git', '~1234567', '.mailmap']) {
       expect(plainTreeLinks(entry('100644', name, oid)), name).toBeNull();
     }
     expect(plainTreeLinks(Buffer.concat([entry('100644', 'b', oid), entry('100644', 'a', oid)]))).toBeNull(); // unsorted

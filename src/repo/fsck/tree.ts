@@ -14,7 +14,6 @@ import {
   isNtfsDotMailmap,
 } from './names.js';
 import type { Reporter } from './reporter.js';
-import { ZERO_OID } from '../../oid.js';
 
 /** Blobs named by trees for a content check (fsck_options.gitmodules_found / gitattributes_found). */
 export interface SpecialBlobs {
@@ -26,7 +25,8 @@ interface Entry {
   mode: number;
   zeroPadded: boolean;
   name: Buffer;
-  oid: string;
+  /** Offset of the raw 20-byte id in the tree: hex only for the few entries that need it. */
+  oidAt: number;
   end: number;
 }
 
@@ -49,7 +49,7 @@ function decode(buf: Buffer, pos: number): Entry | null {
   if (p >= buf.length) return null;
   const nul = buf.indexOf(0, p + 1);
   if (nul === p + 1 || nul < 0 || nul + 21 > buf.length) return null; // empty name
-  return { mode, zeroPadded: buf[pos] === 0x30, name: buf.subarray(p + 1, nul), oid: buf.toString('hex', nul + 1, nul + 21), end: nul + 21 };
+  return { mode, zeroPadded: buf[pos] === 0x30, name: buf.subarray(p + 1, nul), oidAt: nul + 1, end: nul + 21 };
 }
 
 
@@ -78,9 +78,9 @@ export function fsckTree(buf: Buffer, r: Reporter, found: SpecialBlobs): void {
   const candidates: Buffer[] = [];
   let prev: Entry | null = null;
   while (entry) {
-    const { mode, name: nameBytes, oid } = entry;
+    const { mode, name: nameBytes, oidAt } = entry;
     const symlink = (mode & S_IFMT) === S_IFLNK;
-    if (oid === ZERO_OID) flags.add('nullSha1');
+    if (isZeroId(buf, oidAt)) flags.add('nullSha1');
     if (nameBytes.includes(0x2f)) flags.add('fullPathname');
     if (nameBytes.length === 0) flags.add('emptyName');
     if (nameBytes.length === 1 && nameBytes[0] === 0x2e) flags.add('hasDot');
@@ -94,11 +94,11 @@ export function fsckTree(buf: Buffer, r: Reporter, found: SpecialBlobs): void {
       const name = nameBytes.toString('utf8');
       if (isHfsDotGit(name) || isNtfsDotGit(name)) flags.add('hasDotgit');
       if (isHfsDotGitmodules(name) || isNtfsDotGitmodules(name)) {
-        if (!symlink) found.gitmodules.add(oid);
+        if (!symlink) found.gitmodules.add(buf.toString('hex', oidAt, oidAt + 20));
         else r.report('gitmodulesSymlink', '.gitmodules is a symbolic link');
       }
       if (isHfsDotGitattributes(name) || isNtfsDotGitattributes(name)) {
-        if (!symlink) found.gitattributes.add(oid);
+        if (!symlink) found.gitattributes.add(buf.toString('hex', oidAt, oidAt + 20));
         else r.report('gitattributesSymlink', '.gitattributes is a symlink');
       }
       if (symlink) {
@@ -113,7 +113,7 @@ export function fsckTree(buf: Buffer, r: Reporter, found: SpecialBlobs): void {
         const tail = name.slice(i + 1);
         if (isNtfsDotGit(tail)) flags.add('hasDotgit');
         if (isNtfsDotGitmodules(tail)) {
-          if (!symlink) found.gitmodules.add(oid);
+          if (!symlink) found.gitmodules.add(buf.toString('hex', oidAt, oidAt + 20));
           else r.report('gitmodulesSymlink', '.gitmodules is a symbolic link');
         }
       }
@@ -136,6 +136,11 @@ export function fsckTree(buf: Buffer, r: Reporter, found: SpecialBlobs): void {
   for (const [id, message] of FLAG_MESSAGES) if (flags.has(id)) r.report(id, message);
 }
 
+function isZeroId(buf: Buffer, at: number): boolean {
+  for (let i = at; i < at + 20; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
 const lessThanSlash = (c: number) => c > 0 && c < 0x2f;
 
 /**
@@ -145,7 +150,7 @@ const lessThanSlash = (c: number) => c > 0 && c < 0x2f;
  */
 function verifyOrdered(mode1: number, name1: Buffer, mode2: number, name2: Buffer, candidates: Buffer[]): 'ok' | 'unordered' | 'dups' {
   const len = Math.min(name1.length, name2.length);
-  const cmp = Buffer.compare(name1.subarray(0, len), name2.subarray(0, len));
+  const cmp = name1.compare(name2, 0, len, 0, len);
   if (cmp < 0) return 'ok';
   if (cmp > 0) return 'unordered';
   let c1 = name1[len] ?? 0;
@@ -159,7 +164,7 @@ function verifyOrdered(mode1: number, name1: Buffer, mode2: number, name2: Buffe
     for (;;) {
       const f = candidates.pop();
       if (!f) break;
-      if (f.length > name2.length || !name2.subarray(0, f.length).equals(f)) continue;
+      if (f.length > name2.length || name2.compare(f, 0, f.length, 0, f.length) !== 0) continue;
       if (f.length === name2.length) return 'dups';
       if (lessThanSlash(name2[f.length]!)) {
         candidates.push(f);
