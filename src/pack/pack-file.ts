@@ -388,7 +388,7 @@ export class PackFile {
 }
 
 /** First index whose value is >= target. */
-function lowerBound(sorted: Float64Array, target: number): number {
+export function lowerBound(sorted: Float64Array, target: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

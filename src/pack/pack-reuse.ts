@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { GitgateError } from '../errors.js';
 import type { Bitset } from './ewah.js';
 import { encodeEntryHeader, encodeOfsDeltaOffset, parseEntryHeader, parseOfsDeltaOffset } from './entry-header.js';
-import type { PackFile } from './pack-file.js';
+import { lowerBound, type PackFile } from './pack-file.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from './pack-header.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, codeFromType, typeFromCode } from './types.js';
 
@@ -34,17 +34,6 @@ function corrupt(detail: string): GitgateError {
   return new GitgateError('CORRUPT_REPO', { detail });
 }
 
-/** First index whose value is >= target. */
-function lowerBound(sorted: Float64Array, target: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < target) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export class PackReuse {
   /** Entries sent (wanted positions inside the pack). */
