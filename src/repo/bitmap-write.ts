@@ -123,6 +123,8 @@ export async function bitmapAfterRepack(repo: Repository, opts: { signal?: { rea
     }
     const largest = (await repo.objects.packInfos()).slice().sort((a, b) => b.count - a.count)[0];
     if (!largest || unclosedByName.has(path.join(repo.gitdir, largest.name))) return;
+    // the usual case after a push's roll-up: the largest pack kept its bitmap (no worker to start)
+    if (await repo.storage.exists(path.join(repo.packDir, `${largest.name}.bitmap`))) return;
     const attempt = await runInWorker<BitmapAttempt | null>({ kind: 'bitmap', root: repo.storage.root, gitdir: repo.gitdir, owner: repo.storage.owner, ignore: repo.objects.ignoredPacks }, opts.signal);
     if (!attempt) return;
     if (attempt.unclosed) unclosedByName.add(path.join(repo.gitdir, attempt.pack));
