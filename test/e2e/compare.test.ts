@@ -80,6 +80,14 @@ async function buildHistory(cwd: string): Promise<void> {
   await commitAt(cwd, { 'after-merge.txt': 'x\n' }, 'after merge', '2026-01-04T00:00:00Z');
   await gitOk(['tag', '-a', 'v1', '-m', 'release 1', 'feature'], { cwd });
   await gitOk(['tag', 'light', 'main~1'], { cwd });
+  // a new repository's only commit and an agent's quick branch off it, all in one second (a walk
+  // that stops once every queued commit is excluded would list the root as behind)
+  await gitOk(['checkout', '-q', '--orphan', 'solo'], { cwd });
+  await gitOk(['rm', '-rqf', '.'], { cwd });
+  await commitAt(cwd, { 'solo.txt': 's\n' }, 'solo root', '2026-01-06T00:00:00Z');
+  await gitOk(['checkout', '-q', '-b', 'quick'], { cwd });
+  await commitAt(cwd, { 'quick.txt': 'q1\n' }, 'quick 1', '2026-01-06T00:00:00Z');
+  await commitAt(cwd, { 'quick.txt': 'q2\n' }, 'quick 2', '2026-01-06T00:00:00Z');
   // an unrelated root
   await gitOk(['checkout', '-q', '--orphan', 'orphan'], { cwd });
   await gitOk(['rm', '-rqf', '.'], { cwd });
@@ -121,6 +129,8 @@ describe.each(STORAGE_KINDS)('compare (%s storage)', (kind) => {
     ['main', 'main'],
     ['feature~2', 'merged'],
     ['refs/heads/main', 'refs/tags/v1'],
+    ['solo', 'quick'],
+    ['quick', 'solo'],
   ];
 
   it.each(PAIRS)('%s...%s: the patch is byte for byte what git diff -M100% prints, paths as --name-only', async (base, head) => {

@@ -52,13 +52,23 @@ class DateFifo {
   values(): CommitInfo[] {
     return this.heap.map((e) => e.c);
   }
+
+  peek(): CommitInfo | undefined {
+    return this.heap[0]?.c;
+  }
 }
 
-/** `git rev-list include ^exclude` in `git log`'s default order (newest first). */
+/** Commits a walk keeps popping after every queued one is excluded (revision.c's SLOP), so a
+ * little clock skew does not list an excluded commit. */
+const SLOP = 5;
+
+/** `git rev-list include ^exclude` in `git log`'s default order (newest first), with limit_list's
+ * stopping rule: go on while any queued commit is included or as new as the last one listed. */
 export async function revList(store: ObjectDatabase, include: string, exclude: string): Promise<CommitInfo[]> {
   const reader = new CommitReader(store);
   const bad = new Set<string>();
   const seen = new Set<string>();
+  const queuedGood = new Set<string>();
   const popped = new Map<string, CommitInfo>();
   const queue = new DateFifo();
   const markBad = (start: string) => {
@@ -67,35 +77,42 @@ export async function revList(store: ObjectDatabase, include: string, exclude: s
       const oid = stack.pop()!;
       if (bad.has(oid)) continue;
       bad.add(oid);
+      queuedGood.delete(oid);
       const done = popped.get(oid);
       if (done) stack.push(...done.parents);
     }
   };
-  // ^exclude is queued first, as `git log A..B` adds it (ties keep that order)
-  for (const [oid, isBad] of [[exclude, true], [include, false]] as const) {
+  const enqueue = async (oid: string, isBad: boolean) => {
     if (seen.has(oid)) {
       if (isBad) markBad(oid);
-      continue;
+      return;
     }
     seen.add(oid);
     if (isBad) bad.add(oid);
+    else queuedGood.add(oid);
     queue.push(await reader.get(oid));
-  }
+  };
+  // ^exclude is queued first, as `git log A..B` adds it (ties keep that order)
+  await enqueue(exclude, true);
+  await enqueue(include, false);
   const order: CommitInfo[] = [];
-  while (queue.size && queue.values().some((c) => !bad.has(c.oid))) {
+  let lastListed = Infinity;
+  let slop = SLOP;
+  while (queue.size) {
     const c = queue.pop()!;
+    queuedGood.delete(c.oid);
     const isBad = bad.has(c.oid);
     popped.set(c.oid, c);
-    if (!isBad) order.push(c);
-    for (const p of c.parents) {
-      if (seen.has(p)) {
-        if (isBad) markBad(p);
-        continue;
-      }
-      seen.add(p);
-      if (isBad) bad.add(p);
-      queue.push(await reader.get(p));
+    for (const p of c.parents) await enqueue(p, isBad);
+    if (isBad) {
+      const next = queue.peek();
+      if (!next) break;
+      slop = lastListed <= next.time || queuedGood.size ? SLOP : slop - 1;
+      if (slop) continue;
+      break;
     }
+    lastListed = c.time;
+    order.push(c);
   }
   return order.filter((c) => !bad.has(c.oid));
 }
