@@ -36,7 +36,7 @@ export interface RecoveryReport {
 /** Storage.writeFileAtomic's "<file>.tmp-<rand>@<node>" (and "<file>.tmp-<pid>-<rand>" before owners). */
 const ATOMIC_TEMP = /\.tmp-(\d+-[0-9a-z]+|[0-9a-f]+@[A-Za-z0-9._-]+)$/;
 /** Temporary names: ours (tmp_pack_, tmp_idx_, tmp_obj_) and writeFileAtomic's. */
-const TEMP_FILE = new RegExp(`^(tmp_pack_|tmp_idx_|tmp_obj_)|${ATOMIC_TEMP.source}`);
+export const TEMP_FILE = new RegExp(`^(tmp_pack_|tmp_idx_|tmp_obj_)|${ATOMIC_TEMP.source}`);
 
 /** Clean every `<id>.git` repository under the data directory (all leftovers without a scope). */
 export async function recoverDataDir(storage: Storage, scope?: RecoveryScope): Promise<RecoveryReport> {

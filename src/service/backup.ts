@@ -15,6 +15,7 @@ import { GitgateError } from '../errors.js';
 import { backupDatabase, listRepoRows } from '../db/sqlite/backup.js';
 import { LOOSE_DIR } from '../repo/loose.js';
 import { PACK_FILE } from '../repo/pack-names.js';
+import { TEMP_FILE } from '../repo/recovery.js';
 import { RefStore } from '../repo/refs.js';
 import { nodeStorage } from '../repo/storage.js';
 import { DB_FILE } from './services.js';
@@ -44,8 +45,8 @@ export interface BackupManifest {
   copied: number;
 }
 
-/** Never part of a repository's state: in-flight writes and locks (recovery removes them). */
-const TRANSIENT = /(^tmp_|\.lock$)/;
+/** Never part of a repository's state: in-flight writes (the names recovery removes) and locks. */
+const isTransient = (name: string): boolean => TEMP_FILE.test(name) || name.startsWith('tmp_') || name.endsWith('.lock');
 
 function isEmptyDir(dir: string): boolean {
   return fs.readdirSync(dir).length === 0;
@@ -129,7 +130,7 @@ async function backupRepo(dataDir: string, src: string, dst: string, id: string,
     if (!LOOSE_DIR.test(sub)) continue;
     fs.mkdirSync(path.join(dstObjects, sub), { recursive: true });
     for (const f of readdirOrEmpty(path.join(srcObjects, sub))) {
-      if (TRANSIENT.test(f)) continue;
+      if (isTransient(f)) continue;
       try {
         copier.file(path.join(srcObjects, sub, f), path.join(dstObjects, sub, f));
       } catch (err) {
@@ -188,7 +189,7 @@ function readdirOrEmpty(dir: string): string[] {
 function copyTree(src: string, dst: string, skip: (rel: string) => boolean, rel = ''): void {
   for (const entry of fs.readdirSync(path.join(src, rel), { withFileTypes: true })) {
     const r = rel ? path.join(rel, entry.name) : entry.name;
-    if ((rel === '' && skip(r)) || TRANSIENT.test(entry.name)) continue;
+    if ((rel === '' && skip(r)) || isTransient(entry.name)) continue;
     if (entry.isDirectory()) {
       fs.mkdirSync(path.join(dst, r), { recursive: true });
       copyTree(src, dst, skip, r);

@@ -116,6 +116,25 @@ describe('backup and restore', () => {
     expect(fs.statSync(path.join(backup, 'gitgate.db')).mode & 0o777).toBe(0o600);
   });
 
+  it('leaves out in-flight writes and locks: temporary files of every kind are not copied', async () => {
+    const bare = path.join(data, `${repos[0]}.git`);
+    const planted = ['config.tmp-1234-k3x9', 'description.tmp-0a1b2c@node-1', 'info/exclude.tmp-99-zz', 'config.lock', 'objects/info/packs.tmp-ab12@n2', 'objects/pack/tmp_pack_x1', 'objects/pack/tmp_idx_x1'];
+    fs.mkdirSync(path.join(bare, 'info'), { recursive: true });
+    for (const f of planted) fs.writeFileSync(path.join(bare, f), 'half-written');
+    fs.mkdirSync(path.join(bare, 'objects', 'ab'), { recursive: true });
+    fs.writeFileSync(path.join(bare, 'objects', 'ab', 'tmp_obj_q1'), 'half');
+    try {
+      const to = path.join(tmpDir('gitgate-backup-tmp-'), 'b');
+      await cliOk(['backup', '--to', to, '--data', data]);
+      const copied = listing(path.join(to, `${repos[0]}.git`));
+      expect(copied).toContain('config');
+      expect(copied.filter((f) => /tmp|\.lock$/.test(f))).toEqual([]);
+      await gitOk(['--git-dir', path.join(to, `${repos[0]}.git`), 'fsck', '--full', '--strict']);
+    } finally {
+      for (const f of [...planted, 'objects/ab/tmp_obj_q1']) fs.rmSync(path.join(bare, f), { force: true });
+    }
+  });
+
   it('refuses to back up into a non-empty directory', async () => {
     const before = listing(backup);
     const r = await cli(['backup', '--to', backup, '--data', data]);
