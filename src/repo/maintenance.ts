@@ -5,7 +5,8 @@
 // drives and which know nothing of scheduling.
 // A run holds the maintenance lock (maintenanceLockKey, through Repository.maintenanceLocker): in a
 // cluster it spans nodes, and a run finding it held elsewhere is skipped (that node is doing
-// it). With packRetireGraceMs (cluster mode) the replaced packs' files are renamed aside rather
+// it) and retried later with a growing delay, since that node's run may have started before
+// this node's push landed. With packRetireGraceMs (cluster mode) the replaced packs' files are renamed aside rather
 // than deleted, since other nodes may still be streaming from them, and a later run (on any
 // node) deletes those past the grace.
 import { isGitgateError } from '../errors.js';
@@ -29,6 +30,8 @@ export interface MaintenanceOptions {
   onRun?: (outcome: 'done' | 'skipped') => void;
   /** Off: schedule() does nothing (repack() still works). */
   enabled?: boolean;
+  /** First retry of a skipped run after this long, doubling up to 60 s, at most 8 tries (default 1 s). */
+  retryDelayMs?: number;
   /** Unreachable objects older than this are pruned (at most once a day, or once per grace if shorter); unset: never. */
   pruneExpireMs?: number;
   /**
@@ -37,6 +40,8 @@ export interface MaintenanceOptions {
    */
   packRetireGraceMs?: number;
 }
+
+const MAX_RETRIES = 8;
 
 /** The lock one maintenance run holds (not the write lock: pushes and REST writes go on). */
 export function maintenanceLockKey(gitdir: string): string {
@@ -75,6 +80,8 @@ export class Maintenance {
   private lastPruneAt = -Infinity;
   private holds = 0;
   private heldRequest = false;
+  /** Consecutive skipped runs; the pending timer is a retry while this is above zero. */
+  private skipStreak = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -124,7 +131,7 @@ export class Maintenance {
    */
   async idle(): Promise<void> {
     for (;;) {
-      if (this.timer) {
+      if (this.timer && this.skipStreak === 0) {
         clearTimeout(this.timer);
         this.timer = null;
         this.start();
@@ -155,18 +162,36 @@ export class Maintenance {
         };
         try {
           await this.repo.maintenanceLocker.tryLock(maintenanceLockKey(this.repo.gitdir), () => this.runOnce(onError));
+          this.skipStreak = 0;
           this.opts.onRun?.('done');
         } catch (err) {
           if (!isGitgateError(err, 'REPO_LOCKED')) onError(err);
           else {
             this.skipped++;
             this.opts.onRun?.('skipped');
+            this.again = false;
+            this.retryLater();
           }
         }
       } while (this.again && !this.closed);
     })().finally(() => {
       this.running = null;
     });
+  }
+
+  /** After a skip: try again later, as a new request would (a push meanwhile coalesces with it). */
+  private retryLater(): void {
+    if (this.closed || this.timer || this.skipStreak >= MAX_RETRIES) {
+      this.skipStreak = 0;
+      return;
+    }
+    const delay = Math.min((this.opts.retryDelayMs ?? 1000) * 2 ** this.skipStreak, 60_000);
+    this.skipStreak++;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.start();
+    }, delay);
+    this.timer.unref?.();
   }
 
   /** One run, under the maintenance lock; its steps report their own failures. */
