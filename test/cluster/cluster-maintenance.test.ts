@@ -10,68 +10,27 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { advisoryKey } from '../../src/db/postgres/advisory-locks.js';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
+import { TestCluster, until } from '../helpers/cluster.js';
 
 /** Short, so a test sees retired packs deleted; the in-process delay before retiring is bounded by it too. */
 const GRACE_MS = 3000;
 
-let data: string;
-let db: { url: string; drop: () => Promise<void> };
-const nodes: (ServeRun & { url: string })[] = [];
-let admin: string;
+const cluster = new TestCluster('gitgate-cluster-maint-', { GITGATE_PACK_RETIRE_GRACE_MS: String(GRACE_MS) });
+const { nodes } = cluster;
+let db: { url: string };
+const gitUrl = (n: number, repo: string) => cluster.gitUrl(n, repo);
+const createRepo = cluster.createRepo.bind(cluster);
+const fsck = cluster.fsck.bind(cluster);
 
-async function node(id: string): Promise<ServeRun & { url: string }> {
-  const run = await runServe(['--port', '0', '--data', data], {
-    env: { GITGATE_DATABASE_URL: db.url, GITGATE_NODE_ID: id, GITGATE_PACK_RETIRE_GRACE_MS: String(GRACE_MS) },
-  });
-  if (!run.url) throw new Error(`node ${id} did not start (${run.code}): ${run.stderr()}`);
-  return run as ServeRun & { url: string };
-}
-
-function api(n: number, route: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
-  return fetch(`${nodes[n]!.url}${route}`, {
-    method: init.method ?? 'GET',
-    headers: { Authorization: `Bearer ${admin}`, ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
-    body: init.body ? JSON.stringify(init.body) : undefined,
-  });
-}
-
-function gitUrl(n: number, repo: string): string {
-  const u = new URL(`${nodes[n]!.url}/v1/repo/${repo}.git`);
-  u.username = 'token';
-  u.password = admin;
-  return u.toString();
-}
-
-async function createRepo(n: number): Promise<string> {
-  const res = await api(n, '/v1/repo', { method: 'POST', body: { source: { type: 'files', files: [{ filename: 'README', content: 'base\n' }] } } });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { repo_id: string }).repo_id;
-}
-
-const packDir = (repo: string) => path.join(data, `${repo}.git`, 'objects', 'pack');
+const packDir = (repo: string) => cluster.packDir(repo);
 const packs = (repo: string) => fs.readdirSync(packDir(repo)).filter((f) => /^pack-[0-9a-f]+\.pack$/.test(f));
 const retired = (repo: string) => fs.readdirSync(packDir(repo)).filter((f) => f.includes('.retired-'));
-
-async function fsck(repo: string): Promise<void> {
-  await gitOk(['--git-dir', path.join(data, `${repo}.git`), 'fsck', '--full', '--strict', '--no-dangling']);
-}
 
 /** This node's gitgate_maintenance_runs_total{outcome}. */
 async function maintenanceRuns(n: number, outcome: 'done' | 'skipped'): Promise<number> {
   const text = await (await fetch(`${nodes[n]!.url}/metrics`)).text();
   const m = new RegExp(`^gitgate_maintenance_runs_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
-}
-
-/** Wait until `ok()` holds (background work on a node); fails naming `what` if it never does. */
-async function until(what: string, ok: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 450; i++) {
-    if (await ok()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`never happened: ${what}`);
 }
 
 /** Hold `repo`'s maintenance lock as another node would; resolves to its release. */
@@ -93,18 +52,11 @@ async function push(work: string, n: number, repo: string, files: Record<string,
 }
 
 beforeAll(async () => {
-  data = tmpDir('gitgate-cluster-maint-');
-  db = await freshDatabase();
-  nodes.push(await node('node-a'));
-  admin = readBootstrapToken(data);
-  nodes.push(await node('node-b'));
+  await cluster.start(['node-a', 'node-b']);
+  ({ db } = cluster);
 }, 120_000);
 
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => stopServe(n)));
-  await db?.drop();
-  if (data) fs.rmSync(data, { recursive: true, force: true });
-});
+afterAll(() => cluster.close());
 
 describe('repository locks across nodes', () => {
   it('REST writes of one branch through two nodes at once, without expected_head: every write lands (busy is 423, never a stale head)', async () => {
@@ -115,7 +67,7 @@ describe('repository locks across nodes', () => {
       for (;;) {
         const res = await fetch(`${nodes[n]!.url}/v1/repo/${repo}/file/${file}`, {
           method: 'PUT',
-          headers: { Authorization: `Bearer ${admin}`, 'Content-Type': 'text/plain' },
+          headers: { Authorization: `Bearer ${cluster.admin}`, 'Content-Type': 'text/plain' },
           body: `${file}\n`,
         });
         statuses.push(res.status);

@@ -10,74 +10,41 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStores } from '../../src/db/postgres/stores.js';
 import { commitFiles, git, gitOk, tmpDir } from '../helpers/git.js';
-import { freshDatabase } from '../helpers/postgres.js';
+import { TestCluster, until } from '../helpers/cluster.js';
 import { packRevs, ZERO } from '../helpers/push.js';
-import { readBootstrapToken, runServe, stopServe, type ServeRun } from '../helpers/serve.js';
+import { runServe, stopServe } from '../helpers/serve.js';
 import { webhookReceiver } from '../helpers/webhook-receiver.js';
 import { basic, stalled, type Stalled } from '../helpers/stalled.js';
-
-let data: string;
-let db: { url: string; drop: () => Promise<void> };
-const nodes: (ServeRun & { url: string })[] = [];
-let admin: string;
 
 /** Heartbeats every 250 ms, dead after 3 s without one: crash recovery shows within seconds. */
 const EXPIRY_MS = 3000;
 const AUTH_FAIL_LIMIT = 6;
 const PER_TOKEN = 10;
 
-async function node(id: string): Promise<ServeRun & { url: string }> {
-  const run = await runServe(['--port', '0', '--data', data], {
-    env: {
-      GITGATE_DATABASE_URL: db.url,
-      GITGATE_NODE_ID: id,
-      GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8',
-      GITGATE_EVENTS_POLL_MS: '200',
-      GITGATE_HEARTBEAT_MS: '250',
-      GITGATE_NODE_EXPIRY_MS: String(EXPIRY_MS),
-      GITGATE_AUTH_FAIL_LIMIT: String(AUTH_FAIL_LIMIT),
-      GITGATE_MAX_CONCURRENT_PER_TOKEN: String(PER_TOKEN),
-      // the throttle test speaks for other client addresses through X-Forwarded-For
-      GITGATE_TRUST_PROXY: 'loopback',
-    },
-  });
-  if (!run.url) throw new Error(`node ${id} did not start (${run.code}): ${run.stderr()}`);
-  return run as ServeRun & { url: string };
-}
-
-function api(n: number, route: string, init: { method?: string; body?: unknown; token?: string } = {}): Promise<Response> {
-  return fetch(`${nodes[n]!.url}${route}`, {
-    method: init.method ?? 'GET',
-    headers: { Authorization: `Bearer ${init.token ?? admin}`, ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
-    body: init.body ? JSON.stringify(init.body) : undefined,
-  });
-}
-
-function gitUrl(n: number, repo: string, secret = admin): string {
-  const u = new URL(`${nodes[n]!.url}/v1/repo/${repo}.git`);
-  u.username = 'token';
-  u.password = secret;
-  return u.toString();
-}
-
-async function createRepo(n: number): Promise<string> {
-  const res = await api(n, '/v1/repo', { method: 'POST', body: { source: { type: 'files', files: [{ filename: 'README', content: 'base\n' }] } } });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { repo_id: string }).repo_id;
-}
-
-async function fsck(repo: string): Promise<void> {
-  await gitOk(['--git-dir', path.join(data, `${repo}.git`), 'fsck', '--full', '--strict', '--no-dangling']);
-}
+const cluster = new TestCluster('gitgate-cluster-', {
+  GITGATE_WEBHOOK_ALLOW_NETWORKS: '127.0.0.0/8',
+  GITGATE_EVENTS_POLL_MS: '200',
+  GITGATE_HEARTBEAT_MS: '250',
+  GITGATE_NODE_EXPIRY_MS: String(EXPIRY_MS),
+  GITGATE_AUTH_FAIL_LIMIT: String(AUTH_FAIL_LIMIT),
+  GITGATE_MAX_CONCURRENT_PER_TOKEN: String(PER_TOKEN),
+  // the throttle test speaks for other client addresses through X-Forwarded-For
+  GITGATE_TRUST_PROXY: 'loopback',
+});
+const { nodes } = cluster;
+let data: string;
+let db: { url: string };
+let admin: string;
+const node = (id: string) => cluster.node(id);
+const api = cluster.api.bind(cluster);
+const gitUrl = cluster.gitUrl.bind(cluster);
+const createRepo = cluster.createRepo.bind(cluster);
+const fsck = cluster.fsck.bind(cluster);
 
 beforeAll(async () => {
-  data = tmpDir('gitgate-cluster-');
-  db = await freshDatabase();
   // all three at once on an empty database: they race to migrate and to mint the bootstrap token
-  const started = await Promise.allSettled([node('node-a'), node('node-b'), node('node-c')]);
-  for (const o of started) if (o.status === 'fulfilled') nodes.push(o.value); // stopped in afterAll either way
-  for (const o of started) if (o.status === 'rejected') throw o.reason;
-  admin = readBootstrapToken(data);
+  await cluster.start(['node-a', 'node-b', 'node-c']);
+  ({ data, db, admin } = cluster);
 }, 120_000);
 
 /** Run `fn` with a pool on the test database (reads of the shared tables). */
@@ -90,15 +57,8 @@ async function withStores<T>(fn: (stores: PostgresStores) => Promise<T>): Promis
   }
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
-const packDir = (repo: string) => path.join(data, `${repo}.git`, 'objects', 'pack');
+const packDir = (repo: string) => cluster.packDir(repo);
 const tempsOf = (repo: string, nodeId: string) => fs.readdirSync(packDir(repo)).filter((f) => f.startsWith('tmp_') && f.endsWith(`@${nodeId}`));
 
 /** A push whose pack stops halfway and then waits: the node spools into its temporary pack. */
@@ -118,11 +78,7 @@ async function stalledPush(n: number, repo: string, work: string, ref: string): 
   return stalled(nodes[n]!.url, Buffer.concat([Buffer.from(head), body]));
 }
 
-afterAll(async () => {
-  await Promise.all(nodes.map((n) => stopServe(n)));
-  await db?.drop();
-  if (data) fs.rmSync(data, { recursive: true, force: true });
-});
+afterAll(() => cluster.close());
 
 describe('three nodes, one data directory, one PostgreSQL', () => {
   it('three nodes started at once on an empty database mint exactly one bootstrap token', async () => {
