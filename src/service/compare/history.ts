@@ -49,10 +49,6 @@ class DateFifo {
     return top?.c;
   }
 
-  values(): CommitInfo[] {
-    return this.heap.map((e) => e.c);
-  }
-
   peek(): CommitInfo | undefined {
     return this.heap[0]?.c;
   }
@@ -131,13 +127,23 @@ export async function mergeBases(store: ObjectDatabase, a: string, b: string): P
   const results: CommitInfo[] = [];
   const ca = await reader.get(a);
   const cb = await reader.get(b);
+  // queue entries (a commit may be queued more than once) whose commit is not STALE: the walk
+  // goes on while there is one (commit-reach.c queue_has_nonstale), counted, not scanned
+  const queued = new Map<string, number>();
+  let nonStale = 0;
+  const enqueue = (c: CommitInfo) => {
+    queued.set(c.oid, (queued.get(c.oid) ?? 0) + 1);
+    if (!((flags.get(c.oid) ?? 0) & STALE)) nonStale++;
+    queue.push(c);
+  };
   flags.set(a, P1);
   flags.set(b, P2);
-  queue.push(ca);
-  queue.push(cb);
-  const nonStale = () => queue.values().some((c) => !((flags.get(c.oid) ?? 0) & STALE));
-  while (nonStale()) {
+  enqueue(ca);
+  enqueue(cb);
+  while (nonStale > 0) {
     const c = queue.pop()!;
+    queued.set(c.oid, queued.get(c.oid)! - 1);
+    if (!((flags.get(c.oid) ?? 0) & STALE)) nonStale--;
     let f = (flags.get(c.oid) ?? 0) & (P1 | P2 | STALE);
     if (f === (P1 | P2)) {
       if (!((flags.get(c.oid) ?? 0) & RESULT)) {
@@ -150,7 +156,8 @@ export async function mergeBases(store: ObjectDatabase, a: string, b: string): P
       const pf = flags.get(p) ?? 0;
       if ((pf & f) === f) continue;
       flags.set(p, pf | f);
-      queue.push(await reader.get(p));
+      if (f & STALE && !(pf & STALE)) nonStale -= queued.get(p) ?? 0;
+      enqueue(await reader.get(p));
     }
   }
   const bases = results.filter((c) => !((flags.get(c.oid) ?? 0) & STALE)).sort((x, y) => y.time - x.time);
