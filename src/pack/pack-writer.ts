@@ -1,5 +1,6 @@
 // Streaming pack writer: yields the header, each entry as soon as it is encoded, then the
-// SHA-1 trailer, so a pack of any size is sent without ever being held whole.
+// SHA-1 trailer, so a pack of any size is sent without ever being held whole. Chunks of
+// copied runs pass through lent (see 'raw-stream').
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -16,7 +17,9 @@ export type PackEntry =
    * Like 'raw' for large entries: the verbatim bytes arrive in chunks (PackFile.rawEntryStream).
    * With `entries` > 1 it is a run of consecutive stored entries copied as one block (a whole
    * stored pack's body): deltas inside keep their distances; nothing later may use them as
-   * ofs-delta bases.
+   * ofs-delta bases. The chunks may be lent (PackFile.bodyStream, PackReuse.entries: read into
+   * again once the next is asked for); writePack hands them on as they are, so whoever reads
+   * its output copies or finishes with each chunk before asking for the next.
    */
   | { kind: 'raw-stream'; chunks: AsyncIterable<Buffer>; entries?: number }
   /**

@@ -35,6 +35,71 @@ export function sidebandBuffer(band: number, data: Buffer, limit: number): Buffe
   return out;
 }
 
+/** Bytes per chunk a BandFramer hands on (about 1 MiB of whole packets). */
+const FRAMED_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Frames a stream of data into side-band packets of one band, copying each byte once, straight
+ * into chunks of whole packets (about 1 MiB; the last may be shorter). What it is given may
+ * be reused by its producer once write() returns; the chunks it hands out are the caller's.
+ */
+export class BandFramer {
+  private readonly packet: number;
+  private readonly capacity: number;
+  private chunk: Buffer;
+  private used = 0;
+  /** Where the open packet's header goes, or -1. */
+  private open = -1;
+
+  constructor(
+    private readonly band: number,
+    limit: number,
+  ) {
+    this.packet = limit + 5;
+    this.capacity = Math.max(1, Math.floor(FRAMED_CHUNK_BYTES / this.packet)) * this.packet;
+    this.chunk = Buffer.allocUnsafe(this.capacity);
+  }
+
+  /** Frame `data`; chunks completed meanwhile are pushed onto `ready`. */
+  write(data: Buffer, ready: Buffer[]): void {
+    for (let i = 0; i < data.length; ) {
+      if (this.open < 0) {
+        this.open = this.used;
+        this.used += 5;
+      }
+      const n = Math.min(this.open + this.packet - this.used, data.length - i);
+      data.copy(this.chunk, this.used, i, i + n);
+      this.used += n;
+      i += n;
+      if (this.used === this.open + this.packet) {
+        this.close();
+        if (this.used === this.capacity) {
+          ready.push(this.chunk);
+          this.chunk = Buffer.allocUnsafe(this.capacity);
+          this.used = 0;
+        }
+      }
+    }
+  }
+
+  /** The last, partly filled chunk, if any. */
+  end(): Buffer | null {
+    if (this.open >= 0) this.close();
+    const rest = this.used ? this.chunk.subarray(0, this.used) : null;
+    this.used = 0;
+    return rest;
+  }
+
+  private close(): void {
+    const length = this.used - this.open;
+    for (let k = 3, v = length; k >= 0; k--, v >>>= 4) this.chunk[this.open + k] = HEX[v & 15]!;
+    this.chunk[this.open + 4] = this.band;
+    this.open = -1;
+  }
+}
+
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
 /** Decode a side-band packet payload into band and data. */
 export function parseSideband(payload: Buffer): { band: number; data: Buffer } {
   return { band: payload[0] ?? 0, data: payload.subarray(1) };
