@@ -259,3 +259,22 @@ describe('BandFramer', () => {
     }
   });
 });
+
+describe('BandFramer chunks', () => {
+  it('fills a chunk again only once the response has written it', async () => {
+    const { BandFramer } = await import('../../src/protocol/sideband.js');
+    const { written } = await import('../../src/pack/low-memory.js');
+    const framer = new BandFramer(1, bandLimit(true));
+    const data = Buffer.alloc(2.5 * 1024 * 1024, 7); // two whole chunks, and part of a third
+    const first: Buffer[] = [];
+    framer.write(data, first);
+    expect(first.length).toBe(2);
+    const kept = Buffer.from(first[0]!);
+    written(first[1]!); // the second went out; the first is still with the socket
+    const next: Buffer[] = [];
+    framer.write(Buffer.alloc(2 * 1024 * 1024, 9), next);
+    expect(next.some((c) => c === first[1])).toBe(true);
+    expect(next.some((c) => c === first[0])).toBe(false);
+    expect(first[0]!.equals(kept)).toBe(true);
+  });
+});
