@@ -1,6 +1,7 @@
 // Streams an async generator into a response with backpressure. The first chunk is awaited
 // before headers go out, so errors found while parsing the request still get a status.
 import type { Response } from 'express';
+import { written } from '../pack/low-memory.js';
 
 /** Resolves when the response drains or closes; removes both listeners either way. */
 function drainOrClose(res: Response): Promise<void> {
@@ -28,7 +29,9 @@ export async function streamResponse(res: Response, contentType: string, body: A
   try {
     while (!chunk.done) {
       if (res.destroyed || res.writableEnded) break;
-      if (!res.write(chunk.value)) await drainOrClose(res);
+      const value = chunk.value;
+      // written: the chunk's producer may reuse it (pack/low-memory.ts returnable)
+      if (!res.write(value, (err) => err || written(value))) await drainOrClose(res);
       chunk = await body.next();
     }
   } catch (err) {

@@ -34,21 +34,30 @@ export interface ParsedEntryHeader {
  * Throws BAD_PACK when the size does not fit a safe integer.
  */
 export function parseEntryHeader(buf: Buffer, pos: number, end: number = buf.length): ParsedEntryHeader | null {
-  if (pos >= end) return null;
+  const h = { typeCode: 0, size: 0, length: 0 };
+  return readEntryHeader(buf, pos, end, h) ? h : null;
+}
+
+/** parseEntryHeader into `into`, for loops over many entries; false when it runs past `end`. */
+export function readEntryHeader(buf: Buffer, pos: number, end: number, into: ParsedEntryHeader): boolean {
+  if (pos >= end) return false;
   let c = buf[pos]!;
   const typeCode = (c >> 4) & 7;
   let size = c & 15;
   let scale = 16;
   let p = pos + 1;
   while (c & 0x80) {
-    if (p >= end) return null;
+    if (p >= end) return false;
     if (p - pos >= MAX_ENTRY_HEADER_LENGTH) throw sizeTooLarge(pos);
     c = buf[p++]!;
     size += (c & 0x7f) * scale;
     scale *= 128;
     if (!Number.isSafeInteger(size)) throw sizeTooLarge(pos);
   }
-  return { typeCode, size, length: p - pos };
+  into.typeCode = typeCode;
+  into.size = size;
+  into.length = p - pos;
+  return true;
 }
 
 function sizeTooLarge(pos: number): GitgateError {
@@ -60,15 +69,24 @@ function sizeTooLarge(pos: number): GitgateError {
  * so that every distance has exactly one encoding.
  */
 export function encodeOfsDeltaOffset(distance: number): Buffer {
+  const out = Buffer.allocUnsafe(MAX_OFS_LENGTH);
+  return out.subarray(0, writeOfsDeltaOffset(distance, out, 0));
+}
+
+/** encodeOfsDeltaOffset into `into` at `at` (MAX_OFS_LENGTH bytes of room); returns its length. */
+export function writeOfsDeltaOffset(distance: number, into: Buffer, at: number): number {
   if (!Number.isSafeInteger(distance) || distance <= 0) throw new RangeError(`invalid ofs-delta distance ${distance}`);
-  const bytes = [distance % 128];
-  let rest = Math.floor(distance / 128);
-  while (rest > 0) {
+  // the groups come out last first: count them, then fill from the end
+  let length = 1;
+  for (let rest = Math.floor(distance / 128); rest > 0; rest = Math.floor((rest - 1) / 128)) length++;
+  let i = at + length - 1;
+  into[i--] = distance % 128;
+  for (let rest = Math.floor(distance / 128); rest > 0; ) {
     rest -= 1;
-    bytes.push(0x80 | (rest % 128));
+    into[i--] = 0x80 | (rest % 128);
     rest = Math.floor(rest / 128);
   }
-  return Buffer.from(bytes.reverse());
+  return length;
 }
 
 export interface ParsedOfsOffset {
@@ -78,18 +96,26 @@ export interface ParsedOfsOffset {
 
 /** Parses an ofs-delta distance at buf[pos]; null when it runs past `end`. */
 export function parseOfsDeltaOffset(buf: Buffer, pos: number, end: number = buf.length): ParsedOfsOffset | null {
-  if (pos >= end) return null;
+  const o = { distance: 0, length: 0 };
+  return readOfsDeltaOffset(buf, pos, end, o) ? o : null;
+}
+
+/** parseOfsDeltaOffset into `into`; false when it runs past `end`. */
+export function readOfsDeltaOffset(buf: Buffer, pos: number, end: number, into: ParsedOfsOffset): boolean {
+  if (pos >= end) return false;
   let c = buf[pos]!;
   let distance = c & 0x7f;
   let p = pos + 1;
   while (c & 0x80) {
-    if (p >= end) return null;
+    if (p >= end) return false;
     if (p - pos >= MAX_OFS_LENGTH) throw ofsTooLarge(pos);
     c = buf[p++]!;
     distance = (distance + 1) * 128 + (c & 0x7f);
     if (!Number.isSafeInteger(distance)) throw ofsTooLarge(pos);
   }
-  return { distance, length: p - pos };
+  into.distance = distance;
+  into.length = p - pos;
+  return true;
 }
 
 function ofsTooLarge(pos: number): GitgateError {

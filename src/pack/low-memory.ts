@@ -22,6 +22,9 @@
 //    them. V8's gc() is obtained without exposing it to the process: a fresh vm context
 //    created while --expose-gc is set gets one. Without it (a runtime that refuses the flag),
 //    this does nothing and V8's own trigger applies.
+// 3. returnable()/written(): better still, a producer that streams many chunks (side-band
+//    framing) takes each one back once the socket has written it and fills it again, so a
+//    clone of hundreds of megabytes allocates a few chunks, not one per megabyte.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
@@ -82,4 +85,25 @@ export function transientBytes(bytes: number): void {
   } catch {
     gc = null;
   }
+}
+
+/** Who takes each returnable chunk back once written. */
+const takers = new WeakMap<Buffer, (chunk: Buffer) => void>();
+
+/** Setting 3: `chunk`, given to the response as it is, goes back to `back` once written(). */
+export function returnable(chunk: Buffer, back: (chunk: Buffer) => void): Buffer {
+  takers.set(chunk, back);
+  return chunk;
+}
+
+/**
+ * The response calls this when the socket has written `chunk` (its write callback), so its
+ * producer may fill it again. Nothing for other chunks; a chunk whose write failed is not
+ * returned (it is left to the garbage collector).
+ */
+export function written(chunk: Buffer): void {
+  const back = takers.get(chunk);
+  if (!back) return;
+  takers.delete(chunk);
+  back(chunk);
 }

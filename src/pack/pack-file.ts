@@ -200,24 +200,26 @@ export class PackFile {
     }
   }
 
-  /** Every entry of the pack, verbatim and in stored order (the body between header and trailer). */
-  bodyStream(chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
+  /**
+   * Every entry of the pack, verbatim and in stored order (the body between header and trailer).
+   * Chunks are lent: one buffer is read into again once the next chunk is asked for.
+   */
+  bodyStream(chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
     return this.rangeStream(PACK_HEADER_LENGTH, this.packSize - PACK_TRAILER_LENGTH, chunkSize);
   }
 
-  /** The whole pack file, header and trailer included. */
-  fileStream(chunkSize = 256 * 1024): AsyncGenerator<Buffer> {
+  /** The whole pack file, header and trailer included, in lent chunks like bodyStream(). */
+  fileStream(chunkSize = 1024 * 1024): AsyncGenerator<Buffer> {
     return this.rangeStream(0, this.packSize, chunkSize);
   }
 
   private async *rangeStream(start: number, end: number, chunkSize: number): AsyncGenerator<Buffer> {
+    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(chunkSize, end - start)));
     for (let pos = start; pos < end; ) {
       const n = Math.min(chunkSize, end - pos);
-      const buf = Buffer.allocUnsafe(n);
-      const { bytesRead } = await this.handle.read(buf, 0, n, pos);
-      if (bytesRead !== n) throw corrupt('pack file shorter than its size');
+      await this.readInto(buf, 0, n, pos);
       pos += n;
-      yield buf;
+      yield buf.subarray(0, n);
     }
   }
 

@@ -1,5 +1,6 @@
 // Streaming pack writer: yields the header, each entry as soon as it is encoded, then the
-// SHA-1 trailer, so a pack of any size is sent without ever being held whole.
+// SHA-1 trailer, so a pack of any size is sent without ever being held whole. Chunks of
+// copied runs pass through lent (see 'raw-stream').
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
@@ -16,7 +17,9 @@ export type PackEntry =
    * Like 'raw' for large entries: the verbatim bytes arrive in chunks (PackFile.rawEntryStream).
    * With `entries` > 1 it is a run of consecutive stored entries copied as one block (a whole
    * stored pack's body): deltas inside keep their distances; nothing later may use them as
-   * ofs-delta bases.
+   * ofs-delta bases. The chunks may be lent (PackFile.bodyStream, PackReuse.entries: read into
+   * again once the next is asked for); writePack hands them on as they are, so whoever reads
+   * its output copies or finishes with each chunk before asking for the next.
    */
   | { kind: 'raw-stream'; chunks: AsyncIterable<Buffer>; entries?: number }
   /**
@@ -47,8 +50,9 @@ export async function* writePack(
 ): AsyncGenerator<Buffer> {
   const level = opts.level ?? 1;
   const hash = createHash('sha1');
-  // Start offset of every entry written so far, for ofs-delta distances.
-  const offsets: number[] = [];
+  // Start offset of every entry written so far, for ofs-delta distances (NaN inside a run).
+  const offsets = new Float64Array(count);
+  let written = 0;
   let position = 0;
 
   const emit = (chunk: Buffer): Buffer => {
@@ -60,9 +64,10 @@ export async function* writePack(
   yield emit(encodePackHeader(count));
   for await (const entry of entries) {
     const span = entry.kind === 'raw-stream' ? (entry.entries ?? 1) : 1;
-    if (offsets.length + span > count) throw new Error(`writePack: more than the ${count} entries announced`);
-    offsets.push(position);
-    for (let k = 1; k < span; k++) offsets.push(NaN);
+    if (written + span > count) throw new Error(`writePack: more than the ${count} entries announced`);
+    offsets[written] = position;
+    offsets.fill(NaN, written + 1, written + span);
+    written += span;
     let header: Buffer;
     let data: Buffer;
     switch (entry.kind) {
@@ -95,7 +100,7 @@ export async function* writePack(
         continue;
       }
       case 'ofs-delta': {
-        const entryNumber = offsets.length - 1;
+        const entryNumber = written - 1;
         if (!Number.isInteger(entry.baseIndex) || entry.baseIndex < 0 || entry.baseIndex >= entryNumber) {
           throw new Error(`writePack: entry ${entryNumber} has ofs-delta base ${entry.baseIndex}, which is not an earlier entry`);
         }
@@ -121,8 +126,8 @@ export async function* writePack(
       yield emit(data);
     }
   }
-  if (offsets.length !== count) {
-    throw new Error(`writePack: ${count} entries announced but ${offsets.length} written`);
+  if (written !== count) {
+    throw new Error(`writePack: ${count} entries announced but ${written} written`);
   }
   yield hash.digest();
 }

@@ -17,7 +17,7 @@ import { fullClonePlan } from '../repo/clone-plan-cache.js';
 import { bitmapAllReachAny, bitmapPlan } from '../repo/bitmap-plan.js';
 import { planPack } from './pack-stream.js';
 import { advertisedTips, listRefs, peel } from './ref-listing.js';
-import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, KEEPALIVE, sidebandBuffer, whileWaiting } from './sideband.js';
+import { BAND_DATA, BAND_ERROR, BAND_PROGRESS, BandFramer, KEEPALIVE, sidebandBuffer, whileWaiting } from './sideband.js';
 import { FLUSH } from './pkt-line.js';
 
 export interface FetchArgs {
@@ -174,25 +174,6 @@ async function* settle<T>(work: Promise<T>): AsyncGenerator<Buffer, T> {
   return await work;
 }
 
-/** Side-band packets this many at a time: about 256 KiB per chunk for side-band-64k. */
-const PACKETS_PER_CHUNK = 4;
-
-/**
- * A whole pack file on side-band 1. The file is read into one scratch buffer that never
- * leaves this function, so each chunk costs one allocation: its framed copy.
- */
-async function* framedFile(pack: PackFile, limit: number): AsyncGenerator<Buffer> {
-  const scratch = Buffer.allocUnsafe(limit * PACKETS_PER_CHUNK);
-  for (let pos = 0; pos < pack.size; ) {
-    const n = Math.min(scratch.length, pack.size - pos);
-    await pack.readInto(scratch, 0, n, pos);
-    pos += n;
-    const framed = sidebandBuffer(BAND_DATA, scratch.subarray(0, n), limit);
-    transientBytes(framed.length);
-    yield framed;
-  }
-}
-
 export interface PackStreamOptions {
   sidebandLimit: number | null; // null: raw pack (no side-band negotiated)
   progress: boolean;
@@ -255,29 +236,27 @@ export async function* fetchPackStream(
         reuse: plan.reuse,
       }),
     );
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    if (packPlan.verbatim && limit) {
-      // Sending exactly one stored pack: its bytes, trailer included, need no re-hashing.
-      yield* framedFile(packPlan.verbatim, limit);
-    } else {
-      const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries);
+    // Sending exactly one stored pack: its bytes, trailer included, need no re-hashing.
+    // Chunks may be lent (stored packs' bytes): framing copies them at once.
+    const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries);
+    if (!limit) {
       for await (const chunk of body) {
-        if (!limit) {
-          transientBytes(chunk.length);
-          yield chunk;
-          continue;
-        }
-        pending.push(chunk);
-        pendingBytes += chunk.length;
-        if (pendingBytes >= limit) {
-          transientBytes(2 * pendingBytes); // the chunks, and their framed copy
-          yield band(BAND_DATA, pending.length === 1 ? pending[0]! : Buffer.concat(pending));
-          pending = [];
-          pendingBytes = 0;
-        }
+        transientBytes(chunk.length);
+        yield Buffer.from(chunk);
       }
-      if (limit && pendingBytes) yield band(BAND_DATA, Buffer.concat(pending));
+    } else {
+      const framer = new BandFramer(BAND_DATA, limit);
+      const ready: Buffer[] = [];
+      for await (const chunk of body) {
+        framer.write(chunk, ready);
+        for (const framed of ready) {
+          transientBytes(framed.length);
+          yield framed;
+        }
+        ready.length = 0;
+      }
+      const rest = framer.end();
+      if (rest) yield rest;
     }
     if (out.progress && limit) {
       const s = packPlan.stats;

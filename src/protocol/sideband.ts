@@ -1,4 +1,5 @@
 // Side-band multiplexing (gitprotocol-pack): band 1 pack data, 2 progress, 3 fatal error.
+import { returnable } from '../pack/low-memory.js';
 import { pktLine } from './pkt-line.js';
 
 export const BAND_DATA = 1;
@@ -34,6 +35,84 @@ export function sidebandBuffer(band: number, data: Buffer, limit: number): Buffe
   }
   return out;
 }
+
+/** Bytes per chunk a BandFramer hands on (about 1 MiB of whole packets). */
+const FRAMED_CHUNK_BYTES = 1024 * 1024;
+/** Written chunks a BandFramer keeps to fill again. */
+const SPARE_CHUNKS = 4;
+
+/**
+ * Frames a stream of data into side-band packets of one band, copying each byte once, straight
+ * into chunks of whole packets (about 1 MiB; the last may be shorter). What it is given may
+ * be reused by its producer once write() returns. The chunks it hands out are the caller's,
+ * and come back to be filled again when a response has written them (returnable).
+ */
+export class BandFramer {
+  private readonly packet: number;
+  private readonly capacity: number;
+  private chunk: Buffer;
+  private used = 0;
+  /** Chunks written by the response, to fill again (pack/low-memory.ts returnable). */
+  private readonly spare: Buffer[] = [];
+  /** Where the open packet's header goes, or -1. */
+  private open = -1;
+
+  constructor(
+    private readonly band: number,
+    limit: number,
+  ) {
+    this.packet = limit + 5;
+    this.capacity = Math.max(1, Math.floor(FRAMED_CHUNK_BYTES / this.packet)) * this.packet;
+    this.chunk = this.fresh();
+  }
+
+  private fresh(): Buffer {
+    return this.spare.pop() ?? returnable(Buffer.allocUnsafe(this.capacity), (c) => this.takeBack(c));
+  }
+
+  private takeBack(chunk: Buffer): void {
+    if (this.spare.length < SPARE_CHUNKS) this.spare.push(returnable(chunk, (c) => this.takeBack(c)));
+  }
+
+  /** Frame `data`; chunks completed meanwhile are pushed onto `ready`. */
+  write(data: Buffer, ready: Buffer[]): void {
+    for (let i = 0; i < data.length; ) {
+      if (this.open < 0) {
+        this.open = this.used;
+        this.used += 5;
+      }
+      const n = Math.min(this.open + this.packet - this.used, data.length - i);
+      data.copy(this.chunk, this.used, i, i + n);
+      this.used += n;
+      i += n;
+      if (this.used === this.open + this.packet) {
+        this.close();
+        if (this.used === this.capacity) {
+          ready.push(this.chunk);
+          this.chunk = this.fresh();
+          this.used = 0;
+        }
+      }
+    }
+  }
+
+  /** The last, partly filled chunk, if any. */
+  end(): Buffer | null {
+    if (this.open >= 0) this.close();
+    const rest = this.used ? this.chunk.subarray(0, this.used) : null;
+    this.used = 0;
+    return rest;
+  }
+
+  private close(): void {
+    const length = this.used - this.open;
+    for (let k = 3, v = length; k >= 0; k--, v >>>= 4) this.chunk[this.open + k] = HEX[v & 15]!;
+    this.chunk[this.open + 4] = this.band;
+    this.open = -1;
+  }
+}
+
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
 
 /** Decode a side-band packet payload into band and data. */
 export function parseSideband(payload: Buffer): { band: number; data: Buffer } {

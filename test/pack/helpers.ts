@@ -198,7 +198,7 @@ export async function* chunked(buf: Buffer, sizes: number | (() => number)): Asy
 
 export async function collect(gen: AsyncIterable<Buffer>): Promise<Buffer> {
   const parts: Buffer[] = [];
-  for await (const chunk of gen) parts.push(chunk);
+  for await (const chunk of gen) parts.push(Buffer.from(chunk)); // chunks may be lent (PackFile.bodyStream)
   return Buffer.concat(parts);
 }
 

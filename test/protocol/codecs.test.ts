@@ -233,3 +233,48 @@ describe('side-band buffer', () => {
     }
   });
 });
+
+describe('BandFramer', () => {
+  it('frames writes of any size from a reused buffer into whole packets, as the packet list of all the data', async () => {
+    const { BandFramer } = await import('../../src/protocol/sideband.js');
+    for (const limit of [bandLimit(true), 995]) {
+      const data = Buffer.alloc(3_100_000);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
+      const framer = new BandFramer(1, limit);
+      const chunks: Buffer[] = [];
+      const scratch = Buffer.alloc(300_000);
+      let sizes = 1;
+      for (let at = 0; at < data.length; ) {
+        const n = Math.min(data.length - at, (sizes = (sizes * 31 + 7) % 300_000));
+        data.copy(scratch, 0, at, at + n);
+        framer.write(scratch.subarray(0, n), chunks);
+        scratch.fill(0xee); // the producer reuses its buffer: what was framed must not change
+        at += n;
+      }
+      const rest = framer.end();
+      const framed = Buffer.concat(rest ? [...chunks, rest] : chunks);
+      expect(framed.equals(Buffer.concat(sidebandPackets(1, data, limit)))).toBe(true);
+      expect(chunks.length).toBeGreaterThan(1);
+      for (const c of chunks) expect(c.length % (limit + 5)).toBe(0); // whole packets per chunk
+    }
+  });
+});
+
+describe('BandFramer chunks', () => {
+  it('fills a chunk again only once the response has written it', async () => {
+    const { BandFramer } = await import('../../src/protocol/sideband.js');
+    const { written } = await import('../../src/pack/low-memory.js');
+    const framer = new BandFramer(1, bandLimit(true));
+    const data = Buffer.alloc(2.5 * 1024 * 1024, 7); // two whole chunks, and part of a third
+    const first: Buffer[] = [];
+    framer.write(data, first);
+    expect(first.length).toBe(2);
+    const kept = Buffer.from(first[0]!);
+    written(first[1]!); // the second went out; the first is still with the socket
+    const next: Buffer[] = [];
+    framer.write(Buffer.alloc(2 * 1024 * 1024, 9), next);
+    expect(next.some((c) => c === first[1])).toBe(true);
+    expect(next.some((c) => c === first[0])).toBe(false);
+    expect(first[0]!.equals(kept)).toBe(true);
+  });
+});
