@@ -12,6 +12,7 @@ import type { Bitset } from './ewah.js';
 import { encodeEntryHeader, encodeOfsDeltaOffset, parseEntryHeader, parseOfsDeltaOffset } from './entry-header.js';
 import { lowerBound, type PackFile } from './pack-file.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from './pack-header.js';
+import { WIRE_LEVEL } from './pack-writer.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, codeFromType, typeFromCode } from './types.js';
 
 /** Bytes read from the pack at a time. */
@@ -197,7 +198,7 @@ export class PackReuse {
       } else {
         const obj = await pack.readAt(offsets[p]!);
         put(encodeEntryHeader(codeFromType(obj.type), obj.content.length));
-        put(obj.content.length >= ASYNC_DEFLATE_THRESHOLD ? await deflateAsync(obj.content, { level: 1 }) : zlib.deflateSync(obj.content, { level: 1 }));
+        put(obj.content.length >= ASYNC_DEFLATE_THRESHOLD ? await deflateAsync(obj.content, { level: WIRE_LEVEL }) : zlib.deflateSync(obj.content, { level: WIRE_LEVEL }));
         yield* pending.splice(0);
         stats.inflated++;
       }

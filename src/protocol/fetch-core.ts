@@ -3,7 +3,7 @@
 import { GitgateError } from '../errors.js';
 import type { PackFile } from '../pack/pack-file.js';
 import type { PackReuse } from '../pack/pack-reuse.js';
-import { writePack } from '../pack/pack-writer.js';
+import { WIRE_LEVEL, writePack } from '../pack/pack-writer.js';
 import { transientBytes } from '../pack/low-memory.js';
 import { CommitReader } from '../repo/commit-walk.js';
 import { allReachAny } from '../repo/reach-all.js';
@@ -261,7 +261,7 @@ export async function* fetchPackStream(
       // Sending exactly one stored pack: its bytes, trailer included, need no re-hashing.
       yield* framedFile(packPlan.verbatim, limit);
     } else {
-      const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries);
+      const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries, { level: WIRE_LEVEL });
       for await (const chunk of body) {
         if (!limit) {
           transientBytes(chunk.length);
