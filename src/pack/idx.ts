@@ -99,7 +99,7 @@ export class PackIndex {
   private readonly large: Buffer;
   private readonly oidsAt: number;
   private readonly crcsAt: number;
-  private sorted: Float64Array | undefined;
+  private sorted: SortedOffsets | undefined;
   private byOffset: Uint32Array | null = null;
 
   private constructor(bytes: IdxBytes) {
@@ -237,10 +237,15 @@ export class PackIndex {
     this.checkPosition(i);
     return this.bytes.view(this.crcsAt + i * 4, 4).readUInt32BE(0);
   }
-  /** Every entry's offset, ascending; the next offset after an entry's is where it ends. */
-  sortedOffsets(): Float64Array {
+  /**
+   * Every entry's offset, ascending; the next offset after an entry's is where it ends. 32-bit
+   * when the pack is under 4 GiB (git.git: 3.4 MB instead of 6.8).
+   */
+  sortedOffsets(): SortedOffsets {
     if (!this.sorted) {
-      const offsets = new Float64Array(this.count);
+      let fits = true;
+      for (let at = 0; at < this.large.length && fits; at += 8) fits = this.large.readUInt32BE(at) === 0;
+      const offsets = fits ? new Uint32Array(this.count) : new Float64Array(this.count);
       for (let i = 0; i < this.count; i++) offsets[i] = this.offsetAt(i);
       this.sorted = offsets.sort();
     }
@@ -249,23 +254,15 @@ export class PackIndex {
 
   /** The object id stored at a pack offset (reverse index, built once), or null. */
   oidAtOffset(offset: number): Buffer | null {
+    const sorted = this.sortedOffsets();
     if (!this.byOffset) {
+      // each position's rank among the sorted offsets (offsets are distinct: PackFile.open checks)
       const order = new Uint32Array(this.count);
-      for (let i = 0; i < this.count; i++) order[i] = i;
-      const offsets = new Float64Array(this.count);
-      for (let i = 0; i < this.count; i++) offsets[i] = this.offsetAt(i);
-      order.sort((a, b) => offsets[a]! - offsets[b]!);
+      for (let i = 0; i < this.count; i++) order[lowerBound(sorted, this.offsetAt(i))] = i;
       this.byOffset = order;
     }
-    const sorted = this.sortedOffsets();
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid]! < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < sorted.length && sorted[lo] === offset ? this.oidAt(this.byOffset[lo]!) : null;
+    const r = lowerBound(sorted, offset);
+    return r < sorted.length && sorted[r] === offset ? this.oidAt(this.byOffset[r]!) : null;
   }
 
   /** Let go of the file (a stored index) and its cached blocks. */
@@ -276,6 +273,21 @@ export class PackIndex {
   private checkPosition(i: number): void {
     if (!(i >= 0 && i < this.count)) throw new RangeError(`pack index position ${i} out of range 0..${this.count - 1}`);
   }
+}
+
+/** Pack offsets in ascending order (PackIndex.sortedOffsets). */
+export type SortedOffsets = Uint32Array | Float64Array;
+
+/** First index whose value is >= target. */
+export function lowerBound(sorted: SortedOffsets, target: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export interface IndexEntry {

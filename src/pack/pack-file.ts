@@ -2,15 +2,15 @@
 // resolved base-first, and the bases met on the way are kept in a byte-bounded LRU so reading
 // many objects of one chain does not inflate and apply the same bases again. The object asked
 // for is not kept (C Git's delta base cache keeps bases only): a `--depth 1` clone reads
-// thousands of objects once each, and caching them evicted the bases and left 30-40 MB of
-// evicted buffers for the next full collection (vim: peak RSS 206 -> see below).
+// thousands of objects once each, and caching them evicted the bases and left their buffers
+// as garbage for the next full collection.
 import zlib from 'node:zlib';
 import { GitgateError, isGitgateError } from '../errors.js';
 import { applyDelta, deltaSizes } from './delta.js';
 import { parseEntryHeader, parseOfsDeltaOffset } from './entry-header.js';
 import type { FileHandleLike } from './file-handle.js';
 import { BlockReader, readRange } from './file-io.js';
-import type { PackIndex } from './idx.js';
+import { lowerBound, type PackIndex } from './idx.js';
 import { InflateError, SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
 import { ByteLru, BytePool } from './lru-cache.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH, parsePackHeader } from './pack-header.js';
@@ -135,9 +135,14 @@ export class PackFile {
     return offset < 0 ? null : this.readAt(offset);
   }
 
-  async readAt(offset: number): Promise<GitObject> {
+  /**
+   * The object at `offset`. `keepBases` false: a one-off read (an object sent whole to a client)
+   * uses cached bases but adds none: a `--depth 1` clone of git.git reads 2,661 such objects,
+   * whose chains share almost nothing, and caching their bases only filled the budget.
+   */
+  async readAt(offset: number, keepBases = true): Promise<GitObject> {
     try {
-      const { type, content } = await this.resolve(offset);
+      const { type, content } = await this.resolve(offset, keepBases);
       return { type, content };
     } catch (err) {
       throw asCorrupt(err);
@@ -260,7 +265,7 @@ export class PackFile {
     await Promise.all([this.handle.close(), this.index.close()]);
   }
 
-  private async resolve(offset: number): Promise<CachedObject> {
+  private async resolve(offset: number, keepBases = true): Promise<CachedObject> {
     const hit = this.cache.get(offset);
     if (hit) return hit;
     // Walk down to a non-delta (or cached) base, then apply the deltas back up.
@@ -272,7 +277,7 @@ export class PackFile {
       if (!isDeltaCode(entry.typeCode)) {
         const content = await this.inflateEntry(entry);
         base = { type: typeFromCode(entry.typeCode), content, bytes: content.length };
-        if (at !== offset) this.cache.set(at, base);
+        if (at !== offset && keepBases) this.cache.set(at, base);
         break;
       }
       deltas.push(entry);
@@ -284,7 +289,7 @@ export class PackFile {
       const entry = deltas[i]!;
       const content = applyDelta(base.content, await this.inflateEntry(entry));
       base = { type: base.type, content, bytes: content.length };
-      if (i > 0) this.cache.set(entry.start, base);
+      if (i > 0 && keepBases) this.cache.set(entry.start, base);
     }
     return base;
   }
@@ -388,16 +393,4 @@ export class PackFile {
       }
     }
   }
-}
-
-/** First index whose value is >= target. */
-export function lowerBound(sorted: Float64Array, target: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < target) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

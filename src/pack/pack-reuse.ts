@@ -10,7 +10,8 @@ import zlib from 'node:zlib';
 import { GitgateError } from '../errors.js';
 import type { Bitset } from './ewah.js';
 import { encodeEntryHeader, encodeOfsDeltaOffset, parseEntryHeader, parseOfsDeltaOffset } from './entry-header.js';
-import { lowerBound, type PackFile } from './pack-file.js';
+import { lowerBound, type SortedOffsets } from './idx.js';
+import type { PackFile } from './pack-file.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from './pack-header.js';
 import { WIRE_LEVEL } from './pack-writer.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, codeFromType, typeFromCode } from './types.js';
@@ -39,7 +40,7 @@ function corrupt(detail: string): GitgateError {
 export class PackReuse {
   /** Entries sent (wanted positions inside the pack). */
   readonly count: number;
-  private readonly offsets: Float64Array;
+  private readonly offsets: SortedOffsets;
 
   /**
    * `wanted`: bit p set when the entry at pack position p (pack order, as a reachability

@@ -86,6 +86,27 @@ describe.each([
 });
 
 describe('PackFile', () => {
+  it('keeps the bases of a delta chain, not the object asked for, and none for a one-off read', async () => {
+    const line = verifyPack(packs.ofs.packPath).find((l) => (l.depth ?? 0) >= 2)!;
+    expect(line, 'a delta two or more deep').toBeDefined();
+    const expected = objects.get(line.oid)!.content;
+    const once = await openPack('ofs', nodeOpen, 1024 * 1024);
+    const kept = await openPack('ofs', nodeOpen, 1024 * 1024);
+    try {
+      const cacheOf = (p: PackFile) => (p as unknown as { cache: { size: number; bytes: number } }).cache;
+      expect((await once.readAt(line.offset, false)).content.equals(expected)).toBe(true);
+      expect(cacheOf(once).size).toBe(0);
+      expect((await kept.readAt(line.offset)).content.equals(expected)).toBe(true);
+      expect(cacheOf(kept).size).toBe(line.depth); // the base and the deltas in between
+      // the cached bases serve the next read of the same chain
+      expect((await once.readAt(line.offset, false)).content.equals(expected)).toBe(true);
+      expect((await kept.readAt(line.offset, false)).content.equals(expected)).toBe(true);
+    } finally {
+      await once.close();
+      await kept.close();
+    }
+  });
+
   it('reads objects in any order with a tiny cache (no reliance on cached bases)', async () => {
     const pack = await openPack('ofs', nodeOpen, 1);
     try {
