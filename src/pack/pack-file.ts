@@ -137,8 +137,9 @@ export class PackFile {
 
   /**
    * The object at `offset`. `keepBases` false: a one-off read (an object sent whole to a client)
-   * uses cached bases but adds none: a `--depth 1` clone of git.git reads 2,661 such objects,
-   * whose chains share almost nothing, and caching their bases only filled the budget.
+   * uses cached bases and blocks but adds none: a `--depth 1` clone of git.git reads 2,661 such
+   * objects, whose chains share almost nothing; caching their bases and 64 KiB blocks only
+   * filled the budgets and left the evicted buffers as old-generation garbage (peak RSS).
    */
   async readAt(offset: number, keepBases = true): Promise<GitObject> {
     try {
@@ -273,9 +274,9 @@ export class PackFile {
     let base: CachedObject | undefined;
     let at = offset;
     while (!base) {
-      const entry = await this.locate(at, true);
+      const entry = await this.locate(at, true, keepBases);
       if (!isDeltaCode(entry.typeCode)) {
-        const content = await this.inflateEntry(entry);
+        const content = await this.inflateEntry(entry, keepBases);
         base = { type: typeFromCode(entry.typeCode), content, bytes: content.length };
         if (at !== offset && keepBases) this.cache.set(at, base);
         break;
@@ -287,7 +288,7 @@ export class PackFile {
     }
     for (let i = deltas.length - 1; i >= 0; i--) {
       const entry = deltas[i]!;
-      const content = applyDelta(base.content, await this.inflateEntry(entry));
+      const content = applyDelta(base.content, await this.inflateEntry(entry, keepBases));
       base = { type: base.type, content, bytes: content.length };
       if (i > 0 && keepBases) this.cache.set(entry.start, base);
     }
@@ -304,14 +305,14 @@ export class PackFile {
   }
 
   /** Parses the entry at `offset`, which must be one the index lists; `withData` also fetches small entries whole. */
-  private async locate(offset: number, withData: boolean): Promise<LocatedEntry> {
+  private async locate(offset: number, withData: boolean, keepBlocks = true): Promise<LocatedEntry> {
     const offsets = this.index.sortedOffsets();
     const i = lowerBound(offsets, offset);
     if (i >= offsets.length || offsets[i] !== offset) throw corrupt(`no object starts at pack offset ${offset}`);
     const end = i + 1 < offsets.length ? offsets[i + 1]! : this.packSize - PACK_TRAILER_LENGTH;
     const length = end - offset;
     const whole = withData && length <= WHOLE_ENTRY_READ_LIMIT;
-    const buf = await this.readBytes(offset, whole ? length : Math.min(length, HEADER_READ_LENGTH));
+    const buf = await this.readBytes(offset, whole ? length : Math.min(length, HEADER_READ_LENGTH), keepBlocks);
     const header = parseEntryHeader(buf, 0);
     if (!header) throw corrupt(`entry header at offset ${offset} is truncated`);
     const entry: LocatedEntry = { typeCode: header.typeCode, size: header.size, headerLength: header.length, start: offset, end };
@@ -334,13 +335,13 @@ export class PackFile {
   }
 
   /** The entry's data inflated: the object content, or the delta for delta entries. */
-  private async inflateEntry(entry: LocatedEntry): Promise<Buffer> {
+  private async inflateEntry(entry: LocatedEntry, keepBlocks = true): Promise<Buffer> {
     const dataStart = entry.start + entry.headerLength;
     const compressedLength = entry.end - dataStart;
     try {
       if (entry.size <= SYNC_INFLATE_LIMIT && compressedLength <= 2 * SYNC_INFLATE_LIMIT) {
         const input =
-          entry.raw?.subarray(entry.headerLength) ?? (await this.readBytes(dataStart, compressedLength));
+          entry.raw?.subarray(entry.headerLength) ?? (await this.readBytes(dataStart, compressedLength, keepBlocks));
         return inflateExact(input, entry.size).data;
       }
       // Large: read the compressed bytes a chunk at a time into one output buffer.
@@ -351,7 +352,7 @@ export class PackFile {
         async () => {
           const n = Math.min(STREAM_CHUNK, entry.end - pos);
           if (n <= 0) return Buffer.alloc(0);
-          const chunk = await this.readBytes(pos, n);
+          const chunk = await this.readBytes(pos, n, keepBlocks);
           pos += n;
           return chunk;
         },
@@ -368,8 +369,9 @@ export class PackFile {
     }
   }
 
-  private readBytes(position: number, length: number): Promise<Buffer> {
-    return this.blocks.read(position, length, () => corrupt('pack file truncated'));
+  /** `keepBlocks` false: blocks not cached yet are not loaded, just these bytes read. */
+  private readBytes(position: number, length: number, keepBlocks = true): Promise<Buffer> {
+    return this.blocks.read(position, length, () => corrupt('pack file truncated'), keepBlocks);
   }
 
   /** Reads just enough of a delta to decode its result size, without applying it. */

@@ -86,7 +86,7 @@ describe.each([
 });
 
 describe('PackFile', () => {
-  it('keeps the bases of a delta chain, not the object asked for, and none for a one-off read', async () => {
+  it('keeps the bases of a delta chain, not the object asked for, and none (nor blocks) for a one-off read', async () => {
     const line = verifyPack(packs.ofs.packPath).find((l) => (l.depth ?? 0) >= 2)!;
     expect(line, 'a delta two or more deep').toBeDefined();
     const expected = objects.get(line.oid)!.content;
@@ -94,8 +94,11 @@ describe('PackFile', () => {
     const kept = await openPack('ofs', nodeOpen, 1024 * 1024);
     try {
       const cacheOf = (p: PackFile) => (p as unknown as { cache: { size: number; bytes: number } }).cache;
+      const blocksOf = (p: PackFile) => (p as unknown as { blocks: { blocks: { size: number } } }).blocks.blocks;
+      const blocksBefore = blocksOf(once).size; // PackFile.open read its header and trailer directly
       expect((await once.readAt(line.offset, false)).content.equals(expected)).toBe(true);
       expect(cacheOf(once).size).toBe(0);
+      expect(blocksOf(once).size).toBe(blocksBefore);
       expect((await kept.readAt(line.offset)).content.equals(expected)).toBe(true);
       expect(cacheOf(kept).size).toBe(line.depth); // the base and the deltas in between
       // the cached bases serve the next read of the same chain
