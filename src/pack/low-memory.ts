@@ -4,7 +4,8 @@
 // concurrent clones (186 vs 221), 57 MiB at the peak of pushes (181 vs 238), 67 MiB idle after
 // `--depth 1` clones (131 vs 198). What stays above the start once settled (33-57 MiB over
 // 75 MiB) is native memory glibc's malloc keeps (zlib state, freed buffers in per-thread
-// arenas); MALLOC_ARENA_MAX=2 saves 10-16 MiB of it (vim `--depth 1` clone: peak 206 -> 190 MiB).
+// arenas); MALLOC_ARENA_MAX=2 saves much of it (git.git `--depth 1` clone: peak 160 -> 132 MiB,
+// 25 s later 78 -> 50 MiB above idle; vim's: peak 206 -> 190 MiB, before the lazy .idx).
 // gitgate does not set it: glibc reads it at process start only, and re-executing itself would
 // put a second process (and a second Node heap) behind the pid a service manager signals; the
 // README's systemd unit sets it, as an operator's environment does.
