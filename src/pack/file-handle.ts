@@ -7,3 +7,14 @@ export interface FileHandleLike {
   sync(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A file read with synchronous positional reads (fs.readSync on its descriptor): pack index
+ * lookups are synchronous, as C Git's are on its mmapped index.
+ */
+export interface RandomAccessFile {
+  readonly size: number;
+  /** Reads into buffer[offset, offset+length) from `position`; bytes read (short only at the end). */
+  read(buffer: Buffer, offset: number, length: number, position: number): number;
+  close(): Promise<void>;
+}

@@ -114,14 +114,16 @@ export class BlockReader {
 
   /**
    * Exactly `length` bytes at `position`. May be a view into a cached block: copy it before
-   * keeping it long or modifying it.
+   * keeping it long or modifying it. `keep` false (a one-off read): a cached block serves it,
+   * else just these bytes are read and no block is loaded.
    */
-  async read(position: number, length: number, onShort: (got: number) => Error): Promise<Buffer> {
+  async read(position: number, length: number, onShort: (got: number) => Error, keep = true): Promise<Buffer> {
     if (position < 0 || position + length > this.size) throw onShort(Math.max(0, this.size - position));
     if (length === 0) return Buffer.alloc(0);
     if (length > 4 * this.blockSize) return readRange(this.handle, position, length, onShort);
     const first = Math.floor(position / this.blockSize);
     const last = Math.floor((position + length - 1) / this.blockSize);
+    if (!keep && !(first === last && this.blocks.get(first))) return readRange(this.handle, position, length, onShort);
     if (first === last) {
       const block = await this.block(first, onShort);
       const from = position - first * this.blockSize;

@@ -1,8 +1,18 @@
 // Pack index version 2 (gitformat-pack "Version 2 pack-*.idx files"): magic, version,
 // 256-entry fanout, sorted object ids, CRC32s, 31-bit offsets (MSB set = index into a
 // table of 64-bit offsets), then the pack checksum and the index's own SHA-1.
+//
+// A stored index is not held in memory (git.git's is 24 MB for 849k objects): opening reads it
+// once to check it whole (checksum, order, fanout, offsets) and keeps the fanout, each id's
+// first 4 bytes and the offsets (8 bytes an object). A lookup narrows by the fanout, binary
+// searches the 4-byte prefixes in memory, and confirms the whole id by reading it from the
+// file (C Git mmaps the file; lookups are synchronous, so these are synchronous reads of 4 KiB
+// blocks kept in a byte-bounded cache). Ids missing from a pack are mostly refused by the
+// prefixes alone, without a read.
 import { createHash } from 'node:crypto';
 import { GitgateError } from '../errors.js';
+import type { RandomAccessFile } from './file-handle.js';
+import { ByteLru, type BytePool } from './lru-cache.js';
 import { OID_LENGTH } from './types.js';
 
 const IDX_MAGIC = 0xff744f63; // "\377tOc"
@@ -11,101 +21,195 @@ const HEADER_LENGTH = 8;
 const FANOUT_LENGTH = 256 * 4;
 const TRAILER_LENGTH = 2 * OID_LENGTH;
 const LARGE_OFFSET_FLAG = 0x80000000;
+/** Block size of lookup reads (a page, as an mmap would fault in). */
+const BLOCK = 4096;
+/** Object ids checked per read while opening. */
+const IDS_PER_CHUNK = 32 * 1024;
+/** Bytes hashed per read while opening. */
+const HASH_CHUNK = 1024 * 1024;
 
 function corrupt(detail: string): GitgateError {
   return new GitgateError('CORRUPT_REPO', { detail: `pack index: ${detail}` });
 }
 
+/** The index's bytes: `view` for lookups (may be cached), `range` for one pass (never cached). */
+interface IdxBytes {
+  readonly size: number;
+  view(position: number, length: number): Buffer;
+  range(position: number, length: number): Buffer;
+  close?(): Promise<void>;
+}
+
+function bufferBytes(buf: Buffer): IdxBytes {
+  const at = (position: number, length: number) => buf.subarray(position, position + length);
+  return { size: buf.length, view: at, range: at };
+}
+
+/** Reads through `file`, lookups through an LRU of 4 KiB blocks drawing from `cache`. */
+function fileBytes(file: RandomAccessFile, cache: number | BytePool): IdxBytes {
+  const blocks = new ByteLru<number, { buf: Buffer; bytes: number }>(cache);
+  let closing: Promise<void> | undefined;
+  const range = (position: number, length: number): Buffer => {
+    const buf = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = file.read(buf, done, length - done, position + done);
+      if (n <= 0) throw corrupt(`file shorter than its ${file.size} bytes (changed on disk?)`);
+      done += n;
+    }
+    return buf;
+  };
+  const block = (b: number): Buffer => {
+    const hit = blocks.get(b);
+    if (hit) return hit.buf;
+    const buf = range(b * BLOCK, Math.min(BLOCK, file.size - b * BLOCK));
+    blocks.set(b, { buf, bytes: buf.length });
+    return buf;
+  };
+  return {
+    size: file.size,
+    range,
+    view(position, length) {
+      const b = Math.floor(position / BLOCK);
+      const from = position - b * BLOCK;
+      if (from + length <= BLOCK) return block(b).subarray(from, from + length);
+      const out = Buffer.allocUnsafe(length); // straddles two blocks (lengths here are <= 20)
+      const first = block(b);
+      first.copy(out, 0, from);
+      block(b + 1).copy(out, first.length - from, 0, length - (first.length - from));
+      return out;
+    },
+    close() {
+      blocks.clear();
+      closing ??= file.close();
+      return closing;
+    },
+  };
+}
+
 export class PackIndex {
   readonly count: number;
   readonly packChecksum: Buffer;
-  private readonly buf: Buffer;
+  private readonly bytes: IdxBytes;
   private readonly fanout: Uint32Array;
+  /** Each object id's first 4 bytes, big-endian, in index order. */
+  private readonly prefixes: Uint32Array;
+  /** The 31-bit offset words (MSB set: an index into `large`). */
+  private readonly offsets: Uint32Array;
+  private readonly large: Buffer;
   private readonly oidsAt: number;
   private readonly crcsAt: number;
-  private readonly offsetsAt: number;
-  private readonly largeAt: number;
-  private sorted: Float64Array | undefined;
+  private sorted: SortedOffsets | undefined;
   private byOffset: Uint32Array | null = null;
 
-  private constructor(buf: Buffer, fanout: Uint32Array, count: number) {
-    this.buf = buf;
-    this.fanout = fanout;
-    this.count = count;
-    this.oidsAt = HEADER_LENGTH + FANOUT_LENGTH;
-    this.crcsAt = this.oidsAt + count * OID_LENGTH;
-    this.offsetsAt = this.crcsAt + count * 4;
-    this.largeAt = this.offsetsAt + count * 4;
-    this.packChecksum = buf.subarray(buf.length - TRAILER_LENGTH, buf.length - OID_LENGTH);
-  }
-
-  static parse(buf: Buffer): PackIndex {
-    if (buf.length < HEADER_LENGTH + FANOUT_LENGTH + TRAILER_LENGTH) throw corrupt(`file too short (${buf.length} bytes)`);
-    if (buf.readUInt32BE(0) !== IDX_MAGIC) throw corrupt('bad signature (not a version 2 index)');
-    const version = buf.readUInt32BE(4);
+  private constructor(bytes: IdxBytes) {
+    this.bytes = bytes;
+    const size = bytes.size;
+    if (size < HEADER_LENGTH + FANOUT_LENGTH + TRAILER_LENGTH) throw corrupt(`file too short (${size} bytes)`);
+    const head = bytes.range(0, HEADER_LENGTH + FANOUT_LENGTH);
+    if (head.readUInt32BE(0) !== IDX_MAGIC) throw corrupt('bad signature (not a version 2 index)');
+    const version = head.readUInt32BE(4);
     if (version !== IDX_VERSION) throw corrupt(`unsupported version ${version}`);
 
     const fanout = new Uint32Array(256);
     let previous = 0;
     for (let i = 0; i < 256; i++) {
-      const n = buf.readUInt32BE(HEADER_LENGTH + i * 4);
+      const n = head.readUInt32BE(HEADER_LENGTH + i * 4);
       if (n < previous) throw corrupt(`fanout table is not monotonic at entry ${i}`);
       fanout[i] = previous = n;
     }
     const count = fanout[255]!;
     const fixed = HEADER_LENGTH + FANOUT_LENGTH + count * (OID_LENGTH + 8) + TRAILER_LENGTH;
-    const largeBytes = buf.length - fixed;
-    if (largeBytes < 0 || largeBytes % 8 !== 0) throw corrupt(`size ${buf.length} does not fit ${count} objects`);
+    const largeBytes = size - fixed;
+    if (largeBytes < 0 || largeBytes % 8 !== 0) throw corrupt(`size ${size} does not fit ${count} objects`);
+    this.fanout = fanout;
+    this.count = count;
+    this.oidsAt = HEADER_LENGTH + FANOUT_LENGTH;
+    this.crcsAt = this.oidsAt + count * OID_LENGTH;
+    const offsetsAt = this.crcsAt + count * 4;
 
-    const expected = createHash('sha1').update(buf.subarray(0, buf.length - OID_LENGTH)).digest();
-    if (!expected.equals(buf.subarray(buf.length - OID_LENGTH))) throw corrupt('checksum mismatch');
+    // One pass over the whole file: the checksum covers everything the lookups will read.
+    const hash = createHash('sha1');
+    for (let at = 0; at < size - OID_LENGTH; at += HASH_CHUNK) hash.update(bytes.range(at, Math.min(HASH_CHUNK, size - OID_LENGTH - at)));
+    const trailer = bytes.range(size - TRAILER_LENGTH, TRAILER_LENGTH);
+    if (!hash.digest().equals(trailer.subarray(OID_LENGTH))) throw corrupt('checksum mismatch');
+    this.packChecksum = Buffer.from(trailer.subarray(0, OID_LENGTH));
 
-    const index = new PackIndex(buf, fanout, count);
-    index.validateEntries(largeBytes / 8);
-    return index;
-  }
-
-  /** Object ids must be strictly ascending and agree with the fanout; large offsets must exist. */
-  private validateEntries(largeCount: number): void {
-    const { buf, oidsAt } = this;
-    for (let i = 0; i < this.count; i++) {
-      const at = oidsAt + i * OID_LENGTH;
-      // compare() orders the current id against the previous one: it must sort strictly after.
-      if (i > 0 && buf.compare(buf, at - OID_LENGTH, at, at, at + OID_LENGTH) <= 0) {
-        throw corrupt(`object ids are not sorted at entry ${i}`);
-      }
-      const first = buf[at]!;
-      if (i < (first === 0 ? 0 : this.fanout[first - 1]!) || i >= this.fanout[first]!) {
-        throw corrupt(`object id at entry ${i} disagrees with the fanout table`);
-      }
-      const raw = buf.readUInt32BE(this.offsetsAt + i * 4);
+    this.prefixes = this.readIds();
+    const rawOffsets = bytes.range(offsetsAt, count * 4);
+    this.offsets = new Uint32Array(count);
+    const largeCount = largeBytes / 8;
+    for (let i = 0; i < count; i++) {
+      const raw = rawOffsets.readUInt32BE(i * 4);
       if (raw >= LARGE_OFFSET_FLAG && raw - LARGE_OFFSET_FLAG >= largeCount) {
         throw corrupt(`entry ${i} refers to a missing 64-bit offset`);
       }
+      this.offsets[i] = raw;
+    }
+    this.large = Buffer.from(bytes.range(offsetsAt + count * 4, largeBytes));
+  }
+
+  /** An index held in memory (one just written or received). */
+  static parse(buf: Buffer): PackIndex {
+    return new PackIndex(bufferBytes(buf));
+  }
+
+  /**
+   * A stored index, checked whole now and then read as lookups need it, through blocks cached
+   * in `cache` (a budget shared with other caches, or a byte count). close() closes `file`.
+   */
+  static open(file: RandomAccessFile, cache: number | BytePool): PackIndex {
+    const bytes = fileBytes(file, cache);
+    try {
+      return new PackIndex(bytes);
+    } catch (err) {
+      void bytes.close?.().catch(() => undefined);
+      throw err;
     }
   }
 
-  /** Position of oid in the index, or -1. Fanout narrows the range, then binary search. */
+  /** Object ids must be strictly ascending and agree with the fanout; returns their 4-byte prefixes. */
+  private readIds(): Uint32Array {
+    const prefixes = new Uint32Array(this.count);
+    const last = Buffer.alloc(OID_LENGTH);
+    for (let start = 0; start < this.count; start += IDS_PER_CHUNK) {
+      const n = Math.min(IDS_PER_CHUNK, this.count - start);
+      const ids = this.bytes.range(this.oidsAt + start * OID_LENGTH, n * OID_LENGTH);
+      for (let k = 0; k < n; k++) {
+        const i = start + k;
+        const at = k * OID_LENGTH;
+        // compare() orders the current id against the previous one: it must sort strictly after.
+        const order = k > 0 ? ids.compare(ids, at - OID_LENGTH, at, at, at + OID_LENGTH) : i > 0 ? ids.compare(last, 0, OID_LENGTH, at, at + OID_LENGTH) : 1;
+        if (order <= 0) throw corrupt(`object ids are not sorted at entry ${i}`);
+        const first = ids[at]!;
+        if (i < (first === 0 ? 0 : this.fanout[first - 1]!) || i >= this.fanout[first]!) {
+          throw corrupt(`object id at entry ${i} disagrees with the fanout table`);
+        }
+        prefixes[i] = ids.readUInt32BE(at);
+      }
+      ids.copy(last, 0, (n - 1) * OID_LENGTH, n * OID_LENGTH);
+    }
+    return prefixes;
+  }
+
+  /** Position of oid in the index, or -1. Fanout and 4-byte prefixes narrow it, the file confirms it. */
   find(oid: Buffer): number {
     if (oid.length !== OID_LENGTH) return -1;
     const first = oid[0]!;
     let lo = first === 0 ? 0 : this.fanout[first - 1]!;
     let hi = this.fanout[first]!;
-    const { buf, oidsAt } = this;
+    const key = oid.readUInt32BE(0);
+    const { prefixes } = this;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const at = oidsAt + mid * OID_LENGTH;
-      let cmp = 0;
-      for (let k = 1; k < OID_LENGTH; k++) {
-        const d = buf[at + k]! - oid[k]!;
-        if (d !== 0) {
-          cmp = d;
-          break;
-        }
-      }
-      if (cmp === 0) return mid;
-      if (cmp < 0) lo = mid + 1;
+      if (prefixes[mid]! < key) lo = mid + 1;
       else hi = mid;
+    }
+    for (let i = lo; i < this.count && prefixes[i] === key; i++) {
+      const id = this.bytes.view(this.oidsAt + i * OID_LENGTH, OID_LENGTH);
+      const cmp = id.compare(oid, 4, OID_LENGTH, 4, OID_LENGTH);
+      if (cmp === 0) return i;
+      if (cmp > 0) break; // ids are sorted: no later one matches
     }
     return -1;
   }
@@ -115,30 +219,33 @@ export class PackIndex {
     return i < 0 ? -1 : this.offsetAt(i);
   }
 
-  /** A view into the index buffer; copy it before keeping it beyond the index's lifetime. */
+  /** A view into the index's bytes (or a cached block of them); copy it to keep it long or modify it. */
   oidAt(i: number): Buffer {
     this.checkPosition(i);
-    const at = this.oidsAt + i * OID_LENGTH;
-    return this.buf.subarray(at, at + OID_LENGTH);
+    return this.bytes.view(this.oidsAt + i * OID_LENGTH, OID_LENGTH);
   }
 
   offsetAt(i: number): number {
     this.checkPosition(i);
-    const raw = this.buf.readUInt32BE(this.offsetsAt + i * 4);
+    const raw = this.offsets[i]!;
     if (raw < LARGE_OFFSET_FLAG) return raw;
-    const at = this.largeAt + (raw - LARGE_OFFSET_FLAG) * 8;
-    return this.buf.readUInt32BE(at) * 0x100000000 + this.buf.readUInt32BE(at + 4);
+    const at = (raw - LARGE_OFFSET_FLAG) * 8;
+    return this.large.readUInt32BE(at) * 0x100000000 + this.large.readUInt32BE(at + 4);
   }
 
   crcAt(i: number): number {
     this.checkPosition(i);
-    return this.buf.readUInt32BE(this.crcsAt + i * 4);
+    return this.bytes.view(this.crcsAt + i * 4, 4).readUInt32BE(0);
   }
-
-  /** Every entry's offset, ascending; the next offset after an entry's is where it ends. */
-  sortedOffsets(): Float64Array {
+  /**
+   * Every entry's offset, ascending; the next offset after an entry's is where it ends. 32-bit
+   * when the pack is under 4 GiB (git.git: 3.4 MB instead of 6.8).
+   */
+  sortedOffsets(): SortedOffsets {
     if (!this.sorted) {
-      const offsets = new Float64Array(this.count);
+      let fits = true;
+      for (let at = 0; at < this.large.length && fits; at += 8) fits = this.large.readUInt32BE(at) === 0;
+      const offsets = fits ? new Uint32Array(this.count) : new Float64Array(this.count);
       for (let i = 0; i < this.count; i++) offsets[i] = this.offsetAt(i);
       this.sorted = offsets.sort();
     }
@@ -147,28 +254,40 @@ export class PackIndex {
 
   /** The object id stored at a pack offset (reverse index, built once), or null. */
   oidAtOffset(offset: number): Buffer | null {
+    const sorted = this.sortedOffsets();
     if (!this.byOffset) {
+      // each position's rank among the sorted offsets (offsets are distinct: PackFile.open checks)
       const order = new Uint32Array(this.count);
-      for (let i = 0; i < this.count; i++) order[i] = i;
-      const offsets = new Float64Array(this.count);
-      for (let i = 0; i < this.count; i++) offsets[i] = this.offsetAt(i);
-      order.sort((a, b) => offsets[a]! - offsets[b]!);
+      for (let i = 0; i < this.count; i++) order[lowerBound(sorted, this.offsetAt(i))] = i;
       this.byOffset = order;
     }
-    const sorted = this.sortedOffsets();
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid]! < offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo < sorted.length && sorted[lo] === offset ? this.oidAt(this.byOffset[lo]!) : null;
+    const r = lowerBound(sorted, offset);
+    return r < sorted.length && sorted[r] === offset ? this.oidAt(this.byOffset[r]!) : null;
+  }
+
+  /** Let go of the file (a stored index) and its cached blocks. */
+  async close(): Promise<void> {
+    await this.bytes.close?.();
   }
 
   private checkPosition(i: number): void {
     if (!(i >= 0 && i < this.count)) throw new RangeError(`pack index position ${i} out of range 0..${this.count - 1}`);
   }
+}
+
+/** Pack offsets in ascending order (PackIndex.sortedOffsets). */
+export type SortedOffsets = Uint32Array | Float64Array;
+
+/** First index whose value is >= target. */
+export function lowerBound(sorted: SortedOffsets, target: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export interface IndexEntry {

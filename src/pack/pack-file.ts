@@ -1,13 +1,16 @@
 // Random access to the objects of a stored .pack through its PackIndex. Delta chains are
-// resolved base-first, and resolved objects are kept in a byte-bounded LRU so reading many
-// objects of one chain does not inflate and apply the same bases again.
+// resolved base-first, and the bases met on the way are kept in a byte-bounded LRU so reading
+// many objects of one chain does not inflate and apply the same bases again. The object asked
+// for is not kept (C Git's delta base cache keeps bases only): a `--depth 1` clone reads
+// thousands of objects once each, and caching them evicted the bases and left their buffers
+// as garbage for the next full collection.
 import zlib from 'node:zlib';
 import { GitgateError, isGitgateError } from '../errors.js';
 import { applyDelta, deltaSizes } from './delta.js';
 import { parseEntryHeader, parseOfsDeltaOffset } from './entry-header.js';
 import type { FileHandleLike } from './file-handle.js';
 import { BlockReader, readRange } from './file-io.js';
-import type { PackIndex } from './idx.js';
+import { lowerBound, type PackIndex } from './idx.js';
 import { InflateError, SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
 import { ByteLru, BytePool } from './lru-cache.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH, parsePackHeader } from './pack-header.js';
@@ -132,9 +135,15 @@ export class PackFile {
     return offset < 0 ? null : this.readAt(offset);
   }
 
-  async readAt(offset: number): Promise<GitObject> {
+  /**
+   * The object at `offset`. `keepBases` false: a one-off read (an object sent whole to a client)
+   * uses cached bases and blocks but adds none: a `--depth 1` clone of git.git reads 2,661 such
+   * objects, whose chains share almost nothing; caching their bases and 64 KiB blocks only
+   * filled the budgets and left the evicted buffers as old-generation garbage (peak RSS).
+   */
+  async readAt(offset: number, keepBases = true): Promise<GitObject> {
     try {
-      const { type, content } = await this.resolve(offset);
+      const { type, content } = await this.resolve(offset, keepBases);
       return { type, content };
     } catch (err) {
       throw asCorrupt(err);
@@ -256,10 +265,10 @@ export class PackFile {
     for (const fn of this.closers.splice(0)) fn();
     this.cache.clear();
     this.blocks.clear();
-    await this.handle.close();
+    await Promise.all([this.handle.close(), this.index.close()]);
   }
 
-  private async resolve(offset: number): Promise<CachedObject> {
+  private async resolve(offset: number, keepBases = true): Promise<CachedObject> {
     const hit = this.cache.get(offset);
     if (hit) return hit;
     // Walk down to a non-delta (or cached) base, then apply the deltas back up.
@@ -267,11 +276,11 @@ export class PackFile {
     let base: CachedObject | undefined;
     let at = offset;
     while (!base) {
-      const entry = await this.locate(at, true);
+      const entry = await this.locate(at, true, keepBases);
       if (!isDeltaCode(entry.typeCode)) {
-        const content = await this.inflateEntry(entry);
+        const content = await this.inflateEntry(entry, keepBases);
         base = { type: typeFromCode(entry.typeCode), content, bytes: content.length };
-        this.cache.set(at, base);
+        if (at !== offset && keepBases) this.cache.set(at, base);
         break;
       }
       deltas.push(entry);
@@ -281,9 +290,9 @@ export class PackFile {
     }
     for (let i = deltas.length - 1; i >= 0; i--) {
       const entry = deltas[i]!;
-      const content = applyDelta(base.content, await this.inflateEntry(entry));
+      const content = applyDelta(base.content, await this.inflateEntry(entry, keepBases));
       base = { type: base.type, content, bytes: content.length };
-      this.cache.set(entry.start, base);
+      if (i > 0 && keepBases) this.cache.set(entry.start, base);
     }
     return base;
   }
@@ -298,14 +307,14 @@ export class PackFile {
   }
 
   /** Parses the entry at `offset`, which must be one the index lists; `withData` also fetches small entries whole. */
-  private async locate(offset: number, withData: boolean): Promise<LocatedEntry> {
+  private async locate(offset: number, withData: boolean, keepBlocks = true): Promise<LocatedEntry> {
     const offsets = this.index.sortedOffsets();
     const i = lowerBound(offsets, offset);
     if (i >= offsets.length || offsets[i] !== offset) throw corrupt(`no object starts at pack offset ${offset}`);
     const end = i + 1 < offsets.length ? offsets[i + 1]! : this.packSize - PACK_TRAILER_LENGTH;
     const length = end - offset;
     const whole = withData && length <= WHOLE_ENTRY_READ_LIMIT;
-    const buf = await this.readBytes(offset, whole ? length : Math.min(length, HEADER_READ_LENGTH));
+    const buf = await this.readBytes(offset, whole ? length : Math.min(length, HEADER_READ_LENGTH), keepBlocks);
     const header = parseEntryHeader(buf, 0);
     if (!header) throw corrupt(`entry header at offset ${offset} is truncated`);
     const entry: LocatedEntry = { typeCode: header.typeCode, size: header.size, headerLength: header.length, start: offset, end };
@@ -328,13 +337,13 @@ export class PackFile {
   }
 
   /** The entry's data inflated: the object content, or the delta for delta entries. */
-  private async inflateEntry(entry: LocatedEntry): Promise<Buffer> {
+  private async inflateEntry(entry: LocatedEntry, keepBlocks = true): Promise<Buffer> {
     const dataStart = entry.start + entry.headerLength;
     const compressedLength = entry.end - dataStart;
     try {
       if (entry.size <= SYNC_INFLATE_LIMIT && compressedLength <= 2 * SYNC_INFLATE_LIMIT) {
         const input =
-          entry.raw?.subarray(entry.headerLength) ?? (await this.readBytes(dataStart, compressedLength));
+          entry.raw?.subarray(entry.headerLength) ?? (await this.readBytes(dataStart, compressedLength, keepBlocks));
         return inflateExact(input, entry.size).data;
       }
       // Large: read the compressed bytes a chunk at a time into one output buffer.
@@ -345,7 +354,7 @@ export class PackFile {
         async () => {
           const n = Math.min(STREAM_CHUNK, entry.end - pos);
           if (n <= 0) return Buffer.alloc(0);
-          const chunk = await this.readBytes(pos, n);
+          const chunk = await this.readBytes(pos, n, keepBlocks);
           pos += n;
           return chunk;
         },
@@ -362,8 +371,9 @@ export class PackFile {
     }
   }
 
-  private readBytes(position: number, length: number): Promise<Buffer> {
-    return this.blocks.read(position, length, () => corrupt('pack file truncated'));
+  /** `keepBlocks` false: blocks not cached yet are not loaded, just these bytes read. */
+  private readBytes(position: number, length: number, keepBlocks = true): Promise<Buffer> {
+    return this.blocks.read(position, length, () => corrupt('pack file truncated'), keepBlocks);
   }
 
   /** Reads just enough of a delta to decode its result size, without applying it. */
@@ -387,16 +397,4 @@ export class PackFile {
       }
     }
   }
-}
-
-/** First index whose value is >= target. */
-export function lowerBound(sorted: Float64Array, target: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < target) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -19,8 +19,10 @@ import {
   type ParsedEntryHeader,
   type ParsedOfsOffset,
 } from './entry-header.js';
-import { lowerBound, type PackFile } from './pack-file.js';
+import { lowerBound, type SortedOffsets } from './idx.js';
+import type { PackFile } from './pack-file.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from './pack-header.js';
+import { WIRE_LEVEL } from './pack-writer.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, codeFromType, typeFromCode } from './types.js';
 
 /** Bytes read from the pack at a time. */
@@ -49,7 +51,7 @@ function corrupt(detail: string): GitgateError {
 export class PackReuse {
   /** Entries sent (wanted positions inside the pack). */
   readonly count: number;
-  private readonly offsets: Float64Array;
+  private readonly offsets: SortedOffsets;
 
   /**
    * `wanted`: bit p set when the entry at pack position p (pack order, as a reachability
@@ -206,7 +208,7 @@ export class PackReuse {
         // its base is not sent: the object whole, inflated and deflated again
         const obj = await pack.readAt(at);
         const head = encodeEntryHeader(codeFromType(obj.type), obj.content.length);
-        const data = obj.content.length >= ASYNC_DEFLATE_THRESHOLD ? await deflateAsync(obj.content, { level: 1 }) : zlib.deflateSync(obj.content, { level: 1 });
+        const data = obj.content.length >= ASYNC_DEFLATE_THRESHOLD ? await deflateAsync(obj.content, { level: WIRE_LEVEL }) : zlib.deflateSync(obj.content, { level: WIRE_LEVEL });
         piece(BUF, head, 0, head.length);
         piece(BUF, data, 0, data.length);
         inflated = true;
@@ -249,7 +251,7 @@ export class PackReuse {
  * lowerBound(sorted, target) for a target at or before sorted[p]: galloping back from p, since
  * a delta's base is mostly a few entries before it (a few steps instead of ~20 per delta).
  */
-function nearBefore(sorted: Float64Array, target: number, p: number): number {
+function nearBefore(sorted: SortedOffsets, target: number, p: number): number {
   let step = 1;
   let hi = p;
   let lo = p - 1;

@@ -37,6 +37,13 @@ export interface WritePackOptions {
   level?: number;
 }
 
+/**
+ * zlib level of objects deflated for a client (upload-pack): C Git's pack.compression default
+ * (Z_DEFAULT_COMPRESSION). Level 1 made a `--depth 1` clone of git.git 1.4 MB (11%) larger
+ * than C Git's pack, for ~0.3 s less CPU (2,661 objects, 35.6 MB inflated).
+ */
+export const WIRE_LEVEL = zlib.constants.Z_DEFAULT_COMPRESSION;
+
 /** Objects at least this large are deflated on the libuv pool so the event loop keeps running. */
 const ASYNC_DEFLATE_THRESHOLD = 1024 * 1024;
 /** Below this, header and data are joined into one chunk: fewer, larger yields. */

@@ -3,7 +3,7 @@
 import { GitgateError } from '../errors.js';
 import type { PackFile } from '../pack/pack-file.js';
 import type { PackReuse } from '../pack/pack-reuse.js';
-import { writePack } from '../pack/pack-writer.js';
+import { WIRE_LEVEL, writePack } from '../pack/pack-writer.js';
 import { transientBytes } from '../pack/low-memory.js';
 import { CommitReader } from '../repo/commit-walk.js';
 import { allReachAny } from '../repo/reach-all.js';
@@ -238,7 +238,7 @@ export async function* fetchPackStream(
     );
     // Sending exactly one stored pack: its bytes, trailer included, need no re-hashing.
     // Chunks may be lent (stored packs' bytes): framing copies them at once.
-    const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries);
+    const body = packPlan.verbatim ? packPlan.verbatim.fileStream() : writePack(packPlan.count, packPlan.entries, { level: WIRE_LEVEL });
     if (!limit) {
       for await (const chunk of body) {
         transientBytes(chunk.length);

@@ -164,7 +164,8 @@ export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], o
     }
 
     async function fresh(item: Planned): Promise<PackEntry> {
-      const obj = await store.read(item.obj.oid);
+      // read once: its chain's bases are not worth the shared cache (PackFile.readAt)
+      const obj = item.pack ? await item.pack.readAt(item.offset, false) : await store.read(item.obj.oid);
       if (!obj) throw new Error(`object ${item.obj.oid} vanished while packing`);
       return { kind: 'object', type: obj.type, content: obj.content };
     }

@@ -11,7 +11,7 @@
 // With maxScanAgeMs (cluster mode) the list is also re-read when older than that, so packs
 // another node retired are let go of (and their handles closed) well before their files go.
 import path from 'node:path';
-import { PackFile } from '../pack/pack-file.js';
+import { PackFile, packBlockPool } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
 import { hashObject, type GitObject, type ObjectType } from '../pack/types.js';
 import { LooseObjects } from './loose.js';
@@ -130,12 +130,17 @@ export class ObjectStore implements ObjectDatabase {
   }
 
   private async openPack(base: string): Promise<PackFile> {
-    const idx = PackIndex.parse(await this.storage.readFile(path.join(this.packDir, `${base}.idx`)));
-    const handle = await this.storage.open(path.join(this.packDir, `${base}.pack`), 'r');
+    // the index is read as lookups need it, its blocks cached in the pack block budget
+    const idx = PackIndex.open(await this.storage.openRandomAccess(path.join(this.packDir, `${base}.idx`)), packBlockPool);
+    const handle = await this.storage.open(path.join(this.packDir, `${base}.pack`), 'r').catch(async (err: unknown) => {
+      await idx.close();
+      throw err;
+    });
     try {
       return await PackFile.open(handle, idx);
     } catch (err) {
       await handle.close();
+      await idx.close();
       throw err;
     }
   }

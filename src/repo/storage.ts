@@ -5,9 +5,9 @@ import nodeFs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
-import type { FileHandleLike } from '../pack/file-handle.js';
+import type { FileHandleLike, RandomAccessFile } from '../pack/file-handle.js';
 
-export type { FileHandleLike };
+export type { FileHandleLike, RandomAccessFile };
 
 export interface StatLike {
   size: number;
@@ -47,6 +47,8 @@ export interface Storage {
   rmdir(p: string): Promise<boolean>;
   /** flags as for fs.open: 'r', 'r+', 'w', 'w+', 'wx', 'wx+'. */
   open(p: string, flags: string): Promise<FileHandleLike>;
+  /** `p` opened read-only for synchronous reads (pack indexes). */
+  openRandomAccess(p: string): Promise<RandomAccessFile>;
   createReadStream(p: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable;
   /** fsync a directory so renames inside it are durable (no-op where unsupported). */
   syncDir(p: string): Promise<void>;
@@ -167,6 +169,18 @@ class FsStorage implements Storage {
 
   async open(p: string, flags: string): Promise<FileHandleLike> {
     return (await this.p.open(p, flags)) as unknown as FileHandleLike;
+  }
+
+  async openRandomAccess(p: string): Promise<RandomAccessFile> {
+    const fh = await this.p.open(p, 'r');
+    try {
+      const { size } = await fh.stat();
+      const fs = this.fs;
+      return { size, read: (buffer, offset, length, position) => fs.readSync(fh.fd, buffer, offset, length, position), close: () => fh.close() };
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
   }
 
   createReadStream(p: string, opts?: { start?: number; end?: number; highWaterMark?: number }): Readable {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PackIndex, writePackIndex } from '../../src/pack/idx.js';
+import { BytePool } from '../../src/pack/lru-cache.js';
+import { STORAGE_KINDS, makeStorage, type TestStorage } from '../helpers/storage.js';
 import { caught, fixtureRepo, git, gitIndexPack, removeDir, repackedFiles, showIndex, tempDir, verifyPack } from './helpers.js';
 
 let repo: string;
@@ -110,6 +112,100 @@ describe('PackIndex.parse', () => {
       expect(err.code, name).toBe('CORRUPT_REPO');
       expect(err.message, name).toMatch(message);
     }
+  });
+});
+
+describe.each(STORAGE_KINDS)('PackIndex.open over %s storage (read as lookups need it)', (kind) => {
+  let t: TestStorage;
+  beforeAll(() => {
+    t = makeStorage(kind);
+  });
+  afterAll(() => t.cleanup());
+
+  async function stored(name: string, buf: Buffer): Promise<string> {
+    const p = `${t.storage.root}/${name}.idx`;
+    await t.storage.mkdir(t.storage.root);
+    await t.storage.writeFile(p, buf);
+    return p;
+  }
+
+  /** A tiny block budget: nearly every lookup reads the file again. */
+  const open = async (p: string, pool = new BytePool(8192, 1)) => PackIndex.open(await t.storage.openRandomAccess(p), pool);
+
+  it('answers every question as the index read whole does', async () => {
+    const whole = PackIndex.parse(idx);
+    const lazy = await open(await stored('same', idx));
+    expect(lazy.count).toBe(whole.count);
+    expect(lazy.packChecksum.equals(whole.packChecksum)).toBe(true);
+    for (const line of verifyPack(packPath)) {
+      const oid = Buffer.from(line.oid, 'hex');
+      const i = lazy.find(oid);
+      expect(i).toBe(whole.find(oid));
+      expect(lazy.offsetOf(oid)).toBe(line.offset);
+      expect(lazy.oidAt(i).equals(oid)).toBe(true);
+      expect(lazy.crcAt(i)).toBe(whole.crcAt(i));
+      const other = Buffer.from(oid);
+      other[19] ^= 1;
+      expect(lazy.find(other)).toBe(whole.find(other));
+    }
+    expect(Array.from(lazy.sortedOffsets())).toEqual(Array.from(whole.sortedOffsets()));
+    await lazy.close();
+  });
+
+  it('tells apart ids that share their first 4 bytes (the prefixes kept in memory)', async () => {
+    const id = (prefix: string, tail: number) => Buffer.concat([Buffer.from(prefix, 'hex'), createHash('sha1').update(String(tail)).digest().subarray(4)]);
+    // three ids with one prefix, a fourth with the next prefix, 200 ids around them
+    const entries = [id('0a0b0c0d', 1), id('0a0b0c0d', 2), id('0a0b0c0d', 3), id('0a0b0c0e', 4)].map((oid, n) => ({ oid, offset: 12 + n * 100, crc: n }));
+    for (let n = 0; n < 200; n++) entries.push({ oid: createHash('sha1').update(`x${n}`).digest(), offset: 1000 + n * 10, crc: 7 });
+    const lazy = await open(await stored('prefixes', writePackIndex(entries, Buffer.alloc(20, 3))));
+    for (const e of entries) expect(lazy.offsetOf(e.oid)).toBe(e.offset);
+    const absent = id('0a0b0c0d', 9);
+    expect(lazy.find(absent)).toBe(-1);
+    expect(lazy.find(id('0a0b0c0c', 1))).toBe(-1);
+    expect(lazy.find(id('ffffffff', 1))).toBe(-1);
+    await lazy.close();
+  });
+
+  it('keeps its blocks within the budget it is given', async () => {
+    const pool = new BytePool(8192, 1);
+    const lazy = await open(await stored('budget', idx), pool);
+    for (let i = 0; i < lazy.count; i++) lazy.find(Buffer.from(lazy.oidAt(i)));
+    expect(pool.total).toBeGreaterThan(0);
+    expect(pool.total).toBeLessThanOrEqual(8192);
+    await lazy.close();
+    expect(pool.total).toBe(0);
+  });
+
+  it('refuses corrupt and truncated files with CORRUPT_REPO, as parse does', async () => {
+    const flipped = Buffer.from(idx);
+    flipped[2000] ^= 1; // an object id: only the checksum over the whole file catches it
+    const unsorted = Buffer.from(idx);
+    const a = Buffer.from(unsorted.subarray(1032, 1052));
+    unsorted.copy(unsorted, 1032, 1052, 1072);
+    a.copy(unsorted, 1052);
+    const cases: [string, Buffer, RegExp][] = [
+      ['truncated', idx.subarray(0, 500), /too short/],
+      ['cut short', idx.subarray(0, idx.length - 4), /does not fit/],
+      ['bad checksum', flipped, /checksum/],
+      ['unsorted', reseal(unsorted), /not sorted|fanout/],
+      ['empty', Buffer.alloc(0), /too short/],
+    ];
+    for (const [name, buf, message] of cases) {
+      const err = await caught(async () => open(await stored(`bad-${name.replace(/ /g, '-')}`, buf)));
+      expect(err.code, name).toBe('CORRUPT_REPO');
+      expect(err.message, name).toMatch(message);
+    }
+  });
+
+  it('fails a lookup, never answers wrongly, when the file is cut short after opening', async () => {
+    const p = await stored('cut-later', idx);
+    const lazy = await open(p, new BytePool(0));
+    const last = verifyPack(packPath).map((l) => Buffer.from(l.oid, 'hex')).sort(Buffer.compare).pop()!;
+    expect(lazy.offsetOf(last)).toBeGreaterThan(0);
+    await t.storage.writeFile(p, idx.subarray(0, 2000)); // in place (a rename would keep the old file open)
+    const err = await caught(async () => lazy.offsetOf(last));
+    expect(err.code).toBe('CORRUPT_REPO');
+    await lazy.close();
   });
 });
 

@@ -86,6 +86,30 @@ describe.each([
 });
 
 describe('PackFile', () => {
+  it('keeps the bases of a delta chain, not the object asked for, and none (nor blocks) for a one-off read', async () => {
+    const line = verifyPack(packs.ofs.packPath).find((l) => (l.depth ?? 0) >= 2)!;
+    expect(line, 'a delta two or more deep').toBeDefined();
+    const expected = objects.get(line.oid)!.content;
+    const once = await openPack('ofs', nodeOpen, 1024 * 1024);
+    const kept = await openPack('ofs', nodeOpen, 1024 * 1024);
+    try {
+      const cacheOf = (p: PackFile) => (p as unknown as { cache: { size: number; bytes: number } }).cache;
+      const blocksOf = (p: PackFile) => (p as unknown as { blocks: { blocks: { size: number } } }).blocks.blocks;
+      const blocksBefore = blocksOf(once).size; // PackFile.open read its header and trailer directly
+      expect((await once.readAt(line.offset, false)).content.equals(expected)).toBe(true);
+      expect(cacheOf(once).size).toBe(0);
+      expect(blocksOf(once).size).toBe(blocksBefore);
+      expect((await kept.readAt(line.offset)).content.equals(expected)).toBe(true);
+      expect(cacheOf(kept).size).toBe(line.depth); // the base and the deltas in between
+      // the cached bases serve the next read of the same chain
+      expect((await once.readAt(line.offset, false)).content.equals(expected)).toBe(true);
+      expect((await kept.readAt(line.offset, false)).content.equals(expected)).toBe(true);
+    } finally {
+      await once.close();
+      await kept.close();
+    }
+  });
+
   it('reads objects in any order with a tiny cache (no reliance on cached bases)', async () => {
     const pack = await openPack('ofs', nodeOpen, 1);
     try {
