@@ -118,18 +118,8 @@ export class DeltaResolver {
     const bytes = Buffer.concat([header, zlib.deflateSync(content)]);
     await writeFully(this.handle, bytes, this.appendAt);
     const { table } = this;
-    table.offset.push(this.appendAt);
-    table.dataStart.push(this.appendAt + header.length);
-    table.end.push(this.appendAt + bytes.length);
-    table.code.push(code);
-    table.size.push(content.length);
-    table.crc.push(zlib.crc32(bytes));
-    table.baseIndex.push(-1);
-    table.baseOid.push(undefined);
-    table.type.push(code);
-    table.reserve(table.length - 1);
-    oid.copy(table.oids, (table.length - 1) * OID_LENGTH);
-    table.retained.push(undefined);
+    const i = table.add(this.appendAt, this.appendAt + header.length, this.appendAt + bytes.length, code, content.length, zlib.crc32(bytes), -1, undefined, code, undefined);
+    oid.copy(table.oids, i * OID_LENGTH);
     this.appendAt += bytes.length;
   }
 

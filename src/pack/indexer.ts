@@ -51,7 +51,7 @@ export interface IndexPackResult {
   count: number;
   oids: Buffer;
   /** Pack offset of each object. */
-  offsets: readonly number[];
+  offsets: ArrayLike<number>;
   /** The objects as records (built on first use: an object each costs memory on big packs). */
   readonly objects: IndexedObject[];
   appendedBases: number;

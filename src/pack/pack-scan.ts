@@ -18,7 +18,7 @@ const SCAN_WINDOW = 8 * 1024 * 1024;
 /** Longest type+size header plus ofs distance or base oid. */
 const MAX_HEADER_BYTES = 32;
 /** Inflated data kept from the scan so delta resolution need not read and inflate it again. */
-const RETAIN_BUDGET = 64 * 1024 * 1024;
+const RETAIN_BUDGET = 24 * 1024 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
 
 function bad(detail: string): GitgateError {
@@ -151,16 +151,7 @@ export async function scanPack(handle: FileHandleLike, fileSize: number, count: 
 
     const end = dataStart + consumed;
     if (end > dataEnd) throw truncated(i + 1);
-    table.offset.push(pos);
-    table.dataStart.push(dataStart);
-    table.end.push(end);
-    table.code.push(typeCode);
-    table.size.push(size);
-    table.crc.push(crc);
-    table.baseIndex.push(baseIndex);
-    table.baseOid.push(baseOid);
-    table.type.push(isDelta ? 0 : typeCode);
-    table.retained.push(kept);
+    table.add(pos, dataStart, end, typeCode, size, crc, baseIndex, baseOid, isDelta ? 0 : typeCode, kept);
     if (!isDelta) onObject?.(i, table.oidAt(i), typeCode, whole);
     pos = end;
   }
