@@ -2,14 +2,15 @@
 // chain, hashing each result; then, for thin packs, append the missing ref-delta bases.
 import zlib from 'node:zlib';
 import { GitgateError, isGitgateError } from '../errors.js';
-import { applyDelta } from './delta.js';
+import { applyDeltaObject } from './delta.js';
 import { encodeEntryHeader } from './entry-header.js';
 import type { EntryTable } from './entry-table.js';
+import type { OnObject } from './pack-scan.js';
 import type { FileHandleLike } from './file-handle.js';
 import { BlockReader, writeFully } from './file-io.js';
 import { SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
 import { transientBytes } from './low-memory.js';
-import { OBJ_OFS_DELTA, OBJ_REF_DELTA, codeFromType, hashObject, typeFromCode, type BaseLookup, type ObjectType } from './types.js';
+import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, codeFromType, hashObject, idInto, type BaseLookup, type ObjectType } from './types.js';
 
 const STREAM_CHUNK = 1024 * 1024;
 
@@ -38,6 +39,8 @@ export class DeltaResolver {
     private readonly handle: FileHandleLike,
     private readonly table: EntryTable,
     fileSize: number,
+    /** Called for each resolved object of the pack (not for appended bases). */
+    private readonly onObject?: OnObject,
   ) {
     this.blocks = new BlockReader(handle, fileSize, 64 * 1024, 8 * 1024 * 1024);
     const n = table.length;
@@ -115,17 +118,8 @@ export class DeltaResolver {
     const bytes = Buffer.concat([header, zlib.deflateSync(content)]);
     await writeFully(this.handle, bytes, this.appendAt);
     const { table } = this;
-    table.offset.push(this.appendAt);
-    table.dataStart.push(this.appendAt + header.length);
-    table.end.push(this.appendAt + bytes.length);
-    table.code.push(code);
-    table.size.push(content.length);
-    table.crc.push(zlib.crc32(bytes));
-    table.baseIndex.push(-1);
-    table.baseOid.push(undefined);
-    table.type.push(code);
-    table.oid.push(oid);
-    table.retained.push(undefined);
+    const i = table.add(this.appendAt, this.appendAt + header.length, this.appendAt + bytes.length, code, content.length, zlib.crc32(bytes), -1, undefined, code, undefined);
+    oid.copy(table.oids, i * OID_LENGTH);
     this.appendAt += bytes.length;
   }
 
@@ -133,7 +127,7 @@ export class DeltaResolver {
   private takeChildren(i: number): number[] {
     const children: number[] = [];
     for (let c = this.firstChild[i]!; c >= 0; c = this.nextSibling[c]!) children.push(c);
-    const key = this.table.oid[i]!.toString('latin1');
+    const key = this.table.oids.toString('latin1', i * OID_LENGTH, (i + 1) * OID_LENGTH);
     const waiting = this.waiting.get(key);
     if (waiting) {
       this.waiting.delete(key);
@@ -144,8 +138,7 @@ export class DeltaResolver {
 
   /** Depth-first, iterative (chains can be thousands deep); a base is dropped once its last child is taken. */
   private async resolveFrom(rootContent: Buffer, typeCode: number, rootChildren: number[]): Promise<void> {
-    const { table } = this;
-    const type = typeFromCode(typeCode);
+    const { table, onObject } = this;
     const stack: Frame[] = [{ content: rootContent, children: rootChildren, next: 0 }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -155,17 +148,20 @@ export class DeltaResolver {
 
       const delta = table.retained[child] ?? (await this.loadData(child));
       table.retained[child] = undefined;
-      let content: Buffer;
+      let result: { object: Buffer; headerLength: number; size: number };
       try {
-        content = applyDelta(base, delta);
+        result = applyDeltaObject(base, delta, typeCode);
       } catch (err) {
         if (!isGitgateError(err, 'BAD_PACK')) throw err;
         throw bad(`delta at offset ${table.offset[child]}: ${err.params.detail}`);
       }
-      table.oid[child] = hashObject(type, content);
+      const { object, headerLength, size } = result;
+      idInto(object, headerLength, size, table.oids, child * OID_LENGTH);
+      const content = object.subarray(headerLength, headerLength + size);
       // the delta is garbage now, and so is the result unless it is a base: let a scavenge free them
-      transientBytes(delta.length + content.length);
+      transientBytes(delta.length + size);
       table.type[child] = typeCode;
+      onObject?.(child, table.oidAt(child), typeCode, content);
       const children = this.takeChildren(child);
       if (children.length > 0) stack.push({ content, children, next: 0 });
     }

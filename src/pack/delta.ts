@@ -3,6 +3,7 @@
 // arrive from untrusted pushes.
 import { constants as bufferConstants } from 'node:buffer';
 import { GitgateError } from '../errors.js';
+import { allocObject, objectHeaderLength } from './types.js';
 
 /** The most output one delta byte can produce: a 4-byte copy of 0xffffff bytes. */
 const MAX_OUTPUT_PER_DELTA_BYTE = 0x400000;
@@ -34,6 +35,25 @@ export function deltaSizes(delta: Buffer): { baseSize: number; resultSize: numbe
 }
 
 export function applyDelta(base: Buffer, delta: Buffer): Buffer {
+  return applyDeltaAfter(base, delta, 0);
+}
+
+/**
+ * applyDelta for a result of type `code` (1-4) in an allocObject buffer: "<type> <size>\0",
+ * then the content at headerLength, so the result's id is one hash call (idInto).
+ */
+export function applyDeltaObject(base: Buffer, delta: Buffer, code: number): { object: Buffer; headerLength: number; size: number } {
+  let headerLength = 0;
+  let size = 0;
+  const object = applyDeltaAfter(base, delta, code, (resultSize) => {
+    size = resultSize;
+    headerLength = objectHeaderLength(code, resultSize);
+    return headerLength;
+  });
+  return { object, headerLength, size };
+}
+
+function applyDeltaAfter(base: Buffer, delta: Buffer, code: number, headroom?: (resultSize: number) => number): Buffer {
   const [baseSize, p1] = readSize(delta, 0, 'base');
   const [resultSize, p2] = readSize(delta, p1, 'result');
   if (baseSize !== base.length) throw bad(`delta expects a base of ${baseSize} bytes but the base has ${base.length}`);
@@ -41,8 +61,10 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
   if (resultSize > (delta.length - p2) * MAX_OUTPUT_PER_DELTA_BYTE || resultSize > bufferConstants.MAX_LENGTH) {
     throw bad(`delta result size ${resultSize} is impossible for a ${delta.length}-byte delta`);
   }
-  const out = Buffer.allocUnsafe(resultSize);
-  let o = 0;
+  const start = headroom ? headroom(resultSize) : 0;
+  const out = start > 0 ? allocObject(code, resultSize, start) : Buffer.allocUnsafe(resultSize);
+  let o = start;
+  const outEnd = start + resultSize;
   let p = p2;
   const end = delta.length;
   while (p < end) {
@@ -63,7 +85,7 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
       if (offset + size > base.length) {
         throw bad(`delta copies bytes ${offset}..${offset + size} from a ${base.length}-byte base`);
       }
-      if (o + size > resultSize) throw bad(`delta writes past its declared result size ${resultSize}`);
+      if (o + size > outEnd) throw bad(`delta writes past its declared result size ${resultSize}`);
       if (size < SMALL_COPY) {
         for (let k = 0; k < size; k++) out[o + k] = base[offset + k]!;
       } else {
@@ -72,7 +94,7 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
       o += size;
     } else if (cmd !== 0) {
       if (p + cmd > end) throw bad('delta is truncated inside an insert instruction');
-      if (o + cmd > resultSize) throw bad(`delta writes past its declared result size ${resultSize}`);
+      if (o + cmd > outEnd) throw bad(`delta writes past its declared result size ${resultSize}`);
       for (let k = 0; k < cmd; k++) out[o + k] = delta[p + k]!; // at most 127 bytes
       p += cmd;
       o += cmd;
@@ -80,6 +102,6 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
       throw bad('delta uses the reserved instruction 0');
     }
   }
-  if (o !== resultSize) throw bad(`delta produced ${o} bytes but declares ${resultSize}`);
+  if (o !== outEnd) throw bad(`delta produced ${o - start} bytes but declares ${resultSize}`);
   return out;
 }

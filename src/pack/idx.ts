@@ -194,11 +194,15 @@ export class PackIndex {
 
   /** Position of oid in the index, or -1. Fanout and 4-byte prefixes narrow it, the file confirms it. */
   find(oid: Buffer): number {
-    if (oid.length !== OID_LENGTH) return -1;
-    const first = oid[0]!;
+    return oid.length === OID_LENGTH ? this.findAt(oid, 0) : -1;
+  }
+
+  /** find() for the 20-byte id at buf[at]. */
+  findAt(buf: Buffer, at: number): number {
+    const first = buf[at]!;
     let lo = first === 0 ? 0 : this.fanout[first - 1]!;
     let hi = this.fanout[first]!;
-    const key = oid.readUInt32BE(0);
+    const key = buf.readUInt32BE(at);
     const { prefixes } = this;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -207,7 +211,7 @@ export class PackIndex {
     }
     for (let i = lo; i < this.count && prefixes[i] === key; i++) {
       const id = this.bytes.view(this.oidsAt + i * OID_LENGTH, OID_LENGTH);
-      const cmp = id.compare(oid, 4, OID_LENGTH, 4, OID_LENGTH);
+      const cmp = id.compare(buf, at + 4, at + OID_LENGTH, 4, OID_LENGTH);
       if (cmp === 0) return i;
       if (cmp > 0) break; // ids are sorted: no later one matches
     }
@@ -296,17 +300,24 @@ export interface IndexEntry {
   crc: number;
 }
 
+/** Index entries as columns: entry i's id at oids[20i], its offset and CRC (no object per entry). */
+export interface IndexColumns {
+  count: number;
+  oids: Buffer;
+  offsets: ArrayLike<number>;
+  crcs: ArrayLike<number>;
+}
+
 /**
- * Sorts entries by object id. Comparing Buffers costs a native call each, so ids are first
- * compared by their leading 6 bytes as a number; only ties (rare) compare whole ids.
+ * Entry numbers in object id order. Comparing Buffers costs a native call each, so ids are
+ * first compared by their leading 6 bytes as a number; only ties (rare) compare whole ids.
  */
-export function sortByOid<T extends { oid: Buffer }>(entries: readonly T[]): T[] {
-  const n = entries.length;
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = entries[i]!.oid.readUIntBE(0, 6);
-  const order = Array.from({ length: n }, (_, i) => i);
-  order.sort((a, b) => keys[a]! - keys[b]! || entries[a]!.oid.compare(entries[b]!.oid));
-  return order.map((i) => entries[i]!);
+export function oidOrder(oids: Buffer, count: number): Uint32Array {
+  const keys = new Float64Array(count);
+  for (let i = 0; i < count; i++) keys[i] = oids.readUIntBE(i * OID_LENGTH, 6);
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  return order.sort((a, b) => keys[a]! - keys[b]! || oids.compare(oids, b * OID_LENGTH, (b + 1) * OID_LENGTH, a * OID_LENGTH, (a + 1) * OID_LENGTH));
 }
 
 export interface WritePackIndexOptions {
@@ -319,16 +330,23 @@ export interface WritePackIndexOptions {
 
 /** Writes a version 2 .idx exactly as `git index-pack` does for the same entries. */
 export function writePackIndex(entries: IndexEntry[], packChecksum: Buffer, opts: WritePackIndexOptions = {}): Buffer {
-  return encodeSortedPackIndex(sortByOid(entries), packChecksum, opts);
+  const count = entries.length;
+  const oids = Buffer.allocUnsafe(count * OID_LENGTH);
+  entries.forEach((e, i) => {
+    if (e.oid.length !== OID_LENGTH) throw new RangeError('object ids must be 20 bytes');
+    e.oid.copy(oids, i * OID_LENGTH);
+  });
+  const cols = { count, oids, offsets: entries.map((e) => e.offset), crcs: entries.map((e) => e.crc) };
+  return encodePackIndex(cols, oidOrder(oids, count), packChecksum, opts);
 }
 
-/** writePackIndex for entries already in sortByOid order (and free of duplicates). */
-export function encodeSortedPackIndex(sorted: readonly IndexEntry[], packChecksum: Buffer, opts: WritePackIndexOptions = {}): Buffer {
+/** writePackIndex for columns, with entry numbers already in oidOrder (and free of duplicates). */
+export function encodePackIndex(cols: IndexColumns, order: Uint32Array, packChecksum: Buffer, opts: WritePackIndexOptions = {}): Buffer {
   if (packChecksum.length !== OID_LENGTH) throw new RangeError('pack checksum must be 20 bytes');
   const off32Limit = Math.min(opts.off32Limit ?? LARGE_OFFSET_FLAG - 1, LARGE_OFFSET_FLAG - 1);
-  const count = sorted.length;
+  const { count, oids, offsets, crcs } = cols;
   let largeCount = 0;
-  for (const e of sorted) if (e.offset > off32Limit) largeCount++;
+  for (let i = 0; i < count; i++) if (offsets[i]! > off32Limit) largeCount++;
 
   const oidsAt = HEADER_LENGTH + FANOUT_LENGTH;
   const crcsAt = oidsAt + count * OID_LENGTH;
@@ -342,11 +360,11 @@ export function encodeSortedPackIndex(sorted: readonly IndexEntry[], packChecksu
   const fanout = new Uint32Array(256);
   let large = 0;
   for (let i = 0; i < count; i++) {
-    const { oid, offset, crc } = sorted[i]!;
-    if (oid.length !== OID_LENGTH) throw new RangeError('object ids must be 20 bytes');
-    fanout[oid[0]!]!++;
-    oid.copy(out, oidsAt + i * OID_LENGTH);
-    out.writeUInt32BE(crc >>> 0, crcsAt + i * 4);
+    const e = order[i]!;
+    const offset = offsets[e]!;
+    fanout[oids[e * OID_LENGTH]!]!++;
+    oids.copy(out, oidsAt + i * OID_LENGTH, e * OID_LENGTH, (e + 1) * OID_LENGTH);
+    out.writeUInt32BE(crcs[e]! >>> 0, crcsAt + i * 4);
     if (offset <= off32Limit) {
       out.writeUInt32BE(offset, offsetsAt + i * 4);
     } else {

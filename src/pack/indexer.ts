@@ -10,11 +10,11 @@ import { GitgateError } from '../errors.js';
 import { DeltaResolver } from './delta-resolver.js';
 import type { FileHandleLike } from './file-handle.js';
 import { readFully, writeFully } from './file-io.js';
-import { encodeSortedPackIndex, sortByOid } from './idx.js';
+import { encodePackIndex, oidOrder } from './idx.js';
 import { PACK_TRAILER_LENGTH } from './pack-header.js';
-import { scanPack } from './pack-scan.js';
+import { scanPack, type OnObject } from './pack-scan.js';
 import { spoolPack } from './spool.js';
-import { typeFromCode, type BaseLookup, type ObjectType } from './types.js';
+import { OID_LENGTH, typeFromCode, type BaseLookup, type ObjectType } from './types.js';
 
 const REHASH_CHUNK = 8 * 1024 * 1024;
 
@@ -33,6 +33,8 @@ export interface IndexPackOptions {
   maxBytes?: number;
   /** BAD_PACK when the header announces more objects. */
   maxObjects?: number;
+  /** Each object of the pack, as soon as its id and content are known (checks while indexing). */
+  onObject?: OnObject;
 }
 
 export interface IndexedObject {
@@ -45,8 +47,13 @@ export interface IndexedObject {
 export interface IndexPackResult {
   packChecksum: Buffer;
   idx: Buffer;
-  /** In pack order, appended bases last; `type` is the resolved type for deltas. */
-  objects: IndexedObject[];
+  /** Objects in pack order, appended bases last: `count` of them, ids at oids[20i]. */
+  count: number;
+  oids: Buffer;
+  /** Pack offset of each object. */
+  offsets: ArrayLike<number>;
+  /** The objects as records (built on first use: an object each costs memory on big packs). */
+  readonly objects: IndexedObject[];
   appendedBases: number;
   packSize: number;
 }
@@ -54,10 +61,10 @@ export interface IndexPackResult {
 export async function indexPack(opts: IndexPackOptions): Promise<IndexPackResult> {
   const { output } = opts;
   const spooled = await spoolPack(opts.input, output, { maxBytes: opts.maxBytes, maxObjects: opts.maxObjects });
-  const entries = await scanPack(output, spooled.size, spooled.count);
+  const entries = await scanPack(output, spooled.size, spooled.count, opts.onObject);
   if (!spooled.digest.equals(spooled.trailer)) throw bad('pack checksum mismatch');
 
-  const resolver = new DeltaResolver(output, entries, spooled.size);
+  const resolver = new DeltaResolver(output, entries, spooled.size, opts.onObject);
   await resolver.resolveInPack();
   const appendedBases = await resolver.resolveThin(opts.lookupBase, spooled.size - PACK_TRAILER_LENGTH);
 
@@ -69,15 +76,36 @@ export async function indexPack(opts: IndexPackOptions): Promise<IndexPackResult
     packSize = end + PACK_TRAILER_LENGTH;
   }
 
-  const objects: IndexedObject[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    objects.push({ oid: entries.oid[i]!, type: typeFromCode(entries.type[i]!), offset: entries.offset[i]!, crc: entries.crc[i]! });
+  const count = entries.length;
+  const cols = { count, oids: entries.oids, offsets: entries.offset, crcs: entries.crc };
+  const order = oidOrder(entries.oids, count);
+  for (let k = 1; k < count; k++) {
+    const a = order[k - 1]! * OID_LENGTH;
+    const b = order[k]! * OID_LENGTH;
+    if (entries.oids.compare(entries.oids, a, a + OID_LENGTH, b, b + OID_LENGTH) === 0) {
+      throw bad(`duplicate object ${entries.oids.toString('hex', b, b + OID_LENGTH)}`);
+    }
   }
-  const sorted = sortByOid(objects);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i]!.oid.equals(sorted[i - 1]!.oid)) throw bad(`duplicate object ${sorted[i]!.oid.toString('hex')}`);
-  }
-  return { packChecksum, idx: encodeSortedPackIndex(sorted, packChecksum), objects, appendedBases, packSize };
+  const idx = encodePackIndex(cols, order, packChecksum);
+  let objects: IndexedObject[] | undefined;
+  return {
+    packChecksum,
+    idx,
+    count,
+    oids: entries.oids,
+    offsets: entries.offset,
+    get objects() {
+      objects ??= Array.from({ length: count }, (_, i) => ({
+        oid: entries.oidAt(i),
+        type: typeFromCode(entries.type[i]!),
+        offset: entries.offset[i]!,
+        crc: entries.crc[i]!,
+      }));
+      return objects;
+    },
+    appendedBases,
+    packSize,
+  };
 }
 
 /** After appending bases: store the new object count and recompute the trailer over the whole file. */

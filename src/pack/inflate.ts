@@ -38,9 +38,54 @@ function classify(err: unknown, size: number): unknown {
   return err;
 }
 
-interface InflateInfo {
-  buffer: Buffer;
-  engine: { bytesWritten: number };
+/**
+ * One zlib inflate state, reset and reused for every synchronous inflate of the process: the
+ * calls never interleave (they are synchronous), and zlib.inflateSync builds a fresh stream
+ * object (listeners, buffers, native state) per call, which cost more than the inflating of a
+ * typical tree or delta (measured 7.9 vs 3.1 µs per 1 KiB object; 2 calls per pushed object).
+ * It drives the native handle the way zlib.inflateSync does internally (_handle.writeSync into
+ * the caller's buffer), and is dropped for a fresh one after any error.
+ */
+interface NativeInflate {
+  reset(): void;
+  writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void;
+  onerror: (message: string, errno: number, code: string) => void;
+}
+
+let engine: { handle: NativeInflate; state: Uint32Array; failure: { message: string; code: string } | null } | null = null;
+
+function inflateEngine(): NonNullable<typeof engine> {
+  if (engine) return engine;
+  const stream = zlib.createInflate() as unknown as { _handle: NativeInflate; _writeState: Uint32Array };
+  const made = { handle: stream._handle, state: stream._writeState, failure: null as { message: string; code: string } | null };
+  // replaces the stream's handler (which would destroy the stream): the failure is read after the call
+  made.handle.onerror = (message, _errno, code) => {
+    made.failure = { message, code };
+  };
+  engine = made;
+  return made;
+}
+
+/**
+ * Inflates the zlib stream at the start of `input` (which may continue past it) into
+ * out[at, at+size) and checks it yields exactly `size` bytes; returns the compressed length.
+ * `out` must have one spare byte after at+size, where a too-long stream shows.
+ */
+export function inflateInto(input: Buffer, out: Buffer, at: number, size: number): number {
+  const e = inflateEngine();
+  e.handle.reset();
+  e.handle.writeSync(zlib.constants.Z_FINISH, input, 0, input.length, out, at, size + 1);
+  if (e.failure) {
+    const { message, code } = e.failure;
+    engine = null;
+    throw classify(Object.assign(new Error(message), { code }), size);
+  }
+  const produced = size + 1 - e.state[0]!;
+  if (produced !== size) {
+    const problem = produced > size ? 'too-long' : 'too-short';
+    throw new InflateError(problem, produced > size ? `inflates to more than ${size} bytes` : `inflates to ${produced} bytes, not ${size}`);
+  }
+  return input.length - e.state[1]!;
 }
 
 /**
@@ -48,23 +93,9 @@ interface InflateInfo {
  * yields exactly `size` bytes. `consumed` is the compressed length.
  */
 export function inflateExact(input: Buffer, size: number): { data: Buffer; consumed: number } {
-  let result: InflateInfo;
-  try {
-    result = zlib.inflateSync(input, {
-      info: true,
-      // Stop at the declared size instead of letting a zlib bomb allocate.
-      maxOutputLength: Math.max(size, 1),
-      // One output chunk of the right size avoids zlib's 16 KiB chunks and a concat.
-      chunkSize: Math.max(64, Math.min(size + 64, SYNC_INFLATE_LIMIT + 64)),
-    }) as unknown as InflateInfo;
-  } catch (err) {
-    throw classify(err, size);
-  }
-  if (result.buffer.length !== size) {
-    const problem = result.buffer.length > size ? 'too-long' : 'too-short';
-    throw new InflateError(problem, `inflates to ${result.buffer.length} bytes, not ${size}`);
-  }
-  return { data: result.buffer, consumed: result.engine.bytesWritten };
+  const out = Buffer.allocUnsafe(size + 1);
+  const consumed = inflateInto(input, out, 0, size);
+  return { data: out.subarray(0, size), consumed };
 }
 
 /**

@@ -8,26 +8,34 @@ import { parseEntryHeader, parseOfsDeltaOffset } from './entry-header.js';
 import { EntryTable } from './entry-table.js';
 import type { FileHandleLike } from './file-handle.js';
 import { WindowReader } from './file-io.js';
-import { InflateError, SYNC_INFLATE_LIMIT, compressedBound, inflateExact, inflateStreaming } from './inflate.js';
+import { InflateError, SYNC_INFLATE_LIMIT, compressedBound, inflateExact, inflateInto, inflateStreaming } from './inflate.js';
 import { transientBytes } from './low-memory.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from './pack-header.js';
-import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, hashObject, objectHeader, typeFromCode } from './types.js';
+import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, allocObject, idInto, objectHeader, objectHeaderLength, typeFromCode } from './types.js';
 
 /** Window the scan parses from; entries larger than it are loaded whole or streamed. */
 const SCAN_WINDOW = 8 * 1024 * 1024;
 /** Longest type+size header plus ofs distance or base oid. */
 const MAX_HEADER_BYTES = 32;
 /** Inflated data kept from the scan so delta resolution need not read and inflate it again. */
-const RETAIN_BUDGET = 64 * 1024 * 1024;
+const RETAIN_BUDGET = 24 * 1024 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
 
 function bad(detail: string): GitgateError {
   return new GitgateError('BAD_PACK', { detail });
 }
 
+/**
+ * Each object of the pack once its id and content are known (content null for an object too
+ * large to hold, > SYNC_INFLATE_LIMIT): whole objects during the scan, deltas as they resolve.
+ * `oid` is a view: copy it to keep it.
+ */
+export type OnObject = (entry: number, oid: Buffer, code: number, content: Buffer | null) => void;
+
 /** Pass 2: parse every entry of the spooled pack, in order. */
-export async function scanPack(handle: FileHandleLike, fileSize: number, count: number): Promise<EntryTable> {
-  const table = new EntryTable();
+export async function scanPack(handle: FileHandleLike, fileSize: number, count: number, onObject?: OnObject): Promise<EntryTable> {
+  // the count is the client's word: room grows with what actually arrives
+  const table = new EntryTable(Math.min(count, Math.ceil(fileSize / 16)));
   const dataEnd = fileSize - PACK_TRAILER_LENGTH;
   // The reader may run into the trailer: an entry doing so means the stream was cut short.
   const reader = new WindowReader(handle, fileSize, SCAN_WINDOW);
@@ -72,8 +80,9 @@ export async function scanPack(handle: FileHandleLike, fileSize: number, count: 
 
     let consumed = -1;
     let crc = 0;
-    let oid: Buffer | undefined;
     let kept: Buffer | undefined;
+    let whole: Buffer | null = null;
+    table.reserve(i);
     if (size <= SYNC_INFLATE_LIMIT) {
       // Common case: the whole entry sits in the window; inflate it in one synchronous call.
       const bound = compressedBound(size);
@@ -84,10 +93,22 @@ export async function scanPack(handle: FileHandleLike, fileSize: number, count: 
       }
       const inputEnd = Math.min(rel + headerLength + bound, buf.length);
       try {
-        const { data, consumed: n } = inflateExact(buf.subarray(rel + headerLength, inputEnd), size);
-        consumed = n;
+        const input = buf.subarray(rel + headerLength, inputEnd);
+        let data: Buffer;
+        if (isDelta) {
+          const inflated = inflateExact(input, size);
+          data = inflated.data;
+          consumed = inflated.consumed;
+        } else {
+          // header in front of the content: the id is one hash call
+          const h = objectHeaderLength(typeCode, size);
+          const object = allocObject(typeCode, size, h);
+          consumed = inflateInto(input, object, h, size);
+          idInto(object, h, size, table.oids, i * OID_LENGTH);
+          data = whole = object.subarray(h, h + size);
+        }
+        const n = consumed;
         crc = zlib.crc32(buf.subarray(rel, rel + headerLength + n));
-        if (!isDelta) oid = hashObject(typeFromCode(typeCode), data);
         if (retainedBytes + size <= RETAIN_BUDGET) {
           kept = data;
           retainedBytes += size;
@@ -125,22 +146,13 @@ export async function scanPack(handle: FileHandleLike, fileSize: number, count: 
         throw err;
       }
       if (previous) crc = zlib.crc32(previous.subarray(0, dataStart + consumed - (feedPos - previous.length)), crc);
-      oid = hasher?.digest();
+      hasher?.digest().copy(table.oids, i * OID_LENGTH);
     }
 
     const end = dataStart + consumed;
     if (end > dataEnd) throw truncated(i + 1);
-    table.offset.push(pos);
-    table.dataStart.push(dataStart);
-    table.end.push(end);
-    table.code.push(typeCode);
-    table.size.push(size);
-    table.crc.push(crc);
-    table.baseIndex.push(baseIndex);
-    table.baseOid.push(baseOid);
-    table.type.push(isDelta ? 0 : typeCode);
-    table.oid.push(oid);
-    table.retained.push(kept);
+    table.add(pos, dataStart, end, typeCode, size, crc, baseIndex, baseOid, isDelta ? 0 : typeCode, kept);
+    if (!isDelta) onObject?.(i, table.oidAt(i), typeCode, whole);
     pos = end;
   }
   if (pos < dataEnd) throw bad(`${dataEnd - pos} bytes of trailing data after the pack trailer`);

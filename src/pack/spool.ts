@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { GitgateError } from '../errors.js';
 import type { FileHandleLike } from './file-handle.js';
 import { writeFully } from './file-io.js';
+import { transientBytes } from './low-memory.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH, parsePackHeader } from './pack-header.js';
 
 /** Incoming chunks are gathered into writes of this size: fewer, larger writes. */
@@ -84,6 +85,9 @@ export async function spoolPack(
       chunk.copy(staging, staged);
       staged += chunk.length;
     }
+    // the chunk is garbage now: without a scavenge every few MiB, a 300 MiB push piles up
+    // 150 MiB of dead chunks before V8 collects (measured on git.git), and the RSS stays
+    transientBytes(chunk.length);
   }
   await flush();
 

@@ -1,5 +1,5 @@
 // Object types, their pack type codes and object hashing, shared by every pack module.
-import { createHash } from 'node:crypto';
+import crypto, { createHash } from 'node:crypto';
 import { GitgateError } from '../errors.js';
 
 export type ObjectType = 'commit' | 'tree' | 'blob' | 'tag';
@@ -45,6 +45,28 @@ export function objectHeader(type: ObjectType, size: number): Buffer {
 /** 20-byte SHA-1 object id of "<type> <size>\0<content>". */
 export function hashObject(type: ObjectType, content: Buffer): Buffer {
   return createHash('sha1').update(objectHeader(type, content.length)).update(content).digest();
+}
+
+/** Length of "<type> <size>\0" for a non-delta type code. */
+export function objectHeaderLength(code: number, size: number): number {
+  return TYPES_BY_CODE[code]!.length + 2 + String(size).length;
+}
+
+/**
+ * A buffer holding "<type> <size>\0" followed by room for `size` bytes of content (plus one
+ * spare byte for inflateInto), so the object id is one hash call over the front of it
+ * (idInto) instead of a hash object per object; the content starts at objectHeaderLength.
+ */
+export function allocObject(code: number, size: number, headerLength = objectHeaderLength(code, size)): Buffer {
+  const buf = Buffer.allocUnsafe(headerLength + size + 1);
+  buf.write(`${TYPES_BY_CODE[code]!} ${size}\0`, 0, 'latin1');
+  return buf;
+}
+
+/** Writes the object id of an allocObject buffer (header and `size` bytes of content) at out[at]. */
+export function idInto(object: Buffer, headerLength: number, size: number, out: Buffer, at: number): void {
+  const whole = object.length === headerLength + size ? object : object.subarray(0, headerLength + size);
+  out.write(crypto.hash('sha1', whole, 'binary'), at, OID_LENGTH, 'latin1');
 }
 
 export interface GitObject {

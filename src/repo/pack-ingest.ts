@@ -4,11 +4,13 @@
 // without their parents: such a pack is checked but never installed, since every stored object
 // must have its whole history stored (connectivity checks rely on it).
 import { GitgateError } from '../errors.js';
-import { indexPack } from '../pack/indexer.js';
+import { indexPack, type IndexPackResult } from '../pack/indexer.js';
+import { OBJ_BLOB, OBJ_COMMIT, OBJ_TREE, codeFromType, typeFromCode } from '../pack/types.js';
 import { PackFile } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
 import { DEFAULT_FSCK_POLICY, formatFinding, fsckObject, fsckSpecialBlob, type Finding, type FsckPolicy, type SpecialBlobs } from './fsck/index.js';
 import { referencedOids } from './objects/references.js';
+import { isOid } from '../oid.js';
 import { OidSet } from './oid-set.js';
 import type { Repository } from './repository.js';
 
@@ -39,34 +41,33 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
   const { handle } = receiver;
   let closed = false;
   try {
+    // every object is checked while the indexer holds its bytes (fsck, and its links noted);
+    // whether the links exist is known once the whole pack is indexed
+    const checks = new ObjectChecks(opts);
     const result = await indexPack({
       input,
       output: handle,
       maxBytes: opts.maxBytes,
       maxObjects: opts.maxObjects,
       lookupBase: async (oid) => repo.objects.read(oid.toString('hex')),
+      onObject: (i, oid, code, content) => checks.check(i, oid, code, content),
     });
-    // raw ids in one buffer: links are looked up straight from the objects' bytes (400k objects
-    // and tens of millions of tree entries for git.git: no string per id, no Set entry per object)
-    const oids = new OidSet(result.objects.length);
-    for (const o of result.objects) oids.add(o.oid);
-    const contains = (oid: string) => oids.hasHex(oid);
-    if (result.objects.length === 0) {
-      return { name: null, objectCount: 0, contains, grafted: [] };
-    }
+    if (result.count === 0) return { name: null, objectCount: 0, contains: () => false, grafted: [] };
     await handle.sync();
+    // the new .idx answers "is it in the pack" (links, new tips): no set of 400k ids beside it
     const index = PackIndex.parse(result.idx);
+    const contains = (oid: string) => isOid(oid) && index.find(Buffer.from(oid, 'hex')) >= 0;
     const pack = await PackFile.open(handle, index);
     closed = true; // the PackFile owns the handle now
     let grafted: string[];
     try {
-      grafted = await verifyObjects(repo, pack, result.objects, oids, opts);
+      grafted = await checks.finish(repo, pack, result, index);
     } finally {
       await pack.close();
     }
-    if (grafted.length) return { name: null, objectCount: result.objects.length, contains: () => false, grafted };
+    if (grafted.length) return { name: null, objectCount: result.count, contains: () => false, grafted };
     const name = await receiver.install(result.idx, result.packChecksum);
-    return { name, objectCount: result.objects.length, contains, grafted: [] };
+    return { name, objectCount: result.count, contains, grafted: [] };
   } finally {
     if (!closed) await handle.close().catch(() => undefined);
     await receiver.discard();
@@ -75,73 +76,107 @@ export async function ingestPack(repo: Repository, input: AsyncIterable<Buffer>,
 
 /**
  * receive.fsckObjects plus links: every object referenced from the pack must exist, except the
- * parents of the client's shallow commits; returns those shallow commits whose parents are missing.
+ * parents of the client's shallow commits. Each object is checked as the indexer resolves it
+ * (its bytes in hand, C Git's index-pack --strict does the same); its links go to one set of
+ * wanted ids (each id once, with the first object naming it), looked up when the pack is complete.
  */
-async function verifyObjects(
-  repo: Repository,
-  pack: PackFile,
-  objects: { oid: Buffer; type: string; offset: number }[],
-  inPack: OidSet,
-  opts: IngestOptions,
-): Promise<string[]> {
-  const shallow = opts.shallow ?? new Set<string>();
-  const policy = opts.fsck ?? DEFAULT_FSCK_POLICY;
-  const found: SpecialBlobs = { gitmodules: new Set(), gitattributes: new Set() };
-  const knownPresent = new OidSet(); // ids found outside the pack
-  const grafted: string[] = [];
-  for (const entry of objects) {
-    if (entry.type === 'blob') continue; // blobs carry no links; the few that need a look come last
-    const obj = await pack.readAt(entry.offset);
+class ObjectChecks {
+  private readonly shallow: ReadonlySet<string>;
+  private readonly policy: FsckPolicy;
+  private readonly found: SpecialBlobs = { gitmodules: new Set(), gitattributes: new Set() };
+  /** Every id some object of the pack links to; referrer[k] is the entry naming member k first. */
+  private readonly wanted = new OidSet(1024);
+  private referrer = new Int32Array(1024);
+  /** Parents of the client's shallow commits: [entry, parent id] (missing ones make it grafted). */
+  private readonly boundary: [number, Buffer][] = [];
+  /** Non-blob objects too large to have been held while indexing: read back at the end. */
+  private readonly deferred: number[] = [];
+
+  constructor(private readonly opts: IngestOptions) {
+    this.shallow = opts.shallow ?? new Set<string>();
+    this.policy = opts.fsck ?? DEFAULT_FSCK_POLICY;
+  }
+
+  check(i: number, oid: Buffer, code: number, content: Buffer | null): void {
+    if (code === OBJ_BLOB) return; // blobs carry no links; the few that need a look come last
+    if (content === null) {
+      this.deferred.push(i);
+      return;
+    }
     // links as 20-byte ids at offsets of `bytes`: the tree itself, or the ids of the slow path
-    let bytes = obj.content;
-    let links = obj.type === 'tree' ? plainTreeLinks(obj.content, policy.maxPathnameLength) : null;
+    let bytes = content;
+    let links = code === OBJ_TREE ? plainTreeLinks(content, this.policy.maxPathnameLength, this.found) : null;
+    let hex: string | null = null;
     if (links === null) {
-      const hex = entry.oid.toString('hex');
-      settle(hex, fsckObject(hex, obj.type, obj.content, policy, found), opts);
-      links = obj.type === 'tree' ? treeLinks(obj.content) : null;
+      const type = typeFromCode(code);
+      hex = oid.toString('hex');
+      settle(hex, fsckObject(hex, type, content, this.policy, this.found), this.opts);
+      links = code === OBJ_TREE ? treeLinks(content) : null;
       if (links === null) {
-        const refs = referencedOids(obj.type, obj.content);
+        const refs = referencedOids(type, content);
         bytes = Buffer.allocUnsafe(20 * refs.length);
-        links = refs.map((r, i) => (bytes.write(r.oid, 20 * i, 'hex'), 20 * i));
+        links = refs.map((r, k) => (bytes.write(r.oid, 20 * k, 'hex'), 20 * k));
       }
     }
     // a commit's links are its tree, then its parents
-    const boundary = obj.type === 'commit' && shallow.size > 0 && shallow.has(entry.oid.toString('hex'));
-    for (let i = 0; i < links.length; i++) {
-      const at = links[i]!;
-      if (inPack.has(bytes, at) || knownPresent.has(bytes, at)) continue;
-      const hex = bytes.toString('hex', at, at + 20);
-      if (!(await repo.objects.has(hex))) {
-        const oid = entry.oid.toString('hex');
-        if (boundary && i > 0) {
-          if (grafted[grafted.length - 1] !== oid) grafted.push(oid);
-          continue;
-        }
-        throw new GitgateError('BAD_PACK', { detail: `object ${oid} references missing object ${hex}` });
-      }
-      knownPresent.add(bytes, at);
+    const boundary = code === OBJ_COMMIT && this.shallow.size > 0 && this.shallow.has(hex ?? oid.toString('hex'));
+    for (let k = 0; k < links.length; k++) {
+      const at = links[k]!;
+      if (boundary && k > 0) this.boundary.push([i, Buffer.from(bytes.subarray(at, at + 20))]);
+      else if (this.wanted.add(bytes, at)) this.noteReferrer(i);
     }
   }
-  await checkSpecialBlobs(repo, pack, objects, found, policy, opts);
-  return grafted;
+
+  private noteReferrer(i: number): void {
+    const k = this.wanted.size - 1;
+    if (k >= this.referrer.length) {
+      const grown = new Int32Array(this.referrer.length * 2);
+      grown.set(this.referrer);
+      this.referrer = grown;
+    }
+    this.referrer[k] = i;
+  }
+
+  /** The deferred objects, the links, the special blobs; returns the grafted shallow commits. */
+  async finish(repo: Repository, pack: PackFile, indexed: IndexPackResult, index: PackIndex): Promise<string[]> {
+    const { oids, offsets } = indexed;
+    const hexOf = (i: number) => oids.toString('hex', 20 * i, 20 * i + 20);
+    for (const i of this.deferred) {
+      const obj = await pack.readAt(offsets[i]!);
+      this.check(i, oids.subarray(20 * i, 20 * i + 20), codeFromType(obj.type), obj.content);
+    }
+    const ids = this.wanted.raw();
+    for (let k = 0; k < this.wanted.size; k++) {
+      const at = 20 * k;
+      if (index.findAt(ids, at) >= 0) continue;
+      const hex = ids.toString('hex', at, at + 20);
+      if (!(await repo.objects.has(hex))) {
+        throw new GitgateError('BAD_PACK', { detail: `object ${hexOf(this.referrer[k]!)} references missing object ${hex}` });
+      }
+    }
+    const grafted: string[] = [];
+    for (const [i, parent] of this.boundary) {
+      if (index.find(parent) >= 0 || (await repo.objects.has(parent.toString('hex')))) continue;
+      const oid = hexOf(i);
+      if (!grafted.includes(oid)) grafted.push(oid);
+    }
+    await checkSpecialBlobs(repo, pack, index, this.found, this.policy, this.opts);
+    return grafted;
+  }
 }
 
 /** fsck_finish: blobs that trees name .gitmodules or .gitattributes, in the pack or already stored. */
 async function checkSpecialBlobs(
   repo: Repository,
   pack: PackFile,
-  objects: { oid: Buffer; type: string; offset: number }[],
+  index: PackIndex,
   found: SpecialBlobs,
   policy: FsckPolicy,
   opts: IngestOptions,
 ): Promise<void> {
-  if (found.gitmodules.size === 0 && found.gitattributes.size === 0) return;
-  const wanted = new Set([...found.gitmodules, ...found.gitattributes]);
-  const packed = new Map<string, number>();
-  for (const o of objects) if (wanted.has(o.oid.toString('hex'))) packed.set(o.oid.toString('hex'), o.offset);
   const check = async (kind: 'gitmodules' | 'gitattributes', hex: string) => {
-    const at = packed.get(hex);
-    const obj = at !== undefined ? await pack.readAt(at) : await repo.objects.read(hex);
+    const at = index.find(Buffer.from(hex, 'hex'));
+    const obj = at >= 0 ? await pack.readAt(index.offsetAt(at)) : await repo.objects.read(hex);
     settle(hex, fsckSpecialBlob(kind, hex, obj?.type ?? null, obj?.content ?? null, policy), opts);
   };
   for (const hex of found.gitmodules) await check('gitmodules', hex);
@@ -177,37 +212,51 @@ function modeKind(buf: Buffer, pos: number, end: number): number {
 
 /**
  * Fast path of the tree check for the usual tree: canonical modes, plain ASCII names that
- * cannot be an alias of .git, .gitmodules, .mailmap and the like on any file system (no
- * leading '.', no '~', '\\', '/'), no name longer than largePathname allows, no
- * null ids, strictly sorted, no name twice. Such a tree has no fsck finding at all, so the
- * offsets of its links (ids in `buf`, gitlinks skipped) are returned; anything else returns
- * null and gets the full check. Most pushed objects are trees, and this is several times
- * faster; it makes no string per entry.
+ * cannot be an alias of .git, .gitmodules, .mailmap and the like on any file system (no '~',
+ * '\\', '/'; a leading '.' only where dotName allows it), no name longer than largePathname
+ * allows, no null ids, strictly sorted, no name twice. Such a tree has no fsck finding at all,
+ * so the offsets of its links (ids in `buf`, gitlinks skipped) are returned, and the ids of
+ * its .gitmodules and .gitattributes go to `found` as fsckTree puts them there (without
+ * `found`, a tree holding one takes the full check); anything else returns null and gets the
+ * full check. Most pushed objects are trees, and this is several times faster; it makes no
+ * string per entry.
  */
-export function plainTreeLinks(buf: Buffer, maxNameLength = 4096): number[] | null {
+export function plainTreeLinks(buf: Buffer, maxNameLength = 4096, found?: SpecialBlobs): number[] | null {
   const links: number[] = [];
   if (buf.length > 0 && (buf.length < 23 || buf[buf.length - 21] !== 0)) return null;
   const starts: number[] = [];
   const ends: number[] = [];
   const dirs: boolean[] = [];
-  for (let pos = 0; pos < buf.length; ) {
-    const space = buf.indexOf(0x20, pos);
-    if (space <= pos) return null;
+  const n = buf.length;
+  for (let pos = 0; pos < n; ) {
+    // byte loops rather than indexOf: modes and names are short, indexOf is a native call
+    let space = pos;
+    while (space < n && buf[space] !== 0x20) space++;
+    if (space === pos || space === n) return null;
     const kind = modeKind(buf, pos, space);
     if (kind === 0) return null;
     const start = space + 1;
-    const nul = buf.indexOf(0, start);
-    if (nul <= start || nul + 21 > buf.length || nul - start > maxNameLength) return null;
-    const first = buf[start]!;
-    // aliases of .git & co start with '.' or hold '~' (HFS-ignored code points are non-ASCII)
-    if (first === 0x2e) return null;
-    for (let i = start; i < nul; i++) {
-      const c = buf[i]!;
+    let nul = start;
+    for (; nul < n; nul++) {
+      const c = buf[nul]!;
+      if (c === 0) break;
       if (c >= 0x80 || c === 0x2f || c === 0x5c || c === 0x7e) return null; // non-ASCII, '/', '\\', '~'
     }
+    if (nul === start || nul + 21 > n || nul - start > maxNameLength) return null;
     let zero = true;
     for (let i = nul + 1; i < nul + 21; i++) if (buf[i] !== 0) zero = false;
     if (zero) return null;
+    // aliases of .git & co start with '.' or hold '~' (HFS-ignored code points are non-ASCII)
+    if (buf[start] === 0x2e) {
+      const special = dotName(buf.toString('latin1', start, nul));
+      if (special === SLOW) return null;
+      if (special !== PLAIN) {
+        const symlink = kind === FILE && buf[pos + 1] === 0x32; // 120000
+        if (symlink || !found) return null; // the *Symlink findings, or nowhere to note the blob
+        if (special === GITMODULES) found.gitmodules.add(buf.toString('hex', nul + 1, nul + 21));
+        else if (special === GITATTRIBUTES) found.gitattributes.add(buf.toString('hex', nul + 1, nul + 21));
+      }
+    }
     const dir = kind === DIR;
     const k = starts.length;
     if (k > 0 && compareEntries(buf, starts[k - 1]!, ends[k - 1]!, dirs[k - 1]!, start, nul, dir) >= 0) return null;
@@ -222,6 +271,33 @@ export function plainTreeLinks(buf: Buffer, maxNameLength = 4096): number[] | nu
     pos = nul + 21;
   }
   return links;
+}
+
+const PLAIN = 0;
+const SLOW = 1;
+const GITMODULES = 2;
+const GITATTRIBUTES = 3;
+const QUIET = 4; // .gitignore, .mailmap: a finding only as a symlink
+
+/** Names fsckTree looks at (is_hfs_dot* and is_ntfs_dot* for ASCII names without '~' or '\\'). */
+const SPECIAL_NAMES = ['git', 'gitmodules', 'gitattributes', 'gitignore', 'mailmap'];
+
+/**
+ * What fsckTree makes of an ASCII name starting with '.' (no '~', '\\', '/'): PLAIN when it is no
+ * alias of a special name (NTFS drops trailing spaces and dots and reads ':' as a stream
+ * separator, case is ignored), the kind of the canonical spellings .gitmodules,
+ * .gitattributes, .gitignore and .mailmap, SLOW for '.', '..', .git and every other alias.
+ */
+function dotName(name: string): number {
+  if (name === '.gitmodules') return GITMODULES;
+  if (name === '.gitattributes') return GITATTRIBUTES;
+  if (name === '.gitignore' || name === '.mailmap') return QUIET;
+  if (/^\.*$/.test(name)) return SLOW;
+  const lower = name.toLowerCase();
+  for (const special of SPECIAL_NAMES) {
+    if (lower.startsWith(special, 1) && /^[ .]*(:|$)/.test(lower.slice(special.length + 1))) return SLOW;
+  }
+  return PLAIN;
 }
 
 /**
@@ -265,8 +341,11 @@ function compareEntries(buf: Buffer, aStart: number, aEnd: number, aDir: boolean
   const aLen = aEnd - aStart;
   const bLen = bEnd - bStart;
   const len = Math.min(aLen, bLen);
-  const cmp = buf.compare(buf, bStart, bStart + len, aStart, aStart + len);
-  if (cmp !== 0) return cmp;
+  // a byte loop: names are short, and Buffer#compare is a native call per entry
+  for (let i = 0; i < len; i++) {
+    const d = buf[aStart + i]! - buf[bStart + i]!;
+    if (d !== 0) return d;
+  }
   const ca = aLen > len ? buf[aStart + len]! : aDir ? 0x2f : 0;
   const cb = bLen > len ? buf[bStart + len]! : bDir ? 0x2f : 0;
   return ca - cb;

@@ -7,7 +7,10 @@ import { referencedOids } from '../../src/repo/objects/references.js';
 import { plainTreeLinks, treeLinks } from '../../src/repo/pack-ingest.js';
 
 const NAMES = ['a', 'b', 'B', 'a.txt', 'a-b', 'a!', 'a b', 'a0', 'src', 'README', 'Makefile', 'z', 'x y', '.git', '.gitmodules', 'git~1', 'GIT~1', '.GIT', 'gitmod~1',
-  '..', '.', 'g', 'good', 'git', 'GIT', 'git.c', 'gitmodules', 'Gitignore', 'mailmap', 'gi7eba~1', 'a/b', 'a\\b', '~1234567', 'ä', 'a\u200c', '.g\u200cit', 'foo.', 'n:s', ''];
+  '..', '.', 'g', 'good', 'git', 'GIT', 'git.c', 'gitmodules', 'Gitignore', 'mailmap', 'gi7eba~1', 'a/b', 'a\\b', '~1234567', 'ä', 'a\u200c', '.g\u200cit', 'foo.', 'n:s', '',
+  // dot names: the canonical special ones, their aliases, and plain ones (.github is no alias of .git)
+  '.gitattributes', '.gitignore', '.mailmap', '.github', '.clang-format', '.GITMODULES', '.gitmodules.', '.gitmodules :x', '.git:x', '.git. ', '.Mailmap',
+  '.gitattributesx', '.gitignore..', '...', '.a', '.mailmap:'];
 const MODES = ['100644', '100755', '120000', '40000', '160000', '040000', '100664', '644', '140000'];
 
 function entry(mode: string, name: string, oid: Buffer): Buffer {
@@ -39,10 +42,13 @@ describe('plainTreeLinks', () => {
         });
       }
       const tree = Buffer.concat(parts);
-      const fast = plainTreeLinks(tree);
+      const found = { gitmodules: new Set<string>(), gitattributes: new Set<string>() };
+      const fast = plainTreeLinks(tree, 4096, found);
       if (fast === null) continue;
       vouched++;
-      expect(fsckObject('', 'tree', tree, DEFAULT_FSCK_POLICY), tree.toString('latin1')).toEqual([]);
+      const fsckFound = { gitmodules: new Set<string>(), gitattributes: new Set<string>() };
+      expect(fsckObject('', 'tree', tree, DEFAULT_FSCK_POLICY, fsckFound), tree.toString('latin1')).toEqual([]);
+      expect(found, tree.toString('latin1')).toEqual(fsckFound);
       expect(fast.map((at) => tree.toString('hex', at, at + 20))).toEqual(referencedOids('tree', tree).map((r) => r.oid));
     }
     expect(vouched).toBeGreaterThan(2000);
