@@ -44,7 +44,8 @@ function classify(err: unknown, size: number): unknown {
  * object (listeners, buffers, native state) per call, which cost more than the inflating of a
  * typical tree or delta (measured 7.9 vs 3.1 µs per 1 KiB object; 2 calls per pushed object).
  * It drives the native handle the way zlib.inflateSync does internally (_handle.writeSync into
- * the caller's buffer), and is dropped for a fresh one after any error.
+ * the caller's buffer), and is dropped for a fresh one after any error. Should a Node release
+ * change those internals, inflateIntoPortable (the public API) is used instead.
  */
 interface NativeInflate {
   reset(): void;
@@ -52,18 +53,48 @@ interface NativeInflate {
   onerror: (message: string, errno: number, code: string) => void;
 }
 
-let engine: { handle: NativeInflate; state: Uint32Array; failure: { message: string; code: string } | null } | null = null;
+type Engine = { handle: NativeInflate; state: Uint32Array; failure: { message: string; code: string } | null };
+let engine: Engine | null = null;
+/** False once Node's zlib internals are found not to be what this expects (then the public API is used). */
+let nativeUsable = true;
 
-function inflateEngine(): NonNullable<typeof engine> {
-  if (engine) return engine;
-  const stream = zlib.createInflate() as unknown as { _handle: NativeInflate; _writeState: Uint32Array };
-  const made = { handle: stream._handle, state: stream._writeState, failure: null as { message: string; code: string } | null };
+function inflateEngine(): Engine | null {
+  if (engine || !nativeUsable) return engine;
+  const stream = zlib.createInflate() as unknown as { _handle?: Partial<NativeInflate>; _writeState?: unknown };
+  const handle = stream._handle;
+  if (typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || !(stream._writeState instanceof Uint32Array)) {
+    nativeUsable = false;
+    return null;
+  }
+  const made: Engine = { handle: handle as NativeInflate, state: stream._writeState, failure: null };
   // replaces the stream's handler (which would destroy the stream): the failure is read after the call
   made.handle.onerror = (message, _errno, code) => {
     made.failure = { message, code };
   };
   engine = made;
   return made;
+}
+
+interface InflateInfo {
+  buffer: Buffer;
+  engine: { bytesWritten: number };
+}
+
+/** inflateInto through zlib's public API (a fresh stream per call): for a Node whose internals differ. */
+export function inflateIntoPortable(input: Buffer, out: Buffer, at: number, size: number): number {
+  let result: InflateInfo;
+  try {
+    // maxOutputLength stops a zlib bomb at the declared size instead of letting it allocate
+    result = zlib.inflateSync(input, { info: true, maxOutputLength: Math.max(size, 1) }) as unknown as InflateInfo;
+  } catch (err) {
+    throw classify(err, size);
+  }
+  if (result.buffer.length !== size) {
+    const problem = result.buffer.length > size ? 'too-long' : 'too-short';
+    throw new InflateError(problem, `inflates to ${result.buffer.length} bytes, not ${size}`);
+  }
+  result.buffer.copy(out, at);
+  return result.engine.bytesWritten;
 }
 
 /**
@@ -73,6 +104,7 @@ function inflateEngine(): NonNullable<typeof engine> {
  */
 export function inflateInto(input: Buffer, out: Buffer, at: number, size: number): number {
   const e = inflateEngine();
+  if (!e) return inflateIntoPortable(input, out, at, size);
   e.handle.reset();
   e.handle.writeSync(zlib.constants.Z_FINISH, input, 0, input.length, out, at, size + 1);
   if (e.failure) {

@@ -1,8 +1,8 @@
-// The one reused zlib state behind inflateExact/inflateInto: exact sizes, the compressed
+// The one reused zlib state behind inflateInto, and its public-API fallback: exact sizes, the compressed
 // length with data after the stream, and a clean state after every kind of failure.
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { InflateError, inflateExact, inflateInto } from '../../src/pack/inflate.js';
+import { InflateError, inflateInto, inflateIntoPortable } from '../../src/pack/inflate.js';
 
 const problem = (fn: () => unknown): string => {
   try {
@@ -13,7 +13,16 @@ const problem = (fn: () => unknown): string => {
   return 'none';
 };
 
-describe('inflateExact / inflateInto', () => {
+describe.each([
+  ['the reused native state', inflateInto],
+  ['the public zlib API (the fallback)', inflateIntoPortable],
+])('inflateInto through %s', (_name, into: typeof inflateInto) => {
+  const inflateExact = (input: Buffer, size: number) => {
+    const out = Buffer.allocUnsafe(size + 1);
+    const consumed = into(input, out, 0, size);
+    return { data: out.subarray(0, size), consumed };
+  };
+  const inflateInto = into;
   it('inflates exactly, reports the compressed length, and recovers after each failure', () => {
     const data = Buffer.from('hello, world\n'.repeat(50));
     const z = zlib.deflateSync(data);
