@@ -93,11 +93,7 @@ describe('PackIndex.parse', () => {
     nonMonotonic.writeUInt32BE(nonMonotonic.readUInt32BE(8 + 4 * 200) + 1, 8 + 4 * 100);
     const flipped = Buffer.from(idx);
     flipped[2000] ^= 1;
-    const unsorted = Buffer.from(idx);
-    // Swap the first two object ids (same fanout bucket is not guaranteed, either check catches it).
-    const a = Buffer.from(unsorted.subarray(1032, 1052));
-    unsorted.copy(unsorted, 1032, 1052, 1072);
-    a.copy(unsorted, 1052);
+    const unsorted = swapFirstIds(idx);
     const cases: [string, Buffer, RegExp][] = [
       ['truncated', idx.subarray(0, 500), /too short/],
       ['bad magic', badMagic, /signature/],
@@ -179,10 +175,7 @@ describe.each(STORAGE_KINDS)('PackIndex.open over %s storage (read as lookups ne
   it('refuses corrupt and truncated files with CORRUPT_REPO, as parse does', async () => {
     const flipped = Buffer.from(idx);
     flipped[2000] ^= 1; // an object id: only the checksum over the whole file catches it
-    const unsorted = Buffer.from(idx);
-    const a = Buffer.from(unsorted.subarray(1032, 1052));
-    unsorted.copy(unsorted, 1032, 1052, 1072);
-    a.copy(unsorted, 1052);
+    const unsorted = swapFirstIds(idx);
     const cases: [string, Buffer, RegExp][] = [
       ['truncated', idx.subarray(0, 500), /too short/],
       ['cut short', idx.subarray(0, idx.length - 4), /does not fit/],
@@ -257,3 +250,11 @@ describe('writePackIndex', () => {
     expect(index.find(Buffer.alloc(20))).toBe(-1);
   });
 });
+
+/** A copy of `idx` with its first two object ids swapped (same fanout bucket is not guaranteed: the order or the fanout check catches it). */
+function swapFirstIds(idx: Buffer): Buffer {
+  const out = Buffer.from(idx);
+  idx.copy(out, 1032, 1052, 1072);
+  idx.copy(out, 1052, 1032, 1052);
+  return out;
+}
