@@ -1,11 +1,16 @@
-// A set of object ids stored as raw 20-byte keys in one Buffer with an open-addressing index,
-// for walks that test every tree entry: membership is checked straight from the tree's bytes,
-// without a hex string (and a Set entry) per entry. About 28 bytes per member.
+// A set of object ids stored as raw 20-byte keys in an open-addressing table, for walks that
+// test every tree entry: membership is checked straight from the tree's bytes, without a hex
+// string (and a Set entry) per entry. The ids sit in the table itself (six words a slot: the
+// member's number, then the id), so a lookup touches one place in memory: with the ids in a
+// separate array, a hit cost two cache misses, and a full-clone walk of git.git makes tens of
+// millions of lookups (random lookups among 420k members: 450 -> 235 ns). About 48 bytes per member.
 import { randomInt } from 'node:crypto';
 import os from 'node:os';
 import { isOid } from '../oid.js';
 
 const OID_BYTES = 20;
+/** Words a slot: the member's number + 1, then the five words of the id. */
+const SLOT = 6;
 
 // Random odd multipliers per process: bucket positions depend on 96 bits of the id and
 // cannot be predicted from outside (crafted ids sharing a bucket would make lookups linear).
@@ -20,20 +25,17 @@ const word =
     : (buf: Uint8Array, at: number): number => (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
 
 export class OidSet {
-  private keys: Buffer;
-  /** The same bytes as 32-bit words (keys has its own, aligned memory). */
-  private words: Int32Array;
-  /** Index into keys + 1, 0 for an empty slot. Twice as many slots as keys fit. */
-  private slots: Int32Array;
+  /** Slot s is table[6s .. 6s+6): its member's number + 1 (0: empty), then the id as five words. */
+  private table: Int32Array;
+  private mask: number;
   private count = 0;
   private readonly scratch = Buffer.allocUnsafe(OID_BYTES);
 
   constructor(capacity = 256) {
     let slots = 16;
     while (slots < capacity * 2) slots *= 2;
-    this.slots = new Int32Array(slots);
-    this.keys = Buffer.allocUnsafeSlow((slots / 2) * OID_BYTES);
-    this.words = new Int32Array(this.keys.buffer, this.keys.byteOffset, this.keys.length / 4);
+    this.table = new Int32Array(slots * SLOT);
+    this.mask = slots - 1;
   }
 
   get size(): number {
@@ -42,19 +44,24 @@ export class OidSet {
 
   /** Is the 20-byte id at `buf[offset]` a member? */
   has(buf: Buffer, offset = 0): boolean {
-    return this.slots[this.find(buf, offset)] !== 0;
+    return this.table[this.find(buf, offset) * SLOT] !== 0;
   }
 
   /** Add the 20-byte id at `buf[offset]`; false if it was already there. */
   add(buf: Buffer, offset = 0): boolean {
-    const slot = this.find(buf, offset);
-    if (this.slots[slot] !== 0) return false;
-    if ((this.count + 1) * 2 > this.slots.length) {
+    const at = this.find(buf, offset) * SLOT;
+    const t = this.table;
+    if (t[at] !== 0) return false;
+    if ((this.count + 1) * 2 > this.mask + 1) {
       this.grow();
       return this.add(buf, offset);
     }
-    buf.copy(this.keys, this.count * OID_BYTES, offset, offset + OID_BYTES);
-    this.slots[slot] = ++this.count;
+    t[at] = ++this.count;
+    t[at + 1] = word(buf, offset);
+    t[at + 2] = word(buf, offset + 4);
+    t[at + 3] = word(buf, offset + 8);
+    t[at + 4] = word(buf, offset + 12);
+    t[at + 5] = word(buf, offset + 16);
     return true;
   }
 
@@ -69,19 +76,28 @@ export class OidSet {
     return this.add(this.scratch);
   }
 
-  /** The members' raw ids: member k at 20 * k, for k < size (valid until the next add). */
+  /** The members' raw ids in the order they were added: member k at 20 * k, for k < size (a copy). */
   raw(): Buffer {
-    return this.keys;
+    const out = Buffer.allocUnsafeSlow(this.count * OID_BYTES); // own memory: aligned for the word view
+    const words = new Int32Array(out.buffer, out.byteOffset, out.length / 4);
+    const t = this.table;
+    for (let at = 0; at < t.length; at += SLOT) {
+      const k = t[at]!;
+      if (k !== 0) words.set(t.subarray(at + 1, at + SLOT), (k - 1) * 5);
+    }
+    return out;
   }
 
   /** The members as hex strings. */
   *hexes(): IterableIterator<string> {
-    for (let i = 0; i < this.count; i++) yield this.keys.toString('hex', i * OID_BYTES, (i + 1) * OID_BYTES);
+    const ids = this.raw();
+    for (let i = 0; i < this.count; i++) yield ids.toString('hex', i * OID_BYTES, (i + 1) * OID_BYTES);
   }
 
   /** The slot holding the id, or the empty slot where it would go. */
-  private find(buf: Buffer, offset: number): number {
-    const mask = this.slots.length - 1;
+  private find(buf: Uint8Array, offset: number): number {
+    const mask = this.mask;
+    const t = this.table;
     // the id as five words, compared in JS: a Buffer.compare per probe is a
     // native call, and this runs once per tree entry of a push (tens of millions for git.git)
     const w0 = word(buf, offset);
@@ -89,17 +105,15 @@ export class OidSet {
     const w2 = word(buf, offset + 8);
     let h = (Math.imul(w0, M1) + Math.imul(w1, M2) + Math.imul(w2, M3)) >>> 0;
     h = (h ^ (h >>> 15)) & mask;
-    const words = this.words;
     for (;;) {
-      const at = this.slots[h]!;
-      if (at === 0) return h;
-      const k = (at - 1) * 5;
+      const at = h * SLOT;
+      if (t[at] === 0) return h;
       if (
-        words[k] === w0 &&
-        words[k + 1] === w1 &&
-        words[k + 2] === w2 &&
-        words[k + 3] === word(buf, offset + 12) &&
-        words[k + 4] === word(buf, offset + 16)
+        t[at + 1] === w0 &&
+        t[at + 2] === w1 &&
+        t[at + 3] === w2 &&
+        t[at + 4] === word(buf, offset + 12) &&
+        t[at + 5] === word(buf, offset + 16)
       ) {
         return h;
       }
@@ -108,12 +122,17 @@ export class OidSet {
   }
 
   private grow(): void {
-    const old = this.slots;
-    const keys = Buffer.allocUnsafeSlow(old.length * OID_BYTES); // (2 × old.length slots) / 2
-    this.keys.copy(keys, 0, 0, this.count * OID_BYTES);
-    this.keys = keys;
-    this.words = new Int32Array(keys.buffer, keys.byteOffset, keys.length / 4);
-    this.slots = new Int32Array(old.length * 2);
-    for (let i = 0; i < this.count; i++) this.slots[this.find(keys, i * OID_BYTES)] = i + 1;
+    const old = this.table;
+    const slots = (this.mask + 1) * 2;
+    this.table = new Int32Array(slots * SLOT);
+    this.mask = slots - 1;
+    // the ids back as bytes in host order, which is how word() reads them
+    const id = new Uint8Array(OID_BYTES);
+    const idWords = new Int32Array(id.buffer);
+    for (let at = 0; at < old.length; at += SLOT) {
+      if (old[at] === 0) continue;
+      idWords.set(old.subarray(at + 1, at + SLOT));
+      this.table.set(old.subarray(at, at + SLOT), this.find(id, 0) * SLOT);
+    }
   }
 }
