@@ -101,6 +101,9 @@ export class PackIndex {
   private readonly crcsAt: number;
   private sorted: SortedOffsets | undefined;
   private byOffset: Uint32Array | null = null;
+  /** Every object id, read whole while a long walk holds them (holdIds); null otherwise. */
+  private ids: Buffer | null = null;
+  private idHolds = 0;
 
   private constructor(bytes: IdxBytes) {
     this.bytes = bytes;
@@ -209,9 +212,11 @@ export class PackIndex {
       if (prefixes[mid]! < key) lo = mid + 1;
       else hi = mid;
     }
+    const { ids } = this;
     for (let i = lo; i < this.count && prefixes[i] === key; i++) {
-      const id = this.bytes.view(this.oidsAt + i * OID_LENGTH, OID_LENGTH);
-      const cmp = id.compare(buf, at + 4, at + OID_LENGTH, 4, OID_LENGTH);
+      const cmp = ids
+        ? ids.compare(buf, at + 4, at + OID_LENGTH, i * OID_LENGTH + 4, (i + 1) * OID_LENGTH)
+        : this.bytes.view(this.oidsAt + i * OID_LENGTH, OID_LENGTH).compare(buf, at + 4, at + OID_LENGTH, 4, OID_LENGTH);
       if (cmp === 0) return i;
       if (cmp > 0) break; // ids are sorted: no later one matches
     }
@@ -226,6 +231,7 @@ export class PackIndex {
   /** A view into the index's bytes (or a cached block of them); copy it to keep it long or modify it. */
   oidAt(i: number): Buffer {
     this.checkPosition(i);
+    if (this.ids) return this.ids.subarray(i * OID_LENGTH, (i + 1) * OID_LENGTH);
     return this.bytes.view(this.oidsAt + i * OID_LENGTH, OID_LENGTH);
   }
 
@@ -269,8 +275,25 @@ export class PackIndex {
     return r < sorted.length && sorted[r] === offset ? this.oidAt(this.byOffset[r]!) : null;
   }
 
+  /**
+   * Keep every object id in memory until the returned function is called (once), for a walk
+   * that looks up a large part of the pack: a full-clone walk of git.git finds 420k objects in
+   * a 17 MB table, and confirming each through 4 KiB block reads (a synchronous read per miss,
+   * the blocks evicted by the pack's own) cost 4 s of its CPU. C Git maps the whole file.
+   */
+  holdIds(): () => void {
+    if (this.idHolds++ === 0 && !this.ids) this.ids = this.bytes.range(this.oidsAt, this.count * OID_LENGTH);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      if (--this.idHolds === 0) this.ids = null;
+    };
+  }
+
   /** Let go of the file (a stored index) and its cached blocks. */
   async close(): Promise<void> {
+    this.ids = null;
     await this.bytes.close?.();
   }
 

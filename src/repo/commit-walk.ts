@@ -4,6 +4,7 @@
 import { GitgateError } from '../errors.js';
 import { commitTime, parseCommit } from './objects/commit.js';
 import type { ObjectDatabase } from './object-database.js';
+import type { WalkIds } from './walk-ids.js';
 
 export interface CommitInfo {
   oid: string;
@@ -19,11 +20,14 @@ export class CommitReader {
   constructor(
     private readonly store: ObjectDatabase,
     private readonly shallow: ReadonlySet<string> = new Set(),
+    /** Counts the reads of a long walk (its packs then keep their ids in memory). */
+    private readonly ids?: WalkIds,
   ) {}
 
   async get(oid: string): Promise<CommitInfo> {
     const cached = this.cache.get(oid);
     if (cached) return cached;
+    await this.ids?.read();
     const obj = await this.store.read(oid);
     if (!obj) throw new GitgateError('OBJECT_NOT_FOUND', { oid });
     if (obj.type !== 'commit') throw new GitgateError('PROTOCOL', { detail: `${oid} is a ${obj.type}, not a commit` });

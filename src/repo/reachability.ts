@@ -12,6 +12,8 @@ import { OidSet } from './oid-set.js';
 import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner } from './objects/tree-scanner.js';
 import { isTreeMode, parseTree } from './objects/tree.js';
 import { parseTag } from './objects/tag.js';
+import { TreeMemo } from './tree-memo.js';
+import { WalkIds } from './walk-ids.js';
 
 export interface ObjectToSend {
   oid: string;
@@ -107,8 +109,17 @@ async function markTreePresent(store: ObjectDatabase, tree: string, present: Oid
  * traversal order (each tree next to its entries, as C Git orders them).
  */
 export async function planObjects(store: ObjectDatabase, wants: string[], opts: WalkOptions): Promise<SendPlan> {
+  const ids = new WalkIds(store);
+  try {
+    return await plan(store, wants, opts, ids);
+  } finally {
+    await ids.release();
+  }
+}
+
+async function plan(store: ObjectDatabase, wants: string[], opts: WalkOptions, ids: WalkIds): Promise<SendPlan> {
   const filter = opts.filter ?? null;
-  const reader = new CommitReader(store, opts.grafts);
+  const reader = new CommitReader(store, opts.grafts, ids);
   const tagsAndOthers: ObjectToSend[] = [];
   const explicitTrees: string[] = [];
   const commitWants: string[] = [];
@@ -146,21 +157,27 @@ export async function planObjects(store: ObjectDatabase, wants: string[], opts: 
   const sent = new OidSet(out.length * 4);
   for (const o of out) sent.addHex(o.oid);
 
+  // Without a filter, whether an entry is sent depends on its id only (see TreeMemo).
+  const memo = filter ? null : new TreeMemo();
   const walkTree = async (root: string, explicit: boolean) => {
     const stack: string[] = [root];
     const depths: number[] = [0];
+    const paths: string[] = [''];
     while (stack.length) {
       const oid = stack.pop()!;
       const depth = depths.pop()!;
+      const path = paths.pop()!;
       if (sent.hasHex(oid) || present.hasHex(oid)) continue;
       if (!explicit && !keepTree(filter, depth)) continue;
       sent.addHex(oid);
       out.push({ oid, type: 'tree' });
+      await ids.read();
       const content = (await mustRead(store, oid)).content;
       const n = scanner.scan(content);
+      const [from, to] = memo ? memo.changed(path, content, scanner, n) : [0, n];
       // Backwards, so that subtrees pop in tree order. The scanner is only used by this walk,
       // one tree at a time (the awaits in the loop are for filters and scan nothing).
-      for (let i = n - 1; i >= 0; i--) {
+      for (let i = to - 1; i >= from; i--) {
         const kind = scanner.kind(i);
         if (kind === TREE_ENTRY_GITLINK) continue;
         const at = scanner.oidOffset(i);
@@ -169,6 +186,8 @@ export async function planObjects(store: ObjectDatabase, wants: string[], opts: 
         if (kind === TREE_ENTRY_TREE) {
           stack.push(entryOid);
           depths.push(depth + 1);
+          // the entry's mode and name: a key of its path
+          paths.push(memo ? `${path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}` : '');
           continue;
         }
         if (filter) {
