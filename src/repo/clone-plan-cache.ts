@@ -12,6 +12,13 @@ import type { ObjectDatabase } from './object-database.js';
 import { planObjects, type ObjectToSend, type SendPlan } from './reachability.js';
 import type { Repository } from './repository.js';
 
+/**
+ * A full clone that had to walk at least this many objects asks background maintenance for a
+ * bitmap (Maintenance.scheduleBitmap): a repository copied in or imported without one would
+ * else be walked by every clone (git.git: 20 s of CPU each) until its next push. Tests lower it.
+ */
+export const bitmapAfterWalk = { minObjects: 10_000 };
+
 /** Budget of all cached clone plans (one plan may take all of it); empty until configured. */
 export const clonePlanPool = new BytePool(0, 1);
 
@@ -61,7 +68,12 @@ export function fullClonePlan(repo: Repository, wants: string[], progress?: { ob
     const done = cache;
     const map = inflight;
     plan = bitmapPlan(repo, wants, [])
-      .then((p) => p ?? planObjects(store, wants, { haves: [], progress }))
+      .then(async (p) => {
+        if (p) return p;
+        const walked = await planObjects(store, wants, { haves: [], progress });
+        if (walked.objects.length >= bitmapAfterWalk.minObjects) repo.maintenance.scheduleBitmap();
+        return walked;
+      })
       .then((p) => {
         if (!p.wholePacks?.length && !p.reuse) done.set(key, compact(p));
         return p;

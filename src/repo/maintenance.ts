@@ -10,6 +10,7 @@
 // than deleted, since other nodes may still be streaming from them, and a later run (on any
 // node) deletes those past the grace.
 import { isGitgateError } from '../errors.js';
+import { bitmapAfterRepack } from './bitmap-write.js';
 import { prune, type PruneResult } from './prune.js';
 import { deleteGarbage, repack, retireGarbage, sweepRetired, type RepackResult } from './repack.js';
 import { repoLockKey } from './repo-lock.js';
@@ -82,6 +83,11 @@ export class Maintenance {
   private heldRequest = false;
   /** Consecutive skipped runs; the pending timer is a retry while this is above zero. */
   private skipStreak = 0;
+  /** What the next run does: a repack (which ends with the bitmap), or only the bitmap. */
+  private repackWanted = false;
+  private bitmapWanted = false;
+  /** Bitmap-only runs done (scheduleBitmap). */
+  bitmapRuns = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -96,6 +102,22 @@ export class Maintenance {
       return;
     }
     this.requests++;
+    this.repackWanted = true;
+    this.request();
+  }
+
+  /**
+   * Ask for a reachability bitmap of the largest pack, without a repack: a full clone had to
+   * walk the history (a repository copied in or imported with a pack and no bitmap would else
+   * be walked by every clone until its next push). Nothing happens when it has one already.
+   */
+  scheduleBitmap(): void {
+    if (this.closed || this.opts.enabled === false) return;
+    this.bitmapWanted = true;
+    this.request();
+  }
+
+  private request(): void {
     if (this.running) {
       this.again = true;
       return;
@@ -196,6 +218,18 @@ export class Maintenance {
 
   /** One run, under the maintenance lock; its steps report their own failures. */
   private async runOnce(onError: (err: unknown) => void): Promise<void> {
+    const repackWanted = this.repackWanted;
+    const bitmapWanted = this.bitmapWanted;
+    this.repackWanted = this.bitmapWanted = false;
+    if (!repackWanted && bitmapWanted) {
+      try {
+        await bitmapAfterRepack(this.repo, { signal: this.signal, inline: this.repo.storage.kind !== 'fs' });
+        this.bitmapRuns++;
+      } catch (err) {
+        onError(err);
+      }
+      return;
+    }
     const grace = this.opts.packRetireGraceMs;
     if (grace !== undefined) {
       try {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setBitmapWarningHandler } from '../../src/repo/bitmap-index.js';
+import { bitmapAfterWalk } from '../../src/repo/clone-plan-cache.js';
 import { repack } from '../../src/repo/repack.js';
 import { gitOk, tmpDir } from '../helpers/git.js';
 import { STORAGE_KINDS, startTestServer, type TestServer } from '../helpers/server.js';
@@ -107,6 +108,43 @@ describe("fetches with a bitmap C Git wrote, and a corrupt one", () => {
     s = await startTestServer('fs', {}, { dataDir });
     await clone();
     expect(warnings.join('\n')).toMatch(/corrupt.*checksum/);
+    await s.fsck(id);
+  });
+});
+
+describe('a repository with a pack and no bitmap (copied in, imported)', () => {
+  afterEach(() => {
+    bitmapAfterWalk.minObjects = 10_000;
+  });
+
+  it('gets one from background maintenance after a clone had to walk it, and later clones are right', async () => {
+    s = await startTestServer('fs');
+    const { id, local } = await seed(s, 41, 120);
+    const repo = s.ctx.manager.get(id);
+    await repo.maintenance.idle();
+    // as if copied in: one pack C Git wrote, no bitmap
+    for (const f of await packFiles(s, id, '.bitmap')) fs.rmSync(f);
+    const gitdir = s.ctx.manager.gitdirOf(id);
+    await gitOk(['--git-dir', gitdir, '-c', 'repack.writeBitmaps=false', 'repack', '-ad', '-q']);
+    await repo.objects.rescan();
+    expect(await packFiles(s, id, '.bitmap')).toEqual([]);
+    const objects = Number((await gitOk(['--git-dir', local, 'rev-list', '--objects', '--all', '--count'])).trim());
+    bitmapAfterWalk.minObjects = objects; // this clone walks them all
+
+    const first = path.join(tmpDir(), 'first.git');
+    await gitOk(['clone', '-q', '--mirror', s.gitUrl(id, s.admin), first]);
+    await sameAs(first, local);
+    await repo.maintenance.idle();
+    expect(repo.maintenance.bitmapRuns).toBe(1);
+    expect(await packFiles(s, id, '.bitmap')).toHaveLength(1);
+    await gitOk(['--git-dir', gitdir, 'rev-list', '--test-bitmap', 'main']);
+
+    // the next clone is planned from the bitmap, and asks for nothing more
+    const second = path.join(tmpDir(), 'second.git');
+    await gitOk(['-c', 'protocol.version=0', 'clone', '-q', '--mirror', s.gitUrl(id, s.admin), second]);
+    await sameAs(second, local);
+    await repo.maintenance.idle();
+    expect(repo.maintenance.bitmapRuns).toBe(1);
     await s.fsck(id);
   });
 });
