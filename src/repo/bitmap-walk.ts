@@ -14,6 +14,7 @@ import type { ObjectType } from '../pack/types.js';
 import { CommitReader, DateQueue, type CommitInfo } from './commit-walk.js';
 import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner } from './objects/tree-scanner.js';
 import { parseTag } from './objects/tag.js';
+import { TreeMemo } from './tree-memo.js';
 import type { Repository } from './repository.js';
 
 const YIELD_EVERY = 1024;
@@ -144,19 +145,25 @@ export async function reachBits(repo: Repository, bits: ObjectBits, roots: Itera
   }
 
   const scanner = new TreeScanner();
+  // every entry of a tree scanned in this walk is in `result` (or `exclude`) when the walk
+  // ends: a later tree at the same path needs only its changed entries looked up
+  const memo = new TreeMemo();
   for (const root of trees) {
     const rootPos = await positionOf(root);
     if (seen(rootPos)) continue;
     result.add(rootPos);
     const stack = [root];
+    const paths = [''];
     while (stack.length) {
       await tick();
       const oid = stack.pop()!;
+      const path = paths.pop()!;
       const obj = await store.read(oid);
       if (!obj || obj.type !== 'tree') throw missing(oid);
       const content = obj.content;
       const n = scanner.scan(content);
-      for (let i = 0; i < n; i++) {
+      const [from, to] = memo.changed(path, content, scanner, n);
+      for (let i = from; i < to; i++) {
         const kind = scanner.kind(i);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
         const at = scanner.oidOffset(i);
@@ -164,7 +171,10 @@ export async function reachBits(repo: Repository, bits: ObjectBits, roots: Itera
         if (pos < 0) pos = bits.extend(content.toString('hex', at, at + 20), kind === TREE_ENTRY_TREE ? 'tree' : 'blob');
         if (seen(pos)) continue;
         result.add(pos);
-        if (kind === TREE_ENTRY_TREE) stack.push(content.toString('hex', at, at + 20));
+        if (kind === TREE_ENTRY_TREE) {
+          stack.push(content.toString('hex', at, at + 20));
+          paths.push(`${path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}`);
+        }
       }
     }
   }

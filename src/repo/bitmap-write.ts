@@ -146,6 +146,16 @@ interface Built {
 }
 
 async function build(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }): Promise<Built | null> {
+  // every object of the pack is looked up, most of them many times: the ids stay in memory
+  const release = pack.index.holdIds();
+  try {
+    return await buildHeld(repo, pack, signal);
+  } finally {
+    release();
+  }
+}
+
+async function buildHeld(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }): Promise<Built | null> {
   const { index } = pack;
   const order = packOrderFromOffsets(index.count, (i) => index.offsetAt(i));
   const types = await packTypes(pack, order);

@@ -19,7 +19,7 @@ export class PackPositions {
 
   /** Bit position of the object whose 20-byte id is at `buf[at]`, or -1 outside this pack. */
   position(buf: Buffer, at = 0): number {
-    const i = this.pack.index.find(at === 0 && buf.length === 20 ? buf : buf.subarray(at, at + 20));
+    const i = this.pack.index.findAt(buf, at);
     return i < 0 ? -1 : this.posOf[i]!;
   }
 
