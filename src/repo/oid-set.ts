@@ -47,6 +47,11 @@ export class OidSet {
     return this.table[this.find(buf, offset) * SLOT] !== 0;
   }
 
+  /** The number of the member (0 for the first added, 1 for the next...) at `buf[offset]`, or -1. */
+  indexOf(buf: Buffer, offset = 0): number {
+    return this.table[this.find(buf, offset) * SLOT]! - 1;
+  }
+
   /** Add the 20-byte id at `buf[offset]`; false if it was already there. */
   add(buf: Buffer, offset = 0): boolean {
     const at = this.find(buf, offset) * SLOT;
