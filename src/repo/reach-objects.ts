@@ -9,6 +9,8 @@ import { OidSet } from './oid-set.js';
 import { TREE_ENTRY_GITLINK, TREE_ENTRY_TREE, TreeScanner } from './objects/tree-scanner.js';
 import { parseCommit } from './objects/commit.js';
 import { parseTag } from './objects/tag.js';
+import { TreeMemo } from './tree-memo.js';
+import { WalkIds } from './walk-ids.js';
 
 const YIELD_EVERY = 1024;
 
@@ -32,6 +34,15 @@ export interface ReachResult {
 }
 
 export async function walkReachable(store: ObjectDatabase, roots: Iterable<string>, opts: ReachOptions = {}): Promise<ReachResult> {
+  const ids = new WalkIds(store);
+  try {
+    return await walk(store, roots, opts, ids);
+  } finally {
+    await ids.release();
+  }
+}
+
+async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachOptions, ids: WalkIds): Promise<ReachResult> {
   const seen = opts.seen ?? new OidSet(4096);
   const targetList = [...new Set(opts.targets ?? [])];
   const targets = new OidSet();
@@ -73,13 +84,17 @@ export async function walkReachable(store: ObjectDatabase, roots: Iterable<strin
     } else if (obj.type === 'tree') await walkTree(oid, obj.content);
   };
 
+  // entries of a tree scanned in this walk are all marked: later trees at the same path need
+  // only their changed entries marked
+  const memo = new TreeMemo();
   const walkTree = async (root: string, rootContent: Buffer): Promise<void> => {
-    const stack: { oid: string; content: Buffer | null }[] = [{ oid: root, content: rootContent }];
+    const stack: { oid: string; content: Buffer | null; path: string }[] = [{ oid: root, content: rootContent, path: '' }];
     while (stack.length && !complete()) {
       await tick();
       const top = stack.pop()!;
       let content = top.content;
       if (!content) {
+        await ids.read();
         const obj = await store.read(top.oid);
         if (!obj) {
           missing(top.oid);
@@ -88,12 +103,16 @@ export async function walkReachable(store: ObjectDatabase, roots: Iterable<strin
         content = obj.content;
       }
       const n = scanner.scan(content);
-      for (let i = 0; i < n; i++) {
+      const [from, to] = memo.changed(top.path, content, scanner, n);
+      for (let i = from; i < to; i++) {
         const kind = scanner.kind(i);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
         const at = scanner.oidOffset(i);
         if (!mark(content, at)) continue;
-        if (kind === TREE_ENTRY_TREE) stack.push({ oid: content.toString('hex', at, at + 20), content: null });
+        if (kind === TREE_ENTRY_TREE) {
+          const path = `${top.path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}`;
+          stack.push({ oid: content.toString('hex', at, at + 20), content: null, path });
+        }
       }
     }
   };
@@ -105,6 +124,7 @@ export async function walkReachable(store: ObjectDatabase, roots: Iterable<strin
   for (let i = 0; i < commits.length && !complete(); i++) {
     await tick();
     const oid = commits[i]!;
+    await ids.read();
     const obj = await store.read(oid);
     if (!obj) {
       missing(oid);
