@@ -234,13 +234,18 @@ export class Maintenance {
     }
   }
 
-  /** The last prune's start: this process's, else the one recorded in the repository (-Infinity: never). */
+  /**
+   * The last prune's start: this process's, else the one recorded in the repository. A
+   * repository without a record starts its interval now (it is new, or older than the record:
+   * its first prune comes one interval later), so a first push does not walk every object.
+   */
   private async prunedAt(): Promise<number> {
     if (this.lastPruneAt === -Infinity) {
       const text = await this.repo.storage.readFileOrNull(path.join(this.repo.gitdir, PRUNED_AT_FILE)).catch(() => null);
       const at = text ? Number(text.toString('latin1').trim()) : NaN;
+      if (text === null) await this.setPrunedAt(Date.now());
       // unreadable or in the future (a clock set back): prune
-      if (Number.isFinite(at) && at <= Date.now()) this.lastPruneAt = at;
+      else if (Number.isFinite(at) && at <= Date.now()) this.lastPruneAt = at;
     }
     return this.lastPruneAt;
   }

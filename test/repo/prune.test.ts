@@ -93,6 +93,15 @@ describe('prune', () => {
   it('background maintenance prunes once per interval, across restarts of the server', async () => {
     age(bare, 2 * HOUR);
     const started = () => new Repository(nodeStorage(root), 'r', bare, { maintenance: { pruneExpireMs: HOUR, delayMs: 0 } });
+    const record = path.join(bare, 'gitgate-pruned-at');
+    // no record yet (a new repository): the interval starts now
+    const fresh = started();
+    fresh.maintenance.schedule();
+    await fresh.maintenance.idle();
+    expect(fresh.maintenance.lastPrune).toBeNull();
+    await fresh.close();
+    expect(Number(fs.readFileSync(record, 'utf8'))).toBeGreaterThan(Date.now() - HOUR);
+    fs.writeFileSync(record, `${Date.now() - 2 * HOUR}\n`); // pruned two hours ago
     const first = started();
     first.maintenance.schedule();
     await first.maintenance.idle();
