@@ -10,10 +10,13 @@ import type { Bitset } from '../pack/ewah.js';
 import type { ObjectType } from '../pack/types.js';
 import { ByteLru, BytePool } from '../pack/lru-cache.js';
 import { PackPositions } from './pack-positions.js';
+import { ReachMemo } from './bitmap-walk.js';
 import type { Repository } from './repository.js';
 
 /** Bytes of a decoded bitmap (BitmapFile keeps this many resolved ones, a bit per object each). */
 const DECODED_KEPT = 64;
+/** Reachability of root sets computed by walks (bitmap-walk.ts ReachMemo), a bit per object each. */
+const MEMO_KEPT = 4;
 
 /**
  * Loaded bitmaps of every repository share this budget (GITGATE_BITMAP_CACHE_BYTES); one
@@ -27,6 +30,7 @@ const watched = new WeakSet<PackFile>();
 export class BitmapIndex extends PackPositions {
   /** .idx position of a commit → its entry number in the bitmap file. */
   private readonly entryOf = new Map<number, number>();
+  readonly memo = new ReachMemo(MEMO_KEPT);
 
   constructor(
     pack: PackFile,
@@ -60,10 +64,10 @@ export class BitmapIndex extends PackPositions {
     return this.entryOf.size;
   }
 
-  /** What it may hold: the file, two position tables, the type bitmaps and the decoded bitmaps it keeps, the entry map. */
+  /** What it may hold: the file, two position tables, the type bitmaps, the decoded and walked bitmaps it keeps, the entry map. */
   get bytes(): number {
     const bitset = Math.ceil(this.count / 8);
-    return this.file.byteLength + this.count * 8 + (4 + DECODED_KEPT) * bitset + this.entryOf.size * 64;
+    return this.file.byteLength + this.count * 8 + (4 + DECODED_KEPT + MEMO_KEPT) * bitset + this.entryOf.size * 64;
   }
 }
 

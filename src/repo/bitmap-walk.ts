@@ -29,6 +29,39 @@ export interface ReachIndex {
   typeAt(pos: number): ObjectType;
   /** The complete reachability bitmap of the commit at `pos`, if known (not to be modified). */
   stored(pos: number): Bitset | null;
+  /** Where reachBits keeps what it computed for sets of the pack's objects (a reader's; none while writing). */
+  readonly memo?: ReachMemo;
+}
+
+/**
+ * Complete reachability bitmaps of sets of objects of the pack, by a key naming the set. The
+ * pack never changes, so neither do they: a clone after a push has the same tags and old
+ * branches as the one before, and their tips without a stored bitmap (git.git: ~200 commits
+ * and ~200,000 tree entries to walk, ~0.4 s) are walked once, not on every clone.
+ */
+export class ReachMemo {
+  private readonly kept = new Map<string, Bitset>();
+
+  constructor(readonly capacity: number) {}
+
+  /** Not to be modified. */
+  get(key: string): Bitset | undefined {
+    const hit = this.kept.get(key);
+    if (hit) {
+      this.kept.delete(key); // most recently used last
+      this.kept.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(key: string, bits: Bitset): void {
+    this.kept.delete(key);
+    this.kept.set(key, bits);
+    for (const old of this.kept.keys()) {
+      if (this.kept.size <= this.capacity) break;
+      this.kept.delete(old);
+    }
+  }
 }
 
 /** Bit positions for one request: the pack's objects, then the others as they are met. */
@@ -81,9 +114,34 @@ export class ObjectBits {
  * objects of `exclude` (from stored bitmaps): subtract it when that matters.
  */
 export async function reachBits(repo: Repository, bits: ObjectBits, roots: Iterable<string>, exclude: Bitset | null = null): Promise<Bitset> {
+  const memo = bits.bi.memo;
+  // with `exclude` the walk stops early: its result is not the whole closure, not to keep
+  if (!memo || exclude !== null) return walk(repo, bits, roots, exclude, null);
+  const inPack = new Map<number, string>();
+  const rest: string[] = [];
+  for (const root of roots) {
+    const p = bits.bi.positionHex(root);
+    if (p >= 0) inPack.set(p, root);
+    else rest.push(root);
+  }
+  if (inPack.size === 0) return walk(repo, bits, rest, null, null);
+  const key = [...inPack.keys()].sort((a, b) => a - b).join(',');
+  let base = memo.get(key);
+  if (!base) {
+    const fresh = await walk(repo, bits, inPack.values(), null, null);
+    // only the pack's objects (no request-local positions): the same for every request
+    if (fresh.length > bits.n) return walk(repo, bits, rest, null, fresh);
+    memo.set(key, fresh);
+    base = fresh;
+  }
+  return walk(repo, bits, rest, null, base.clone());
+}
+
+/** reachBits without the memo, adding to `start` (which it modifies) if given. */
+async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>, exclude: Bitset | null, start: Bitset | null): Promise<Bitset> {
   const store = repo.objects;
   const { bi } = bits;
-  const result = new Bitset(bits.n);
+  const result = start ?? new Bitset(bits.n);
   const seen = (p: number) => result.has(p) || (exclude !== null && exclude.has(p));
   const reader = new CommitReader(store);
   const queue = new DateQueue<CommitInfo>();

@@ -9,6 +9,7 @@
 // this node's push landed. With packRetireGraceMs (cluster mode) the replaced packs' files are renamed aside rather
 // than deleted, since other nodes may still be streaming from them, and a later run (on any
 // node) deletes those past the grace.
+import path from 'node:path';
 import { isGitgateError } from '../errors.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { prune, type PruneResult } from './prune.js';
@@ -51,6 +52,12 @@ export function maintenanceLockKey(gitdir: string): string {
 
 /** Pruning walks every object: at most this often per repository (or once per grace, if shorter). */
 const PRUNE_INTERVAL_MS = 24 * 3600 * 1000;
+/**
+ * When the repository was last pruned (ms since the epoch, as text), kept in the repository so
+ * that a restart (or another node) does not prune again: a walk of every object, seconds of CPU
+ * for a large repository, was repeated on the first push after every start.
+ */
+export const PRUNED_AT_FILE = 'gitgate-pruned-at';
 
 interface GarbageBatch {
   due: number;
@@ -240,8 +247,9 @@ export class Maintenance {
     }
     // prune first: garbage in old packs goes before a roll-up would make it young again
     const expireMs = this.opts.pruneExpireMs;
-    if (expireMs !== undefined && Date.now() - this.lastPruneAt >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
-      this.lastPruneAt = Date.now(); // also when it fails: a broken repository is not re-walked on every push
+    if (expireMs !== undefined && Date.now() - (await this.prunedAt()) >= Math.min(expireMs, PRUNE_INTERVAL_MS)) {
+      // also when it fails: a broken repository is not re-walked on every push
+      await this.setPrunedAt(Date.now());
       try {
         this.lastPrune = await prune(this.repo, { expireMs, signal: this.signal, courteous: true, defer: (files, packs) => this.defer(files, packs) });
       } catch (err) {
@@ -257,6 +265,31 @@ export class Maintenance {
       this.runs++;
     } catch (err) {
       onError(err);
+    }
+  }
+
+  /**
+   * The last prune's start: this process's, else the one recorded in the repository. A
+   * repository without a record starts its interval now (it is new, or older than the record:
+   * its first prune comes one interval later), so a first push does not walk every object.
+   */
+  private async prunedAt(): Promise<number> {
+    if (this.lastPruneAt === -Infinity) {
+      const text = await this.repo.storage.readFileOrNull(path.join(this.repo.gitdir, PRUNED_AT_FILE)).catch(() => null);
+      const at = text ? Number(text.toString('latin1').trim()) : NaN;
+      if (text === null) await this.setPrunedAt(Date.now());
+      // unreadable or in the future (a clock set back): prune
+      else if (Number.isFinite(at) && at <= Date.now()) this.lastPruneAt = at;
+    }
+    return this.lastPruneAt;
+  }
+
+  private async setPrunedAt(at: number): Promise<void> {
+    this.lastPruneAt = at;
+    try {
+      await this.repo.storage.writeFileAtomic(path.join(this.repo.gitdir, PRUNED_AT_FILE), `${at}\n`);
+    } catch {
+      // only this process remembers it then
     }
   }
 

@@ -54,6 +54,9 @@ const POLL_MS = 20;
 let tail: Promise<unknown> = Promise.resolve();
 let running: { pid: number; kind: WorkerJob['kind']; ready: boolean } | null = null;
 
+/** Workers started so far, by job kind (diagnostics and tests). */
+export const workerStarts: Record<WorkerJob['kind'], number> = { repack: 0, bitmap: 0, prune: 0 };
+
 /** The pid of the worker running now (diagnostics and tests), or null. */
 export function repackWorkerPid(): number | null {
   return running?.pid ?? null;
@@ -87,6 +90,7 @@ function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }, onReady
   if (signal?.aborted) return Promise.resolve(null);
   const { file, execArgv } = workerEntry();
   const child = fork(file, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
+  workerStarts[job.kind]++;
   const pid = child.pid ?? null;
   running = pid === null ? null : { pid, kind: job.kind, ready: false };
   if (pid !== null) {

@@ -90,22 +90,26 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     const empty: RepackResult = { pack: null, rolledUp: [], objects: 0, looseRemoved: 0 };
     if (opts.signal?.aborted) return empty;
     const offLoop = repo.storage.kind === 'fs' && opts.inline !== true;
-    const outcome = offLoop
-      ? await runInWorker<RepackOutcome>(
-          {
-            kind: 'repack',
-            root: repo.storage.root,
-            gitdir: repo.gitdir,
-            owner: repo.storage.owner,
-            factor: opts.factor,
-            all: opts.all,
-            looseThreshold: opts.looseThreshold,
-            ignore: repo.objects.ignoredPacks,
-            fault: opts.fault,
-          },
-          opts.signal,
-        )
-      : await repackFiles(repo, opts);
+    let outcome: RepackOutcome | null;
+    if (!offLoop) outcome = await repackFiles(repo, opts);
+    // nothing to roll up (most pushes): no worker to start
+    else if (!(await repackWanted(repo, opts))) outcome = { ...empty, garbage: [] };
+    else {
+      outcome = await runInWorker<RepackOutcome>(
+        {
+          kind: 'repack',
+          root: repo.storage.root,
+          gitdir: repo.gitdir,
+          owner: repo.storage.owner,
+          factor: opts.factor,
+          all: opts.all,
+          looseThreshold: opts.looseThreshold,
+          ignore: repo.objects.ignoredPacks,
+          fault: opts.fault,
+        },
+        opts.signal,
+      );
+    }
     if (!outcome) return empty; // aborted before anything was installed
     const { garbage, ...result } = outcome;
     if (result.pack) await repo.objects.addPack(result.pack);
@@ -118,6 +122,44 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
   });
 }
 
+/** What a repack would roll up, and the loose files it would handle (no writing). */
+async function chooseWork(target: RepackTarget, opts: Pick<RepackOptions, 'factor' | 'all' | 'looseThreshold'>) {
+  const { storage } = target;
+  const store = target.objects;
+  const packDir = packDirOf(target.gitdir);
+  const files = await storage.readdir(packDir);
+  const kept = new Set(files.filter((f) => PACK_KEEP.test(f)).map((f) => f.slice(0, -5)));
+  const all = await store.packInfos();
+  const candidates = all.filter((p) => !kept.has(p.name)).sort((a, b) => a.count - b.count || (a.name < b.name ? -1 : 1));
+
+  const loose = await listLoose(storage, path.join(target.gitdir, 'objects'));
+  const packedLoose = loose.filter((oid) => store.inPacks(Buffer.from(oid, 'hex')));
+  const unpacked = loose.filter((oid) => !store.inPacks(Buffer.from(oid, 'hex'))).sort();
+
+  const choice = chooseRollup(
+    candidates.map((p) => p.count),
+    unpacked.length,
+    { factor: opts.factor ?? 2, all: opts.all === true, looseThreshold: opts.looseThreshold ?? LOOSE_OBJECT_THRESHOLD },
+  );
+  return { all, candidates, rollup: candidates.slice(0, choice.packs), unpacked, packedLoose, choice };
+}
+
+/**
+ * Whether a repack has anything to do: asked here before starting a worker process, since
+ * after most pushes the answer is no, and the worker would take ~1 s of CPU on a large
+ * repository (node's start, opening and checking every .idx) to find that out.
+ */
+async function repackWanted(repo: Repository, opts: RepackOptions): Promise<boolean> {
+  await repo.objects.rescan();
+  const release = repo.objects.pin();
+  try {
+    const { rollup, packedLoose, choice } = await chooseWork(repo, opts);
+    return rollup.length > 0 || choice.loose || packedLoose.length > 0;
+  } finally {
+    release();
+  }
+}
+
 /**
  * The file work of one repack: choose, write the new pack and rename it into place; returns
  * what to list and what to delete (nothing deleted yet). Null when aborted before installing.
@@ -127,28 +169,13 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
   const store = target.objects;
   const packDir = packDirOf(target.gitdir);
   const looseFiles = new LooseObjects(storage, target.gitdir);
-  const objectsDir = path.join(target.gitdir, 'objects');
   const aborted = () => opts.signal?.aborted === true;
   const outcome: RepackOutcome = { pack: null, rolledUp: [], objects: 0, looseRemoved: 0, garbage: [] };
 
   await store.rescan();
   const release = store.pin(); // the PackFiles below are read across awaits
   try {
-    const files = await storage.readdir(packDir);
-    const kept = new Set(files.filter((f) => PACK_KEEP.test(f)).map((f) => f.slice(0, -5)));
-    const all = await store.packInfos();
-    const candidates = all.filter((p) => !kept.has(p.name)).sort((a, b) => a.count - b.count || (a.name < b.name ? -1 : 1));
-
-    const loose = await listLoose(storage, objectsDir);
-    const packedLoose = loose.filter((oid) => store.inPacks(Buffer.from(oid, 'hex')));
-    const unpacked = loose.filter((oid) => !store.inPacks(Buffer.from(oid, 'hex'))).sort();
-
-    const choice = chooseRollup(
-      candidates.map((p) => p.count),
-      unpacked.length,
-      { factor: opts.factor ?? 2, all: opts.all === true, looseThreshold: opts.looseThreshold ?? LOOSE_OBJECT_THRESHOLD },
-    );
-    const rollup = candidates.slice(0, choice.packs);
+    const { all, rollup, unpacked, packedLoose, choice } = await chooseWork(target, opts);
     const rolled = new Set(rollup.map((p) => p.name));
     const others = all.filter((p) => !rolled.has(p.name)).map((p) => p.pack);
     const garbage = outcome.garbage;

@@ -211,6 +211,43 @@ function resum(b: Buffer): Buffer {
   return b;
 }
 
+describe('reachability walked for a set of refs', () => {
+  it('is kept for the next clone: after a push to a new branch, only the new commit is walked; the sets stay exact', async () => {
+    const gitdir = bareRepo();
+    const first = randomHistory(gitdir, 21, 300);
+    git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', 'repack', '-adb', '-q']);
+    // refs on old commits: tips without a stored bitmap, walked down to ones with
+    first.commits.slice(0, 180).forEach((c, i) => i % 12 === 0 && git(['--git-dir', gitdir, 'update-ref', `refs/heads/old-${i}`, c]));
+    const repo = open(gitdir);
+    await repo.objects.rescan();
+    // reads of objects the bitmapped pack holds: what walking the old tips costs
+    const pack = (await repositoryBitmap(repo))!.pack;
+    let reads = 0;
+    const read = repo.objects.read.bind(repo.objects);
+    repo.objects.read = (oid: string) => (pack.has(Buffer.from(oid, 'hex')) && reads++, read(oid));
+    const clone = async (): Promise<number> => {
+      reads = 0;
+      const refs = git(['--git-dir', gitdir, 'for-each-ref', '--format=%(objectname)']).split('\n');
+      const plan = (await bitmapPlan(repo, refs, []))!;
+      const got = plan.objects.map((o) => o.oid);
+      for (const p of plan.wholePacks ?? []) for (let i = 0; i < p.index.count; i++) got.push(p.index.oidAt(i).toString('hex'));
+      for (const oid of plan.reuse?.ids() ?? []) got.push(oid.toString('hex'));
+      expect(new Set(got)).toEqual(exactDifference(gitdir, refs, []));
+      return reads;
+    };
+    expect(await clone()).toBeGreaterThan(5);
+    // a push to a new branch (a commit the bitmap does not cover): walking it stops at the old objects
+    const tip = first.commits.at(-1)!;
+    const pushed = git(['--git-dir', gitdir, 'commit-tree', '-p', tip, '-m', 'pushed', `${tip}^{tree}`]);
+    git(['--git-dir', gitdir, 'update-ref', 'refs/heads/pushed', pushed]);
+    expect(await clone()).toBe(0);
+    // pushes moving the old branches: other sets of tips, walked again, still exact
+    randomHistory(gitdir, 22, 3, { from: first.commits.slice(-5), tagPrefix: 'late' });
+    await repo.objects.rescan();
+    await clone();
+  });
+});
+
 describe('writing', () => {
   it('a pack not closed under reachability gets no bitmap', async () => {
     const gitdir = bareRepo();

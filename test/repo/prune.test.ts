@@ -90,6 +90,34 @@ describe('prune', () => {
     await gitOk(['--git-dir', bare, 'fsck', '--full', '--strict', '--no-dangling']);
   });
 
+  it('background maintenance prunes once per interval, across restarts of the server', async () => {
+    age(bare, 2 * HOUR);
+    const started = () => new Repository(nodeStorage(root), 'r', bare, { maintenance: { pruneExpireMs: HOUR, delayMs: 0 } });
+    const record = path.join(bare, 'gitgate-pruned-at');
+    // no record yet (a new repository): the interval starts now
+    const fresh = started();
+    fresh.maintenance.schedule();
+    await fresh.maintenance.idle();
+    expect(fresh.maintenance.lastPrune).toBeNull();
+    await fresh.close();
+    expect(Number(fs.readFileSync(record, 'utf8'))).toBeGreaterThan(Date.now() - HOUR);
+    fs.writeFileSync(record, `${Date.now() - 2 * HOUR}\n`); // pruned two hours ago
+    const first = started();
+    first.maintenance.schedule();
+    await first.maintenance.idle();
+    expect(first.maintenance.lastPrune).toMatchObject({ looseRemoved: 3, packedRemoved: 5 }); // no young object keeps the secret tree and blob here
+    expect(await has(o.secret)).toBe(false);
+    await first.close();
+    // a restarted server (a new Repository) knows the repository was pruned just now
+    const second = started();
+    second.maintenance.schedule();
+    await second.maintenance.idle();
+    expect(second.maintenance.runs).toBe(1);
+    expect(second.maintenance.lastPrune).toBeNull();
+    await second.close();
+    await gitOk(['--git-dir', bare, 'fsck', '--full', '--strict', '--no-dangling']);
+  });
+
   it('in the worker process, deletes only once no push holds the object guard', async () => {
     age(bare, 2 * HOUR);
     let release!: () => void;

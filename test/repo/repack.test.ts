@@ -10,6 +10,7 @@ import { ingestPack } from '../../src/repo/pack-ingest.js';
 import { LooseObjects, listLoose } from '../../src/repo/loose.js';
 import { geometricSplit } from '../../src/repo/geometric.js';
 import { repack } from '../../src/repo/repack.js';
+import { workerStarts } from '../../src/repo/repack-runner.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { Storage } from '../../src/repo/storage.js';
 import { commitFiles, git as gitAsync, gitOk, tmpDir } from '../helpers/git.js';
@@ -150,6 +151,18 @@ describe.each(STORAGE_KINDS)('repack on %s', (kind) => {
     const verify = await gitOk(['verify-pack', '-v', path.join(dir, 'objects/pack', `${full.pack}.idx`)]);
     expect(verify).toMatch(/^chain length = 1: \d+ objects?$/m); // the pushes' deltas survived
     await cgitFsck(storage, gitdir);
+  });
+
+  it('starts no worker process when there is nothing to roll up', async () => {
+    await pushEach(0, 1);
+    const before = workerStarts.repack;
+    expect(await repack(repo)).toEqual({ pack: null, rolledUp: [], objects: 0, looseRemoved: 0 });
+    expect(workerStarts.repack).toBe(before);
+    await pushEach(1, 3);
+    expect((await repack(repo)).rolledUp.length).toBeGreaterThan(0);
+    // on disk the roll-up itself runs in a worker (memfs: here)
+    expect(workerStarts.repack).toBe(before + (kind === 'fs' ? 1 : 0));
+    await expectReadable(await allObjects(3));
   });
 
   it('packs loose objects and deletes their files, and drops loose copies of packed objects', async () => {
