@@ -34,6 +34,8 @@ import vm from 'node:vm';
 
 const MINOR_GC_EVERY = 8 * 1024 * 1024;
 const enabled = process.env.GITGATE_LOW_MEMORY !== '0';
+/** The settings are on (GITGATE_LOW_MEMORY is not 0); the idle heap trim follows the same switch. */
+export const lowMemory = enabled;
 
 type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 

@@ -3,11 +3,13 @@
 // when the process is idle with that or other garbage behind it (the heap grew since the last
 // collection), one full collection returns it to the system: an idle process allocates
 // nothing, so V8 would keep it until the next request (measured: 35-45 MiB of dead heap and
-// buffers kept after a push or clones, scripts/bench-memory.mjs).
+// buffers kept after a push or clones, scripts/bench-memory.mjs). The buffers that collection
+// frees go back to glibc's heap, which keeps their pages unless trimmed (db/sqlite/native-heap.ts).
 import v8 from 'node:v8';
 import type { CacheBudgets } from '../config.js';
 import type { BytePool } from '../pack/lru-cache.js';
-import { collectNow } from '../pack/low-memory.js';
+import { trimNativeHeap } from '../db/sqlite/native-heap.js';
+import { collectNow, lowMemory } from '../pack/low-memory.js';
 import { packBlockPool, packObjectPool } from '../pack/pack-file.js';
 import { bitmapPool } from '../repo/bitmap-index.js';
 import { clonePlanPool } from '../repo/clone-plan-cache.js';
@@ -15,6 +17,13 @@ import { searchPools, setSearchCacheBytes } from './content/search.js';
 
 /** Freed or grown bytes worth a full collection. */
 const COLLECT_AFTER_BYTES = 4 * 1024 * 1024;
+/**
+ * The heap is trimmed this long after a collection: V8 frees dead buffers' memory in a sweeping
+ * task that may finish after gc() returns.
+ */
+const TRIM_AFTER_MS = 200;
+/** Trims run (tests and diagnostics). */
+export let nativeTrims = 0;
 /** Heap and buffers in use right after the last collection (or at start). */
 let lastCollected = 0;
 /** Whether requests are in progress (wired by the server; by default never busy). */
@@ -64,6 +73,12 @@ export function releaseIdle(idleMs: number, now = Date.now()): number {
   if (!busy() && (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES)) {
     collectNow();
     lastCollected = inUse();
+    if (lowMemory) setTimeout(trimWhenIdle, TRIM_AFTER_MS).unref();
   }
   return freed;
+}
+
+/** malloc_trim, unless a request started meanwhile (its buffers would be allocated again at once). */
+function trimWhenIdle(): void {
+  if (!busy() && trimNativeHeap()) nativeTrims++;
 }

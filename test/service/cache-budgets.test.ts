@@ -1,10 +1,10 @@
 // Cache budgets come from configuration, in bytes, one per process-wide cache.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { packBlockPool, packObjectPool } from '../../src/pack/pack-file.js';
 import { bitmapPool } from '../../src/repo/bitmap-index.js';
 import { clonePlanPool } from '../../src/repo/clone-plan-cache.js';
-import { applyCacheBudgets } from '../../src/service/cache-budgets.js';
+import { applyCacheBudgets, nativeTrims, releaseIdle } from '../../src/service/cache-budgets.js';
 
 describe('cache budgets', () => {
   const defaults = loadConfig({}, {}).caches;
@@ -48,5 +48,15 @@ describe('cache budgets', () => {
     expect(() => loadConfig({}, { GITGATE_CLONE_PLAN_CACHE_BYTES: '-1' })).toThrow(/GITGATE_CLONE_PLAN_CACHE_BYTES/);
     expect(() => loadConfig({}, { GITGATE_BITMAP_CACHE_BYTES: 'lots' })).toThrow(/GITGATE_BITMAP_CACHE_BYTES/);
     expect(() => loadConfig({}, { GITGATE_CACHE_IDLE_SECONDS: '-5' })).toThrow(/GITGATE_CACHE_IDLE_SECONDS/);
+  });
+
+  const glibc = Boolean((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
+  it.runIf(glibc)('an idle release that collects garbage then trims the native heap (the freed buffers\' pages)', async () => {
+    const before = nativeTrims;
+    let garbage: Buffer[] | null = Array.from({ length: 8 }, () => Buffer.alloc(1024 * 1024, 1));
+    expect(garbage.length).toBe(8);
+    garbage = null; // 8 MiB more in use than at the last collection: worth one
+    releaseIdle(60_000);
+    await vi.waitFor(() => expect(nativeTrims).toBe(before + 1));
   });
 });
