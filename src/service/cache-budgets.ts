@@ -5,11 +5,13 @@
 // nothing, so V8 would keep it until the next request (measured: 35-45 MiB of dead heap and
 // buffers kept after a push or clones, scripts/bench-memory.mjs). The buffers that collection
 // frees go back to glibc's heap, which keeps their pages unless trimmed (db/sqlite/native-heap.ts).
+// Open packs' reverse indexes (pack/idx.ts, derived, rebuilt on demand) go with the caches.
 import v8 from 'node:v8';
 import type { CacheBudgets } from '../config.js';
 import type { BytePool } from '../pack/lru-cache.js';
 import { trimNativeHeap } from '../db/sqlite/native-heap.js';
 import { collectNow, lowMemory } from '../pack/low-memory.js';
+import { dropReverseIndexes } from '../pack/idx.js';
 import { packBlockPool, packObjectPool } from '../pack/pack-file.js';
 import { bitmapPool } from '../repo/bitmap-index.js';
 import { clonePlanPool } from '../repo/clone-plan-cache.js';
@@ -70,6 +72,7 @@ export function applyCacheBudgets(budgets: CacheBudgets): void {
 export function releaseIdle(idleMs: number, now = Date.now()): number {
   let freed = 0;
   for (const [, pools] of cachePools()) for (const pool of pools) freed += pool.trimIdle(now - idleMs);
+  freed += dropReverseIndexes(now - idleMs);
   if (!busy() && (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES)) {
     collectNow();
     lastCollected = inUse();
