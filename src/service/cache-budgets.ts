@@ -73,15 +73,24 @@ export function releaseIdle(idleMs: number, now = Date.now()): number {
   let freed = 0;
   for (const [, pools] of cachePools()) for (const pool of pools) freed += pool.trimIdle(now - idleMs);
   freed += dropReverseIndexes(now - idleMs);
-  if (!busy() && (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES)) {
+  if (busy()) return freed;
+  if (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES) {
     collectNow();
     lastCollected = inUse();
     if (lowMemory) setTimeout(trimWhenIdle, TRIM_AFTER_MS).unref();
+  } else if (lowMemory && process.memoryUsage.rss() - rssAfterTrim >= COLLECT_AFTER_BYTES) {
+    // requests that left the V8 heap as it was may still have left freed buffers in malloc's heap
+    trimWhenIdle();
   }
   return freed;
 }
 
+/** The resident size right after the last trim: a process that grew since is worth another. */
+let rssAfterTrim = 0;
+
 /** malloc_trim, unless a request started meanwhile (its buffers would be allocated again at once). */
 function trimWhenIdle(): void {
-  if (!busy() && trimNativeHeap()) nativeTrims++;
+  if (busy() || !trimNativeHeap()) return;
+  nativeTrims++;
+  rssAfterTrim = process.memoryUsage.rss();
 }
