@@ -2,7 +2,7 @@
 import { OID_LENGTH } from './types.js';
 
 /**
- * What the scan records per entry, in typed columns: ~45 bytes an entry, where arrays of JS
+ * What the scan records per entry, in typed columns: 62 bytes an entry, where arrays of JS
  * numbers took ~80 plus growth slack (git.git's 420k entries: tens of MiB of heap, kept for
  * the whole push).
  */
@@ -18,13 +18,14 @@ export class EntryTable {
   crc: Uint32Array;
   /** Entry number of an ofs-delta's base, else -1. */
   baseIndex: Int32Array;
-  readonly baseOid: (Buffer | undefined)[] = [];
+  /** A ref-delta's base id, by entry (few: a Map, not a slot per entry). */
+  private readonly baseOids = new Map<number, Buffer>();
   /** Resolved object type code (1-4), 0 while unresolved. */
   type: Uint8Array;
   /** Object ids, 20 bytes per entry, valid once `type` is set (one buffer: no object per id). */
   oids: Buffer;
-  /** Inflated data kept from the scan, dropped once used. */
-  readonly retained: (Buffer | undefined)[] = [];
+  /** Inflated data kept from the scan (a bounded few MiB of entries), dropped once used. */
+  private readonly retained = new Map<number, Buffer>();
 
   constructor(capacity = 16) {
     const n = Math.max(capacity, 16);
@@ -50,11 +51,23 @@ export class EntryTable {
     this.size[i] = size;
     this.crc[i] = crc;
     this.baseIndex[i] = baseIndex;
-    this.baseOid.push(baseOid);
+    if (baseOid) this.baseOids.set(i, baseOid);
     this.type[i] = type;
-    this.retained.push(retained);
+    if (retained) this.retained.set(i, retained);
     this.length = i + 1;
     return i;
+  }
+
+  /** A ref-delta's base id. */
+  baseOid(i: number): Buffer | undefined {
+    return this.baseOids.get(i);
+  }
+
+  /** The data kept from the scan for entry i, if any, which the table no longer holds. */
+  takeRetained(i: number): Buffer | undefined {
+    const data = this.retained.get(i);
+    if (data) this.retained.delete(i);
+    return data;
   }
 
   /** The id of entry i, a view into `oids`. */

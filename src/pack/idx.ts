@@ -104,6 +104,9 @@ export class PackIndex {
   /** Every object id, read whole while a long walk holds them (holdIds); null otherwise. */
   private ids: Buffer | null = null;
   private idHolds = 0;
+  /** Date.now() of the reverse index's last use (dropReverseIndexes), or used since the last look. */
+  private reverseUsed = 0;
+  private reverseTouched = false;
 
   private constructor(bytes: IdxBytes) {
     this.bytes = bytes;
@@ -250,19 +253,42 @@ export class PackIndex {
    * when the pack is under 4 GiB (git.git: 3.4 MB instead of 6.8).
    */
   sortedOffsets(): SortedOffsets {
+    this.reverseUsed = Date.now();
     if (!this.sorted) {
       let fits = true;
       for (let at = 0; at < this.large.length && fits; at += 8) fits = this.large.readUInt32BE(at) === 0;
       const offsets = fits ? new Uint32Array(this.count) : new Float64Array(this.count);
       for (let i = 0; i < this.count; i++) offsets[i] = this.offsetAt(i);
       this.sorted = offsets.sort();
+      withReverse.add(this);
     }
     return this.sorted;
   }
 
+  /** Drop the reverse index if unused since `cutoff` (Date.now() time); returns its bytes. */
+  dropReverseIndex(cutoff: number): number {
+    if (this.reverseTouched) {
+      // used since the last look: kept this time
+      this.reverseTouched = false;
+      this.reverseUsed = Date.now();
+      return 0;
+    }
+    if (this.reverseUsed >= cutoff) return 0;
+    return this.forgetReverse();
+  }
+
+  private forgetReverse(): number {
+    const bytes = (this.sorted?.byteLength ?? 0) + (this.byOffset?.byteLength ?? 0);
+    this.sorted = undefined;
+    this.byOffset = null;
+    withReverse.delete(this);
+    return bytes;
+  }
+
   /** The object id stored at a pack offset (reverse index, built once), or null. */
   oidAtOffset(offset: number): Buffer | null {
-    const sorted = this.sortedOffsets();
+    const sorted = this.sorted ?? this.sortedOffsets();
+    this.reverseTouched = true; // a flag, not Date.now(): this runs once per delta sent
     if (!this.byOffset) {
       // each position's rank among the sorted offsets (offsets are distinct: PackFile.open checks)
       const order = new Uint32Array(this.count);
@@ -292,6 +318,7 @@ export class PackIndex {
   /** Let go of the file (a stored index) and its cached blocks. */
   async close(): Promise<void> {
     this.ids = null;
+    this.forgetReverse();
     await this.bytes.close?.();
   }
 
@@ -307,6 +334,20 @@ function compareRest(a: Buffer, x: number, b: Buffer, y: number): number {
     if (d !== 0) return d;
   }
   return 0;
+}
+
+/**
+ * The indexes holding a reverse index (sortedOffsets, oidAtOffset: 8 bytes an object, git.git's
+ * 6.8 MB). It is derived and rebuilt on demand (~0.1 s for git.git, as C Git builds its .rev in
+ * memory per pack-objects), so an idle server drops it with its caches (service/cache-budgets.ts).
+ */
+const withReverse = new Set<PackIndex>();
+
+/** Drop the reverse indexes unused since `cutoff` (Date.now() time); returns the bytes freed. */
+export function dropReverseIndexes(cutoff: number): number {
+  let freed = 0;
+  for (const index of [...withReverse]) freed += index.dropReverseIndex(cutoff);
+  return freed;
 }
 
 /** Pack offsets in ascending order (PackIndex.sortedOffsets). */

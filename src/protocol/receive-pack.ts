@@ -87,12 +87,19 @@ async function* receive(repo: Repository, body: ByteSource, opts: ReceivePackOpt
   const req = await parseReceiveCommands(reader, { maxCommands: opts.maxRefUpdates ?? DEFAULT_MAX_REF_UPDATES, overLimit: 'count' });
   if (req.commands.length === 0) return;
   const received = { done: false };
-  // one push asks for one maintenance run, however many packs and ref updates it makes
-  const work = repo.maintenance.batch(() => applyPush(repo, req, reader, opts, received));
-  if (req.capabilities.has('side-band-64k') || req.capabilities.has('side-band')) {
-    yield* whileWaiting(work, opts.keepaliveMs ?? 5000, () => (received.done ? KEEPALIVE : null));
+  // One push asks for one maintenance run, however many packs and ref updates it makes, and
+  // only once its report is out: the run's worker (a second process reading the new objects)
+  // would otherwise add its memory to the push's peak while the client reads the report.
+  const release = repo.maintenance.hold();
+  try {
+    const work = applyPush(repo, req, reader, opts, received);
+    if (req.capabilities.has('side-band-64k') || req.capabilities.has('side-band')) {
+      yield* whileWaiting(work, opts.keepaliveMs ?? 5000, () => (received.done ? KEEPALIVE : null));
+    }
+    yield* report(req, await work);
+  } finally {
+    release();
   }
-  yield* report(req, await work);
 }
 
 /** The rest of the request, noting when it has all arrived. */

@@ -142,16 +142,27 @@ export class Maintenance {
    * made once it ends, so a push that adds a pack and then moves refs starts one run, not two.
    */
   async batch<T>(fn: () => Promise<T>): Promise<T> {
-    this.holds++;
+    const release = this.hold();
     try {
       return await fn();
     } finally {
+      release();
+    }
+  }
+
+  /** schedule() held back, as in batch, until the returned function is called (once). */
+  hold(): () => void {
+    this.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       this.holds--;
       if (this.holds === 0 && this.heldRequest) {
         this.heldRequest = false;
         this.schedule();
       }
-    }
+    };
   }
 
   /**

@@ -5,11 +5,13 @@
 // nothing, so V8 would keep it until the next request (measured: 35-45 MiB of dead heap and
 // buffers kept after a push or clones, scripts/bench-memory.mjs). The buffers that collection
 // frees go back to glibc's heap, which keeps their pages unless trimmed (db/sqlite/native-heap.ts).
+// Open packs' reverse indexes (pack/idx.ts, derived, rebuilt on demand) go with the caches.
 import v8 from 'node:v8';
 import type { CacheBudgets } from '../config.js';
 import type { BytePool } from '../pack/lru-cache.js';
 import { trimNativeHeap } from '../db/sqlite/native-heap.js';
 import { collectNow, lowMemory } from '../pack/low-memory.js';
+import { dropReverseIndexes } from '../pack/idx.js';
 import { packBlockPool, packObjectPool } from '../pack/pack-file.js';
 import { bitmapPool } from '../repo/bitmap-index.js';
 import { clonePlanPool } from '../repo/clone-plan-cache.js';
@@ -70,15 +72,25 @@ export function applyCacheBudgets(budgets: CacheBudgets): void {
 export function releaseIdle(idleMs: number, now = Date.now()): number {
   let freed = 0;
   for (const [, pools] of cachePools()) for (const pool of pools) freed += pool.trimIdle(now - idleMs);
-  if (!busy() && (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES)) {
+  freed += dropReverseIndexes(now - idleMs);
+  if (busy()) return freed;
+  if (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES) {
     collectNow();
     lastCollected = inUse();
     if (lowMemory) setTimeout(trimWhenIdle, TRIM_AFTER_MS).unref();
+  } else if (lowMemory && process.memoryUsage.rss() - rssAfterTrim >= COLLECT_AFTER_BYTES) {
+    // requests that left the V8 heap as it was may still have left freed buffers in malloc's heap
+    trimWhenIdle();
   }
   return freed;
 }
 
+/** The resident size right after the last trim: a process that grew since is worth another. */
+let rssAfterTrim = 0;
+
 /** malloc_trim, unless a request started meanwhile (its buffers would be allocated again at once). */
 function trimWhenIdle(): void {
-  if (!busy() && trimNativeHeap()) nativeTrims++;
+  if (busy() || !trimNativeHeap()) return;
+  nativeTrims++;
+  rssAfterTrim = process.memoryUsage.rss();
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PackIndex, writePackIndex } from '../../src/pack/idx.js';
+import { PackIndex, dropReverseIndexes, writePackIndex } from '../../src/pack/idx.js';
 import { BytePool } from '../../src/pack/lru-cache.js';
 import { STORAGE_KINDS, makeStorage, type TestStorage } from '../helpers/storage.js';
 import { caught, fixtureRepo, git, gitIndexPack, removeDir, repackedFiles, showIndex, tempDir, verifyPack } from './helpers.js';
@@ -73,6 +73,26 @@ describe('PackIndex.parse', () => {
         .sort((a, b) => a - b),
     );
     expect(index.sortedOffsets()).toBe(index.sortedOffsets()); // cached
+  });
+
+  it('an idle server drops reverse indexes unused since the cutoff, and rebuilds them on demand', async () => {
+    dropReverseIndexes(Infinity); // those of the tests before
+    const index = PackIndex.parse(idx);
+    const first = index.sortedOffsets();
+    const someOffset = first[Math.floor(first.length / 2)]!;
+    const oid = index.oidAtOffset(someOffset)!;
+    expect(dropReverseIndexes(Date.now() - 60_000)).toBe(0); // used since: kept
+    expect(index.sortedOffsets()).toBe(first);
+    // oidAtOffset alone counts as a use too
+    index.oidAtOffset(someOffset);
+    expect(dropReverseIndexes(Date.now() + 1)).toBe(0);
+    expect(dropReverseIndexes(Date.now() + 60_000)).toBe(first.byteLength + 4 * index.count);
+    const rebuilt = index.sortedOffsets();
+    expect(rebuilt).not.toBe(first);
+    expect(Array.from(rebuilt)).toEqual(Array.from(first));
+    expect(index.oidAtOffset(someOffset)!.equals(oid)).toBe(true);
+    await index.close(); // closing forgets it
+    expect(dropReverseIndexes(Infinity)).toBe(0);
   });
 
   it('reads 64-bit offsets (git index-pack --index-version=2,<limit>)', () => {

@@ -46,4 +46,26 @@ describe('serveReceivePack', () => {
     expect(await repo.refs.resolve('refs/heads/main')).toBe(tip);
     await repo.close();
   });
+
+  it('asks for its maintenance run only once the report is out (the worker would add to the push\'s peak memory)', async () => {
+    const storage = nodeStorage(tmpDir('gitgate-rp-'));
+    const gitdir = `${storage.root}/r.git`;
+    await initBareRepo(storage, gitdir, 'main');
+    // a long delay: the run is requested, never started, during the test
+    const repo = new Repository(storage, 'r', gitdir, { maintenance: { delayMs: 60_000 } });
+    const src = path.join(tmpDir(), 'src');
+    await gitOk(['init', '-q', '-b', 'main', src]);
+    await commitFiles(src, { 'a.txt': 'a\n' }, 'root');
+    const tip = (await gitOk(['rev-parse', 'HEAD'], { cwd: src })).trim();
+    const body = receiveRequest([{ old: ZERO, new: tip, ref: 'refs/heads/main' }], await packRevs(src, [tip]), { caps: ['report-status', 'side-band-64k'] });
+    const chunks: Buffer[] = [];
+    for await (const chunk of serveReceivePack(repo, (async function* () { yield body; })())) {
+      expect(repo.maintenance.requests).toBe(0); // the report is being sent
+      chunks.push(chunk);
+    }
+    expect(repo.maintenance.requests).toBe(1);
+    const { data } = await demux(Buffer.concat(chunks));
+    expect(await parseReportStatus(data)).toEqual({ unpack: 'ok', refs: [{ ref: 'refs/heads/main', ok: true }] });
+    await repo.close();
+  });
 });
