@@ -24,6 +24,9 @@ import Database from 'better-sqlite3';
 
 let libc: string | null | undefined;
 
+/** 64-bit ABIs whose first integer and pointer arguments share a register, extra ones ignored. */
+const PASSES_FIRST_ARG_IN_REGISTER = new Set(['x64', 'arm64', 'ppc64', 'riscv64', 's390x']);
+
 /** The glibc shared object this process runs on, or null (another libc, or not Linux). */
 function glibcPath(): string | null {
   if (libc !== undefined) return libc;
@@ -31,6 +34,8 @@ function glibcPath(): string | null {
   try {
     const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
     if (!header?.glibcVersionRuntime) return null;
+    // the register argument passing relied on above, checked where it is known to hold
+    if (!PASSES_FIRST_ARG_IN_REGISTER.has(process.arch)) return null;
     for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
       const file = line.slice(line.indexOf('/'));
       if (line.includes('/') && /\/libc\.so\.6$/.test(file)) return (libc = file);
