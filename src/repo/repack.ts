@@ -148,8 +148,8 @@ async function chooseWork(target: RepackTarget, opts: Pick<RepackOptions, 'facto
 }
 
 /** Roll-ups up to this many objects and pack bytes run in the server process. */
-const SMALL_ROLLUP_OBJECTS = 20_000;
-const SMALL_ROLLUP_BYTES = 16 * 1024 * 1024;
+const SMALL_ROLLUP_OBJECTS = 10_000;
+const SMALL_ROLLUP_BYTES = 8 * 1024 * 1024;
 
 /**
  * How much a repack has to do: asked here before starting a worker process, since after most
