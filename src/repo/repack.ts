@@ -91,9 +91,12 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
     if (opts.signal?.aborted) return empty;
     const offLoop = repo.storage.kind === 'fs' && opts.inline !== true;
     let outcome: RepackOutcome | null;
+    const work = offLoop ? await repackWanted(repo, opts) : null;
     if (!offLoop) outcome = await repackFiles(repo, opts);
     // nothing to roll up (most pushes): no worker to start
-    else if (!(await repackWanted(repo, opts))) outcome = { ...empty, garbage: [] };
+    else if (work === 'none') outcome = { ...empty, garbage: [] };
+    // a few pushes' packs: here (pausing while requests run) costs less than a worker's start
+    else if (work === 'small') outcome = await repackFiles(repo, { ...opts, courteous: true });
     else {
       outcome = await runInWorker<RepackOutcome>(
         {
@@ -144,17 +147,27 @@ async function chooseWork(target: RepackTarget, opts: Pick<RepackOptions, 'facto
   return { all, candidates, rollup: candidates.slice(0, choice.packs), unpacked, packedLoose, choice };
 }
 
+/** Roll-ups up to this many objects and pack bytes run in the server process. */
+const SMALL_ROLLUP_OBJECTS = 10_000;
+const SMALL_ROLLUP_BYTES = 8 * 1024 * 1024;
+
 /**
- * Whether a repack has anything to do: asked here before starting a worker process, since
- * after most pushes the answer is no, and the worker would take ~1 s of CPU on a large
- * repository (node's start, opening and checking every .idx) to find that out.
+ * How much a repack has to do: asked here before starting a worker process, since after most
+ * pushes the answer is nothing, or the packs of a few pushes, and the worker costs ~0.5-1 s of
+ * CPU on a large repository (node's start, loading modules, opening and checking every .idx).
  */
-async function repackWanted(repo: Repository, opts: RepackOptions): Promise<boolean> {
+async function repackWanted(repo: Repository, opts: RepackOptions): Promise<'none' | 'small' | 'large'> {
   await repo.objects.rescan();
   const release = repo.objects.pin();
   try {
-    const { rollup, packedLoose, choice } = await chooseWork(repo, opts);
-    return rollup.length > 0 || choice.loose || packedLoose.length > 0;
+    const { rollup, unpacked, packedLoose, choice } = await chooseWork(repo, opts);
+    if (rollup.length === 0 && !choice.loose && packedLoose.length === 0) return 'none';
+    let objects = choice.loose ? unpacked.length : 0;
+    let bytes = 0;
+    for (const p of rollup) (objects += p.count), (bytes += p.pack.size);
+    // a full repack (asked for, not after a push) and the tests' faults: in the worker
+    const small = !opts.all && opts.fault === undefined && objects <= SMALL_ROLLUP_OBJECTS && bytes <= SMALL_ROLLUP_BYTES;
+    return small ? 'small' : 'large';
   } finally {
     release();
   }

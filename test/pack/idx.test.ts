@@ -122,6 +122,7 @@ describe('PackIndex.parse', () => {
       ['bad checksum', flipped, /checksum/],
       ['missing bytes', reseal(idx.subarray(0, idx.length - 4)), /does not fit/],
       ['unsorted', reseal(unsorted), /not sorted|fanout/],
+      ['unsorted after equal first 4 bytes', reseal(samePrefixUnsorted(idx)), /not sorted/],
     ];
     for (const [name, buf, message] of cases) {
       const err = await caught(() => PackIndex.parse(buf));
@@ -272,6 +273,15 @@ describe('writePackIndex', () => {
 });
 
 /** A copy of `idx` with its first two object ids swapped (same fanout bucket is not guaranteed: the order or the fanout check catches it). */
+/** The second id given the first one's 4-byte prefix but sorting before it after that. */
+function samePrefixUnsorted(idx: Buffer): Buffer {
+  const out = Buffer.from(idx);
+  idx.copy(out, 1052, 1032, 1036);
+  out.fill(0xff, 1036, 1052);
+  out.fill(0x00, 1056, 1072);
+  return out;
+}
+
 function swapFirstIds(idx: Buffer): Buffer {
   const out = Buffer.from(idx);
   idx.copy(out, 1032, 1052, 1072);

@@ -153,16 +153,22 @@ describe.each(STORAGE_KINDS)('repack on %s', (kind) => {
     await cgitFsck(storage, gitdir);
   });
 
-  it('starts no worker process when there is nothing to roll up', async () => {
+  it('starts no worker process when there is nothing, or little, to roll up', async () => {
     await pushEach(0, 1);
     const before = workerStarts.repack;
     expect(await repack(repo)).toEqual({ pack: null, rolledUp: [], objects: 0, looseRemoved: 0 });
     expect(workerStarts.repack).toBe(before);
+    // two pushes' packs: rolled up here
     await pushEach(1, 3);
     expect((await repack(repo)).rolledUp.length).toBeGreaterThan(0);
-    // on disk the roll-up itself runs in a worker (memfs: here)
-    expect(workerStarts.repack).toBe(before + (kind === 'fs' ? 1 : 0));
+    expect(workerStarts.repack).toBe(before);
     await expectReadable(await allObjects(3));
+    // a full repack, on disk, in a worker (memfs: here)
+    await pushEach(3, 4);
+    expect((await repack(repo, { all: true })).rolledUp.length).toBeGreaterThan(0);
+    expect(workerStarts.repack).toBe(before + (kind === 'fs' ? 1 : 0));
+    await expectReadable(await allObjects(4));
+    await cgitFsck(storage, gitdir);
   });
 
   it('packs loose objects and deletes their files, and drops loose copies of packed objects', async () => {
