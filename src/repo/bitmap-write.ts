@@ -126,6 +126,12 @@ export async function bitmapLargestPack(
 /** Packs (gitdir/name) found not closed under reachability by a worker: not tried again by this process. */
 const unclosedByName = new Set<string>();
 
+/** The packs of `repo` a worker found not closed: a worker's bitmap step skips them. */
+export function unclosedPacks(repo: Repository): string[] {
+  const prefix = `${repo.gitdir}${path.sep}`;
+  return [...unclosedByName].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+}
+
 /**
  * After a repack: give the largest pack a bitmap if it has none. Failures only warn (the repack
  * stands). Repositories on disk build it in the maintenance worker process (repack-runner.ts):
@@ -142,15 +148,24 @@ export async function bitmapAfterRepack(repo: Repository, opts: { signal?: { rea
     // the usual case after a push's roll-up: the largest pack kept its bitmap (no worker to start)
     if (await repo.storage.exists(path.join(repo.packDir, `${largest.name}.bitmap`))) return;
     const attempt = await runInWorker<BitmapAttempt | null>({ kind: 'bitmap', root: repo.storage.root, gitdir: repo.gitdir, owner: repo.storage.owner, ignore: repo.objects.ignoredPacks }, opts.signal);
-    if (!attempt) return;
-    if (attempt.unclosed) unclosedByName.add(path.join(repo.gitdir, attempt.pack));
-    if (attempt.written) {
-      // the pack's "no bitmap" is remembered for a while: look again now
-      const info = (await repo.objects.packInfos()).find((p) => p.name === attempt.pack);
-      if (info) forgetBitmap(info.pack);
-    }
+    await noteBitmapAttempt(repo, attempt);
   } catch (err) {
     bitmapWarning('could not write a reachability bitmap', { pack: repo.id, reason: (err as Error)?.message ?? String(err) });
+  }
+}
+
+/** What a worker's bitmap attempt tells this process: a pack not closed, or a bitmap to look at again; or its failure (a warning). */
+export async function noteBitmapAttempt(repo: Repository, attempt: BitmapAttempt | null, error?: string): Promise<void> {
+  if (error !== undefined) {
+    bitmapWarning('could not write a reachability bitmap', { pack: repo.id, reason: error });
+    return;
+  }
+  if (!attempt) return;
+  if (attempt.unclosed) unclosedByName.add(path.join(repo.gitdir, attempt.pack));
+  if (attempt.written) {
+    // the pack's "no bitmap" is remembered for a while: look again now
+    const info = (await repo.objects.packInfos()).find((p) => p.name === attempt.pack);
+    if (info) forgetBitmap(info.pack);
   }
 }
 

@@ -34,7 +34,9 @@ interface JobBase {
 }
 
 export type WorkerJob =
-  | (JobBase & { kind: 'repack'; factor?: number; all?: boolean; looseThreshold?: number })
+  // `bitmap`: then give the largest pack a bitmap in the same run (one start, the new pack's
+  // index already open), except for the packs named in `skip` (known not to be closed)
+  | (JobBase & { kind: 'repack'; factor?: number; all?: boolean; looseThreshold?: number; bitmap?: { skip: string[] } })
   | (JobBase & { kind: 'bitmap' })
   | (JobBase & { kind: 'prune'; expireMs: number; now?: number });
 

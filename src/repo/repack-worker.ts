@@ -6,7 +6,7 @@ import path from 'node:path';
 import { packObjectPool } from '../pack/pack-file.js';
 import { bitmapLargestPack } from './bitmap-write.js';
 import { pruneNow, type PruneHooks } from './prune.js';
-import { repackFiles } from './repack.js';
+import { repackFiles, type RepackOutcome } from './repack.js';
 import type { FromWorker, ToWorker, WorkerJob } from './repack-runner.js';
 import { Repository } from './repository.js';
 import { nodeStorage } from './storage.js';
@@ -59,8 +59,10 @@ async function run(job: WorkerJob): Promise<void> {
     const signal = signalFor(job);
     let outcome: unknown;
     if (job.kind === 'repack') {
-      outcome = await repackFiles(repo, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal });
+      const files = await repackFiles(repo, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal });
       if (job.fault === 'after-install') process.exit(71);
+      if (files && job.bitmap) await bitmapAfterFiles(repo, files, job.bitmap.skip, signal);
+      outcome = files;
     } else if (job.kind === 'bitmap') {
       outcome = await bitmapLargestPack(repo, { signal });
     } else {
@@ -76,6 +78,20 @@ async function run(job: WorkerJob): Promise<void> {
     reply({ type: 'done', outcome });
   } catch (err) {
     reply({ type: 'error', message: (err as Error)?.message ?? String(err) });
+  }
+}
+
+/**
+ * A repack job's bitmap step, over the packs as the parent will list them (the new one in, the
+ * rolled-up ones out). Its failure is reported in the outcome, not thrown: the repack stands.
+ */
+async function bitmapAfterFiles(repo: Repository, files: RepackOutcome, skip: string[], signal: { readonly aborted: boolean }): Promise<void> {
+  try {
+    if (files.pack) await repo.objects.addPack(files.pack);
+    await repo.objects.retirePacks(files.rolledUp);
+    files.bitmap = await bitmapLargestPack(repo, { signal, skip: (_pack, name) => skip.includes(name) });
+  } catch (err) {
+    files.bitmapError = (err as Error)?.message ?? String(err);
   }
 }
 

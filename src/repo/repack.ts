@@ -15,7 +15,8 @@
 // first, and only then does this process list the new pack, retire the old ones (readers that
 // still hold them keep their open handles until they finish: ObjectStore.pin) and delete their
 // files. A worker that dies leaves at most an extra, complete pack (duplicates are valid).
-// The bitmap for the largest pack (bitmap-write.ts) is then built by the worker as its own job.
+// The bitmap for the largest pack (bitmap-write.ts) is then built by the same worker run (a roll-up
+// big enough for a worker usually makes a new largest pack), or after a roll-up made here.
 //
 // Scheduled in the background after pushes and API commits (maintenance.ts), serialised per
 // repository (here in-process; across cluster nodes by Maintenance's lock), never under the
@@ -28,7 +29,7 @@ import { Courtesy } from './courtesy.js';
 import { listLoose } from './loose.js';
 import { PACK_COMPANIONS, plan, writePackFiles, type RepackTarget } from './pack-rewrite.js';
 import { runInWorker, type WorkerFault } from './repack-runner.js';
-import { bitmapAfterRepack } from './bitmap-write.js';
+import { bitmapAfterRepack, noteBitmapAttempt, unclosedPacks, type BitmapAttempt } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { Repository } from './repository.js';
 import { PACK_KEEP, packDirOf } from './pack-names.js';
@@ -77,6 +78,9 @@ export interface RepackResult {
 export interface RepackOutcome extends RepackResult {
   /** Replaced pack files and loose object files, to delete once the new pack is listed. */
   garbage: string[];
+  /** A worker that also did the bitmap step: what it did (null: nothing to do), or why it failed. */
+  bitmap?: BitmapAttempt | null;
+  bitmapError?: string;
 }
 
 /** The lock key that serialises repacks of one repository (not the ref-update lock). */
@@ -109,18 +113,22 @@ export function repack(repo: Repository, opts: RepackOptions = {}): Promise<Repa
           looseThreshold: opts.looseThreshold,
           ignore: repo.objects.ignoredPacks,
           fault: opts.fault,
+          // the bitmap in the same worker: a roll-up this size usually makes a new largest pack
+          bitmap: { skip: unclosedPacks(repo) },
         },
         opts.signal,
       );
     }
     if (!outcome) return empty; // aborted before anything was installed
-    const { garbage, ...result } = outcome;
+    const { garbage, bitmap, bitmapError, ...result } = outcome;
     if (result.pack) await repo.objects.addPack(result.pack);
     if (result.rolledUp.length > 0) await repo.objects.retirePacks(result.rolledUp);
     if (opts.defer) opts.defer(garbage, result.rolledUp);
     else await deleteGarbage(repo, garbage, result.rolledUp);
-    // the largest pack gets a .bitmap/.rev if it has none (in the worker too, as its own job)
-    await bitmapAfterRepack(repo, { signal: opts.signal, inline: !offLoop });
+    // the largest pack gets a .bitmap/.rev if it has none: done by the worker above, else here
+    // (or in a worker of its own)
+    if (bitmap !== undefined || bitmapError !== undefined) await noteBitmapAttempt(repo, bitmap ?? null, bitmapError);
+    else await bitmapAfterRepack(repo, { signal: opts.signal, inline: !offLoop });
     return result;
   });
 }
