@@ -6,9 +6,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repack } from '../../src/repo/repack.js';
 import { repositoryBitmap } from '../../src/repo/bitmap-index.js';
-import { repackWorkerPid, runningWorker } from '../../src/repo/repack-runner.js';
+import { repackWorkerPid, runningWorker, workerStarts } from '../../src/repo/repack-runner.js';
 import { gitOk, tmpDir } from '../helpers/git.js';
-import { fastImportCommits, leftovers, scratchRepo } from '../helpers/push.js';
+import { fastImportCommits, leftovers, randomFile, scratchRepo } from '../helpers/push.js';
 import { type TestServer, useTestServer } from '../helpers/server.js';
 
 /**
@@ -103,38 +103,71 @@ describe('maintenance (fs storage)', () => {
     await s.fsck(id);
   });
 
-  it('writes the bitmap in a worker process while /healthz and clones are answered, and serves from it', async () => {
+  it("writes the new pack's bitmap in the same worker run as the roll-up while /healthz and clones are answered, and serves from it", async () => {
     const { id, url } = await pushedRepo(s, 8, { packs: true });
     const other = await pushedRepo(s, 1);
     await s.ctx.manager.get(other.id).maintenance.idle(); // its background prune and repack are not the ones watched
     const repo = s.ctx.manager.get(id);
+    const gitdir = s.ctx.manager.gitdirOf(id);
+    const packDir = path.join(gitdir, 'objects', 'pack');
     const seen = new Map<string, { pid: number; nice: number }>();
     const answered: Promise<unknown>[] = [];
+    let bitmapPid: number | null = null;
     const watcher = setInterval(() => {
       const w = runningWorker();
-      if (!w || seen.has(w.kind) || !alive(w.pid)) return;
-      seen.set(w.kind, { pid: w.pid, nice: niceOf(w.pid) });
-      if (w.kind === 'bitmap') {
-        // asked while the bitmap is being built: answered by this process's event loop
+      if (!w || !alive(w.pid)) return;
+      if (!seen.has(w.kind)) seen.set(w.kind, { pid: w.pid, nice: niceOf(w.pid) });
+      // the new pack is in place: the worker is on to its bitmap, while this process answers
+      if (bitmapPid === null && fs.readdirSync(packDir).filter((f) => f.endsWith('.pack')).length > 8) {
+        bitmapPid = w.pid;
         answered.push(fetch(`${s.url}/healthz`).then(async (r) => [r.status, await r.text()]));
         answered.push(cloneOk(other.url));
       }
     }, 2);
+    const starts = { ...workerStarts };
     const result = await repack(repo, { all: true });
     clearInterval(watcher);
-    expect([...seen.keys()]).toEqual(['repack', 'bitmap']);
-    for (const { pid, nice } of seen.values()) {
-      expect(pid).not.toBe(process.pid);
-      expect(nice).toBe(19);
-    }
-    expect(seen.get('bitmap')!.pid).not.toBe(seen.get('repack')!.pid); // one at a time, each its own process
+    expect([...seen.keys()]).toEqual(['repack']);
+    expect(workerStarts.repack - starts.repack).toBe(1);
+    expect(workerStarts.bitmap - starts.bitmap).toBe(0); // no second worker for the bitmap
+    const { pid, nice } = seen.get('repack')!;
+    expect(pid).not.toBe(process.pid);
+    expect(nice).toBe(19);
+    expect(bitmapPid).toBe(pid);
     const [health] = await Promise.all(answered);
     expect(health).toEqual([200, expect.stringContaining('"ok"')]);
-    const gitdir = s.ctx.manager.gitdirOf(id);
-    expect(fs.existsSync(path.join(gitdir, 'objects', 'pack', `${result.pack}.bitmap`))).toBe(true);
+    expect(fs.existsSync(path.join(packDir, `${result.pack}.bitmap`))).toBe(true);
     // read back at once by this process (its earlier "no bitmap" forgotten), and by C Git
     const bitmap = await repositoryBitmap(repo);
     expect(bitmap?.pack.index.count).toBe(result.objects);
+    await gitOk(['--git-dir', gitdir, 'rev-list', '--test-bitmap', 'main']);
+    await cloneOk(url);
+    await s.fsck(id);
+  });
+
+  it('a push whose roll-up needs the worker and makes a new largest pack starts one worker, which also writes its bitmap', async () => {
+    const { id, url, work } = await pushedRepo(s, 1);
+    const repo = s.ctx.manager.get(id);
+    await repo.maintenance.idle();
+    const gitdir = s.ctx.manager.gitdirOf(id);
+    const first = (await repo.objects.packInfos()).map((p) => p.name);
+    expect(first).toHaveLength(1);
+    // about as many objects as the first push (a roll-up of both), and more pack bytes than the
+    // server process rolls up itself
+    randomFile(path.join(work, 'blob.bin'), 9 << 20);
+    await gitOk(['add', 'blob.bin'], { cwd: work });
+    await gitOk(['commit', '-q', '-m', 'a big blob'], { cwd: work });
+    await fastImportCommits(work, 'refs/heads/main', 20, { parent: 'refs/heads/main^0', files: 6 });
+    const starts = { ...workerStarts };
+    await gitOk(['push', '-q', url, 'main'], { cwd: work });
+    await repo.maintenance.idle();
+    const result = repo.maintenance.lastResult!;
+    expect(result.rolledUp).toContain(first[0]);
+    expect(result.rolledUp).toHaveLength(2);
+    expect(workerStarts.repack - starts.repack).toBe(1);
+    expect(workerStarts.bitmap - starts.bitmap).toBe(0);
+    expect(fs.existsSync(path.join(gitdir, 'objects', 'pack', `${result.pack}.bitmap`))).toBe(true);
+    expect((await repositoryBitmap(repo))?.pack.index.count).toBe(result.objects);
     await gitOk(['--git-dir', gitdir, 'rev-list', '--test-bitmap', 'main']);
     await cloneOk(url);
     await s.fsck(id);
