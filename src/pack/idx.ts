@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { GitgateError } from '../errors.js';
 import type { RandomAccessFile } from './file-handle.js';
 import { ByteLru, type BytePool } from './lru-cache.js';
+import { releaseOnce } from './release-once.js';
 import { OID_LENGTH } from './types.js';
 
 const IDX_MAGIC = 0xff744f63; // "\377tOc"
@@ -311,12 +312,9 @@ export class PackIndex {
    */
   holdIds(): () => void {
     if (this.idHolds++ === 0 && !this.ids) this.ids = this.bytes.range(this.oidsAt, this.count * OID_LENGTH);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
+    return releaseOnce(() => {
       if (--this.idHolds === 0) this.ids = null;
-    };
+    });
   }
 
   /** Let go of the file (a stored index) and its cached blocks. */

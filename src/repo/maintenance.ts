@@ -11,6 +11,7 @@
 // node) deletes those past the grace.
 import path from 'node:path';
 import { isGitgateError } from '../errors.js';
+import { releaseOnce } from '../pack/release-once.js';
 import { bitmapAfterRepack } from './bitmap-write.js';
 import { prune, type PruneResult } from './prune.js';
 import { deleteGarbage, repack, retireGarbage, sweepRetired, type RepackResult } from './repack.js';
@@ -153,16 +154,13 @@ export class Maintenance {
   /** schedule() held back, as in batch, until the returned function is called (once). */
   hold(): () => void {
     this.holds++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return releaseOnce(() => {
       this.holds--;
       if (this.holds === 0 && this.heldRequest) {
         this.heldRequest = false;
         this.schedule();
       }
-    };
+    });
   }
 
   /**

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { PackFile, packBlockPool } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
 import { hashObject, type GitObject, type ObjectType } from '../pack/types.js';
+import { releaseOnce } from '../pack/release-once.js';
 import { LooseObjects } from './loose.js';
 import { packDirOf } from './pack-names.js';
 import { isMissing, type Storage } from './storage.js';
@@ -62,13 +63,10 @@ export class ObjectStore implements ObjectDatabase {
    */
   pin(): () => void {
     this.active++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return releaseOnce(() => {
       this.active--;
       if (this.active === 0) void this.closeRetired();
-    };
+    });
   }
 
   /** Operations currently pinning the store, and retired packs still open (for tests and diagnostics). */
