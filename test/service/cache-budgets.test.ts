@@ -4,7 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { packBlockPool, packObjectPool } from '../../src/pack/pack-file.js';
 import { bitmapPool } from '../../src/repo/bitmap-index.js';
 import { clonePlanPool } from '../../src/repo/clone-plan-cache.js';
-import { applyCacheBudgets, nativeTrims, releaseIdle } from '../../src/service/cache-budgets.js';
+import { applyCacheBudgets, idleCollections, nativeTrims, releaseIdle } from '../../src/service/cache-budgets.js';
 
 describe('cache budgets', () => {
   const defaults = loadConfig({}, {}).caches;
@@ -58,5 +58,19 @@ describe('cache budgets', () => {
     garbage = null; // 8 MiB more in use than at the last collection: worth one
     releaseIdle(60_000);
     await vi.waitFor(() => expect(nativeTrims).toBe(before + 1));
+  });
+
+  it.runIf(glibc)('collects again when a later workload leaves dead buffers behind (V8\'s external count stays high after a collection)', async () => {
+    const drop = async () => {
+      let garbage: Buffer[] | null = Array.from({ length: 8 }, () => Buffer.alloc(1024 * 1024, 1));
+      expect(garbage.length).toBe(8);
+      garbage = null;
+      const before = { collections: idleCollections, trims: nativeTrims };
+      releaseIdle(60_000);
+      expect(idleCollections).toBe(before.collections + 1);
+      await vi.waitFor(() => expect(nativeTrims).toBe(before.trims + 1));
+    };
+    await drop();
+    await drop(); // the same again: collected again, not kept until the next request
   });
 });
