@@ -88,10 +88,20 @@ export async function writeRepositoryBitmap(repo: Repository, opts: { signal?: {
   return (await bitmapLargestPack(repo, { ...opts, skip: (pack) => unclosed.has(pack) }))?.written ?? null;
 }
 
-/** writeRepositoryBitmap's work, without its memory of unclosed packs (the worker process has none). Null: no pack, or skipped. */
+/** A pack's entry type codes (OBJ_COMMIT…OBJ_TAG) in pack order, as its writer knew them. */
+export interface KnownTypes {
+  pack: string;
+  typeCodes: Uint8Array;
+}
+
+/**
+ * writeRepositoryBitmap's work, without its memory of unclosed packs (the worker process has
+ * none). Null: no pack, or skipped. `known`: the types of a pack just written (the repack in
+ * the same worker run), so that pack's entries are not read again to learn them.
+ */
 export async function bitmapLargestPack(
   repo: Repository,
-  opts: { signal?: { readonly aborted: boolean }; skip?: (pack: PackFile, name: string) => boolean } = {},
+  opts: { signal?: { readonly aborted: boolean }; skip?: (pack: PackFile, name: string) => boolean; known?: KnownTypes } = {},
 ): Promise<BitmapAttempt | null> {
   const store = repo.objects;
   await store.rescan();
@@ -103,7 +113,8 @@ export async function bitmapLargestPack(
     const attempt: BitmapAttempt = { pack: largest.name, written: null, unclosed: false };
     const base = path.join(repo.packDir, largest.name);
     if (await repo.storage.exists(`${base}.bitmap`)) return attempt;
-    const built = await build(repo, largest.pack, opts.signal);
+    const known = opts.known?.pack === largest.name && opts.known.typeCodes.length === largest.pack.index.count ? opts.known.typeCodes : undefined;
+    const built = await build(repo, largest.pack, opts.signal, known);
     if (!built) {
       if (!opts.signal?.aborted) {
         unclosed.add(largest.pack);
@@ -176,20 +187,20 @@ interface Built {
   commits: number;
 }
 
-async function build(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }): Promise<Built | null> {
+async function build(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }, typeCodes?: Uint8Array): Promise<Built | null> {
   // every object of the pack is looked up, most of them many times: the ids stay in memory
   const release = pack.index.holdIds();
   try {
-    return await buildHeld(repo, pack, signal);
+    return await buildHeld(repo, pack, signal, typeCodes);
   } finally {
     release();
   }
 }
 
-async function buildHeld(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }): Promise<Built | null> {
+async function buildHeld(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }, typeCodes?: Uint8Array): Promise<Built | null> {
   const { index } = pack;
   const order = packOrderFromOffsets(index.count, (i) => index.offsetAt(i));
-  const types = await packTypes(pack, order);
+  const types = typeCodes ? bitmapTypes(typeCodes) : await packTypes(pack, order);
   const wi = new WriterIndex(pack, order, types);
 
   // Ref tips peeled to commits; only those in the pack can be selected.
@@ -245,6 +256,17 @@ async function buildHeld(repo: Repository, pack: PackFile, signal?: { readonly a
   const byType = [typeSets.commits, typeSets.trees, typeSets.blobs, typeSets.tags];
   for (let p = 0; p < types.length; p++) byType[types[p]!]!.add(p);
   return { order, types: typeSets, entries, commits: commits.length };
+}
+
+/** Type codes in pack order as bitmap type numbers (commit 0, tree 1, blob 2, tag 3). */
+function bitmapTypes(typeCodes: Uint8Array): Uint8Array {
+  const types = new Uint8Array(typeCodes.length);
+  for (let p = 0; p < typeCodes.length; p++) {
+    const t = CODE_TO_TYPE.get(typeCodes[p]!);
+    if (t === undefined) throw new BitmapFormatError(`object ${p} of the written pack has no type`);
+    types[p] = t;
+  }
+  return types;
 }
 
 /** Type of every object in pack order: stored types, deltas take their base's (bases come first for ofs-deltas). */

@@ -14,7 +14,7 @@ import { writeFully } from '../pack/file-io.js';
 import { PackIndex, writePackIndex, type IndexEntry } from '../pack/idx.js';
 import { PackFile } from '../pack/pack-file.js';
 import { writePack, type PackEntry } from '../pack/pack-writer.js';
-import { OBJ_OFS_DELTA, OBJ_REF_DELTA, hashObject } from '../pack/types.js';
+import { OBJ_OFS_DELTA, OBJ_REF_DELTA, codeFromType, hashObject } from '../pack/types.js';
 import type { Courtesy } from './courtesy.js';
 import { LooseObjects } from './loose.js';
 import type { ObjectDatabase } from './object-database.js';
@@ -118,11 +118,21 @@ export async function plan(
   return items;
 }
 
+/** The written pack's name and each entry's type code (OBJ_COMMIT…OBJ_TAG) in pack order, known from writing it. */
+export type PackWritten = (name: string, typeCodes: Uint8Array) => void;
+
 /**
  * Write the items as a pack under temporary names, index it, rename it into place (.pack,
- * then .idx). The caller lists it in its object store. Null when aborted.
+ * then .idx). The caller lists it in its object store. Null when aborted. `written` gets the
+ * entries' types, which a bitmap of the new pack needs (no second pass over its entries).
  */
-export async function writePackFiles(target: RepackTarget, items: Item[], opts: { signal?: { readonly aborted: boolean } }, courtesy: Courtesy): Promise<string | null> {
+export async function writePackFiles(
+  target: RepackTarget,
+  items: Item[],
+  opts: { signal?: { readonly aborted: boolean } },
+  courtesy: Courtesy,
+  written?: PackWritten,
+): Promise<string | null> {
   const { storage } = target;
   const loose = new LooseObjects(storage, target.gitdir);
   const packDir = packDirOf(target.gitdir);
@@ -136,6 +146,7 @@ export async function writePackFiles(target: RepackTarget, items: Item[], opts: 
     const count = items.length;
     const offsets = new Array<number>(count);
     const crcs = new Array<number>(count);
+    const typeCodes = new Uint8Array(count);
     /** CRC the written entry must have: the source's, for entries copied byte for byte. */
     const expected = new Array<number | undefined>(count);
     const out = new BlockWriter(handle);
@@ -172,6 +183,7 @@ export async function writePackFiles(target: RepackTarget, items: Item[], opts: 
       if (!item.pack) {
         const obj = await loose.read(item.oid.toString('hex'), { verify: true });
         if (!obj) throw new Error(`loose object ${item.oid.toString('hex')} vanished while repacking`);
+        typeCodes[k] = codeFromType(obj.type);
         return { kind: 'object', type: obj.type, content: obj.content };
       }
       const { pack } = item;
@@ -180,10 +192,13 @@ export async function writePackFiles(target: RepackTarget, items: Item[], opts: 
         if (!hashObject(obj.type, obj.content).equals(item.oid)) {
           throw new GitgateError('CORRUPT_REPO', { detail: `object ${item.oid.toString('hex')} does not match its id` });
         }
+        typeCodes[k] = codeFromType(obj.type);
         return { kind: 'object', type: obj.type, content: obj.content };
       }
       const info = await pack.entryAt(item.offset);
       const sourceCrc = pack.index.crcAt(item.pos);
+      // a delta's base is written first (plan); a stored entry that is not a delta is whole
+      typeCodes[k] = item.base >= 0 ? typeCodes[item.base]! : info.typeCode;
       if (item.base >= 0) {
         const raw = await pack.rawEntry(item.offset);
         if (zlib.crc32(raw) !== sourceCrc) {
@@ -230,6 +245,7 @@ export async function writePackFiles(target: RepackTarget, items: Item[], opts: 
     await storage.rename(tmpIdx, path.join(packDir, `${name}.idx`));
     await storage.syncDir(packDir);
     installed = true;
+    written?.(name, typeCodes);
     return name;
   } finally {
     if (handleOpen) await handle.close().catch(() => undefined);

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { packObjectPool } from '../pack/pack-file.js';
-import { bitmapLargestPack } from './bitmap-write.js';
+import { bitmapLargestPack, type KnownTypes } from './bitmap-write.js';
 import { pruneNow, type PruneHooks } from './prune.js';
 import { repackFiles, type RepackOutcome } from './repack.js';
 import type { FromWorker, ToWorker, WorkerJob } from './repack-runner.js';
@@ -59,9 +59,10 @@ async function run(job: WorkerJob): Promise<void> {
     const signal = signalFor(job);
     let outcome: unknown;
     if (job.kind === 'repack') {
-      const files = await repackFiles(repo, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal });
+      let known: KnownTypes | undefined;
+      const files = await repackFiles(repo, { factor: job.factor, all: job.all, looseThreshold: job.looseThreshold, signal }, (pack, typeCodes) => (known = { pack, typeCodes }));
       if (job.fault === 'after-install') process.exit(71);
-      if (files && job.bitmap) await bitmapAfterFiles(repo, files, job.bitmap.skip, signal);
+      if (files && job.bitmap) await bitmapAfterFiles(repo, files, job.bitmap.skip, signal, known);
       outcome = files;
     } else if (job.kind === 'bitmap') {
       outcome = await bitmapLargestPack(repo, { signal });
@@ -85,11 +86,11 @@ async function run(job: WorkerJob): Promise<void> {
  * A repack job's bitmap step, over the packs as the parent will list them (the new one in, the
  * rolled-up ones out). Its failure is reported in the outcome, not thrown: the repack stands.
  */
-async function bitmapAfterFiles(repo: Repository, files: RepackOutcome, skip: string[], signal: { readonly aborted: boolean }): Promise<void> {
+async function bitmapAfterFiles(repo: Repository, files: RepackOutcome, skip: string[], signal: { readonly aborted: boolean }, known?: KnownTypes): Promise<void> {
   try {
     if (files.pack) await repo.objects.addPack(files.pack);
     await repo.objects.retirePacks(files.rolledUp);
-    files.bitmap = await bitmapLargestPack(repo, { signal, skip: (_pack, name) => skip.includes(name) });
+    files.bitmap = await bitmapLargestPack(repo, { signal, skip: (_pack, name) => skip.includes(name), known });
   } catch (err) {
     files.bitmapError = (err as Error)?.message ?? String(err);
   }

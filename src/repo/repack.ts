@@ -27,7 +27,7 @@ import path from 'node:path';
 import { chooseRollup } from './geometric.js';
 import { Courtesy } from './courtesy.js';
 import { listLoose } from './loose.js';
-import { PACK_COMPANIONS, plan, writePackFiles, type RepackTarget } from './pack-rewrite.js';
+import { PACK_COMPANIONS, plan, writePackFiles, type PackWritten, type RepackTarget } from './pack-rewrite.js';
 import { runInWorker, type WorkerFault } from './repack-runner.js';
 import { bitmapAfterRepack, noteBitmapAttempt, unclosedPacks, type BitmapAttempt } from './bitmap-write.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
@@ -185,7 +185,7 @@ async function repackWanted(repo: Repository, opts: RepackOptions): Promise<'non
  * The file work of one repack: choose, write the new pack and rename it into place; returns
  * what to list and what to delete (nothing deleted yet). Null when aborted before installing.
  */
-export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions, 'defer'>): Promise<RepackOutcome | null> {
+export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions, 'defer'>, written?: PackWritten): Promise<RepackOutcome | null> {
   const { storage } = target;
   const store = target.objects;
   const packDir = packDirOf(target.gitdir);
@@ -207,7 +207,7 @@ export async function repackFiles(target: RepackTarget, opts: Omit<RepackOptions
       const items = await plan(rollup.map((p) => p.pack).reverse(), others, choice.loose ? unpacked : [], courtesy);
       if (aborted()) return null;
       if (items.length > 0) {
-        const name = await writePackFiles(target, items, opts, courtesy);
+        const name = await writePackFiles(target, items, opts, courtesy, written);
         if (name === null) return null; // aborted
         outcome.pack = name;
         outcome.objects = items.length;

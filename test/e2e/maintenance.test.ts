@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repack } from '../../src/repo/repack.js';
 import { repositoryBitmap } from '../../src/repo/bitmap-index.js';
+import { writeRepositoryBitmap } from '../../src/repo/bitmap-write.js';
 import { repackWorkerPid, runningWorker, workerStarts } from '../../src/repo/repack-runner.js';
 import { gitOk, tmpDir } from '../helpers/git.js';
 import { fastImportCommits, leftovers, randomFile, scratchRepo } from '../helpers/push.js';
@@ -169,6 +170,13 @@ describe('maintenance (fs storage)', () => {
     expect(fs.existsSync(path.join(gitdir, 'objects', 'pack', `${result.pack}.bitmap`))).toBe(true);
     expect((await repositoryBitmap(repo))?.pack.index.count).toBe(result.objects);
     await gitOk(['--git-dir', gitdir, 'rev-list', '--test-bitmap', 'main']);
+    // the types it took from writing the pack: the same file as one built by reading the pack
+    const file = path.join(gitdir, 'objects', 'pack', `${result.pack}.bitmap`);
+    const written = fs.readFileSync(file);
+    fs.rmSync(file);
+    await repo.objects.rescan();
+    expect((await writeRepositoryBitmap(repo))?.pack).toBe(result.pack);
+    expect(fs.readFileSync(file).equals(written)).toBe(true);
     await cloneOk(url);
     await s.fsck(id);
   });
