@@ -220,8 +220,9 @@ async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>,
       if (!obj || obj.type !== 'tree') throw missing(oid);
       const content = obj.content;
       const n = scanner.scan(content);
-      const [from, to] = memo.changed(path, content, scanner, n);
-      for (let i = from; i < to; i++) {
+      const count = memo.changed(oid, path, content, scanner, n);
+      for (let k = 0; k < count; k++) {
+        const i = memo.index(k);
         const kind = scanner.kind(i);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
         const at = scanner.oidOffset(i);

@@ -103,8 +103,9 @@ async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachO
         content = obj.content;
       }
       const n = scanner.scan(content);
-      const [from, to] = memo.changed(top.path, content, scanner, n);
-      for (let i = from; i < to; i++) {
+      const count = memo.changed(top.oid, top.path, content, scanner, n);
+      for (let k = 0; k < count; k++) {
+        const i = memo.index(k);
         const kind = scanner.kind(i);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
         const at = scanner.oidOffset(i);
