@@ -229,20 +229,18 @@ async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>,
       const obj = await store.read(oid);
       if (!obj || obj.type !== 'tree') throw missing(oid);
       const content = obj.content;
-      const n = scanner.scan(content);
-      const count = memo.changed(oid, path, content, scanner, n, hint);
+      const count = memo.changed(oid, path, content, scanner, hint);
       for (let k = 0; k < count; k++) {
-        const i = memo.index(k);
-        const kind = scanner.kind(i);
+        const kind = memo.kind(k);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
-        const at = scanner.oidOffset(i);
+        const at = memo.oidOffset(k);
         let pos = bits.lookup(content, at);
         if (pos < 0) pos = bits.extend(content.toString('hex', at, at + 20), kind === TREE_ENTRY_TREE ? 'tree' : 'blob');
         if (seen(pos)) continue;
         result.add(pos);
         if (kind === TREE_ENTRY_TREE) {
           stack.push(content.toString('hex', at, at + 20));
-          paths.push(`${path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}`);
+          paths.push(`${path}/${content.toString('latin1', memo.entryStart(k), at - 1)}`);
           treeHints.push(memo.counterpart(k));
         }
       }

@@ -102,16 +102,14 @@ async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachO
         }
         content = obj.content;
       }
-      const n = scanner.scan(content);
-      const count = memo.changed(top.oid, top.path, content, scanner, n, top.hint);
+      const count = memo.changed(top.oid, top.path, content, scanner, top.hint);
       for (let k = 0; k < count; k++) {
-        const i = memo.index(k);
-        const kind = scanner.kind(i);
+        const kind = memo.kind(k);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
-        const at = scanner.oidOffset(i);
+        const at = memo.oidOffset(k);
         if (!mark(content, at)) continue;
         if (kind === TREE_ENTRY_TREE) {
-          const path = `${top.path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}`;
+          const path = `${top.path}/${content.toString('latin1', memo.entryStart(k), at - 1)}`;
           stack.push({ oid: content.toString('hex', at, at + 20), content: null, path, hint: memo.counterpart(k) });
         }
       }

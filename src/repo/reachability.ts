@@ -158,7 +158,7 @@ async function plan(store: ObjectDatabase, wants: string[], opts: WalkOptions, i
   for (const o of out) sent.addHex(o.oid);
 
   // Without a filter, whether an entry is sent depends on its id only (see TreeMemo).
-  const memo = filter ? null : new TreeMemo();
+  const memo = new TreeMemo(!filter);
   const noPresent = present.size === 0;
   const isOut = (buf: Buffer, at: number) => sent.has(buf, at) || (!noPresent && present.has(buf, at));
   /** `hint`: a tree walked before, at the same path in a commit near this one (see TreeMemo). */
@@ -178,23 +178,21 @@ async function plan(store: ObjectDatabase, wants: string[], opts: WalkOptions, i
       out.push({ oid, type: 'tree' });
       await ids.read();
       const content = (await mustRead(store, oid)).content;
-      const n = scanner.scan(content);
-      const count = memo ? memo.changed(oid, path, content, scanner, n, treeHint) : n;
+      const count = memo.changed(oid, path, content, scanner, treeHint);
       // Backwards, so that subtrees pop in tree order. The scanner and memo are only used by
       // this walk, one tree at a time (the awaits in the loop are for filters and scan nothing).
       for (let k = count - 1; k >= 0; k--) {
-        const i = memo ? memo.index(k) : k;
-        const kind = scanner.kind(i);
+        const kind = memo.kind(k);
         if (kind === TREE_ENTRY_GITLINK) continue;
-        const at = scanner.oidOffset(i);
+        const at = memo.oidOffset(k);
         if (isOut(content, at)) continue;
         const entryOid = content.toString('hex', at, at + 20);
         if (kind === TREE_ENTRY_TREE) {
           stack.push(entryOid);
           depths.push(depth + 1);
           // the entry's mode and name: a key of its path
-          paths.push(memo ? `${path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}` : '');
-          hints.push(memo ? memo.counterpart(k) : null);
+          paths.push(filter ? '' : `${path}/${content.toString('latin1', memo.entryStart(k), at - 1)}`);
+          hints.push(memo.counterpart(k));
           continue;
         }
         if (filter) {

@@ -8,9 +8,10 @@
 // next level.
 //
 // Which old tree: the caller's hint (the same path in the tree of a commit walked just before
-// on the same line: a child), else one of the last trees scanned at the same path. Newest-first
-// order interleaves branches (git.git: maint, topics based on old releases), so the last tree
-// at a path is often from another line.
+// on the same line: a child), else the last tree scanned at the same path. Newest-first order
+// interleaves branches (git.git: maint, topics based on old releases), so the last tree at a
+// path is often from another line. Entries in identical runs are not even parsed: their
+// bounds are the old tree's (which was checked when it was scanned).
 //
 // Only bytes are trusted: an entry is skipped when it is byte-identical to a whole entry of a
 // tree scanned in this walk (runs are compared from an entry start in both trees, where the
@@ -27,68 +28,101 @@ interface Seen {
 const MAX_BYTES = 32 * 1024 * 1024;
 /** Entries a slab of entry ends holds. */
 const SLAB = 1 << 18;
-/** Trees tried per path when there is no hint. */
-const PER_PATH = 4;
 
 export class TreeMemo {
   /** Trees scanned, by hex id, least recently used first. */
   private readonly byId = new Map<string, Seen>();
-  /** Ids of the last trees scanned at each path, the most recent first. */
-  private readonly byPath = new Map<string, string[]>();
+  /** Id of the last tree scanned at each path. */
+  private readonly byPath = new Map<string, string>();
   private bytes = 0;
-  /** The entries picked (may be new), and per entry the offset of the old same-named subtree's id or -1. */
-  private picked = new Int32Array(64);
+  /** Per picked entry (may be new): its start, kind, id offset, and the offset of the old same-named subtree's id or -1. */
+  private starts = new Int32Array(64);
+  private kinds = new Uint8Array(64);
+  private oids = new Int32Array(64);
   private pairs = new Int32Array(64);
-  /** A candidate's answer, swapped with picked/pairs when it is the better one. */
-  private trialPicked = new Int32Array(64);
-  private trialPairs = new Int32Array(64);
   private old: Seen | null = null;
+  /** The ends of the tree being compared, before they are copied into the slab. */
+  private ends = new Int32Array(256);
   /** Entry ends of many trees share one buffer (a typed array each cost more than the merge). */
   private slab = new Int32Array(SLAB);
   private slabUsed = 0;
 
+  /** `enabled` false: every entry is picked (a walk whose answer depends on more than ids: filters). */
+  constructor(private readonly enabled = true) {}
+
   /**
-   * Compare `content` (tree `oid`, just scanned by `scanner`, `n` entries) with an old tree and
-   * remember it. Returns how many entries may be new; read them with index(k), in increasing
-   * order, and their old counterpart with counterpart(k). `hint`: the id of a tree scanned
-   * before at the same path that is probably the closest.
+   * Parse `content` (tree `oid`), compare it with an old tree and remember it. Returns how many
+   * entries may be new; read them with kind(k), oidOffset(k), entryStart(k), in tree order, and
+   * their old counterpart with counterpart(k). `hint`: the id of a tree scanned before at the
+   * same path that is probably the closest (else the last one scanned at `path` is used).
    */
-  changed(oid: string, path: string, content: Buffer, scanner: TreeScanner, n: number, hint: string | null = null): number {
-    const fresh: Seen = { content, ends: this.endsFor(n) };
-    for (let i = 0; i < n; i++) fresh.ends[i] = scanner.oidOffset(i) + 20;
-    if (this.picked.length < n) {
-      this.picked = new Int32Array(n);
-      this.pairs = new Int32Array(n);
-      this.trialPicked = new Int32Array(n);
-      this.trialPairs = new Int32Array(n);
-    }
-    const hinted = hint === null ? undefined : this.byId.get(hint);
-    if (hinted) {
+  changed(oid: string, path: string, content: Buffer, scanner: TreeScanner, hint: string | null = null): number {
+    let old = hint === null || !this.enabled ? undefined : this.byId.get(hint);
+    if (old) {
       this.byId.delete(hint!); // most recently used
-      this.byId.set(hint!, hinted);
+      this.byId.set(hint!, old);
+    } else if (this.enabled) {
+      const last = this.byPath.get(path);
+      old = last === undefined ? undefined : this.byId.get(last);
     }
-    this.old = null;
-    let count = n;
-    for (const id of hinted ? [hint!] : (this.byPath.get(path) ?? [])) {
-      const old = this.byId.get(id);
-      if (!old) continue;
-      const tried = this.merge(scanner, fresh, old);
-      if (tried < count || !this.old) {
-        [this.picked, this.trialPicked] = [this.trialPicked, this.picked];
-        [this.pairs, this.trialPairs] = [this.trialPairs, this.pairs];
-        this.old = old;
-        count = tried;
+    this.old = old ?? null;
+    let n = 0;
+    let count = 0;
+    const a = content;
+    const b = old?.content;
+    const m = old ? old.ends.length : 0;
+    let j = 0;
+    for (let pos = 0; pos < a.length; ) {
+      let bStart = 0;
+      if (j < m) {
+        bStart = j === 0 ? 0 : old!.ends[j - 1]!;
+        const length = old!.ends[j]! - bStart;
+        if (pos + length <= a.length && a.compare(b!, bStart, bStart + length, pos, pos + length) === 0) {
+          // Identical bytes from an entry start in both trees parse as the same entries: the
+          // run of identical entries (already handled) is found with a few compares, unparsed.
+          const run = sameRun(a, pos, old!, j);
+          this.reserve(n + run, count);
+          for (let r = 0; r < run; r++) this.ends[n++] = old!.ends[j + r]! - bStart + pos;
+          pos = this.ends[n - 1]!;
+          j += run;
+          continue;
+        }
       }
-      if (count <= 1) break;
+      const nul = scanner.entry(a, pos);
+      const kind = scanner.lastKind;
+      let c = -1; // past the old tree's end: not in it
+      if (j < m) {
+        c = compareNames(a, pos, nul, kind === TREE_ENTRY_TREE, b!, bStart, old!.ends[j]! - 21, isTreeEntry(b!, bStart));
+        if (c > 0) {
+          j++; // removed since
+          continue;
+        }
+      }
+      this.reserve(n + 1, count + 1);
+      this.ends[n++] = nul + 21;
+      this.starts[count] = pos;
+      this.kinds[count] = kind;
+      this.oids[count] = nul + 1;
+      this.pairs[count++] = c === 0 && kind === TREE_ENTRY_TREE && isTreeEntry(b!, bStart) ? old!.ends[j]! - 20 : -1;
+      if (c === 0) j++;
+      pos = nul + 21;
     }
-    if (!this.old) for (let i = 0; i < n; i++) this.picked[i] = i;
-    this.remember(oid, path, fresh);
+    if (this.enabled) this.remember(oid, path, content, n);
     return count;
   }
 
-  /** The entry number of the k-th entry that may be new. */
-  index(k: number): number {
-    return this.picked[k]!;
+  kind(k: number): number {
+    return this.kinds[k]!;
+  }
+
+  /** Offset of the k-th picked entry's id in the content. */
+  oidOffset(k: number): number {
+    return this.oids[k]!;
+  }
+
+  /** Offset of the k-th picked entry's mode (its mode and name run to oidOffset - 1). */
+  entryStart(k: number): number {
+    return this.starts[k]!;
   }
 
   /** The old tree's subtree of the same name as the k-th entry (when both are trees and differ), as hex, or null. */
@@ -97,62 +131,40 @@ export class TreeMemo {
     return at < 0 ? null : this.old!.content.toString('hex', at, at + 20);
   }
 
-  /** Into trialPicked/trialPairs: the entries of `fresh` not byte-identical to an entry of `old`, merging by name. */
-  private merge(scanner: TreeScanner, fresh: Seen, old: Seen): number {
-    const a = fresh.content;
-    const b = old.content;
-    const n = fresh.ends.length;
-    const m = old.ends.length;
-    let count = 0;
-    let i = 0;
-    let j = 0;
-    while (i < n) {
-      const aStart = i === 0 ? 0 : fresh.ends[i - 1]!;
-      const aEnd = fresh.ends[i]!;
-      let c = -1; // past the old tree's end: entry i is not in it
-      if (j < m) {
-        const bStart = j === 0 ? 0 : old.ends[j - 1]!;
-        const bEnd = old.ends[j]!;
-        if (aEnd - aStart === bEnd - bStart && a.compare(b, bStart, bEnd, aStart, aEnd) === 0) {
-          const run = sameRun(fresh, i, old, j, Math.min(n - i, m - j));
-          i += run;
-          j += run;
-          continue;
-        }
-        c = compareNames(a, aStart, aEnd - 21, scanner.kind(i) === TREE_ENTRY_TREE, b, bStart, bEnd - 21, isTreeEntry(b, bStart));
-        if (c > 0) {
-          j++; // removed since
-          continue;
-        }
+  private reserve(entries: number, picked: number): void {
+    if (entries > this.ends.length) {
+      const ends = new Int32Array(Math.max(entries, this.ends.length * 2));
+      ends.set(this.ends);
+      this.ends = ends;
+    }
+    if (picked > this.kinds.length) {
+      const size = Math.max(picked, this.kinds.length * 2);
+      const grow = <T extends Int32Array | Uint8Array>(from: T, to: T): T => (to.set(from), to);
+      this.starts = grow(this.starts, new Int32Array(size));
+      this.kinds = grow(this.kinds, new Uint8Array(size));
+      this.oids = grow(this.oids, new Int32Array(size));
+      this.pairs = grow(this.pairs, new Int32Array(size));
+    }
+  }
+
+  private remember(oid: string, path: string, content: Buffer, n: number): void {
+    if (content.length > MAX_BYTES / 4) return;
+    let ends: Int32Array;
+    if (n > SLAB / 8) ends = new Int32Array(n);
+    else {
+      if (this.slabUsed + n > SLAB) {
+        this.slab = new Int32Array(SLAB);
+        this.slabUsed = 0;
       }
-      this.trialPicked[count] = i;
-      this.trialPairs[count++] = c === 0 && scanner.kind(i) === TREE_ENTRY_TREE && isTreeEntry(b, j === 0 ? 0 : old.ends[j - 1]!) ? old.ends[j]! - 20 : -1;
-      if (c === 0) j++;
-      i++;
+      ends = this.slab.subarray(this.slabUsed, (this.slabUsed += n));
     }
-    return count;
-  }
-
-  private endsFor(n: number): Int32Array {
-    if (n > SLAB / 8) return new Int32Array(n);
-    if (this.slabUsed + n > SLAB) {
-      this.slab = new Int32Array(SLAB);
-      this.slabUsed = 0;
-    }
-    return this.slab.subarray(this.slabUsed, (this.slabUsed += n));
-  }
-
-  private remember(oid: string, path: string, seen: Seen): void {
-    if (seen.content.length > MAX_BYTES / 4) return;
+    ends.set(this.ends.subarray(0, n));
     const prior = this.byId.get(oid);
     if (prior) this.bytes -= prior.content.length;
     this.byId.delete(oid);
-    this.byId.set(oid, seen);
-    this.bytes += seen.content.length;
-    let ids = this.byPath.get(path);
-    if (!ids) this.byPath.set(path, (ids = []));
-    ids.unshift(oid);
-    if (ids.length > PER_PATH) ids.pop();
+    this.byId.set(oid, { content, ends });
+    this.bytes += content.length;
+    this.byPath.set(path, oid);
     for (const [id, old] of this.byId) {
       if (this.bytes <= MAX_BYTES) break;
       this.byId.delete(id);
@@ -188,19 +200,18 @@ function compareNames(a: Buffer, aStart: number, aNul: number, aTree: boolean, b
 }
 
 /**
- * How many entries from fresh's i and old's j on are byte-identical (entry i and j are; at most
- * `max`). Both start at an entry start, so identical bytes parse as identical entries and end
- * where an entry of both ends.
+ * How many entries of `old` from entry j on are byte-identical to `a` from offset `pos` (entry
+ * j is). Both start at an entry start, so identical bytes parse as identical entries.
  */
-function sameRun(fresh: Seen, i: number, old: Seen, j: number, max: number): number {
-  const a = fresh.content;
+function sameRun(a: Buffer, pos: number, old: Seen, j: number): number {
   const b = old.content;
-  const shift = (j === 0 ? 0 : old.ends[j - 1]!) - (i === 0 ? 0 : fresh.ends[i - 1]!);
-  // entries [i, i+lo) are known identical; are the bytes of entries i+lo .. i+k-1 too?
+  const max = old.ends.length - j;
+  const shift = pos - (j === 0 ? 0 : old.ends[j - 1]!);
+  // entries j .. j+lo-1 are known identical; are the bytes of entries j+lo .. j+k-1 too?
   const more = (lo: number, k: number) => {
-    const from = fresh.ends[i + lo - 1]!;
-    const to = fresh.ends[i + k - 1]!;
-    return to + shift <= b.length && a.compare(b, from + shift, to + shift, from, to) === 0;
+    const from = old.ends[j + lo - 1]!;
+    const to = old.ends[j + k - 1]!;
+    return to + shift <= a.length && a.compare(b, from, to, from + shift, to + shift) === 0;
   };
   let lo = 1;
   let step = 1;

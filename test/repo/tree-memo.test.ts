@@ -11,8 +11,11 @@ let trees = 0;
 /** The entries picked for a lookup. */
 function changed(memo: TreeMemo, path: string, content: Buffer): number[] {
   const scanner = new TreeScanner();
-  const count = memo.changed(`tree${trees++}`, path, content, scanner, scanner.scan(content));
-  return Array.from({ length: count }, (_, k) => memo.index(k));
+  const count = memo.changed(`tree${trees++}`, path, content, scanner);
+  // entry numbers, from where the picked entries start
+  const starts: number[] = [];
+  for (let pos = 0; pos < content.length; pos = scanner.entry(content, pos) + 21) starts.push(pos);
+  return Array.from({ length: count }, (_, k) => starts.indexOf(memo.entryStart(k)));
 }
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
