@@ -196,42 +196,52 @@ async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>,
     }
   }
 
+  // each commit's tree is compared with its child's, walked just before (see TreeMemo)
+  const hints: (string | null)[] = trees.map(() => null);
+  const childTree = new Map<string, string>();
   for (let c = queue.pop(); c; c = queue.pop()) {
     await tick();
     trees.push(c.tree);
-    for (const p of c.parents) await enterCommit(p, await positionOf(p));
+    hints.push(childTree.get(c.oid) ?? null);
+    childTree.delete(c.oid);
+    for (const p of c.parents) {
+      childTree.set(p, c.tree);
+      await enterCommit(p, await positionOf(p));
+    }
   }
 
   const scanner = new TreeScanner();
   // every entry of a tree scanned in this walk is in `result` (or `exclude`) when the walk
   // ends: a later tree at the same path needs only its changed entries looked up
   const memo = new TreeMemo();
-  for (const root of trees) {
+  for (const [t, root] of trees.entries()) {
     const rootPos = await positionOf(root);
     if (seen(rootPos)) continue;
     result.add(rootPos);
     const stack = [root];
     const paths = [''];
+    const treeHints: (string | null)[] = [hints[t]!];
     while (stack.length) {
       await tick();
       const oid = stack.pop()!;
       const path = paths.pop()!;
+      const hint = treeHints.pop()!;
       const obj = await store.read(oid);
       if (!obj || obj.type !== 'tree') throw missing(oid);
       const content = obj.content;
-      const n = scanner.scan(content);
-      const [from, to] = memo.changed(path, content, scanner, n);
-      for (let i = from; i < to; i++) {
-        const kind = scanner.kind(i);
+      const count = memo.changed(oid, path, content, scanner, hint);
+      for (let k = 0; k < count; k++) {
+        const kind = memo.kind(k);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
-        const at = scanner.oidOffset(i);
+        const at = memo.oidOffset(k);
         let pos = bits.lookup(content, at);
         if (pos < 0) pos = bits.extend(content.toString('hex', at, at + 20), kind === TREE_ENTRY_TREE ? 'tree' : 'blob');
         if (seen(pos)) continue;
         result.add(pos);
         if (kind === TREE_ENTRY_TREE) {
           stack.push(content.toString('hex', at, at + 20));
-          paths.push(`${path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}`);
+          paths.push(`${path}/${content.toString('latin1', memo.entryStart(k), at - 1)}`);
+          treeHints.push(memo.counterpart(k));
         }
       }
     }

@@ -11,6 +11,7 @@
 import path from 'node:path';
 import { BitmapFormatError, packOrderFromOffsets, writeBitmap, writeRev, type BitmapTypes } from '../pack/bitmap-format.js';
 import { Bitset } from '../pack/ewah.js';
+import { lowerBound } from '../pack/idx.js';
 import type { PackFile } from '../pack/pack-file.js';
 import { OBJ_BLOB, OBJ_COMMIT, OBJ_OFS_DELTA, OBJ_REF_DELTA, OBJ_TAG, OBJ_TREE, type ObjectType } from '../pack/types.js';
 import { nextTurn } from '../event-loop.js';
@@ -273,21 +274,24 @@ function bitmapTypes(typeCodes: Uint8Array): Uint8Array {
 async function packTypes(pack: PackFile, order: Uint32Array): Promise<Uint8Array> {
   const { index } = pack;
   const types = new Uint8Array(order.length);
-  const byOffset = new Map<number, number>();
+  // position p in pack order is the p-th smallest offset: an ofs-delta's base (stored before it)
+  // is found by a binary search, its type already known
+  const offsets = index.sortedOffsets();
   for (let p = 0; p < order.length; p++) {
     if (p % 4096 === 4095) await nextTurn();
-    const offset = index.offsetAt(order[p]!);
+    const offset = offsets[p]!;
     const info = await pack.entryAt(offset);
     let t: number | undefined;
-    if (info.typeCode === OBJ_OFS_DELTA) t = byOffset.get(info.baseOffset!);
-    else if (info.typeCode !== OBJ_REF_DELTA) t = CODE_TO_TYPE.get(info.typeCode);
+    if (info.typeCode === OBJ_OFS_DELTA) {
+      const base = lowerBound(offsets, info.baseOffset!);
+      if (base < p && offsets[base] === info.baseOffset) t = types[base];
+    } else if (info.typeCode !== OBJ_REF_DELTA) t = CODE_TO_TYPE.get(info.typeCode);
     if (t === undefined) {
       const rt = await pack.readType(index.oidAt(order[p]!));
       if (!rt) throw new BitmapFormatError(`object at offset ${offset} has no type`);
       t = TYPES.indexOf(rt.type);
     }
     types[p] = t;
-    byOffset.set(offset, t);
   }
   return types;
 }

@@ -68,7 +68,7 @@ async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachO
   };
 
   /** Walk one object that has just been marked (blobs are not read at all). */
-  const enter = async (oid: string): Promise<void> => {
+  const enter = async (oid: string, hint: string | null = null): Promise<void> => {
     const info = await store.readType(oid);
     if (!info) return missing(oid);
     if (info.type === 'commit') {
@@ -81,14 +81,14 @@ async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachO
     if (obj.type === 'tag') {
       const target = parseTag(obj.content).object;
       if (markHex(target)) await enter(target);
-    } else if (obj.type === 'tree') await walkTree(oid, obj.content);
+    } else if (obj.type === 'tree') await walkTree(oid, obj.content, hint);
   };
 
   // entries of a tree scanned in this walk are all marked: later trees at the same path need
   // only their changed entries marked
   const memo = new TreeMemo();
-  const walkTree = async (root: string, rootContent: Buffer): Promise<void> => {
-    const stack: { oid: string; content: Buffer | null; path: string }[] = [{ oid: root, content: rootContent, path: '' }];
+  const walkTree = async (root: string, rootContent: Buffer, hint: string | null): Promise<void> => {
+    const stack: { oid: string; content: Buffer | null; path: string; hint: string | null }[] = [{ oid: root, content: rootContent, path: '', hint }];
     while (stack.length && !complete()) {
       await tick();
       const top = stack.pop()!;
@@ -102,16 +102,15 @@ async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachO
         }
         content = obj.content;
       }
-      const n = scanner.scan(content);
-      const [from, to] = memo.changed(top.path, content, scanner, n);
-      for (let i = from; i < to; i++) {
-        const kind = scanner.kind(i);
+      const count = memo.changed(top.oid, top.path, content, scanner, top.hint);
+      for (let k = 0; k < count; k++) {
+        const kind = memo.kind(k);
         if (kind === TREE_ENTRY_GITLINK) continue; // another repository's commit
-        const at = scanner.oidOffset(i);
+        const at = memo.oidOffset(k);
         if (!mark(content, at)) continue;
         if (kind === TREE_ENTRY_TREE) {
-          const path = `${top.path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}`;
-          stack.push({ oid: content.toString('hex', at, at + 20), content: null, path });
+          const path = `${top.path}/${content.toString('latin1', memo.entryStart(k), at - 1)}`;
+          stack.push({ oid: content.toString('hex', at, at + 20), content: null, path, hint: memo.counterpart(k) });
         }
       }
     }
@@ -121,6 +120,7 @@ async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachO
     if (complete()) break;
     if (markHex(root)) await enter(root);
   }
+  const childTree = new Map<string, string>();
   for (let i = 0; i < commits.length && !complete(); i++) {
     await tick();
     const oid = commits[i]!;
@@ -131,8 +131,14 @@ async function walk(store: ObjectDatabase, roots: Iterable<string>, opts: ReachO
       continue;
     }
     const c = parseCommit(obj.content);
-    if (!opts.commitsOnly && markHex(c.tree)) await enter(c.tree);
-    for (const p of c.parents) if (markHex(p)) commits.push(p);
+    // the tree of the child that queued this commit was walked before it (see TreeMemo)
+    const hint = childTree.get(oid) ?? null;
+    childTree.delete(oid);
+    if (!opts.commitsOnly && markHex(c.tree)) await enter(c.tree, hint);
+    for (const p of c.parents) if (markHex(p)) {
+      commits.push(p);
+      if (!opts.commitsOnly) childTree.set(p, c.tree);
+    }
   }
   const unreached: string[] = [];
   if (targets.size > found) for (const t of targetList) if (!seen.hasHex(t)) unreached.push(t);

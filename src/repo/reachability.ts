@@ -158,36 +158,41 @@ async function plan(store: ObjectDatabase, wants: string[], opts: WalkOptions, i
   for (const o of out) sent.addHex(o.oid);
 
   // Without a filter, whether an entry is sent depends on its id only (see TreeMemo).
-  const memo = filter ? null : new TreeMemo();
-  const walkTree = async (root: string, explicit: boolean) => {
+  const memo = new TreeMemo(!filter);
+  const noPresent = present.size === 0;
+  const isOut = (buf: Buffer, at: number) => sent.has(buf, at) || (!noPresent && present.has(buf, at));
+  /** `hint`: a tree walked before, at the same path in a commit near this one (see TreeMemo). */
+  const walkTree = async (root: string, explicit: boolean, hint: string | null) => {
     const stack: string[] = [root];
     const depths: number[] = [0];
     const paths: string[] = [''];
+    const hints: (string | null)[] = [hint];
     while (stack.length) {
       const oid = stack.pop()!;
       const depth = depths.pop()!;
       const path = paths.pop()!;
+      const treeHint = hints.pop()!;
       if (sent.hasHex(oid) || present.hasHex(oid)) continue;
       if (!explicit && !keepTree(filter, depth)) continue;
       sent.addHex(oid);
       out.push({ oid, type: 'tree' });
       await ids.read();
       const content = (await mustRead(store, oid)).content;
-      const n = scanner.scan(content);
-      const [from, to] = memo ? memo.changed(path, content, scanner, n) : [0, n];
-      // Backwards, so that subtrees pop in tree order. The scanner is only used by this walk,
-      // one tree at a time (the awaits in the loop are for filters and scan nothing).
-      for (let i = to - 1; i >= from; i--) {
-        const kind = scanner.kind(i);
+      const count = memo.changed(oid, path, content, scanner, treeHint);
+      // Backwards, so that subtrees pop in tree order. The scanner and memo are only used by
+      // this walk, one tree at a time (the awaits in the loop are for filters and scan nothing).
+      for (let k = count - 1; k >= 0; k--) {
+        const kind = memo.kind(k);
         if (kind === TREE_ENTRY_GITLINK) continue;
-        const at = scanner.oidOffset(i);
-        if (sent.has(content, at) || present.has(content, at)) continue;
+        const at = memo.oidOffset(k);
+        if (isOut(content, at)) continue;
         const entryOid = content.toString('hex', at, at + 20);
         if (kind === TREE_ENTRY_TREE) {
           stack.push(entryOid);
           depths.push(depth + 1);
           // the entry's mode and name: a key of its path
-          paths.push(memo ? `${path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}` : '');
+          paths.push(filter ? '' : `${path}/${content.toString('latin1', memo.entryStart(k), at - 1)}`);
+          hints.push(memo.counterpart(k));
           continue;
         }
         if (filter) {
@@ -201,8 +206,16 @@ async function plan(store: ObjectDatabase, wants: string[], opts: WalkOptions, i
       if (opts.progress) opts.progress.objects = out.length;
     }
   };
-  for (const tree of explicitTrees) await walkTree(tree, true);
-  for (const c of range.commits) await walkTree(c.tree, false);
+  for (const tree of explicitTrees) await walkTree(tree, true, null);
+  // Each commit's tree is compared with the tree of the child walked last before it (its
+  // line of history), whose entries are all handled by then.
+  const childTree = new Map<string, string>();
+  for (const c of range.commits) {
+    const hint = childTree.get(c.oid) ?? null;
+    childTree.delete(c.oid);
+    await walkTree(c.tree, false, hint);
+    for (const p of c.parents) childTree.set(p, c.tree);
+  }
   const deltaBases = await thinBases(store, range.commits, range.boundary, present);
   return { objects: out, clientHas: { has: (oid) => present.hasHex(oid) }, deltaBases, commitCount: range.commits.length };
 }

@@ -19,13 +19,7 @@ export class TreeScanner {
     let n = 0;
     let pos = 0;
     while (pos < content.length) {
-      const space = content.indexOf(0x20, pos);
-      const nul = space < 0 ? -1 : content.indexOf(0, space + 1);
-      if (space <= pos || nul < 0 || nul + 21 > content.length) throw corrupt(`malformed tree entry at offset ${pos}`);
-      for (let i = pos; i < space; i++) {
-        const c = content[i]!;
-        if (c < 0x30 || c > 0x37) throw corrupt(`malformed mode in tree entry at offset ${pos}`);
-      }
+      const nul = this.entry(content, pos);
       if (n === this.kinds.length) {
         const kinds = new Uint8Array(n * 2);
         kinds.set(this.kinds);
@@ -34,19 +28,35 @@ export class TreeScanner {
         oids.set(this.oids);
         this.oids = oids;
       }
-      const len = space - pos;
-      let kind = TREE_ENTRY_BLOB;
-      // '40000' and '160000'
-      if (len === 5 && content[pos] === 0x34 && content.readUInt32BE(pos + 1) === 0x30303030) kind = TREE_ENTRY_TREE;
-      else if (len === 6 && content.readUInt16BE(pos) === 0x3136 && content.readUInt32BE(pos + 2) === 0x30303030) kind = TREE_ENTRY_GITLINK;
-      // zero-padded ('040000', pushed when zeroPaddedFilemode is demoted): git goes by the value
-      else if (content[pos] === 0x30) kind = kindOfMode(parseInt(content.toString('latin1', pos, space), 8));
-      this.kinds[n] = kind;
+      this.kinds[n] = this.lastKind;
       this.oids[n] = nul + 1;
       n++;
       pos = nul + 21;
     }
     return n;
+  }
+
+  /** The kind of the entry entry() parsed last. */
+  lastKind = TREE_ENTRY_BLOB;
+
+  /** Check the one entry starting at `pos`: returns the offset of the NUL ending its name (its id follows); its kind goes to lastKind. */
+  entry(content: Buffer, pos: number): number {
+    const space = content.indexOf(0x20, pos);
+    const nul = space < 0 ? -1 : content.indexOf(0, space + 1);
+    if (space <= pos || nul < 0 || nul + 21 > content.length) throw corrupt(`malformed tree entry at offset ${pos}`);
+    for (let i = pos; i < space; i++) {
+      const c = content[i]!;
+      if (c < 0x30 || c > 0x37) throw corrupt(`malformed mode in tree entry at offset ${pos}`);
+    }
+    const len = space - pos;
+    let kind = TREE_ENTRY_BLOB;
+    // '40000' and '160000'
+    if (len === 5 && content[pos] === 0x34 && content.readUInt32BE(pos + 1) === 0x30303030) kind = TREE_ENTRY_TREE;
+    else if (len === 6 && content.readUInt16BE(pos) === 0x3136 && content.readUInt32BE(pos + 2) === 0x30303030) kind = TREE_ENTRY_GITLINK;
+    // zero-padded ('040000', pushed when zeroPaddedFilemode is demoted): git goes by the value
+    else if (content[pos] === 0x30) kind = kindOfMode(parseInt(content.toString('latin1', pos, space), 8));
+    this.lastKind = kind;
+    return nul;
   }
 
   kind(i: number): number {
