@@ -190,10 +190,7 @@ async function readRev(repo: Repository, name: string, pack: PackFile): Promise<
   if (rev) {
     try {
       const order = parseRev(rev, index.count, index.packChecksum);
-      for (let p = 1; p < order.length; p++) {
-        if (index.offsetAt(order[p - 1]!) >= index.offsetAt(order[p]!)) throw new BitmapFormatError('reverse index is not in pack order');
-      }
-      index.adoptPackOrder(order);
+      if (!index.adoptPackOrder(order)) throw new BitmapFormatError('reverse index is not in pack order');
       return order;
     } catch (err) {
       if (!(err instanceof BitmapFormatError)) throw err;
