@@ -15,11 +15,8 @@ import type { Repository } from './repository.js';
 
 /** Bytes of a decoded bitmap (BitmapFile keeps this many resolved ones, a bit per object each). */
 const DECODED_KEPT = 64;
-/**
- * What walks found each ref tip reaches (bitmap-walk.ts ReachMemo), per pack. git.git's ~200
- * tips without a stored bitmap take ~1 MB.
- */
-const MEMO_BYTES = 4 * 1024 * 1024;
+/** Reachability of root sets computed by walks (bitmap-walk.ts ReachMemo), a bit per object each. */
+const MEMO_KEPT = 4;
 /**
  * Per pack, what walks over its bitmap found. It outlives the loaded bitmap, which the cache
  * drops after a few idle seconds (clones minutes apart each loaded it and walked again): a few
@@ -29,7 +26,7 @@ const memos = new WeakMap<PackFile, ReachMemo>();
 
 function memoOf(pack: PackFile): ReachMemo {
   let memo = memos.get(pack);
-  if (!memo) memos.set(pack, (memo = new ReachMemo(MEMO_BYTES)));
+  if (!memo) memos.set(pack, (memo = new ReachMemo(MEMO_KEPT)));
   return memo;
 }
 

@@ -33,58 +33,36 @@ export interface ReachIndex {
   readonly memo?: ReachMemo;
 }
 
-/** What one object of the pack reaches: the union of some stored bitmaps and of walked objects. */
-export interface TipReach {
-  /** Commits whose stored bitmaps are in it. */
-  readonly stored: Uint32Array;
-  /** The other positions in it (what the walk marked itself). */
-  readonly added: Uint32Array;
-}
-
 /**
- * Per object of the pack, what reachBits found it reaches (its complete closure). The pack
- * never changes, so neither do they: a clone after a push has the same tags and old branches
- * as the one before, and their tips without a stored bitmap (git.git: ~200 commits and
- * ~200,000 tree entries to walk, ~0.5 s) are walked once, not on every clone; a tip that
- * changes (a push to main, a new branch on an old commit) costs only its own walk. Kept as
- * positions (usually a few hundred a tip, not a bit per object), within `maxBytes`.
+ * Complete reachability bitmaps of sets of objects of the pack, by a key naming the set. The
+ * pack never changes, so neither do they: a clone after a push has the same tags and old
+ * branches as the one before, and their tips without a stored bitmap (git.git: ~200 commits
+ * and ~200,000 tree entries to walk, ~0.4 s) are walked once, not on every clone.
  */
 export class ReachMemo {
-  private readonly kept = new Map<number, TipReach>();
-  private used = 0;
+  private readonly kept = new Map<string, Bitset>();
 
-  constructor(readonly maxBytes: number) {}
+  constructor(readonly capacity: number) {}
 
-  get bytes(): number {
-    return this.used;
-  }
-
-  get(pos: number): TipReach | undefined {
-    const hit = this.kept.get(pos);
+  /** Not to be modified. */
+  get(key: string): Bitset | undefined {
+    const hit = this.kept.get(key);
     if (hit) {
-      this.kept.delete(pos); // most recently used last
-      this.kept.set(pos, hit);
+      this.kept.delete(key); // most recently used last
+      this.kept.set(key, hit);
     }
     return hit;
   }
 
-  set(pos: number, reach: TipReach): void {
-    const size = sizeOf(reach);
-    if (size > this.maxBytes) return;
-    const old = this.kept.get(pos);
-    if (old) this.used -= sizeOf(old);
-    this.kept.delete(pos);
-    this.kept.set(pos, reach);
-    this.used += size;
-    for (const [key, value] of this.kept) {
-      if (this.used <= this.maxBytes) break;
-      this.kept.delete(key);
-      this.used -= sizeOf(value);
+  set(key: string, bits: Bitset): void {
+    this.kept.delete(key);
+    this.kept.set(key, bits);
+    for (const old of this.kept.keys()) {
+      if (this.kept.size <= this.capacity) break;
+      this.kept.delete(old);
     }
   }
 }
-
-const sizeOf = (r: TipReach) => r.stored.byteLength + r.added.byteLength + 64;
 
 /** Bit positions for one request: the pack's objects, then the others as they are met. */
 export class ObjectBits {
@@ -139,51 +117,32 @@ export async function reachBits(repo: Repository, bits: ObjectBits, roots: Itera
   const memo = bits.bi.memo;
   // with `exclude` the walk stops early: its result is not the whole closure, not to keep
   if (!memo || exclude !== null) return walk(repo, bits, roots, exclude, null);
-  // a union of complete closures so far: a root already in it adds nothing
-  const result = new Bitset(bits.n);
+  const inPack = new Map<number, string>();
   const rest: string[] = [];
   for (const root of roots) {
     const p = bits.bi.positionHex(root);
-    if (p < 0) rest.push(root);
-    if (p < 0 || result.has(p)) continue;
-    let reach = memo.get(p);
-    if (!reach) {
-      const trace: Trace = { stored: [], added: [] };
-      await walk(repo, bits, [root], null, null, trace);
-      // it reached objects outside the pack (a pack not closed): walked with the rest, not kept
-      if (trace.added.some((q) => q >= bits.n)) {
-        rest.push(root);
-        continue;
-      }
-      reach = { stored: Uint32Array.from(trace.stored), added: Uint32Array.from(trace.added) };
-      memo.set(p, reach);
-    }
-    for (const c of reach.stored) {
-      const stored = bits.bi.stored(c);
-      if (!stored) throw new Error(`reachability memo names commit ${c} without a stored bitmap`);
-      result.or(stored);
-    }
-    for (const q of reach.added) result.add(q);
+    if (p >= 0) inPack.set(p, root);
+    else rest.push(root);
   }
-  return rest.length ? walk(repo, bits, rest, null, result) : result;
+  if (inPack.size === 0) return walk(repo, bits, rest, null, null);
+  const key = [...inPack.keys()].sort((a, b) => a - b).join(',');
+  let base = memo.get(key);
+  if (!base) {
+    const fresh = await walk(repo, bits, inPack.values(), null, null);
+    // only the pack's objects (no request-local positions): the same for every request
+    if (fresh.length > bits.n) return walk(repo, bits, rest, null, fresh);
+    memo.set(key, fresh);
+    base = fresh;
+  }
+  return walk(repo, bits, rest, null, base.clone());
 }
 
-/** What one walk took from stored bitmaps and marked itself. */
-interface Trace {
-  stored: number[];
-  added: number[];
-}
-
-/** reachBits without the memo, adding to `start` (which it modifies) if given, recording into `trace` if given. */
-async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>, exclude: Bitset | null, start: Bitset | null, trace: Trace | null = null): Promise<Bitset> {
+/** reachBits without the memo, adding to `start` (which it modifies) if given. */
+async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>, exclude: Bitset | null, start: Bitset | null): Promise<Bitset> {
   const store = repo.objects;
   const { bi } = bits;
   const result = start ?? new Bitset(bits.n);
   const seen = (p: number) => result.has(p) || (exclude !== null && exclude.has(p));
-  const mark = (p: number) => {
-    result.add(p);
-    trace?.added.push(p);
-  };
   const reader = new CommitReader(store);
   const queue = new DateQueue<CommitInfo>();
   const trees: string[] = [];
@@ -200,10 +159,9 @@ async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>,
     const stored = pos < bits.n ? bi.stored(pos) : null;
     if (stored) {
       result.or(stored);
-      trace?.stored.push(pos);
       return;
     }
-    mark(pos);
+    result.add(pos);
     queue.push(await reader.get(oid));
   };
 
@@ -230,7 +188,7 @@ async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>,
         trees.push(oid); // marked and walked with the commits' trees
         break;
       }
-      mark(pos);
+      result.add(pos);
       if (type !== 'tag') break;
       const tag = await store.read(oid);
       if (!tag) throw missing(oid);
@@ -251,7 +209,7 @@ async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>,
   for (const root of trees) {
     const rootPos = await positionOf(root);
     if (seen(rootPos)) continue;
-    mark(rootPos);
+    result.add(rootPos);
     const stack = [root];
     const paths = [''];
     while (stack.length) {
@@ -270,7 +228,7 @@ async function walk(repo: Repository, bits: ObjectBits, roots: Iterable<string>,
         let pos = bits.lookup(content, at);
         if (pos < 0) pos = bits.extend(content.toString('hex', at, at + 20), kind === TREE_ENTRY_TREE ? 'tree' : 'blob');
         if (seen(pos)) continue;
-        mark(pos);
+        result.add(pos);
         if (kind === TREE_ENTRY_TREE) {
           stack.push(content.toString('hex', at, at + 20));
           paths.push(`${path}/${content.toString('latin1', i === 0 ? 0 : scanner.oidOffset(i - 1) + 20, at - 1)}`);

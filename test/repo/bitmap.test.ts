@@ -212,7 +212,7 @@ function resum(b: Buffer): Buffer {
 }
 
 describe('reachability walked for a set of refs', () => {
-  it('is kept per tip for the next clone (also past the loaded bitmap): after a push to a new branch or to main, only new tips are walked; the sets stay exact', async () => {
+  it('is kept for the next clone (also past the loaded bitmap): after a push to a new branch, only the new commit is walked; the sets stay exact', async () => {
     const gitdir = bareRepo();
     const first = randomHistory(gitdir, 21, 300);
     git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', 'repack', '-adb', '-q']);
@@ -235,25 +235,13 @@ describe('reachability walked for a set of refs', () => {
       expect(new Set(got)).toEqual(exactDifference(gitdir, refs, []));
       return reads;
     };
-    const firstReads = await clone();
-    expect(firstReads).toBeGreaterThan(5);
+    expect(await clone()).toBeGreaterThan(5);
     // a push to a new branch (a commit the bitmap does not cover): walking it stops at the old objects
     const tip = first.commits.at(-1)!;
     const pushed = git(['--git-dir', gitdir, 'commit-tree', '-p', tip, '-m', 'pushed', `${tip}^{tree}`]);
     git(['--git-dir', gitdir, 'update-ref', 'refs/heads/pushed', pushed]);
     // also once the loaded bitmap was dropped as idle (clones minutes apart)
     bitmapPool.trimIdle(Infinity);
-    expect(await clone()).toBe(0);
-    // the set of tips in the pack changes (main moved back to an old commit, a branch made on
-    // another): each tip is kept on its own, so only the new ones are walked
-    git(['--git-dir', gitdir, 'update-ref', 'refs/heads/main', first.commits[100]!]);
-    git(['--git-dir', gitdir, 'update-ref', 'refs/heads/again', first.commits[150]!]);
-    const fewer = await clone();
-    expect(fewer).toBeLessThan(firstReads / 3);
-    expect(await clone()).toBe(0);
-    // and a push to main on top of that: only the pushed commit is read
-    const onMain = git(['--git-dir', gitdir, 'commit-tree', '-p', first.commits[100]!, '-m', 'on main', `${first.commits[100]!}^{tree}`]);
-    git(['--git-dir', gitdir, 'update-ref', 'refs/heads/main', onMain]);
     expect(await clone()).toBe(0);
     // pushes moving the old branches: other sets of tips, walked again, still exact
     randomHistory(gitdir, 22, 3, { from: first.commits.slice(-5), tagPrefix: 'late' });
