@@ -2,7 +2,8 @@
 // .bitmap (the largest pack that has one), with its pack order from the .rev file or, without
 // one, from the .idx offsets. Loaded once per pack file and kept while the pack is open and
 // the bitmap cache's byte budget (GITGATE_BITMAP_CACHE_BYTES, bitmapPool) holds it.
-// A bitmap that fails any check is ignored with a warning; callers then walk the history.
+// A bitmap that fails any check is ignored with a warning; callers then walk the history. A
+// .rev that fails one is ignored with a warning (the order comes from the .idx).
 import path from 'node:path';
 import type { PackFile } from '../pack/pack-file.js';
 import { BitmapFile, BitmapFormatError, parseBitmap, parseRev } from '../pack/bitmap-format.js';
