@@ -258,7 +258,7 @@ export class PackIndex {
    */
   sortedOffsets(): SortedOffsets {
     this.reverseUsed = Date.now();
-    if (!this.sorted) this.adoptPackOrder(packOrderFromOffsets(this.count, (i) => this.offsetAt(i)));
+    if (!this.sorted && !this.adoptPackOrder(packOrderFromOffsets(this.count, (i) => this.offsetAt(i)))) throw corrupt('two objects at one offset');
     return this.sorted!;
   }
 

@@ -114,6 +114,15 @@ describe('PackIndex.parse', () => {
     dropReverseIndexes(Infinity);
   });
 
+  it('refuses an index listing two objects at one offset when its reverse index is built', () => {
+    const count = PackIndex.parse(idx).count;
+    const bad = Buffer.from(idx);
+    const offsetsAt = 8 + 1024 + count * 24;
+    bad.copy(bad, offsetsAt + 4, offsetsAt, offsetsAt + 4);
+    const index = PackIndex.parse(reseal(bad));
+    expect(() => index.sortedOffsets()).toThrow(/two objects at one offset/);
+  });
+
   it('reads 64-bit offsets (git index-pack --index-version=2,<limit>)', () => {
     const { idxPath } = gitIndexPack(work, 'large', pack, ['--index-version=2,1000']);
     const largeIdx = fs.readFileSync(idxPath);
