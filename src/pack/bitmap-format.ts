@@ -185,28 +185,6 @@ export function writeBitmap(b: BitmapToWrite): Buffer {
   return Buffer.concat([content, createHash('sha1').update(content).digest()]);
 }
 
-/** Pack order from a .idx's offsets: packOrder[pos] = index position of the pos-th object by offset. */
-export function packOrderFromOffsets(count: number, offsetAt: (i: number) => number): Uint32Array {
-  // offset and position packed into one double, sorted natively (a comparator is several times slower)
-  let shift = 1;
-  while (shift <= count) shift *= 2;
-  const keys = new Float64Array(count);
-  let max = 0;
-  for (let i = 0; i < count; i++) {
-    const off = offsetAt(i);
-    if (off > max) max = off;
-    keys[i] = off * shift + i;
-  }
-  const order = new Uint32Array(count);
-  if ((max + 1) * shift <= Number.MAX_SAFE_INTEGER) {
-    keys.sort();
-    for (let p = 0; p < count; p++) order[p] = keys[p]! % shift;
-    return order;
-  }
-  for (let i = 0; i < count; i++) order[i] = i;
-  return order.sort((a, b) => offsetAt(a) - offsetAt(b));
-}
-
 /** Parse a .rev file: the pack order, checked to be a permutation for this pack. */
 export function parseRev(buf: Buffer, count: number, packChecksum: Buffer): Uint32Array {
   if (buf.length !== RIDX_HEADER + count * 4 + 40) throw new BitmapFormatError('reverse index has the wrong size');

@@ -9,7 +9,7 @@
 // ancestors and walks only the commits and trees in between. Any object reached outside the
 // pack means the pack is not closed under reachability: then no bitmap is written.
 import path from 'node:path';
-import { BitmapFormatError, packOrderFromOffsets, writeBitmap, writeRev, type BitmapTypes } from '../pack/bitmap-format.js';
+import { BitmapFormatError, writeBitmap, writeRev, type BitmapTypes } from '../pack/bitmap-format.js';
 import { Bitset } from '../pack/ewah.js';
 import { lowerBound } from '../pack/idx.js';
 import type { PackFile } from '../pack/pack-file.js';
@@ -113,7 +113,10 @@ export async function bitmapLargestPack(
     if (!largest || opts.skip?.(largest.pack, largest.name)) return null;
     const attempt: BitmapAttempt = { pack: largest.name, written: null, unclosed: false };
     const base = path.join(repo.packDir, largest.name);
-    if (await repo.storage.exists(`${base}.bitmap`)) return attempt;
+    if (await repo.storage.exists(`${base}.bitmap`)) {
+      await writeMissingRev(repo, largest.name, largest.pack);
+      return attempt;
+    }
     const known = opts.known?.pack === largest.name && opts.known.typeCodes.length === largest.pack.index.count ? opts.known.typeCodes : undefined;
     const built = await build(repo, largest.pack, opts.signal, known);
     if (!built) {
@@ -133,6 +136,17 @@ export async function bitmapLargestPack(
   } finally {
     release();
   }
+}
+
+/**
+ * A bitmapped pack without a .rev (C Git before 2.41 writes none) gets the one `git index-pack
+ * --rev-index` would write, so loading its bitmap needs no sort of the pack's offsets. Derived
+ * from the .idx alone (in the server process: one sort, as every bitmap load did before).
+ */
+async function writeMissingRev(repo: Repository, name: string, pack: PackFile): Promise<void> {
+  const file = `${path.join(repo.packDir, name)}.rev`;
+  if (await repo.storage.exists(file)) return;
+  await repo.storage.writeFileAtomic(file, writeRev(pack.index.packOrder(), pack.index.packChecksum));
 }
 
 /** Packs (gitdir/name) found not closed under reachability by a worker: not tried again by this process. */
@@ -158,7 +172,10 @@ export async function bitmapAfterRepack(repo: Repository, opts: { signal?: { rea
     const largest = (await repo.objects.packInfos()).slice().sort((a, b) => b.count - a.count)[0];
     if (!largest || unclosedByName.has(path.join(repo.gitdir, largest.name))) return;
     // the usual case after a push's roll-up: the largest pack kept its bitmap (no worker to start)
-    if (await repo.storage.exists(path.join(repo.packDir, `${largest.name}.bitmap`))) return;
+    if (await repo.storage.exists(path.join(repo.packDir, `${largest.name}.bitmap`))) {
+      await writeMissingRev(repo, largest.name, largest.pack);
+      return;
+    }
     const attempt = await runInWorker<BitmapAttempt | null>({ kind: 'bitmap', root: repo.storage.root, gitdir: repo.gitdir, owner: repo.storage.owner, ignore: repo.objects.ignoredPacks }, opts.signal);
     await noteBitmapAttempt(repo, attempt);
   } catch (err) {
@@ -200,7 +217,7 @@ async function build(repo: Repository, pack: PackFile, signal?: { readonly abort
 
 async function buildHeld(repo: Repository, pack: PackFile, signal?: { readonly aborted: boolean }, typeCodes?: Uint8Array): Promise<Built | null> {
   const { index } = pack;
-  const order = packOrderFromOffsets(index.count, (i) => index.offsetAt(i));
+  const order = index.packOrder();
   const types = typeCodes ? bitmapTypes(typeCodes) : await packTypes(pack, order);
   const wi = new WriterIndex(pack, order, types);
 

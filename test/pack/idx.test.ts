@@ -95,6 +95,34 @@ describe('PackIndex.parse', () => {
     expect(dropReverseIndexes(Infinity)).toBe(0);
   });
 
+  it("takes a .rev's pack order as its reverse index only when its offsets ascend", () => {
+    const derived = PackIndex.parse(idx);
+    const order = Uint32Array.from(derived.packOrder());
+    const byOffset = verifyPack(packPath)
+      .sort((a, b) => a.offset - b.offset)
+      .map((l) => l.oid);
+    expect([...order].map((i) => derived.oidAt(i).toString('hex'))).toEqual(byOffset);
+    const swapped = Uint32Array.from(order);
+    [swapped[3], swapped[4]] = [swapped[4]!, swapped[3]!];
+    const fresh = PackIndex.parse(idx);
+    expect(fresh.adoptPackOrder(swapped)).toBe(false);
+    expect(fresh.adoptPackOrder(order.subarray(1))).toBe(false);
+    expect(fresh.adoptPackOrder(order)).toBe(true);
+    expect(fresh.packOrder()).toBe(order); // no sort: the one given
+    expect(Array.from(fresh.sortedOffsets())).toEqual(Array.from(derived.sortedOffsets()));
+    for (const off of derived.sortedOffsets()) expect(fresh.oidAtOffset(off)!.equals(derived.oidAtOffset(off)!)).toBe(true);
+    dropReverseIndexes(Infinity);
+  });
+
+  it('refuses an index listing two objects at one offset when its reverse index is built', () => {
+    const count = PackIndex.parse(idx).count;
+    const bad = Buffer.from(idx);
+    const offsetsAt = 8 + 1024 + count * 24;
+    bad.copy(bad, offsetsAt + 4, offsetsAt, offsetsAt + 4);
+    const index = PackIndex.parse(reseal(bad));
+    expect(() => index.sortedOffsets()).toThrow(/two objects at one offset/);
+  });
+
   it('reads 64-bit offsets (git index-pack --index-version=2,<limit>)', () => {
     const { idxPath } = gitIndexPack(work, 'large', pack, ['--index-version=2,1000']);
     const largeIdx = fs.readFileSync(idxPath);

@@ -302,21 +302,69 @@ describe('a corrupt bitmap is ignored', () => {
     });
   }
 
-  it('a .rev out of pack order makes the bitmap unusable', async () => {
+  for (const [what, corrupt] of [
+    ['out of pack order', (order: Uint32Array) => ([order[0], order[1]] = [order[1]!, order[0]!])],
+    ['with a wrong checksum', null],
+  ] as const) {
+    it(`a .rev ${what} is ignored with a warning: the bitmap is used in the .idx's order`, async () => {
+      const gitdir = bareRepo();
+      const first = randomHistory(gitdir, 6, 30);
+      git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', 'repack', '-adb', '-q']);
+      const revs = packFiles(gitdir, '.rev');
+      expect(revs).toHaveLength(1);
+      const idx = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!));
+      const order = parseRev(fs.readFileSync(revs[0]!), idx.count, idx.packChecksum);
+      let bytes: Buffer;
+      if (corrupt) {
+        corrupt(order);
+        bytes = writeRev(order, idx.packChecksum);
+      } else {
+        bytes = Buffer.from(fs.readFileSync(revs[0]!));
+        bytes[bytes.length - 1]! ^= 1;
+      }
+      fs.writeFileSync(revs[0]!, bytes);
+      const warnings: string[] = [];
+      setBitmapWarningHandler((m, d) => warnings.push(`${m}: ${d.reason}`));
+      const repo = open(gitdir);
+      const bi = await repositoryBitmap(repo);
+      expect(bi).not.toBeNull();
+      expect(warnings.join('\n')).toMatch(/reverse index is corrupt, ignored: .*(pack order|checksum)/);
+      expect([...bi!.packOrder].map((i) => idx.oidAt(i).toString('hex'))).toEqual(packOrder(gitdir).map((o) => o.oid));
+      randomHistory(gitdir, 106, 10, { from: first.commits.slice(-5), tagPrefix: 'late' });
+      await checkRandomFetches(gitdir, 6, 6);
+      expect(fs.readFileSync(revs[0]!).equals(bytes)).toBe(true); // left as it was
+    });
+  }
+
+  it("a bitmapped pack without a .rev gets the one `git index-pack --rev-index` writes, once its bitmap is loaded", async () => {
     const gitdir = bareRepo();
-    randomHistory(gitdir, 6, 30);
-    git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', 'repack', '-adb', '-q']);
-    const revs = packFiles(gitdir, '.rev');
-    expect(revs).toHaveLength(1);
-    const idx = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!));
-    const order = parseRev(fs.readFileSync(revs[0]!), idx.count, idx.packChecksum);
-    [order[0], order[1]] = [order[1]!, order[0]!];
-    fs.writeFileSync(revs[0]!, writeRev(order, idx.packChecksum));
+    randomHistory(gitdir, 7, 60);
+    git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=false', 'repack', '-adb', '-q']);
+    expect(packFiles(gitdir, '.rev')).toHaveLength(0);
+    const repo = new Repository(nodeStorage(path.dirname(gitdir)), 'r', gitdir, { maintenance: { delayMs: 0 } });
+    cleanups.push(() => void repo.close());
+    const before = await repositoryBitmap(repo);
+    expect(before).not.toBeNull();
+    await repo.maintenance.idle();
+    const [rev] = packFiles(gitdir, '.rev');
+    expect(rev).toBeDefined();
+    // C Git's, for a copy of the same pack
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const pack = packFiles(gitdir, '.pack')[0]!;
+    fs.copyFileSync(pack, path.join(t.dir, 'p.pack'));
+    git(['index-pack', '--rev-index', '-o', path.join(t.dir, 'p.idx'), path.join(t.dir, 'p.pack')]);
+    expect(fs.readFileSync(rev!).equals(fs.readFileSync(path.join(t.dir, 'p.rev')))).toBe(true);
+    // and it is what the next load uses
+    const reopened = open(gitdir);
     const warnings: string[] = [];
     setBitmapWarningHandler((m, d) => warnings.push(`${m}: ${d.reason}`));
-    const repo = open(gitdir);
-    expect(await repositoryBitmap(repo)).toBeNull();
-    expect(warnings.join('\n')).toMatch(/pack order/);
+    const after = await repositoryBitmap(reopened);
+    expect([...after!.packOrder]).toEqual([...before!.packOrder]);
+    expect(warnings).toEqual([]);
+    // C Git reads it too
+    git(['--git-dir', gitdir, 'fsck', '--full', '--no-progress']);
+    git(['--git-dir', gitdir, 'rev-list', '--test-bitmap', 'main']);
   });
 
   it('parse errors are BitmapFormatError', () => {
