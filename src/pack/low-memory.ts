@@ -33,6 +33,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 
 const MINOR_GC_EVERY = 8 * 1024 * 1024;
+const MAJOR_GC_EVERY = 32 * 1024 * 1024;
 const enabled = process.env.GITGATE_LOW_MEMORY !== '0';
 /** The settings are on (GITGATE_LOW_MEMORY is not 0); the idle heap trim follows the same switch. */
 export const lowMemory = enabled;
@@ -41,6 +42,7 @@ type GcFunction = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'a
 
 let gc: GcFunction | null | undefined;
 let pending = 0;
+let pendingOneOff = 0;
 
 /** Setting 1 (see the file comment). Call before the server loads. */
 export function limitYoungGeneration(): void {
@@ -84,10 +86,34 @@ export function transientBytes(bytes: number): void {
   pending += bytes;
   if (pending < MINOR_GC_EVERY) return;
   pending = 0;
+  collect('minor');
+}
+
+/**
+ * Setting 4: note `bytes` of buffers made by one-off object reads (pack/pack-file.ts readAt
+ * with keepBases false: the objects a `--depth 1` clone sends whole, their deltas and chains).
+ * Many of them live across an await (deflate, the socket's backpressure) long enough for the
+ * 1 MiB young generation to promote them, so a scavenge does not free them: they piled up as
+ * old-generation garbage until V8's own trigger, 64 MiB of external growth (git.git `--depth
+ * 1` clone: 30 MiB of dead buffers at the peak that a scavenge left and a full collection
+ * freed). Every MAJOR_GC_EVERY bytes of them, a full collection (the heap is small: its cost
+ * is the live objects, a few ms), else a scavenge every MINOR_GC_EVERY as for setting 2.
+ */
+export function oneOffBytes(bytes: number): void {
+  pendingOneOff += bytes;
+  if (pendingOneOff < MAJOR_GC_EVERY) return transientBytes(bytes);
+  pendingOneOff = 0;
+  pending = 0;
+  collect('major');
+}
+
+function collect(type: 'minor' | 'major'): void {
   if (gc === undefined) gc = obtainGc();
   if (!gc) return;
   try {
-    gc({ type: 'minor' });
+    // a major one without options: see collectNow
+    if (type === 'minor') gc({ type: 'minor' });
+    else gc();
   } catch {
     gc = null;
   }

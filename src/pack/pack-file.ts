@@ -13,6 +13,7 @@ import { BlockReader, readRange } from './file-io.js';
 import { lowerBound, type PackIndex } from './idx.js';
 import { InflateError, SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
 import { ByteLru, BytePool } from './lru-cache.js';
+import { oneOffBytes } from './low-memory.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH, parsePackHeader } from './pack-header.js';
 import {
   OBJ_OFS_DELTA,
@@ -140,6 +141,9 @@ export class PackFile {
    * uses cached bases and blocks but adds none: a `--depth 1` clone of git.git reads 2,661 such
    * objects, whose chains share almost nothing; caching their bases and 64 KiB blocks only
    * filled the budgets and left the evicted buffers as old-generation garbage (peak RSS).
+   * What such a read allocates (entries read, deltas inflated, the chain's objects, the result,
+   * which its caller drops once sent) is reported (pack/low-memory.ts, oneOffBytes), so that
+   * garbage is collected every few MiB, not after V8's own 64 MiB of external growth.
    */
   async readAt(offset: number, keepBases = true): Promise<GitObject> {
     try {
@@ -173,21 +177,22 @@ export class PackFile {
     }
   }
 
-  async entryAt(offset: number): Promise<PackEntryInfo> {
+  /** The entry's header. `keepBlocks` false: as readAt's `keepBases` false, load no block into the cache. */
+  async entryAt(offset: number, keepBlocks = true): Promise<PackEntryInfo> {
     try {
-      const { raw: _raw, ...info } = await this.locate(offset, false);
+      const { raw: _raw, ...info } = await this.locate(offset, false, keepBlocks);
       return info;
     } catch (err) {
       throw asCorrupt(err);
     }
   }
 
-  /** Header and compressed data exactly as stored, for copying the entry verbatim into another pack. */
-  async rawEntry(offset: number): Promise<Buffer> {
+  /** Header and compressed data exactly as stored, for copying the entry verbatim into another pack (`keepBlocks`: as entryAt). */
+  async rawEntry(offset: number, keepBlocks = true): Promise<Buffer> {
     try {
-      const entry = await this.locate(offset, false);
+      const entry = await this.locate(offset, false, keepBlocks);
       // A copy: a view would pin a whole cached block for as long as the caller keeps it.
-      return Buffer.from(await this.readBytes(entry.start, entry.end - entry.start));
+      return Buffer.from(await this.readBytes(entry.start, entry.end - entry.start, keepBlocks));
     } catch (err) {
       throw asCorrupt(err);
     }
@@ -275,12 +280,16 @@ export class PackFile {
     const deltas: LocatedEntry[] = [];
     let base: CachedObject | undefined;
     let at = offset;
+    // bytes a one-off read allocated and nothing keeps (see readAt)
+    let transient = 0;
     while (!base) {
       const entry = await this.locate(at, true, keepBases);
+      transient += entry.raw?.length ?? 0;
       if (!isDeltaCode(entry.typeCode)) {
         const content = await this.inflateEntry(entry, keepBases);
         base = { type: typeFromCode(entry.typeCode), content, bytes: content.length };
         if (keepBases) this.cache.set(at, base);
+        else transient += content.length;
         break;
       }
       deltas.push(entry);
@@ -290,10 +299,13 @@ export class PackFile {
     }
     for (let i = deltas.length - 1; i >= 0; i--) {
       const entry = deltas[i]!;
-      const content = applyDelta(base.content, await this.inflateEntry(entry, keepBases));
+      const delta = await this.inflateEntry(entry, keepBases);
+      const content = applyDelta(base.content, delta);
       base = { type: base.type, content, bytes: content.length };
       if (keepBases) this.cache.set(entry.start, base);
+      else transient += delta.length + content.length;
     }
+    if (!keepBases) oneOffBytes(transient);
     return base;
   }
 
