@@ -177,22 +177,21 @@ export class PackFile {
     }
   }
 
-  /** The entry's header. `keepBlocks` false: as readAt's `keepBases` false, load no block into the cache. */
-  async entryAt(offset: number, keepBlocks = true): Promise<PackEntryInfo> {
+  async entryAt(offset: number): Promise<PackEntryInfo> {
     try {
-      const { raw: _raw, ...info } = await this.locate(offset, false, keepBlocks);
+      const { raw: _raw, ...info } = await this.locate(offset, false);
       return info;
     } catch (err) {
       throw asCorrupt(err);
     }
   }
 
-  /** Header and compressed data exactly as stored, for copying the entry verbatim into another pack (`keepBlocks`: as entryAt). */
-  async rawEntry(offset: number, keepBlocks = true): Promise<Buffer> {
+  /** Header and compressed data exactly as stored, for copying the entry verbatim into another pack. */
+  async rawEntry(offset: number): Promise<Buffer> {
     try {
-      const entry = await this.locate(offset, false, keepBlocks);
+      const entry = await this.locate(offset, false);
       // A copy: a view would pin a whole cached block for as long as the caller keeps it.
-      return Buffer.from(await this.readBytes(entry.start, entry.end - entry.start, keepBlocks));
+      return Buffer.from(await this.readBytes(entry.start, entry.end - entry.start));
     } catch (err) {
       throw asCorrupt(err);
     }

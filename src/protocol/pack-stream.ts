@@ -17,8 +17,6 @@ import type { ObjectToSend } from '../repo/reachability.js';
 
 /** Stored entries larger than this are streamed from disk instead of read whole. */
 const STREAM_ENTRY_BYTES = 1024 * 1024;
-/** An entry this close to the next one sent reads through the pack's block cache (a block is 64 KiB). */
-const NEAR_BYTES = 64 * 1024;
 
 interface Planned {
   obj: ObjectToSend;
@@ -139,12 +137,7 @@ export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], o
         continue;
       }
       const item = ordered[at++]!;
-      const next = ordered[at];
-      // Blocks are kept only for entries the next one is stored close to (a clone's dense
-      // runs). A `--depth 1` clone's objects lie far apart: each would load a 64 KiB block used
-      // once (git.git: ~4k blocks through a 16 MiB cache, old-generation garbage: peak RSS).
-      const keepBlocks = next !== undefined && next.pack === item.pack && Math.abs(next.offset - item.offset) < NEAR_BYTES;
-      const reused = await reuse(item, keepBlocks);
+      const reused = await reuse(item);
       const made = reused === null || reused.kind === 'raw' ? await thinDelta(item, reused) : null;
       const entry = made ?? reused ?? (await fresh(item));
       if (made) stats.deltas++;
@@ -177,12 +170,12 @@ export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], o
       return { kind: 'object', type: obj.type, content: obj.content };
     }
 
-    async function reuse(item: Planned, keepBlocks: boolean): Promise<PackEntry | null> {
+    async function reuse(item: Planned): Promise<PackEntry | null> {
       if (!item.pack) return null;
-      const info = await item.pack.entryAt(item.offset, keepBlocks);
+      const info = await item.pack.entryAt(item.offset);
       if (info.typeCode !== OBJ_OFS_DELTA && info.typeCode !== OBJ_REF_DELTA) {
         if (info.end - info.start > STREAM_ENTRY_BYTES) return { kind: 'raw-stream', chunks: item.pack.rawEntryStream(item.offset) };
-        return { kind: 'raw', bytes: await item.pack.rawEntry(item.offset, keepBlocks) };
+        return { kind: 'raw', bytes: await item.pack.rawEntry(item.offset) };
       }
       const baseBin = info.baseOid ?? item.pack.index.oidAtOffset(info.baseOffset!);
       if (!baseBin) return null;
@@ -191,7 +184,7 @@ export async function planPack(store: ObjectDatabase, objects: ObjectToSend[], o
       const inPack = baseIndex !== undefined;
       // a base in a pack sent whole precedes this entry in the pack: a ref-delta to it is valid
       if (!inPack && !clientHas.has(base) && !sentWhole(baseBin)) return null;
-      const raw = await item.pack.rawEntry(item.offset, keepBlocks);
+      const raw = await item.pack.rawEntry(item.offset);
       const compressed = raw.subarray(info.headerLength);
       if (inPack && ofsDelta) return { kind: 'ofs-delta', baseIndex, resultSize: info.size, compressed };
       return { kind: 'ref-delta', baseOid: Buffer.from(baseBin), size: info.size, compressed };
