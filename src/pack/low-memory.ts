@@ -104,18 +104,23 @@ export function oneOffBytes(bytes: number): void {
   if (pendingOneOff < MAJOR_GC_EVERY) return transientBytes(bytes);
   pendingOneOff = 0;
   pending = 0;
-  collect('major');
+  if (collect('major')) oneOffCollections++;
 }
 
-function collect(type: 'minor' | 'major'): void {
+/** Full collections setting 4 ran (tests and diagnostics). */
+export let oneOffCollections = 0;
+
+function collect(type: 'minor' | 'major'): boolean {
   if (gc === undefined) gc = obtainGc();
-  if (!gc) return;
+  if (!gc) return false;
   try {
     // a major one without options: see collectNow
     if (type === 'minor') gc({ type: 'minor' });
     else gc();
+    return true;
   } catch {
     gc = null;
+    return false;
   }
 }
 
