@@ -110,12 +110,12 @@ describe('PackFile', () => {
     }
   });
 
-  it('collects fully every 32 MiB of buffers made by one-off reads, and not for cached reads', async () => {
+  it('collects fully every 16 MiB of buffers made by one-off reads, and not for cached reads', async () => {
     const lowMemory = await import('../../src/pack/low-memory.js');
     const line = verifyPack(packs.ofs.packPath).filter((l) => (l.depth ?? 0) >= 1).sort((a, b) => objects.get(b.oid)!.content.length - objects.get(a.oid)!.content.length)[0]!;
     const size = objects.get(line.oid)!.content.length;
     expect(size, 'the big blob, as a delta').toBeGreaterThan(1024 * 1024);
-    const reads = Math.ceil((64 * 1024 * 1024) / size); // the object alone: twice the threshold
+    const reads = Math.ceil((32 * 1024 * 1024) / size); // the object alone: twice the threshold
     const pack = await openPack('ofs', nodeOpen, 64 * 1024 * 1024);
     try {
       const before = lowMemory.oneOffCollections;
