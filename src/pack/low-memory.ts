@@ -99,7 +99,9 @@ export function transientBytes(bytes: number): void {
  * freed). Every MAJOR_GC_EVERY bytes of them, a full collection (the heap is small: its cost
  * is the live objects, a few ms), else a scavenge every MINOR_GC_EVERY as for setting 2.
  * Measured (loaded 2-core machine, a fresh server, four clones in a row, peak of the last):
- * off 168-199 MiB, every 32 MiB 156-161, every 16 MiB 153-156.
+ * off 168-199 MiB, every 32 MiB 156-161, every 16 MiB 153-158; the price is CPU: gc() is
+ * V8's all-available-garbage collection (7 of them a clone at 16 MiB: ~+0.5 s of 1.7-2.3 s).
+ * gc({ type: 'major' }) costs nothing measurable but frees none of these buffers in time.
  */
 export function oneOffBytes(bytes: number): void {
   pendingOneOff += bytes;
