@@ -16,7 +16,7 @@ import { Repository } from '../../src/repo/repository.js';
 import { nodeStorage } from '../../src/repo/storage.js';
 import { rng } from '../pack/helpers.js';
 import { exactDifference, randomHistory, revListObjects } from './bitmap-history.js';
-import { git, gitRaw, tempDir } from './helpers.js';
+import { bareRepo as bareRepoIn, git, gitRaw, tempDir, openBare } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -24,19 +24,8 @@ afterEach(() => {
   setBitmapWarningHandler(() => undefined);
 });
 
-function bareRepo(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  const gitdir = path.join(t.dir, 'r.git');
-  git(['init', '-q', '--bare', '-b', 'main', gitdir]);
-  return gitdir;
-}
-
-function open(gitdir: string): Repository {
-  const repo = new Repository(nodeStorage(path.dirname(gitdir)), 'r', gitdir, { maintenance: { enabled: false } });
-  cleanups.push(() => void repo.close());
-  return repo;
-}
+const bareRepo = () => bareRepoIn(cleanups);
+const open = (gitdir: string): Repository => openBare(gitdir, cleanups);
 
 function packFiles(gitdir: string, ext: string): string[] {
   const dir = path.join(gitdir, 'objects', 'pack');

@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Storage } from '../../src/repo/storage.js';
 import { LooseObjects } from '../../src/repo/loose.js';
+import { Repository } from '../../src/repo/repository.js';
+import { nodeStorage } from '../../src/repo/storage.js';
 import { serializeCommit } from '../../src/repo/objects/commit.js';
 import { gitSync } from '../helpers/git.js';
 
@@ -60,4 +62,20 @@ export async function makeCommit(storage: Storage, gitdir: string, message: stri
 export async function age(storage: Storage, file: string, ageMs: number): Promise<void> {
   const t = new Date(Date.now() - ageMs);
   await storage.fs.promises.utimes(file, t, t);
+}
+
+/** A fresh bare repository (branch main) in a temporary directory, removed by `cleanups`. */
+export function bareRepo(cleanups: (() => void)[]): string {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  const gitdir = path.join(t.dir, 'r.git');
+  git(['init', '-q', '--bare', '-b', 'main', gitdir]);
+  return gitdir;
+}
+
+/** A bare repository opened with maintenance off, closed by `cleanups`. */
+export function openBare(gitdir: string, cleanups: (() => void)[]): Repository {
+  const repo = new Repository(nodeStorage(path.dirname(gitdir)), 'r', gitdir, { maintenance: { enabled: false } });
+  cleanups.push(() => void repo.close());
+  return repo;
 }

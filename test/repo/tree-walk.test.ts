@@ -6,34 +6,21 @@
 // and over crafted trees (unsorted, duplicate names, a name that is a file and a directory)
 // that C Git's fsck would refuse but an imported repository may hold.
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { planObjects } from '../../src/repo/reachability.js';
 import { walkReachable } from '../../src/repo/reach-objects.js';
 import { Repository } from '../../src/repo/repository.js';
-import { nodeStorage } from '../../src/repo/storage.js';
 import { rng } from '../pack/helpers.js';
 import { revListObjects } from './bitmap-history.js';
-import { git, tempDir } from './helpers.js';
+import { bareRepo as bareRepoIn, git, openBare } from './helpers.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   while (cleanups.length) cleanups.pop()!();
 });
 
-function bareRepo(): string {
-  const t = tempDir();
-  cleanups.push(t.cleanup);
-  const gitdir = path.join(t.dir, 'r.git');
-  git(['init', '-q', '--bare', '-b', 'main', gitdir]);
-  return gitdir;
-}
-
-function open(gitdir: string): Repository {
-  const repo = new Repository(nodeStorage(path.dirname(gitdir)), 'r', gitdir, { maintenance: { enabled: false } });
-  cleanups.push(() => void repo.close());
-  return repo;
-}
+const bareRepo = () => bareRepoIn(cleanups);
+const open = (gitdir: string): Repository => openBare(gitdir, cleanups);
 
 const data = (body: string) => `data ${Buffer.byteLength(body)}\n${body}`;
 
