@@ -84,12 +84,22 @@ export function releaseIdle(idleMs: number, now = Date.now()): number {
     collectNow();
     idleCollections++;
     lastCollected = inUse();
-    if (lowMemory) setTimeout(trimWhenIdle, TRIM_AFTER_MS).unref();
+    setTimeout(afterSweep, TRIM_AFTER_MS).unref();
   } else if (lowMemory && process.memoryUsage.rss() - rssAfterTrim >= COLLECT_AFTER_BYTES) {
     // requests that left the V8 heap as it was may still have left freed buffers in malloc's heap
     trimWhenIdle();
   }
   return freed;
+}
+
+/**
+ * Once the collection's sweeping has freed the dead buffers: measure what is in use again (a
+ * count taken while they were still counted made the next workload's garbage look like no
+ * growth), then trim.
+ */
+function afterSweep(): void {
+  lastCollected = Math.min(lastCollected, inUse());
+  if (lowMemory) trimWhenIdle();
 }
 
 /** The resident size right after the last trim: a process that grew since is worth another. */
