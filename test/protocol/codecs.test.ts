@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FLUSH, PktLineReader, pktLine, pktText, pktToText } from '../../src/protocol/pkt-line.js';
+import { FLUSH, PktLineReader, PktTextWriter, pktLine, pktText, pktToText } from '../../src/protocol/pkt-line.js';
 import { ByteReader } from '../../src/protocol/byte-reader.js';
 import { parseSideband, sidebandPackets, bandLimit } from '../../src/protocol/sideband.js';
 import { parseAdvertisement, writeAdvertisement } from '../../src/protocol/advertisement.js';
@@ -18,6 +18,18 @@ function chunked(buf: Buffer, size: number): Buffer[] {
 }
 
 describe('pkt-line', () => {
+  it('text writer: appended blocks are encoded once and stay in order; adding after toBuffer() keeps what came before', () => {
+    const block = new PktTextWriter().line('x €').line('y');
+    const first = block.toBuffer();
+    expect(block.toBuffer()).toBe(first); // kept, not re-encoded
+    const out = new PktTextWriter().line('head').append(block).delim().append(block).flush();
+    expect(out.toBuffer().toString()).toBe('0009head\n000ax €\n0006y\n0001000ax €\n0006y\n0000');
+    block.line('z'); // a block grown later: its own bytes change, the earlier output does not
+    expect(block.toBuffer().toString()).toBe('000ax €\n0006y\n0006z\n');
+    expect(out.line('tail').toBuffer().toString()).toBe('0009head\n000ax €\n0006y\n0001000ax €\n0006y\n00000009tail\n');
+    expect(new PktTextWriter().toBuffer().length).toBe(0);
+  });
+
   it('encodes length including the header', () => {
     expect(pktText('hello').toString()).toBe('000ahello\n');
     expect(pktLine(Buffer.alloc(0)).toString()).toBe('0004');
