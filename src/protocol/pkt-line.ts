@@ -65,6 +65,12 @@ export class PktTextWriter {
     return this.parts[0]!;
   }
 
+  /** The packets so far as the encoded blocks they were built from, uncopied (do not modify them). */
+  toBuffers(): Buffer[] {
+    this.seal();
+    return [...this.parts];
+  }
+
   private seal(): void {
     if (this.text === '') return;
     this.parts.push(Buffer.from(this.text));

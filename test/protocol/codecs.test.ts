@@ -23,6 +23,9 @@ describe('pkt-line', () => {
     const first = block.toBuffer();
     expect(block.toBuffer()).toBe(first); // kept, not re-encoded
     const out = new PktTextWriter().line('head').append(block).delim().append(block).flush();
+    const blocks = out.toBuffers(); // what ls-refs sends: the kept block itself, uncopied
+    expect(blocks.map((b) => b.toString())).toEqual(['0009head\n', first.toString(), '0001', first.toString(), '0000']);
+    expect(blocks[1]).toBe(first);
     expect(out.toBuffer().toString()).toBe('0009head\n000ax €\n0006y\n0001000ax €\n0006y\n0000');
     block.line('z'); // a block grown later: its own bytes change, the earlier output does not
     expect(block.toBuffer().toString()).toBe('000ax €\n0006y\n0006z\n');

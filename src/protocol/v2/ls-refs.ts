@@ -26,7 +26,8 @@ export function parseLsRefsArgs(args: string[]): LsRefsArgs {
   return out;
 }
 
-export async function lsRefs(repo: Repository, args: LsRefsArgs): Promise<Buffer> {
+/** The response as blocks: a listing rendered once is sent as it is, not copied per request. */
+export async function lsRefs(repo: Repository, args: LsRefsArgs): Promise<Buffer[]> {
   const matches = (name: string) => args.prefixes.length === 0 || args.prefixes.some((p) => name.startsWith(p));
   const out = new PktTextWriter();
   const describe = (name: string, oid: string, target: string | null, peeled: string | null | undefined) => {
@@ -44,7 +45,7 @@ export async function lsRefs(repo: Repository, args: LsRefsArgs): Promise<Buffer
   for (const prefix of listingPrefixes(args.prefixes)) {
     out.append(rendered(await listRefs(repo, { peel: args.peel, prefix }), args.peel));
   }
-  return out.flush().toBuffer();
+  return out.flush().toBuffers();
 }
 
 /** The lines of a listing, rendered once per listing (listRefs hands out the same one while the refs are unchanged). */

@@ -18,7 +18,7 @@ export async function* serveV2(repo: Repository, body: ByteSource, policy: WantP
     throw new GitgateError('PROTOCOL', { detail: `unsupported ${format}` });
   }
   if (req.command === 'ls-refs') {
-    yield await lsRefs(repo, parseLsRefsArgs(req.args));
+    yield* await lsRefs(repo, parseLsRefsArgs(req.args));
     return;
   }
   if (req.command === 'fetch') {
