@@ -13,6 +13,7 @@
 import path from 'node:path';
 import { PackFile, packBlockPool } from '../pack/pack-file.js';
 import { PackIndex } from '../pack/idx.js';
+import { BitmapFormatError, parseRev } from '../pack/bitmap-format.js';
 import { hashObject, type GitObject, type ObjectType } from '../pack/types.js';
 import { releaseOnce } from '../pack/release-once.js';
 import { LooseObjects } from './loose.js';
@@ -135,11 +136,28 @@ export class ObjectStore implements ObjectDatabase {
       throw err;
     });
     try {
+      await this.adoptRev(base, idx);
       return await PackFile.open(handle, idx);
     } catch (err) {
       await handle.close();
       await idx.close();
       throw err;
+    }
+  }
+
+  /**
+   * The pack order from the pack's .rev (written with its bitmap), which PackFile.open would
+   * otherwise sort the whole index for to check its offsets (git.git: ~0.1 s of every
+   * maintenance worker's start). Checked as strictly as the sort (a permutation whose offsets
+   * ascend); one that is missing or fails is ignored, and the order is sorted as without it.
+   */
+  private async adoptRev(base: string, idx: PackIndex): Promise<void> {
+    const rev = await this.storage.readFileOrNull(path.join(this.packDir, `${base}.rev`)).catch(() => null);
+    if (!rev) return;
+    try {
+      idx.adoptPackOrder(parseRev(rev, idx.count, idx.packChecksum));
+    } catch (err) {
+      if (!(err instanceof BitmapFormatError)) throw err;
     }
   }
 

@@ -325,6 +325,32 @@ describe('a corrupt bitmap is ignored', () => {
     });
   }
 
+  for (const broken of [false, true]) {
+    it(`the object store opens a pack with ${broken ? 'a .rev out of pack order as without one' : 'its .rev'}: offsets in pack order, every object reads back`, async () => {
+      const gitdir = bareRepo();
+      randomHistory(gitdir, 8, 30);
+      git(['--git-dir', gitdir, '-c', 'pack.writeReverseIndex=true', 'repack', '-adb', '-q']);
+      const [rev] = packFiles(gitdir, '.rev');
+      const idx = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!));
+      const good = parseRev(fs.readFileSync(rev!), idx.count, idx.packChecksum);
+      if (broken) {
+        // a permutation with a valid checksum, two entries swapped: only the offsets tell
+        const order = Uint32Array.from(good);
+        [order[0], order[1]] = [order[1]!, order[0]!];
+        fs.writeFileSync(rev!, writeRev(order, idx.packChecksum));
+      }
+      const repo = open(gitdir);
+      await repo.objects.rescan();
+      const [info] = await repo.objects.packInfos();
+      expect([...info!.pack.index.packOrder()]).toEqual([...good]);
+      for (const { oid, type } of packOrder(gitdir)) {
+        const obj = await repo.objects.read(oid);
+        expect(obj?.type).toBe(type);
+        expect(createHash('sha1').update(`${type} ${obj!.content.length}\0`).update(obj!.content).digest('hex')).toBe(oid);
+      }
+    });
+  }
+
   it("a bitmapped pack without a .rev gets the one `git index-pack --rev-index` writes, once its bitmap is loaded", async () => {
     const gitdir = bareRepo();
     randomHistory(gitdir, 7, 60);
