@@ -102,6 +102,8 @@ export class PackIndex {
   private readonly crcsAt: number;
   private sorted: SortedOffsets | undefined;
   private byOffset: Uint32Array | null = null;
+  /** byOffset came from a .rev file (checked), not from sorting the offsets. */
+  private fromRev = false;
   /** Every object id, read whole while a long walk holds them (holdIds); null otherwise. */
   private ids: Buffer | null = null;
   private idHolds = 0;
@@ -259,7 +261,7 @@ export class PackIndex {
    */
   sortedOffsets(): SortedOffsets {
     this.reverseUsed = Date.now();
-    if (!this.sorted && !this.adoptPackOrder(packOrderFromOffsets(this.count, (i) => this.offsetAt(i)))) throw corrupt('two objects at one offset');
+    if (!this.sorted && !this.takeOrder(packOrderFromOffsets(this.count, (i) => this.offsetAt(i)))) throw corrupt('two objects at one offset');
     return this.sorted!;
   }
 
@@ -279,6 +281,20 @@ export class PackIndex {
    * offsets are not ascending (it is not this pack's order).
    */
   adoptPackOrder(order: Uint32Array): boolean {
+    const had = this.sorted !== undefined;
+    if (!this.takeOrder(order)) return false;
+    if (!had) this.fromRev = true;
+    return true;
+  }
+
+  /** The pack order as adopted from a .rev and still held (a bitmap load need not read the file again), else null. */
+  revOrder(): Uint32Array | null {
+    if (!this.fromRev) return null;
+    this.reverseTouched = true;
+    return this.byOffset;
+  }
+
+  private takeOrder(order: Uint32Array): boolean {
     if (order.length !== this.count) return false;
     let fits = true;
     for (let at = 0; at < this.large.length && fits; at += 8) fits = this.large.readUInt32BE(at) === 0;
@@ -312,6 +328,7 @@ export class PackIndex {
     const bytes = (this.sorted?.byteLength ?? 0) + (this.byOffset?.byteLength ?? 0);
     this.sorted = undefined;
     this.byOffset = null;
+    this.fromRev = false;
     withReverse.delete(this);
     return bytes;
   }

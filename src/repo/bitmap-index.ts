@@ -187,6 +187,8 @@ async function load(repo: Repository, name: string, pack: PackFile): Promise<Bit
  */
 async function readRev(repo: Repository, name: string, pack: PackFile): Promise<Uint32Array | null> {
   const { index } = pack;
+  const held = index.revOrder(); // adopted when the pack was opened
+  if (held) return held;
   const rev = await repo.storage.readFileOrNull(`${path.join(repo.packDir, name)}.rev`).catch(() => null);
   if (rev) {
     try {

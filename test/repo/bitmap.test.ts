@@ -348,6 +348,15 @@ describe('a corrupt bitmap is ignored', () => {
         expect(obj?.type).toBe(type);
         expect(createHash('sha1').update(`${type} ${obj!.content.length}\0`).update(obj!.content).digest('hex')).toBe(oid);
       }
+      // the bitmap load takes the order adopted at open (the file is not read again); the broken
+      // one was not adopted, so the load reads it and warns
+      if (!broken) fs.writeFileSync(rev!, Buffer.from('not a reverse index'));
+      const warnings: string[] = [];
+      setBitmapWarningHandler((m, d) => warnings.push(`${m}: ${d.reason}`));
+      const bi = await repositoryBitmap(repo);
+      expect([...bi!.packOrder]).toEqual([...good]);
+      if (broken) expect(warnings.join('\n')).toMatch(/reverse index is corrupt, ignored: .*pack order/);
+      else expect(warnings).toEqual([]);
     });
   }
 
