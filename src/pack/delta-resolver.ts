@@ -5,7 +5,7 @@ import { GitgateError, isGitgateError } from '../errors.js';
 import { applyDeltaObject } from './delta.js';
 import { encodeEntryHeader } from './entry-header.js';
 import type { EntryTable } from './entry-table.js';
-import type { OnObject } from './pack-scan.js';
+import type { ObjectSink } from './object-sink.js';
 import type { FileHandleLike } from './file-handle.js';
 import { BlockReader, writeFully } from './file-io.js';
 import { SYNC_INFLATE_LIMIT, inflateExact, inflateStreaming } from './inflate.js';
@@ -32,6 +32,12 @@ export class DeltaResolver {
   /** Unresolved ref-deltas by base oid (latin1 string key). */
   private readonly waiting = new Map<string, number[]>();
   private appendAt = 0;
+  /** Roots resolved (set while resolving in pack order), the next candidate for side work. */
+  private done: Uint8Array | null = null;
+  private early = 0;
+  private inSideWork = false;
+  /** Roots resolved out of turn (diagnostics, tests). */
+  outOfTurn = 0;
   /** Re-reads of entries not retained from the scan: bases and deltas cluster, so blocks get reused. */
   private readonly blocks: BlockReader;
 
@@ -39,8 +45,8 @@ export class DeltaResolver {
     private readonly handle: FileHandleLike,
     private readonly table: EntryTable,
     fileSize: number,
-    /** Called for each resolved object of the pack (not for appended bases). */
-    private readonly onObject?: OnObject,
+    /** Takes each resolved object of the pack (not appended bases). */
+    private readonly sink: ObjectSink,
   ) {
     this.blocks = new BlockReader(handle, fileSize, 64 * 1024, 8 * 1024 * 1024);
     const n = table.length;
@@ -62,19 +68,54 @@ export class DeltaResolver {
     }
   }
 
+  /**
+   * Roots (whole objects, whose oid the scan computed) in pack order. While the sink is backed
+   * up, roots of types it does not want are resolved out of turn (see sideWork).
+   */
   async resolveInPack(): Promise<void> {
-    const { table } = this;
-    const n = table.length;
+    const n = this.table.length;
+    this.done = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
-      const isDelta = table.code[i] === OBJ_OFS_DELTA || table.code[i] === OBJ_REF_DELTA;
-      if (isDelta) continue; // reached from its base
-      // Roots: whole objects, whose oid the scan computed.
-      const children = this.takeChildren(i);
-      const retained = table.takeRetained(i);
-      if (children.length === 0) continue;
-      const content = retained ?? (await this.loadData(i));
-      await this.resolveFrom(content, table.type[i]!, children);
+      if (this.done[i] || !this.isRoot(i)) continue;
+      this.done[i] = 1;
+      await this.resolveRoot(i);
     }
+  }
+
+  /**
+   * Instead of waiting for a backed-up sink, resolve whole delta trees it does not look at,
+   * from roots not reached yet: C Git's packs put all trees before all blobs, so in pack order
+   * a check thread busy with trees would leave this thread idle, then idle itself.
+   */
+  private async sideWork(): Promise<void> {
+    const { table, sink, done } = this;
+    if (this.inSideWork || !done) return;
+    this.inSideWork = true;
+    try {
+      while (sink.backedUp && this.early < table.length) {
+        const j = this.early++;
+        if (done[j] || !this.isRoot(j) || sink.wants(table.type[j]!)) continue;
+        done[j] = 1;
+        this.outOfTurn++;
+        await this.resolveRoot(j);
+      }
+    } finally {
+      this.inSideWork = false;
+    }
+  }
+
+  private isRoot(i: number): boolean {
+    const code = this.table.code[i];
+    return code !== OBJ_OFS_DELTA && code !== OBJ_REF_DELTA;
+  }
+
+  private async resolveRoot(i: number): Promise<void> {
+    const { table } = this;
+    const children = this.takeChildren(i);
+    const retained = table.takeRetained(i);
+    if (children.length === 0) return;
+    const content = retained ?? (await this.loadData(i));
+    await this.resolveFrom(content, table.type[i]!, children);
   }
 
   /**
@@ -138,7 +179,7 @@ export class DeltaResolver {
 
   /** Depth-first, iterative (chains can be thousands deep); a base is dropped once its last child is taken. */
   private async resolveFrom(rootContent: Buffer, typeCode: number, rootChildren: number[]): Promise<void> {
-    const { table, onObject } = this;
+    const { table, sink } = this;
     const stack: Frame[] = [{ content: rootContent, children: rootChildren, next: 0 }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -160,7 +201,9 @@ export class DeltaResolver {
       // the delta is garbage now, and so is the result unless it is a base: let a scavenge free them
       transientBytes(delta.length + size);
       table.type[child] = typeCode;
-      onObject?.(child, table.oidAt(child), typeCode, content);
+      if (sink.backedUp && sink.wants(typeCode)) await this.sideWork();
+      const wait = sink.deliver(child, table.oidAt(child), typeCode, content);
+      if (wait) await wait;
       const children = this.takeChildren(child);
       if (children.length > 0) stack.push({ content, children, next: 0 });
     }

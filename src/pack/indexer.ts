@@ -12,7 +12,8 @@ import type { FileHandleLike } from './file-handle.js';
 import { readFully, writeFully } from './file-io.js';
 import { encodePackIndex, oidOrder } from './idx.js';
 import { PACK_TRAILER_LENGTH } from './pack-header.js';
-import { scanPack, type OnObject } from './pack-scan.js';
+import { ObjectSink, type OnObject } from './object-sink.js';
+import { scanPack } from './pack-scan.js';
 import { spoolPack } from './spool.js';
 import { OID_LENGTH, typeFromCode, type BaseLookup, type ObjectType } from './types.js';
 
@@ -33,8 +34,12 @@ export interface IndexPackOptions {
   maxBytes?: number;
   /** BAD_PACK when the header announces more objects. */
   maxObjects?: number;
+  /** Once the whole stream is spooled: its size in bytes and announced count, before any object is parsed. */
+  onSpooled?: (bytes: number, count: number) => void;
   /** Each object of the pack, as soon as its id and content are known (checks while indexing). */
   onObject?: OnObject;
+  /** The type codes onObject is called for (all when absent). */
+  onObjectTypes?: readonly number[];
 }
 
 export interface IndexedObject {
@@ -56,17 +61,22 @@ export interface IndexPackResult {
   readonly objects: IndexedObject[];
   appendedBases: number;
   packSize: number;
+  /** Delta trees resolved out of pack order while onObject's consumer was backed up. */
+  resolvedOutOfTurn: number;
 }
 
 export async function indexPack(opts: IndexPackOptions): Promise<IndexPackResult> {
   const { output } = opts;
   const spooled = await spoolPack(opts.input, output, { maxBytes: opts.maxBytes, maxObjects: opts.maxObjects });
-  const entries = await scanPack(output, spooled.size, spooled.count, opts.onObject);
+  opts.onSpooled?.(spooled.size, spooled.count);
+  const sink = new ObjectSink(opts.onObject, opts.onObjectTypes && new Set(opts.onObjectTypes));
+  const entries = await scanPack(output, spooled.size, spooled.count, sink);
   if (!spooled.digest.equals(spooled.trailer)) throw bad('pack checksum mismatch');
 
-  const resolver = new DeltaResolver(output, entries, spooled.size, opts.onObject);
+  const resolver = new DeltaResolver(output, entries, spooled.size, sink);
   await resolver.resolveInPack();
   const appendedBases = await resolver.resolveThin(opts.lookupBase, spooled.size - PACK_TRAILER_LENGTH);
+  await sink.drain();
 
   let packChecksum = spooled.trailer;
   let packSize = spooled.size;
@@ -105,6 +115,7 @@ export async function indexPack(opts: IndexPackOptions): Promise<IndexPackResult
     },
     appendedBases,
     packSize,
+    resolvedOutOfTurn: resolver.outOfTurn,
   };
 }
 

@@ -8,6 +8,7 @@ import { parseEntryHeader, parseOfsDeltaOffset } from './entry-header.js';
 import { EntryTable } from './entry-table.js';
 import type { FileHandleLike } from './file-handle.js';
 import { WindowReader } from './file-io.js';
+import type { ObjectSink } from './object-sink.js';
 import { InflateError, SYNC_INFLATE_LIMIT, compressedBound, inflateExact, inflateInto, inflateStreaming } from './inflate.js';
 import { transientBytes } from './low-memory.js';
 import { PACK_HEADER_LENGTH, PACK_TRAILER_LENGTH } from './pack-header.js';
@@ -25,15 +26,8 @@ function bad(detail: string): GitgateError {
   return new GitgateError('BAD_PACK', { detail });
 }
 
-/**
- * Each object of the pack once its id and content are known (content null for an object too
- * large to hold, > SYNC_INFLATE_LIMIT): whole objects during the scan, deltas as they resolve.
- * `oid` is a view: copy it to keep it.
- */
-export type OnObject = (entry: number, oid: Buffer, code: number, content: Buffer | null) => void;
-
 /** Pass 2: parse every entry of the spooled pack, in order. */
-export async function scanPack(handle: FileHandleLike, fileSize: number, count: number, onObject?: OnObject): Promise<EntryTable> {
+export async function scanPack(handle: FileHandleLike, fileSize: number, count: number, sink: ObjectSink): Promise<EntryTable> {
   // the count is the client's word: room grows with what actually arrives
   const table = new EntryTable(Math.min(count, Math.ceil(fileSize / 16)));
   const dataEnd = fileSize - PACK_TRAILER_LENGTH;
@@ -152,7 +146,10 @@ export async function scanPack(handle: FileHandleLike, fileSize: number, count: 
     const end = dataStart + consumed;
     if (end > dataEnd) throw truncated(i + 1);
     table.add(pos, dataStart, end, typeCode, size, crc, baseIndex, baseOid, isDelta ? 0 : typeCode, kept);
-    if (!isDelta) onObject?.(i, table.oidAt(i), typeCode, whole);
+    if (!isDelta) {
+      const wait = sink.deliver(i, table.oidAt(i), typeCode, whole);
+      if (wait) await wait;
+    }
     pos = end;
   }
   if (pos < dataEnd) throw bad(`${dataEnd - pos} bytes of trailing data after the pack trailer`);

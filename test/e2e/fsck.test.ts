@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { checkThreadStarts, setCheckThreadMinBytes } from '../../src/repo/check-thread.js';
 import { git, gitOk, tmpDir } from '../helpers/git.js';
 import { leftovers, remoteRef } from '../helpers/push.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -23,7 +24,10 @@ function reportsOf(stderr: string): string[] {
   return [...stderr.matchAll(/^remote: ((?:warning|error): object [0-9a-f]{40}: .*?)\s*$/gm)].map((m) => m[1]!).sort();
 }
 
-describe('fsck of pushed objects, against C Git', () => {
+describe.each([
+  ['', undefined],
+  [' (checked in a thread)', 0],
+] as const)('fsck of pushed objects, against C Git%s', (_where, threadFrom) => {
   let src: string;
   // objects of the two histories, by what is wrong with them
   const o: Record<string, string> = {};
@@ -35,6 +39,7 @@ describe('fsck of pushed objects, against C Git', () => {
     write('tree', Buffer.concat(entries.map(([mode, name, oid]) => Buffer.concat([Buffer.from(`${mode} ${name}\0`), Buffer.from(oid, 'hex')]))));
 
   beforeAll(async () => {
+    setCheckThreadMinBytes(threadFrom);
     src = tmpDir('gitgate-fsck-src-');
     await gitOk(['init', '-q', src]);
     const blob = await write('blob', 'hello\n');
@@ -67,6 +72,7 @@ describe('fsck of pushed objects, against C Git', () => {
   });
 
   afterAll(async () => {
+    setCheckThreadMinBytes();
     for (const s of servers.values()) await s.close();
   });
 
@@ -97,7 +103,9 @@ describe('fsck of pushed objects, against C Git', () => {
   const WARNED_REFS = ['refs/heads/warned', 'refs/tags/v0.1', 'refs/tags/odd'];
 
   it('accepts every warning class and prints the warnings exactly as C Git does', async () => {
+    const started = checkThreadStarts.count;
     const ours = await pushGitgate({}, WARNED_REFS);
+    expect(checkThreadStarts.count - started).toBe(threadFrom === 0 ? 1 : 0);
     const theirs = await pushCGit({}, WARNED_REFS);
     expect(theirs.code, theirs.stderr).toBe(0);
     expect(ours.code, ours.stderr).toBe(0);

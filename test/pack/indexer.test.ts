@@ -9,7 +9,7 @@ import { indexPack, type IndexPackOptions, type IndexPackResult } from '../../sr
 import { PackFile } from '../../src/pack/pack-file.js';
 import { SYNC_INFLATE_LIMIT } from '../../src/pack/inflate.js';
 import { writePack, type PackEntry } from '../../src/pack/pack-writer.js';
-import { hashObject, type GitObject } from '../../src/pack/types.js';
+import { OBJ_COMMIT, OBJ_TAG, OBJ_TREE, hashObject, typeFromCode, type GitObject } from '../../src/pack/types.js';
 import {
   allObjects,
   caught,
@@ -96,6 +96,34 @@ describe('indexPack on packs made by git', () => {
     const offsets = result.objects.map((o) => o.offset);
     expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
   });
+
+  it.each(['ref', 'ofs', 'repacked'])(
+    'hands a backed-up consumer exactly the types it asked for, each object once, and resolves the others meanwhile (%s)',
+    async (name) => {
+      const { pack, idx, packPath } = packs[name]!;
+      const expected = verifyPack(packPath).filter((l) => l.type !== 'blob');
+      const wanted = [OBJ_COMMIT, OBJ_TREE, OBJ_TAG];
+      for (const backedUp of [true, false]) {
+        const seen = new Map<string, number>();
+        const result = await runIndexPack(chunked(pack, 65536), {
+          onObjectTypes: wanted,
+          onObject: (_i, oid, code, content) => {
+            const hex = oid.toString('hex');
+            expect(wanted).toContain(code);
+            if (content) expect(hashObject(typeFromCode(code), content).toString('hex')).toBe(hex);
+            seen.set(hex, (seen.get(hex) ?? 0) + 1);
+            // a consumer whose queue is always full: each hand-over settles a little later
+            if (backedUp) return new Promise<void>((resolve) => setTimeout(resolve, 0));
+          },
+        });
+        expect(result.idx.equals(idx)).toBe(true);
+        expect([...seen.keys()].sort()).toEqual(expected.map((l) => l.oid).sort());
+        expect([...seen.values()].every((n) => n === 1)).toBe(true);
+        if (backedUp && name !== 'ref') expect(result.resolvedOutOfTurn).toBeGreaterThan(0);
+        if (!backedUp) expect(result.resolvedOutOfTurn).toBe(0);
+      }
+    },
+  );
 
   it('uses fixtures that cover both delta kinds and objects above the synchronous inflate limit', async () => {
     const typeCodes = async (name: string) => {

@@ -9,6 +9,7 @@ import { SYNC_INFLATE_LIMIT } from '../../src/pack/inflate.js';
 import { writePack, type PackEntry } from '../../src/pack/pack-writer.js';
 import { OBJ_OFS_DELTA, hashObject } from '../../src/pack/types.js';
 import { initBareRepo } from '../../src/repo/init.js';
+import { checkThreadStarts, setCheckThreadMinBytes } from '../../src/repo/check-thread.js';
 import { ingestPack } from '../../src/repo/pack-ingest.js';
 import { Repository } from '../../src/repo/repository.js';
 import { makeStorage, type TestStorage } from './helpers.js';
@@ -52,17 +53,22 @@ function deltaEntry(base: Buffer, target: Buffer, keep: number, distance: number
   return Buffer.concat([encodeEntryHeader(OBJ_OFS_DELTA, delta.length), encodeOfsDeltaOffset(distance), zlib.deflateSync(delta)]);
 }
 
-describe('push verification inside the indexer', () => {
+describe.each([
+  ['on the request thread', undefined],
+  ['in a check thread', 0],
+] as const)('push verification inside the indexer, %s', (_where, threadFrom) => {
   let ts: TestStorage;
   let repo: Repository;
 
   beforeEach(async () => {
+    setCheckThreadMinBytes(threadFrom);
     ts = makeStorage('memory');
     const gitdir = `${ts.storage.root}/r.git`;
     await initBareRepo(ts.storage, gitdir, 'main');
     repo = new Repository(ts.storage, 'r', gitdir, { maintenance: { enabled: false } });
   });
   afterEach(async () => {
+    setCheckThreadMinBytes();
     await repo.close();
     ts.cleanup();
   });
@@ -128,7 +134,9 @@ describe('push verification inside the indexer', () => {
     expect(await packsInstalled()).toBe(0);
 
     const child = commit(rootId, 'child');
+    const started = checkThreadStarts.count;
     const ok = await ingestPack(repo, once(await build(child)));
+    expect(checkThreadStarts.count - started).toBe(threadFrom === 0 ? 1 : 0);
     expect(ok.objectCount).toBe(3);
     expect(ok.contains(hashObject('commit', child).toString('hex'))).toBe(true);
   });

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_FSCK_POLICY, fsckObject } from '../../src/repo/fsck/index.js';
 import { referencedOids } from '../../src/repo/objects/references.js';
-import { plainTreeLinks, treeLinks } from '../../src/repo/pack-ingest.js';
+import { plainTreeLinks, treeLinks } from '../../src/repo/tree-links.js';
 
 const NAMES = ['a', 'b', 'B', 'a.txt', 'a-b', 'a!', 'a b', 'a0', 'src', 'README', 'Makefile', 'z', 'x y', '.git', '.gitmodules', 'git~1', 'GIT~1', '.GIT', 'gitmod~1',
   '..', '.', 'g', 'good', 'git', 'GIT', 'git.c', 'gitmodules', 'Gitignore', 'mailmap', 'gi7eba~1', 'a/b', 'a\\b', '~1234567', 'ä', 'a\u200c', '.g\u200cit', 'foo.', 'n:s', '',
