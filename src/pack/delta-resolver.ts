@@ -13,6 +13,8 @@ import { transientBytes } from './low-memory.js';
 import { OBJ_OFS_DELTA, OBJ_REF_DELTA, OID_LENGTH, codeFromType, hashObject, idInto, type BaseLookup, type ObjectType } from './types.js';
 
 const STREAM_CHUNK = 1024 * 1024;
+/** The reused buffer for leaves; larger ones get their own. */
+const SCRATCH_BYTES = 1024 * 1024;
 
 function bad(detail: string): GitgateError {
   return new GitgateError('BAD_PACK', { detail });
@@ -36,6 +38,7 @@ export class DeltaResolver {
   private done: Uint8Array | null = null;
   private early = 0;
   private inSideWork = false;
+  private scratch: Buffer | undefined;
   /** Roots resolved out of turn (diagnostics, tests). */
   outOfTurn = 0;
   /** Re-reads of entries not retained from the scan: bases and deltas cluster, so blocks get reused. */
@@ -187,10 +190,15 @@ export class DeltaResolver {
       const base = top.content;
       if (top.next >= top.children.length) stack.pop();
 
+      if (sink.backedUp && sink.wants(typeCode)) await this.sideWork(); // before the scratch is filled
       const delta = table.takeRetained(child) ?? (await this.loadData(child));
+      // A leaf (no ofs-delta child, and no ref-delta anywhere that could name it) is garbage
+      // once hashed and handed over: it goes to one reused buffer, not a fresh allocation
+      // (git.git: most of 7.7 GiB of objects, and the collections their buffers cost).
+      const leaf = this.waiting.size === 0 && (child >= this.firstChild.length || this.firstChild[child]! < 0);
       let result: { object: Buffer; headerLength: number; size: number };
       try {
-        result = applyDeltaObject(base, delta, typeCode);
+        result = applyDeltaObject(base, delta, typeCode, leaf ? (this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES)) : undefined);
       } catch (err) {
         if (!isGitgateError(err, 'BAD_PACK')) throw err;
         throw bad(`delta at offset ${table.offset[child]}: ${err.params.detail}`);
@@ -199,13 +207,15 @@ export class DeltaResolver {
       idInto(object, headerLength, size, table.oids, child * OID_LENGTH);
       const content = object.subarray(headerLength, headerLength + size);
       // the delta is garbage now, and so is the result unless it is a base: let a scavenge free them
-      transientBytes(delta.length + size);
+      transientBytes(delta.length + (object === this.scratch ? 0 : size));
       table.type[child] = typeCode;
-      if (sink.backedUp && sink.wants(typeCode)) await this.sideWork();
       const wait = sink.deliver(child, table.oidAt(child), typeCode, content);
       if (wait) await wait;
       const children = this.takeChildren(child);
-      if (children.length > 0) stack.push({ content, children, next: 0 });
+      if (children.length > 0) {
+        if (object === this.scratch) throw new Error('a leaf has children'); // cannot happen: see leaf
+        stack.push({ content, children, next: 0 });
+      }
     }
   }
 

@@ -40,20 +40,27 @@ export function applyDelta(base: Buffer, delta: Buffer): Buffer {
 
 /**
  * applyDelta for a result of type `code` (1-4) in an allocObject buffer: "<type> <size>\0",
- * then the content at headerLength, so the result's id is one hash call (idInto).
+ * then the content at headerLength, so the result's id is one hash call (idInto). With `reuse`
+ * large enough, the result is written into it (the object is then a prefix of it, not all).
  */
-export function applyDeltaObject(base: Buffer, delta: Buffer, code: number): { object: Buffer; headerLength: number; size: number } {
+export function applyDeltaObject(base: Buffer, delta: Buffer, code: number, reuse?: Buffer): { object: Buffer; headerLength: number; size: number } {
   let headerLength = 0;
   let size = 0;
-  const object = applyDeltaAfter(base, delta, code, (resultSize) => {
-    size = resultSize;
-    headerLength = objectHeaderLength(code, resultSize);
-    return headerLength;
-  });
+  const object = applyDeltaAfter(
+    base,
+    delta,
+    code,
+    (resultSize) => {
+      size = resultSize;
+      headerLength = objectHeaderLength(code, resultSize);
+      return headerLength;
+    },
+    reuse,
+  );
   return { object, headerLength, size };
 }
 
-function applyDeltaAfter(base: Buffer, delta: Buffer, code: number, headroom?: (resultSize: number) => number): Buffer {
+function applyDeltaAfter(base: Buffer, delta: Buffer, code: number, headroom?: (resultSize: number) => number, reuse?: Buffer): Buffer {
   const [baseSize, p1] = readSize(delta, 0, 'base');
   const [resultSize, p2] = readSize(delta, p1, 'result');
   if (baseSize !== base.length) throw bad(`delta expects a base of ${baseSize} bytes but the base has ${base.length}`);
@@ -62,7 +69,7 @@ function applyDeltaAfter(base: Buffer, delta: Buffer, code: number, headroom?: (
     throw bad(`delta result size ${resultSize} is impossible for a ${delta.length}-byte delta`);
   }
   const start = headroom ? headroom(resultSize) : 0;
-  const out = start > 0 ? allocObject(code, resultSize, start) : Buffer.allocUnsafe(resultSize);
+  const out = start > 0 ? allocObject(code, resultSize, start, reuse) : Buffer.allocUnsafe(resultSize);
   let o = start;
   const outEnd = start + resultSize;
   let p = p2;

@@ -7,7 +7,8 @@
 /**
  * Each object of the pack once its id and content are known (content null for an object too
  * large to hold, > SYNC_INFLATE_LIMIT): whole objects during the scan, deltas as they resolve.
- * `oid` is a view: copy it to keep it. A promise returned (the consumer's queue is full) is
+ * `oid` and `content` are valid during the call only (content may sit in a buffer the indexer
+ * reuses): copy them to keep them. A promise returned (the consumer's queue is full) is
  * awaited before the next object is handed over.
  */
 export type OnObject = (entry: number, oid: Buffer, code: number, content: Buffer | null) => void | Promise<void>;

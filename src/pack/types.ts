@@ -56,9 +56,11 @@ export function objectHeaderLength(code: number, size: number): number {
  * A buffer holding "<type> <size>\0" followed by room for `size` bytes of content (plus one
  * spare byte for inflateInto), so the object id is one hash call over the front of it
  * (idInto) instead of a hash object per object; the content starts at objectHeaderLength.
+ * `reuse`, when large enough, is filled instead of a new allocation.
  */
-export function allocObject(code: number, size: number, headerLength = objectHeaderLength(code, size)): Buffer {
-  const buf = Buffer.allocUnsafe(headerLength + size + 1);
+export function allocObject(code: number, size: number, headerLength = objectHeaderLength(code, size), reuse?: Buffer): Buffer {
+  const need = headerLength + size + 1;
+  const buf = reuse && reuse.length >= need ? reuse : Buffer.allocUnsafe(need);
   buf.write(`${TYPES_BY_CODE[code]!} ${size}\0`, 0, 'latin1');
   return buf;
 }
