@@ -5,8 +5,9 @@
 // dropped (gitgate: the one process; C Git: the sum of its per-request processes' PSS, 0 when
 // idle). For gitgate, where the settled memory is (its /metrics: V8 heap, buffers, caches).
 //
-//   npm run build && node scripts/bench-memory.mjs [--quick] [--servers gitgate,gitgate-plain,cgit]
+//   npm run build && node scripts/bench-memory.mjs [--quick] [--servers gitgate,gitgate-plain,gitgate-arenas,cgit]
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildRepo, DEFAULT_PARAMS, QUICK_PARAMS, makeCommits } from './bench-repo.mjs';
@@ -97,7 +98,7 @@ async function measure(name, server, rootPid) {
   }
 }
 
-for (const [key, name, extraEnv] of [['gitgate', 'gitgate', {}], ['gitgate-plain', 'gitgate, GITGATE_LOW_MEMORY=0', { GITGATE_LOW_MEMORY: '0' }], ['gitgate-arena', 'gitgate, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }]]) {
+for (const [key, name, extraEnv] of [['gitgate', 'gitgate', {}], ['gitgate-plain', 'gitgate, GITGATE_LOW_MEMORY=0', { GITGATE_LOW_MEMORY: '0' }], ['gitgate-arenas', `gitgate, MALLOC_ARENA_MAX=${8 * os.cpus().length} (glibc's default)`, { MALLOC_ARENA_MAX: String(8 * os.cpus().length) }]]) {
   if (!only.includes(key)) continue;
   const runDir = mkdirp(path.join(benchDir, `mem-run-${process.pid}`));
   const s = await startGitgate({ root, runDir, sourceGitDir: repo.gitDir, env: { ...env, ...extraEnv } });

@@ -1,5 +1,5 @@
 // Start the two servers under comparison on copies of the same synthetic bare repository:
-// gitgate exactly as users run it (`node bin/gitgate.js serve --port 0 --data DIR`), and C
+// gitgate exactly as users run it (`bin/gitgate.js serve --port 0 --data DIR`, as npx does), and C
 // Git's `git http-backend` behind scripts/bench-cgi-server.mjs. Each gets a counting proxy
 // (scripts/bench-proxy.mjs) for the untimed byte-counting runs.
 import { spawn } from 'node:child_process';
@@ -100,10 +100,12 @@ export async function startGitgate({ root, runDir, sourceGitDir, env }) {
     urlFor: (p) => `http://token:${secret}@127.0.0.1:${p}/v1/repo/${id}.git`,
     async restart() {
       if (child) await stopChild(child);
-      // BENCH_GITGATE_NODE_ARGS: node flags for the gitgate process only (e.g. --cpu-prof --cpu-prof-dir=DIR)
-      const nodeArgs = (process.env.BENCH_GITGATE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-      const started = await spawnServer(process.execPath, [...nodeArgs, bin, 'serve', '--port', '0', '--data', data],
-        { cwd: root, env, logFile: path.join(runDir, 'gitgate.log') });
+      // executed as npx and npm start run it (its launcher line sets MALLOC_ARENA_MAX), with
+      // BENCH_GITGATE_NODE_ARGS as node flags for the gitgate process only (e.g. --cpu-prof --cpu-prof-dir=DIR)
+      const nodeArgs = process.env.BENCH_GITGATE_NODE_ARGS ?? '';
+      const serveEnv = nodeArgs ? { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} ${nodeArgs}`.trim() } : env;
+      const started = await spawnServer(bin, ['serve', '--port', '0', '--data', data],
+        { cwd: root, env: serveEnv, logFile: path.join(runDir, 'gitgate.log') });
       child = started.child;
       // stdout is a pipe, so serve wrote the bootstrap token into the data directory
       const tokenFile = path.join(data, 'bootstrap-token');

@@ -6,9 +6,8 @@
 // 75 MiB) is native memory glibc's malloc keeps (zlib state, freed buffers in per-thread
 // arenas); MALLOC_ARENA_MAX=2 saves much of it (git.git `--depth 1` clone: peak 160 -> 132 MiB,
 // 25 s later 78 -> 50 MiB above idle; vim's: peak 206 -> 190 MiB, before the lazy .idx).
-// gitgate does not set it: glibc reads it at process start only, and re-executing itself would
-// put a second process (and a second Node heap) behind the pid a service manager signals; the
-// README's systemd unit sets it, as an operator's environment does.
+// glibc reads it at process start only: bin/gitgate.js, run as a program, starts node through
+// a shell line that sets it (the same process: exec), unless the environment sets it already.
 //
 // 1. limitYoungGeneration(): keep V8's young generation at its initial size (1 MiB
 //    semi-spaces) instead of letting it grow to 16 MiB ones. A clone's object walk keeps many
