@@ -4,12 +4,12 @@
 // overlap with inflating, applying deltas and hashing on the request's thread, as C Git's
 // index-pack checks in its resolving threads. A bounded number of batches is in flight: the
 // indexer waits when the thread falls behind. A refusal in the thread fails the next object.
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { GitgateError, type ErrorCode } from '../errors.js';
 import { limitYoungGeneration } from '../pack/low-memory.js';
 import { OBJ_BLOB } from '../pack/types.js';
 import type { CheckOptions, CheckState } from './object-checks.js';
+import { workerEntry } from './worker-entry.js';
 
 /** Packs at least this large are checked in a thread (below, starting one costs more than it saves). */
 const DEFAULT_MIN_BYTES = 32 * 1024 * 1024;
@@ -46,15 +46,6 @@ export type ToCheckWorker =
   | { type: 'batch'; buffer: ArrayBuffer; length: number }
   | { type: 'end' };
 
-/** The worker's module: the compiled one, or the TypeScript source through a loader when running from source (tests). */
-function workerEntry(): { file: string; execArgv: string[] } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    return { file: fileURLToPath(new URL('./check-worker.ts', here)), execArgv: ['--import', new URL('../../scripts/ts-loader.mjs', here).href] };
-  }
-  return { file: fileURLToPath(new URL('./check-worker.js', here)), execArgv: [] };
-}
-
 export class CheckThread {
   private readonly worker: Worker;
   private batch: Buffer | null = null;
@@ -67,7 +58,7 @@ export class CheckThread {
   private readonly state: Promise<CheckState>;
 
   constructor(opts: CheckOptions) {
-    const { file, execArgv } = workerEntry();
+    const { file, execArgv } = workerEntry('check-worker');
     checkThreadStarts.count++;
     this.worker = new Worker(file, {
       execArgv,

@@ -16,8 +16,8 @@ import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { packObjectPool } from '../pack/pack-file.js';
+import { workerEntry } from './worker-entry.js';
 
 /** Tests only: where the worker process dies on purpose. */
 export type WorkerFault = 'while-writing' | 'after-install';
@@ -79,18 +79,9 @@ export function runInWorker<T>(job: WorkerJob, signal?: { readonly aborted: bool
   return run as Promise<T | null>;
 }
 
-/** The worker's module: the compiled one, or the TypeScript source through a loader when running from source (tests). */
-function workerEntry(): { file: string; execArgv: string[] } {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) {
-    return { file: fileURLToPath(new URL('./repack-worker.ts', here)), execArgv: ['--import', new URL('../../scripts/ts-loader.mjs', here).href] };
-  }
-  return { file: fileURLToPath(new URL('./repack-worker.js', here)), execArgv: [] };
-}
-
 function runOnce(job: WorkerJob, signal?: { readonly aborted: boolean }, onReady?: (pack: string | null, reply: (msg: ToWorker) => void) => void): Promise<unknown> {
   if (signal?.aborted) return Promise.resolve(null);
-  const { file, execArgv } = workerEntry();
+  const { file, execArgv } = workerEntry('repack-worker');
   const child = fork(file, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'json' });
   workerStarts[job.kind]++;
   const pid = child.pid ?? null;

@@ -143,8 +143,8 @@ describe('the npm package', () => {
       serve.on('close', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
     });
     // run as a program, the launcher's shell line exec'd node (same pid) with 2 malloc arenas
-    expect(path.basename(fs.readlinkSync(`/proc/${serve.pid}/exe`))).toMatch(/^node/);
-    expect(fs.readFileSync(`/proc/${serve.pid}/environ`, 'latin1').split('\0')).toContain('MALLOC_ARENA_MAX=2');
+    expect(path.basename(fs.readlinkSync(`/proc/${serve!.pid}/exe`))).toMatch(/^node/);
+    expect(fs.readFileSync(`/proc/${serve!.pid}/environ`, 'latin1').split('\0')).toContain('MALLOC_ARENA_MAX=2');
     const u = new URL(`${url}/v1/repo/${repo}.git`);
     u.username = 'token';
     u.password = token;
