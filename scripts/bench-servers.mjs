@@ -100,12 +100,15 @@ export async function startGitgate({ root, runDir, sourceGitDir, env }) {
     urlFor: (p) => `http://token:${secret}@127.0.0.1:${p}/v1/repo/${id}.git`,
     async restart() {
       if (child) await stopChild(child);
-      // executed as npx and npm start run it (its launcher line sets MALLOC_ARENA_MAX), with
-      // BENCH_GITGATE_NODE_ARGS as node flags for the gitgate process only (e.g. --cpu-prof --cpu-prof-dir=DIR)
-      const nodeArgs = process.env.BENCH_GITGATE_NODE_ARGS ?? '';
-      const serveEnv = nodeArgs ? { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} ${nodeArgs}`.trim() } : env;
-      const started = await spawnServer(bin, ['serve', '--port', '0', '--data', data],
-        { cwd: root, env: serveEnv, logFile: path.join(runDir, 'gitgate.log') });
+      // executed as npx and npm start run it (its launcher line sets MALLOC_ARENA_MAX); with
+      // BENCH_GITGATE_NODE_ARGS (node flags for the gitgate process only, e.g. --cpu-prof
+      // --cpu-prof-dir=DIR, which NODE_OPTIONS refuses) node runs it with the launcher's setting
+      const nodeArgs = (process.env.BENCH_GITGATE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+      const serveArgs = ['serve', '--port', '0', '--data', data];
+      const started = nodeArgs.length
+        ? await spawnServer(process.execPath, [...nodeArgs, bin, ...serveArgs],
+          { cwd: root, env: { MALLOC_ARENA_MAX: '2', ...env }, logFile: path.join(runDir, 'gitgate.log') })
+        : await spawnServer(bin, serveArgs, { cwd: root, env, logFile: path.join(runDir, 'gitgate.log') });
       child = started.child;
       // stdout is a pipe, so serve wrote the bootstrap token into the data directory
       const tokenFile = path.join(data, 'bootstrap-token');

@@ -5,7 +5,7 @@ import { AuthThrottle } from '../auth/throttle.js';
 import type { Config } from '../config.js';
 import type { GuardStore } from '../db/stores.js';
 import { Metrics } from '../metrics/metrics.js';
-import { cachePools, setBusyCheck } from '../service/cache-budgets.js';
+import { cachePools, setServerActivity } from '../service/cache-budgets.js';
 import { Activity } from './activity.js';
 
 export interface HttpRuntime {
@@ -36,6 +36,7 @@ export function createHttpRuntime(config: Config, guards: GuardStore): HttpRunti
   for (const [name, pools] of cachePools()) {
     metrics.gauge(`gitgate_cache_${name}_bytes`, `bytes held by the ${name.replace('_', ' ')} cache`, () => pools.reduce((n, p) => n + p.total, 0));
   }
-  setBusyCheck(() => activity.count('request') > 0); // idle cache release waits for a quiet process
+  // the idle cache release waits for a quiet process
+  setServerActivity({ busy: () => activity.count('request') > 0, quietSince: () => activity.lastEnded('request') });
   return { throttle, metrics, activity, shuttingDown: false };
 }

@@ -7,6 +7,7 @@
 // type bitmaps must partition the objects. Anything else throws BitmapFormatError and the
 // caller ignores the file (never trusts it into a pack).
 import { createHash } from 'node:crypto';
+import os from 'node:os';
 import { Bitset, EwahError, decodeEwah, encodeEwah, ewahEnd } from './ewah.js';
 
 export const BITMAP_OPT_FULL_DAG = 0x1;
@@ -196,13 +197,16 @@ export function parseRev(buf: Buffer, count: number, packChecksum: Buffer): Uint
   if (!createHash('sha1').update(buf.subarray(0, body)).digest().equals(buf.subarray(body))) {
     throw new BitmapFormatError('reverse index checksum mismatch');
   }
+  // big-endian words swapped natively in a copy of their own, then read as host-order words
   const order = new Uint32Array(count);
+  const words = Buffer.from(order.buffer, order.byteOffset, count * 4);
+  buf.copy(words, 0, RIDX_HEADER, RIDX_HEADER + count * 4);
+  if (os.endianness() === 'LE') words.swap32();
   const seen = new Uint8Array(count);
   for (let i = 0; i < count; i++) {
-    const p = buf.readUInt32BE(RIDX_HEADER + i * 4);
+    const p = order[i]!;
     if (p >= count || seen[p]) throw new BitmapFormatError('reverse index is not a permutation');
     seen[p] = 1;
-    order[i] = p;
   }
   return order;
 }

@@ -90,6 +90,31 @@ export class Bitset {
     return 0;
   }
 
+  /** The lowest set bit at or after `from` (≥ 0), or -1: a loop over it allocates nothing, unlike the iterator. */
+  nextSet(from: number): number {
+    const words = this.words;
+    let k = from >>> 5;
+    if (k >= words.length) return -1;
+    let w = words[k]! & (-1 << (from & 31));
+    while (w === 0) {
+      if (++k >= words.length) return -1;
+      w = words[k]!;
+    }
+    return k * 32 + 31 - Math.clz32(w & -w);
+  }
+
+  /** How many bits below `limit` this and `other` both hold. */
+  countAnd(other: Bitset, limit: number): number {
+    const a = this.words;
+    const b = other.words;
+    const full = Math.min(limit >>> 5, a.length, b.length);
+    let n = 0;
+    for (let k = 0; k < full; k++) n += popcount(a[k]! & b[k]!);
+    const end = Math.min(limit, Math.min(a.length, b.length) * 32);
+    for (let i = full << 5; i < end; i++) if (this.has(i) && other.has(i)) n++;
+    return n;
+  }
+
   /** Set bits in ascending order. */
   *[Symbol.iterator](): IterableIterator<number> {
     const words = this.words;

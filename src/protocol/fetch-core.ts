@@ -249,10 +249,8 @@ export async function* fetchPackStream(
       const ready: Buffer[] = [];
       for await (const chunk of body) {
         framer.write(chunk, ready);
-        for (const framed of ready) {
-          transientBytes(framed.length);
-          yield framed;
-        }
+        // framed chunks come back to the framer once written (returnable): no garbage to collect
+        for (const framed of ready) yield framed;
         ready.length = 0;
       }
       const rest = framer.end();

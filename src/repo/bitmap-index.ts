@@ -168,7 +168,7 @@ async function load(repo: Repository, name: string, pack: PackFile): Promise<Bit
     const order = (await readRev(repo, name, pack)) ?? index.packOrder();
     const bi = new BitmapIndex(pack, file, order);
     for (const e of file.entries) {
-      if (!file.types.commits.has(bi.position(index.oidAt(e.indexPos)))) throw new BitmapFormatError('bitmap entry for an object that is not a commit');
+      if (!file.types.commits.has(bi.positionOfIndex(e.indexPos))) throw new BitmapFormatError('bitmap entry for an object that is not a commit');
     }
     return bi;
   } catch (err) {

@@ -45,8 +45,8 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
   const whole = have === null && coversPrefix(want, bits.n);
   const reuse = have === null && !whole ? new PackReuse(bi.pack, want) : undefined;
   let k = 0;
-  for (const pos of want) {
-    if ((whole || reuse) && pos < bits.n) continue;
+  // the pack's positions come first: sent whole or reused, they are not listed
+  for (let pos = want.nextSet(whole || reuse ? bits.n : 0); pos >= 0; pos = want.nextSet(pos + 1)) {
     if (++k % 4096 === 0) await nextTurn();
     const oid = bits.oidAt(pos);
     const type = bits.typeAt(pos);
@@ -69,7 +69,7 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
   }
   const located = { pack: bi.pack, offsets: Float64Array.from(offsets) };
   let commitCount = commits.length + (whole ? bi.file.types.commits.size : 0);
-  if (reuse) for (const pos of bi.file.types.commits) if (pos < bits.n && want.has(pos)) commitCount++;
+  if (reuse) commitCount += bi.file.types.commits.countAnd(want, bits.n);
   return { objects, wholePacks: whole ? [bi.pack] : undefined, reuse, located, clientHas: { has: present.hasHex }, deltaBases, commitCount };
 }
 

@@ -23,6 +23,11 @@ export class PackPositions {
     return i < 0 ? -1 : this.posOf[i]!;
   }
 
+  /** Bit position of the object at this .idx position. */
+  positionOfIndex(i: number): number {
+    return this.posOf[i]!;
+  }
+
   positionHex(oid: string): number {
     return this.position(Buffer.from(oid, 'hex'));
   }

@@ -81,7 +81,9 @@ class FsStorage implements Storage {
   }
 
   async readFile(p: string): Promise<Buffer> {
-    return Buffer.from(await this.p.readFile(p));
+    const data: Uint8Array = await this.p.readFile(p);
+    // node's fs gives a Buffer of its own (no copy: a .bitmap or .rev is megabytes); others may not
+    return Buffer.isBuffer(data) ? data : Buffer.from(data);
   }
 
   async readFileOrNull(p: string): Promise<Buffer | null> {

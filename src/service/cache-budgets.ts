@@ -29,12 +29,20 @@ export let idleCollections = 0;
 export let nativeTrims = 0;
 /** Heap and buffers in use right after the last collection (or at start). */
 let lastCollected = 0;
-/** Whether requests are in progress (wired by the server; by default never busy). */
-let busy: () => boolean = () => false;
+/** What the server is doing (wired by the server; by default never busy, quiet since ever). */
+export interface ServerActivity {
+  /** Requests are in progress. */
+  busy(): boolean;
+  /** When (ms since the epoch) the last request ended; 0 if none has. */
+  quietSince(): number;
+}
+let activity: ServerActivity = { busy: () => false, quietSince: () => 0 };
+/** Bytes the caches dropped since the last collection (their buffers are garbage until one). */
+let droppedSinceCollection = 0;
 
-/** Tell the idle release how to know the process is serving requests (it collects only when not). */
-export function setBusyCheck(fn: () => boolean): void {
-  busy = fn;
+/** Tell the idle release how to know the process is serving requests (it collects only when quiet). */
+export function setServerActivity(a: ServerActivity): void {
+  activity = a;
 }
 
 /**
@@ -74,15 +82,26 @@ export function applyCacheBudgets(budgets: CacheBudgets): void {
   }
 }
 
-/** Drop cache entries unused for `idleMs`, then collect if idle and worth it; returns the bytes freed. */
+/**
+ * Drop cache entries unused for `idleMs`; once no request has run for `idleMs` either, collect
+ * if that or other garbage is worth it. Returns the bytes dropped now.
+ *
+ * Why wait for a quiet `idleMs`: by then the entries the last requests used are dropped in the
+ * same sweep, so a workload is followed by one collection and one trim, not one when its
+ * requests end and another when its cache entries expire (git.git: a clone after a push paid
+ * two, ~50 ms of main-thread CPU each with the trim, beside the collector's threads). While
+ * requests keep coming, V8 collects on its own as it would anyway.
+ */
 export function releaseIdle(idleMs: number, now = Date.now()): number {
   let freed = 0;
   for (const [, pools] of cachePools()) for (const pool of pools) freed += pool.trimIdle(now - idleMs);
   freed += dropReverseIndexes(now - idleMs);
-  if (busy()) return freed;
-  if (freed >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES) {
+  droppedSinceCollection += freed;
+  if (activity.busy() || now - activity.quietSince() < idleMs) return freed;
+  if (droppedSinceCollection >= COLLECT_AFTER_BYTES || inUse() - lastCollected >= COLLECT_AFTER_BYTES) {
     collectNow();
     idleCollections++;
+    droppedSinceCollection = 0;
     lastCollected = inUse();
     setTimeout(afterSweep, TRIM_AFTER_MS).unref();
   } else if (lowMemory && process.memoryUsage.rss() - rssAfterTrim >= COLLECT_AFTER_BYTES) {
@@ -107,7 +126,7 @@ let rssAfterTrim = 0;
 
 /** malloc_trim, unless a request started meanwhile (its buffers would be allocated again at once). */
 function trimWhenIdle(): void {
-  if (busy() || !trimNativeHeap()) return;
+  if (activity.busy() || !trimNativeHeap()) return;
   nativeTrims++;
   rssAfterTrim = process.memoryUsage.rss();
 }

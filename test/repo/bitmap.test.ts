@@ -69,6 +69,21 @@ describe('EWAH', () => {
     }
   });
 
+  it('nextSet walks the set bits from any start, and countAnd counts the shared ones below a limit, as the iterator sees them', () => {
+    const next = rng(9);
+    for (let round = 0; round < 100; round++) {
+      const a = new Bitset(1 + (next() % 3000));
+      const b = new Bitset(1 + (next() % 3000));
+      for (const s of [a, b]) for (let i = 0, n = next() % 400; i < n; i++) s.add(next() % 3000);
+      const from = next() % 3100;
+      const walked: number[] = [];
+      for (let p = a.nextSet(from); p >= 0; p = a.nextSet(p + 1)) walked.push(p);
+      expect(walked).toEqual([...a].filter((p) => p >= from));
+      const limit = next() % 3100;
+      expect(a.countAnd(b, limit)).toBe([...a].filter((p) => p < limit && b.has(p)).length);
+    }
+  });
+
   it('refuses bits beyond the object count and truncated words', () => {
     const b = new Bitset(200);
     b.add(199);
@@ -193,6 +208,7 @@ function rewritten(buf: Buffer, edit: (f: ReturnType<typeof parseBitmap>) => voi
   return writeBitmap({ packChecksum: Buffer.from(checksum), types: f.types, entries: f.entries.map((e, i) => ({ indexPos: e.indexPos, bits: f.bitmap(i) })) });
 }
 let lastObjects = 0;
+let lastBlobIndexPos = -1;
 
 /** Recompute a file's trailing SHA-1 after an edit. */
 function resum(b: Buffer): Buffer {
@@ -273,6 +289,8 @@ describe('a corrupt bitmap is ignored', () => {
     // well-formed, but one object has no type
     ['a type bitmap that misses an object', (b) => rewritten(b, (f) => f.types.trees.andNot(single(f.types.trees.length - 1)))],
     ['an empty file', () => Buffer.alloc(0)],
+    // well-formed, but a commit's bitmap is filed under a blob
+    ['an entry for an object that is not a commit', (b) => rewritten(b, (f) => void (f.entries[0]!.indexPos = lastBlobIndexPos))],
   ];
   for (const [what, corrupt] of corruptions) {
     it(`with ${what}: a warning, the walk answers`, async () => {
@@ -280,7 +298,10 @@ describe('a corrupt bitmap is ignored', () => {
       randomHistory(gitdir, 5, 40);
       git(['--git-dir', gitdir, 'repack', '-adb', '-q']);
       const file = packFiles(gitdir, '.bitmap')[0]!;
-      lastObjects = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!)).count;
+      const idx = PackIndex.parse(fs.readFileSync(packFiles(gitdir, '.idx')[0]!));
+      lastObjects = idx.count;
+      const blob = git(['--git-dir', gitdir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname) %(objecttype)']).split('\n').find((l) => l.endsWith(' blob'))!.split(' ')[0]!;
+      lastBlobIndexPos = idx.findAt(Buffer.from(blob, 'hex'), 0);
       fs.writeFileSync(file, corrupt(Buffer.from(fs.readFileSync(file))));
       const warnings: string[] = [];
       setBitmapWarningHandler((m, d) => warnings.push(`${m}: ${d.reason}`));

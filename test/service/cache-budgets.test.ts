@@ -4,11 +4,14 @@ import { loadConfig } from '../../src/config.js';
 import { packBlockPool, packObjectPool } from '../../src/pack/pack-file.js';
 import { bitmapPool } from '../../src/repo/bitmap-index.js';
 import { clonePlanPool } from '../../src/repo/clone-plan-cache.js';
-import { applyCacheBudgets, idleCollections, nativeTrims, releaseIdle } from '../../src/service/cache-budgets.js';
+import { applyCacheBudgets, idleCollections, nativeTrims, releaseIdle, setServerActivity } from '../../src/service/cache-budgets.js';
 
 describe('cache budgets', () => {
   const defaults = loadConfig({}, {}).caches;
-  afterEach(() => applyCacheBudgets(defaults));
+  afterEach(() => {
+    applyCacheBudgets(defaults);
+    setServerActivity({ busy: () => false, quietSince: () => 0 });
+  });
 
   it('nothing is cached until the configuration is applied (the defaults live in the config schema only)', () => {
     expect(packObjectPool.maxBytes).toBe(0);
@@ -72,5 +75,27 @@ describe('cache budgets', () => {
     };
     await drop();
     await drop(); // the same again: collected again, not kept until the next request
+  });
+
+  it('collects only once no request has run for the idle time, then once for the workload (its dropped cache entries included)', () => {
+    const idleMs = 10_000;
+    let busy = true;
+    let ended = 0;
+    setServerActivity({ busy: () => busy, quietSince: () => ended });
+    let garbage: Buffer[] | null = Array.from({ length: 8 }, () => Buffer.alloc(1024 * 1024, 1));
+    expect(garbage.length).toBe(8);
+    garbage = null;
+    const before = idleCollections;
+    const t0 = Date.now();
+    releaseIdle(idleMs, t0); // a request in flight
+    busy = false;
+    ended = t0 + 1000;
+    releaseIdle(idleMs, t0 + 5000); // ended 4 s ago: not quiet long enough
+    releaseIdle(idleMs, t0 + 10_999);
+    expect(idleCollections).toBe(before);
+    releaseIdle(idleMs, t0 + 11_000); // quiet for the idle time: one collection
+    expect(idleCollections).toBe(before + 1);
+    releaseIdle(idleMs, t0 + 16_000); // nothing new since: none
+    expect(idleCollections).toBe(before + 1);
   });
 });
