@@ -2,7 +2,7 @@
 // haves (SendPlan, as planObjects makes it by walking), and C Git's ok_to_give_up question.
 // Each returns null when the repository has no usable bitmap; the caller then walks.
 import { isGitgateError } from '../errors.js';
-import { repositoryBitmap } from './bitmap-index.js';
+import { repositoryBitmap, type BitmapIndex } from './bitmap-index.js';
 import { ObjectBits, reachBits } from './bitmap-walk.js';
 import { CommitReader, type CommitInfo } from './commit-walk.js';
 import { thinBases, type ObjectToSend, type SendPlan } from './reachability.js';
@@ -24,6 +24,14 @@ export async function bitmapPlan(repo: Repository, wants: string[], haves: strin
   const bi = await repositoryBitmap(repo);
   if (!bi) return null;
   const bits = new ObjectBits(bi);
+  try {
+    return await plan(repo, bi, bits, wants, haves);
+  } finally {
+    bits.release();
+  }
+}
+
+async function plan(repo: Repository, bi: BitmapIndex, bits: ObjectBits, wants: string[], haves: string[]): Promise<SendPlan | null> {
   let have: Bitset | null = null;
   if (haves.length) {
     try {
@@ -89,11 +97,15 @@ export async function bitmapAllReachAny(repo: Repository, wants: string[], commo
   const bi = await repositoryBitmap(repo);
   if (!bi) return null;
   const bits = new ObjectBits(bi);
-  const common = new Set(commons);
-  for (const want of new Set(wants)) {
-    if (common.has(want)) continue;
-    const reach = await reachBits(repo, bits, [want]);
-    if (!commons.some((c) => reach.has(bits.lookupHex(c)))) return false;
+  try {
+    const common = new Set(commons);
+    for (const want of new Set(wants)) {
+      if (common.has(want)) continue;
+      const reach = await reachBits(repo, bits, [want]);
+      if (!commons.some((c) => reach.has(bits.lookupHex(c)))) return false;
+    }
+    return true;
+  } finally {
+    bits.release();
   }
-  return true;
 }

@@ -259,12 +259,16 @@ async function buildHeld(repo: Repository, pack: PackFile, signal?: { readonly a
 
   // Oldest first, so each walk stops at bitmaps already computed.
   const bits = new ObjectBits(wi);
-  for (const c of [...selected].reverse()) {
-    if (signal?.aborted) return null;
-    const pos = wi.positionHex(c.oid);
-    const reach = await reachBits(repo, bits, [c.oid]);
-    if (reach.length > wi.count) return null; // reached an object outside the pack
-    wi.computed.set(pos, reach);
+  try {
+    for (const c of [...selected].reverse()) {
+      if (signal?.aborted) return null;
+      const pos = wi.positionHex(c.oid);
+      const reach = await reachBits(repo, bits, [c.oid]);
+      if (reach.length > wi.count) return null; // reached an object outside the pack
+      wi.computed.set(pos, reach);
+    }
+  } finally {
+    bits.release();
   }
   const entries = selected.map((c) => {
     const pos = wi.positionHex(c.oid);

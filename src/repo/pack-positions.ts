@@ -32,6 +32,11 @@ export class PackPositions {
     return this.position(Buffer.from(oid, 'hex'));
   }
 
+  /** Keep the pack's ids in memory until the returned function is called (PackIndex.holdIds). */
+  holdIds(): () => void {
+    return this.pack.index.holdIds();
+  }
+
   /** The object id at a bit position (a view: copy it to keep it). */
   oidAt(pos: number): Buffer {
     return this.pack.index.oidAt(this.packOrder[pos]!);

@@ -11,6 +11,7 @@ import { PackIndex } from '../../src/pack/idx.js';
 import { bitmapPool, repositoryBitmap, setBitmapWarningHandler } from '../../src/repo/bitmap-index.js';
 import { bitmapAllReachAny, bitmapPlan } from '../../src/repo/bitmap-plan.js';
 import { writeRepositoryBitmap } from '../../src/repo/bitmap-write.js';
+import { HOLD_IDS_AFTER_LOOKUPS } from '../../src/repo/bitmap-walk.js';
 import { planObjects } from '../../src/repo/reachability.js';
 import { Repository } from '../../src/repo/repository.js';
 import { nodeStorage } from '../../src/repo/storage.js';
@@ -252,6 +253,41 @@ describe('reachability walked for a set of refs', () => {
     randomHistory(gitdir, 22, 3, { from: first.commits.slice(-5), tagPrefix: 'late' });
     await repo.objects.rescan();
     await clone();
+  });
+});
+
+describe('ids looked up by a plan', () => {
+  it('a plan looking up many ids holds the pack ids for its duration only; a small one never loads them; the sets stay exact', async () => {
+    const gitdir = bareRepo();
+    const { commits } = randomHistory(gitdir, 31, 400);
+    git(['--git-dir', gitdir, 'repack', '-adb', '-q']);
+    const repo = open(gitdir);
+    await repo.objects.rescan();
+    const bi = (await repositoryBitmap(repo))!;
+    const index = bi.pack.index;
+    let holds = 0;
+    let releases = 0;
+    const hold = index.holdIds.bind(index);
+    index.holdIds = () => {
+      holds++;
+      const release = hold();
+      return () => (releases++, release());
+    };
+    const plan = async (wants: string[], haves: string[]) => {
+      const p = (await bitmapPlan(repo, wants, haves))!;
+      const got = p.objects.map((o) => o.oid);
+      for (const pack of p.wholePacks ?? []) for (let i = 0; i < pack.index.count; i++) got.push(pack.index.oidAt(i).toString('hex'));
+      for (const oid of p.reuse?.ids() ?? []) got.push(oid.toString('hex'));
+      expect(new Set(got)).toEqual(exactDifference(gitdir, wants, haves));
+    };
+    // a fetch of the tip with one have: a handful of lookups
+    await plan([commits.at(-1)!], [commits.at(-3)!]);
+    expect([holds, releases]).toEqual([0, 0]);
+    // wants and haves naming hundreds of commits (a clone or fetch of a repository with many refs)
+    await plan(commits.slice(-10), commits.slice(0, HOLD_IDS_AFTER_LOOKUPS + 20));
+    expect([holds, releases]).toEqual([1, 1]);
+    await plan(commits.slice(0, HOLD_IDS_AFTER_LOOKUPS + 20), []);
+    expect([holds, releases]).toEqual([2, 2]);
   });
 });
 
