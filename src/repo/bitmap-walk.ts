@@ -38,7 +38,7 @@ export interface ReachIndex {
   stored(pos: number): Bitset | null;
   /** Where reachBits keeps what it computed for sets of the pack's objects (a reader's; none while writing). */
   readonly memo?: ReachMemo;
-  /** Keep the pack's ids in memory until the returned function is called (a reader's; the writer holds them already). */
+  /** Keep the pack's ids in memory until the returned function is called (PackPositions: a counted hold, cheap when already held). */
   holdIds?(): () => void;
 }
 
